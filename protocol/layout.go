@@ -1,0 +1,275 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// FieldError is a positional field that does not decode, or a value that
+// breaks a field's write range.
+type FieldError struct {
+	Record string // e.g. "host config"
+	Field  string // spec field name, e.g. "alarm_siren_duration"
+	Pos    int    // position in the array, 0-based
+	Msg    string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("protocol: %s field %s (#%d): %s", e.Record, e.Field, e.Pos, e.Msg)
+}
+
+// FieldKind is the wire type of a record field.
+type FieldKind uint8
+
+// Field kinds.
+const (
+	FieldInt FieldKind = iota
+	FieldString
+	FieldAny // kept as a Value (e.g. history "other")
+)
+
+// FieldInfo describes one positional field of a record: its spec name, its
+// type and the range the reference enforces when the user changes it
+// (spec: local-protocol.md 7.3). For strings the range counts characters.
+type FieldInfo struct {
+	Name     string
+	Kind     FieldKind
+	Min, Max int
+	Ranged   bool // Min/Max apply
+	Optional bool // a trailing field only some panels send
+	ReadOnly bool // read but never written back
+	// WriteAs, when set, replaces the value on write (spec:
+	// local-protocol.md 3.20, 3.21: SIA/CID event flags are forced).
+	WriteAs string
+	Help    string
+}
+
+// field binds a FieldInfo to the struct member that holds it.
+type field struct {
+	FieldInfo
+	i    *int
+	s    *string
+	v    *Value
+	oi   **int
+	oset *bool // for optional string fields: whether present
+}
+
+func fInt(name string, p *int) field { return field{FieldInfo: FieldInfo{Name: name}, i: p} }
+func fStr(name string, p *string) field {
+	return field{FieldInfo: FieldInfo{Name: name, Kind: FieldString}, s: p}
+}
+func fAny(name string, p *Value) field {
+	return field{FieldInfo: FieldInfo{Name: name, Kind: FieldAny}, v: p}
+}
+func fOptInt(name string, p **int) field {
+	return field{FieldInfo: FieldInfo{Name: name, Optional: true}, oi: p}
+}
+func fOptStr(name string, p *string, present *bool) field {
+	return field{FieldInfo: FieldInfo{Name: name, Kind: FieldString, Optional: true}, s: p, oset: present}
+}
+
+func (f field) rng(lo, hi int) field   { f.Min, f.Max, f.Ranged = lo, hi, true; return f }
+func (f field) help(h string) field    { f.Help = h; return f }
+func (f field) readOnly() field        { f.ReadOnly = true; return f }
+func (f field) writeAs(s string) field { f.WriteAs = s; return f }
+func (f field) present() bool {
+	return f.Optional && ((f.oi != nil && *f.oi != nil) || (f.oset != nil && *f.oset))
+}
+func (f field) has() bool  { return !f.Optional || f.present() }
+func (f field) setAbsent() { setOptional(f, false) }
+func setOptional(f field, on bool) {
+	if f.oset != nil {
+		*f.oset = on
+	}
+	if f.oi != nil && !on {
+		*f.oi = nil
+	}
+}
+
+// decodeFields fills the bound fields from data. Optional trailing fields
+// may be absent; elements past the last known field are kept in extra so
+// newer firmware is not fatal (spec: local-protocol.md 7, issue contract).
+func decodeFields(record string, data []Value, fs []field, extra *[]Value) error {
+	for pos, f := range fs {
+		if pos >= len(data) {
+			if !f.Optional {
+				return &FieldError{Record: record, Field: f.Name, Pos: pos, Msg: fmt.Sprintf("missing (%d fields received)", len(data))}
+			}
+			f.setAbsent()
+			continue
+		}
+		v := data[pos]
+		switch {
+		case f.Kind == FieldAny:
+			*f.v = v
+		case f.Kind == FieldInt && v.Kind == Int:
+			if v.Int < -1<<31 || v.Int > 1<<31-1 {
+				return &FieldError{Record: record, Field: f.Name, Pos: pos, Msg: fmt.Sprintf("integer %d out of range", v.Int)}
+			}
+			n := int(v.Int)
+			if f.oi != nil {
+				*f.oi = &n
+			} else {
+				*f.i = n
+			}
+		case f.Kind == FieldString && v.Kind == String:
+			*f.s = v.Str
+			setOptional(f, true)
+		default:
+			want := "int"
+			if f.Kind == FieldString {
+				want = "string"
+			}
+			return &FieldError{Record: record, Field: f.Name, Pos: pos, Msg: fmt.Sprintf("want %s, got %v %s", want, v.Kind, v)}
+		}
+	}
+	*extra = nil
+	if len(data) > len(fs) {
+		*extra = append([]Value(nil), data[len(fs):]...)
+	}
+	return nil
+}
+
+// encodeFields returns the positional array of the bound fields. With
+// write set it stops at the first read-only field and leaves out the
+// extras after it (spec: local-protocol.md 3.19: gsm_operator is never
+// written).
+func encodeFields(fs []field, extra []Value, write bool) []Value {
+	out := make([]Value, 0, len(fs)+len(extra))
+	for _, f := range fs {
+		if write && f.ReadOnly {
+			return out
+		}
+		if !f.has() {
+			return out // optional fields are trailing: nothing follows
+		}
+		switch {
+		case f.Kind == FieldAny:
+			out = append(out, *f.v)
+		case f.oi != nil:
+			out = append(out, IntValue(**f.oi))
+		case f.Kind == FieldInt:
+			out = append(out, IntValue(*f.i))
+		case write && f.WriteAs != "":
+			out = append(out, StringValue(f.WriteAs))
+		default:
+			out = append(out, StringValue(*f.s))
+		}
+	}
+	return append(out, extra...)
+}
+
+// validateFields checks every present field against its write range.
+func validateFields(record string, fs []field) error {
+	for pos, f := range fs {
+		if !f.Ranged || !f.has() {
+			continue
+		}
+		var n int
+		unit := ""
+		switch {
+		case f.oi != nil:
+			n = **f.oi
+		case f.Kind == FieldInt:
+			n = *f.i
+		default:
+			n, unit = utf8.RuneCountInString(*f.s), " characters"
+		}
+		if n < f.Min || n > f.Max {
+			msg := fmt.Sprintf("%d is outside %d..%d", n, f.Min, f.Max)
+			if unit != "" {
+				msg = fmt.Sprintf("length %d is outside %d..%d%s", n, f.Min, f.Max, unit)
+				if f.Min == f.Max {
+					msg = fmt.Sprintf("length %d, want exactly %d%s", n, f.Min, unit)
+				}
+			}
+			return &FieldError{Record: record, Field: f.Name, Pos: pos, Msg: msg}
+		}
+	}
+	return nil
+}
+
+// setField parses text into the named field, as a user types it on the
+// command line. It does not validate the range; see validateFields.
+func setField(record string, fs []field, name, text string) error {
+	for pos, f := range fs {
+		if f.Name != name {
+			continue
+		}
+		if f.ReadOnly {
+			return &FieldError{Record: record, Field: name, Pos: pos, Msg: "is read-only"}
+		}
+		if f.Optional && !f.present() {
+			return &FieldError{Record: record, Field: name, Pos: pos, Msg: "is not supported by this panel"}
+		}
+		switch {
+		case f.Kind == FieldString:
+			*f.s = text
+		default:
+			n, err := strconv.Atoi(text)
+			if err != nil {
+				return &FieldError{Record: record, Field: name, Pos: pos, Msg: fmt.Sprintf("want an integer, got %q", text)}
+			}
+			if f.oi != nil {
+				*f.oi = &n
+			} else {
+				*f.i = n
+			}
+		}
+		return nil
+	}
+	return &FieldError{Record: record, Field: name, Pos: -1, Msg: "no such field"}
+}
+
+// fieldsJSON encodes the fields as a JSON object keyed by spec field names,
+// in wire order; absent optional fields are left out and extras go under
+// "extra".
+func fieldsJSON(fs []field, extra []Value) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	n := 0
+	for _, f := range fs {
+		if !f.has() {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		k, _ := json.Marshal(f.Name)
+		b.Write(k)
+		b.WriteByte(':')
+		var v []byte
+		switch {
+		case f.Kind == FieldAny:
+			v = f.v.AppendJSON(nil)
+		case f.oi != nil:
+			v = strconv.AppendInt(nil, int64(**f.oi), 10)
+		case f.Kind == FieldInt:
+			v = strconv.AppendInt(nil, int64(*f.i), 10)
+		default:
+			v, _ = json.Marshal(*f.s) // UTF-8 text for humans, not the wire escaping
+		}
+		b.Write(v)
+	}
+	if len(extra) > 0 {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"extra":`)
+		b.Write(ArrayValue(extra...).AppendJSON(nil))
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func infos(fs []field) []FieldInfo {
+	out := make([]FieldInfo, len(fs))
+	for i, f := range fs {
+		out[i] = f.FieldInfo
+	}
+	return out
+}
