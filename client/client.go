@@ -1,0 +1,368 @@
+// Package client sends commands to one G90 panel over the local UDP
+// protocol and does one exchange well: a fresh socket per attempt, replies
+// matched on sender address and command code, stray and late datagrams
+// discarded, timeouts and retries on the spec's schedule, and context
+// cancellation that interrupts a waiting read. Typed commands live in the
+// root package g90; this package moves protocol.Request and
+// protocol.Response values.
+//
+//	c, err := client.New(client.Config{Host: "192.168.1.50"})
+//	resp, err := c.Exchange(ctx, protocol.NewRequest(protocol.GetHostInfo))
+//	var info protocol.HostInfo
+//	err = protocol.Decode(&info, resp.Data)
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/g90alarm/g90/protocol"
+)
+
+// Defaults (spec: local-protocol.md 1.1, 1.7).
+const (
+	DefaultPort    = 12368
+	DefaultTimeout = 30 * time.Second
+	DefaultRetries = 3
+)
+
+// ListenPacketFunc opens the local UDP socket of one attempt.
+type ListenPacketFunc func(ctx context.Context, network, address string) (net.PacketConn, error)
+
+// Config configures a Client. The zero value of every field but Host
+// means its default.
+type Config struct {
+	// Host is the panel's IP address or host name. Required.
+	Host string
+	// Port is the panel's command port; 0 means 12368.
+	Port int
+	// Timeout is the base timeout T of the retry schedule; the wait for
+	// attempt k is min(T, T/2^N·2^k). 0 means 30 s.
+	Timeout time.Duration
+	// Retries is the number of attempts N; 0 means 3 and a negative value
+	// means exactly one attempt.
+	Retries int
+	// ListenPacket opens each attempt's socket; nil means net.ListenConfig.
+	ListenPacket ListenPacketFunc
+	// Logger receives debug lines for discarded datagrams and warnings for
+	// malformed ones; nil is silent.
+	Logger *slog.Logger
+}
+
+// Stats counts what the client has done since it was created.
+type Stats struct {
+	Commands  uint64 // exchanges started
+	Attempts  uint64 // datagrams sent
+	Retries   uint64 // attempts after the first
+	Timeouts  uint64 // exchanges that ended in ErrTimeout
+	Strays    uint64 // datagrams from another address or port, discarded
+	Malformed uint64 // replies that failed to decode
+}
+
+// Client talks to one panel. It is safe for concurrent use; commands are
+// serialised so that at most one is in flight (spec: local-protocol.md
+// 1.8).
+type Client struct {
+	cfg    Config
+	addr   *net.UDPAddr
+	panel  string // addr as text, for errors
+	listen ListenPacketFunc
+	log    *slog.Logger
+	sem    chan struct{} // one request in flight
+	buf    []byte        // reply buffer, owned by the holder of sem
+
+	commands, attempts, retries, timeouts, strays, malformed atomic.Uint64
+}
+
+// New checks cfg, fills defaults and resolves the panel's address.
+func New(cfg Config) (*Client, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("client: Config.Host is required")
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultPort
+	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("client: Config.Port %d is outside 1..65535", cfg.Port)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("client: Config.Timeout %v is negative", cfg.Timeout)
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = DefaultRetries
+	}
+	addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("client: Config.Host %q: %w", cfg.Host, err)
+	}
+	c := &Client{
+		cfg:    cfg,
+		addr:   addr,
+		panel:  addr.String(),
+		listen: cfg.ListenPacket,
+		log:    cfg.Logger,
+		sem:    make(chan struct{}, 1),
+		buf:    make([]byte, 65536),
+	}
+	if c.listen == nil {
+		var lc net.ListenConfig
+		c.listen = lc.ListenPacket
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Panel returns the panel's address as host:port.
+func (c *Client) Panel() string { return c.panel }
+
+// Config returns the effective configuration, defaults filled in.
+func (c *Client) Config() Config { return c.cfg }
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Commands: c.commands.Load(), Attempts: c.attempts.Load(), Retries: c.retries.Load(),
+		Timeouts: c.timeouts.Load(), Strays: c.strays.Load(), Malformed: c.malformed.Load(),
+	}
+}
+
+// attempts returns the number of attempts and the wait for attempt k
+// (1-based), spec: local-protocol.md 1.7.
+func (c *Client) schedule() (n int, wait func(k int) time.Duration) {
+	t, retries := c.cfg.Timeout, c.cfg.Retries
+	if retries <= 0 {
+		return 1, func(int) time.Duration { return t }
+	}
+	return retries, func(k int) time.Duration {
+		d := t
+		for i := k; i < retries; i++ {
+			d /= 2
+		}
+		return min(t, d)
+	}
+}
+
+// Exchange sends req and returns the panel's reply, retrying on timeouts
+// and on replies to a different command. A reply whose code differs from
+// the request's is never returned. An empty reply is a Response for which
+// Empty reports true.
+func (c *Client) Exchange(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	return c.do(ctx, req, nil)
+}
+
+// ReadPage reads records start..end (1-based, inclusive) of a paginated
+// list and validates the page (spec: local-protocol.md 4.3); truncated or
+// extra records are retried.
+func (c *Client) ReadPage(ctx context.Context, code protocol.Code, start, end int) (protocol.Page, error) {
+	var page protocol.Page
+	_, err := c.do(ctx, protocol.PageRequest(code, start, end), func(r protocol.Response) error {
+		var err error
+		page, err = protocol.ParsePage(r.Data, start, end)
+		return err
+	})
+	return page, err
+}
+
+// ReadAll iterates a paginated list from record first to last (0: to the
+// end), calling fn with each record's 1-based list position. It follows
+// the reference algorithm (spec: local-protocol.md 4.4): the total comes
+// from the first page, iteration stops early if the list shrinks, and an
+// empty body or a zero count ends it.
+func (c *Client) ReadAll(ctx context.Context, code protocol.Code, first, last int, fn func(pos int, rec protocol.Value) error) error {
+	if first < 1 {
+		return fmt.Errorf("client: %v from record %d: records are numbered from 1", code, first)
+	}
+	start, end := first, last
+	for end == 0 || start <= end {
+		reqEnd := start + protocol.PageSize - 1
+		if end != 0 && end < reqEnd {
+			reqEnd = end
+		}
+		page, err := c.ReadPage(ctx, code, start, reqEnd)
+		if err != nil {
+			return err
+		}
+		if end == 0 || end > page.Total {
+			end = page.Total
+		}
+		for i, rec := range page.Records {
+			if err := fn(start+i, rec); err != nil {
+				return err
+			}
+		}
+		if page.Count == 0 || page.Start+page.Count-1 >= end {
+			return nil
+		}
+		start += protocol.PageSize
+	}
+	return nil
+}
+
+// Send sends a request that gets no reply, such as a system command
+// (spec: local-protocol.md 5.1).
+func (c *Client) Send(ctx context.Context, req protocol.Request) error {
+	if err := c.acquire(ctx); err != nil {
+		return c.wrap(req, err)
+	}
+	defer c.release()
+	conn, err := c.listen(ctx, c.network(), ":0")
+	if err != nil {
+		return c.wrap(req, err)
+	}
+	defer conn.Close()
+	c.attempts.Add(1)
+	_, err = conn.WriteTo(req.Append(c.buf[:0]), c.addr)
+	return c.wrap(req, err)
+}
+
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) release() { <-c.sem }
+
+func (c *Client) network() string {
+	if c.addr.IP.To4() != nil {
+		return "udp4"
+	}
+	return "udp6"
+}
+
+// errAttemptTimeout ends one attempt without a reply.
+var errAttemptTimeout = errors.New("attempt timed out")
+
+// retryable reports whether an error may go away by sending again (spec:
+// local-protocol.md 1.6).
+func retryable(err error) bool {
+	return errors.Is(err, ErrWrongCode) || errors.Is(err, protocol.ErrPageCount)
+}
+
+func (c *Client) do(ctx context.Context, req protocol.Request, check func(protocol.Response) error) (protocol.Response, error) {
+	c.commands.Add(1)
+	if err := c.acquire(ctx); err != nil {
+		return protocol.Response{}, c.wrap(req, err)
+	}
+	defer c.release()
+	started := time.Now()
+	payload := req.Append(make([]byte, 0, 128))
+	n, wait := c.schedule()
+	var last error
+	for k := 1; k <= n; k++ {
+		if k > 1 {
+			c.retries.Add(1)
+		}
+		resp, err := c.attempt(ctx, payload, wait(k))
+		if err == nil && !resp.Empty() && resp.Code != req.Code {
+			err = fmt.Errorf("%w: got %v", ErrWrongCode, resp.Code)
+		}
+		if err == nil && check != nil {
+			err = check(resp)
+		}
+		var pe *protocol.PanelError
+		if errors.As(err, &pe) {
+			pe.Code = req.Code
+		}
+		switch {
+		case err == nil:
+			return resp, nil
+		case errors.Is(err, errAttemptTimeout):
+			last = err // resend at once on a new socket
+			c.log.Debug("no reply", "panel", c.panel, "command", req.Code, "attempt", k, "wait", wait(k))
+		case retryable(err) && k < n:
+			last = err
+			c.log.Debug("retrying", "panel", c.panel, "command", req.Code, "attempt", k, "err", err)
+			t := time.NewTimer(wait(k))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return protocol.Response{}, c.wrap(req, ctx.Err())
+			case <-t.C:
+			}
+		default:
+			return protocol.Response{}, c.wrap(req, err)
+		}
+	}
+	if errors.Is(last, errAttemptTimeout) {
+		c.timeouts.Add(1)
+		return protocol.Response{}, &TimeoutError{Panel: c.panel, Command: req.Code, Attempts: n, After: time.Since(started)}
+	}
+	return protocol.Response{}, c.wrap(req, last)
+}
+
+// attempt sends payload on a fresh socket and waits up to wait for the
+// first datagram from the panel (spec: local-protocol.md 1.2, 1.5 steps
+// 1–2). Datagrams from any other address or port are discarded and the
+// wait goes on.
+func (c *Client) attempt(ctx context.Context, payload []byte, wait time.Duration) (protocol.Response, error) {
+	conn, err := c.listen(ctx, c.network(), ":0")
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	defer conn.Close()
+	if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return protocol.Response{}, err
+	}
+	// Registered after the deadline so a cancellation cannot be undone by it.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	c.attempts.Add(1)
+	if _, err := conn.WriteTo(payload, c.addr); err != nil {
+		return protocol.Response{}, err
+	}
+	for {
+		n, from, err := conn.ReadFrom(c.buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return protocol.Response{}, ctx.Err()
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return protocol.Response{}, errAttemptTimeout
+			}
+			return protocol.Response{}, err
+		}
+		if !c.fromPanel(from) {
+			c.strays.Add(1)
+			c.log.Debug("discarded datagram from another sender", "panel", c.panel, "from", from, "bytes", hex.EncodeToString(c.buf[:n]))
+			continue
+		}
+		resp, err := protocol.ParseResponse(c.buf[:n])
+		if err != nil && !errors.As(err, new(*protocol.PanelError)) {
+			c.malformed.Add(1)
+			c.log.Warn("malformed reply", "panel", c.panel, "err", err, "bytes", hex.EncodeToString(c.buf[:n]))
+		}
+		return resp, err
+	}
+}
+
+func (c *Client) fromPanel(from net.Addr) bool {
+	u, ok := from.(*net.UDPAddr)
+	return ok && u.Port == c.addr.Port && u.IP.Equal(c.addr.IP)
+}
+
+func (c *Client) wrap(req protocol.Request, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &CommandError{Panel: c.panel, Command: commandOf(req), Err: err}
+}
+
+func commandOf(req protocol.Request) protocol.Code {
+	return req.Code // system requests carry code 0, named SYSTEM
+}

@@ -1,0 +1,342 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/protocol"
+	"github.com/google/go-cmp/cmp"
+)
+
+// fakePanel answers each datagram with what script returns, from a UDP
+// socket on loopback. It records every datagram it received.
+type fakePanel struct {
+	conn net.PacketConn
+	mu   sync.Mutex
+	got  []string
+	wg   sync.WaitGroup
+}
+
+// reply is one datagram the script sends back; from, when set, sends it
+// from another socket (a stray).
+type reply struct {
+	b    []byte
+	from net.PacketConn
+}
+
+func startFake(t *testing.T, script func(n int, req []byte) []reply) *fakePanel {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakePanel{conn: conn}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.got = append(f.got, string(buf[:n]))
+			k := len(f.got)
+			f.mu.Unlock()
+			for _, r := range script(k, append([]byte(nil), buf[:n]...)) {
+				c := conn
+				if r.from != nil {
+					c = r.from
+				}
+				_, _ = c.WriteTo(r.b, from)
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); f.wg.Wait() })
+	return f
+}
+
+func (f *fakePanel) received() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.got...)
+}
+
+func (f *fakePanel) port() int { return f.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func newClient(t *testing.T, port int, timeout time.Duration, retries int) *Client {
+	t.Helper()
+	c, err := New(Config{Host: "127.0.0.1", Port: port, Timeout: timeout, Retries: retries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func always(replies ...string) func(int, []byte) []reply {
+	return func(int, []byte) []reply {
+		var out []reply
+		for _, r := range replies {
+			out = append(out, reply{b: []byte(r)})
+		}
+		return out
+	}
+}
+
+// sequence answers the k-th datagram with replies[k-1] ("" = silence).
+func sequence(replies ...string) func(int, []byte) []reply {
+	return func(k int, _ []byte) []reply {
+		if k > len(replies) || replies[k-1] == "" {
+			return nil
+		}
+		return []reply{{b: []byte(replies[k-1])}}
+	}
+}
+
+const hostInfoReq = "ISTART[206,206,\"\"]IEND\x00"
+
+func TestExchangeReplies(t *testing.T) {
+	leaktest.Check(t)
+	// spec: local-protocol.md 9.1
+	tests := []struct {
+		name  string
+		reply string
+		want  protocol.Response
+		check func(error) bool
+	}{
+		{"empty body", "ISTARTIEND\x00", protocol.Response{}, nil},
+		{"data", "ISTART[206,[\"\"]]IEND\x00", protocol.Response{Code: 206, Data: []protocol.Value{protocol.StringValue("")}}, nil},
+		{"fail", "ISTARTfailIEND\x00", protocol.Response{}, func(err error) bool {
+			var pe *protocol.PanelError
+			return errors.Is(err, protocol.ErrCommandFailed) && errors.As(err, &pe) && pe.Code == protocol.GetHostInfo
+		}},
+		{"error text", "ISTARTerrordummyIEND\x00", protocol.Response{}, func(err error) bool {
+			var pe *protocol.PanelError
+			return errors.Is(err, protocol.ErrCommandRejected) && errors.As(err, &pe) && pe.Text == "dummy"
+		}},
+		{"missing code", "ISTART[]IEND\x00", protocol.Response{}, func(err error) bool { return errors.Is(err, protocol.ErrMissingCode) }},
+		{"missing data", "ISTART[206]IEND\x00", protocol.Response{}, func(err error) bool { return errors.Is(err, protocol.ErrMissingData) }},
+		{"bad json", "ISTART[IEND\x00", protocol.Response{}, func(err error) bool { return errors.As(err, new(*protocol.SyntaxError)) }},
+		{"truncated", "ISTART[206,[\"x\"", protocol.Response{}, func(err error) bool { return errors.Is(err, protocol.ErrMissingEndMarker) }},
+		{"no start marker", "dummy", protocol.Response{}, func(err error) bool { return errors.Is(err, protocol.ErrMissingStartMarker) }},
+		{"no end NUL", "ISTART[206,[]]IEND", protocol.Response{}, func(err error) bool { return errors.Is(err, protocol.ErrMissingEndMarker) }},
+		{"invalid utf8", "ISTART\xdeadbeefIEND\x00", protocol.Response{}, func(err error) bool { return errors.As(err, new(*protocol.SyntaxError)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := startFake(t, always(tt.reply))
+			c := newClient(t, f.port(), time.Second, 3)
+			resp, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo))
+			if tt.check == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.want, resp); diff != "" {
+					t.Errorf("response (-want +got):\n%s", diff)
+				}
+			} else {
+				if err == nil || !tt.check(err) {
+					t.Fatalf("error %v (%T) does not match", err, err)
+				}
+				var ce *CommandError
+				if !errors.As(err, &ce) || ce.Command != protocol.GetHostInfo || ce.Panel != c.Panel() {
+					t.Errorf("error %q does not name the panel and command", err)
+				}
+			}
+			// Non-retryable outcomes are not resent (spec 1.6).
+			if n := len(f.received()); n != 1 {
+				t.Errorf("panel received %d datagrams, want 1", n)
+			}
+		})
+	}
+}
+
+func TestWrongCodeThenSuccess(t *testing.T) {
+	f := startFake(t, sequence("ISTART[106,[\"\"]]IEND\x00", "ISTART[206,[\"\"]]IEND\x00"))
+	c := newClient(t, f.port(), 40*time.Millisecond, 3)
+	resp, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code != protocol.GetHostInfo {
+		t.Errorf("code %v", resp.Code)
+	}
+	if diff := cmp.Diff([]string{hostInfoReq, hostInfoReq}, f.received()); diff != "" {
+		t.Errorf("datagrams (-want +got):\n%s", diff)
+	}
+}
+
+func TestWrongCodeExhausted(t *testing.T) {
+	f := startFake(t, always("ISTART[106,[\"\"]]IEND\x00"))
+	c := newClient(t, f.port(), 100*time.Millisecond, 2)
+	_, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo))
+	if !errors.Is(err, ErrWrongCode) {
+		t.Fatalf("err = %v, want ErrWrongCode", err)
+	}
+	if n := len(f.received()); n != 2 {
+		t.Errorf("panel received %d datagrams, want 2", n)
+	}
+}
+
+func TestTimeoutResendsIdenticalRequests(t *testing.T) {
+	// spec: local-protocol.md 9.1 generic.timeout
+	f := startFake(t, always())
+	c := newClient(t, f.port(), 100*time.Millisecond, 2)
+	_, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo))
+	var te *TimeoutError
+	if !errors.Is(err, ErrTimeout) || !errors.As(err, &te) {
+		t.Fatalf("err = %v, want a TimeoutError", err)
+	}
+	if te.Panel != c.Panel() || te.Command != protocol.GetHostInfo || te.Attempts != 2 {
+		t.Errorf("timeout error %+v does not name panel, command and attempts", te)
+	}
+	if diff := cmp.Diff([]string{hostInfoReq, hostInfoReq}, f.received()); diff != "" {
+		t.Errorf("datagrams (-want +got):\n%s", diff)
+	}
+	if s := c.Stats(); s.Timeouts != 1 || s.Attempts != 2 || s.Retries != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestNothingListeningTimesOutWithinBudget(t *testing.T) {
+	leaktest.Check(t)
+	// Find a port where nothing listens: bind, note, close.
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	conn.Close()
+	const timeout = 200 * time.Millisecond
+	c := newClient(t, port, timeout, 3)
+	start := time.Now()
+	_, err = c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostStatus))
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	// The schedule waits T/4, T/2 and T: 1.75 T in all. Allow slack for a
+	// loaded machine, but not a second schedule.
+	if budget := 7 * timeout / 4; time.Since(start) > budget+time.Second {
+		t.Errorf("took %v, budget %v", time.Since(start), budget)
+	}
+}
+
+func TestContextCancelInterruptsRead(t *testing.T) {
+	leaktest.Check(t)
+	f := startFake(t, always())
+	c := newClient(t, f.port(), 30*time.Second, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.Exchange(ctx, protocol.NewRequest(protocol.GetHostStatus))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	// The client is usable afterwards: the in-flight slot was released.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	if _, err := c.Exchange(ctx2, protocol.NewRequest(protocol.GetHostStatus)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second exchange: %v", err)
+	}
+}
+
+func TestStrayDatagramsAreDiscarded(t *testing.T) {
+	stray, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stray.Close()
+	f := startFake(t, func(int, []byte) []reply {
+		return []reply{
+			{b: []byte("ISTART[206,[\"FROM-ANOTHER-PORT\"]]IEND\x00"), from: stray},
+			{b: []byte("ISTART[206,[\"REAL\"]]IEND\x00")},
+		}
+	})
+	c := newClient(t, f.port(), time.Second, 1)
+	resp, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Data[0].Str; got != "REAL" {
+		t.Errorf("took %q, want the panel's reply", got)
+	}
+	if s := c.Stats(); s.Strays != 1 {
+		t.Errorf("strays = %d, want 1", s.Strays)
+	}
+}
+
+func TestOneRequestInFlight(t *testing.T) {
+	leaktest.Check(t)
+	var inFlight, maxInFlight atomic.Int32
+	f := startFake(t, func(int, []byte) []reply {
+		n := inFlight.Add(1)
+		for {
+			m := maxInFlight.Load()
+			if n <= m || maxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+		inFlight.Add(-1)
+		return []reply{{b: []byte("ISTART[100,[3,\"\",\"\",\"\",\"\"]]IEND\x00")}}
+	})
+	c := newClient(t, f.port(), time.Second, 3)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				if _, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostStatus)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if m := maxInFlight.Load(); m != 1 {
+		t.Errorf("%d requests were in flight at once", m)
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	// spec: local-protocol.md 1.7: 7.5 s, 15 s, 30 s with the defaults.
+	tests := []struct {
+		retries int
+		want    []time.Duration
+	}{
+		{0, []time.Duration{7500 * time.Millisecond, 15 * time.Second, 30 * time.Second}},
+		{2, []time.Duration{15 * time.Second, 30 * time.Second}},
+		{-1, []time.Duration{30 * time.Second}},
+	}
+	for _, tt := range tests {
+		c, err := New(Config{Host: "127.0.0.1", Retries: tt.retries})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, wait := c.schedule()
+		var got []time.Duration
+		for k := 1; k <= n; k++ {
+			got = append(got, wait(k))
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("retries %d (-want +got):\n%s", tt.retries, diff)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{{}, {Host: "127.0.0.1", Port: 70000}, {Host: "127.0.0.1", Timeout: -1}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+}
