@@ -356,15 +356,15 @@ func (a ProbeAck) Append(dst []byte) []byte {
 }
 
 // ParseProbeAck decodes an acknowledgement, applying the reference's
-// validation: valid UTF-8, NUL-terminated, exactly 13 comma-separated
-// fields, and field #0 exactly the marker.
+// validation in the spec's order: valid UTF-8, NUL-terminated, exactly 13
+// comma-separated fields, and field #0 exactly the marker.
 func ParseProbeAck(b []byte) (ProbeAck, error) {
+	if !utf8.Valid(b) {
+		return ProbeAck{}, fmt.Errorf("%w: probe reply is not valid UTF-8", ErrMalformed)
+	}
 	s, ok := bytes.CutSuffix(b, []byte{0})
 	if !ok {
 		return ProbeAck{}, fmt.Errorf("%w: probe reply is not NUL-terminated", ErrMalformed)
-	}
-	if !utf8.Valid(s) {
-		return ProbeAck{}, fmt.Errorf("%w: probe reply is not valid UTF-8", ErrMalformed)
 	}
 	parts := strings.Split(string(s), ",")
 	if len(parts) != 13 {
