@@ -83,6 +83,9 @@ func (f field) setAbsent() { setOptional(f, false) }
 func setOptional(f field, on bool) {
 	if f.oset != nil {
 		*f.oset = on
+		if !on {
+			*f.s = "" // a reused record must not keep an earlier reply's value
+		}
 	}
 	if f.oi != nil && !on {
 		*f.oi = nil
