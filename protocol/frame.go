@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -274,7 +275,9 @@ func (s SystemCommand) ServerAddress() (primary, secondary string, port int, err
 	if len(parts) != 3 {
 		return "", "", 0, fmt.Errorf("%w: server address %q wants ip&ip&port", ErrMalformed, rest)
 	}
-	if _, err := fmt.Sscanf(parts[2], "%d", &port); err != nil || port <= 0 || port > 65535 {
+	// Decimal digits only: Sscanf would take "1234abc" or "+1234".
+	port, err = strconv.Atoi(parts[2])
+	if err != nil || port <= 0 || port > 65535 || strconv.Itoa(port) != parts[2] {
 		return "", "", 0, fmt.Errorf("%w: server port %q", ErrMalformed, parts[2])
 	}
 	return parts[0], parts[1], port, nil
