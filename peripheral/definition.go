@@ -28,15 +28,19 @@ func (k Kind) String() string {
 // 19). The panel never reports RX, TX, PrivateData or ReservedData on
 // read, which is why a write needs a definition (spec: peripherals.md 5).
 type Definition struct {
-	Name         string   // registration key, matched exactly
-	Kind         Kind     // the table holding the definition
-	TypeID       Type     // lookup key, with Subtype and ProtocolID
-	Subtype      int      //
-	ProtocolID   Protocol //
-	Baudrate     int      // sent on registration only (spec 7.5)
-	NodeCount    int      // channels; sent on registration
-	RX, TX       int      // write positions 11 and 12
-	PrivateData  string   // write position 13, sent verbatim, case preserved; may be empty
+	Name string // registration key, matched exactly
+	Kind Kind   // the table holding the definition
+
+	// TypeID, Subtype and ProtocolID are the lookup key.
+	TypeID     Type
+	Subtype    int
+	ProtocolID Protocol
+
+	Baudrate    int    // sent on registration only (spec 7.5)
+	NodeCount   int    // channels; sent on registration
+	RX, TX      int    // write positions 11 and 12
+	PrivateData string // write position 13, verbatim, case preserved; may be empty
+
 	RWMode       RWMode
 	MatchMode    MatchMode
 	ReservedData int // MatchMode<<4 | RWMode, write position 9
