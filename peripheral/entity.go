@@ -212,7 +212,8 @@ func ExpandDevice(pos int, rec protocol.PeripheralRecord) []DeviceNode {
 
 // DeviceNode is one node (channel) of a device, the entity a user
 // switches (spec: peripherals.md 14, 15). Renaming or deleting it acts on
-// the whole Device.
+// the whole Device. Get nodes from Device.Nodes or ExpandDevice; a zero
+// DeviceNode has no Device.
 type DeviceNode struct {
 	*Device
 	// Subindex is the 0-based node number sent with control_device.
