@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/g90alarm/g90"
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every panel command shares (DESIGN.md, command
+// line contract).
+type globals struct {
+	host    string
+	port    int
+	timeout time.Duration
+	retries int
+	json    bool
+	verbose bool
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "g90",
+		Short: "Control G90-family alarm panels on the local network",
+		Long: `g90 talks to G90-family alarm panels (Golden Security, PST, Kerui, …) over
+their local UDP protocol, without the vendor's cloud.
+
+No panel? Start the built-in simulator in one terminal (g90 sim) and use
+the commands below against it (the default host is 127.0.0.1), or run
+g90 demo for a guided tour.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.host, "host", envOr("G90_HOST", "127.0.0.1"), "panel IP address or host name (env G90_HOST)")
+	f.IntVar(&g.port, "port", 12368, "panel UDP command port")
+	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "base timeout; attempts wait T/4, T/2, T with 3 retries")
+	f.IntVar(&g.retries, "retries", 3, "attempts per command (≤0: exactly one)")
+	f.BoolVar(&g.json, "json", false, "machine-readable JSON output")
+	f.BoolVarP(&g.verbose, "verbose", "v", false, "log protocol diagnostics to stderr")
+	root.AddCommand(
+		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
+		newSensorsCmd(g), newDevicesCmd(g), newRelayCmd(g), newHistoryCmd(g),
+		newConfigCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
+		newSimCmd(g), newDemoCmd(g),
+	)
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (g *globals) logger(w io.Writer) *slog.Logger {
+	if !g.verbose {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (g *globals) panel(cmd *cobra.Command) (*g90.Panel, error) {
+	retries := g.retries
+	if retries <= 0 {
+		retries = -1
+	}
+	return g90.New(g90.Config{
+		Host: g.host, Port: g.port, Timeout: g.timeout, Retries: retries,
+		Logger: g.logger(cmd.ErrOrStderr()),
+	})
+}
+
+// output prints v as indented JSON with --json, else calls human.
+func (g *globals) output(cmd *cobra.Command, v any, human func(w io.Writer) error) error {
+	w := cmd.OutOrStdout()
+	if g.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return human(w)
+}
+
+// table writes aligned columns; the first row is the header.
+func table(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// keyValues writes "key  value" lines aligned.
+func keyValues(w io.Writer, kv ...string) error {
+	rows := make([][]string, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		rows = append(rows, []string{kv[i] + ":", kv[i+1]})
+	}
+	return table(w, rows)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
