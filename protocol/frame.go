@@ -347,13 +347,14 @@ func (a *ProbeAck) fields() []*string {
 		&a.Reserved1, &a.Reserved2, &a.GSMSignalLevel, &a.WiFiSignalLevel}
 }
 
-// Append appends the acknowledgement datagram. Fields containing ',' or
-// NUL cannot be represented and are written with those bytes removed.
+// Append appends the acknowledgement datagram. A ',' inside a field
+// cannot be represented and is dropped. A NUL is kept: only the last byte
+// terminates the datagram, so ParseProbeAck gives every field back.
 func (a ProbeAck) Append(dst []byte) []byte {
 	dst = append(dst, probeAck...)
 	for _, f := range a.fields() {
 		dst = append(dst, ',')
-		dst = append(dst, strings.NewReplacer(",", "", "\x00", "").Replace(*f)...)
+		dst = append(dst, strings.ReplaceAll(*f, ",", "")...)
 	}
 	return append(dst, 0)
 }
