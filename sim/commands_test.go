@@ -329,3 +329,24 @@ func TestHistoryPagination(t *testing.T) {
 		t.Errorf("page 1..1000: %+v, %v; want %d records", page.PageHeader, err, maxPageRecords)
 	}
 }
+
+func TestListsAreBounded(t *testing.T) {
+	p := startWith(t, func(st *State) {
+		st.Devices = nil
+		for i := range maxPeripherals {
+			st.Devices = append(st.Devices, protocol.PeripheralRecord{Name: "Socket " + itoa(i), Index: i, TypeID: 128, Subtype: 3, NodeCount: 1})
+		}
+	})
+	c := newClient(t, p.Addr())
+	c.expect(`ISTART[134,134,[134,["One too many",0,0,128,3,0,1,1190,0,17,1,0,2,"060A0600"]]]IEND`, `ISTARTIEND`)
+	c.expect(`ISTART[162,162,[162,[1]]]IEND`, `ISTARTfailIEND`)
+	if n := len(p.Snapshot().Devices); n != maxPeripherals {
+		t.Errorf("%d devices, want %d", n, maxPeripherals)
+	}
+	st := p.Snapshot()
+	st.Sensors = append(st.Sensors, st.Devices...)
+	st.Sensors = append(st.Sensors, st.Devices[0])
+	if err := p.SetState(st); err == nil {
+		t.Error("SetState with too many sensors succeeded")
+	}
+}

@@ -41,6 +41,7 @@ var (
 	ErrNotLearning = errors.New("sim: no sensor is being learned")
 	errNoSuchIndex = errors.New("sim: no such index")
 	errBadValue    = errors.New("sim: value out of range")
+	errFull        = errors.New("sim: list full")
 )
 
 // apply applies ev under the state lock, records its alerts in history,
@@ -226,6 +227,9 @@ func (learnedEvent) apply(st *State, _ time.Time) (outcome, error) {
 	if st.PendingSensor == nil {
 		return outcome{}, ErrNotLearning
 	}
+	if len(st.Sensors) >= maxPeripherals {
+		return outcome{}, errFull
+	}
 	rec := *st.PendingSensor
 	used := indexes(st.Sensors)
 	rec.Index = len(st.Sensors) + 1
@@ -256,6 +260,9 @@ type registerEvent struct{ confirm bool }
 func (e registerEvent) apply(st *State, _ time.Time) (outcome, error) {
 	if st.PendingDevice == nil {
 		return outcome{}, nil
+	}
+	if e.confirm && len(st.Devices) >= maxPeripherals {
+		return outcome{}, errFull
 	}
 	rec := *st.PendingDevice
 	st.PendingDevice = nil

@@ -8,6 +8,10 @@ import (
 	"github.com/g90alarm/g90/protocol"
 )
 
+// maxPeripherals bounds each of the sensor and device lists; registering
+// more fails. The real panels' limit is not documented.
+const maxPeripherals = 128
+
 // maxHistory bounds the event log; the oldest entries fall off, as on a
 // panel with a fixed-size log. The real capacity is not documented.
 const maxHistory = 512
@@ -159,6 +163,9 @@ func (s *State) normalize() error {
 		what string
 		list []protocol.PeripheralRecord
 	}{{"sensor", s.Sensors}, {"device", s.Devices}} {
+		if len(l.list) > maxPeripherals {
+			return fmt.Errorf("%w: %d %ss, at most %d", errState, len(l.list), l.what, maxPeripherals)
+		}
 		seen := map[int]bool{}
 		for _, r := range l.list {
 			if seen[r.Index] {
