@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net"
 	"runtime"
 	"strings"
@@ -171,14 +169,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func isEmptyReply(b []byte) bool { return bytes.Equal(b, raw("ISTARTIEND")) }
-
-func mustEqualErr(t *testing.T, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("error %v, want %v", err, target)
 	}
 }
