@@ -39,7 +39,7 @@ running so you can try every command against it. Ctrl-C stops it.`,
 				fmt.Fprintf(w, "\nThe simulated panel keeps running on udp %s. In another terminal try:\n", a)
 				hostFlags := ""
 				if a.Port != 12368 {
-					hostFlags = " --port " + strconv.Itoa(a.Port)
+					hostFlags = " --host " + a.String()
 				}
 				tries := []string{"sensors", "devices", "arm home", "history --count 5", "config show host --json"}
 				if relay != nil {

@@ -351,7 +351,10 @@ func newSetCloudServerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set-cloud-server IP",
 		Short: "Point the panel's cloud connection at IP:PORT (e.g. a g90 cloud server)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Point the panel's cloud connection at IP and --port (default 5678). Here
+--port is the cloud server's TCP port; give a panel on a non-standard UDP
+port as --host HOST:PORT.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.panel(cmd)
 			if err != nil {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,8 +42,8 @@ g90 demo for a guided tour.`,
 		SilenceErrors: true,
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&g.host, "host", envOr("G90_HOST", "127.0.0.1"), "panel IP address or host name (env G90_HOST)")
-	f.IntVar(&g.port, "port", 12368, "panel UDP command port")
+	f.StringVar(&g.host, "host", envOr("G90_HOST", "127.0.0.1"), "panel IP address or host name, optionally HOST:PORT (env G90_HOST)")
+	f.IntVar(&g.port, "port", 12368, "panel UDP command port (set-cloud-server: the cloud port; give the panel's as --host HOST:PORT)")
 	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "base timeout; attempts wait T/4, T/2, T with 3 retries")
 	f.IntVar(&g.retries, "retries", 3, "attempts per command (≤0: exactly one)")
 	f.BoolVar(&g.json, "json", false, "machine-readable JSON output")
@@ -74,8 +76,16 @@ func (g *globals) panel(cmd *cobra.Command) (*g90.Panel, error) {
 	if retries <= 0 {
 		retries = -1
 	}
+	host, port := g.host, g.port
+	if h, p, err := net.SplitHostPort(g.host); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("--host %q: port %q is not a number", g.host, p)
+		}
+		host, port = h, n
+	}
 	return g90.New(g90.Config{
-		Host: g.host, Port: g.port, Timeout: g.timeout, Retries: retries,
+		Host: host, Port: port, Timeout: g.timeout, Retries: retries,
 		Logger: g.logger(cmd.ErrOrStderr()),
 	})
 }
