@@ -24,7 +24,8 @@
 //     no reply (it is logged);
 //   - a GET must have no parameters, and a SET must carry exactly as many
 //     fields as the matching GET returns (8 for SETAPINFO);
-//   - a paginated reply carries at most 50 records;
+//   - a paginated reply carries at most 50 records; the sensor and device
+//     lists hold at most 128 entries each and the history the newest 512;
 //   - a learned sensor gets the first free index above the sensor count
 //     (the capture in local-protocol.md 3.9 shows the panel not keeping the
 //     proposed index); a registered device keeps its proposed index when it
@@ -32,5 +33,7 @@
 //   - the host phone number of GETHOSTSTATUS is the alarm phones'
 //     panel_phone_number;
 //   - the sensor and device checksums of GETUSERDATACRC change on every
-//     call, like the firmware's.
+//     call, like the firmware's;
+//   - CONTROLDEVICE on a missing device or node fails; the relay states it
+//     sets are kept in State.Relays, since no command reads them back.
 package sim

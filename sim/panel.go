@@ -294,9 +294,12 @@ func (p *Panel) Serve(ctx context.Context) error {
 // sockets of a panel that was never served. It is idempotent.
 func (p *Panel) Close() error {
 	p.lifeMu.Lock()
-	serving := p.serving
+	serving := p.serving // read together with closing, so Serve cannot start in between
+	if !p.closed {
+		p.closed = true
+		close(p.closing)
+	}
 	p.lifeMu.Unlock()
-	p.markClosed()
 	if serving {
 		<-p.done
 		return nil
