@@ -112,11 +112,11 @@ func decodeFields(record string, data []Value, fs []field, extra *[]Value) error
 			if v.Int < -1<<31 || v.Int > 1<<31-1 {
 				return &FieldError{Record: record, Field: f.Name, Pos: pos, Msg: fmt.Sprintf("integer %d out of range", v.Int)}
 			}
-			n := int(v.Int)
 			if f.oi != nil {
+				n := int(v.Int) // only optional fields need their own int
 				*f.oi = &n
 			} else {
-				*f.i = n
+				*f.i = int(v.Int)
 			}
 		case f.Kind == FieldString && v.Kind == String:
 			*f.s = v.Str

@@ -179,6 +179,9 @@ func ParseValue(b []byte) (Value, error) {
 type parser struct {
 	b []byte
 	i int
+	// stack collects the elements of the arrays being parsed, so each
+	// array is allocated once at its final size instead of growing.
+	stack []Value
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -226,19 +229,22 @@ func (p *parser) array(depth int) (Value, error) {
 		return Value{}, p.errorf("nesting deeper than %d", maxDepth)
 	}
 	p.i++ // '['
-	arr := []Value{}
 	p.skipSpace()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
-		return Value{Kind: Array, Arr: arr}, nil
+		return Value{Kind: Array, Arr: []Value{}}, nil
 	}
+	if p.stack == nil {
+		p.stack = make([]Value, 0, 16) // a host info reply fits
+	}
+	base := len(p.stack)
 	for {
 		p.skipSpace()
 		e, err := p.value(depth + 1)
 		if err != nil {
-			return Value{}, err
+			return Value{}, err // the parse is over; the stack is not reused
 		}
-		arr = append(arr, e)
+		p.stack = append(p.stack, e)
 		p.skipSpace()
 		if p.i >= len(p.b) {
 			return Value{}, p.errorf("unterminated array")
@@ -248,6 +254,9 @@ func (p *parser) array(depth int) (Value, error) {
 			p.i++
 		case ']':
 			p.i++
+			arr := make([]Value, len(p.stack)-base)
+			copy(arr, p.stack[base:])
+			p.stack = p.stack[:base]
 			return Value{Kind: Array, Arr: arr}, nil
 		default:
 			return Value{}, p.errorf("want ',' or ']' in array, got %q", p.b[p.i])
@@ -352,6 +361,17 @@ func (p *parser) number() (Value, error) {
 		}
 	}
 	text := p.b[start:p.i]
+	if integer && p.i-digits <= 18 {
+		// At most 18 digits cannot overflow int64: skip strconv.
+		var n int64
+		for _, c := range p.b[digits:p.i] {
+			n = n*10 + int64(c-'0')
+		}
+		if digits > start {
+			n = -n
+		}
+		return Value{Kind: Int, Int: n}, nil
+	}
 	if integer {
 		if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
 			return Value{Kind: Int, Int: n}, nil
