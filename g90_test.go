@@ -10,31 +10,13 @@ import (
 
 	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 	"github.com/google/go-cmp/cmp"
 )
 
-// startSim serves a simulated panel on an ephemeral loopback port until
-// the test ends.
-func startSim(t testing.TB, cfg sim.Config) *sim.Panel {
-	t.Helper()
-	cfg.Listen = "127.0.0.1:0"
-	s, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sim.Serve: %v", err)
-		}
-	})
-	return s
-}
+func startSim(t testing.TB, cfg sim.Config) *sim.Panel { return simtest.Start(t, cfg) }
 
 func newPanel(t testing.TB, s *sim.Panel, timeout time.Duration, retries int) *Panel {
 	t.Helper()

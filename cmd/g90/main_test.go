@@ -9,21 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/sim"
 )
 
-// startSim serves a simulated panel on an ephemeral loopback port.
 func startSim(t *testing.T) *sim.Panel {
-	t.Helper()
-	s, err := sim.New(sim.Config{Listen: "127.0.0.1:0", DiscoveryListen: "127.0.0.1:0", Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s
+	return simtest.Start(t, sim.Config{DiscoveryListen: "127.0.0.1:0", Seed: 7})
 }
 
 // run executes the CLI in-process against the simulator.

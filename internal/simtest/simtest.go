@@ -1,0 +1,40 @@
+// Package simtest starts a simulated panel for other packages' tests.
+//
+//	s := simtest.Start(t, sim.Config{Seed: 1})
+//	p, _ := g90.New(g90.Config{Host: s.Addr().String()})
+package simtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/sim"
+)
+
+// Start serves a simulated panel on an ephemeral loopback port (cfg.Listen
+// is ignored) until the test ends, and fails the test if it does not stop
+// cleanly.
+func Start(t testing.TB, cfg sim.Config) *sim.Panel {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	s, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("sim.Serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("sim.Serve did not return after cancel")
+		}
+	})
+	return s
+}
