@@ -360,9 +360,6 @@ func (c *Client) wrap(req protocol.Request, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &CommandError{Panel: c.panel, Command: commandOf(req), Err: err}
-}
-
-func commandOf(req protocol.Request) protocol.Code {
-	return req.Code // system requests carry code 0, named SYSTEM
+	// System requests carry code 0, which prints as SYSTEM(0).
+	return &CommandError{Panel: c.panel, Command: req.Code, Err: err}
 }

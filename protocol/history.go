@@ -87,7 +87,6 @@ const (
 	StateRFIDArmHome       HistoryState = "rfid_key_arm_home"
 	StateRFIDDisarm        HistoryState = "rfid_key_disarm"
 	StateMotionDetected    HistoryState = "motion_detected"
-	StateHostLowBattery    HistoryState = "host_low_battery"
 	stateRFIDCardPrefix                 = "rfid_card_"
 	firstRFIDCardStateCode              = 6
 )
