@@ -22,6 +22,8 @@ const maxControlBody = 4 << 20
 //	POST /faults         replace the fault settings, e.g.
 //	                     {"drop":0.3,"delay_ms":50,"duplicate":0.1,"stray":true,"silent":false};
 //	                     absent fields are zero
+//	POST /inject         an event at the panel, e.g. {"event":"door_open","sensor":1};
+//	                     answers {"sent":["[170,[5,[1,\"Front door\"]]]",…]}
 //	POST /learn/complete finish a pending ADDSENSOR: {"index":N}
 //
 // Errors are {"error":"…"} with status 400 (bad request body), 404, 405 or
@@ -72,6 +74,25 @@ func (p *Panel) controlHandler() http.Handler {
 				return
 			}
 			writeJSON(w, http.StatusOK, p.Faults())
+		},
+	})
+	route("/inject", map[string]http.HandlerFunc{
+		http.MethodPost: func(w http.ResponseWriter, r *http.Request) {
+			var in Injection
+			if err := decodeBody(w, r, &in); err != nil {
+				writeError(w, http.StatusBadRequest, "invalid injection: "+err.Error())
+				return
+			}
+			sent, err := p.Inject(in)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "sim: "))
+				return
+			}
+			out := make([]string, len(sent))
+			for i, d := range sent {
+				out[i] = strings.TrimSuffix(string(d), "\x00")
+			}
+			writeJSON(w, http.StatusOK, map[string][]string{"sent": out})
 		},
 	})
 	route("/learn/complete", map[string]http.HandlerFunc{

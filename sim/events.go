@@ -29,10 +29,16 @@ type outcome struct {
 	// local-protocol.md 3.18); the same rule gates 208 alert datagrams
 	// (spec: notifications-and-cloud.md A.4). UnixTime 0 means now.
 	alerts []protocol.HistoryEntry
+	// notes are notification payloads [kind,[fields…]], sent as
+	// [170,payload] whatever the alert flags say (spec:
+	// notifications-and-cloud.md A.1, A.3).
+	notes []protocol.Value
 	// index is the index the event stored a sensor or device at.
 	index int
 	// stored reports that index is meaningful.
 	stored bool
+	// sent are the datagrams apply sent for the event, in order.
+	sent [][]byte
 }
 
 // Errors events return. The command handler answers all of them with
@@ -45,12 +51,18 @@ var (
 )
 
 // apply applies ev under the state lock, records its alerts in history,
-// and saves the state.
+// sends its notifications and alerts, and saves the state. Datagrams leave
+// in the order the state changed: the send lock is taken before the state
+// lock is released.
 func (p *Panel) apply(ev event) (outcome, error) {
 	p.mu.Lock()
 	now := p.now()
 	out, err := ev.apply(&p.state, now)
+	var datagrams [][]byte
 	if err == nil {
+		for _, n := range out.notes {
+			datagrams = append(datagrams, notification(n))
+		}
 		for i := range out.alerts {
 			a := &out.alerts[i]
 			if a.UnixTime == 0 {
@@ -59,15 +71,22 @@ func (p *Panel) apply(ev event) (outcome, error) {
 			if a.Other.Kind == protocol.Invalid {
 				a.Other = protocol.StringValue("") // spec: local-protocol.md 3.15.1
 			}
+			// The same flag gates the history record and the alert
+			// datagram (spec: local-protocol.md 3.18, notifications-and-cloud.md A.6.9).
 			if f := alertFlag(*a); f == 0 || p.state.AlertFlags&f != 0 {
 				p.state.History = slices.Insert(p.state.History, 0, *a)
+				datagrams = append(datagrams, alertDatagram(*a, p.state.Host.GUID))
 			}
 		}
 		if len(p.state.History) > maxHistory {
 			p.state.History = p.state.History[:maxHistory]
 		}
 	}
+	out.sent = datagrams
+	p.notifyMu.Lock()
 	p.mu.Unlock()
+	p.sendNotifications(datagrams)
+	p.notifyMu.Unlock()
 	if err != nil {
 		return out, err
 	}
@@ -131,8 +150,12 @@ func (e armEvent) apply(st *State, _ time.Time) (outcome, error) {
 		return outcome{}, fmt.Errorf("%w: arm state %d", errBadValue, e.state)
 	}
 	st.Arm = e.state
-	// spec: local-protocol.md 3.15.3, 9.11 alert.state_change_arm_away
-	return outcome{alerts: []protocol.HistoryEntry{stateChange(code)}}, nil
+	// spec: local-protocol.md 3.15.3, 9.11 alert.state_change_arm_away;
+	// notifications-and-cloud.md A.3 kind 1
+	return outcome{
+		notes:  []protocol.Value{armNote(e.state)},
+		alerts: []protocol.HistoryEntry{stateChange(code)},
+	}, nil
 }
 
 // listKind says which list a peripheral event is about.
@@ -238,7 +261,11 @@ func (learnedEvent) apply(st *State, _ time.Time) (outcome, error) {
 	}
 	st.Sensors = append(st.Sensors, rec)
 	st.PendingSensor = nil
-	return outcome{index: rec.Index, stored: true}, nil
+	// The sensor-change notification completes registration (spec:
+	// local-protocol.md 3.9 step 3, notifications-and-cloud.md A.3).
+	note := protocol.ArrayValue(protocol.IntValue(notifySensorChange), protocol.ArrayValue(
+		protocol.IntValue(rec.Index), protocol.StringValue(rec.Name), protocol.IntValue(sensorAdded)))
+	return outcome{notes: []protocol.Value{note}, index: rec.Index, stored: true}, nil
 }
 
 // announceEvent is ADDDEVICE: the panel remembers the device until

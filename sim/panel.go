@@ -38,6 +38,12 @@ type Config struct {
 	Control string
 	// ControlListener, if set, is used instead of listening on Control.
 	ControlListener net.Listener
+	// Notify is the UDP address notifications and alerts are sent to (a
+	// panel broadcasts them to port 12901, spec: notifications-and-cloud.md
+	// A.1); empty sends none.
+	Notify string
+	// NotifyConn, if set, is the socket notifications leave from.
+	NotifyConn net.PacketConn
 	// StateFile, if set, is loaded at start when it exists, and written
 	// after every state change and when Serve returns.
 	StateFile string
@@ -68,6 +74,10 @@ type Panel struct {
 	conn net.PacketConn // commands
 	disc net.PacketConn // targeted discovery, or nil
 	ctl  net.Listener   // control API, or nil
+
+	notifyMu sync.Mutex     // orders notification datagrams; taken before mu is released
+	notify   net.PacketConn // notifications leave from here, or nil
+	notifyTo net.Addr       // and go there, or nil
 
 	mu       sync.Mutex // guards state and crcCalls
 	state    State
@@ -157,6 +167,9 @@ func (p *Panel) bind(cfg Config) error {
 		if p.disc, err = net.ListenPacket("udp", cfg.DiscoveryListen); err != nil {
 			return fmt.Errorf("sim: listen for discovery: %w", err)
 		}
+	}
+	if err := p.bindNotify(cfg); err != nil {
+		return fmt.Errorf("sim: notifications to %q: %w", cfg.Notify, err)
 	}
 	p.ctl = cfg.ControlListener
 	if p.ctl == nil && cfg.Control != "" {
@@ -324,6 +337,11 @@ func (p *Panel) closeSockets() error {
 		}
 		if p.disc != nil {
 			errs = append(errs, p.disc.Close())
+		}
+		if p.notify != nil {
+			p.notifyMu.Lock() // no datagram is half sent
+			errs = append(errs, p.notify.Close())
+			p.notifyMu.Unlock()
 		}
 		if p.ctl != nil {
 			if err := p.ctl.Close(); !errors.Is(err, net.ErrClosed) { // http.Server may have closed it
