@@ -140,14 +140,17 @@ func (m *Message) Events(dst []Event) ([]Event, error) {
 	if r == nil {
 		return dst, m.unknown()
 	}
+	var in input
 	if m.Code == protocol.CodeAlert {
 		a := &m.Alert
 		ev = Event{Time: time.Unix(a.UnixTime, 0).UTC(), GUID: a.GUID, Sensor: true, Index: a.EventID, Name: a.Name}
+		in = input{src: a.Source, state: a.State, id: a.EventID}
 	} else {
 		n := &m.Notification
 		ev = Event{Sensor: true, Index: n.Index, Name: n.Name}
+		in = input{state: int(n.State), id: n.Action}
 	}
-	out, err := r.emit(dst, ev, m)
+	out, err := r.emit(dst, ev, in)
 	if err != nil {
 		return dst, fmt.Errorf("%w: %s: %v", ErrUnknown, r.spec, err)
 	}
@@ -162,17 +165,29 @@ type rule struct {
 	kind  int // notification kind or alert type
 	src   int // alert source, or anyValue
 	state int // alert state, or anyValue
-	emit  func(dst []Event, ev Event, m *Message) ([]Event, error)
+	emit  emitter
+}
+
+// emitter appends a rule's events to dst.
+type emitter func(dst []Event, ev Event, in input) ([]Event, error)
+
+// input is what the emitters read from a message. It is passed by value so
+// that the Message, behind a call through a func value, stays on the
+// caller's stack.
+type input struct {
+	src   protocol.AlertSource // alert source
+	state int                  // alert state, or the arm state of a notification
+	id    int                  // alert event_id, or the action of a sensor change
 }
 
 // anyValue in a rule matches every value.
 const anyValue = math.MinInt
 
-func notification(k Kind, spec string, emit func([]Event, Event, *Message) ([]Event, error)) rule {
+func notification(k Kind, spec string, emit emitter) rule {
 	return rule{spec: spec, code: protocol.CodeNotification, kind: int(k), src: anyValue, state: anyValue, emit: emit}
 }
 
-func alert(t protocol.AlertType, src, state int, spec string, emit func([]Event, Event, *Message) ([]Event, error)) rule {
+func alert(t protocol.AlertType, src, state int, spec string, emit emitter) rule {
 	return rule{spec: spec, code: protocol.CodeAlert, kind: int(t), src: src, state: state, emit: emit}
 }
 
@@ -307,8 +322,10 @@ func consolidate(src protocol.AlertSource, state int) (int, bool) {
 // Known reports whether the spec defines every code m carries that the
 // mapping reads: the message code and notification kind, the arm state
 // (spec: A.6.1), the alert type, the state-change code (spec: A.6.7), and
-// for alarms and sensor activity the source and a state valid for it
-// (spec: A.6.3-A.6.8). An unknown message still decodes and may still
+// for alarms and sensor activity the source (spec: A.6.3) and a state in
+// the table the routing row uses for it: none for a remote's alarm,
+// spec: A.6.5 and A.6.8 for a remote's and a keypad's activity, A.6.4 or
+// the infrared codes of A.6.6 otherwise. An unknown message still decodes and may still
 // give events where the spec routes it anyway (e.g. spec: A.5 R7 takes
 // any source); Events reports the ones the spec drops.
 func (m *Message) Known() bool {
@@ -327,7 +344,13 @@ func (m *Message) Known() bool {
 		case protocol.TypeStateChange:
 			_, ok := lookup(stateChanges[:], a.EventID)
 			return ok
-		case protocol.TypeAlarm, protocol.TypeSensorActivity:
+		case protocol.TypeAlarm:
+			if a.Source == protocol.SourceRemote {
+				return true // spec: A.5 R3 does not examine the state
+			}
+			_, ok := consolidate(a.Source, a.State)
+			return ok && a.Source.Known()
+		case protocol.TypeSensorActivity:
 			var ok bool
 			switch a.Source {
 			case protocol.SourceRemote:
@@ -347,16 +370,16 @@ func (m *Message) Known() bool {
 // keeps its dispatch order.
 
 // one emits a single sensor event.
-func one(t EventType) func([]Event, Event, *Message) ([]Event, error) {
-	return func(dst []Event, ev Event, _ *Message) ([]Event, error) {
+func one(t EventType) emitter {
+	return func(dst []Event, ev Event, _ input) ([]Event, error) {
 		ev.Type = t
 		return append(dst, ev), nil
 	}
 }
 
 // panelEvent emits a single event about the panel itself.
-func panelEvent(t EventType) func([]Event, Event, *Message) ([]Event, error) {
-	return func(dst []Event, ev Event, _ *Message) ([]Event, error) {
+func panelEvent(t EventType) emitter {
+	return func(dst []Event, ev Event, _ input) ([]Event, error) {
 		return append(dst, Event{Type: t, Time: ev.Time, GUID: ev.GUID}), nil
 	}
 }
@@ -364,10 +387,10 @@ func panelEvent(t EventType) func([]Event, Event, *Message) ([]Event, error) {
 // armDisarm: notification kind 1 (spec: A.3, B.3 ArmDisarm). A state
 // outside spec: A.6.1 is an uncaught error in the reference; we drop it
 // with an error ([REC], spec: A.3 notes).
-func armDisarm(dst []Event, ev Event, m *Message) ([]Event, error) {
-	s, ok := lookup(armStates[:], int(m.Notification.State))
+func armDisarm(dst []Event, ev Event, in input) ([]Event, error) {
+	s, ok := lookup(armStates[:], in.state)
 	if !ok {
-		return dst, fmt.Errorf("arm state %d out of range (spec: A.6.1)", m.Notification.State)
+		return dst, fmt.Errorf("arm state %d out of range (spec: A.6.1)", in.state)
 	}
 	return append(dst, Event{Type: EventArmDisarm, Time: ev.Time, GUID: ev.GUID, State: s}), nil
 }
@@ -377,24 +400,24 @@ func armDisarm(dst []Event, ev Event, m *Message) ([]Event, error) {
 // hint for action 1, the only value the spec gives a meaning. Other
 // actions are believed to be updates (spec: G.12), not removals, so they
 // give no event.
-func sensorChange(dst []Event, ev Event, m *Message) ([]Event, error) {
-	if m.Notification.Action != 1 {
+func sensorChange(dst []Event, ev Event, in input) ([]Event, error) {
+	if in.id != 1 {
 		return dst, nil
 	}
-	ev.Type, ev.Action = EventSensorAdded, m.Notification.Action
+	ev.Type, ev.Action = EventSensorAdded, in.id
 	return append(dst, ev), nil
 }
 
 // sensorActivity: notification kind 5 (spec: B.3 SensorActivity with
 // occupied = true).
-func sensorActivity(dst []Event, ev Event, _ *Message) ([]Event, error) {
+func sensorActivity(dst []Event, ev Event, _ input) ([]Event, error) {
 	ev.Type, ev.Occupied = EventSensorActivity, true
 	return append(dst, ev), nil
 }
 
 // hostSOS: R1. The wire name is replaced by "Host SOS" (spec: A.5 R1);
 // B.3 SOS emits SOS, then chains Alarm(tamper = false).
-func hostSOS(dst []Event, ev Event, _ *Message) ([]Event, error) {
+func hostSOS(dst []Event, ev Event, _ input) ([]Event, error) {
 	ev.Sensor, ev.Name = false, "Host SOS"
 	sos, alarm := ev, ev
 	sos.Type, sos.Host = EventSOS, true
@@ -404,8 +427,8 @@ func hostSOS(dst []Event, ev Event, _ *Message) ([]Event, error) {
 
 // stateChange: R2. The code is the event_id; source and state are
 // ignored; an unknown code is accepted without an event (spec: A.5 R2).
-func stateChange(dst []Event, ev Event, m *Message) ([]Event, error) {
-	sc, ok := lookup(stateChanges[:], m.Alert.EventID)
+func stateChange(dst []Event, ev Event, in input) ([]Event, error) {
+	sc, ok := lookup(stateChanges[:], in.id)
 	if !ok {
 		return dst, nil
 	}
@@ -416,7 +439,7 @@ func stateChange(dst []Event, ev Event, m *Message) ([]Event, error) {
 // examined. B.3 SOS: SOS, Alarm(tamper = false), then RemoteButtonPress
 // (SOS), which emits the button and SensorActivity(true); the panel sends
 // no separate button alert for it.
-func remoteSOS(dst []Event, ev Event, _ *Message) ([]Event, error) {
+func remoteSOS(dst []Event, ev Event, _ input) ([]Event, error) {
 	sos, alarm, button, activity := ev, ev, ev, ev
 	sos.Type = EventSOS
 	alarm.Type = EventAlarm
@@ -428,14 +451,13 @@ func remoteSOS(dst []Event, ev Event, _ *Message) ([]Event, error) {
 // alarm: R4. The source must be known and the state valid for it; tamper
 // is decided on the consolidated state, so infrared state 1 is a tamper
 // (spec: A.6.6). B.3 Alarm: Tamper (when tampered), then Alarm.
-func alarm(dst []Event, ev Event, m *Message) ([]Event, error) {
-	a := &m.Alert
-	if !a.Source.Known() {
-		return dst, fmt.Errorf("alarm source %d unknown (spec: A.6.3)", a.Source)
+func alarm(dst []Event, ev Event, in input) ([]Event, error) {
+	if !in.src.Known() {
+		return dst, fmt.Errorf("alarm source %d unknown (spec: A.6.3)", in.src)
 	}
-	st, ok := consolidate(a.Source, a.State)
+	st, ok := consolidate(in.src, in.state)
 	if !ok {
-		return dst, fmt.Errorf("alarm state %d invalid for source %v (spec: A.6.4, A.6.6)", a.State, a.Source)
+		return dst, fmt.Errorf("alarm state %d invalid for source %v (spec: A.6.4, A.6.6)", in.state, in.src)
 	}
 	ev.Tamper = st == stateTamper
 	if ev.Tamper {
@@ -449,10 +471,10 @@ func alarm(dst []Event, ev Event, m *Message) ([]Event, error) {
 
 // remoteButton: R5. B.3 RemoteButtonPress: the button, then
 // SensorActivity(true).
-func remoteButton(dst []Event, ev Event, m *Message) ([]Event, error) {
-	b, ok := lookup(buttons[:], m.Alert.State)
+func remoteButton(dst []Event, ev Event, in input) ([]Event, error) {
+	b, ok := lookup(buttons[:], in.state)
 	if !ok {
-		return dst, fmt.Errorf("remote button %d out of range (spec: A.6.5)", m.Alert.State)
+		return dst, fmt.Errorf("remote button %d out of range (spec: A.6.5)", in.state)
 	}
 	button, activity := ev, ev
 	button.Type, button.Button = EventRemoteButton, b
@@ -463,8 +485,8 @@ func remoteButton(dst []Event, ev Event, m *Message) ([]Event, error) {
 // rfidKeypad: R6. B.3 RFIDKeypad: the keypad event, then LowBattery for
 // state 5 or SensorActivity(true) for any other state (which would clear
 // the low-battery flag).
-func rfidKeypad(dst []Event, ev Event, m *Message) ([]Event, error) {
-	st := m.Alert.State
+func rfidKeypad(dst []Event, ev Event, in input) ([]Event, error) {
+	st := in.state
 	k, ok := lookup(keypads[:], st)
 	if !ok {
 		return dst, fmt.Errorf("RFID keypad state %d undefined (spec: A.6.8)", st)
@@ -486,9 +508,8 @@ func rfidKeypad(dst []Event, ev Event, m *Message) ([]Event, error) {
 // remapping (spec: A.6.6): only a sensor's state 1 is open, and a doorbell
 // is always open. B.3 DoorOpenClose: SensorActivity(occupied = open), then
 // the door event.
-func doorOpenClose(dst []Event, ev Event, m *Message) ([]Event, error) {
-	a := &m.Alert
-	open := (a.Source == protocol.SourceSensor && a.State == stateDoorOpen) || a.Source == protocol.SourceDoorbell
+func doorOpenClose(dst []Event, ev Event, in input) ([]Event, error) {
+	open := (in.src == protocol.SourceSensor && in.state == stateDoorOpen) || in.src == protocol.SourceDoorbell
 	activity, door := ev, ev
 	activity.Type, activity.Occupied = EventSensorActivity, open
 	door.Type = EventDoorClose
