@@ -92,9 +92,11 @@ type Message struct {
 	// Code is protocol.CodeNotification, protocol.CodeAlert, or a code the
 	// spec does not know (spec: A.2 step 5).
 	Code         protocol.Code
-	Notification Notification   // when Code is protocol.CodeNotification
-	Alert        Alert          // when Code is protocol.CodeAlert
-	Data         protocol.Value // for any other code: the data as received
+	Notification Notification // when Code is protocol.CodeNotification
+	Alert        Alert        // when Code is protocol.CodeAlert
+	// Data is the data of any other code, as received; Append writes the
+	// zero Value as [].
+	Data protocol.Value
 }
 
 // Notification is the data of a code 170 message:

@@ -28,7 +28,7 @@ const (
 	EventSOS                EventType = "sos"                   // sensor (not for a host SOS), Host
 	EventRemoteButton       EventType = "remote_button"         // sensor, Button
 	EventRFIDKeypad         EventType = "rfid_keypad"           // sensor, Keypad, Card
-	EventSensorAdded        EventType = "sensor_added"          // sensor, Action
+	EventSensorAdded        EventType = "sensor_added"          // sensor
 	EventACPowerFailure     EventType = "ac_power_failure"
 	EventACPowerRecover     EventType = "ac_power_recover"
 	EventWiFiConnected      EventType = "wifi_connected"
@@ -112,7 +112,6 @@ type Event struct {
 	Button   Button   // remote_button
 	Keypad   Keypad   // rfid_keypad
 	Card     int      // rfid_keypad with Keypad == KeypadCard: card 0-4
-	Action   int      // sensor_added: the notification's action, always 1
 }
 
 // ErrUnknown is wrapped by the error of Message.Events for a message the
@@ -135,12 +134,14 @@ var ErrUnknown = errors.New("notify: unknown message")
 // ErrUnknown and no events. Events does not check the GUID; see
 // CheckGUID.
 func (m *Message) Events(dst []Event) ([]Event, error) {
-	var ev Event
 	r := m.rule()
 	if r == nil {
 		return dst, m.unknown()
 	}
-	var in input
+	var (
+		ev Event
+		in input
+	)
 	if m.Code == protocol.CodeAlert {
 		a := &m.Alert
 		ev = Event{Time: time.Unix(a.UnixTime, 0).UTC(), GUID: a.GUID, Sensor: true, Index: a.EventID, Name: a.Name}
@@ -404,7 +405,7 @@ func sensorChange(dst []Event, ev Event, in input) ([]Event, error) {
 	if in.id != 1 {
 		return dst, nil
 	}
-	ev.Type, ev.Action = EventSensorAdded, in.id
+	ev.Type = EventSensorAdded
 	return append(dst, ev), nil
 }
 
