@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -164,6 +165,7 @@ const maxDepth = 32
 // characters are allowed inside strings.
 func ParseValue(b []byte) (Value, error) {
 	p := parser{b: b}
+	defer p.release()
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
@@ -176,9 +178,33 @@ func ParseValue(b []byte) (Value, error) {
 	return v, nil
 }
 
+// stacks recycles parsers' scratch stacks: allocating and clearing one per
+// message was most of the cost of decoding a short alert.
+var stacks = sync.Pool{New: func() any { s := make([]Value, 0, 16); return &s }} // a host info reply fits
+
+func (p *parser) scratch() []Value {
+	p.pooled = stacks.Get().(*[]Value)
+	return (*p.pooled)[:0]
+}
+
+// release returns the scratch stack, cleared so the pool does not keep
+// parsed strings alive.
+func (p *parser) release() {
+	if p.pooled == nil {
+		return
+	}
+	s := p.stack[:cap(p.stack)]
+	clear(s)
+	if cap(s) <= 1024 {
+		*p.pooled = s[:0]
+		stacks.Put(p.pooled)
+	}
+}
+
 type parser struct {
-	b []byte
-	i int
+	pooled *[]Value
+	b      []byte
+	i      int
 	// stack collects the elements of the arrays being parsed, so each
 	// array is allocated once at its final size instead of growing.
 	stack []Value
@@ -235,7 +261,7 @@ func (p *parser) array(depth int) (Value, error) {
 		return Value{Kind: Array, Arr: []Value{}}, nil
 	}
 	if p.stack == nil {
-		p.stack = make([]Value, 0, 16) // a host info reply fits
+		p.stack = p.scratch()
 	}
 	base := len(p.stack)
 	for {
