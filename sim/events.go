@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -32,7 +33,7 @@ type outcome struct {
 	// notes are notification payloads [kind,[fields…]], sent as
 	// [170,payload] whatever the alert flags say (spec:
 	// notifications-and-cloud.md A.1, A.3).
-	notes []protocol.Value
+	notes []notify.Notification
 	// index is the index the event stored a sensor or device at.
 	index int
 	// stored reports that index is meaningful.
@@ -153,7 +154,7 @@ func (e armEvent) apply(st *State, _ time.Time) (outcome, error) {
 	// spec: local-protocol.md 3.15.3, 9.11 alert.state_change_arm_away;
 	// notifications-and-cloud.md A.3 kind 1
 	return outcome{
-		notes:  []protocol.Value{armNote(e.state)},
+		notes:  []notify.Notification{armNote(e.state)},
 		alerts: []protocol.HistoryEntry{stateChange(code)},
 	}, nil
 }
@@ -263,9 +264,8 @@ func (learnedEvent) apply(st *State, _ time.Time) (outcome, error) {
 	st.PendingSensor = nil
 	// The sensor-change notification completes registration (spec:
 	// local-protocol.md 3.9 step 3, notifications-and-cloud.md A.3).
-	note := protocol.ArrayValue(protocol.IntValue(notifySensorChange), protocol.ArrayValue(
-		protocol.IntValue(rec.Index), protocol.StringValue(rec.Name), protocol.IntValue(sensorAdded)))
-	return outcome{notes: []protocol.Value{note}, index: rec.Index, stored: true}, nil
+	note := notify.Notification{Kind: notify.KindSensorChange, Index: rec.Index, Name: rec.Name, Action: sensorAdded}
+	return outcome{notes: []notify.Notification{note}, index: rec.Index, stored: true}, nil
 }
 
 // announceEvent is ADDDEVICE: the panel remembers the device until

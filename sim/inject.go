@@ -75,6 +75,7 @@ const (
 	typeRemote24 = 17
 	typeCord     = 126
 	stSOS        = 2 // ordinary sensor state (spec: notifications-and-cloud.md A.6.4)
+	sensorAdded  = 1 // sensor change action (spec: notifications-and-cloud.md A.3)
 	stTamper     = 3
 	rfidLowBatt  = 5
 	rfidCard0    = 6

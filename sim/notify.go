@@ -4,45 +4,34 @@ import (
 	"encoding/hex"
 	"net"
 
+	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 )
 
-// Notification kinds the simulator sends (spec:
-// notifications-and-cloud.md A.3).
-const (
-	notifyArmDisarm      = 1
-	notifySensorChange   = 4
-	notifySensorActivity = 5
-	sensorAdded          = 1 // sensor change action
-)
-
-// notification returns the datagram [170,payload]\0 (spec:
-// notifications-and-cloud.md A.2: JSON followed by one NUL, no markers).
-func notification(payload protocol.Value) []byte {
-	b := protocol.ArrayValue(protocol.IntValue(int(protocol.CodeNotification)), payload).AppendJSON(nil)
-	return append(b, 0)
+// notification returns the datagram [170,[kind,[…]]]\0 (spec:
+// notifications-and-cloud.md A.2, A.3).
+func notification(n notify.Notification) []byte {
+	m := notify.Message{Code: protocol.CodeNotification, Notification: n}
+	return m.Append(nil)
 }
 
 // alertDatagram returns [208,[type,event_id,source,state,name,guid,time,0,[""]]]\0
 // for a history record (spec: notifications-and-cloud.md A.4; in alerts
 // "other" is a one-element list, unlike history).
 func alertDatagram(a protocol.HistoryEntry, guid string) []byte {
-	data := protocol.ArrayValue(
-		protocol.IntValue(int(a.Type)), protocol.IntValue(a.EventID), protocol.IntValue(int(a.Source)),
-		protocol.IntValue(a.State), protocol.StringValue(a.Name), protocol.StringValue(guid),
-		protocol.IntValue(a.UnixTime), protocol.IntValue(0), protocol.ArrayValue(protocol.StringValue("")),
-	)
-	b := protocol.ArrayValue(protocol.IntValue(int(protocol.CodeAlert)), data).AppendJSON(nil)
-	return append(b, 0)
+	m := notify.Message{Code: protocol.CodeAlert, Alert: notify.Alert{
+		Type: a.Type, EventID: a.EventID, Source: a.Source, State: a.State, Name: a.Name,
+		GUID: guid, UnixTime: int64(a.UnixTime), // Reserved 0 and Other [""] by default
+	}}
+	return m.Append(nil)
 }
 
-func armNote(s protocol.ArmState) protocol.Value {
-	return protocol.ArrayValue(protocol.IntValue(notifyArmDisarm), protocol.ArrayValue(protocol.IntValue(int(s))))
+func armNote(s protocol.ArmState) notify.Notification {
+	return notify.Notification{Kind: notify.KindArmDisarm, State: s}
 }
 
-func activityNote(r protocol.PeripheralRecord) protocol.Value {
-	return protocol.ArrayValue(protocol.IntValue(notifySensorActivity),
-		protocol.ArrayValue(protocol.IntValue(r.Index), protocol.StringValue(r.Name)))
+func activityNote(r protocol.PeripheralRecord) notify.Notification {
+	return notify.Notification{Kind: notify.KindSensorActivity, Index: r.Index, Name: r.Name}
 }
 
 // sendNotifications sends datagrams to the notification address, if one

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -43,13 +44,15 @@ func (l *listener) next(panel net.Addr) string {
 	if !from.(*net.UDPAddr).IP.Equal(panel.(*net.UDPAddr).IP) {
 		l.t.Errorf("notification from %v, want the panel's IP %v", from, panel)
 	}
-	d, ok := bytes.CutSuffix(buf[:n], []byte{0})
-	if !ok {
-		l.t.Fatalf("datagram %q does not end with NUL", buf[:n])
+	// What the simulator sends, the decoder understands completely.
+	m, err := notify.Decode(buf[:n])
+	if err != nil {
+		l.t.Fatalf("datagram %q does not decode: %v", buf[:n], err)
 	}
-	if _, err := protocol.ParseValue(d); err != nil {
-		l.t.Fatalf("datagram %q is not JSON: %v", d, err)
+	if _, err := m.Events(nil); err != nil || !m.Known() {
+		l.t.Errorf("datagram %q maps to no known event: %v", buf[:n], err)
 	}
+	d, _ := bytes.CutSuffix(buf[:n], []byte{0})
 	return string(d)
 }
 
