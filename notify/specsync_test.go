@@ -1,22 +1,17 @@
 package notify
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/g90alarm/g90/internal/vectors"
 )
 
 //go:generate go test -run ^TestVectorsMatchSpec$ -update
 
 var update = flag.Bool("update", false, "rewrite testdata/local-vectors.yaml from the spec")
-
-// specPath is where the spec sits in every checkout: shared/ beside the
-// module, as on developer machines and in CI.
-var specPath = filepath.Join("..", "..", "shared", "spec", "notifications-and-cloud.md")
 
 const vectorsFile = "testdata/local-vectors.yaml"
 
@@ -31,18 +26,9 @@ const vectorsPreamble = `# The L-* test vectors of spec: notifications-and-cloud
 func extractVectors(spec []byte) []byte {
 	var out bytes.Buffer
 	out.WriteString(vectorsPreamble)
-	inF, inBlock, keep := false, false, false
-	sc := bufio.NewScanner(bytes.NewReader(spec))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "## "):
-			inF = strings.HasPrefix(line, "## F. ")
-		case inF && !inBlock && line == "```yaml":
-			inBlock, keep = true, false
-		case inBlock && line == "```":
-			inBlock = false
-		case inBlock:
+	for _, block := range vectors.SpecBlocks(spec, "F.", "yaml") {
+		keep := false
+		for _, line := range block {
 			if strings.HasPrefix(line, "- ") {
 				keep = strings.HasPrefix(line, "- id: L-")
 				if keep {
@@ -61,23 +47,8 @@ func extractVectors(spec []byte) []byte {
 // TestVectorsMatchSpec keeps testdata/local-vectors.yaml a verbatim copy of
 // the spec's local vectors, so a spec change cannot leave the table stale.
 func TestVectorsMatchSpec(t *testing.T) {
-	spec, err := os.ReadFile(specPath)
-	if err != nil {
-		t.Fatalf("the spec must sit beside the module (shared/spec): %v", err)
-	}
-	want := extractVectors(spec)
-	if *update {
-		if err := os.WriteFile(vectorsFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the L-* vectors in %s; run go generate ./notify", vectorsFile, specPath)
-	}
+	want := extractVectors(vectors.ReadSpec(t, "notifications-and-cloud.md"))
+	vectors.CheckCopy(t, vectorsFile, want, *update, "run go generate ./notify")
 	if n := bytes.Count(want, []byte("\n- id: L-")); n < 46 {
 		t.Errorf("extracted only %d vectors from the spec, want at least 46", n)
 	}
