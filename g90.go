@@ -49,7 +49,7 @@ type Config struct {
 type Panel struct {
 	c   *client.Client
 	log *slog.Logger
-	// sleep waits between the datagrams of a full reboot; tests shorten it.
+	// rebootGap separates the datagrams of a full reboot; tests shorten it.
 	rebootGap time.Duration
 }
 

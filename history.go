@@ -34,7 +34,7 @@ func (p *Panel) History(ctx context.Context, start, count int) ([]HistoryEntry, 
 	var out []HistoryEntry
 	err := p.c.ReadAll(ctx, protocol.GetHistory, start, last, func(pos int, rec protocol.Value) error {
 		var e protocol.HistoryEntry
-		if err := protocol.Decode(&e, rec.Arr); err != nil || rec.Kind != protocol.Array {
+		if err := protocol.Decode(&e, rec.Arr); err != nil {
 			p.log.Warn("skipping history entry", "panel", p.Addr(), "position", pos, "record", rec.String(), "err", err)
 			return nil
 		}

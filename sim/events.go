@@ -110,22 +110,22 @@ func alertFlag(e protocol.HistoryEntry) protocol.AlertFlags {
 			return protocol.AlertACPowerRecover
 		case scDisarm, scArmAway, scArmHome:
 			return protocol.AlertArmDisarm
-		case 6:
+		case scHostBatt:
 			return protocol.AlertHostLowVoltage
-		case 7:
+		case scWiFiUp:
 			return protocol.AlertWiFiAvailable
-		case 8:
+		case scWiFiDown:
 			return protocol.AlertWiFiUnavailable
 		}
 	case protocol.TypeSensorActivity:
 		switch e.Source {
 		case protocol.SourceRemote:
 		case protocol.SourceRFID:
-			if e.State == 5 {
+			if e.State == rfidLowBatt {
 				return protocol.AlertSensorLowVoltage
 			}
 		case protocol.SourceInfrared:
-			if e.State == 2 {
+			if e.State == irLowBatt {
 				return protocol.AlertSensorLowVoltage
 			}
 		default:

@@ -67,13 +67,19 @@ const (
 	scDisarm    = 3
 	scArmAway   = 4
 	scArmHome   = 5
+	scHostBatt  = 6
+	scWiFiUp    = 7
+	scWiFiDown  = 8
 
 	stDoorClose = 0
 	stDoorOpen  = 1
+	stSOS       = 2
+	stTamper    = 3
 	stLowBatt   = 4
 
-	irMotion = 0
-	irTamper = 1
+	irMotion  = 0
+	irTamper  = 1
+	irLowBatt = 2
 
 	btnArmAway = 0
 	btnArmHome = 1
@@ -82,6 +88,8 @@ const (
 
 	rfidDisarm  = 2
 	rfidArmAway = 0
+	rfidLowBatt = 5
+	rfidCard0   = 6
 	rfidCard1   = 7
 )
 

@@ -74,11 +74,7 @@ const (
 	typeDoorbell = 12
 	typeRemote24 = 17
 	typeCord     = 126
-	stSOS        = 2 // ordinary sensor state (spec: notifications-and-cloud.md A.6.4)
 	sensorAdded  = 1 // sensor change action (spec: notifications-and-cloud.md A.3)
-	stTamper     = 3
-	rfidLowBatt  = 5
-	rfidCard0    = 6
 )
 
 // kind is the sensor's type, or a wired sensor's subtype.
@@ -156,7 +152,7 @@ func (e injectEvent) apply(st *State, _ time.Time) (outcome, error) {
 	case "ac_power_failure", "ac_power_recover", "wifi_disconnected", "wifi_connected", "host_low_battery":
 		// spec: notifications-and-cloud.md A.6.7
 		code := map[string]int{"ac_power_failure": scACFailure, "ac_power_recover": scACRecover,
-			"host_low_battery": 6, "wifi_connected": 7, "wifi_disconnected": 8}[e.Event]
+			"host_low_battery": scHostBatt, "wifi_connected": scWiFiUp, "wifi_disconnected": scWiFiDown}[e.Event]
 		switch e.Event {
 		case "wifi_connected":
 			st.Host.WiFiStatus = 3

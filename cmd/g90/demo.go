@@ -41,10 +41,11 @@ running so you can try every command against it. Ctrl-C stops it.`,
 				if a.Port != 12368 {
 					hostFlags = " --host " + a.String()
 				}
-				tries := []string{"sensors", "devices", "arm home", "history --count 5", "config show host --json"}
+				tries := []string{"sensors", "devices"}
 				if relay != nil {
-					tries = append(tries[:2], append([]string{fmt.Sprintf("relay off %d:%d", relay.index, relay.node)}, tries[2:]...)...)
+					tries = append(tries, fmt.Sprintf("relay off %d:%d", relay.index, relay.node))
 				}
+				tries = append(tries, "arm home", "history --count 5", "config show host --json")
 				for _, c := range tries {
 					fmt.Fprintf(w, "  go run ./cmd/g90%s %s\n", hostFlags, c)
 				}
