@@ -94,3 +94,17 @@ func BenchmarkResponseAppendSensorPage10(b *testing.B) {
 		b.Fatalf("Append = %q", buf)
 	}
 }
+
+// BenchmarkParseValueAlert parses one alert datagram's JSON, the part of
+// decoding a notification that the protocol package owns (spec:
+// notifications-and-cloud.md A.4).
+func BenchmarkParseValueAlert(b *testing.B) {
+	d := []byte(`[208,[4,100,1,1,"Door","DUMMYGUID",1631545189,0,[""]]]`)
+	b.SetBytes(int64(len(d)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseValue(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
