@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/g90alarm/g90/internal/sockopt"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -34,7 +35,9 @@ type DiscoverConfig struct {
 	// Window is how long replies are collected: 10 s for Discover, 30 s
 	// for Probe.
 	Window time.Duration
-	// ListenPacket opens the socket; nil means net.ListenConfig.
+	// ListenPacket opens the socket; nil means net.ListenConfig with
+	// SO_REUSEADDR, so Probe can share port 12901 with a notification
+	// listener.
 	ListenPacket ListenPacketFunc
 	// Logger receives one line per ignored datagram; nil is silent.
 	Logger *slog.Logger
@@ -115,8 +118,10 @@ func discoverDefaults(cfg DiscoverConfig, addr, local string, window time.Durati
 		cfg.Window = window
 	}
 	if cfg.ListenPacket == nil {
-		var lc net.ListenConfig
-		cfg.ListenPacket = lc.ListenPacket
+		// SO_REUSEADDR: Probe's port 12901 is also the notification port,
+		// and a notification listener may hold it (spec:
+		// notifications-and-cloud.md A.1).
+		cfg.ListenPacket = sockopt.ListenPacket
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -42,6 +42,23 @@ const (
 // a removal (spec: A.3, B.8); a sensor list refresh finds it.
 const EventSensorRemoved EventType = "sensor_removed"
 
+// Device list changes (DESIGN.md). No message reports them: the panel
+// sends nothing when a device is added (spec: B.8); a device list refresh
+// finds them. They set Event.Device.
+const (
+	EventDeviceAdded   EventType = "device_added"
+	EventDeviceRemoved EventType = "device_removed"
+)
+
+// DeviceRef names one node of a device (relay, socket, siren) in a
+// device_added or device_removed event.
+type DeviceRef struct {
+	Index int    `json:"index"`
+	Node  int    `json:"node"` // 0-based node (subindex)
+	Name  string `json:"name"`
+	Type  string `json:"type"` // the definition name, as in the device list
+}
+
 // ArmState is the panel's arm state in an arm_disarm event.
 type ArmState string
 
@@ -84,6 +101,10 @@ const (
 	SourceLocal   Source = "local"   // local UDP notifications, this package
 	SourceCloud   Source = "cloud"   // the cloud server
 	SourceHistory Source = "history" // history polling
+	// SourcePoll marks what a read of the panel found rather than a
+	// message reported: an arm state that changed unreported, sensors
+	// and devices added or removed (spec: B.8).
+	SourcePoll Source = "poll"
 )
 
 // Event is one normalised protocol event. Fields that do not apply to the
@@ -104,6 +125,12 @@ type Event struct {
 	Sensor bool
 	Index  int
 	Name   string
+	// SensorType is the sensor's definition name (as in the sensor list,
+	// e.g. "Door Sensor: WRDS01"), filled in by whoever knows the sensor
+	// list; Events leaves it empty.
+	SensorType string
+	// Device is the device node of device_added and device_removed.
+	Device *DeviceRef
 
 	State    ArmState // arm_disarm
 	Occupied bool     // sensor_activity: active (true) or inactive (false, a door close)
@@ -112,6 +139,11 @@ type Event struct {
 	Button   Button   // remote_button
 	Keypad   Keypad   // rfid_keypad
 	Card     int      // rfid_keypad with Keypad == KeypadCard: card 0-4
+	// Reset marks a sensor_activity with Occupied false that no message
+	// reported: the occupancy auto-reset of a sensor that never reports
+	// "inactive" (spec: B.6.1). The reference changes only the sensor's
+	// state then; we emit it so that every consumer sees the change.
+	Reset bool
 }
 
 // ErrUnknown is wrapped by the error of Message.Events for a message the

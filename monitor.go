@@ -1,0 +1,568 @@
+package g90
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"math/bits"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/peripheral"
+	"github.com/g90alarm/g90/protocol"
+)
+
+// Source is an event source: local notifications (notify.Listener), the
+// cloud server, or history polling (HistoryPoller). Run hands every
+// message to sink, from one goroutine and in wire order, until ctx ends.
+type Source interface {
+	Run(ctx context.Context, sink notify.Sink) error
+}
+
+// MonitorConfig configures a Monitor. The zero value of every field means
+// its default.
+type MonitorConfig struct {
+	// Sources feed the monitor; Run runs them.
+	Sources []Source
+	// ResetInterval is how long a sensor that never reports "inactive"
+	// stays occupied (spec: B.6.1); 0 means 3 s, negative never resets.
+	ResetInterval time.Duration
+	// Poll re-reads the arm state, alert flags and the sensor and device
+	// lists this often, so that changes made elsewhere (the vendor app,
+	// a missed notification) show up; 0 reads them only at start, after
+	// a lookup miss and when the panel reports a sensor change.
+	Poll time.Duration
+	// RefreshGap is the least time between two list refreshes caused by
+	// events naming a sensor the list does not have (spec: B.4); 0 means
+	// 30 s.
+	RefreshGap time.Duration
+	// QueueSize bounds the messages waiting for the state tracker; 0
+	// means 4096. A source never waits: a message that finds the queue
+	// full is dropped and counted.
+	QueueSize int
+	// Logger receives diagnostics; nil is silent.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// MonitorStats counts what a Monitor has done.
+type MonitorStats struct {
+	Messages      uint64 // taken from the sources
+	Dropped       uint64 // lost because the tracker's queue was full
+	WrongDevice   uint64 // alerts with another panel's GUID (spec: A.7.2)
+	Unknown       uint64 // decoded but not routable (spec: A.7.3)
+	Events        uint64 // events produced, before any consumer's queue
+	Refreshes     uint64 // reads of the panel's state and lists
+	RefreshErrors uint64 // reads that failed
+}
+
+// Monitor turns the messages of its sources into events for one panel:
+// it checks them, maps them to events, keeps the panel's state (spec:
+// B.3–B.6) and delivers each event to every subscriber, serially and in
+// wire order. The state tracker never waits on the network: reading the
+// panel's lists happens on a goroutine of its own, and events for a
+// sensor the lists do not know yet go out with the wire's index and name.
+type Monitor struct {
+	p   *Panel
+	cfg MonitorConfig
+	log *slog.Logger
+
+	queue   chan item
+	refresh chan struct{} // capacity 1: requests coalesce
+	loaded  chan loadResult
+	running atomic.Bool
+
+	mu        sync.Mutex // guards everything below
+	t         tracker
+	subs      []*Subscription
+	ended     bool
+	loadedAny bool         // sensors have been read once
+	devsAny   bool         // devices have been read once
+	announced map[int]bool // sensor_added sent from a notification
+	lastMiss  time.Time
+	evbuf     []notify.Event
+	outbuf    []notify.Event
+	timer     *time.Timer
+	armedAt   time.Time // when timer fires, or zero
+
+	lastPacket [3]atomic.Int64 // unix nanoseconds per source
+
+	// counters of MonitorStats
+	messages, dropped, wrongDevice, unknown, events, refreshes, refreshErrors atomic.Uint64
+}
+
+type item struct {
+	m   notify.Message
+	src notify.Source
+	at  time.Time
+}
+
+// NewMonitor returns a Monitor for p. Run starts it.
+func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
+	if cfg.ResetInterval == 0 {
+		cfg.ResetInterval = 3 * time.Second // spec: B.6.1
+	}
+	if cfg.RefreshGap == 0 {
+		cfg.RefreshGap = 30 * time.Second
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 4096
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{
+		p: p, cfg: cfg, log: log.With("panel", p.Addr()),
+		queue: make(chan item, cfg.QueueSize), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
+		announced: map[int]bool{},
+	}
+	m.t = tracker{reset: cfg.ResetInterval, miss: m.missed}
+	return m
+}
+
+// ErrRunning is returned by Run on a Monitor that runs or has run.
+var ErrRunning = errors.New("g90: monitor already started")
+
+// Run runs the sources, the state tracker and the list reader until ctx
+// ends or a source fails, and returns after all of them have stopped. The
+// messages still queued are processed, then every subscription is
+// closed. A Monitor runs once.
+func (m *Monitor) Run(ctx context.Context) error {
+	if !m.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sources, loader sync.WaitGroup
+	errs := make(chan error, len(m.cfg.Sources))
+	for _, src := range m.cfg.Sources {
+		sources.Go(func() {
+			if err := src.Run(ctx, m); err != nil {
+				errs <- err
+				cancel()
+			}
+		})
+	}
+	loader.Go(func() { m.load(ctx) })
+
+	m.timer = time.NewTimer(time.Hour)
+	m.timer.Stop()
+	m.work(ctx)
+	sources.Wait()
+	loader.Wait()
+	m.drain()
+	m.close()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// work is the tracker's loop.
+func (m *Monitor) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-m.queue:
+			m.handle(it)
+		case r := <-m.loaded:
+			m.apply(r)
+		case <-m.timer.C:
+			m.mu.Lock()
+			m.armedAt = time.Time{}
+			m.deliver(m.t.resetDue(m.outbuf[:0], m.cfg.Now()))
+			m.armTimer()
+			m.mu.Unlock()
+		}
+	}
+}
+
+// drain handles what is left in the queue once the sources have stopped.
+func (m *Monitor) drain() {
+	for {
+		select {
+		case it := <-m.queue:
+			m.handle(it)
+		default:
+			return
+		}
+	}
+}
+
+// Packet implements notify.Sink.
+func (m *Monitor) Packet(src notify.Source, t time.Time) {
+	if i := sourceIndex(src); i >= 0 {
+		m.lastPacket[i].Store(t.UnixNano())
+	}
+}
+
+// Message implements notify.Sink. It never blocks: when the queue is full
+// the message is dropped, counted and logged.
+func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
+	select {
+	case m.queue <- item{msg, src, t}:
+		m.messages.Add(1)
+	default:
+		if n := m.dropped.Add(1); isPowerOfTwo(n) {
+			m.log.Warn("event queue full: message dropped", "source", src, "dropped", n, "bytes", hex.EncodeToString(msg.Append(nil)))
+		}
+	}
+}
+
+// handle turns one message into events (spec: A.7.2, B.2, B.3).
+func (m *Monitor) handle(it item) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msg := &it.m
+	// History entries carry no GUID (spec: C.2, A.7.2).
+	if it.src != notify.SourceHistory {
+		if err := msg.CheckGUID(m.t.st.GUID); err != nil {
+			m.wrongDevice.Add(1)
+			m.log.Warn("dropped alert", "source", it.src, "err", err, "bytes", hex.EncodeToString(msg.Append(nil)))
+			return
+		}
+	}
+	evs, err := msg.Events(m.evbuf[:0])
+	m.evbuf = evs[:0]
+	if err != nil {
+		m.unknown.Add(1)
+		m.log.Warn("skipped message", "source", it.src, "err", err, "bytes", hex.EncodeToString(msg.Append(nil)))
+	}
+	if msg.Code == protocol.CodeNotification && msg.Notification.Kind == notify.KindSensorChange {
+		// The panel added or changed a sensor: read the list again
+		// (spec: B.8).
+		m.requestRefresh()
+	}
+	now := m.cfg.Now()
+	out := m.outbuf[:0]
+	for _, ev := range evs {
+		ev.Source = it.src
+		if ev.Time.IsZero() {
+			ev.Time = it.at
+		}
+		if ev.Type == notify.EventSensorAdded {
+			m.announced[ev.Index] = true
+		}
+		out = m.t.apply(out, ev, now)
+	}
+	m.deliver(out)
+	m.armTimer()
+}
+
+// deliver sends evs to every subscriber and keeps the buffer for reuse.
+// m.mu is held.
+func (m *Monitor) deliver(evs []notify.Event) {
+	m.events.Add(uint64(len(evs)))
+	for _, s := range m.subs {
+		for i := range evs {
+			s.send(&evs[i])
+		}
+	}
+	m.outbuf = evs[:0]
+}
+
+// armTimer points the timer at the earliest pending occupancy reset.
+// m.mu is held.
+func (m *Monitor) armTimer() {
+	next := m.t.nextReset()
+	if next.Equal(m.armedAt) {
+		return
+	}
+	m.armedAt = next
+	if next.IsZero() {
+		m.timer.Stop()
+		return
+	}
+	m.timer.Reset(max(0, next.Sub(m.cfg.Now())))
+}
+
+// missed is the tracker's lookup-miss callback: the lists are read again,
+// at most once per RefreshGap (spec: B.4). m.mu is held.
+func (m *Monitor) missed(index int, name string) {
+	now := m.cfg.Now()
+	if !m.lastMiss.IsZero() && now.Sub(m.lastMiss) < m.cfg.RefreshGap {
+		return
+	}
+	m.lastMiss = now
+	m.log.Info("event for a sensor not in the list; reading the list again", "index", index, "name", name)
+	m.requestRefresh()
+}
+
+func (m *Monitor) requestRefresh() {
+	select {
+	case m.refresh <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// Refresh asks the monitor to read the panel's state and lists again; it
+// returns at once. Changes are reported as events.
+func (m *Monitor) Refresh() { m.requestRefresh() }
+
+// loadResult is one read of the panel's state; nil fields failed.
+type loadResult struct {
+	guid    *string
+	status  *protocol.HostStatus
+	flags   *protocol.AlertFlags
+	sensors []*peripheral.Sensor
+	devices []*peripheral.Device
+	sensErr error
+	devErr  error
+}
+
+// load reads the panel at start, on request and every Poll.
+func (m *Monitor) load(ctx context.Context) {
+	var tick <-chan time.Time
+	if m.cfg.Poll > 0 {
+		t := time.NewTicker(m.cfg.Poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		r := m.read(ctx)
+		select {
+		case m.loaded <- r:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.refresh:
+		case <-tick:
+		}
+	}
+}
+
+// read reads what the tracker needs from the panel; each failure is
+// logged and leaves its field nil.
+func (m *Monitor) read(ctx context.Context) loadResult {
+	m.refreshes.Add(1)
+	var r loadResult
+	fail := func(what string, err error) {
+		if ctx.Err() == nil {
+			m.refreshErrors.Add(1)
+			m.log.Warn("monitor: read failed", "what", what, "err", err)
+		}
+	}
+	if info, err := m.p.Info(ctx); err != nil {
+		fail("host info", err)
+	} else {
+		r.guid = &info.GUID
+	}
+	if st, err := m.p.Status(ctx); err != nil {
+		fail("host status", err)
+	} else {
+		r.status = &st
+	}
+	if ac, err := m.p.AlertConfig(ctx); err != nil {
+		fail("alert flags", err)
+	} else {
+		r.flags = &ac.Flags
+	}
+	r.sensors, r.sensErr = m.p.Sensors(ctx)
+	if r.sensErr != nil {
+		fail("sensors", r.sensErr)
+	}
+	r.devices, r.devErr = m.p.Devices(ctx)
+	if r.devErr != nil {
+		fail("devices", r.devErr)
+	}
+	return r
+}
+
+// apply merges a read into the state and delivers the changes it finds.
+func (m *Monitor) apply(r loadResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	st := &m.t.st
+	// An empty or blank GUID leaves it unset (spec: A.7.2, U-EMPTY-GUID).
+	if r.guid != nil && strings.TrimSpace(*r.guid) != "" {
+		st.GUID = *r.guid
+	}
+	if r.flags != nil {
+		f := *r.flags
+		st.AlertFlags = &f
+	}
+	out := m.outbuf[:0]
+	if r.status != nil {
+		if s, ok := armStateOf(r.status.State); ok && s != st.Arm {
+			if st.Arm == "" {
+				m.t.setArm(s) // the start: nothing changed
+			} else {
+				// A change no message reported (a lost datagram, or no
+				// event source at all): the status read is the source.
+				out = m.t.apply(out, notify.Event{Type: notify.EventArmDisarm, Time: now, Source: notify.SourcePoll, State: s}, now)
+			}
+		}
+	}
+	if r.sensErr == nil {
+		before := len(out)
+		out = m.t.setSensors(out, r.sensors, !m.loadedAny, now)
+		m.loadedAny = true
+		// A sensor a notification announced is not announced twice.
+		kept := out[:before]
+		for _, ev := range out[before:] {
+			if ev.Type == notify.EventSensorAdded && m.announced[ev.Index] {
+				continue
+			}
+			kept = append(kept, ev)
+		}
+		out = kept
+		clear(m.announced)
+	}
+	if r.devErr == nil {
+		out = m.t.setDevices(out, r.devices, !m.devsAny, now)
+		m.devsAny = true
+	}
+	for i := range out {
+		if out[i].Source == "" {
+			out[i].Source = notify.SourcePoll
+		}
+	}
+	m.deliver(out)
+	m.armTimer()
+}
+
+// armStateOf maps the host status's arm state (spec: A.6.1).
+func armStateOf(s protocol.ArmState) (notify.ArmState, bool) {
+	switch s {
+	case protocol.ArmAway:
+		return notify.ArmAway, true
+	case protocol.ArmHome:
+		return notify.ArmHome, true
+	case protocol.Disarmed:
+		return notify.Disarmed, true
+	case protocol.ArmAlarm:
+		return notify.Alarmed, true
+	}
+	return "", false
+}
+
+// State returns a snapshot of the panel's state.
+func (m *Monitor) State() State {
+	m.mu.Lock()
+	s := m.t.snapshot()
+	m.mu.Unlock()
+	s.LastPacket = map[notify.Source]time.Time{}
+	for i, src := range sources {
+		if ns := m.lastPacket[i].Load(); ns != 0 {
+			s.LastPacket[src] = time.Unix(0, ns)
+		}
+	}
+	return s
+}
+
+// Stats returns the monitor's counters.
+func (m *Monitor) Stats() MonitorStats {
+	return MonitorStats{
+		Messages: m.messages.Load(), Dropped: m.dropped.Load(), WrongDevice: m.wrongDevice.Load(),
+		Unknown: m.unknown.Load(), Events: m.events.Load(),
+		Refreshes: m.refreshes.Load(), RefreshErrors: m.refreshErrors.Load(),
+	}
+}
+
+var sources = [...]notify.Source{notify.SourceLocal, notify.SourceCloud, notify.SourceHistory}
+
+func sourceIndex(src notify.Source) int {
+	for i, s := range sources {
+		if s == src {
+			return i
+		}
+	}
+	return -1
+}
+
+func isPowerOfTwo(n uint64) bool { return bits.OnesCount64(n) == 1 }
+
+// Subscribe returns a subscription that receives every event from now on,
+// in order, through a queue of size events (0 means 256). A subscriber
+// that falls behind loses the events that find its queue full; they are
+// counted (Subscription.Dropped) and logged, and no other subscriber or
+// source waits for it. The subscription's channel is closed by Close or
+// when Run returns.
+func (m *Monitor) Subscribe(size int) *Subscription {
+	if size <= 0 {
+		size = 256
+	}
+	s := &Subscription{m: m, c: make(chan notify.Event, size)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ended {
+		close(s.c)
+		s.closed = true
+		return s
+	}
+	m.subs = append(m.subs, s)
+	return s
+}
+
+// close ends every subscription once Run is over.
+func (m *Monitor) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ended = true
+	for _, s := range m.subs {
+		s.closed = true
+		close(s.c)
+	}
+	m.subs = nil
+	m.timer.Stop()
+}
+
+// Subscription is one consumer's queue of events.
+type Subscription struct {
+	m       *Monitor
+	c       chan notify.Event
+	closed  bool // guarded by m.mu
+	dropped atomic.Uint64
+}
+
+// Events returns the channel the events arrive on. It is closed when the
+// subscription ends.
+func (s *Subscription) Events() <-chan notify.Event { return s.c }
+
+// Dropped returns how many events this subscriber lost to a full queue.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close ends the subscription and closes its channel.
+func (s *Subscription) Close() {
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	close(s.c)
+	for i, o := range m.subs {
+		if o == s {
+			m.subs = append(m.subs[:i], m.subs[i+1:]...)
+			break
+		}
+	}
+}
+
+// send queues ev without waiting. m.mu is held.
+func (s *Subscription) send(ev *notify.Event) {
+	select {
+	case s.c <- *ev:
+	default:
+		if n := s.dropped.Add(1); isPowerOfTwo(n) {
+			s.m.log.Warn("subscriber is too slow: event dropped", "event", ev.Type, "dropped", n)
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package g90
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/peripheral"
+	"github.com/g90alarm/g90/protocol"
+)
+
+// State is what a Monitor knows about its panel: a snapshot, safe to keep.
+type State struct {
+	// GUID is the panel's GUID from its host info; "" until read.
+	GUID string `json:"guid"`
+	// Arm is the arm state: from the last arm/disarm event, or from the
+	// status read at start and at each poll; "" while unknown. The
+	// reference keeps none (spec: B.5 [REC]).
+	Arm notify.ArmState `json:"arm"`
+	// Alarm is true from an alarm (or an arm state "alarmed") until the
+	// next arm/disarm event to another state.
+	Alarm bool `json:"alarm"`
+	// AlarmSensor is the sensor that raised the alarm, when a sensor did.
+	AlarmSensor *SensorRef `json:"alarm_sensor,omitempty"`
+	// AlertFlags are the panel's alert configuration flags (command 117),
+	// read at start and at each refresh; nil while never read.
+	AlertFlags *protocol.AlertFlags `json:"alert_flags,omitempty"`
+	// Sensors are the panel's sensors with the state events gave them.
+	Sensors []SensorState `json:"sensors"`
+	// Devices are the panel's relays, sockets and sirens, one entry per
+	// node.
+	Devices []DeviceRef `json:"devices"`
+	// LastPacket is when a packet last came from the panel, per source
+	// (spec: A.8): "local", "cloud", "history".
+	LastPacket map[notify.Source]time.Time `json:"last_packet"`
+}
+
+// SensorRef names a sensor in an event or state.
+type SensorRef struct {
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+}
+
+// SensorState is one sensor and the per-sensor state of spec: B.5.
+type SensorState struct {
+	SensorRef
+	Occupied           bool `json:"occupied"`
+	Tamper             bool `json:"tamper"`
+	LowBattery         bool `json:"low_battery"`
+	DoorOpenWhenArming bool `json:"door_open_when_arming"`
+
+	key       peripheral.Key
+	panelName string    // the record's name; Name may carry a #1 suffix
+	door      bool      // type 1: the panel reports closing (spec: B.6.1)
+	resetAt   time.Time // pending occupancy auto-reset, or zero
+}
+
+// DeviceRef is one node of a device.
+type DeviceRef struct {
+	Index int    `json:"index"`
+	Node  int    `json:"node"` // 0-based node (subindex)
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+
+	key peripheral.Key
+}
+
+// tracker is the state machine of spec: B.3–B.6. It does no I/O and is
+// used by one goroutine.
+type tracker struct {
+	st    State
+	reset time.Duration // occupancy auto-reset interval; ≤ 0 never
+	// miss is called when a lookup fails so that the lists get
+	// refreshed (spec: B.4).
+	miss func(index int, name string)
+}
+
+// lookup finds the sensor an event names: the index must match and the
+// name must be the panel's (spec: B.4). The reference compares the
+// display name, which carries "#1" for sensors whose node_count is not 1
+// and so never matches; we accept the panel's name too.
+func (t *tracker) lookup(index int, name string) *SensorState {
+	for i := range t.st.Sensors {
+		s := &t.st.Sensors[i]
+		if s.Index == index {
+			if s.Name == name || s.panelName == name {
+				return s
+			}
+			break
+		}
+	}
+	if t.miss != nil {
+		t.miss(index, name)
+	}
+	return nil
+}
+
+// apply updates the state for one event and appends to out what the
+// consumers get: the event itself, preceded by the sensor activity an
+// alarm implies for an unoccupied sensor (spec: B.3 Alarm step 2.2).
+func (t *tracker) apply(out []notify.Event, ev notify.Event, now time.Time) []notify.Event {
+	if ev.GUID == "" {
+		ev.GUID = t.st.GUID
+	}
+	var s *SensorState
+	if ev.Sensor {
+		if s = t.lookup(ev.Index, ev.Name); s != nil {
+			ev.SensorType = s.Type
+		}
+	}
+	switch ev.Type {
+	case notify.EventArmDisarm:
+		t.armDisarm(ev.State)
+	case notify.EventSensorActivity:
+		t.activity(s, ev.Occupied, now)
+	case notify.EventTamper, notify.EventAlarm:
+		if s != nil && !s.Occupied {
+			act := ev
+			act.Type, act.Occupied, act.Tamper = notify.EventSensorActivity, true, false
+			t.activity(s, true, now)
+			out = append(out, act)
+		}
+		if ev.Type == notify.EventTamper && s != nil {
+			s.Tamper = true
+		}
+		if ev.Type == notify.EventAlarm && !t.st.Alarm {
+			t.st.Alarm = true
+			if ev.Sensor {
+				t.st.AlarmSensor = &SensorRef{Index: ev.Index, Name: ev.Name, Type: ev.SensorType}
+			}
+		}
+	case notify.EventLowBattery:
+		if s != nil {
+			s.LowBattery = true
+		}
+	case notify.EventDoorOpenWhenArming:
+		if s != nil {
+			s.DoorOpenWhenArming = true
+		}
+	}
+	return append(out, ev)
+}
+
+// armDisarm clears the flags an arm state change clears (spec: B.6.2) and
+// tracks the alarm.
+func (t *tracker) armDisarm(state notify.ArmState) {
+	for i := range t.st.Sensors {
+		t.st.Sensors[i].Tamper = false
+		t.st.Sensors[i].DoorOpenWhenArming = false
+	}
+	t.setArm(state)
+}
+
+func (t *tracker) setArm(state notify.ArmState) {
+	t.st.Arm = state
+	if state == notify.Alarmed {
+		t.st.Alarm = true
+	} else {
+		t.st.Alarm, t.st.AlarmSensor = false, nil
+	}
+}
+
+// activity is spec: B.3 SensorActivity for a found sensor: it clears low
+// battery (spec: B.6.3), sets occupancy and schedules the auto-reset,
+// except for a door sensor while the panel reports door closing (spec:
+// B.6.1). A new activation moves a pending reset ([REC] debounce).
+func (t *tracker) activity(s *SensorState, occupied bool, now time.Time) {
+	if s == nil {
+		return
+	}
+	s.LowBattery = false
+	s.Occupied = occupied
+	doorCloseAlerts := t.st.AlertFlags != nil && *t.st.AlertFlags&protocol.AlertDoorClose != 0
+	if t.reset > 0 && !(s.door && doorCloseAlerts) {
+		s.resetAt = now.Add(t.reset)
+	}
+}
+
+// nextReset returns the earliest pending auto-reset, or zero.
+func (t *tracker) nextReset() time.Time {
+	var next time.Time
+	for i := range t.st.Sensors {
+		if r := t.st.Sensors[i].resetAt; !r.IsZero() && (next.IsZero() || r.Before(next)) {
+			next = r
+		}
+	}
+	return next
+}
+
+// resetDue clears the occupancy of every sensor whose reset is due and
+// appends a sensor_activity event with Reset set for each that was
+// occupied.
+func (t *tracker) resetDue(out []notify.Event, now time.Time) []notify.Event {
+	for i := range t.st.Sensors {
+		s := &t.st.Sensors[i]
+		if s.resetAt.IsZero() || s.resetAt.After(now) {
+			continue
+		}
+		s.resetAt = time.Time{}
+		if !s.Occupied {
+			continue
+		}
+		s.Occupied = false
+		out = append(out, notify.Event{
+			Type: notify.EventSensorActivity, Time: now, GUID: t.st.GUID,
+			Sensor: true, Index: s.Index, Name: s.Name, SensorType: s.Type, Reset: true,
+		})
+	}
+	return out
+}
+
+// setSensors replaces the sensor list with a fresh read, keeping the state
+// of the sensors that stayed, and appends sensor_added and sensor_removed
+// events for the differences (spec: B.8; unlike the reference, a refresh
+// reports only changes). The first list sets the baseline silently.
+func (t *tracker) setSensors(out []notify.Event, list []*peripheral.Sensor, first bool, now time.Time) []notify.Event {
+	old := t.st.Sensors
+	next := make([]SensorState, 0, len(list))
+	for _, s := range list {
+		ns := SensorState{
+			SensorRef: SensorRef{Index: s.Index(), Name: s.Name(), Type: s.TypeName()},
+			key:       s.Key(), panelName: s.Record.Name, door: s.Type() == peripheral.TypeDoor,
+		}
+		if i := slices.IndexFunc(old, func(o SensorState) bool { return o.key == ns.key }); i >= 0 {
+			o := old[i]
+			ns.Occupied, ns.Tamper, ns.LowBattery, ns.DoorOpenWhenArming, ns.resetAt = o.Occupied, o.Tamper, o.LowBattery, o.DoorOpenWhenArming, o.resetAt
+		} else if !first {
+			out = append(out, t.listEvent(notify.EventSensorAdded, ns.SensorRef, now))
+		}
+		next = append(next, ns)
+	}
+	if !first {
+		for _, o := range old {
+			if !slices.ContainsFunc(next, func(n SensorState) bool { return n.key == o.key }) {
+				out = append(out, t.listEvent(notify.EventSensorRemoved, o.SensorRef, now))
+			}
+		}
+	}
+	t.st.Sensors = next
+	return out
+}
+
+// setDevices is setSensors for the device list, one entity per node
+// (spec: B.8).
+func (t *tracker) setDevices(out []notify.Event, list []*peripheral.Device, first bool, now time.Time) []notify.Event {
+	old := t.st.Devices
+	var next []DeviceRef
+	for _, d := range list {
+		for _, n := range d.Nodes() {
+			nd := DeviceRef{Index: n.Record.Index, Node: n.Subindex, Name: n.Name(), Type: n.TypeName(), key: n.Key()}
+			if !first && !slices.ContainsFunc(old, func(o DeviceRef) bool { return o.key == nd.key }) {
+				out = append(out, t.deviceEvent(notify.EventDeviceAdded, nd, now))
+			}
+			next = append(next, nd)
+		}
+	}
+	if !first {
+		for _, o := range old {
+			if !slices.ContainsFunc(next, func(n DeviceRef) bool { return n.key == o.key }) {
+				out = append(out, t.deviceEvent(notify.EventDeviceRemoved, o, now))
+			}
+		}
+	}
+	t.st.Devices = next
+	return out
+}
+
+func (t *tracker) listEvent(typ notify.EventType, s SensorRef, now time.Time) notify.Event {
+	return notify.Event{Type: typ, Time: now, GUID: t.st.GUID, Sensor: true, Index: s.Index, Name: s.Name, SensorType: s.Type}
+}
+
+func (t *tracker) deviceEvent(typ notify.EventType, d DeviceRef, now time.Time) notify.Event {
+	return notify.Event{Type: typ, Time: now, GUID: t.st.GUID, Device: &notify.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}}
+}
+
+// snapshot returns a copy of the state that shares nothing with t.
+func (t *tracker) snapshot() State {
+	s := t.st
+	s.Sensors = slices.Clone(s.Sensors)
+	s.Devices = slices.Clone(s.Devices)
+	if s.AlarmSensor != nil {
+		a := *s.AlarmSensor
+		s.AlarmSensor = &a
+	}
+	if s.AlertFlags != nil {
+		f := *s.AlertFlags
+		s.AlertFlags = &f
+	}
+	return s
+}
+
+// String describes a sensor reference for logs.
+func (r SensorRef) String() string { return fmt.Sprintf("%d %q", r.Index, r.Name) }
