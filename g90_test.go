@@ -167,20 +167,10 @@ func TestPanelAgainstSimulator(t *testing.T) {
 	if err := p.Reboot(ctx, ModuleAll); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	waitFor(t, "the reboots and the server address", func() bool {
 		st := s.Snapshot()
 		return st.CloudServer.Port == 5678 && st.Reboots.MCU == 1 && st.Reboots.GSM == 1 && st.Reboots.WiFi == 1
 	})
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestFaultyPanelNeverCrossesReplies is the fault test: with 30 %

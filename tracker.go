@@ -72,6 +72,9 @@ type DeviceRef struct {
 type tracker struct {
 	st    State
 	reset time.Duration // occupancy auto-reset interval; ≤ 0 never
+	// alarmEvent: an alarm event of the current alarm was seen, so
+	// AlarmSensor is settled (nil for a host SOS).
+	alarmEvent bool
 	// miss is called when a lookup fails so that the lists get
 	// refreshed (spec: B.4).
 	miss func(index int, name string)
@@ -125,11 +128,14 @@ func (t *tracker) apply(out []notify.Event, ev notify.Event, now time.Time) []no
 		if ev.Type == notify.EventTamper && s != nil {
 			s.Tamper = true
 		}
-		if ev.Type == notify.EventAlarm && !t.st.Alarm {
+		if ev.Type == notify.EventAlarm {
+			// The first sensor is the one that raised it; an arm state
+			// "alarmed" may have come first.
 			t.st.Alarm = true
-			if ev.Sensor {
+			if !t.alarmEvent && ev.Sensor {
 				t.st.AlarmSensor = &SensorRef{Index: ev.Index, Name: ev.Name, Type: ev.SensorType}
 			}
+			t.alarmEvent = true
 		}
 	case notify.EventLowBattery:
 		if s != nil {
@@ -158,7 +164,7 @@ func (t *tracker) setArm(state notify.ArmState) {
 	if state == notify.Alarmed {
 		t.st.Alarm = true
 	} else {
-		t.st.Alarm, t.st.AlarmSensor = false, nil
+		t.st.Alarm, t.st.AlarmSensor, t.alarmEvent = false, nil, false
 	}
 }
 

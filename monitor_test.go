@@ -1,0 +1,378 @@
+package g90
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/protocol"
+	"github.com/g90alarm/g90/sim"
+)
+
+// rig is a simulated panel whose notifications go to a Listener feeding a
+// running Monitor, all on loopback.
+type rig struct {
+	sim *sim.Panel
+	p   *Panel
+	l   *notify.Listener
+	mon *Monitor
+	sub *Subscription
+}
+
+func startRig(t *testing.T, mcfg MonitorConfig, lcfg notify.ListenerConfig) *rig {
+	t.Helper()
+	leaktest.Check(t)
+	ctx := context.Background()
+	if lcfg.Addr == "" {
+		lcfg.Addr = "127.0.0.1:0"
+	}
+	l, err := notify.Listen(ctx, lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, sim.Config{Notify: l.Addr().String(), Seed: 1})
+	p := newPanel(t, s, 2*time.Second, 0)
+	mcfg.Sources = append(mcfg.Sources, l)
+	r := &rig{sim: s, p: p, l: l, mon: p.NewMonitor(mcfg)}
+	r.sub = r.mon.Subscribe(4096)
+	runMonitor(t, r.mon)
+	waitFor(t, "the first read of the panel", func() bool { return len(r.mon.State().Sensors) > 0 })
+	return r
+}
+
+// runMonitor runs m until the test ends and checks it stops cleanly.
+func runMonitor(t *testing.T, m *Monitor) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Monitor.Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Monitor.Run did not return after cancel")
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// next returns the next event of sub, failing after a generous wait.
+func next(t *testing.T, sub *Subscription) notify.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-sub.Events():
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event")
+	}
+	panic("unreachable")
+}
+
+// expect reads len(want) events and compares their summaries.
+func expect(t *testing.T, sub *Subscription, want ...string) []notify.Event {
+	t.Helper()
+	var evs []notify.Event
+	for _, w := range want {
+		ev := next(t, sub)
+		evs = append(evs, ev)
+		if got := summary(ev); got != w {
+			t.Fatalf("event %d: got %s, want %s", len(evs), got, w)
+		}
+	}
+	return evs
+}
+
+func inject(t *testing.T, s *sim.Panel, in sim.Injection) {
+	t.Helper()
+	if _, err := s.Inject(in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func idx(i int) *int { return &i }
+
+// Events caused by the panel (an injected door opening) and by a command
+// (arming) reach a subscriber with the panel's GUID, the source and the
+// sensor's type, and the state follows.
+func TestMonitorLocal(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	if st := r.mon.State(); st.GUID != "SIMPANEL0001" || st.Arm != notify.Disarmed {
+		t.Fatalf("state after the first read: GUID %q arm %q", st.GUID, st.Arm)
+	}
+
+	inject(t, r.sim, sim.Injection{Event: "door_open", Sensor: idx(1)})
+	evs := expect(t, r.sub,
+		`sensor_activity 1 "Front door" occupied=true`, // notification kind 5
+		`sensor_activity 1 "Front door" occupied=true`, // the door-open alert (spec B.10: no dedup)
+		`door_open 1 "Front door"`)
+	for _, ev := range evs {
+		if ev.GUID != "SIMPANEL0001" || ev.Source != notify.SourceLocal || ev.SensorType == "" || ev.Time.IsZero() {
+			t.Fatalf("event lacks panel, source, sensor type or time: %+v", ev)
+		}
+	}
+	if s := r.mon.State().Sensors[0]; s.Index != 1 || !s.Occupied {
+		t.Fatalf("front door state %+v", s)
+	}
+
+	if err := r.p.Arm(context.Background(), protocol.ArmAway); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, r.sub, `arm_disarm away`, `arm_disarm away`) // notification and alert
+	if st := r.mon.State(); st.Arm != notify.ArmAway {
+		t.Fatalf("arm state %q", st.Arm)
+	}
+	if _, ok := r.mon.State().LastPacket[notify.SourceLocal]; !ok {
+		t.Fatal("no last packet time for the local source")
+	}
+
+	// A motion while armed away is an alarm; disarming ends it.
+	inject(t, r.sim, sim.Injection{Event: "alarm", Sensor: idx(7)})
+	for {
+		if ev := next(t, r.sub); ev.Type == notify.EventAlarm {
+			break
+		}
+	}
+	if st := r.mon.State(); !st.Alarm || st.AlarmSensor == nil || st.AlarmSensor.Index != 7 {
+		t.Fatalf("alarm state %v by %+v", st.Alarm, st.AlarmSensor)
+	}
+}
+
+// spec A.7: datagrams from another host and alerts with another GUID are
+// rejected and counted; every L-ERR vector is counted as malformed; the
+// stream goes on after each.
+func TestMonitorRejects(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{Host: netip.MustParseAddr("127.0.0.1")})
+	send := func(from string, payload []byte) {
+		t.Helper()
+		c, err := net.ListenPacket("udp4", from+":0")
+		if err != nil {
+			t.Skipf("cannot bind %s: %v", from, err)
+		}
+		defer c.Close()
+		if _, err := c.WriteTo(payload, r.l.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := append([]byte(`[170,[5,[2,"Back door"]]]`), 0)
+
+	send("127.0.0.1", append([]byte(`[208,[4,1,1,1,"Front door","OTHERPANEL",1,0,[""]]]`), 0))
+	errVectors := []string{
+		"[170,[5,[2,\"Back door\"]]]",         // no NUL
+		"[170,[5,[2,\"Back door\"]]]\x00\x00", // two NULs
+		"{\"a\":1}\x00",
+		"[170]\x00",
+		"[170,[5,[2]]]\x00",
+		"[208,[4,1,1,1]]\x00",
+		"not json\x00",
+	}
+	for _, v := range errVectors {
+		send("127.0.0.1", []byte(v))
+	}
+	send("127.0.0.1", good)
+	expect(t, r.sub, `sensor_activity 2 "Back door" occupied=true`)
+
+	send("127.0.0.2", good)
+	send("127.0.0.1", good)
+	expect(t, r.sub, `sensor_activity 2 "Back door" occupied=true`)
+
+	ls, ms := r.l.Stats(), r.mon.Stats()
+	if ls.WrongHost != 1 || ls.Malformed != uint64(len(errVectors)) {
+		t.Fatalf("listener stats %+v: want 1 wrong host, %d malformed", ls, len(errVectors))
+	}
+	if ms.WrongDevice != 1 {
+		t.Fatalf("monitor stats %+v: want 1 wrong device", ms)
+	}
+}
+
+// A subscriber that does not read for a long time loses events (counted)
+// but holds up neither the listener nor another subscriber, who gets
+// every event in order.
+func TestMonitorSlowConsumer(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	slow := r.mon.Subscribe(4)
+	const n = 200
+	for i := range n {
+		// alternate so that order is visible
+		ev := "door_open"
+		if i%2 == 1 {
+			ev = "door_close"
+		}
+		inject(t, r.sim, sim.Injection{Event: ev, Sensor: idx(1)})
+	}
+	var doors []notify.EventType
+	for len(doors) < n {
+		ev := next(t, r.sub)
+		if ev.Type == notify.EventDoorOpen || ev.Type == notify.EventDoorClose {
+			doors = append(doors, ev.Type)
+		}
+	}
+	for i, d := range doors {
+		want := notify.EventDoorOpen
+		if i%2 == 1 {
+			want = notify.EventDoorClose
+		}
+		if d != want {
+			t.Fatalf("door event %d is %s, want %s: order lost", i, d, want)
+		}
+	}
+	if slow.Dropped() == 0 {
+		t.Fatal("the slow subscriber dropped nothing; the test proves nothing")
+	}
+	if got := len(slow.Events()); got != 4 {
+		t.Fatalf("slow queue holds %d events, want its size 4", got)
+	}
+	if ms := r.mon.Stats(); ms.Dropped != 0 {
+		t.Fatalf("the tracker's queue dropped %d messages", ms.Dropped)
+	}
+	slow.Close()
+	slow.Close() // idempotent
+}
+
+// A sensor added on the panel without a notification is found by the
+// list read an event for it triggers (spec B.4), reported as
+// sensor_added, and events for it carry its type from then on.
+func TestMonitorLookupMissRefresh(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	st := r.sim.Snapshot()
+	rec := st.Sensors[0]
+	rec.Index, rec.Name = 60, "Garage door"
+	st.Sensors = append(st.Sensors, rec)
+	if err := r.sim.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	inject(t, r.sim, sim.Injection{Event: "door_open", Sensor: idx(60)})
+	ev := next(t, r.sub)
+	if summary(ev) != `sensor_activity 60 "Garage door" occupied=true` || ev.SensorType != "" {
+		t.Fatalf("first event %s type %q: want the wire's index and name, no type", summary(ev), ev.SensorType)
+	}
+	var added notify.Event
+	for added.Type != notify.EventSensorAdded {
+		added = next(t, r.sub)
+	}
+	if added.Index != 60 || added.Source != notify.SourcePoll || added.SensorType == "" {
+		t.Fatalf("sensor_added %+v", added)
+	}
+	inject(t, r.sim, sim.Injection{Event: "door_close", Sensor: idx(60)})
+	for {
+		ev := next(t, r.sub)
+		if ev.Type == notify.EventDoorClose {
+			if ev.SensorType == "" {
+				t.Fatal("no sensor type after the refresh")
+			}
+			break
+		}
+	}
+}
+
+// Occupancy of a sensor that never reports "inactive" resets by itself
+// (spec B.6.1), and the reset is an event.
+func TestMonitorOccupancyReset(t *testing.T) {
+	r := startRig(t, MonitorConfig{ResetInterval: 50 * time.Millisecond}, notify.ListenerConfig{})
+	inject(t, r.sim, sim.Injection{Event: "motion", Sensor: idx(7)})
+	expect(t, r.sub, `sensor_activity 7 "Hall PIR" occupied=true`)
+	expect(t, r.sub, `sensor_activity 7 "Hall PIR" occupied=false reset`)
+	for _, s := range r.mon.State().Sensors {
+		if s.Index == 7 && s.Occupied {
+			t.Fatal("still occupied")
+		}
+	}
+}
+
+// History polling replays what the panel records, skips an entry it
+// cannot route without holding back the rest, and goes on after reads
+// that time out.
+func TestMonitorHistory(t *testing.T) {
+	leaktest.Check(t)
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	p := newPanel(t, s, 100*time.Millisecond, -1)
+	h := p.NewHistoryPoller(HistoryConfig{Interval: 20 * time.Millisecond})
+	mon := p.NewMonitor(MonitorConfig{Sources: []Source{h}})
+	sub := mon.Subscribe(256)
+	runMonitor(t, mon)
+	waitFor(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[notify.SourceHistory]; return ok })
+
+	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(1)})
+	evs := expect(t, sub, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
+	if evs[0].Source != notify.SourceHistory || evs[0].GUID != "SIMPANEL0001" {
+		t.Fatalf("event %+v: want source history and the panel's GUID", evs[0])
+	}
+
+	// An unroutable entry (spec F.7 H-BLOCKED) between two good ones.
+	st := s.Snapshot()
+	// In the door opening's second: entries of the same second are all
+	// new (the reference replays one).
+	now := st.History[0].UnixTime
+	bad := protocol.HistoryEntry{Type: protocol.TypeSensorActivity, EventID: 1, Source: protocol.SourceSensor, State: 3, Name: "Front door", UnixTime: now, Other: protocol.StringValue("")}
+	good := protocol.HistoryEntry{Type: protocol.TypeStateChange, EventID: 4, UnixTime: now, Other: protocol.StringValue("")}
+	st.History = append([]protocol.HistoryEntry{good, bad}, st.History...)
+	if err := s.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, sub, `arm_disarm away`)
+	if mon.Stats().Unknown != 1 {
+		t.Fatalf("stats %+v: want the bad entry counted", mon.Stats())
+	}
+
+	// The panel stops answering for a while, then comes back.
+	if err := s.SetFaults(sim.Faults{Silent: true}); err != nil {
+		t.Fatal(err)
+	}
+	inject(t, s, sim.Injection{Event: "door_close", Sensor: idx(1)})
+	time.Sleep(300 * time.Millisecond) // several polls time out
+	if err := s.SetFaults(sim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, sub, `sensor_activity 1 "Front door" occupied=false`, `door_close 1 "Front door"`)
+}
+
+// Run stops every goroutine and closes subscriptions; a subscription made
+// afterwards is closed at once; Run does not start twice.
+func TestMonitorLifecycle(t *testing.T) {
+	leaktest.Check(t)
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	mon := newPanel(t, s, 0, 0).NewMonitor(MonitorConfig{})
+	sub := mon.Subscribe(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	waitFor(t, "the first read", func() bool { return mon.State().GUID != "" })
+	if err := mon.Run(ctx); err != ErrRunning {
+		t.Fatalf("second Run: %v, want ErrRunning", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-sub.Events(); ok {
+		t.Fatal("subscription still open after Run")
+	}
+	if _, ok := <-mon.Subscribe(1).Events(); ok {
+		t.Fatal("late subscription not closed")
+	}
+	if !strings.Contains(ErrRunning.Error(), "g90:") {
+		t.Fatal("error lacks the package prefix")
+	}
+}
