@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/notify"
+)
+
+func newListenCmd(g *globals) *cobra.Command {
+	var (
+		source, listen, stateFile string
+		poll, reset               time.Duration
+		depth, count              int
+	)
+	cmd := &cobra.Command{
+		Use:   "listen",
+		Short: "Print the panel's events as they happen",
+		Long: `Print one line per event: doors, motion, alarms, arming, key fobs, power…
+
+--source local (the default) receives the panel's notifications on UDP
+--listen (default :12901). The panel only sends them when its Wi-Fi address
+is 10.10.10.250 (give it that address with a DHCP reservation).
+--source history reads the panel's event log every --poll instead; it works
+with any panel, but sees only what the panel records (alerts enabled in
+'g90 config show alerts') and reports it up to --poll late.
+
+With --json each line is one object with the keys time, panel, source,
+type, sensor {index, name, type} where one applies, and the event's own
+fields (state, occupied, tamper, host, button, keypad, card).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := g.panel(cmd)
+			if err != nil {
+				return err
+			}
+			log := listenLogger(cmd.ErrOrStderr(), g.verbose)
+			var src g90.Source
+			switch source {
+			case "local":
+				host, _, _ := net.SplitHostPort(p.Addr())
+				ip, err := notify.ResolveHost(cmd.Context(), host)
+				if err != nil {
+					return err
+				}
+				l, err := notify.Listen(cmd.Context(), notify.ListenerConfig{Addr: listen, Host: ip, Logger: log})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "listening for notifications from %s on udp %s\n", ip, l.Addr())
+				src = l
+			case "history":
+				src = p.NewHistoryPoller(g90.HistoryConfig{Interval: poll, Depth: depth, StateFile: stateFile, Logger: log})
+				fmt.Fprintf(cmd.ErrOrStderr(), "reading the history of %s every %v\n", p.Addr(), poll)
+			default:
+				return fmt.Errorf("--source %q: want local or history", source)
+			}
+			mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{src}, ResetInterval: reset, Logger: log})
+			return printEvents(cmd.Context(), cmd.OutOrStdout(), mon, g.json, count)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&source, "source", "local", "where events come from: local or history")
+	f.StringVar(&listen, "listen", notify.DefaultListen, "UDP address for local notifications")
+	f.DurationVar(&poll, "poll", 5*time.Second, "history: time between two reads")
+	f.IntVar(&depth, "depth", 10, "history: newest entries fetched per read")
+	f.StringVar(&stateFile, "state", "", "history: file that keeps the position across restarts")
+	f.DurationVar(&reset, "reset", 3*time.Second, "time after which a sensor that never reports \"inactive\" is idle again")
+	f.IntVar(&count, "count", 0, "exit after this many events (0: run until interrupted)")
+	return cmd
+}
+
+// printEvents runs mon and prints its events until ctx ends or count
+// events were printed.
+func printEvents(ctx context.Context, out io.Writer, mon *g90.Monitor, asJSON bool, count int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub := mon.Subscribe(1 << 16)
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	w := bufio.NewWriter(out)
+	var line []byte
+	n := 0
+	for ev := range sub.Events() {
+		if asJSON {
+			line = append(ev.AppendJSON(line[:0]), '\n')
+		} else {
+			line = appendEventText(line[:0], &ev)
+		}
+		if _, err := w.Write(line); err != nil {
+			cancel()
+			<-done
+			return err
+		}
+		if n++; n == count {
+			break
+		}
+		if len(sub.Events()) == 0 {
+			if err := w.Flush(); err != nil {
+				cancel()
+				<-done
+				return err
+			}
+		}
+	}
+	cancel()
+	err := <-done
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if d := sub.Dropped(); d > 0 && err == nil {
+		err = fmt.Errorf("%d events dropped: the output could not keep up", d)
+	}
+	return err
+}
+
+// appendEventText is the human line of an event:
+// time, source, type, the sensor, then the event's own fields.
+func appendEventText(b []byte, ev *notify.Event) []byte {
+	b = ev.Time.Local().AppendFormat(b, "2006-01-02 15:04:05")
+	b = append(b, "  "...)
+	b = append(b, ev.Source...)
+	b = append(b, "  "...)
+	b = append(b, ev.Type...)
+	if ev.Sensor {
+		b = append(b, "  sensor "...)
+		b = strconv.AppendInt(b, int64(ev.Index), 10)
+		b = append(b, ' ')
+		b = strconv.AppendQuote(b, ev.Name)
+		if ev.SensorType != "" {
+			b = append(b, " ("...)
+			b = append(b, ev.SensorType...)
+			b = append(b, ')')
+		}
+	}
+	if d := ev.Device; d != nil {
+		b = fmt.Appendf(b, "  device %d:%d %q (%s)", d.Index, d.Node, d.Name, d.Type)
+	}
+	if ev.State != "" {
+		b = append(b, "  state="...)
+		b = append(b, ev.State...)
+	}
+	switch ev.Type {
+	case notify.EventSensorActivity:
+		b = append(b, "  occupied="...)
+		b = strconv.AppendBool(b, ev.Occupied)
+		if ev.Reset {
+			b = append(b, " (auto reset)"...)
+		}
+	case notify.EventAlarm:
+		if ev.Tamper {
+			b = append(b, "  tamper"...)
+		}
+	case notify.EventSOS:
+		if ev.Host {
+			b = append(b, "  from the panel"...)
+		}
+	}
+	if ev.Button != "" {
+		b = append(b, "  button="...)
+		b = append(b, ev.Button...)
+	}
+	if ev.Keypad != "" {
+		b = append(b, "  keypad="...)
+		b = append(b, ev.Keypad...)
+		if ev.Keypad == notify.KeypadCard {
+			b = append(b, " card="...)
+			b = strconv.AppendInt(b, int64(ev.Card), 10)
+		}
+	}
+	return append(b, '\n')
+}
+
+// listenLogger shows warnings (dropped and malformed datagrams, failed
+// reads) always, diagnostics with -v.
+func listenLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

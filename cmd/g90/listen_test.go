@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/sim"
+)
+
+// lines is a writer that keeps the lines written to it.
+type lines struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines []string
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadString('\n')
+		if err != nil {
+			l.buf.WriteString(line)
+			return len(p), nil
+		}
+		l.lines = append(l.lines, strings.TrimSuffix(line, "\n"))
+	}
+}
+
+func (l *lines) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// freeUDP returns a loopback UDP address nothing listens on.
+func freeUDP(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+// startListen runs `g90 listen` in-process until the test ends and returns
+// its output once it listens.
+func startListen(t *testing.T, s *sim.Panel, args ...string) (*lines, func() error) {
+	t.Helper()
+	root := newRoot()
+	out := &lines{}
+	pr, pw := io.Pipe()
+	root.SetOut(out)
+	root.SetErr(pw)
+	root.SetArgs(append([]string{"--host", s.Addr().String(), "--timeout", "1s", "listen"}, args...))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- root.ExecuteContext(ctx)
+		pw.Close()
+	}()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening for notifications") || strings.HasPrefix(sc.Text(), "reading the history") {
+				close(ready)
+			} else {
+				t.Log("stderr:", sc.Text())
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("listen ended at once: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not start")
+	}
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("listen did not stop")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return out, stop
+}
+
+func waitLines(t *testing.T, out *lines, n int, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := out.snapshot()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d lines, want %d; last: %v", len(got), n, got[max(0, len(got)-3):])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestListenLocalJSON(t *testing.T) {
+	leaktest.Check(t)
+	addr := freeUDP(t)
+	s := simtest.Start(t, sim.Config{Notify: addr, Seed: 1})
+	out, stop := startListen(t, s, "--listen", addr, "--json")
+	one := 1
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitLines(t, out, 3, 10*time.Second)
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(got[2]), &ev); err != nil {
+		t.Fatalf("%v: %s", err, got[2])
+	}
+	hasKeys(t, "event", ev, "time", "panel", "source", "type", "sensor")
+	if ev["type"] != "door_open" || ev["source"] != "local" || ev["panel"] != "SIMPANEL0001" {
+		t.Fatalf("event %v", ev)
+	}
+	sensor, _ := ev["sensor"].(map[string]any)
+	hasKeys(t, "sensor", sensor, "index", "name", "type")
+	if sensor["index"] != 1.0 || sensor["name"] != "Front door" {
+		t.Fatalf("sensor %v", sensor)
+	}
+	var act map[string]any
+	if err := json.Unmarshal([]byte(got[0]), &act); err != nil || act["type"] != "sensor_activity" || act["occupied"] != true {
+		t.Fatalf("first line %s (%v): want sensor_activity with occupied", got[0], err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListenTextAndCount(t *testing.T) {
+	addr := freeUDP(t)
+	s := simtest.Start(t, sim.Config{Notify: addr, Seed: 1})
+	out, stop := startListen(t, s, "--listen", addr, "--count", "2")
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitLines(t, out, 2, 10*time.Second)
+	if !strings.Contains(got[0], `local  sensor_activity  sensor 1 "Front door" (`) || !strings.HasSuffix(got[0], "occupied=true") {
+		t.Fatalf("line %q", got[0])
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.snapshot(); len(got) != 2 {
+		t.Fatalf("--count 2 printed %d lines: %q", len(got), got)
+	}
+}
+
+func TestListenHistory(t *testing.T) {
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	out, _ := startListen(t, s, "--source", "history", "--poll", "20ms", "--json")
+	time.Sleep(100 * time.Millisecond) // the baseline read
+	if _, err := s.Inject(sim.Injection{Event: "ac_power_failure"}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitLines(t, out, 1, 10*time.Second)
+	if !strings.Contains(got[0], `"source":"history","type":"ac_power_failure"`) {
+		t.Fatalf("line %s", got[0])
+	}
+}
+
+func TestListenBadSource(t *testing.T) {
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	if _, err := run(t, s, "listen", "--source", "carrier-pigeon"); err == nil || !strings.Contains(err.Error(), "--source") {
+		t.Fatalf("error %v: want one naming --source", err)
+	}
+}
+
+func ptr(i int) *int { return &i }
+
+// The issue's end-to-end check: 20,000 alerts from the simulator reach
+// `g90 listen` over loopback, none lost and in order.
+func TestListen20000Alerts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	addr := freeUDP(t)
+	s := simtest.Start(t, sim.Config{Notify: addr, Seed: 1})
+	out, stop := startListen(t, s, "--listen", addr, "--json")
+	const n = 20000
+	start := time.Now()
+	for i := range n {
+		ev := "door_open"
+		if i%2 == 1 {
+			ev = "door_close"
+		}
+		if _, err := s.Inject(sim.Injection{Event: ev, Sensor: ptr(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every door_open gives a notification and an alert (3 events), every
+	// door_close an alert (2 events).
+	got := waitLines(t, out, n/2*3+n/2*2, 60*time.Second)
+	t.Logf("%d events from %d alerts in %v", len(got), n, time.Since(start))
+	doors := 0
+	for _, l := range got {
+		switch {
+		case strings.Contains(l, `"type":"door_open"`):
+			if doors%2 != 0 {
+				t.Fatalf("door event %d is door_open: order lost", doors)
+			}
+			doors++
+		case strings.Contains(l, `"type":"door_close"`):
+			if doors%2 != 1 {
+				t.Fatalf("door event %d is door_close: order lost", doors)
+			}
+			doors++
+		}
+	}
+	if doors != n {
+		t.Fatalf("%d door events, want %d", doors, n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
