@@ -245,9 +245,15 @@ func (m *Monitor) handle(it item) {
 		// (spec: B.8).
 		m.requestRefresh()
 	}
-	now := m.cfg.Now()
+	// The receive time of a live message is now; a history entry's is
+	// the panel's time of the entry, in the past.
+	now := it.at
+	if it.src == notify.SourceHistory {
+		now = m.cfg.Now()
+	}
 	out := m.outbuf[:0]
-	for _, ev := range evs {
+	for i := range evs {
+		ev := &evs[i]
 		ev.Source = it.src
 		if ev.Time.IsZero() {
 			ev.Time = it.at
@@ -405,7 +411,7 @@ func (m *Monitor) apply(r loadResult) {
 			} else {
 				// A change no message reported (a lost datagram, or no
 				// event source at all): the status read is the source.
-				out = m.t.apply(out, notify.Event{Type: notify.EventArmDisarm, Time: now, Source: notify.SourcePoll, State: s}, now)
+				out = m.t.apply(out, &notify.Event{Type: notify.EventArmDisarm, Time: now, Source: notify.SourcePoll, State: s}, now)
 			}
 		}
 	}

@@ -103,7 +103,7 @@ func (t *tracker) lookup(index int, name string) *SensorState {
 // apply updates the state for one event and appends to out what the
 // consumers get: the event itself, preceded by the sensor activity an
 // alarm implies for an unoccupied sensor (spec: B.3 Alarm step 2.2).
-func (t *tracker) apply(out []notify.Event, ev notify.Event, now time.Time) []notify.Event {
+func (t *tracker) apply(out []notify.Event, ev *notify.Event, now time.Time) []notify.Event {
 	if ev.GUID == "" {
 		ev.GUID = t.st.GUID
 	}
@@ -120,7 +120,7 @@ func (t *tracker) apply(out []notify.Event, ev notify.Event, now time.Time) []no
 		t.activity(s, ev.Occupied, now)
 	case notify.EventTamper, notify.EventAlarm:
 		if s != nil && !s.Occupied {
-			act := ev
+			act := *ev
 			act.Type, act.Occupied, act.Tamper = notify.EventSensorActivity, true, false
 			t.activity(s, true, now)
 			out = append(out, act)
@@ -146,7 +146,7 @@ func (t *tracker) apply(out []notify.Event, ev notify.Event, now time.Time) []no
 			s.DoorOpenWhenArming = true
 		}
 	}
-	return append(out, ev)
+	return append(out, *ev)
 }
 
 // armDisarm clears the flags an arm state change clears (spec: B.6.2) and

@@ -92,8 +92,8 @@ func feed(t *testing.T, tr *tracker, now time.Time, datagrams ...string) []strin
 			t.Fatalf("events %s: %v", d, err)
 		}
 		var out []notify.Event
-		for _, ev := range evs {
-			out = tr.apply(out, ev, now)
+		for i := range evs {
+			out = tr.apply(out, &evs[i], now)
 		}
 		for _, ev := range out {
 			got = append(got, summary(ev))

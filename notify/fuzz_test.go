@@ -29,10 +29,26 @@ func FuzzDecode(f *testing.F) {
 		"[171,[-0,1.5e3,\"\\ud83d\\ude00\"]]\x00",
 		"[208,[4,4,11,10,\"K\",\"G\",-1,\"x\",[]]]\x00",
 		"[208,[3,4,8,1,\"I\",\"G\",9223372036854775807,0,[\"\"]]]\x00",
+		" [208 , [4,1,1,1,\"A\",\"G\",1,{\"r\":1},[\"\",[2]]] ] \x00",
+		"[208,[4,1,1,1.0,\"A\",\"G\",1,0,[\"\"]]]\x00",
+		"[208,[4,1,1,1,\"A\",\"G\",1,0,[\"\"],9]]\x00",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The alert fast path and the general path agree wherever the
+		// fast path answers.
+		if text, ok := bytes.CutSuffix(b, []byte{0}); ok {
+			if fast, ok := decodeAlert(text); ok {
+				slow, err := decodeTree(text)
+				if err != nil {
+					t.Fatalf("fast path decoded %q, the general path fails: %v", b, err)
+				}
+				if diff := cmp.Diff(slow, fast); diff != "" {
+					t.Fatalf("fast and general path differ on %q (-general +fast):\n%s", b, diff)
+				}
+			}
+		}
 		m, err := Decode(b)
 		if err != nil {
 			var de *DecodeError

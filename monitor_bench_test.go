@@ -1,0 +1,61 @@
+package g90
+
+import (
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/protocol"
+)
+
+// doorAlert is vector L-A-DOOR-OPEN (spec: F.2) for a panel whose GUID is
+// DUMMYGUID.
+var doorAlert = []byte("[208,[4,100,1,1,\"Hall\",\"DUMMYGUID\",1631545189,0,[\"\"]]]\x00")
+
+// BenchmarkLocalAlert is the whole path of one local alert after the
+// socket read: decode, the GUID check, mapping, the state tracker and
+// delivery to one subscriber whose queue a goroutine drains. The
+// reference needs about 12.6 µs for this on the machine.
+func BenchmarkLocalAlert(b *testing.B) {
+	p, err := New(Config{Host: "127.0.0.1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := p.NewMonitor(MonitorConfig{})
+	m.timer = time.NewTimer(time.Hour)
+	flags := protocol.AlertDoorClose | protocol.AlertDoorOpen
+	m.t.st.GUID, m.t.st.AlertFlags = "DUMMYGUID", &flags
+	list := []testSensor{{100, "Hall", 1, 1}}
+	for i := range 30 { // a realistic house
+		list = append(list, testSensor{i + 1, "Sensor", 8, 1})
+	}
+	m.t.setSensors(nil, sensorList(list), true, time.Now())
+	sub := m.Subscribe(1 << 12)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for range sub.Events() {
+			n++
+		}
+		done <- n
+	}()
+	now := time.Now()
+	b.SetBytes(int64(len(doorAlert)))
+	b.ReportAllocs()
+	for b.Loop() {
+		msg, err := notify.Decode(doorAlert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.handle(item{msg, notify.SourceLocal, now})
+	}
+	b.StopTimer()
+	m.close()
+	n := <-done
+	if st := m.Stats(); st.WrongDevice != 0 || st.Unknown != 0 || st.Events == 0 {
+		b.Fatalf("stats %+v", st)
+	}
+	if uint64(n)+sub.Dropped() != m.Stats().Events {
+		b.Fatalf("%d delivered + %d dropped != %d events", n, sub.Dropped(), m.Stats().Events)
+	}
+}
