@@ -1,0 +1,169 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/internal/leaktest"
+)
+
+// chanSink passes what the listener hands over to the test.
+type chanSink struct {
+	mu      sync.Mutex
+	packets int
+	msgs    chan Message
+}
+
+func (s *chanSink) Packet(src Source, _ time.Time) {
+	if src != SourceLocal {
+		panic("source " + src)
+	}
+	s.mu.Lock()
+	s.packets++
+	s.mu.Unlock()
+}
+
+func (s *chanSink) Message(m Message, _ Source, _ time.Time) { s.msgs <- m }
+
+func (s *chanSink) packetCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.packets
+}
+
+// runListener runs a listener on loopback until the test ends.
+func runListener(t *testing.T, host netip.Addr) (*Listener, *chanSink) {
+	t.Helper()
+	leaktest.Check(t)
+	l, err := Listen(context.Background(), ListenerConfig{Addr: "127.0.0.1:0", Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &chanSink{msgs: make(chan Message, 64)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, sink) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return l, sink
+}
+
+func sendTo(t *testing.T, to net.Addr, b []byte) {
+	t.Helper()
+	c, err := net.Dial("udp4", to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every L-ERR vector of spec F.1 sent to a real listener is dropped — by
+// the source filter, as malformed, by the GUID filter or as unknown to the
+// mapping — and the good datagram after each still gets through.
+func TestListenerErrorVectors(t *testing.T) {
+	good := []byte("[170,[5,[100,\"Hall\"]]]\x00")
+	for _, v := range loadVectors(t) {
+		if len(v.ID) < 6 || v.ID[:6] != "L-ERR-" {
+			continue
+		}
+		t.Run(v.ID, func(t *testing.T) {
+			host := netip.MustParseAddr("127.0.0.1")
+			if h, ok := v.Fields["configured_host"]; ok {
+				host = netip.MustParseAddr(h)
+			}
+			l, sink := runListener(t, host)
+			b, err := v.datagram()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sendTo(t, l.Addr(), b)
+			if v.Fields["configured_host"] == "" {
+				sendTo(t, l.Addr(), good)
+			}
+			waitStats(t, l, func(s ListenerStats) bool { return s.Datagrams == 2 || (v.Fields["configured_host"] != "" && s.Datagrams == 1) })
+			st := l.Stats()
+			switch {
+			case v.Fields["configured_host"] != "":
+				if st.WrongHost != 1 || sink.packetCount() != 0 {
+					t.Fatalf("stats %+v, %d packets: want one wrong host and no packet time (spec A.7.1)", st, sink.packetCount())
+				}
+				return
+			case st.Malformed == 1:
+				if sink.packetCount() != 2 {
+					t.Fatalf("%d packets: a malformed datagram from the panel updates the packet time too (spec A.8)", sink.packetCount())
+				}
+			default:
+				// It decodes; the GUID filter or the mapping drops it.
+				m := <-sink.msgs
+				gerr := m.CheckGUID(v.Fields["guid"])
+				evs, eerr := m.Events(nil)
+				switch {
+				case v.ID == "L-ERR-FIRMWARE":
+					// Kind 8 is firmware_updating here (spec B.9 [REC]).
+					if eerr != nil || len(evs) != 1 || evs[0].Type != EventFirmwareUpdating {
+						t.Fatalf("firmware notification: %+v, %v", evs, eerr)
+					}
+				case errors.Is(gerr, ErrWrongDevice):
+				case errors.Is(eerr, ErrUnknown) && len(evs) == 0:
+				default:
+					t.Fatalf("%s was not dropped: events %+v, GUID check %v, mapping %v", v.ID, evs, gerr, eerr)
+				}
+			}
+			select {
+			case m := <-sink.msgs:
+				if m.Notification.Index != 100 {
+					t.Fatalf("got %+v after the bad datagram, want the good one", m)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the good datagram after the bad one did not arrive")
+			}
+		})
+	}
+}
+
+func waitStats(t *testing.T, l *Listener, ok func(ListenerStats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(l.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", l.Stats())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Two listeners share the port (SO_REUSEADDR, spec A.1), and a closed
+// listener's Run returns nil.
+func TestListenerSharesPort(t *testing.T) {
+	l, _ := runListener(t, netip.Addr{})
+	l2, err := Listen(context.Background(), ListenerConfig{Addr: l.Addr().String()})
+	if err != nil {
+		t.Fatalf("second listener on %v: %v", l.Addr(), err)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResolveHost(t *testing.T) {
+	a, err := ResolveHost(context.Background(), "127.0.0.1")
+	if err != nil || a != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("ResolveHost(127.0.0.1) = %v, %v", a, err)
+	}
+	a, err = ResolveHost(context.Background(), "localhost")
+	if err != nil || !a.IsLoopback() {
+		t.Fatalf("ResolveHost(localhost) = %v, %v", a, err)
+	}
+}
