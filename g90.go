@@ -12,6 +12,15 @@
 //	fmt.Println(status.State) // "disarmed"
 //	err = p.Arm(ctx, protocol.ArmAway)
 //
+// Events: a Monitor runs event sources (notify.Listener for the panel's
+// local notifications, HistoryPoller), keeps the panel's state and
+// delivers each event to every subscriber in order:
+//
+//	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{listener}})
+//	sub := mon.Subscribe(1024)
+//	go mon.Run(ctx)
+//	for ev := range sub.Events() { ... }
+//
 // The simulator (package sim, or `g90 sim`) is a panel on loopback for
 // trying everything without hardware.
 package g90

@@ -2,8 +2,10 @@
 // alerts: the JSON datagrams a G90 panel broadcasts from UDP port 45000 to
 // port 12901 (spec: notifications-and-cloud.md A), and their mapping to
 // the normalised protocol events every event source produces (spec:
-// notifications-and-cloud.md B). It has no sockets, goroutines or clock;
-// the UDP listener is built on top of it.
+// notifications-and-cloud.md B). The codec has no sockets, goroutines or
+// clock; Listener (listen.go) is the UDP listener on top of it, handing
+// each decoded message to a Sink such as g90.Monitor, which keeps the
+// panel's state and delivers the events.
 //
 // Comments cite the specification as "spec: A.5" for sections of
 // spec/notifications-and-cloud.md.
