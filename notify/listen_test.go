@@ -92,7 +92,9 @@ func TestListenerErrorVectors(t *testing.T) {
 			if v.Fields["configured_host"] == "" {
 				sendTo(t, l.Addr(), good)
 			}
-			waitStats(t, l, func(s ListenerStats) bool { return s.Datagrams == 2 || (v.Fields["configured_host"] != "" && s.Datagrams == 1) })
+			waitStats(t, l, func(s ListenerStats) bool {
+				return s.Datagrams == 2 || (v.Fields["configured_host"] != "" && s.Datagrams == 1)
+			})
 			st := l.Stats()
 			switch {
 			case v.Fields["configured_host"] != "":
