@@ -1,11 +1,13 @@
 package notify
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/g90alarm/g90/protocol"
 	"github.com/google/go-cmp/cmp"
@@ -184,5 +186,29 @@ func TestCheckGUID(t *testing.T) {
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrWrongDevice)) {
 			t.Errorf("CheckGUID(%q) on %+v = %v, want ok %v", tc.guid, tc.m, err, tc.ok)
 		}
+	}
+}
+
+// The JSON line of an event keeps UTF-8 names readable and escapes what
+// JSON requires.
+func TestEventJSON(t *testing.T) {
+	ev := Event{Type: EventDoorOpen, Time: time.Unix(1631545189, 0), GUID: "G", Source: SourceLocal,
+		Sensor: true, Index: 3, Name: "Küche \"1\"\n\xff", SensorType: "Door Sensor: WDS07"}
+	got := string(ev.AppendJSON(nil))
+	want := `{"time":"2021-09-13T14:59:49Z","panel":"G","source":"local","type":"door_open","sensor":{"index":3,"name":"Küche \"1\"\u000a\ufffd","type":"Door Sensor: WDS07"}}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatal(err)
+	}
+	ev = Event{Type: EventRFIDKeypad, Sensor: true, Keypad: KeypadCard, Card: 2, Time: time.Unix(0, 0)}
+	if got := string(ev.AppendJSON(nil)); !strings.HasSuffix(got, `"keypad":"card","card":2}`) {
+		t.Fatalf("keypad event %s", got)
+	}
+	ev = Event{Type: EventSensorActivity, Sensor: true, Reset: true, Time: time.Unix(0, 0)}
+	if got := string(ev.AppendJSON(nil)); !strings.HasSuffix(got, `"occupied":false,"reset":true}`) {
+		t.Fatalf("reset event %s", got)
 	}
 }

@@ -111,7 +111,16 @@ func (v Value) AppendJSON(dst []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-func appendString(dst []byte, s string) []byte {
+// appendString writes s the panel's way: every non-ASCII character
+// escaped.
+func appendString(dst []byte, s string) []byte { return appendJSONString(dst, s, true) }
+
+// AppendJSONString appends s as a JSON string for people and other
+// programs: UTF-8 kept as it is, quote, backslash and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s, false) }
+
+func appendJSONString(dst []byte, s string, ascii bool) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -128,6 +137,11 @@ func appendString(dst []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
+		if !ascii && (r != utf8.RuneError || size != 1) {
+			dst = append(dst, s[i:i+size]...)
+			i += size
+			continue
+		}
 		i += size
 		if r >= 0x10000 {
 			r1, r2 := utf16.EncodeRune(r)
