@@ -403,6 +403,10 @@ func (m *Monitor) apply(r loadResult) {
 		f := *r.flags
 		st.AlertFlags = &f
 	}
+	st.Reachable = r.status != nil
+	if st.Reachable {
+		st.LastRead = now
+	}
 	out := m.outbuf[:0]
 	if r.status != nil {
 		if s, ok := armStateOf(r.status.State); ok && s != st.Arm {

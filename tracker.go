@@ -31,6 +31,11 @@ type State struct {
 	// Devices are the panel's relays, sockets and sirens, one entry per
 	// node.
 	Devices []DeviceRef `json:"devices"`
+	// Reachable reports whether the last read of the panel (at start, at
+	// each Poll and each refresh) got an answer; LastRead is when that
+	// answer came.
+	Reachable bool      `json:"reachable"`
+	LastRead  time.Time `json:"last_read"`
 	// LastPacket is when a packet last came from the panel, per source
 	// (spec: A.8): "local", "cloud", "history".
 	LastPacket map[notify.Source]time.Time `json:"last_packet"`
@@ -46,10 +51,14 @@ type SensorRef struct {
 // SensorState is one sensor and the per-sensor state of spec: B.5.
 type SensorState struct {
 	SensorRef
-	Occupied           bool `json:"occupied"`
-	Tamper             bool `json:"tamper"`
-	LowBattery         bool `json:"low_battery"`
-	DoorOpenWhenArming bool `json:"door_open_when_arming"`
+	// TypeID is the sensor's type (door, infrared, remote…); Enabled is
+	// false for a sensor disabled on the panel, which reports nothing.
+	TypeID             peripheral.Type `json:"type_id"`
+	Enabled            bool            `json:"enabled"`
+	Occupied           bool            `json:"occupied"`
+	Tamper             bool            `json:"tamper"`
+	LowBattery         bool            `json:"low_battery"`
+	DoorOpenWhenArming bool            `json:"door_open_when_arming"`
 
 	key       peripheral.Key
 	panelName string    // the record's name; Name may carry a #1 suffix
@@ -227,7 +236,8 @@ func (t *tracker) setSensors(out []notify.Event, list []*peripheral.Sensor, firs
 	for _, s := range list {
 		ns := SensorState{
 			SensorRef: SensorRef{Index: s.Index(), Name: s.Name(), Type: s.TypeName()},
-			key:       s.Key(), panelName: s.Record.Name, door: s.Type() == peripheral.TypeDoor,
+			TypeID:    s.Type(), Enabled: s.Enabled(),
+			key: s.Key(), panelName: s.Record.Name, door: s.Type() == peripheral.TypeDoor,
 		}
 		if i := slices.IndexFunc(old, func(o SensorState) bool { return o.key == ns.key }); i >= 0 {
 			o := old[i]
