@@ -51,6 +51,10 @@ type Panel struct {
 	log *slog.Logger
 	// rebootGap separates the datagrams of a full reboot; tests shorten it.
 	rebootGap time.Duration
+	// now is the clock of the configuration cache; tests move it.
+	now func() time.Time
+	// cfg caches the configuration objects and serialises their writes.
+	cfg map[Section]*configSlot
 }
 
 // New returns a Panel for cfg. It sends nothing.
@@ -66,7 +70,7 @@ func New(cfg Config) (*Panel, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Panel{c: c, log: log, rebootGap: time.Second}, nil
+	return &Panel{c: c, log: log, rebootGap: time.Second, now: time.Now, cfg: newConfigSlots()}, nil
 }
 
 // Client returns the underlying protocol client.
