@@ -55,6 +55,11 @@ type Panel struct {
 	now func() time.Time
 	// cfg caches the configuration objects and serialises their writes.
 	cfg map[Section]*configSlot
+	// lists serialises read-modify-writes of the sensor and device lists.
+	lists listLocks
+	// learnPoll is how often a registration re-reads the list; tests
+	// shorten it.
+	learnPoll time.Duration
 }
 
 // New returns a Panel for cfg. It sends nothing.
@@ -70,7 +75,7 @@ func New(cfg Config) (*Panel, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Panel{c: c, log: log, rebootGap: time.Second, now: time.Now, cfg: newConfigSlots()}, nil
+	return &Panel{c: c, log: log, rebootGap: time.Second, now: time.Now, cfg: newConfigSlots(), learnPoll: time.Second}, nil
 }
 
 // Client returns the underlying protocol client.
