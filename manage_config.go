@@ -292,7 +292,7 @@ func ConfigKeys(s Section) ([]protocol.FieldInfo, error) {
 	for _, f := range protocol.AlertFlagNames {
 		out = append(out, protocol.FieldInfo{
 			Name: f.Name, Kind: protocol.FieldInt, Min: 0, Max: 1, Ranged: true,
-			Help: fmt.Sprintf("bit %d: on/off", int(f.Flag)),
+			Help: fmt.Sprintf("bit value %d", int(f.Flag)),
 		})
 	}
 	return out, nil

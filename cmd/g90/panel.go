@@ -274,6 +274,20 @@ type historyJSON struct {
 	Position    int    `json:"position"`
 }
 
+func newHistoryJSON(e g90.HistoryEntry) historyJSON {
+	j := historyJSON{
+		Time: e.Time().UTC().Format(time.RFC3339), Type: e.Type.String(),
+		State: string(e.HistoryState()), Sensor: e.Name, Source: e.Source.String(), Position: e.Position,
+	}
+	if j.State == "" {
+		j.State = "sos" // HOST_SOS has no state code (spec 3.15.6)
+	}
+	if idx, ok := e.SensorIndex(); ok {
+		j.SensorIndex = &idx
+	}
+	return j
+}
+
 func newHistoryCmd(g *globals) *cobra.Command {
 	var start, count int
 	cmd := &cobra.Command{
@@ -292,17 +306,10 @@ func newHistoryCmd(g *globals) *cobra.Command {
 			out := make([]historyJSON, 0, len(entries))
 			rows := [][]string{{"TIME", "TYPE", "STATE", "SOURCE", "SENSOR"}}
 			for _, e := range entries {
-				j := historyJSON{
-					Time: e.Time().UTC().Format(time.RFC3339), Type: e.Type.String(),
-					State: string(e.HistoryState()), Sensor: e.Name, Source: e.Source.String(), Position: e.Position,
-				}
-				if j.State == "" {
-					j.State = "sos" // HOST_SOS has no state code (spec 3.15.6)
-				}
+				j := newHistoryJSON(e)
 				sensor := e.Name
-				if idx, ok := e.SensorIndex(); ok {
-					j.SensorIndex = &idx
-					sensor = fmt.Sprintf("%s (#%d)", e.Name, idx)
+				if j.SensorIndex != nil {
+					sensor = fmt.Sprintf("%s (#%d)", e.Name, *j.SensorIndex)
 				}
 				out = append(out, j)
 				rows = append(rows, []string{e.Time().Local().Format("2006-01-02 15:04:05"), j.Type, j.State, j.Source, sensor})
