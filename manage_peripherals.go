@@ -46,8 +46,56 @@ var (
 )
 
 // listLocks serialises the read-modify-writes of one Panel's sensor and
-// device lists.
-type listLocks struct{ sensors, devices sync.Mutex }
+// device lists, and remembers what this Panel wrote.
+type listLocks struct {
+	sensors, devices sync.Mutex
+	// written holds, per list and index, the records this Panel's own
+	// writes went through, oldest first; guarded by that list's lock.
+	written map[writtenKey][]protocol.PeripheralRecord
+}
+
+type writtenKey struct {
+	kind  peripheral.Kind
+	index int
+}
+
+// maxLineage bounds the records remembered per peripheral.
+const maxLineage = 16
+
+// ours reports whether fresh is what this Panel's own writes made of
+// cached: then a caller holding cached is not overwriting anyone else's
+// change, and two callers of one Panel changing different things of one
+// peripheral both succeed. The caller holds the list's lock.
+func (p *Panel) ours(l listSpec, cached, fresh protocol.PeripheralRecord) bool {
+	lin := p.lists.written[writtenKey{l.kind, fresh.Index}]
+	if len(lin) < 2 || !lin[len(lin)-1].Equal(fresh) {
+		return false
+	}
+	for _, r := range lin[:len(lin)-1] {
+		if r.Equal(cached) {
+			return true
+		}
+	}
+	return false
+}
+
+// wrote records that this Panel changed a peripheral from before to
+// after. The caller holds the list's lock.
+func (p *Panel) wrote(l listSpec, before, after protocol.PeripheralRecord) {
+	if p.lists.written == nil {
+		p.lists.written = map[writtenKey][]protocol.PeripheralRecord{}
+	}
+	k := writtenKey{l.kind, after.Index}
+	lin := p.lists.written[k]
+	if len(lin) == 0 || !lin[len(lin)-1].Equal(before) {
+		lin = []protocol.PeripheralRecord{before}
+	}
+	lin = append(lin, after)
+	if len(lin) > maxLineage {
+		lin = lin[len(lin)-maxLineage:]
+	}
+	p.lists.written[k] = lin
+}
 
 func (p *Panel) listLock(l listSpec) *sync.Mutex {
 	if l.kind == peripheral.KindDevice {
@@ -112,7 +160,8 @@ func (c PeripheralChange) apply(rec protocol.PeripheralRecord) (protocol.Periphe
 // spec's read-modify-write (spec: peripherals.md 10.3): it re-reads the
 // record at the sensor's list position, refuses with ErrChanged if that
 // is not exactly the record s holds (another sensor now, or changed by
-// someone else), applies c to it, sends SETSINGLESENSOR once if anything
+// someone else; changes made through this Panel since s was read do not
+// count), applies c to it, sends SETSINGLESENSOR once if anything
 // changed, and reads the record back to verify. A lost reply is resolved
 // by that read-back, never by a blind resend. A sensor without a
 // definition cannot be written (peripheral.ErrNoDefinition). It returns
@@ -175,6 +224,7 @@ func (p *Panel) updatePeripheral(ctx context.Context, l listSpec, e *peripheral.
 		}
 		diff := recordDiff(want, got)
 		if len(diff) == 0 {
+			p.wrote(l, fresh, got)
 			return e.Position, got, nil
 		}
 		if sendErr == nil {
@@ -198,7 +248,7 @@ func (p *Panel) recheck(ctx context.Context, l listSpec, e *peripheral.Periphera
 		return fresh, fmt.Errorf("%w: no record at list position %d any more", ErrChanged, e.Position)
 	case fresh.Index != e.Record.Index || fresh.TypeID != e.Record.TypeID || fresh.Subtype != e.Record.Subtype || fresh.ProtocolID != e.Record.ProtocolID:
 		return fresh, fmt.Errorf("%w: list position %d now holds %q (index %d), another %v", ErrChanged, e.Position, fresh.Name, fresh.Index, l.kind)
-	case !fresh.Equal(e.Record):
+	case !fresh.Equal(e.Record) && !p.ours(l, e.Record, fresh):
 		return fresh, fmt.Errorf("%w: its record now has %s", ErrChanged, strings.Join(recordDiff(fresh, e.Record), ", "))
 	}
 	return fresh, nil
@@ -286,6 +336,7 @@ func (p *Panel) deletePeripheral(ctx context.Context, l listSpec, e *peripheral.
 		case err != nil:
 			return fmt.Errorf("sent, but reading the list back failed, so whether it is deleted is unknown: %w", errors.Join(sendErr, err))
 		case !still:
+			delete(p.lists.written, writtenKey{l.kind, e.Record.Index})
 			return nil
 		case sendErr == nil:
 			return fmt.Errorf("%w: the panel acknowledged, but still lists index %d", ErrNotStored, e.Record.Index)

@@ -431,3 +431,48 @@ func TestConcurrentSensorWriters(t *testing.T) {
 		}
 	}
 }
+
+// Callers of one Panel that read a sensor at the same time and change
+// different things of it all succeed: the Panel knows the change it sees
+// on re-reading is its own. A change by anyone else is still refused.
+func TestConcurrentWritersOfOneSensor(t *testing.T) {
+	s := startSim(t, sim.Config{Seed: 1})
+	p := newPanel(t, s, time.Second, 3)
+	ctx := context.Background()
+	sn := findSensor(t, p, "Front door") // flags 63
+	changes := []PeripheralChange{
+		{Name: ptr("Main door")},
+		{Clear: peripheral.FlagDoorChime},
+		{Clear: peripheral.FlagArmDelay},
+		{AlertMode: ptr(peripheral.AlertWhenAway)},
+	}
+	errs := make(chan error, len(changes))
+	for _, c := range changes {
+		go func() {
+			_, err := p.UpdateSensor(ctx, sn, c) // every caller holds the same, soon stale, read
+			errs <- err
+		}()
+	}
+	for range changes {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	rec := simSensor(t, s, sn.Index())
+	if rec.Name != "Main door" || rec.UserFlags != 1|4|16|64 {
+		t.Errorf("panel has %q flags %v, want every change", rec.Name, peripheral.UserFlags(rec.UserFlags))
+	}
+	// Someone else changes it: the stale read is refused again.
+	st := s.Snapshot()
+	for i := range st.Sensors {
+		if st.Sensors[i].Index == sn.Index() {
+			st.Sensors[i].UserFlags = 1
+		}
+	}
+	if err := s.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpdateSensor(ctx, sn, PeripheralChange{Name: ptr("Late")}); !errors.Is(err, ErrChanged) {
+		t.Errorf("after an external change: %v, want ErrChanged", err)
+	}
+}
