@@ -12,6 +12,15 @@
 //	fmt.Println(status.State) // "disarmed"
 //	err = p.Arm(ctx, protocol.ArmAway)
 //
+// Configuration and peripherals are changed by verified read-modify-write:
+// fresh data is read, only the change is applied and checked, the write is
+// sent once and the result read back (a lost reply is resolved by that
+// read, not by resending):
+//
+//	_, err = p.SetConfigFields(ctx, g90.SectionHost, "alarm_siren_duration=120")
+//	s, err := p.FindSensor(ctx, "Back door")
+//	s, err = p.UpdateSensor(ctx, s, g90.PeripheralChange{Clear: peripheral.FlagEnabled})
+//
 // The simulator (package sim, or `g90 sim`) is a panel on loopback for
 // trying everything without hardware.
 package g90

@@ -328,11 +328,11 @@ func (p *Panel) SetConfigFields(ctx context.Context, s Section, assignments ...s
 			for i, f := range keys {
 				names[i] = f.Name
 			}
-			return nil, &protocol.FieldError{Record: spec.what, Field: k, Pos: -1, Msg: "no such field; want one of " + strings.Join(names, ", ")}
+			return nil, fmt.Errorf("set %s: %w", spec.what, &protocol.FieldError{Record: spec.what, Field: k, Pos: -1, Msg: "no such field; want one of " + strings.Join(names, ", ")})
 		}
 		set, err := checkAssignment(spec.what, s, keys[pos], pos, v)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("set %s: %w", spec.what, err)
 		}
 		sets = append(sets, kv{keys[pos], pos, v, set})
 	}
