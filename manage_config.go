@@ -207,6 +207,9 @@ func (p *Panel) UpdateConfig(ctx context.Context, s Section, change func(protoco
 		if err := change(want); err != nil {
 			return nil, fmt.Errorf("set %s: %w", spec.what, err)
 		}
+		if err := checkShape(spec, cur, want); err != nil {
+			return nil, fmt.Errorf("set %s: %w", spec.what, err)
+		}
 		if err := protocol.ValidateChanged(cur, want); err != nil {
 			return nil, fmt.Errorf("set %s: %w", spec.what, err)
 		}
@@ -238,6 +241,24 @@ func (p *Panel) UpdateConfig(ctx context.Context, s Section, change func(protoco
 		p.log.Debug("write not stored after a lost reply, writing again", "panel", p.Addr(), "what", spec.what, "attempt", attempt, "differs", diff)
 		cur = got
 	}
+}
+
+// checkShape refuses changes that cannot be written: to a read-only
+// field or one whose written value is forced, and adding or removing an
+// optional field, since a SET must have as many fields as the panel sent
+// (spec: local-protocol.md 3.16, 3.19–3.21).
+func checkShape(spec sectionSpec, cur, want protocol.Record) error {
+	a, b := protocol.Encode(cur), protocol.Encode(want)
+	for i, f := range protocol.Fields(want) {
+		switch {
+		case (i < len(a)) != (i < len(b)):
+			return &protocol.FieldError{Record: spec.what, Field: f.Name, Pos: i, Msg: "is not supported by this panel, and cannot be added or removed"}
+		case i >= len(a):
+		case (f.ReadOnly || f.WriteAs != "") && !a[i].Equal(b[i]):
+			return &protocol.FieldError{Record: spec.what, Field: f.Name, Pos: i, Msg: "cannot be changed: it is read-only or always written as " + strconv.Quote(f.WriteAs)}
+		}
+	}
+	return nil
 }
 
 // sendOnce sends a write exactly once and expects the empty reply.

@@ -464,3 +464,40 @@ func TestConfigWritesUnderReplyLoss(t *testing.T) {
 		t.Error("no write succeeded at 30 % loss")
 	}
 }
+
+// The typed API cannot change what cannot be written, nor add a field
+// the panel does not have; nothing is sent.
+func TestTypedConfigShape(t *testing.T) {
+	st := sim.DefaultState()
+	st.HostConfig.RingVolumeLevel = nil
+	s := startSim(t, sim.Config{Seed: 1, State: &st})
+	p := newPanel(t, s, time.Second, 3)
+	ctx := context.Background()
+	for name, try := range map[string]func() error{
+		"ring_volume_level": func() error {
+			_, err := p.SetHostConfig(ctx, func(c *protocol.HostConfig) error { c.RingVolumeLevel = ptr(1); return nil })
+			return err
+		},
+		"gsm_operator": func() error {
+			_, err := p.SetNetConfig(ctx, func(c *protocol.NetConfig) error { c.GSMOperator = "1"; return nil })
+			return err
+		},
+		"event_flags": func() error {
+			_, err := p.SetSIAConfig(ctx, func(c *protocol.SIAConfig) error { c.EventFlags = "00000001"; return nil })
+			return err
+		},
+		"heartbeat_interval": func() error {
+			_, err := p.SetSIAConfig(ctx, func(c *protocol.SIAConfig) error { c.HeartbeatInterval = nil; return nil })
+			return err
+		},
+	} {
+		var fe *protocol.FieldError
+		if err := try(); !errors.As(err, &fe) || fe.Field != name {
+			t.Errorf("%s: %v, want a FieldError naming it", name, err)
+		}
+	}
+	after := s.Snapshot()
+	if after.HostConfig.RingVolumeLevel != nil || after.NetConfig.GSMOperator != st.NetConfig.GSMOperator || after.SIA.EventFlags != st.SIA.EventFlags || after.SIA.HeartbeatInterval == nil {
+		t.Error("the panel changed")
+	}
+}
