@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,7 +164,11 @@ func TestSensorSetDeleteAdd(t *testing.T) {
 	// The sensor transmits once the panel is learning.
 	done := make(chan error, 1)
 	go func() {
-		for s.Snapshot().PendingSensor == nil {
+		for deadline := time.Now().Add(5 * time.Second); s.Snapshot().PendingSensor == nil; {
+			if time.Now().After(deadline) {
+				done <- errors.New("the simulator never started learning")
+				return
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		_, err := s.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WDS07"})
