@@ -223,6 +223,7 @@ func (p *Panel) UpdateConfig(ctx context.Context, s Section, change func(protoco
 		}
 		got, err := p.fetchConfig(ctx, s, spec)
 		if err != nil {
+			slot.val = nil // what the panel holds is unknown now
 			if sendErr != nil {
 				return nil, fmt.Errorf("set %s: %w; reading it back failed too, so whether the panel stored it is unknown: %w", spec.what, sendErr, err)
 			}
