@@ -483,3 +483,22 @@ func TestConcurrentWritersOfOneSensor(t *testing.T) {
 		t.Errorf("after an external change: %v, want ErrChanged", err)
 	}
 }
+
+// A relay command is sent once: without a reply the caller learns that
+// the relay may have switched, and it is not switched a second time.
+func TestRelayCommandIsNotRepeated(t *testing.T) {
+	s := startSim(t, sim.Config{Seed: 1})
+	p := newPanel(t, s, 100*time.Millisecond, 3)
+	s.SetFaults(sim.Faults{DropCode: int(protocol.ControlDevice)})
+	before := p.Client().Stats()
+	err := p.SetRelay(context.Background(), 6, 2, true)
+	if err == nil || !strings.Contains(err.Error(), "may or may not have switched") {
+		t.Errorf("err = %v", err)
+	}
+	if d := p.Client().Stats().Attempts - before.Attempts; d != 1 {
+		t.Errorf("%d datagrams, want 1", d)
+	}
+	if !s.Snapshot().Relays[6][2] {
+		t.Error("the relay command was not carried out")
+	}
+}
