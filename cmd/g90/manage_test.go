@@ -299,3 +299,26 @@ func TestDump(t *testing.T) {
 		t.Errorf("dump with an unreadable CID: %v\n%s", err, out)
 	}
 }
+
+// Every node of every device can be switched, by index or by name.
+func TestRelayEveryNode(t *testing.T) {
+	s := startSim(t)
+	var nodes []map[string]any
+	runJSON(t, s, &nodes, "devices")
+	for _, on := range []string{"on", "off"} {
+		for i, n := range nodes {
+			idx, node := int(n["index"].(float64)), int(n["node"].(float64))
+			target := n["name"].(string)
+			if i%2 == 0 {
+				target = strconv.Itoa(idx) + ":" + strconv.Itoa(node)
+			}
+			if _, err := run(t, s, "relay", on, target); err != nil {
+				t.Fatalf("relay %s %s: %v", on, target, err)
+			}
+			if got := s.Snapshot().Relays[idx][node]; got != (on == "on") {
+				t.Errorf("relay %s %s: node is %v", on, target, got)
+			}
+		}
+	}
+	runErr(t, s, []string{"no device"}, "relay", "on", "Nothing#9")
+}

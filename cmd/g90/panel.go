@@ -9,6 +9,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/client"
+	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/spf13/cobra"
 )
@@ -220,9 +221,13 @@ func armCommand(cmd *cobra.Command, g *globals, state protocol.ArmState) error {
 
 func newRelayCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "relay on|off INDEX[:NODE]",
+		Use:   "relay on|off INDEX[:NODE]|NAME",
 		Short: "Switch a relay or socket (NODE is the 0-based channel of a multi-node relay)",
-		Args:  cobra.ExactArgs(2),
+		Long: `Switch one node of a device on or off: by INDEX[:NODE] (NODE 0-based), or by
+the name g90 devices shows, such as "Garden lights" or "Relay board#3".
+The command is sent once and not repeated: relays in toggle mode use one code
+for on and off, so a repeat could switch them back.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var on bool
 			switch args[0] {
@@ -232,11 +237,19 @@ func newRelayCmd(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("relay %q: want on or off", args[0])
 			}
-			index, node, err := parseIndexNode(args[1])
+			p, err := g.panel(cmd)
 			if err != nil {
 				return err
 			}
-			p, err := g.panel(cmd)
+			var index, node int
+			if c := args[1][0]; c >= '0' && c <= '9' {
+				index, node, err = parseIndexNode(args[1])
+			} else {
+				var n peripheral.DeviceNode
+				if n, err = p.FindDevice(cmd.Context(), args[1]); err == nil {
+					index, node = n.Index(), n.Subindex
+				}
+			}
 			if err != nil {
 				return err
 			}
