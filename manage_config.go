@@ -110,14 +110,14 @@ func cloneRecord(spec sectionSpec, r protocol.Record) protocol.Record {
 	return c
 }
 
-// Config returns the configuration object of section s: a
+// ReadConfig returns the configuration object of section s: a
 // *protocol.HostConfig, *protocol.NetConfig, *protocol.AlarmPhones,
 // *protocol.AlertConfig, *protocol.SIAConfig or *protocol.CIDConfig. Host,
 // net and phones are reused for 600 s; SIA and CID are read once and
 // then reused until InvalidateConfig, because repeated reads break
 // pagination on some firmware; alert flags are always read (spec:
 // local-protocol.md 3.22, 7.1, 7.4). The result is the caller's to change.
-func (p *Panel) Config(ctx context.Context, s Section) (protocol.Record, error) {
+func (p *Panel) ReadConfig(ctx context.Context, s Section) (protocol.Record, error) {
 	spec, err := lookupSection(s)
 	if err != nil {
 		return nil, err
@@ -439,7 +439,7 @@ func checkAssignment(record string, s Section, f protocol.FieldInfo, pos int, te
 
 // typed returns section s as *T.
 func typed[T any](ctx context.Context, p *Panel, s Section) (T, error) {
-	r, err := p.Config(ctx, s)
+	r, err := p.ReadConfig(ctx, s)
 	if err != nil {
 		var zero T
 		return zero, err

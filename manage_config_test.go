@@ -277,7 +277,7 @@ func TestConfigCache(t *testing.T) {
 	}
 	read := func(sec Section) protocol.Record {
 		t.Helper()
-		r, err := p.Config(ctx, sec)
+		r, err := p.ReadConfig(ctx, sec)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -118,7 +118,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			}
 			out := map[string]json.RawMessage{}
 			for _, s := range sections {
-				r, err := p.Config(cmd.Context(), s)
+				r, err := p.ReadConfig(cmd.Context(), s)
 				if err != nil {
 					return err
 				}

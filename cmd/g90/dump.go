@@ -73,7 +73,7 @@ non-zero after printing it.`, dumpHistory),
 			part("status", statusJSON{State: s.State.String(), Phone: s.PhoneNumber, Product: s.ProductName, MCUVersion: s.MCUHWVersion, WiFiVersion: s.WiFiHWVersion}, err)
 			config := map[string]any{}
 			for _, sec := range g90.Sections {
-				r, err := p.Config(ctx, sec)
+				r, err := p.ReadConfig(ctx, sec)
 				if err != nil {
 					errs["config."+string(sec)] = err.Error()
 					continue
