@@ -502,3 +502,38 @@ func TestRelayCommandIsNotRepeated(t *testing.T) {
 		t.Error("the relay command was not carried out")
 	}
 }
+
+// The simulator keeps every peripheral change in its state file.
+func TestPeripheralChangesPersist(t *testing.T) {
+	file := t.TempDir() + "/state.json"
+	s := startSim(t, sim.Config{Seed: 1, StateFile: file})
+	p := newPanel(t, s, time.Second, 3)
+	p.learnPoll = 10 * time.Millisecond
+	ctx := context.Background()
+	if _, err := p.UpdateSensor(ctx, findSensor(t, p, "Hall PIR"), PeripheralChange{Name: ptr("Landing PIR"), Clear: peripheral.FlagEnabled}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DeleteSensor(ctx, findSensor(t, p, "Bathroom leak")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.FindDevice(ctx, "Porch siren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DeleteDevice(ctx, d.Device); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AddDevice(ctx, Registration{Definition: "Socket: S07", Name: "Fan"}); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Snapshot()
+	again, err := sim.New(sim.Config{Listen: "127.0.0.1:0", StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	got := again.Snapshot()
+	if !slices.EqualFunc(want.Sensors, got.Sensors, protocol.PeripheralRecord.Equal) || !slices.EqualFunc(want.Devices, got.Devices, protocol.PeripheralRecord.Equal) {
+		t.Errorf("state file lists\n%v\n%v\nthe panel has\n%v\n%v", got.Sensors, got.Devices, want.Sensors, want.Devices)
+	}
+}
