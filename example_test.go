@@ -51,3 +51,34 @@ func Example() {
 	// relay 9:0 Porch siren
 	// now: disarmed
 }
+
+// ExamplePanel_SetHostConfig changes one setting by verified
+// read-modify-write, and renames a sensor found by name.
+func ExamplePanel_SetHostConfig() {
+	ctx, stop := context.WithCancel(context.Background())
+	panel, _ := sim.New(sim.Config{Listen: "127.0.0.1:0"})
+	done := make(chan error)
+	go func() { done <- panel.Serve(ctx) }()
+	defer func() { stop(); <-done }()
+
+	addr := panel.Addr().(*net.UDPAddr)
+	p, _ := g90.New(g90.Config{Host: addr.IP.String(), Port: addr.Port})
+
+	c, err := p.SetHostConfig(ctx, func(c *protocol.HostConfig) error {
+		c.AlarmSirenDuration = 120
+		return nil
+	})
+	fmt.Println("siren:", c.AlarmSirenDuration, err)
+
+	_, err = p.SetConfigFields(ctx, g90.SectionHost, "arm_delay=300")
+	fmt.Println(err)
+
+	s, _ := p.FindSensor(ctx, "Back door")
+	name := "Patio door"
+	s, err = p.UpdateSensor(ctx, s, g90.PeripheralChange{Name: &name})
+	fmt.Println(s.Index(), s.Name(), err)
+	// Output:
+	// siren: 120 <nil>
+	// set host config: protocol: host config field arm_delay (#1): 300 is outside 0..255
+	// 2 Patio door <nil>
+}

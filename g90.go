@@ -21,6 +21,15 @@
 //	go mon.Run(ctx)
 //	for ev := range sub.Events() { ... }
 //
+// Configuration and peripherals are changed by verified read-modify-write:
+// fresh data is read, only the change is applied and checked, the write is
+// sent once and the result read back (a lost reply is resolved by that
+// read, not by resending):
+//
+//	_, err = p.SetConfigFields(ctx, g90.SectionHost, "alarm_siren_duration=120")
+//	s, err := p.FindSensor(ctx, "Back door")
+//	s, err = p.UpdateSensor(ctx, s, g90.PeripheralChange{Clear: peripheral.FlagEnabled})
+//
 // The simulator (package sim, or `g90 sim`) is a panel on loopback for
 // trying everything without hardware.
 package g90
@@ -60,6 +69,15 @@ type Panel struct {
 	log *slog.Logger
 	// rebootGap separates the datagrams of a full reboot; tests shorten it.
 	rebootGap time.Duration
+	// now is the clock of the configuration cache; tests move it.
+	now func() time.Time
+	// cfg caches the configuration objects and serialises their writes.
+	cfg map[Section]*configSlot
+	// lists serialises read-modify-writes of the sensor and device lists.
+	lists listLocks
+	// learnPoll is how often a registration re-reads the list; tests
+	// shorten it.
+	learnPoll time.Duration
 }
 
 // New returns a Panel for cfg. It sends nothing.
@@ -75,7 +93,7 @@ func New(cfg Config) (*Panel, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Panel{c: c, log: log, rebootGap: time.Second}, nil
+	return &Panel{c: c, log: log, rebootGap: time.Second, now: time.Now, cfg: newConfigSlots(), learnPoll: time.Second}, nil
 }
 
 // Client returns the underlying protocol client.

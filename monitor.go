@@ -73,6 +73,7 @@ type Monitor struct {
 	log *slog.Logger
 
 	queue   chan item
+	ready   chan struct{} // closed when the first read is applied
 	refresh chan struct{} // capacity 1: requests coalesce
 	loaded  chan loadResult
 	running atomic.Bool
@@ -122,7 +123,7 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	}
 	m := &Monitor{
 		p: p, cfg: cfg, log: log.With("panel", p.Addr()),
-		queue: make(chan item, cfg.QueueSize), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
+		queue: make(chan item, cfg.QueueSize), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
 		announced: map[int]bool{},
 	}
 	m.t = tracker{reset: cfg.ResetInterval, miss: m.missed}
@@ -445,7 +446,16 @@ func (m *Monitor) apply(r loadResult) {
 	}
 	m.deliver(out)
 	m.armTimer()
+	select {
+	case <-m.ready:
+	default:
+		close(m.ready)
+	}
 }
+
+// Ready is closed once the first read of the panel is done, whether or
+// not the panel answered; State then says what it found.
+func (m *Monitor) Ready() <-chan struct{} { return m.ready }
 
 // armStateOf maps the host status's arm state (spec: A.6.1).
 func armStateOf(s protocol.ArmState) (notify.ArmState, bool) {

@@ -29,7 +29,7 @@ func BenchmarkLocalAlert(b *testing.B) {
 	for i := range 30 { // a realistic house
 		list = append(list, testSensor{i + 1, "Sensor", 8, 1})
 	}
-	m.t.setSensors(nil, sensorList(list), true, time.Now())
+	m.t.setSensors(nil, testSensorList(list), true, time.Now())
 	sub := m.Subscribe(1 << 12)
 	done := make(chan int)
 	go func() {

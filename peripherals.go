@@ -2,8 +2,10 @@ package g90
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -51,6 +53,12 @@ func (p *Panel) Devices(ctx context.Context) ([]*peripheral.Device, error) {
 // SetRelay switches node (0-based channel; 0 for single-channel devices)
 // of the device with the given index on or off. The panel's values are
 // inverted: 0 is on (spec: local-protocol.md 3.11).
+//
+// The command is sent once, never resent: relays in toggle mode use one
+// RF code for on and off (spec: local-protocol.md 3.11, 7.2), so a repeat
+// after a lost reply could switch the relay back, and no command reads a
+// relay's state to check. Without a reply the error says that the relay
+// may or may not have switched.
 func (p *Panel) SetRelay(ctx context.Context, index, node int, on bool) error {
 	if index < 0 || node < 0 {
 		return fmt.Errorf("relay %d:%d: index and node must not be negative", index, node)
@@ -60,6 +68,12 @@ func (p *Panel) SetRelay(ctx context.Context, index, node int, on bool) error {
 		action = 0
 	}
 	state := map[bool]string{true: "on", false: "off"}[on]
-	return p.set(ctx, fmt.Sprintf("relay %d:%d %s", index, node, state),
-		protocol.NewRequest(protocol.ControlDevice, protocol.IntValue(index), protocol.IntValue(action), protocol.IntValue(node)))
+	err := p.sendOnce(ctx, protocol.NewRequest(protocol.ControlDevice, protocol.IntValue(index), protocol.IntValue(action), protocol.IntValue(node)))
+	switch {
+	case errors.Is(err, client.ErrTimeout):
+		return fmt.Errorf("relay %d:%d %s: no reply, so the relay may or may not have switched; not resent, as a toggle-mode relay would switch back: %w", index, node, state, err)
+	case err != nil:
+		return fmt.Errorf("relay %d:%d %s: %w", index, node, state, err)
+	}
+	return nil
 }

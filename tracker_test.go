@@ -50,7 +50,7 @@ type testSensor struct {
 	nodes int
 }
 
-func sensorList(ss []testSensor) []*peripheral.Sensor {
+func testSensorList(ss []testSensor) []*peripheral.Sensor {
 	var out []*peripheral.Sensor
 	for i, s := range ss {
 		if s.nodes == 0 {
@@ -73,7 +73,7 @@ func newTracker(t *testing.T, ss []testSensor, flags *protocol.AlertFlags, misse
 		}
 	}
 	tr.st.AlertFlags = flags
-	tr.setSensors(nil, sensorList(ss), true, time.Unix(0, 0))
+	tr.setSensors(nil, testSensorList(ss), true, time.Unix(0, 0))
 	return tr
 }
 
@@ -369,7 +369,7 @@ func TestTrackerListChanges(t *testing.T) {
 	now := time.Unix(1000, 0)
 	tr := newTracker(t, []testSensor{{1, "A", 1, 1}, {2, "B", 8, 1}}, nil, nil)
 	feed(t, tr, now, `[208,[4,1,1,4,"A","G",1,0,[""]]]`) // low battery on A
-	out := tr.setSensors(nil, sensorList([]testSensor{{1, "A renamed", 1, 1}, {3, "C", 10, 1}}), false, now)
+	out := tr.setSensors(nil, testSensorList([]testSensor{{1, "A renamed", 1, 1}, {3, "C", 10, 1}}), false, now)
 	var got []string
 	for _, ev := range out {
 		got = append(got, summary(ev))

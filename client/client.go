@@ -162,6 +162,17 @@ func (c *Client) Exchange(ctx context.Context, req protocol.Request) (protocol.R
 	return c.do(ctx, req, nil)
 }
 
+// ExchangeOnce sends req in exactly one attempt that waits the full base
+// timeout, and never resends it. It is for commands that must not be
+// repeated blindly because a repeat can fail, or do harm, after a first
+// copy that was carried out but whose reply was lost (deleting, confirming
+// a registration, writing a record someone may have changed since): the
+// caller reads the panel back to learn what happened instead. A reply with
+// another command's code is an error, not a reason to resend.
+func (c *Client) ExchangeOnce(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	return c.doN(ctx, req, nil, 1, func(int) time.Duration { return c.cfg.Timeout })
+}
+
 // ReadPage reads records start..end (1-based, inclusive) of a paginated
 // list and validates the page (spec: local-protocol.md 4.3); truncated or
 // extra records are retried.
@@ -255,6 +266,11 @@ func retryable(err error) bool {
 }
 
 func (c *Client) do(ctx context.Context, req protocol.Request, check func(protocol.Response) error) (protocol.Response, error) {
+	n, wait := c.schedule()
+	return c.doN(ctx, req, check, n, wait)
+}
+
+func (c *Client) doN(ctx context.Context, req protocol.Request, check func(protocol.Response) error, n int, wait func(k int) time.Duration) (protocol.Response, error) {
 	c.commands.Add(1)
 	if err := c.acquire(ctx); err != nil {
 		return protocol.Response{}, c.wrap(req, err)
@@ -262,7 +278,6 @@ func (c *Client) do(ctx context.Context, req protocol.Request, check func(protoc
 	defer c.release()
 	started := time.Now()
 	payload := req.Append(make([]byte, 0, 128))
-	n, wait := c.schedule()
 	var last error
 	for k := 1; k <= n; k++ {
 		if k > 1 {

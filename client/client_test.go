@@ -340,3 +340,38 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A write whose reply is lost must not be resent blindly: ExchangeOnce
+// sends exactly one datagram, even when the reply is another command's.
+func TestExchangeOnceNeverResends(t *testing.T) {
+	del := protocol.NewRequest(protocol.DelSensor, protocol.IntValue(10))
+	for _, tc := range []struct {
+		name    string
+		script  func(int, []byte) []reply
+		wantErr error
+	}{
+		{"silent", always(), ErrTimeout},
+		{"wrong code", always("ISTART[106,[\"\"]]IEND\x00"), ErrWrongCode},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := startFake(t, tc.script)
+			c := newClient(t, f.port(), 100*time.Millisecond, 3)
+			_, err := c.ExchangeOnce(context.Background(), del)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if n := len(f.received()); n != 1 {
+				t.Errorf("panel received %d datagrams, want 1", n)
+			}
+			if s := c.Stats(); s.Attempts != 1 || s.Retries != 0 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+	f := startFake(t, always("ISTARTIEND\x00"))
+	c := newClient(t, f.port(), time.Second, 3)
+	resp, err := c.ExchangeOnce(context.Background(), del)
+	if err != nil || !resp.Empty() {
+		t.Fatalf("ExchangeOnce = %+v, %v; want the empty reply", resp, err)
+	}
+}

@@ -165,10 +165,11 @@ func encodeFields(fs []field, extra []Value, write bool) []Value {
 	return append(out, extra...)
 }
 
-// validateFields checks every present field against its write range.
-func validateFields(record string, fs []field) error {
+// validateFields checks every present field against its write range;
+// with only set, just the positions it reports.
+func validateFields(record string, fs []field, only func(pos int) bool) error {
 	for pos, f := range fs {
-		if !f.Ranged || !f.has() {
+		if !f.Ranged || !f.has() || (only != nil && !only(pos)) {
 			continue
 		}
 		var n int

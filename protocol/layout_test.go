@@ -360,3 +360,26 @@ func TestPeripheralRecordEqual(t *testing.T) {
 		t.Error("records with different extras are equal")
 	}
 }
+
+// Values read from the panel are trusted; only what the user changed is
+// checked (spec: local-protocol.md 3.22, 9.7 net_config.invalid_apn_auth_kept).
+func TestValidateChanged(t *testing.T) {
+	before := NetConfig{APPassword: "123456789", APNAuth: 333}
+	after := before
+	after.APEnabled = 1
+	if err := ValidateChanged(&before, &after); err != nil {
+		t.Errorf("unchanged out-of-range apn_auth rejected: %v", err)
+	}
+	if err := Validate(&after); err == nil {
+		t.Error("Validate accepts apn_auth 333")
+	}
+	after.APNAuth = 4
+	var fe *FieldError
+	if err := ValidateChanged(&before, &after); !errors.As(err, &fe) || fe.Field != "apn_auth" || !strings.Contains(fe.Msg, "0..3") {
+		t.Errorf("changed apn_auth 4: %v, want a FieldError naming apn_auth and 0..3", err)
+	}
+	after.APNAuth, after.APEnabled = 333, 2
+	if err := ValidateChanged(&before, &after); !errors.As(err, &fe) || fe.Field != "ap_enabled" {
+		t.Errorf("ap_enabled 2: %v", err)
+	}
+}

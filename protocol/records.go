@@ -33,7 +33,27 @@ func EncodeWrite(r Record) []Value {
 // enforces on writes (spec: local-protocol.md 7.3).
 func Validate(r Record) error {
 	name, fs, _ := r.layout()
-	return validateFields(name, fs)
+	return validateFields(name, fs, nil)
+}
+
+// ValidateChanged checks only the fields of after whose value differs
+// from before, which must be the same record type. Values read from the
+// panel are trusted even when they break the write ranges, and must be
+// written back as they are (spec: local-protocol.md 3.22, 7.3; for
+// example apn_auth 333 in 3.19).
+func ValidateChanged(before, after Record) error {
+	name, fs, _ := after.layout()
+	_, bfs, _ := before.layout()
+	old, cur := Encode(before), Encode(after)
+	return validateFields(name, fs, func(pos int) bool {
+		if pos >= len(bfs) || bfs[pos].Name != fs[pos].Name {
+			return true
+		}
+		if pos >= len(old) || pos >= len(cur) {
+			return pos < len(cur) // a field that appeared is new
+		}
+		return !old[pos].Equal(cur[pos])
+	})
 }
 
 // SetField parses text into the field with the given spec name.

@@ -20,9 +20,11 @@ const maxControlBody = 4 << 20
 //	POST /state          replace the state; body as GET /state returns
 //	GET  /faults         the fault settings
 //	POST /faults         replace the fault settings, e.g.
-//	                     {"drop":0.3,"delay_ms":50,"duplicate":0.1,"stray":true,"silent":false};
-//	                     absent fields are zero
-//	POST /inject         an event at the panel, e.g. {"event":"door_open","sensor":1};
+//	                     {"drop":0.3,"delay_ms":50,"duplicate":0.1,"stray":true,"silent":false,
+//	                     "drop_code":107,"ignore_code":0}; absent fields are zero
+//	POST /inject         an event at the panel, e.g. {"event":"door_open","sensor":1},
+//	                     or a sensor transmitting while the panel learns one after
+//	                     ADDSENSOR: {"event":"learn","type":"Door Sensor: WDS07"};
 //	                     answers {"sent":["[170,[5,[1,\"Front door\"]]]",…]}
 //	POST /learn/complete finish a pending ADDSENSOR: {"index":N}
 //

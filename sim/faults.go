@@ -33,6 +33,13 @@ type Faults struct {
 	Stray bool `json:"stray"`
 	// Silent suppresses every reply, as a panel that has gone away.
 	Silent bool `json:"silent"`
+	// DropCode, when not 0, suppresses every reply to that command code
+	// while the command is still carried out: the reply is lost on its
+	// way back. Clients must then read the panel to learn what happened.
+	DropCode int `json:"drop_code,omitempty"`
+	// IgnoreCode, when not 0, makes the panel neither carry out nor
+	// answer commands with that code: the request is lost on its way in.
+	IgnoreCode int `json:"ignore_code,omitempty"`
 }
 
 // Validate reports a fault setting out of range.
@@ -44,8 +51,19 @@ func (f Faults) Validate() error {
 		return fmt.Errorf("sim: duplicate %v is outside 0..1", f.Duplicate)
 	case f.DelayMS < 0 || f.DelayMS > maxDelayMS:
 		return fmt.Errorf("sim: delay_ms %d is outside 0..%d", f.DelayMS, maxDelayMS)
+	case f.DropCode < 0 || f.DropCode > 65535:
+		return fmt.Errorf("sim: drop_code %d is not a command code", f.DropCode)
+	case f.IgnoreCode < 0 || f.IgnoreCode > 65535:
+		return fmt.Errorf("sim: ignore_code %d is not a command code", f.IgnoreCode)
 	}
 	return nil
+}
+
+// ignored reports whether a request with code is lost on its way in.
+func (p *Panel) ignored(code protocol.Code) bool {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
+	return p.faults.IgnoreCode != 0 && int(code) == p.faults.IgnoreCode
 }
 
 // SetFaults replaces the fault settings; they apply to the next reply.
@@ -79,6 +97,9 @@ func (p *Panel) send(ctx context.Context, conn net.PacketConn, to net.Addr, b []
 		copies = 2
 	}
 	p.faultMu.Unlock()
+	if commandReply && f.DropCode != 0 && int(code) == f.DropCode {
+		drop = true
+	}
 	if f.Silent || drop {
 		p.logger.Debug("sim: reply suppressed by fault", "to", to, "silent", f.Silent)
 		return

@@ -28,6 +28,35 @@ func TestFaultDrop(t *testing.T) {
 	}
 }
 
+// DropCode loses the replies to one command, which is still carried out;
+// IgnoreCode loses the requests themselves. Other commands are answered.
+func TestFaultDropAndIgnoreCode(t *testing.T) {
+	p := start(t, Config{})
+	c := newClient(t, p.Addr())
+	if err := p.SetFaults(Faults{DropCode: int(protocol.SetHostStatus)}); err != nil {
+		t.Fatal(err)
+	}
+	c.expectNoReply(raw(`ISTART[101,101,[101,[1]]]IEND`))
+	if p.Snapshot().Arm != protocol.ArmAway {
+		t.Error("a command whose reply is dropped was not carried out")
+	}
+	c.expect(`ISTART[117,117,""]IEND`, `ISTART[117,[511]]IEND`)
+
+	if err := p.SetFaults(Faults{IgnoreCode: int(protocol.SetHostStatus)}); err != nil {
+		t.Fatal(err)
+	}
+	c.expectNoReply(raw(`ISTART[101,101,[101,[3]]]IEND`))
+	c.expect(`ISTART[117,117,""]IEND`, `ISTART[117,[511]]IEND`)
+	if p.Snapshot().Arm != protocol.ArmAway {
+		t.Error("an ignored command was carried out")
+	}
+	for _, f := range []Faults{{DropCode: -1}, {IgnoreCode: 70000}} {
+		if err := p.SetFaults(f); err == nil {
+			t.Errorf("SetFaults(%+v) accepted", f)
+		}
+	}
+}
+
 func TestFaultSilent(t *testing.T) {
 	p := start(t, Config{})
 	c := newClient(t, p.Addr())

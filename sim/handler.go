@@ -26,6 +26,10 @@ func (p *Panel) handle(b []byte) (reply []byte, code protocol.Code) {
 		p.logger.Warn("sim: malformed datagram, not answered", "err", err, "data", quote(b))
 		return nil, 0
 	}
+	if p.ignored(req.Code) {
+		p.logger.Debug("sim: request lost by fault", "code", req.Code)
+		return nil, 0
+	}
 	if req.System != "" {
 		p.system(req.System)
 		return nil, 0

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	defs "github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -25,13 +26,18 @@ type Injection struct {
 	// Card (0–4) or Action (away, home, disarm) is what rfid does.
 	Card   *int   `json:"card,omitempty"`
 	Action string `json:"action,omitempty"`
+	// Type is the sensor definition of learn, e.g. "Door Sensor: WDS07"
+	// (spec: peripherals.md 19): a sensor of that model transmits while
+	// the panel is learning one after ADDSENSOR, and is stored as
+	// CompleteLearn stores it. It must match the model being learned.
+	Type string `json:"type,omitempty"`
 }
 
 // InjectEvents lists the events Inject accepts.
 var InjectEvents = []string{
 	"door_open", "door_close", "motion", "alarm", "tamper", "low_battery", "sos",
 	"remote_button", "rfid", "ac_power_failure", "ac_power_recover",
-	"wifi_disconnected", "wifi_connected", "host_low_battery",
+	"wifi_disconnected", "wifi_connected", "host_low_battery", "learn",
 }
 
 // ErrBadInjection is an injection the panel cannot act on: an unknown
@@ -146,9 +152,36 @@ var armButtons = map[string]struct {
 	"disarm": {protocol.Disarmed, btnDisarm},
 }
 
-func (e injectEvent) apply(st *State, _ time.Time) (outcome, error) {
+// learn is a sensor transmitting during the learning window ADDSENSOR
+// opened (spec: local-protocol.md 3.9 step 3).
+func (e injectEvent) learn(st *State, now time.Time) (outcome, error) {
+	if e.Type == "" {
+		return e.fail("needs \"type\": a sensor definition name")
+	}
+	def := defs.LookupName(defs.KindSensor, e.Type)
+	if def == nil {
+		return e.fail("no sensor definition named %q", e.Type)
+	}
+	pending := st.PendingSensor
+	if pending == nil {
+		return outcome{}, fmt.Errorf("%w: learn: %w; send ADDSENSOR first", ErrBadInjection, ErrNotLearning)
+	}
+	if pending.TypeID != int(def.TypeID) || pending.Subtype != def.Subtype || pending.ProtocolID != int(def.ProtocolID) {
+		want := defs.Lookup(defs.KindSensor, defs.Type(pending.TypeID), pending.Subtype, defs.Protocol(pending.ProtocolID))
+		name := fmt.Sprintf("type %d subtype %d protocol %d", pending.TypeID, pending.Subtype, pending.ProtocolID)
+		if want != nil {
+			name = want.Name
+		}
+		return e.fail("the panel is learning a %q, not a %q", name, e.Type)
+	}
+	return learnedEvent{}.apply(st, now)
+}
+
+func (e injectEvent) apply(st *State, now time.Time) (outcome, error) {
 	var out outcome
 	switch e.Event {
+	case "learn":
+		return e.learn(st, now)
 	case "ac_power_failure", "ac_power_recover", "wifi_disconnected", "wifi_connected", "host_low_battery":
 		// spec: notifications-and-cloud.md A.6.7
 		code := map[string]int{"ac_power_failure": scACFailure, "ac_power_recover": scACRecover,

@@ -65,7 +65,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 				return fmt.Errorf("--source %q: want local or history", source)
 			}
 			mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{src}, ResetInterval: reset, Logger: log})
-			return printEvents(cmd.Context(), cmd.OutOrStdout(), mon, g.json, count)
+			return printEvents(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), mon, g.json, count)
 		},
 	}
 	f := cmd.Flags()
@@ -81,7 +81,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 
 // printEvents runs mon and prints its events until ctx ends or count
 // events were printed.
-func printEvents(ctx context.Context, out io.Writer, mon *g90.Monitor, asJSON bool, count int) error {
+func printEvents(ctx context.Context, out, status io.Writer, mon *g90.Monitor, asJSON bool, count int) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sub := mon.Subscribe(1 << 16)
@@ -90,7 +90,26 @@ func printEvents(ctx context.Context, out io.Writer, mon *g90.Monitor, asJSON bo
 	w := bufio.NewWriter(out)
 	var line []byte
 	n := 0
-	for ev := range sub.Events() {
+	ready := mon.Ready()
+loop:
+	for {
+		var ev notify.Event
+		select {
+		case <-ready:
+			ready = nil
+			st := mon.State()
+			if st.Reachable {
+				fmt.Fprintf(status, "panel %s: %s, %d sensors, %d device nodes\n", st.GUID, st.Arm, len(st.Sensors), len(st.Devices))
+			} else {
+				fmt.Fprintln(status, "the panel does not answer (yet); events come without sensor types until it does")
+			}
+			continue
+		case e, ok := <-sub.Events():
+			if !ok {
+				break loop
+			}
+			ev = e
+		}
 		if asJSON {
 			line = append(ev.AppendJSON(line[:0]), '\n')
 		} else {
@@ -102,7 +121,7 @@ func printEvents(ctx context.Context, out io.Writer, mon *g90.Monitor, asJSON bo
 			return err
 		}
 		if n++; n == count {
-			break
+			break loop
 		}
 		if len(sub.Events()) == 0 {
 			if err := w.Flush(); err != nil {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +77,9 @@ func startListen(t *testing.T, s *sim.Panel, args ...string) (*lines, func() err
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "listening for notifications") || strings.HasPrefix(sc.Text(), "reading the history") {
+			// Ready once the panel has been read, so that events carry
+			// their sensor types.
+			if strings.HasPrefix(sc.Text(), "panel ") {
 				close(ready)
 			} else {
 				t.Log("stderr:", sc.Text())
@@ -174,8 +178,16 @@ func TestListenTextAndCount(t *testing.T) {
 
 func TestListenHistory(t *testing.T) {
 	s := simtest.Start(t, sim.Config{Seed: 1})
-	out, _ := startListen(t, s, "--source", "history", "--poll", "20ms", "--json")
-	time.Sleep(100 * time.Millisecond) // the baseline read
+	cursor := filepath.Join(t.TempDir(), "cursor.json")
+	out, _ := startListen(t, s, "--source", "history", "--poll", "20ms", "--json", "--state", cursor)
+	// The first read sets the baseline and saves it.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(cursor); err != nil; _, err = os.Stat(cursor) {
+		if time.Now().After(deadline) {
+			t.Fatal("no baseline saved")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if _, err := s.Inject(sim.Injection{Event: "ac_power_failure"}); err != nil {
 		t.Fatal(err)
 	}

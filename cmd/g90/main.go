@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -15,7 +16,8 @@ func main() {
 	err := newRoot().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "g90:", err)
+		// Errors of package g90 carry its prefix already; say it once.
+		fmt.Fprintln(os.Stderr, "g90:", strings.TrimPrefix(err.Error(), "g90: "))
 		os.Exit(1)
 	}
 }

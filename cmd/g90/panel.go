@@ -9,6 +9,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/client"
+	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/spf13/cobra"
 )
@@ -220,9 +221,13 @@ func armCommand(cmd *cobra.Command, g *globals, state protocol.ArmState) error {
 
 func newRelayCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "relay on|off INDEX[:NODE]",
+		Use:   "relay on|off INDEX[:NODE]|NAME",
 		Short: "Switch a relay or socket (NODE is the 0-based channel of a multi-node relay)",
-		Args:  cobra.ExactArgs(2),
+		Long: `Switch one node of a device on or off: by INDEX[:NODE] (NODE 0-based), or by
+the name g90 devices shows, such as "Garden lights" or "Relay board#3".
+The command is sent once and not repeated: relays in toggle mode use one code
+for on and off, so a repeat could switch them back.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var on bool
 			switch args[0] {
@@ -232,11 +237,19 @@ func newRelayCmd(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("relay %q: want on or off", args[0])
 			}
-			index, node, err := parseIndexNode(args[1])
+			p, err := g.panel(cmd)
 			if err != nil {
 				return err
 			}
-			p, err := g.panel(cmd)
+			var index, node int
+			if c := args[1][0]; c >= '0' && c <= '9' {
+				index, node, err = parseIndexNode(args[1])
+			} else {
+				var n peripheral.DeviceNode
+				if n, err = p.FindDevice(cmd.Context(), args[1]); err == nil {
+					index, node = n.Index(), n.Subindex
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -274,6 +287,20 @@ type historyJSON struct {
 	Position    int    `json:"position"`
 }
 
+func newHistoryJSON(e g90.HistoryEntry) historyJSON {
+	j := historyJSON{
+		Time: e.Time().UTC().Format(time.RFC3339), Type: e.Type.String(),
+		State: string(e.HistoryState()), Sensor: e.Name, Source: e.Source.String(), Position: e.Position,
+	}
+	if j.State == "" {
+		j.State = "sos" // HOST_SOS has no state code (spec 3.15.6)
+	}
+	if idx, ok := e.SensorIndex(); ok {
+		j.SensorIndex = &idx
+	}
+	return j
+}
+
 func newHistoryCmd(g *globals) *cobra.Command {
 	var start, count int
 	cmd := &cobra.Command{
@@ -292,17 +319,10 @@ func newHistoryCmd(g *globals) *cobra.Command {
 			out := make([]historyJSON, 0, len(entries))
 			rows := [][]string{{"TIME", "TYPE", "STATE", "SOURCE", "SENSOR"}}
 			for _, e := range entries {
-				j := historyJSON{
-					Time: e.Time().UTC().Format(time.RFC3339), Type: e.Type.String(),
-					State: string(e.HistoryState()), Sensor: e.Name, Source: e.Source.String(), Position: e.Position,
-				}
-				if j.State == "" {
-					j.State = "sos" // HOST_SOS has no state code (spec 3.15.6)
-				}
+				j := newHistoryJSON(e)
 				sensor := e.Name
-				if idx, ok := e.SensorIndex(); ok {
-					j.SensorIndex = &idx
-					sensor = fmt.Sprintf("%s (#%d)", e.Name, idx)
+				if j.SensorIndex != nil {
+					sensor = fmt.Sprintf("%s (#%d)", e.Name, *j.SensorIndex)
 				}
 				out = append(out, j)
 				rows = append(rows, []string{e.Time().Local().Format("2006-01-02 15:04:05"), j.Type, j.State, j.Source, sensor})

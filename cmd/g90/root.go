@@ -50,8 +50,8 @@ g90 demo for a guided tour.`,
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "log protocol diagnostics to stderr")
 	root.AddCommand(
 		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
-		newSensorsCmd(g), newDevicesCmd(g), newRelayCmd(g), newHistoryCmd(g),
-		newConfigCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
+		newSensorsCmd(g), newDevicesCmd(g), newSensorCmd(g), newDeviceCmd(g), newRelayCmd(g), newHistoryCmd(g),
+		newConfigCmd(g), newDumpCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
 		newListenCmd(g), newSimCmd(g), newDemoCmd(g),
 	)
 	return root
