@@ -1,0 +1,576 @@
+// Package bridge connects panels to MQTT: Home Assistant discovery, entity
+// states, commands, availability, and the stream of every event on
+// <topic prefix>/<panel GUID>/event, through a durable outbound queue so
+// that what happens while the broker is away is delivered, in order, when
+// it returns.
+//
+//	b, err := bridge.New(bridge.Config{
+//		URL: "mqtt://127.0.0.1:1883", QueueDir: "/var/lib/g90/mqtt-queue",
+//		Panels: []bridge.Panel{{Name: "Home", Panel: p, Monitor: mon}},
+//	})
+//	err = b.Run(ctx) // until ctx ends
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/autopaho/queue"
+	"github.com/eclipse/paho.golang/autopaho/queue/memory"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/protocol"
+)
+
+// Config configures a Bridge. The zero value of every field but URL and
+// Panels means its default.
+type Config struct {
+	// URL is the broker: mqtt://, tcp:// (plain), mqtts://, ssl://,
+	// tls:// (TLS), ws:// or wss://.
+	URL string
+	// Username and Password authenticate to the broker when set.
+	Username, Password string
+	// TLS configures mqtts/ssl/tls/wss connections; nil is Go's default.
+	TLS *tls.Config
+	// ClientID is the MQTT client id; "" means "g90-bridge".
+	ClientID string
+	// DiscoveryPrefix is Home Assistant's discovery prefix; "" means
+	// "homeassistant".
+	DiscoveryPrefix string
+	// TopicPrefix starts every other topic; "" means "g90".
+	TopicPrefix string
+	// QueueDir keeps outbound messages on disk until the broker has
+	// them, across broker outages and restarts of the bridge; "" keeps
+	// them in memory.
+	QueueDir string
+	// Panels are the panels to bridge, each with its running Monitor.
+	Panels []Panel
+	// ReconnectDelay is the wait between connection attempts; 0 means
+	// 2 s.
+	ReconnectDelay time.Duration
+	// AvailabilityCheck is how often a panel's reachability is looked
+	// at; 0 means 1 s.
+	AvailabilityCheck time.Duration
+	// NextSeq returns the next event sequence number of a panel; nil
+	// numbers from 1 in memory.
+	NextSeq func(guid string) uint64
+	// Logger receives diagnostics; nil is silent.
+	Logger *slog.Logger
+}
+
+// Panel is one panel to bridge.
+type Panel struct {
+	// Name is the panel's name in Home Assistant; "" means "Alarm panel".
+	Name    string
+	Panel   *g90.Panel
+	Monitor *g90.Monitor
+	// PIN, when set, must come with every arm and disarm command; the
+	// bridge checks it (the panel has no user codes).
+	PIN string
+}
+
+// Stats counts what a Bridge has done.
+type Stats struct {
+	Published       uint64 // messages handed to the outbound queue
+	Events          uint64 // events published on the event topics
+	Commands        uint64 // commands carried out
+	RejectedCommand uint64 // commands ignored: bad payload, wrong PIN, unknown panel
+	CommandErrors   uint64 // commands the panel did not carry out
+	Connects        uint64 // connections made to the broker
+}
+
+// Bridge is the MQTT side of the daemon.
+type Bridge struct {
+	cfg    Config
+	log    *slog.Logger
+	url    *url.URL
+	q      queue.Queue
+	panels []*panel
+	byGUID sync.Map // GUID → *panel
+
+	connected atomic.Bool
+
+	// counters of Stats
+	published, events, commands, rejected, commandErrors, connects atomic.Uint64
+}
+
+// panel is the bridge of one panel.
+type panel struct {
+	b        *Bridge
+	cfg      Panel
+	sub      *g90.Subscription
+	cmds     chan command
+	republic chan struct{} // republish everything (Home Assistant restarted)
+	seq      uint64
+
+	mu  sync.Mutex // guards t and last
+	t   topics
+	pub map[string]string // last retained payload per state topic
+	// known entities, for discovery removals
+	sensors map[int]bool
+	relays  map[int]bool
+}
+
+type command struct {
+	topic   string
+	payload []byte
+}
+
+// New checks cfg and subscribes to the panels' events, so that none is
+// missed before Run.
+func New(cfg Config) (*Bridge, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("bridge: no broker URL")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: broker URL %q: %w", cfg.URL, err)
+	}
+	switch u.Scheme {
+	case "mqtt", "tcp":
+		u.Scheme = "mqtt"
+	case "mqtts", "ssl", "tls":
+		u.Scheme = "tls"
+	case "ws", "wss":
+	default:
+		return nil, fmt.Errorf("bridge: broker URL %q: scheme %q: want mqtt, mqtts, tcp, ssl, tls, ws or wss", cfg.URL, u.Scheme)
+	}
+	if u.Port() == "" {
+		port := map[string]string{"mqtt": "1883", "tls": "8883", "ws": "80", "wss": "443"}[u.Scheme]
+		u.Host += ":" + port
+	}
+	if len(cfg.Panels) == 0 {
+		return nil, errors.New("bridge: no panels")
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "g90-bridge"
+	}
+	if cfg.DiscoveryPrefix == "" {
+		cfg.DiscoveryPrefix = "homeassistant"
+	}
+	if cfg.TopicPrefix == "" {
+		cfg.TopicPrefix = "g90"
+	}
+	if cfg.ReconnectDelay <= 0 {
+		cfg.ReconnectDelay = 2 * time.Second
+	}
+	if cfg.AvailabilityCheck <= 0 {
+		cfg.AvailabilityCheck = time.Second
+	}
+	b := &Bridge{cfg: cfg, url: u, log: cfg.Logger}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueDir != "" {
+		if b.q, err = openFileQueue(cfg.QueueDir); err != nil {
+			return nil, fmt.Errorf("bridge: queue directory %s: %w", cfg.QueueDir, err)
+		}
+	} else {
+		b.q = memory.New()
+	}
+	for i, pc := range cfg.Panels {
+		if pc.Panel == nil || pc.Monitor == nil {
+			return nil, fmt.Errorf("bridge: panels[%d]: needs a Panel and its Monitor", i)
+		}
+		if pc.Name == "" {
+			pc.Name = "Alarm panel"
+		}
+		b.panels = append(b.panels, &panel{
+			b: b, cfg: pc, sub: pc.Monitor.Subscribe(1 << 14),
+			cmds: make(chan command, 64), republic: make(chan struct{}, 1),
+			pub: map[string]string{}, sensors: map[int]bool{}, relays: map[int]bool{},
+		})
+	}
+	return b, nil
+}
+
+// Connected reports whether the bridge is connected to the broker.
+func (b *Bridge) Connected() bool { return b.connected.Load() }
+
+// Stats returns the bridge's counters.
+func (b *Bridge) Stats() Stats {
+	return Stats{
+		Published: b.published.Load(), Events: b.events.Load(), Commands: b.commands.Load(),
+		RejectedCommand: b.rejected.Load(), CommandErrors: b.commandErrors.Load(), Connects: b.connects.Load(),
+	}
+}
+
+// bridgeStatus is the topic of the bridge's own availability.
+func (b *Bridge) bridgeStatus() string { return b.cfg.TopicPrefix + "/bridge/status" }
+
+// Run connects to the broker, keeps reconnecting, and bridges the panels
+// until ctx ends. On the way out it marks the bridge offline.
+func (b *Bridge) Run(ctx context.Context) error {
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := &stoppableQueue{Queue: b.q}
+	cfg := autopaho.ClientConfig{
+		ServerUrls: []*url.URL{b.url}, TlsCfg: b.cfg.TLS, KeepAlive: 20,
+		// A session that outlives outages, so QoS 1 messages in flight
+		// when the connection drops are sent again (spec of PublishViaQueue).
+		CleanStartOnInitialConnection: false, SessionExpiryInterval: 3600,
+		ReconnectBackoff: autopaho.NewConstantBackoff(b.cfg.ReconnectDelay),
+		ConnectTimeout:   5 * time.Second,
+		Queue:            q,
+		ConnectUsername:  b.cfg.Username, ConnectPassword: []byte(b.cfg.Password),
+		WillMessage: &paho.WillMessage{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true},
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+			b.connects.Add(1)
+			b.connected.Store(true)
+			b.log.Info("connected to the MQTT broker", "url", b.cfg.URL)
+			b.publish(b.bridgeStatus(), []byte("online"), true)
+			subs := []paho.SubscribeOptions{{Topic: b.cfg.DiscoveryPrefix + "/status", QoS: 1}}
+			for _, t := range []string{"/+/alarm/set", "/+/relay/+/+/set", "/+/reboot/set", "/+/refresh/set"} {
+				subs = append(subs, paho.SubscribeOptions{Topic: b.cfg.TopicPrefix + t, QoS: 1})
+			}
+			if _, err := cm.Subscribe(cctx, &paho.Subscribe{Subscriptions: subs}); err != nil && cctx.Err() == nil {
+				b.log.Warn("MQTT subscribe failed", "err", err)
+			}
+		},
+		OnConnectionDown: func() bool {
+			b.connected.Store(false)
+			b.log.Warn("lost the MQTT broker; queueing until it is back", "url", b.cfg.URL)
+			return true
+		},
+		OnConnectError: func(err error) {
+			b.log.Warn("cannot connect to the MQTT broker", "url", b.cfg.URL, "err", err)
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID: b.cfg.ClientID,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+				func(pr paho.PublishReceived) (bool, error) {
+					b.received(pr.Packet.Topic, pr.Packet.Payload)
+					return true, nil
+				},
+			},
+		},
+	}
+	cm, err := autopaho.NewConnection(cctx, cfg)
+	if err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	var wg sync.WaitGroup
+	pctx, pcancel := context.WithCancel(ctx)
+	for _, p := range b.panels {
+		wg.Go(func() { p.run(pctx) })
+		wg.Go(func() { p.commandLoop(pctx) })
+	}
+	<-ctx.Done()
+	pcancel()
+	wg.Wait()
+	// Say goodbye: offline, then a clean disconnect (which discards the
+	// will, so publish the status ourselves).
+	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer dcancel()
+	if b.connected.Load() {
+		_, _ = cm.Publish(dctx, &paho.Publish{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true})
+	}
+	// autopaho's queue sender retries a failed publish without looking at
+	// its context; an empty queue lets it see the end.
+	q.stop.Store(true)
+	_ = cm.Disconnect(dctx)
+	cancel()
+	<-cm.Done()
+	for _, p := range b.panels {
+		p.sub.Close()
+	}
+	return nil
+}
+
+// publish queues one message, QoS 1; the connection sends the queue in
+// order whenever it is up. It is what autopaho's PublishViaQueue does,
+// without needing the connection.
+func (b *Bridge) publish(topic string, payload []byte, retain bool) {
+	b.published.Add(1)
+	var buf bytes.Buffer
+	_, err := (&paho.Publish{Topic: topic, Payload: payload, QoS: 1, Retain: retain}).Packet().WriteTo(&buf)
+	if err == nil {
+		err = b.q.Enqueue(&buf)
+	}
+	if err != nil {
+		b.log.Error("cannot queue an MQTT message", "topic", topic, "err", err)
+	}
+}
+
+// received routes a message from the broker.
+func (b *Bridge) received(topic string, payload []byte) {
+	if topic == b.cfg.DiscoveryPrefix+"/status" {
+		// Home Assistant (re)started: it has forgotten non-retained
+		// state; send everything again (spec: home-assistant.md §3).
+		if strings.TrimSpace(string(payload)) == "online" {
+			for _, p := range b.panels {
+				select {
+				case p.republic <- struct{}{}:
+				default:
+				}
+			}
+		}
+		return
+	}
+	rest, ok := strings.CutPrefix(topic, b.cfg.TopicPrefix+"/")
+	guid, _, ok2 := strings.Cut(rest, "/")
+	v, found := b.byGUID.Load(guid)
+	if !ok || !ok2 || !found {
+		b.rejected.Add(1)
+		b.log.Warn("MQTT command for no known panel ignored", "topic", topic)
+		return
+	}
+	p := v.(*panel)
+	select {
+	case p.cmds <- command{topic, slices.Clone(payload)}:
+	default:
+		b.rejected.Add(1)
+		b.log.Warn("MQTT command ignored: too many waiting", "topic", topic)
+	}
+}
+
+// run publishes the panel's discovery, states and events.
+func (p *panel) run(ctx context.Context) {
+	// The GUID names the topics: wait for the first read of the panel.
+	tick := time.NewTicker(50 * time.Millisecond)
+	var st g90.State
+	for st = p.cfg.Monitor.State(); st.GUID == "" || st.LastRead.IsZero(); st = p.cfg.Monitor.State() {
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return
+		case <-tick.C:
+		}
+	}
+	tick.Stop()
+	p.mu.Lock()
+	p.t = topics{prefix: p.b.cfg.TopicPrefix, discovery: p.b.cfg.DiscoveryPrefix, guid: st.GUID}
+	p.mu.Unlock()
+	p.b.byGUID.Store(st.GUID, p)
+	p.publishAll(st, true)
+
+	avail := time.NewTicker(p.b.cfg.AvailabilityCheck)
+	defer avail.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-p.sub.Events():
+			if !ok {
+				return
+			}
+			p.event(&ev)
+		case <-p.republic:
+			p.publishAll(p.cfg.Monitor.State(), true)
+		case <-avail.C:
+			p.publishAll(p.cfg.Monitor.State(), false)
+		}
+	}
+}
+
+// event publishes one event on the event topic and the states it changed.
+func (p *panel) event(ev *notify.Event) {
+	if p.b.cfg.NextSeq != nil {
+		p.seq = p.b.cfg.NextSeq(p.t.guid)
+	} else {
+		p.seq++
+	}
+	b := ev.AppendJSON(make([]byte, 0, 256))
+	b = append(strconv.AppendUint(append(b[:len(b)-1], `,"seq":`...), p.seq, 10), '}')
+	p.b.events.Add(1)
+	p.b.publish(p.t.event(), b, false)
+	p.publishAll(p.cfg.Monitor.State(), ev.Type == notify.EventSensorAdded || ev.Type == notify.EventSensorRemoved ||
+		ev.Type == notify.EventDeviceAdded || ev.Type == notify.EventDeviceRemoved)
+}
+
+// publishAll publishes what changed since the last time: availability,
+// panel and sensor states, and with discovery the discovery payloads of
+// every entity (again), removing those of sensors and relays that are
+// gone.
+func (p *panel) publishAll(st g90.State, discovery bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.t
+	if discovery {
+		clear(p.pub) // states go out again after discovery
+		topic, payload := panelDiscovery(t, p.cfg.Name, "", p.cfg.PIN != "")
+		p.b.publish(topic, payload, true)
+		seen := map[int]bool{}
+		for _, s := range st.Sensors {
+			topic, payload := sensorDiscovery(t, s)
+			p.b.publish(topic, payload, true)
+			seen[s.Index] = true
+		}
+		for i := range p.sensors {
+			if !seen[i] {
+				p.b.publish(t.deviceConfig(sensorObjectID(t, i)), nil, true)
+			}
+		}
+		p.sensors = seen
+		relays := map[int][]g90.DeviceRef{}
+		for _, d := range st.Devices {
+			relays[d.Index] = append(relays[d.Index], d)
+		}
+		for _, nodes := range relays {
+			topic, payload := relayDiscovery(t, nodes)
+			p.b.publish(topic, payload, true)
+		}
+		for i := range p.relays {
+			if relays[i] == nil {
+				p.b.publish(t.deviceConfig(relayObjectID(t, i)), nil, true)
+			}
+		}
+		p.relays = map[int]bool{}
+		for i := range relays {
+			p.relays[i] = true
+		}
+	}
+	p.retain(t.availability(), map[bool]string{true: "online", false: "offline"}[st.Reachable])
+	p.retain(t.alarm(), alarmState(st))
+	p.retain(t.panelState(), string(mustJSON(map[string]any{
+		"arm": st.Arm, "alarm": st.Alarm, "alarm_sensor": st.AlarmSensor, "reachable": st.Reachable,
+	})))
+	for _, s := range st.Sensors {
+		p.retain(t.sensor(s.Index), string(mustJSON(map[string]any{
+			"index": s.Index, "name": s.Name, "type": s.Type, "enabled": s.Enabled,
+			"occupied": s.Occupied, "tamper": s.Tamper, "low_battery": s.LowBattery,
+			"door_open_when_arming": s.DoorOpenWhenArming,
+		})))
+	}
+}
+
+// retain publishes a retained state if it differs from the last one.
+// p.mu is held.
+func (p *panel) retain(topic, payload string) {
+	if p.pub[topic] == payload {
+		return
+	}
+	p.pub[topic] = payload
+	p.b.publish(topic, []byte(payload), true)
+}
+
+// commandLoop carries out the panel's MQTT commands one at a time.
+func (p *panel) commandLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-p.cmds:
+			p.command(ctx, c)
+		}
+	}
+}
+
+// commandTimeout bounds one MQTT command, retries included.
+const commandTimeout = 2 * time.Minute
+
+func (p *panel) command(ctx context.Context, c command) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	p.mu.Lock()
+	t := p.t
+	p.mu.Unlock()
+	rest := strings.TrimPrefix(c.topic, t.base()+"/")
+	payload := strings.TrimSpace(string(c.payload))
+	reject := func(why string) {
+		p.b.rejected.Add(1)
+		p.b.log.Warn("MQTT command ignored", "topic", c.topic, "payload", payload, "reason", why)
+	}
+	var err error
+	switch {
+	case rest == "alarm/set":
+		action, code := payload, ""
+		if strings.HasPrefix(payload, "{") {
+			var v struct{ Action, Code string }
+			if json.Unmarshal(c.payload, &v) != nil {
+				reject("not JSON")
+				return
+			}
+			action, code = v.Action, v.Code
+		}
+		if p.cfg.PIN != "" && code != p.cfg.PIN {
+			reject("wrong PIN")
+			return
+		}
+		var state string
+		switch action {
+		case "ARM_AWAY":
+			err, state = p.cfg.Panel.Arm(ctx, protocol.ArmAway), "armed_away"
+		case "ARM_HOME":
+			err, state = p.cfg.Panel.Arm(ctx, protocol.ArmHome), "armed_home"
+		case "DISARM":
+			err, state = p.cfg.Panel.Disarm(ctx), "disarmed"
+		default:
+			reject("action must be ARM_AWAY, ARM_HOME or DISARM")
+			return
+		}
+		if err == nil {
+			// Shown at once; the panel's own report and a read follow.
+			p.mu.Lock()
+			p.retain(t.alarm(), state)
+			p.mu.Unlock()
+			p.cfg.Monitor.Refresh()
+		}
+	case strings.HasPrefix(rest, "relay/") && strings.HasSuffix(rest, "/set"):
+		parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(rest, "relay/"), "/set"), "/")
+		idx, err1 := strconv.Atoi(parts[0])
+		node, err2 := strconv.Atoi(parts[len(parts)-1])
+		if len(parts) != 2 || err1 != nil || err2 != nil || (payload != "ON" && payload != "OFF") {
+			reject("want relay/INDEX/NODE/set with ON or OFF")
+			return
+		}
+		if err = p.cfg.Panel.SetRelay(ctx, idx, node, payload == "ON"); err == nil {
+			// The panel cannot report relay states (spec:
+			// home-assistant.md §2c): the command's success is the state.
+			p.mu.Lock()
+			p.retain(t.relay(idx, node), payload)
+			p.mu.Unlock()
+		}
+	case rest == "reboot/set":
+		if payload != "PRESS" {
+			reject("want PRESS")
+			return
+		}
+		err = p.cfg.Panel.Reboot(ctx, g90.ModuleAll)
+	case rest == "refresh/set":
+		if payload != "PRESS" {
+			reject("want PRESS")
+			return
+		}
+		p.cfg.Monitor.Refresh()
+	default:
+		reject("unknown command")
+		return
+	}
+	p.b.commands.Add(1)
+	if err != nil {
+		p.b.commandErrors.Add(1)
+		p.b.log.Error("MQTT command failed", "topic", c.topic, "err", err)
+	}
+}
+
+// stoppableQueue is the outbound queue as the connection sees it: once
+// stopped it looks empty, so autopaho's sender, which retries a failed
+// publish in a loop that does not watch its context, returns. The
+// messages stay in the queue for the next start.
+type stoppableQueue struct {
+	queue.Queue
+	stop atomic.Bool
+}
+
+func (q *stoppableQueue) Peek() (queue.Entry, error) {
+	if q.stop.Load() {
+		return nil, queue.ErrEmpty
+	}
+	return q.Queue.Peek()
+}

@@ -1,0 +1,96 @@
+// Package broker runs an embedded MQTT broker (mochi-mqtt) for when no
+// broker is configured: `g90 serve` and `g90 demo` then work with nothing
+// else installed, and tests get a real broker on loopback.
+//
+//	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:1883"})
+//	defer b.Close()
+//	fmt.Println(b.URL()) // mqtt://127.0.0.1:1883
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// DefaultListen is the embedded broker's address: loopback only, so the
+// broker without passwords is not exposed to the network by default.
+const DefaultListen = "127.0.0.1:1883"
+
+// Config configures Start. The zero value of every field means its
+// default.
+type Config struct {
+	// Listen is the TCP address; "" means DefaultListen.
+	Listen string
+	// Listener, if set, is used instead of opening Listen.
+	Listener net.Listener
+	// Logger receives the broker's log; nil is silent.
+	Logger *slog.Logger
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	srv *mqtt.Server
+	ln  net.Listener
+}
+
+// Start starts a broker that accepts every client (it listens on loopback
+// by default; put it elsewhere only on a network you trust).
+func Start(cfg Config) (*Broker, error) {
+	ln := cfg.Listener
+	if ln == nil {
+		if cfg.Listen == "" {
+			cfg.Listen = DefaultListen
+		}
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("broker: listen %s: %w", cfg.Listen, err)
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false})
+	err := errors.Join(
+		srv.AddHook(new(allowAll), nil),
+		srv.AddListener(listeners.NewNet("g90", ln)),
+	)
+	if err == nil {
+		err = srv.Serve()
+	}
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	return &Broker{srv: srv, ln: ln}, nil
+}
+
+// Addr returns the broker's TCP address.
+func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
+
+// URL returns the address as an mqtt:// URL.
+func (b *Broker) URL() string { return "mqtt://" + b.ln.Addr().String() }
+
+// Close stops the broker and disconnects its clients.
+func (b *Broker) Close() error { return b.srv.Close() }
+
+// allowAll lets every client connect and use every topic. It is ours, not
+// mochi's auth package, which would pull in the archived gopkg.in/yaml.v3.
+type allowAll struct{ mqtt.HookBase }
+
+func (h *allowAll) ID() string { return "g90-allow-all" }
+
+func (h *allowAll) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (h *allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+
+func (h *allowAll) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
