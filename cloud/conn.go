@@ -1,6 +1,8 @@
 package cloud
 
 import (
+	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -29,7 +31,22 @@ type conn struct {
 	last atomic.Int64
 
 	framer cloudproto.Framer
-	out    []byte // reply buffer
+	out    []byte // replies to the current read
+
+	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
+	relay *relay     // chained mode only
+}
+
+// write writes b to the panel, bounded by writeTimeout.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := c.nc.Write(b)
+	if err != nil {
+		c.srv.log.Info("cloud: write to panel failed", "remote", c.remote, "err", err)
+	}
+	return err
 }
 
 func (c *conn) setGUID(g string) { c.mu.Lock(); c.guid = g; c.mu.Unlock() }
@@ -41,14 +58,26 @@ func (c *conn) info() Panel {
 	if n := c.last.Load(); n != 0 {
 		p.LastPacket = time.Unix(0, n)
 	}
+	if c.relay != nil {
+		if n := c.relay.last.Load(); n != 0 {
+			p.LastUpstream = time.Unix(0, n)
+		}
+	}
 	return p
 }
 
 // serveConn reads the panel's bytes until the connection closes, fails or
 // idles out; every complete message is handled in order.
-func (s *Server) serveConn(c *conn) {
+func (s *Server) serveConn(ctx context.Context, c *conn) {
 	defer s.release(c)
 	defer c.nc.Close()
+	if s.upstream != "" {
+		c.relay = newRelay(c)
+		var wg sync.WaitGroup
+		wg.Go(func() { c.relay.run(ctx) })
+		defer wg.Wait()
+		defer close(c.relay.items)
+	}
 	buf := make([]byte, readSize)
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(s.idle)) // deadlines use the real clock, not Config.Now
@@ -56,9 +85,23 @@ func (s *Server) serveConn(c *conn) {
 		if n > 0 {
 			now := s.now()
 			c.last.Store(now.UnixNano())
-			c.framer.Feed(buf[:n])
-			if !c.drain(now) {
+			c.out = c.out[:0]
+			if !c.drain(buf[:n], now) {
 				return
+			}
+			switch {
+			case c.relay != nil:
+				// spec: E.4.1: every read goes upstream unmodified; not
+				// before the panel named itself when only some are served.
+				if s.allowGUID == nil || c.getGUID() != "" {
+					c.relay.enqueue(item{chunk: bytes.Clone(buf[:n]), local: bytes.Clone(c.out)})
+				}
+			case len(c.out) > 0:
+				// One write: the bytes the panel receives are those of
+				// the reference's separate writes (spec: D.5.10).
+				if c.write(c.out) != nil {
+					return
+				}
 			}
 		}
 		if err != nil {
@@ -87,8 +130,9 @@ func (c *conn) closed(err error) {
 
 // drain handles every complete message in the framer. It returns false
 // when the connection must close.
-func (c *conn) drain(now time.Time) bool {
+func (c *conn) drain(chunk []byte, now time.Time) bool {
 	s := c.srv
+	c.framer.Feed(chunk)
 	for {
 		raw, err := c.framer.Next()
 		if err != nil {
@@ -143,9 +187,7 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 		s.log.Debug("cloud: message before the panel named itself ignored", "remote", c.remote, "kind", m.Kind)
 		return true
 	}
-	if !c.reply(&m) {
-		return false
-	}
+	c.replies(&m)
 	nm, ok, err := m.Notify(guid)
 	if err != nil {
 		s.stats.invalid.Add(1)
@@ -171,28 +213,14 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 	return true
 }
 
-// reply writes the standalone replies to m, if any (spec: D.7), in one
-// write: the bytes the panel receives are those of the reference's
-// separate writes (spec: D.5.10).
-func (c *conn) reply(m *cloudproto.Message) bool {
+// replies appends to c.out the replies a standalone server sends for m
+// (spec: D.7).
+func (c *conn) replies(m *cloudproto.Message) {
 	s := c.srv
-	p := cloudproto.ReplyParams{LocalPort: s.localPort, Advertise: s.advertise, Now: s.now()}
+	p := cloudproto.ReplyParams{LocalPort: s.localPort, Advertise: c.advertise(), Now: s.now()}
 	if m.Kind == cloudproto.KindDiscovery && !p.Advertise.IsValid() {
-		local := addrPort(c.nc.LocalAddr())
-		if !local.Addr().Unmap().Is4() {
-			s.log.Error("cloud: cannot advertise a non-IPv4 address; set Config.Advertise", "local", local)
-			return true
-		}
-		p.Advertise = netip.AddrPortFrom(local.Addr().Unmap(), uint16(s.localPort))
+		s.log.Error("cloud: no IPv4 address to advertise; set Config.Advertise", "local", c.nc.LocalAddr())
+		return
 	}
-	c.out = cloudproto.AppendReplies(c.out[:0], m, p)
-	if len(c.out) == 0 {
-		return true
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.nc.Write(c.out); err != nil {
-		s.log.Info("cloud: reply failed; closing", "remote", c.remote, "err", err)
-		return false
-	}
-	return true
+	c.out = cloudproto.AppendReplies(c.out, m, p)
 }

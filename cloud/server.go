@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,32 @@ type Config struct {
 	// Now is the server's clock, for receive times and the time sent in
 	// discovery replies; nil means time.Now.
 	Now func() time.Time
+
+	// Upstream, if set, is the host:port of the vendor cloud (e.g.
+	// "47.88.7.61:5678", spec: 0.3): chained mode (spec: E.4). Every
+	// panel connection gets its own upstream connection; what the panel
+	// sends is relayed to it in order and what it sends back is relayed
+	// to the panel, while events are handled as in standalone mode.
+	// While the upstream is unreachable the server answers locally
+	// ([REC], spec: E.4.3).
+	Upstream string
+	// Dial connects to Upstream; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ConnectTimeout bounds an upstream connect; default
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait after a failed upstream
+	// connect, which doubles from one to the other; defaults
+	// DefaultBackoffMin and DefaultBackoffMax.
+	BackoffMin, BackoffMax time.Duration
+	// UpstreamQueue bounds the panel reads waiting to be relayed; more
+	// are dropped and counted in Stats.UpstreamDropped. Default
+	// DefaultUpstreamQueue.
+	UpstreamQueue int
+	// RewriteDiscovery replaces the address in the upstream's discovery
+	// replies with the advertised one, so the panel is not sent past this
+	// server to the vendor (spec: G.5).
+	RewriteDiscovery bool
 }
 
 // Errors of New and Serve.
@@ -133,12 +160,19 @@ type Stats struct {
 	FramingErrors int64 // runs of bytes dropped by the framer (bad message_length)
 	DecodeErrors  int64 // messages that did not decode (cloudproto.DecodeError)
 	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID, unroutable alert
+
+	// Chained mode.
+	UpstreamConnects int64 // upstream connections made
+	UpstreamFailures int64 // upstream connects that failed or timed out
+	UpstreamDropped  int64 // panel reads dropped because the upstream queue was full
+	LocalReplies     int64 // panel reads answered locally because the upstream was down
 }
 
 type counters struct {
-	open, accepted, rejected, overLimit, replaced, idleClosed atomic.Int64
-	messages, unknown, unidentified, delivered, dropped       atomic.Int64
-	framingErrors, decodeErrors, invalid                      atomic.Int64
+	open, accepted, rejected, overLimit, replaced, idleClosed         atomic.Int64
+	messages, unknown, unidentified, delivered, dropped               atomic.Int64
+	framingErrors, decodeErrors, invalid                              atomic.Int64
+	upstreamConnects, upstreamFailures, upstreamDropped, localReplies atomic.Int64
 }
 
 // Server is a cloud server for many panels at once. Its methods are safe
@@ -154,6 +188,14 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	localPort int
+
+	upstream         string
+	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
+	connectTimeout   time.Duration
+	backoffMin       time.Duration
+	backoffMax       time.Duration
+	upQueue          int
+	rewriteDiscovery bool
 
 	queue chan *Message
 	stats counters
@@ -178,6 +220,17 @@ func New(cfg Config) (*Server, error) {
 		now:       cfg.Now,
 		conns:     map[*conn]struct{}{},
 		byGUID:    map[string]*conn{},
+
+		upstream:         cfg.Upstream,
+		dial:             cfg.Dial,
+		connectTimeout:   cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout),
+		backoffMin:       cmp.Or(cfg.BackoffMin, DefaultBackoffMin),
+		backoffMax:       cmp.Or(cfg.BackoffMax, DefaultBackoffMax),
+		upQueue:          cmp.Or(cfg.UpstreamQueue, DefaultUpstreamQueue),
+		rewriteDiscovery: cfg.RewriteDiscovery,
+	}
+	if s.dial == nil {
+		s.dial = (&net.Dialer{}).DialContext
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -196,8 +249,10 @@ func New(cfg Config) (*Server, error) {
 		qs = DefaultQueueSize
 	}
 	switch {
-	case s.idle < 0 || s.maxConns < 0 || qs < 0:
-		return nil, fmt.Errorf("%w: negative IdleTimeout, MaxConns or QueueSize", ErrConfig)
+	case s.idle < 0 || s.maxConns < 0 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0:
+		return nil, fmt.Errorf("%w: negative duration or size", ErrConfig)
+	case s.backoffMax < s.backoffMin:
+		return nil, fmt.Errorf("%w: BackoffMax %v below BackoffMin %v", ErrConfig, s.backoffMax, s.backoffMin)
 	case s.advertise.IsValid() && (!s.advertise.Addr().Unmap().Is4() || s.advertise.Port() == 0):
 		// spec: D.5.10: 16 bytes of dotted text and a port.
 		return nil, fmt.Errorf("%w: Advertise %v must be an IPv4 address and a port", ErrConfig, s.advertise)
@@ -244,6 +299,8 @@ func (s *Server) Stats() Stats {
 		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
 		Delivered: c.delivered.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
 		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
+		UpstreamConnects: c.upstreamConnects.Load(), UpstreamFailures: c.upstreamFailures.Load(),
+		UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
 	}
 }
 
@@ -253,6 +310,9 @@ type Panel struct {
 	Remote     netip.AddrPort
 	Connected  time.Time
 	LastPacket time.Time // last_device_packet_time (spec: E.4.5)
+	// LastUpstream is last_upstream_packet_time: when the upstream last
+	// sent something for this panel (chained mode, spec: E.4.5).
+	LastUpstream time.Time
 }
 
 // Panels returns the open connections, oldest first.
@@ -313,7 +373,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		if c == nil {
 			continue
 		}
-		conns.Go(func() { s.serveConn(c) })
+		conns.Go(func() { s.serveConn(ctx, c) })
 	}
 	s.ln.Close()
 	s.mu.Lock()
