@@ -24,6 +24,7 @@ type conn struct {
 	nc        net.Conn
 	remote    netip.AddrPort
 	connected time.Time
+	seq       uint64 // accept order
 
 	mu   sync.Mutex // guards guid
 	guid string

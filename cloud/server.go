@@ -204,6 +204,7 @@ type Server struct {
 	serving bool
 	conns   map[*conn]struct{}
 	byGUID  map[string]*conn
+	seq     uint64 // of the last connection accepted
 	closing bool
 }
 
@@ -319,11 +320,16 @@ type Panel struct {
 func (s *Server) Panels() []Panel {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Panel
+	cs := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		out = append(out, c.info())
+		cs = append(cs, c)
 	}
-	slices.SortFunc(out, func(a, b Panel) int { return a.Connected.Compare(b.Connected) })
+	// By accept order: Config.Now may give every connection one time.
+	slices.SortFunc(cs, func(a, b *conn) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]Panel, len(cs))
+	for i, c := range cs {
+		out[i] = c.info()
+	}
 	return out
 }
 
@@ -406,7 +412,8 @@ func (s *Server) admit(nc net.Conn) *conn {
 		nc.Close()
 		return nil
 	}
-	c := &conn{srv: s, nc: nc, remote: remote, connected: s.now()}
+	s.seq++
+	c := &conn{srv: s, nc: nc, remote: remote, connected: s.now(), seq: s.seq}
 	s.conns[c] = struct{}{}
 	s.stats.open.Add(1)
 	s.log.Info("cloud: panel connected", "remote", remote)
