@@ -78,6 +78,11 @@ func (f *fakeCloud) serve(ln net.Listener) {
 				return
 			}
 			f.mu.Lock()
+			if f.ln != ln { // stopped while accepting
+				f.mu.Unlock()
+				c.Close()
+				return
+			}
 			f.n++
 			n, m := f.n, f.mode
 			f.conns = append(f.conns, c)
