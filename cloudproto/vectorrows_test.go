@@ -31,7 +31,9 @@ type row struct {
 	buffered int
 	// want are the events, in order.
 	want []notify.Event
-	// why explains where we differ from the reference ([REC]).
+	// why says what we do where the vector notes that the recommended
+	// behaviour ([REC]) differs from the reference's; required exactly
+	// there.
 	why string
 }
 
@@ -127,11 +129,13 @@ var rows = []row{
 
 	// spec: F.5.
 	{id: "C-ERR-SHORT-HEADER", buffered: 5, why: "[REC] waits for the rest of the header"},
-	{id: "C-ERR-SHORT-PACKET", buffered: 8, why: "[REC] waits for the 9th byte"},
+	// Waits for the 9th byte.
+	{id: "C-ERR-SHORT-PACKET", buffered: 8},
 	{id: "C-ERR-WRONG-VERSION", decodeErr: ErrVersion},
 	{id: "C-ERR-STATUS-SENSOR-WRONG-STATE", kind: KindStatusChange, notifyErr: notify.ErrUnknown},
-	{id: "C-ERR-UNKNOWN-DIRECTION", kind: KindUnknown,
-		why: "[REC] a direction outside the catalogue makes the message unknown and skipped, not an error"},
+	// The reference fails on the direction byte; we skip the message as
+	// unknown (spec: D.6.2). Either way: no reply, no event.
+	{id: "C-ERR-UNKNOWN-DIRECTION", kind: KindUnknown},
 	{id: "C-ERR-NONPING-TOO-SHORT", kind: KindUnknown, why: "[REC] skipped silently"},
 	{id: "C-ERR-SPLIT", kind: KindHello,
 		chunks: func(tb testing.TB, es []vectors.Entry) [][]byte {

@@ -188,6 +188,16 @@ func runVector(t *testing.T, es []vectors.Entry, e vectors.Entry, r row) {
 
 	s := runSession(chunks, p)
 
+	// Where the spec notes that the recommended behaviour differs from
+	// the reference, the row must say what we do.
+	rec := false
+	for _, v := range e.Fields {
+		rec = rec || strings.Contains(v, "[REC]")
+	}
+	if rec != (r.why != "") {
+		t.Errorf("the vector notes a [REC] difference: %v; the row explains one: %q", rec, r.why)
+	}
+
 	// Replies, byte for byte (spec: D.5.10).
 	want, ok := vectors.Hex(e.Fields["expect_reply_hex"])
 	switch {
