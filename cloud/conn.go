@@ -35,7 +35,7 @@ type conn struct {
 	out    []byte // replies to the current read
 
 	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
-	relay *relay     // chained mode only
+	relay *relay     // chained mode only; set before the connection is shared
 }
 
 // write writes b to the panel, bounded by writeTimeout.
@@ -72,8 +72,7 @@ func (c *conn) info() Panel {
 func (s *Server) serveConn(ctx context.Context, c *conn) {
 	defer s.release(c)
 	defer c.nc.Close()
-	if s.upstream != "" {
-		c.relay = newRelay(c)
+	if c.relay != nil {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.relay.run(ctx) })
 		defer wg.Wait()

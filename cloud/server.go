@@ -414,6 +414,9 @@ func (s *Server) admit(nc net.Conn) *conn {
 	}
 	s.seq++
 	c := &conn{srv: s, nc: nc, remote: remote, connected: s.now(), seq: s.seq}
+	if s.upstream != "" {
+		c.relay = newRelay(c)
+	}
 	s.conns[c] = struct{}{}
 	s.stats.open.Add(1)
 	s.log.Info("cloud: panel connected", "remote", remote)
