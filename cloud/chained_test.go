@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,4 +254,52 @@ func TestChainedPanelLeaves(t *testing.T) {
 	q := dial(t, srv)
 	q.send(ping)
 	q.expect(marker(2))
+}
+
+// TestChainedQueueFull: reads that do not fit in the upstream queue are
+// dropped and counted, never blocking the panel's reader.
+func TestChainedQueueFull(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	blocked := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		once.Do(func() { close(entered) })
+		<-release
+		return nil, context.DeadlineExceeded
+	}
+	srv, _ := start(t, Config{Upstream: "192.0.2.1:5678", Dial: blocked, UpstreamQueue: 1})
+	p := dial(t, srv)
+	p.send(ping)
+	<-entered // the relay holds the first read while it connects
+	// One read each: the server has framed a ping before the next is sent.
+	for i := 2; i <= 3; i++ {
+		p.send(ping)
+		waitStats(t, srv, func(s Stats) bool { return s.Messages == int64(i) })
+	}
+	if st := srv.Stats(); st.UpstreamDropped != 1 {
+		t.Errorf("UpstreamDropped = %d, want 1", st.UpstreamDropped)
+	}
+	close(release)
+	p.expect(ping) // the first read, answered locally after the failed connect
+	p.expect(ping) // the queued one
+	p.sync()       // the dropped one got nothing: the next answer is this ping's
+	if st := srv.Stats(); st.LocalReplies != 3 || st.UpstreamFailures != 1 {
+		t.Errorf("stats %+v: want 3 local replies after 1 failed connect", st)
+	}
+}
+
+// TestChainedAllowGUIDs: with AllowGUIDs, nothing is relayed before the
+// panel has named itself.
+func TestChainedAllowGUIDs(t *testing.T) {
+	fake := newFakeCloud(t, chainedVector(t, "CH-RELAY-1"))
+	defer fake.stop()
+	srv, _ := start(t, Config{Upstream: fake.addr, AllowGUIDs: []string{"GA00000A0000000"}})
+	p := dial(t, srv)
+	p.send(ping)
+	waitStats(t, srv, func(s Stats) bool { return s.Unidentified == 1 })
+	hello := vector(t, "C-HELLO")
+	p.send(hello)
+	if r := fake.next(t); !bytes.Equal(r.msg, hello) {
+		t.Errorf("upstream got % x first, want the hello", r.msg)
+	}
+	p.expect(chainedVector(t, "CH-RELAY-1"))
 }
