@@ -214,7 +214,7 @@ func (r *relay) rewrite(f *cloudproto.Framer, out []byte) []byte {
 			return out
 		}
 		m, err := cloudproto.Decode(raw)
-		if err != nil || m.Kind != cloudproto.KindDiscoveryReply {
+		if err != nil || m.Kind != cloudproto.KindDiscoveryResponse {
 			out = append(out, raw...)
 			continue
 		}

@@ -73,7 +73,7 @@ func TestChainedRelay(t *testing.T) {
 			p.expect(marker(1))
 			// The discovery reply passes unchanged (spec: E.4.1, G.5).
 			p.send(vector(t, "C-DISCOVERY"))
-			vendor := cloudproto.DiscoveryResponse(netip.AddrPortFrom(netip.AddrFrom4(vendorAddr), 5678), fixedNow)
+			vendor := cloudproto.DiscoveryReply(netip.AddrPortFrom(netip.AddrFrom4(vendorAddr), 5678), fixedNow)
 			p.expect(vendor.Append(nil))
 
 			p.send(vector(t, "C-NOTIFICATION"))
@@ -100,7 +100,7 @@ func TestChainedRewriteDiscovery(t *testing.T) {
 	srv, _ := start(t, Config{Upstream: fake.addr, Advertise: adv, RewriteDiscovery: true})
 	p := dial(t, srv)
 	p.send(vector(t, "C-DISCOVERY"))
-	want := cloudproto.DiscoveryResponse(adv, fixedNow)
+	want := cloudproto.DiscoveryReply(adv, fixedNow)
 	p.expect(want.Append(nil))
 	p.send(ping)
 	p.expect(marker(1))

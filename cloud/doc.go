@@ -3,7 +3,10 @@
 // answers their pings, hellos and discovery requests byte for byte as the
 // cloud would (standalone mode, spec: E.3), and it hands every status
 // change and wrapped notification, converted to a notify.Message, to a
-// Handler. The wire format is package cloudproto.
+// Handler. In chained mode (Config.Upstream, spec: E.4) it also relays
+// each panel's connection to the vendor cloud, in order, and answers
+// locally while the vendor is unreachable. The wire format is package
+// cloudproto.
 //
 // Comments cite the specification as "spec: E.5" for sections of
 // spec/notifications-and-cloud.md.

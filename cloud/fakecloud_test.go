@@ -165,7 +165,7 @@ func (f *fakeCloud) answer(raw []byte, n int) []byte {
 	case cloudproto.KindHello:
 		return f.onHello
 	case cloudproto.KindDiscovery:
-		r := cloudproto.DiscoveryResponse(netip.AddrPortFrom(netip.AddrFrom4(vendorAddr), 5678), fixedNow)
+		r := cloudproto.DiscoveryReply(netip.AddrPortFrom(netip.AddrFrom4(vendorAddr), 5678), fixedNow)
 		return r.Append(nil)
 	case cloudproto.KindPing:
 		return marker(n)

@@ -207,6 +207,6 @@ func helloReplies(srv *Server) []byte {
 }
 
 func discoveryReply(advertise netip.AddrPort) []byte {
-	m := cloudproto.DiscoveryResponse(advertise, fixedNow)
+	m := cloudproto.DiscoveryReply(advertise, fixedNow)
 	return m.Append(nil)
 }

@@ -65,7 +65,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 		{Kind: KindHelloAck, Value: 1},
 		{Kind: KindHelloResponse, Value: 0x1f},
 		{Kind: KindHelloInfo, Port: 5678},
-		{Kind: KindDiscoveryReply, Discovery: DiscoveryReply{ServerIP: "255.255.255.255", Unknown1: 1, Unknown2: 2, ServerPort: 5678, Timestamp: 1735689600}},
+		{Kind: KindDiscoveryResponse, Discovery: DiscoveryResponse{ServerIP: "255.255.255.255", Unknown1: 1, Unknown2: 2, ServerPort: 5678, Timestamp: 1735689600}},
 		{Kind: KindCommand, Command: Command{2, 100, 100, 5}, Body: []byte{0}},
 		{Kind: KindUnknown, Header: Header{Code: 0x99, Source: DirDevice}, Body: []byte{1, 0, 0, 0}},
 		{Kind: KindPing, Body: []byte{9}}, // extra bytes after a fixed layout
@@ -132,7 +132,7 @@ func TestNotify(t *testing.T) {
 // TestDiscoveryResponse: the advertised address in its 16-byte field
 // (spec: D.5.10).
 func TestDiscoveryResponse(t *testing.T) {
-	m := DiscoveryResponse(netip.MustParseAddrPort("[::ffff:192.168.1.10]:5679"), time.Unix(1735689600, 0))
+	m := DiscoveryReply(netip.MustParseAddrPort("[::ffff:192.168.1.10]:5679"), time.Unix(1735689600, 0))
 	if m.Discovery.ServerIP != "192.168.1.10" || m.Discovery.ServerPort != 5679 || m.Discovery.Timestamp != 0x67748580 {
 		t.Errorf("DiscoveryResponse = %+v", m.Discovery)
 	}

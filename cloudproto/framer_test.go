@@ -26,7 +26,7 @@ func allMessages(tb testing.TB) [][]byte {
 	for _, r := range HelloReplies(defaultParams.LocalPort) {
 		out = append(out, r.Append(nil))
 	}
-	disc := DiscoveryResponse(defaultParams.Advertise, defaultParams.Now)
+	disc := DiscoveryReply(defaultParams.Advertise, defaultParams.Now)
 	out = append(out, disc.Append(nil))
 	cmd := Message{Kind: KindCommand, Header: KindCommand.header(), Command: Command{Unknown1: 2, CommandCode: 200, SubcommandCode: 200, Unknown2: 5}, Body: []byte("[200,[1,10]]\x00")}
 	return append(out, cmd.Append(nil))

@@ -70,16 +70,16 @@ const (
 	// KindPing is M1, and also M7: the ping reply is byte for byte the
 	// ping (spec: D.5.10).
 	KindPing
-	KindHello           // M2
-	KindDiscovery       // M3
-	KindStatusChange    // M4a, M4b, M4c
-	KindNotification    // M5
-	KindCommandResponse // M6
-	KindHelloAck        // M8
-	KindHelloResponse   // M9
-	KindHelloInfo       // M10
-	KindDiscoveryReply  // M11
-	KindCommand         // M12
+	KindHello             // M2
+	KindDiscovery         // M3
+	KindStatusChange      // M4a, M4b, M4c
+	KindNotification      // M5
+	KindCommandResponse   // M6
+	KindHelloAck          // M8
+	KindHelloResponse     // M9
+	KindHelloInfo         // M10
+	KindDiscoveryResponse // M11
+	KindCommand           // M12
 )
 
 // kindInfo is one row of the catalogue (spec: D.4): the key that
@@ -93,18 +93,18 @@ type kindInfo struct {
 }
 
 var kinds = [...]kindInfo{
-	KindUnknown:         {name: "unknown"},
-	KindPing:            {"M1 ping", CodeHello, DirDevice, DirUnspecified, false, 0},
-	KindHello:           {"M2 hello", CodeHello, DirDevice, DirCloud, true, helloSize},
-	KindDiscovery:       {"M3 hello discovery", CodeHello, DirDeviceDiscovery, DirCloud, true, discoverySize},
-	KindStatusChange:    {"M4 status change", CodeStatusChange, DirDevice, DirCloud, true, statusSize},
-	KindNotification:    {"M5 notification", CodeNotification, DirDevice, DirCloud, true, 0},
-	KindCommandResponse: {"M6 command response", CodeHello, DirUnspecified, DirCloud, false, responseSize},
-	KindHelloAck:        {"M8 hello ack", CodeHelloAck, DirCloud, DirDevice, true, 1},
-	KindHelloResponse:   {"M9 hello response", CodeHello, DirCloud, DirDevice, true, 1},
-	KindHelloInfo:       {"M10 hello info", CodeHelloInfo, DirCloud, DirDevice, true, 4},
-	KindDiscoveryReply:  {"M11 discovery response", CodeHello, DirCloudDiscovery, DirDevice, true, discoveryReplySize},
-	KindCommand:         {"M12 command", CodeCommand, DirCloudCommand, DirDevice, true, commandSize},
+	KindUnknown:           {name: "unknown"},
+	KindPing:              {"M1 ping", CodeHello, DirDevice, DirUnspecified, false, 0},
+	KindHello:             {"M2 hello", CodeHello, DirDevice, DirCloud, true, helloSize},
+	KindDiscovery:         {"M3 hello discovery", CodeHello, DirDeviceDiscovery, DirCloud, true, discoverySize},
+	KindStatusChange:      {"M4 status change", CodeStatusChange, DirDevice, DirCloud, true, statusSize},
+	KindNotification:      {"M5 notification", CodeNotification, DirDevice, DirCloud, true, 0},
+	KindCommandResponse:   {"M6 command response", CodeHello, DirUnspecified, DirCloud, false, responseSize},
+	KindHelloAck:          {"M8 hello ack", CodeHelloAck, DirCloud, DirDevice, true, 1},
+	KindHelloResponse:     {"M9 hello response", CodeHello, DirCloud, DirDevice, true, 1},
+	KindHelloInfo:         {"M10 hello info", CodeHelloInfo, DirCloud, DirDevice, true, 4},
+	KindDiscoveryResponse: {"M11 discovery response", CodeHello, DirCloudDiscovery, DirDevice, true, discoveryReplySize},
+	KindCommand:           {"M12 command", CodeCommand, DirCloudCommand, DirDevice, true, commandSize},
 }
 
 // String returns the kind's number and name in the spec, e.g. "M2 hello".

@@ -15,8 +15,8 @@ var (
 	// ErrShort: fewer bytes than the header or the kind's fixed layout
 	// needs (spec: D.6.1 (a), (c)).
 	ErrShort = errors.New("cloudproto: message too short")
-	// ErrLength: message_length does not match the bytes given, or is
-	// outside [8, MaxMessageSize] (spec: D.6.2).
+	// ErrLength: message_length does not match the bytes given (spec:
+	// D.6.1 (a)).
 	ErrLength = errors.New("cloudproto: bad message length")
 	// ErrVersion: a versioned header whose version is not 1 (spec: D.2).
 	ErrVersion = errors.New("cloudproto: unsupported header version")
@@ -72,8 +72,8 @@ type Message struct {
 	Value uint8
 	// Port is the payload of KindHelloInfo (spec: D.5.10).
 	Port int32
-	// Discovery is the payload of KindDiscoveryReply.
-	Discovery DiscoveryReply
+	// Discovery is the payload of KindDiscoveryResponse.
+	Discovery DiscoveryResponse
 	// Body holds the bytes after the kind's fixed fields: the local
 	// notification datagram of KindNotification, the JSON text and NUL
 	// of KindCommandResponse and KindCommand, everything after the basic
@@ -148,8 +148,8 @@ type Command struct {
 	Unknown2       int32 // 5 observed
 }
 
-// DiscoveryReply is the payload of M11 (spec: D.5.10).
-type DiscoveryReply struct {
+// DiscoveryResponse is the payload of M11 (spec: D.5.10).
+type DiscoveryResponse struct {
 	// ServerIP is the address the panel should use, as dotted text, cut
 	// at its first NUL.
 	ServerIP           string
@@ -215,7 +215,7 @@ func Decode(b []byte) (Message, error) {
 		m.Value = p[0]
 	case KindHelloInfo:
 		m.Port = le32(p)
-	case KindDiscoveryReply:
+	case KindDiscoveryResponse:
 		d := &m.Discovery
 		d.ServerIP = cutNUL(p[:serverIPSize])
 		d.Unknown1, d.Unknown2, d.ServerPort, d.Timestamp = le32(p[16:]), le32(p[20:]), le32(p[24:]), le32(p[28:])
@@ -300,7 +300,7 @@ func (m *Message) Append(dst []byte) []byte {
 		dst = append(dst, m.Value)
 	case KindHelloInfo:
 		dst = appendInts(dst, m.Port)
-	case KindDiscoveryReply:
+	case KindDiscoveryResponse:
 		d := &m.Discovery
 		dst = appendString(dst, d.ServerIP, serverIPSize)
 		dst = appendInts(dst, d.Unknown1, d.Unknown2, d.ServerPort, d.Timestamp)

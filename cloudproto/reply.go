@@ -45,12 +45,12 @@ func HelloReplies(localPort int) [3]Message {
 	return r
 }
 
-// DiscoveryResponse returns M11, the reply to a hello discovery: the
+// DiscoveryReply returns M11, the reply to a hello discovery: the
 // address the panel should use and the current UTC time (spec: D.5.10,
 // D.8). An address longer than 16 bytes of text is truncated ([REF]); an
 // IPv4 address always fits.
-func DiscoveryResponse(advertise netip.AddrPort, now time.Time) Message {
-	return Message{Kind: KindDiscoveryReply, Header: KindDiscoveryReply.header(), Discovery: DiscoveryReply{
+func DiscoveryReply(advertise netip.AddrPort, now time.Time) Message {
+	return Message{Kind: KindDiscoveryResponse, Header: KindDiscoveryResponse.header(), Discovery: DiscoveryResponse{
 		ServerIP:   advertise.Addr().Unmap().String(),
 		ServerPort: int32(advertise.Port()),
 		Timestamp:  int32(now.Unix()),
@@ -72,7 +72,7 @@ func AppendReplies(dst []byte, m *Message, p ReplyParams) []byte {
 		}
 		return dst
 	case KindDiscovery:
-		r := DiscoveryResponse(p.Advertise, p.Now)
+		r := DiscoveryReply(p.Advertise, p.Now)
 		return r.Append(dst)
 	}
 	return dst
