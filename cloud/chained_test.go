@@ -6,36 +6,18 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/internal/vectors"
 )
 
 // chainedVector returns the bytes the upstream sends in a CH-* vector
 // (spec: F.6).
 func chainedVector(t *testing.T, id string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := vectors.ParseEntries(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		if e.ID == id {
-			if up, ok := vectors.Hex(e.Fields["upstream_sends_after_receiving"]); ok {
-				return up
-			}
-		}
-	}
-	t.Fatalf("no vector %s with upstream bytes", id)
-	return nil
+	return entryHex(t, vectorsFile, id, "upstream_sends_after_receiving")
 }
 
 // next reads one message the server sends to the panel.

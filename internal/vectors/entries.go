@@ -179,3 +179,29 @@ func FlowMap(raw string) (map[string]string, error) {
 	}
 	return m, add(s[start:])
 }
+
+// CopyEntries returns preamble followed by every entry of a ```yaml block
+// of the spec section (see SpecBlocks) whose id starts with idPrefix,
+// verbatim and in order, each after one blank line; blank lines inside
+// entries are dropped. Packages keep this copy in testdata and check it
+// with CheckCopy, so a spec change cannot leave their tables stale.
+func CopyEntries(spec []byte, section, idPrefix, preamble string) []byte {
+	var out bytes.Buffer
+	out.WriteString(preamble)
+	for _, block := range SpecBlocks(spec, section, "yaml") {
+		keep := false
+		for _, line := range block {
+			if strings.HasPrefix(line, "- ") {
+				keep = strings.HasPrefix(line, "- id: "+idPrefix)
+				if keep {
+					out.WriteByte('\n')
+				}
+			}
+			if keep && line != "" {
+				out.WriteString(line)
+				out.WriteByte('\n')
+			}
+		}
+	}
+	return out.Bytes()
+}

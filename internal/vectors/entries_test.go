@@ -54,3 +54,11 @@ func TestParseEntries(t *testing.T) {
 		}
 	}
 }
+
+func TestCopyEntries(t *testing.T) {
+	spec := []byte("## E. Other\n```yaml\n- id: C-NO\n```\n## F. Vectors\n```yaml\n- id: L-X\n  text: 'x'\n\n- id: C-A\n  input_hex: \"01\"\n\n  expect: none\n- id: CH-B\n  mode: chained\n```\n")
+	got := string(CopyEntries(spec, "F.", "C-", "# pre\n"))
+	if want := "# pre\n\n- id: C-A\n  input_hex: \"01\"\n  expect: none\n"; got != want {
+		t.Errorf("CopyEntries =\n%s\nwant\n%s", got, want)
+	}
+}
