@@ -1,0 +1,226 @@
+package cloud
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/notify"
+)
+
+// conn is one panel connection and its state (spec: E.5 [REC]: state per
+// connection, replies on the connection the request came on).
+type conn struct {
+	srv       *Server
+	nc        net.Conn
+	remote    netip.AddrPort
+	connected time.Time
+	seq       uint64 // accept order
+
+	mu   sync.Mutex // guards guid
+	guid string
+	// last is last_device_packet_time in Unix nanoseconds (spec: E.4.5).
+	last atomic.Int64
+
+	framer cloudproto.Framer
+	out    []byte // replies to the current read
+
+	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
+	relay *relay     // chained mode only; set before the connection is shared
+}
+
+// write writes b to the panel, bounded by writeTimeout.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := c.nc.Write(b)
+	if err != nil {
+		c.srv.log.Info("cloud: write to panel failed", "remote", c.remote, "err", err)
+	}
+	return err
+}
+
+func (c *conn) setGUID(g string) { c.mu.Lock(); c.guid = g; c.mu.Unlock() }
+
+func (c *conn) getGUID() string { c.mu.Lock(); defer c.mu.Unlock(); return c.guid }
+
+func (c *conn) info() Panel {
+	p := Panel{GUID: c.getGUID(), Remote: c.remote, Connected: c.connected}
+	if n := c.last.Load(); n != 0 {
+		p.LastPacket = time.Unix(0, n)
+	}
+	if c.relay != nil {
+		if n := c.relay.last.Load(); n != 0 {
+			p.LastUpstream = time.Unix(0, n)
+		}
+	}
+	return p
+}
+
+// serveConn reads the panel's bytes until the connection closes, fails or
+// idles out; every complete message is handled in order.
+func (s *Server) serveConn(ctx context.Context, c *conn) {
+	defer s.release(c)
+	defer c.nc.Close()
+	if c.relay != nil {
+		var wg sync.WaitGroup
+		wg.Go(func() { c.relay.run(ctx) })
+		defer wg.Wait()
+		defer close(c.relay.items)
+	}
+	buf := make([]byte, readSize)
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(s.idle)) // deadlines use the real clock, not Config.Now
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			now := s.now()
+			c.last.Store(now.UnixNano())
+			c.out = c.out[:0]
+			if !c.drain(buf[:n], now) {
+				return
+			}
+			switch {
+			case c.relay != nil:
+				// spec: E.4.1: every read goes upstream unmodified; not
+				// before the panel named itself when only some are served.
+				if s.allowGUID == nil || c.getGUID() != "" {
+					c.relay.enqueue(item{chunk: bytes.Clone(buf[:n]), local: bytes.Clone(c.out)})
+				}
+			case len(c.out) > 0:
+				// One write: the bytes the panel receives are those of
+				// the reference's separate writes (spec: D.5.10).
+				if c.write(c.out) != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			c.closed(err)
+			return
+		}
+	}
+}
+
+// closed logs why the connection ended, and any partial message left.
+func (c *conn) closed(err error) {
+	log := c.srv.log.With("remote", c.remote, "guid", c.getGUID())
+	if rest := c.framer.Buffered(); len(rest) > 0 {
+		log.Warn("cloud: connection closed in the middle of a message", "bytes", hex.EncodeToString(rest))
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.srv.stats.idleClosed.Add(1)
+		log.Info("cloud: idle connection closed", "timeout", c.srv.idle)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		log.Info("cloud: panel disconnected")
+	default:
+		log.Info("cloud: connection failed", "err", err)
+	}
+}
+
+// drain handles every complete message in the framer. It returns false
+// when the connection must close.
+func (c *conn) drain(chunk []byte, now time.Time) bool {
+	s := c.srv
+	c.framer.Feed(chunk)
+	for {
+		raw, err := c.framer.Next()
+		if err != nil {
+			s.stats.framingErrors.Add(1)
+			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", hex.EncodeToString(dropped(err)))
+			continue
+		}
+		if raw == nil {
+			return true
+		}
+		if !c.handle(raw, now) {
+			return false
+		}
+	}
+}
+
+func dropped(err error) []byte {
+	var fe *cloudproto.FrameError
+	if errors.As(err, &fe) {
+		return fe.Dropped
+	}
+	return nil
+}
+
+// handle acts on one message: stores the GUID, replies, queues events
+// (spec: D.6.2, D.7). It returns false when the connection must close.
+func (c *conn) handle(raw []byte, now time.Time) bool {
+	s := c.srv
+	m, err := cloudproto.Decode(raw)
+	if err != nil {
+		s.stats.decodeErrors.Add(1)
+		s.log.Warn("cloud: bad message", "remote", c.remote, "err", err, "bytes", hex.EncodeToString(raw))
+		return true
+	}
+	s.stats.messages.Add(1)
+	if m.Kind == cloudproto.KindUnknown {
+		s.stats.unknown.Add(1)
+		s.log.Debug("cloud: unknown message skipped", "remote", c.remote, "bytes", hex.EncodeToString(raw))
+		return true
+	}
+	if g := m.GUID(); g != "" {
+		if s.allowGUID != nil && !s.allowGUID[g] {
+			s.stats.rejected.Add(1)
+			s.log.Warn("cloud: panel not in AllowGUIDs; closing", "remote", c.remote, "guid", g)
+			return false
+		}
+		s.claim(c, g)
+	}
+	guid := c.getGUID()
+	if s.allowGUID != nil && guid == "" {
+		s.stats.unidentified.Add(1)
+		s.log.Debug("cloud: message before the panel named itself ignored", "remote", c.remote, "kind", m.Kind)
+		return true
+	}
+	c.replies(&m)
+	nm, ok, err := m.Notify(guid)
+	if err != nil {
+		s.stats.invalid.Add(1)
+		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
+		return true
+	}
+	if !ok {
+		return true
+	}
+	evs, err := nm.Events(nil)
+	if err != nil {
+		s.stats.invalid.Add(1)
+		s.log.Warn("cloud: message without event", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
+		return true
+	}
+	for i := range evs {
+		evs[i].Source = notify.SourceCloud
+		if evs[i].Time.IsZero() {
+			evs[i].Time = now
+		}
+	}
+	s.enqueue(&Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs})
+	return true
+}
+
+// replies appends to c.out the replies a standalone server sends for m
+// (spec: D.7).
+func (c *conn) replies(m *cloudproto.Message) {
+	s := c.srv
+	p := cloudproto.ReplyParams{LocalPort: s.localPort, Advertise: c.advertise(), Now: s.now()}
+	if m.Kind == cloudproto.KindDiscovery && !p.Advertise.IsValid() {
+		s.log.Error("cloud: no IPv4 address to advertise; set Config.Advertise", "local", c.nc.LocalAddr())
+		return
+	}
+	c.out = cloudproto.AppendReplies(c.out, m, p)
+}

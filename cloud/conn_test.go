@@ -1,0 +1,212 @@
+package cloud
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/cloudproto"
+)
+
+// TestSplitMessages: a hello written one byte at a time, and a hello split
+// between two messages, are answered (spec: D.6.2; the reference loses
+// them, F.5 C-ERR-SPLIT).
+func TestSplitMessages(t *testing.T) {
+	srv, _ := start(t, Config{})
+	p := dial(t, srv)
+	hello := vector(t, "C-HELLO")
+	for i := range hello {
+		p.send(hello[i : i+1])
+	}
+	p.expect(helloReplies(srv))
+	two := append(bytes.Clone(hello), ping...)
+	p.send(two[:70])
+	p.send(two[70:])
+	p.expect(append(helloReplies(srv), ping...))
+}
+
+// TestGarbageBetweenMessages: bad lengths and garbage cost only
+// themselves (spec: D.6.2, D.12).
+func TestGarbageBetweenMessages(t *testing.T) {
+	srv, _ := start(t, Config{})
+	p := dial(t, srv)
+	zero := []byte{0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}
+	huge := []byte{0x22, 0x10, 0x00, 0x20, 0xff, 0xff, 0xff, 0x7f}
+	p.send(bytes.Join([][]byte{zero, ping, []byte("garbage!"), huge, ping, huge}, nil))
+	p.send(ping)
+	p.expect(bytes.Repeat(ping, 3))
+	if st := srv.Stats(); st.FramingErrors != 3 || st.Messages != 3 {
+		t.Errorf("stats %+v: want 3 framing errors, 3 messages", st)
+	}
+}
+
+// TestIdleTimeout: a client that never speaks is closed.
+func TestIdleTimeout(t *testing.T) {
+	srv, _ := start(t, Config{IdleTimeout: 100 * time.Millisecond})
+	p := dial(t, srv)
+	p.closed()
+	waitStats(t, srv, func(s Stats) bool { return s.IdleClosed == 1 && s.Open == 0 })
+}
+
+// TestDisconnectMidMessage: a panel gone half way through a message
+// leaves nothing behind, and the next connection is served.
+func TestDisconnectMidMessage(t *testing.T) {
+	srv, rec := start(t, Config{})
+	p := dial(t, srv)
+	p.send(vector(t, "C-STATUS-SENSOR-OPEN")[:50])
+	p.nc.Close()
+	waitStats(t, srv, func(s Stats) bool { return s.Open == 0 && s.Accepted == 1 })
+	q := dial(t, srv)
+	q.send(vector(t, "C-NOTIFICATION"))
+	q.sync()
+	if msgs := rec.wait(t, 1); len(msgs) != 1 || msgs[0].Kind != cloudproto.KindNotification {
+		t.Errorf("messages %+v, want only the notification", msgs)
+	}
+}
+
+// TestReconnectReplaces: a panel that connects again replaces its own old
+// connection and no other ([REC], spec: E.5).
+func TestReconnectReplaces(t *testing.T) {
+	srv, rec := start(t, Config{})
+	a1, b := dial(t, srv), dial(t, srv)
+	a1.send(helloWithGUID(t, "PANEL-A"))
+	a1.expect(helloReplies(srv))
+	b.send(helloWithGUID(t, "PANEL-B"))
+	b.expect(helloReplies(srv))
+
+	a2 := dial(t, srv)
+	a2.send(helloWithGUID(t, "PANEL-A"))
+	a2.expect(helloReplies(srv))
+	a1.closed()
+	b.sync()
+	a2.sync()
+	b.send(vector(t, "C-NOTIFICATION"))
+	b.sync()
+	a2.send(vector(t, "C-NOTIFICATION"))
+	a2.sync()
+	msgs := rec.wait(t, 2)
+	if msgs[0].GUID != "PANEL-B" || msgs[1].GUID != "PANEL-A" {
+		t.Errorf("messages from %q and %q, want PANEL-B and PANEL-A", msgs[0].GUID, msgs[1].GUID)
+	}
+	st := waitStats(t, srv, func(s Stats) bool { return s.Open == 2 })
+	if st.Replaced != 1 {
+		t.Errorf("Replaced = %d, want 1", st.Replaced)
+	}
+	var guids []string
+	for _, p := range srv.Panels() {
+		guids = append(guids, p.GUID)
+	}
+	if len(guids) != 2 || guids[0] != "PANEL-B" || guids[1] != "PANEL-A" {
+		t.Errorf("Panels = %v, want PANEL-B then PANEL-A", guids)
+	}
+}
+
+// TestAllowGUIDs: unknown panels get nothing and are counted; a known
+// panel is served once it has named itself.
+func TestAllowGUIDs(t *testing.T) {
+	srv, rec := start(t, Config{AllowGUIDs: []string{"PANEL-A"}})
+	stranger := dial(t, srv)
+	stranger.send(ping, vector(t, "C-NOTIFICATION"), helloWithGUID(t, "PANEL-X"))
+	stranger.closed()
+
+	p := dial(t, srv)
+	p.send(ping, vector(t, "C-NOTIFICATION"), helloWithGUID(t, "PANEL-A"))
+	p.expect(helloReplies(srv)) // no reply to the ping before the hello
+	p.send(vector(t, "C-NOTIFICATION"))
+	p.sync()
+	if msgs := rec.wait(t, 1); len(msgs) != 1 || msgs[0].GUID != "PANEL-A" {
+		t.Errorf("messages %+v, want one from PANEL-A", msgs)
+	}
+	if st := srv.Stats(); st.Rejected != 1 || st.Unidentified != 4 {
+		t.Errorf("stats %+v: want 1 rejected, 4 unidentified", st)
+	}
+}
+
+// TestAllowNets: a connection from elsewhere is closed at once.
+func TestAllowNets(t *testing.T) {
+	srv, _ := start(t, Config{AllowNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	p := dial(t, srv)
+	p.send(ping)
+	p.closed()
+	waitStats(t, srv, func(s Stats) bool { return s.Rejected == 1 && s.Open == 0 })
+
+	srv2, _ := start(t, Config{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	dial(t, srv2).sync()
+}
+
+// TestMaxConns: connections beyond the limit are closed at once.
+func TestMaxConns(t *testing.T) {
+	srv, _ := start(t, Config{MaxConns: 1})
+	p := dial(t, srv)
+	p.sync()
+	q := dial(t, srv)
+	q.closed()
+	if st := srv.Stats(); st.OverLimit != 1 {
+		t.Errorf("OverLimit = %d, want 1", st.OverLimit)
+	}
+	p.sync()
+}
+
+// TestSlowHandler: a handler that does not return never stalls the panel;
+// what does not fit in the queue is dropped and counted.
+func TestSlowHandler(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	h := HandlerFunc(func(ctx context.Context, m *Message) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	})
+	srv, _ := start(t, Config{Handler: h, QueueSize: 1})
+	t.Cleanup(func() { close(release) }) // runs before the server stops
+	p := dial(t, srv)
+	n := vector(t, "C-NOTIFICATION")
+	p.send(n)
+	<-entered // the handler holds the first
+	p.send(n, n, n)
+	p.sync() // still answered
+	if st := srv.Stats(); st.Dropped != 2 {
+		t.Errorf("Dropped = %d, want 2 (one in the handler, one queued)", st.Dropped)
+	}
+}
+
+// TestDiscoveryAdvertisesLocalAddr: without Config.Advertise, the
+// discovery reply names the address the panel connected to.
+func TestDiscoveryAdvertisesLocalAddr(t *testing.T) {
+	srv, _ := start(t, Config{})
+	p := dial(t, srv)
+	p.send(vector(t, "C-DISCOVERY"))
+	p.expect(discoveryReply(addrPort(p.nc.RemoteAddr())))
+}
+
+func TestConfigErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, cfg := range []Config{
+		{Listener: ln, Advertise: netip.MustParseAddrPort("[2001:db8::1]:5678")},
+		{Listener: ln, Advertise: netip.MustParseAddrPort("10.0.0.1:0")},
+		{Listener: ln, MaxConns: -1},
+		{Listener: ln, AllowNets: []netip.Prefix{{}}},
+	} {
+		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
+		}
+	}
+}
+
+func TestServeTwice(t *testing.T) {
+	srv, _ := start(t, Config{})
+	dial(t, srv).sync() // Serve is running
+	if err := srv.Serve(context.Background()); !errors.Is(err, ErrServing) {
+		t.Errorf("second Serve = %v, want ErrServing", err)
+	}
+}

@@ -1,0 +1,32 @@
+// Package cloud is a server that impersonates the G90 vendor cloud: panels
+// connect to it over TCP (spec: notifications-and-cloud.md D, E), it
+// answers their pings, hellos and discovery requests byte for byte as the
+// cloud would (standalone mode, spec: E.3), and it hands every status
+// change and wrapped notification, converted to a notify.Message, to a
+// Handler. In chained mode (Config.Upstream, spec: E.4) it also relays
+// each panel's connection to the vendor cloud, in order, and answers
+// locally while the vendor is unreachable. The wire format is package
+// cloudproto.
+//
+// Comments cite the specification as "spec: E.5" for sections of
+// spec/notifications-and-cloud.md.
+//
+// Usage:
+//
+//	srv, err := cloud.New(cloud.Config{
+//		Addr:      ":5678",
+//		Advertise: netip.MustParseAddrPort("192.168.1.10:5678"),
+//		Handler: cloud.HandlerFunc(func(ctx context.Context, m *cloud.Message) {
+//			for _, ev := range m.Events {
+//				fmt.Println(m.GUID, ev.Type, ev.Name)
+//			}
+//		}),
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	return srv.Serve(ctx) // until ctx is cancelled
+//
+// The panel is pointed at the server once, with the local system command
+// of spec: E.2 (g90 set-cloud-server).
+package cloud

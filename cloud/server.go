@@ -1,0 +1,485 @@
+package cloud
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/notify"
+)
+
+// Defaults of Config.
+const (
+	// DefaultAddr is where the vendor cloud listens, and where panels
+	// connect (spec: 0.3, E.1).
+	DefaultAddr = ":5678"
+	// DefaultIdleTimeout closes a connection that sent nothing for this
+	// long. Panels ping about once a minute (spec: D.5.1, G.10).
+	DefaultIdleTimeout = 3 * time.Minute
+	// DefaultMaxConns bounds the open panel connections.
+	DefaultMaxConns = 64
+	// DefaultQueueSize bounds the messages waiting for the Handler.
+	DefaultQueueSize = 256
+	// writeTimeout bounds a reply write to a panel that stopped reading.
+	writeTimeout = 10 * time.Second
+	readSize     = 4096
+)
+
+// Config configures a Server. The zero value serves on DefaultAddr in
+// standalone mode, advertising the address each panel connected to.
+type Config struct {
+	// Listener, if set, is used instead of listening on Addr. The server
+	// closes it when Serve returns.
+	Listener net.Listener
+	// Addr is the TCP address to listen on (local_ip:local_port, spec:
+	// E.1); default DefaultAddr.
+	Addr string
+	// Advertise is the address sent in discovery replies (cloud_ip,
+	// cloud_port, spec: E.1, D.8): where the panel should connect. It must
+	// be IPv4 and reachable from the panel; it differs from the listening
+	// address behind NAT or port forwarding. Zero means the address and
+	// port the panel's connection arrived on.
+	Advertise netip.AddrPort
+	// Handler receives the messages that carry events; nil drops them
+	// after counting.
+	Handler Handler
+	// IdleTimeout closes a connection that sent nothing for this long;
+	// default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxConns bounds the open connections; more are closed at once and
+	// counted in Stats.OverLimit. Default DefaultMaxConns.
+	MaxConns int
+	// QueueSize bounds the messages waiting for the Handler; when it is
+	// full a message is dropped and counted in Stats.Dropped, so a slow
+	// Handler never stalls a panel. Default DefaultQueueSize.
+	QueueSize int
+	// AllowGUIDs, if not empty, lists the panels served. A connection
+	// gets no reply and no event until its hello or discovery names one of
+	// them; naming another closes it (Stats.Rejected).
+	AllowGUIDs []string
+	// AllowNets, if not empty, lists the networks panels may connect
+	// from; other connections are closed at once (Stats.Rejected).
+	AllowNets []netip.Prefix
+	// Logger receives the server's log; nil means silent.
+	Logger *slog.Logger
+	// Now is the server's clock, for receive times and the time sent in
+	// discovery replies; nil means time.Now.
+	Now func() time.Time
+
+	// Upstream, if set, is the host:port of the vendor cloud (e.g.
+	// "47.88.7.61:5678", spec: 0.3): chained mode (spec: E.4). Every
+	// panel connection gets its own upstream connection; what the panel
+	// sends is relayed to it in order and what it sends back is relayed
+	// to the panel, while events are handled as in standalone mode.
+	// While the upstream is unreachable the server answers locally
+	// ([REC], spec: E.4.3).
+	Upstream string
+	// Dial connects to Upstream; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ConnectTimeout bounds an upstream connect; default
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait after a failed upstream
+	// connect, which doubles from one to the other; defaults
+	// DefaultBackoffMin and DefaultBackoffMax.
+	BackoffMin, BackoffMax time.Duration
+	// UpstreamQueue bounds the panel reads waiting to be relayed; more
+	// are dropped and counted in Stats.UpstreamDropped. Default
+	// DefaultUpstreamQueue.
+	UpstreamQueue int
+	// RewriteDiscovery replaces the address in the upstream's discovery
+	// replies with the advertised one, so the panel is not sent past this
+	// server to the vendor (spec: G.5).
+	RewriteDiscovery bool
+}
+
+// Errors of New and Serve.
+var (
+	ErrConfig  = errors.New("cloud: invalid config")
+	ErrServing = errors.New("cloud: Serve already called")
+)
+
+// Message is one panel message that carries events, as the Handler gets
+// it.
+type Message struct {
+	// GUID is the panel GUID from the connection's latest hello or
+	// discovery (spec: D.11); empty until one arrived.
+	GUID string
+	// Remote is the panel's address.
+	Remote netip.AddrPort
+	// Received is when the bytes that completed the message arrived.
+	Received time.Time
+	// Kind is cloudproto.KindStatusChange or cloudproto.KindNotification.
+	Kind cloudproto.Kind
+	// Notify is the status change converted to an alert (spec: D.10.1), or
+	// the wrapped notification decoded (spec: D.5.7).
+	Notify notify.Message
+	// Events are Notify.Events with Source set to notify.SourceCloud and,
+	// for notifications, which carry no time, Time set to Received. A
+	// message the spec drops never reaches the Handler.
+	Events []notify.Event
+}
+
+// Handler receives panel messages. HandleCloud is called from one
+// goroutine, one message at a time, in wire order for each connection,
+// and must not keep m after it returns. It should return soon: while it
+// runs, later messages wait in a bounded queue. ctx is cancelled when
+// Serve is stopping.
+type Handler interface {
+	HandleCloud(ctx context.Context, m *Message)
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, m *Message)
+
+// HandleCloud calls f(ctx, m).
+func (f HandlerFunc) HandleCloud(ctx context.Context, m *Message) { f(ctx, m) }
+
+// Stats are the server's counters since New.
+type Stats struct {
+	Open          int64 // connections open now
+	Accepted      int64 // connections accepted, including those closed at once
+	Rejected      int64 // connections closed by AllowNets or AllowGUIDs
+	OverLimit     int64 // connections closed because MaxConns were open
+	Replaced      int64 // connections closed because the same panel connected again
+	IdleClosed    int64 // connections closed by IdleTimeout
+	Messages      int64 // messages framed and decoded
+	Unknown       int64 // of which of a kind outside the catalogue, skipped
+	Unidentified  int64 // of which ignored: with AllowGUIDs, before the panel named itself
+	Delivered     int64 // messages handed to the Handler
+	Dropped       int64 // messages dropped because the Handler's queue was full
+	FramingErrors int64 // runs of bytes dropped by the framer (bad message_length)
+	DecodeErrors  int64 // messages that did not decode (cloudproto.DecodeError)
+	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID, unroutable alert
+
+	// Chained mode.
+	UpstreamConnects int64 // upstream connections made
+	UpstreamFailures int64 // upstream connects that failed or timed out
+	UpstreamDropped  int64 // panel reads dropped because the upstream queue was full
+	LocalReplies     int64 // panel reads answered locally because the upstream was down
+}
+
+type counters struct {
+	open, accepted, rejected, overLimit, replaced, idleClosed         atomic.Int64
+	messages, unknown, unidentified, delivered, dropped               atomic.Int64
+	framingErrors, decodeErrors, invalid                              atomic.Int64
+	upstreamConnects, upstreamFailures, upstreamDropped, localReplies atomic.Int64
+}
+
+// Server is a cloud server for many panels at once. Its methods are safe
+// for concurrent use.
+type Server struct {
+	ln        net.Listener
+	advertise netip.AddrPort
+	handler   Handler
+	idle      time.Duration
+	maxConns  int
+	allowGUID map[string]bool
+	allowNets []netip.Prefix
+	log       *slog.Logger
+	now       func() time.Time
+	localPort int
+
+	upstream         string
+	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
+	connectTimeout   time.Duration
+	backoffMin       time.Duration
+	backoffMax       time.Duration
+	upQueue          int
+	rewriteDiscovery bool
+
+	queue chan *Message
+	stats counters
+
+	mu      sync.Mutex
+	serving bool
+	conns   map[*conn]struct{}
+	byGUID  map[string]*conn
+	seq     uint64 // of the last connection accepted
+	closing bool
+}
+
+// New checks cfg, fills in its defaults and binds the listener, so Addr is
+// valid at once. Call Serve to accept panels.
+func New(cfg Config) (*Server, error) {
+	s := &Server{
+		advertise: cfg.Advertise,
+		handler:   cfg.Handler,
+		idle:      cfg.IdleTimeout,
+		maxConns:  cfg.MaxConns,
+		allowNets: slices.Clone(cfg.AllowNets),
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		conns:     map[*conn]struct{}{},
+		byGUID:    map[string]*conn{},
+
+		upstream:         cfg.Upstream,
+		dial:             cfg.Dial,
+		connectTimeout:   cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout),
+		backoffMin:       cmp.Or(cfg.BackoffMin, DefaultBackoffMin),
+		backoffMax:       cmp.Or(cfg.BackoffMax, DefaultBackoffMax),
+		upQueue:          cmp.Or(cfg.UpstreamQueue, DefaultUpstreamQueue),
+		rewriteDiscovery: cfg.RewriteDiscovery,
+	}
+	if s.dial == nil {
+		s.dial = (&net.Dialer{}).DialContext
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.idle == 0 {
+		s.idle = DefaultIdleTimeout
+	}
+	if s.maxConns == 0 {
+		s.maxConns = DefaultMaxConns
+	}
+	qs := cfg.QueueSize
+	if qs == 0 {
+		qs = DefaultQueueSize
+	}
+	switch {
+	case s.idle < 0 || s.maxConns < 0 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0:
+		return nil, fmt.Errorf("%w: negative duration or size", ErrConfig)
+	case s.backoffMax < s.backoffMin:
+		return nil, fmt.Errorf("%w: BackoffMax %v below BackoffMin %v", ErrConfig, s.backoffMax, s.backoffMin)
+	case s.advertise.IsValid() && (!s.advertise.Addr().Unmap().Is4() || s.advertise.Port() == 0):
+		// spec: D.5.10: 16 bytes of dotted text and a port.
+		return nil, fmt.Errorf("%w: Advertise %v must be an IPv4 address and a port", ErrConfig, s.advertise)
+	}
+	for _, p := range s.allowNets {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: invalid prefix in AllowNets", ErrConfig)
+		}
+	}
+	if len(cfg.AllowGUIDs) > 0 {
+		s.allowGUID = map[string]bool{}
+		for _, g := range cfg.AllowGUIDs {
+			s.allowGUID[g] = true
+		}
+	}
+	s.queue = make(chan *Message, qs)
+	s.ln = cfg.Listener
+	if s.ln == nil {
+		addr := cfg.Addr
+		if addr == "" {
+			addr = DefaultAddr
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cloud: listen: %w", err)
+		}
+		s.ln = ln
+	}
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
+		s.localPort = a.Port
+	}
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Open: c.open.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(),
+		OverLimit: c.overLimit.Load(), Replaced: c.replaced.Load(), IdleClosed: c.idleClosed.Load(),
+		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
+		Delivered: c.delivered.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
+		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
+		UpstreamConnects: c.upstreamConnects.Load(), UpstreamFailures: c.upstreamFailures.Load(),
+		UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
+	}
+}
+
+// Panel describes one open panel connection.
+type Panel struct {
+	GUID       string // empty until a hello or discovery arrived
+	Remote     netip.AddrPort
+	Connected  time.Time
+	LastPacket time.Time // last_device_packet_time (spec: E.4.5)
+	// LastUpstream is last_upstream_packet_time: when the upstream last
+	// sent something for this panel (chained mode, spec: E.4.5).
+	LastUpstream time.Time
+}
+
+// Panels returns the open connections, oldest first.
+func (s *Server) Panels() []Panel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	// By accept order: Config.Now may give every connection one time.
+	slices.SortFunc(cs, func(a, b *conn) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]Panel, len(cs))
+	for i, c := range cs {
+		out[i] = c.info()
+	}
+	return out
+}
+
+// Serve accepts panel connections until ctx is cancelled or the listener
+// fails, then closes the listener and every connection, delivers the
+// messages still queued, waits for every goroutine it started and
+// returns: nil after ctx was cancelled, else the listener's error. Serve
+// can be called once.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.serving = true
+	s.mu.Unlock()
+
+	var conns, dispatch sync.WaitGroup
+	dispatch.Go(func() { s.dispatch(ctx) })
+	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+	defer stop()
+	s.log.Info("cloud: serving", "addr", s.ln.Addr(), "advertise", s.advertise)
+
+	var err error
+	for backoff := time.Duration(0); ; {
+		nc, aerr := s.ln.Accept()
+		if aerr != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(aerr, net.ErrClosed) {
+				err = fmt.Errorf("cloud: accept: %w", aerr)
+				break
+			}
+			// E.g. out of file descriptors: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Error("cloud: accept failed; retrying", "err", aerr, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		s.stats.accepted.Add(1)
+		c := s.admit(nc)
+		if c == nil {
+			continue
+		}
+		conns.Go(func() { s.serveConn(ctx, c) })
+	}
+	s.ln.Close()
+	s.mu.Lock()
+	s.closing = true
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	conns.Wait()
+	close(s.queue)
+	dispatch.Wait()
+	return err
+}
+
+// admit applies AllowNets and MaxConns to a new connection and registers
+// it, or closes it and returns nil.
+func (s *Server) admit(nc net.Conn) *conn {
+	remote := addrPort(nc.RemoteAddr())
+	if len(s.allowNets) > 0 && !slices.ContainsFunc(s.allowNets, func(p netip.Prefix) bool { return p.Contains(remote.Addr().Unmap()) }) {
+		s.stats.rejected.Add(1)
+		s.log.Warn("cloud: connection from a network not allowed", "remote", remote)
+		nc.Close()
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) >= s.maxConns || s.closing {
+		s.stats.overLimit.Add(1)
+		s.log.Warn("cloud: too many connections", "remote", remote, "max", s.maxConns)
+		nc.Close()
+		return nil
+	}
+	s.seq++
+	c := &conn{srv: s, nc: nc, remote: remote, connected: s.now(), seq: s.seq}
+	if s.upstream != "" {
+		c.relay = newRelay(c)
+	}
+	s.conns[c] = struct{}{}
+	s.stats.open.Add(1)
+	s.log.Info("cloud: panel connected", "remote", remote)
+	return c
+}
+
+// claim records that c speaks for panel guid, closing the panel's older
+// connection: a panel that reconnects replaces only its own ([REC],
+// spec: E.5).
+func (s *Server) claim(c *conn, guid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.guid == guid {
+		return
+	}
+	if c.guid != "" && s.byGUID[c.guid] == c {
+		delete(s.byGUID, c.guid)
+	}
+	c.setGUID(guid)
+	if old := s.byGUID[guid]; old != nil && old != c {
+		s.stats.replaced.Add(1)
+		s.log.Info("cloud: panel reconnected; closing its old connection", "guid", guid, "old", old.remote, "new", c.remote)
+		old.nc.Close()
+	}
+	s.byGUID[guid] = c
+}
+
+// release forgets a closed connection.
+func (s *Server) release(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if g := c.getGUID(); g != "" && s.byGUID[g] == c {
+		delete(s.byGUID, g)
+	}
+	s.stats.open.Add(-1)
+}
+
+// enqueue hands m to the dispatcher without ever blocking the reader.
+func (s *Server) enqueue(m *Message) {
+	select {
+	case s.queue <- m:
+	default:
+		s.stats.dropped.Add(1)
+		s.log.Error("cloud: handler queue full; message dropped", "guid", m.GUID, "kind", m.Kind)
+	}
+}
+
+// dispatch calls the Handler for every queued message, in order, until
+// the queue is closed and empty.
+func (s *Server) dispatch(ctx context.Context) {
+	for m := range s.queue {
+		if s.handler != nil {
+			s.handler.HandleCloud(ctx, m)
+		}
+		s.stats.delivered.Add(1)
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
