@@ -52,7 +52,7 @@ g90 demo for a guided tour.`,
 		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
 		newSensorsCmd(g), newDevicesCmd(g), newRelayCmd(g), newHistoryCmd(g),
 		newConfigCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
-		newListenCmd(g), newSimCmd(g), newDemoCmd(g),
+		newListenCmd(g), newEventsCmd(g), newSimCmd(g), newDemoCmd(g),
 	)
 	return root
 }
