@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/journal"
 )
 
@@ -42,11 +42,11 @@ write.`,
 				q.Since = t
 			}
 			if file == "" {
-				dir, err := defaultStateDir()
+				dir, err := daemon.DefaultStateDir()
 				if err != nil {
 					return fmt.Errorf("%w; name the journal with --journal", err)
 				}
-				file = filepath.Join(dir, "journal.db")
+				file = filepath.Join(dir, daemon.JournalFile)
 			}
 			j, err := journal.Open(journal.Config{Path: file, ReadOnly: true, LockTimeout: wait})
 			if errors.Is(err, journal.ErrNotExist) {
@@ -113,17 +113,4 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h) or a time (2006-01-02, 2006-01-02T15:04:05, RFC 3339)", s)
-}
-
-// defaultStateDir is where g90 serve keeps its state when its config
-// names no state_dir: $XDG_STATE_HOME/g90, or ~/.local/state/g90.
-func defaultStateDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "g90"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no state directory: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "g90"), nil
 }
