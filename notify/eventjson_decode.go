@@ -40,6 +40,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if j.Type == "" {
 		return fmt.Errorf("notify: decode event: no type")
 	}
+	// AppendJSON writes the time in UTC; RFC 3339 has four-digit years.
+	if y := j.Time.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("notify: decode event: time %v outside RFC 3339 in UTC", j.Time)
+	}
 	*e = Event{
 		Type: j.Type, Time: j.Time, GUID: j.Panel, Source: j.Source, Device: j.Device,
 		State: j.State, Occupied: j.Occupied, Reset: j.Reset, Tamper: j.Tamper, Host: j.Host,

@@ -63,3 +63,40 @@ func TestEventJSONErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEventJSON: UnmarshalJSON does not panic, and what it accepts
+// encodes to a line that decodes to the same line again.
+//
+//	go test ./notify -run '^$' -fuzz '^FuzzEventJSON$' -fuzztime 30s
+func FuzzEventJSON(f *testing.F) {
+	at := time.Date(2026, 11, 21, 8, 30, 15, 5, time.UTC)
+	for _, ev := range []Event{
+		{Type: EventArmDisarm, Time: at, GUID: "G", Source: SourceLocal, State: Alarmed},
+		{Type: EventRFIDKeypad, Time: at, Sensor: true, Index: 1, Name: "K\u00fcche", Keypad: KeypadCard, Card: 4},
+		{Type: EventDeviceRemoved, Time: at, Device: &DeviceRef{Index: 1, Node: 2, Name: "R", Type: "T"}},
+	} {
+		f.Add(ev.AppendJSON(nil))
+	}
+	for _, s := range []string{
+		`{"type":"alarm","time":"9999-12-31T23:59:59-01:00"}`,
+		`{"type":"sos","host":true,"seq":3,"extra":[1,{"a":null}]}`,
+		`{"type":"x","sensor":null,"device":null,"name":"\ud800"}`,
+		`{"type":"door_open","sensor":{"index":-1,"name":"a\u0000b"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e Event
+		if err := e.UnmarshalJSON(b); err != nil {
+			return
+		}
+		once := e.AppendJSON(nil)
+		var e2 Event
+		if err := e2.UnmarshalJSON(once); err != nil {
+			t.Fatalf("%s decoded, its encoding %s does not: %v", b, once, err)
+		}
+		if twice := e2.AppendJSON(nil); !bytes.Equal(once, twice) {
+			t.Fatalf("%s: encodes to\n%s\nthen\n%s", b, once, twice)
+		}
+	})
+}
