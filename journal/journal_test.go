@@ -367,3 +367,33 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+func TestQueryClosed(t *testing.T) {
+	j := open(t, Config{})
+	j.Close()
+	for _, err := range j.Query(Query{}) {
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("query after close: %v", err)
+		}
+		return
+	}
+	t.Fatal("query after close yielded nothing")
+}
+
+// FuzzDecodeEntry: a damaged value is an error, never a panic, and a
+// good one gives back what was stored.
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add([]byte{1, 2, 'G', '1', '{', '}'})
+	f.Add([]byte{0x80})
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	key := make([]byte, keyLen)
+	f.Fuzz(func(t *testing.T, v []byte) {
+		e, err := decodeEntry(key, v)
+		if err != nil {
+			return
+		}
+		if len(e.JSON) > len(v) || len(e.Panel) > len(v) {
+			t.Fatalf("%x: entry larger than its value: %+v", v, e)
+		}
+	})
+}
