@@ -52,8 +52,9 @@ g90 demo for a guided tour.`,
 		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
 		newSensorsCmd(g), newDevicesCmd(g), newRelayCmd(g), newHistoryCmd(g),
 		newConfigCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
-		newListenCmd(g), newEventsCmd(g), newSimCmd(g), newDemoCmd(g),
+		newListenCmd(g), newSimCmd(g), newDemoCmd(g),
 	)
+	root.AddCommand(newEventsCmd(g))
 	return root
 }
 
