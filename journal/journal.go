@@ -105,10 +105,11 @@ func (e *Entry) Event() (notify.Event, error) {
 	return ev, err
 }
 
-// Stats describes a journal.
+// Stats describes a journal. Events and Bytes are as of a writer's last
+// Open or Append; a read-only Journal does not count them.
 type Stats struct {
-	Events  uint64 // stored now
-	Bytes   uint64 // stored now: keys and values
+	Events  uint64 // stored
+	Bytes   uint64 // stored: keys and values
 	Appends uint64 // by this Journal since Open
 	Removed uint64 // removed by retention since Open
 }
@@ -187,7 +188,7 @@ func Open(cfg Config) (*Journal, error) {
 		err := j.update(func(tx *bolt.Tx) error { return j.trim(tx, true) })
 		if err != nil {
 			j.db.Close()
-			return nil, err
+			return nil, fmt.Errorf("journal: open %s: retention: %w", cfg.Path, err)
 		}
 	}
 	j.release()
