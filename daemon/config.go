@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -25,6 +26,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/g90alarm/g90/journal"
 )
 
 // Config is the configuration of `g90 serve`, as read from its YAML file.
@@ -146,6 +149,18 @@ const (
 
 // JournalPath is the journal's file.
 func (c *Config) JournalPath() string { return filepath.Join(c.StateDir, JournalFile) }
+
+// OpenJournal creates the state directory if need be and opens the
+// journal with the configured retention.
+func (c *Config) OpenJournal(log *slog.Logger) (*journal.Journal, error) {
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	return journal.Open(journal.Config{
+		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
+		Logger: log,
+	})
+}
 
 // DefaultStateDir is $XDG_STATE_HOME/g90, or ~/.local/state/g90.
 func DefaultStateDir() (string, error) {

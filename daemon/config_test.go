@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/g90alarm/g90/notify"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -197,5 +199,34 @@ func TestLoadConfigMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "none.yaml")
 	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestOpenJournal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "g90")
+	cfg, err := ParseConfig("g90.yaml", []byte("panels:\n  - host: a\njournal:\n  max_events: 2\nstate_dir: "+dir+"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := cfg.OpenJournal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.Path() != filepath.Join(dir, "journal.db") {
+		t.Fatalf("path %s", j.Path())
+	}
+	for range 3 {
+		if _, err := j.Append(&notify.Event{Type: notify.EventTamper}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	j, err = cfg.OpenJournal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := j.Stats(); st.Events != 2 {
+		t.Fatalf("max_events 2 not applied: %+v", st)
 	}
 }
