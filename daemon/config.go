@@ -1,10 +1,16 @@
 // Package daemon holds the parts of `g90 serve` that know nothing of the
 // protocol: its configuration file and its Prometheus metrics.
 //
-//	cfg, err := daemon.LoadConfig("/etc/g90/g90.yaml") // strict, with defaults filled in
+//	cfg, err := daemon.LoadConfig("/etc/g90/g90.yaml") // strict, defaults filled in
+//	j, err := cfg.OpenJournal(logger)
+//
 //	m := daemon.NewMetrics()
-//	pm := m.AddPanel(daemon.PanelSources{Name: p.Name, Client: panel.Client(), Monitor: mon, Listener: l})
+//	m.WatchJournal(j)
+//	// per panel, before mon.Run:
+//	pm, err := m.AddPanel(daemon.PanelSources{Name: pc.Name, Monitor: mon, Client: panel.Client(), Listener: l})
 //	go pm.Run(ctx)                  // counts the monitor's events by type and source
+//	pm.WatchSubscription("mqtt", sub) // the bridge's queue depth and drops
+//	m.SetMQTTConnected(true)        // from the bridge
 //	http.Handle("/metrics", m.Handler())
 package daemon
 
