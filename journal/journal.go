@@ -483,6 +483,38 @@ func (j *Journal) trim(tx *bolt.Tx, exact bool) error {
 	return addMeta(meta, -removed, -freed)
 }
 
+// Panels returns the GUID of every panel the journal has numbered events
+// for, with the seq of its last event (retention may have removed the
+// event, not the number).
+func (j *Journal) Panels() (map[string]uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	db, err := j.open()
+	if err != nil {
+		return nil, err
+	}
+	defer j.release()
+	out := map[string]uint64{}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPanels)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			guid, ok := bytes.CutPrefix(k, []byte("p:"))
+			if !ok || len(v) != 8 {
+				return fmt.Errorf("%w: %s: panel key %q", ErrCorrupt, j.cfg.Path, k)
+			}
+			out[string(guid)] = getUint(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Query returns the selected entries in the order they were stored. It
 // reads them in chunks, holding the file only while it reads one, so a
 // slow consumer keeps no writer out; entries appended meanwhile are

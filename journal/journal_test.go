@@ -117,6 +117,9 @@ func TestAppendQuery(t *testing.T) {
 	if st := j.Stats(); st.Events != 6 || st.Appends != 6 || st.Bytes == 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	if p, err := j.Panels(); err != nil || len(p) != 2 || p["G1"] != 3 || p["G2"] != 3 {
+		t.Fatalf("Panels() = %v, %v", p, err)
+	}
 }
 
 func TestEmptyGUID(t *testing.T) {

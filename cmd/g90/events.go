@@ -22,8 +22,10 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Use:   "events",
 		Short: "Print the events g90 serve has recorded in its journal",
 		Long: `Print the events of the event journal, oldest first, one line each as
-'g90 listen' prints them; with --json the stored JSON line, which has the
-keys of 'g90 listen --json' plus seq, the event's number for its panel.
+'g90 listen' prints them (ending in panel=GUID when the journal has
+events of several panels); with --json the stored JSON line, which has
+the keys of 'g90 listen --json' plus seq, the event's number for its
+panel.
 
 --since takes a duration back from now (90m, 24h) or a time (2006-01-02,
 2006-01-02T15:04:05 in local time, or RFC 3339). The journal is the file
@@ -56,6 +58,15 @@ write.`,
 				return err
 			}
 			defer j.Close()
+			// With several panels in the journal, each line names its own.
+			showPanel := false
+			if panel == "" && !g.json {
+				panels, err := j.Panels()
+				if err != nil {
+					return err
+				}
+				showPanel = len(panels) > 1
+			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			var line []byte
 			bad := 0
@@ -74,6 +85,10 @@ write.`,
 						continue
 					}
 					line = appendEventText(line[:0], &ev)
+					if showPanel {
+						line = append(append(line[:len(line)-1], "  panel="...), e.Panel...)
+						line = append(line, '\n')
+					}
 				}
 				if _, err := w.Write(line); err != nil {
 					return err

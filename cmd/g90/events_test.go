@@ -68,10 +68,10 @@ func TestEvents(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	want := []string{
-		"  local  arm_disarm  state=away",
-		`  cloud  door_open  sensor 1 "Front door" (Door Sensor: WRDS01)`,
-		`  local  sensor_activity  sensor 2 "Hall"  occupied=true`,
-		`  local  alarm  sensor 2 "Hall"  tamper`,
+		"  local  arm_disarm  state=away  panel=PANEL-A",
+		`  cloud  door_open  sensor 1 "Front door" (Door Sensor: WRDS01)  panel=PANEL-B`,
+		`  local  sensor_activity  sensor 2 "Hall"  occupied=true  panel=PANEL-A`,
+		`  local  alarm  sensor 2 "Hall"  tamper  panel=PANEL-A`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines:\n%s", len(lines), out)
@@ -107,6 +107,15 @@ func TestEvents(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n"); n != 2 {
 		t.Fatalf("--since 30m: %d lines:\n%s", n, out)
+	}
+
+	// One panel selected: the lines are g90 listen's exactly.
+	out, _, err = runCLI(t, "events", "--journal", path, "--panel", "PANEL-B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out, `  cloud  door_open  sensor 1 "Front door" (Door Sensor: WRDS01)`+"\n") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("--panel PANEL-B:\n%s", out)
 	}
 }
 
