@@ -54,6 +54,7 @@ g90 demo for a guided tour.`,
 		newConfigCmd(g), newDumpCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
 		newListenCmd(g), newSimCmd(g), newDemoCmd(g),
 	)
+	root.AddCommand(newEventsCmd(g))
 	return root
 }
 

@@ -1,0 +1,636 @@
+// Package daemon holds the parts of `g90 serve` that know nothing of the
+// protocol: its configuration file and its Prometheus metrics.
+//
+//	cfg, err := daemon.LoadConfig("/etc/g90/g90.yaml") // strict, defaults filled in
+//	j, err := cfg.OpenJournal(logger)
+//
+//	m := daemon.NewMetrics()
+//	m.WatchJournal(j)
+//	// per panel, before mon.Run:
+//	pm, err := m.AddPanel(daemon.PanelSources{Name: pc.Name, Monitor: mon, Client: panel.Client(), Listener: l})
+//	go pm.Run(ctx)                  // counts the monitor's events by type and source
+//	pm.WatchSubscription("mqtt", sub) // the bridge's queue depth and drops
+//	m.SetMQTTConnected(true)        // from the bridge
+//	http.Handle("/metrics", m.Handler())
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/g90alarm/g90/journal"
+)
+
+// Config is the configuration of `g90 serve`, as read from its YAML file.
+// The YAML keys (in the field tags) are a stable contract.
+type Config struct {
+	MQTT    MQTTConfig    `yaml:"mqtt"`
+	Panels  []PanelConfig `yaml:"panels"`
+	Cloud   CloudConfig   `yaml:"cloud"`
+	Web     WebConfig     `yaml:"web"`
+	Journal JournalConfig `yaml:"journal"`
+	// StateDir keeps the journal, the MQTT queue and other state. A
+	// relative path is relative to the config file's directory; "~/" is
+	// the home directory. Default: DefaultStateDir.
+	StateDir string `yaml:"state_dir"`
+}
+
+// MQTTConfig is the broker the daemon publishes to.
+type MQTTConfig struct {
+	// URL is the broker, scheme mqtt, mqtts, tcp, ssl, ws or wss; empty
+	// starts an embedded broker on Listen.
+	URL      string `yaml:"url"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Listen is the embedded broker's TCP address (only without URL);
+	// default DefaultMQTTListen.
+	Listen string `yaml:"listen"`
+	// DiscoveryPrefix is Home Assistant's discovery prefix; default
+	// "homeassistant".
+	DiscoveryPrefix string `yaml:"discovery_prefix"`
+	// TopicPrefix starts every topic of ours; default "g90".
+	TopicPrefix string `yaml:"topic_prefix"`
+}
+
+// Notifications is where a panel's events come from.
+type Notifications string
+
+// Notification sources of panels[].notifications.
+const (
+	NotifyLocal   Notifications = "local"   // UDP notifications on NotifyListen
+	NotifyCloud   Notifications = "cloud"   // the cloud server, standing in for the vendor's
+	NotifyChained Notifications = "chained" // the cloud server, relaying to the vendor's too
+	NotifyHistory Notifications = "history" // polling the panel's history
+	NotifyNone    Notifications = "none"    // status polling only
+)
+
+var notificationKinds = []Notifications{NotifyLocal, NotifyCloud, NotifyChained, NotifyHistory, NotifyNone}
+
+// PanelConfig is one panel.
+type PanelConfig struct {
+	// Name identifies the panel in logs, metrics and the web UI; default
+	// Host. Names are unique.
+	Name string `yaml:"name"`
+	// Host is the panel's IP address or host name. Required.
+	Host string `yaml:"host"`
+	// Port is its UDP command port; default 12368.
+	Port int `yaml:"port"`
+	// Notifications is the event source; default local.
+	Notifications Notifications `yaml:"notifications"`
+	// NotifyListen is the UDP address local notifications arrive on;
+	// default ":12901".
+	NotifyListen string `yaml:"notify_listen"`
+	// Poll is how often the panel's state is read; default 30s, 0 reads
+	// it only at start and when an event asks for it.
+	Poll time.Duration `yaml:"poll"`
+	// PIN, when set, is required by arm and disarm commands from MQTT.
+	PIN string `yaml:"pin"`
+}
+
+// CloudConfig is the cloud server shared by the cloud and chained panels.
+type CloudConfig struct {
+	// Listen is the TCP address the panels connect to, e.g. ":5678";
+	// empty runs no cloud server.
+	Listen string `yaml:"listen"`
+	// Advertise is the address the panels are told to connect to, an
+	// IPv4 address with an optional :port, when it differs from Listen's.
+	Advertise string `yaml:"advertise"`
+	// Upstream is the vendor's cloud server chained panels are relayed
+	// to, host or host:port (port 5678 by default); the panels' factory
+	// setting is 47.88.7.61:5678 (spec: notifications-and-cloud.md).
+	Upstream string `yaml:"upstream"`
+}
+
+// WebConfig is the web UI, which also serves /metrics.
+type WebConfig struct {
+	// Listen is its TCP address; default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+}
+
+// JournalConfig is the event journal's retention.
+type JournalConfig struct {
+	// MaxAge drops events older than this; default 30 days (720h), 0
+	// keeps them.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxEvents bounds the events kept; default 100000, 0 means no
+	// bound.
+	MaxEvents int `yaml:"max_events"`
+	// MaxBytes bounds the bytes of the events kept; default 0, no
+	// bound.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// Defaults of the config file.
+const (
+	DefaultDiscoveryPrefix = "homeassistant"
+	DefaultTopicPrefix     = "g90"
+	DefaultMQTTListen      = "127.0.0.1:1883"
+	DefaultPort            = 12368
+	DefaultNotifyListen    = ":12901"
+	DefaultPoll            = 30 * time.Second
+	DefaultWebListen       = "127.0.0.1:8080"
+	DefaultCloudPort       = 5678 // spec: local-protocol.md 1.1
+	DefaultJournalMaxAge   = 30 * 24 * time.Hour
+	DefaultJournalMaxEvent = 100_000
+	// MinPoll is the shortest polling interval accepted.
+	MinPoll = time.Second
+	// JournalFile is the journal's name in StateDir.
+	JournalFile = "journal.db"
+)
+
+// JournalPath is the journal's file.
+func (c *Config) JournalPath() string { return filepath.Join(c.StateDir, JournalFile) }
+
+// OpenJournal creates the state directory if need be and opens the
+// journal with the configured retention.
+func (c *Config) OpenJournal(log *slog.Logger) (*journal.Journal, error) {
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	return journal.Open(journal.Config{
+		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
+		Logger: log,
+	})
+}
+
+// DefaultStateDir is $XDG_STATE_HOME/g90, or ~/.local/state/g90.
+func DefaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "g90"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no default state directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "g90"), nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
+		Web:     WebConfig{Listen: DefaultWebListen},
+		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent},
+	}
+}
+
+func defaultPanel() PanelConfig {
+	return PanelConfig{Port: DefaultPort, Notifications: NotifyLocal, NotifyListen: DefaultNotifyListen, Poll: DefaultPoll}
+}
+
+// ConfigError is one error in a config file: where, which key, what.
+type ConfigError struct {
+	File  string
+	Line  int    // 0 when the error has no place in the file
+	Field string // the key's path, e.g. panels[1].poll; "" for the file
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrEnvUnset is wrapped by the error for ${NAME} naming an unset
+// environment variable.
+var ErrEnvUnset = errors.New("environment variable is not set")
+
+// LoadConfig reads, checks and completes the config file at path;
+// environment variables come from the process. The error of a bad file
+// joins one ConfigError per problem.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(path, data, os.LookupEnv)
+}
+
+// ParseConfig is LoadConfig for data read from file name (used in errors
+// and to resolve a relative state_dir); lookupEnv resolves ${NAME} and
+// $NAME in values ($$ is a $), nil means no variables are set.
+//
+// Strict: a key the Config does not have, a value of the wrong type and
+// an unset variable are errors naming the key and its line. Defaults fill
+// what is left out; an explicit 0 for poll, journal.max_age or
+// journal.max_events stands.
+func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	d := &decoder{file: name, env: lookupEnv, lines: map[string]int{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, &ConfigError{File: name, Err: err}
+	default:
+		var more yaml.Node
+		if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+			return nil, &ConfigError{File: name, Line: more.Line, Err: errors.New("more than one YAML document")}
+		}
+	}
+	cfg := defaultConfig()
+	if len(doc.Content) > 0 {
+		d.decode(doc.Content[0], reflect.ValueOf(&cfg).Elem(), "")
+	}
+	if len(d.errs) == 0 {
+		d.validate(&cfg)
+	}
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	return &cfg, nil
+}
+
+// decoder fills a Config from YAML nodes, strictly, and keeps the line
+// of every key for the errors of validation.
+type decoder struct {
+	file  string
+	env   func(string) (string, bool)
+	lines map[string]int // key path → line
+	errs  []error
+}
+
+func (d *decoder) errorf(path string, format string, args ...any) {
+	d.errs = append(d.errs, &ConfigError{File: d.file, Line: d.lines[path], Field: path, Err: fmt.Errorf(format, args...)})
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	panelType    = reflect.TypeFor[PanelConfig]()
+)
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "a value"
+}
+
+// decode stores n in v; path names v in errors.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if path != "" {
+		d.lines[path] = n.Line
+	}
+	null := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+	if null && v.Kind() != reflect.String {
+		return // "key:" with nothing: the default stays
+	}
+	switch {
+	case v.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			d.errorf(path, "want a mapping of keys, not %s", kindName(n))
+			return
+		}
+		fields := map[string]int{}
+		for i := range v.NumField() {
+			if tag := v.Type().Field(i).Tag.Get("yaml"); tag != "" {
+				fields[tag] = i
+			}
+		}
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			key := join(path, k.Value)
+			if line, dup := seen[k.Value]; dup {
+				d.lines[key] = k.Line
+				d.errorf(key, "given twice (first on line %d)", line)
+				continue
+			}
+			seen[k.Value] = k.Line
+			d.lines[key] = k.Line
+			f, ok := fields[k.Value]
+			if !ok {
+				known := make([]string, 0, len(fields))
+				for name := range fields {
+					known = append(known, name)
+				}
+				slices.Sort(known)
+				d.errorf(key, "unknown key (known here: %s)", strings.Join(known, ", "))
+				continue
+			}
+			d.decode(val, v.Field(f), key)
+		}
+	case v.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(path, "want a list, not %s", kindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, e := range n.Content {
+			if v.Type().Elem() == panelType {
+				s.Index(i).Set(reflect.ValueOf(defaultPanel()))
+			}
+			d.decode(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	default:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(path, "want a single value, not %s", kindName(n))
+			return
+		}
+		s := n.Value
+		if null {
+			s = ""
+		}
+		s, err := expandEnv(s, d.env)
+		if err != nil {
+			d.errorf(path, "%w", err)
+			return
+		}
+		d.scalar(s, v, path)
+	}
+}
+
+// scalar parses s into v.
+func (d *decoder) scalar(s string, v reflect.Value, path string) {
+	switch {
+	case v.Type() == durationType:
+		t, err := time.ParseDuration(s)
+		if err != nil {
+			d.errorf(path, "%q: not a duration (write e.g. 30s, 5m, 720h)", s)
+			return
+		}
+		v.SetInt(int64(t))
+	case v.Kind() == reflect.String:
+		v.SetString(s)
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+		if err != nil || v.OverflowInt(i) {
+			d.errorf(path, "%q: not an integer", s)
+			return
+		}
+		v.SetInt(i)
+	default:
+		panic(fmt.Sprintf("daemon: config field %s of type %v", path, v.Type()))
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// expandEnv replaces ${NAME} and $NAME with the variable's value and $$
+// with $.
+func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		rest := s[i+1:]
+		var name string
+		switch {
+		case strings.HasPrefix(rest, "$"):
+			b.WriteByte('$')
+			i++
+			continue
+		case strings.HasPrefix(rest, "{"):
+			end := strings.IndexByte(rest, '}')
+			if end < 0 {
+				return "", errors.New("${ without }")
+			}
+			name = rest[1:end]
+			if !validEnvName(name) {
+				return "", fmt.Errorf("${%s}: not a variable name", name)
+			}
+			i += end + 1
+		default:
+			n := 0
+			for n < len(rest) && (rest[n] == '_' || isAlnum(rest[n])) {
+				n++
+			}
+			name = rest[:n]
+			if !validEnvName(name) {
+				return "", errors.New("$ not followed by a variable name (write $$ for a $)")
+			}
+			i += n
+		}
+		val, ok := lookup(name)
+		if !ok {
+			return "", fmt.Errorf("%w: %s", ErrEnvUnset, name)
+		}
+		b.WriteString(val)
+	}
+	return b.String(), nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func validEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] != '_' && !isAlnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+var mqttSchemes = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
+
+// validate checks the values and fills the defaults that depend on
+// others.
+func (d *decoder) validate(c *Config) {
+	m := &c.MQTT
+	if m.URL != "" {
+		u, err := url.Parse(m.URL)
+		switch {
+		case err != nil:
+			d.errorf("mqtt.url", "not a URL: %v", err)
+		case !slices.Contains(mqttSchemes, u.Scheme):
+			d.errorf("mqtt.url", "scheme %q: want %s", u.Scheme, strings.Join(mqttSchemes, ", "))
+		case u.Hostname() == "":
+			d.errorf("mqtt.url", "%q names no host", m.URL)
+		}
+	} else {
+		d.checkAddr("mqtt.listen", m.Listen, true)
+	}
+	if m.Password != "" && m.Username == "" {
+		d.errorf("mqtt.password", "set without mqtt.username")
+	}
+	d.checkTopic("mqtt.discovery_prefix", m.DiscoveryPrefix)
+	d.checkTopic("mqtt.topic_prefix", m.TopicPrefix)
+
+	if len(c.Panels) == 0 {
+		d.errorf("panels", "no panel configured")
+	}
+	names, hosts := map[string]int{}, map[string]int{}
+	for i := range c.Panels {
+		p := &c.Panels[i]
+		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
+		if p.Host == "" {
+			d.errorf(fmt.Sprintf("panels[%d]", i), "host is required")
+		}
+		if p.Name == "" {
+			p.Name = p.Host
+		}
+		if j, dup := names[p.Name]; dup {
+			d.errorf(at("name"), "%q is also the name of panels[%d]", p.Name, j)
+		} else {
+			names[p.Name] = i
+		}
+		if p.Port < 1 || p.Port > 65535 {
+			d.errorf(at("port"), "%d is outside 1..65535", p.Port)
+		}
+		hp := net.JoinHostPort(p.Host, strconv.Itoa(p.Port))
+		if j, dup := hosts[hp]; dup && p.Host != "" {
+			d.errorf(at("host"), "%s is also panels[%d]", hp, j)
+		} else {
+			hosts[hp] = i
+		}
+		switch p.Notifications {
+		case NotifyCloud, NotifyChained:
+			if c.Cloud.Listen == "" {
+				d.errorf(at("notifications"), "%s needs cloud.listen", p.Notifications)
+			}
+			if p.Notifications == NotifyChained && c.Cloud.Upstream == "" {
+				d.errorf(at("notifications"), "chained needs cloud.upstream, the vendor's server")
+			}
+		case NotifyLocal, NotifyHistory, NotifyNone:
+		default:
+			kinds := make([]string, len(notificationKinds))
+			for i, k := range notificationKinds {
+				kinds[i] = string(k)
+			}
+			d.errorf(at("notifications"), "%q: want %s", p.Notifications, strings.Join(kinds, ", "))
+		}
+		if p.Notifications == NotifyLocal {
+			d.checkAddr(at("notify_listen"), p.NotifyListen, false)
+		}
+		if p.Poll < 0 || p.Poll > 0 && p.Poll < MinPoll {
+			d.errorf(at("poll"), "%v: want 0 (no polling) or at least %v", p.Poll, MinPoll)
+		}
+		if p.PIN != "" && strings.Trim(p.PIN, "0123456789") != "" {
+			d.errorf(at("pin"), "want digits only")
+		}
+	}
+	if c.Cloud.Listen != "" {
+		d.checkAddr("cloud.listen", c.Cloud.Listen, false)
+	}
+	if u := c.Cloud.Upstream; u != "" {
+		if _, _, err := net.SplitHostPort(u); err != nil {
+			c.Cloud.Upstream = net.JoinHostPort(u, strconv.Itoa(DefaultCloudPort))
+		}
+		d.checkAddr("cloud.upstream", c.Cloud.Upstream, true)
+	}
+	if a := c.Cloud.Advertise; a != "" {
+		// The panel is given an IPv4 address (spec: local-protocol.md 5.3).
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			host, port = a, strconv.Itoa(DefaultCloudPort)
+		}
+		ip, err := netip.ParseAddr(host)
+		if n, perr := strconv.Atoi(port); err != nil || !ip.Is4() || perr != nil || n < 1 || n > 65535 {
+			d.errorf("cloud.advertise", "%q: want the IPv4 address the panels connect to, optionally with :port", a)
+		}
+	}
+	d.checkAddr("web.listen", c.Web.Listen, false)
+	if c.Journal.MaxAge < 0 {
+		d.errorf("journal.max_age", "negative")
+	}
+	if c.Journal.MaxEvents < 0 {
+		d.errorf("journal.max_events", "negative")
+	}
+	if c.Journal.MaxBytes < 0 {
+		d.errorf("journal.max_bytes", "negative")
+	}
+	d.stateDir(c)
+}
+
+// checkAddr checks a host:port; needHost requires the host.
+func (d *decoder) checkAddr(key, addr string, needHost bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		d.errorf(key, "%q: want host:port", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || needHost && n == 0 {
+		d.errorf(key, "%q: bad port %q", addr, port)
+	}
+	if needHost && host == "" {
+		d.errorf(key, "%q names no host", addr)
+	}
+}
+
+// checkTopic checks an MQTT topic prefix.
+func (d *decoder) checkTopic(key, t string) {
+	switch {
+	case t == "":
+		d.errorf(key, "empty")
+	case strings.ContainsAny(t, "+#\x00"):
+		d.errorf(key, "%q: no MQTT wildcards (+ #) in a topic", t)
+	case strings.HasPrefix(t, "/") || strings.HasSuffix(t, "/"):
+		d.errorf(key, "%q: no leading or trailing /", t)
+	}
+}
+
+// stateDir resolves state_dir: the default, "~/", or relative to the
+// config file.
+func (d *decoder) stateDir(c *Config) {
+	dir := c.StateDir
+	switch {
+	case dir == "":
+		def, err := DefaultStateDir()
+		if err != nil {
+			d.errorf("state_dir", "not set, and %v", err)
+			return
+		}
+		dir = def
+	case dir == "~" || strings.HasPrefix(dir, "~/"):
+		home, err := os.UserHomeDir()
+		if err != nil {
+			d.errorf("state_dir", "%q: %v", dir, err)
+			return
+		}
+		dir = filepath.Join(home, dir[1:])
+	case !filepath.IsAbs(dir):
+		dir = filepath.Join(filepath.Dir(d.file), dir)
+	}
+	c.StateDir = filepath.Clean(dir)
+}

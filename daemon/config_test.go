@@ -1,0 +1,232 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/g90alarm/g90/notify"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+// The example in docs is a valid config, and says what it means.
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../docs/g90.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("g90.example.yaml", data, env(map[string]string{"G90_MQTT_PASSWORD": "s3cret", "G90_PIN": "1234"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		MQTT: MQTTConfig{
+			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Listen: "127.0.0.1:1883",
+			DiscoveryPrefix: "homeassistant", TopicPrefix: "g90",
+		},
+		Panels: []PanelConfig{
+			{Name: "home", Host: "192.168.1.50", Port: 12368, Notifications: NotifyLocal, NotifyListen: ":12901", Poll: 30 * time.Second, PIN: "1234"},
+			{Name: "garage", Host: "192.168.1.51", Port: 12368, Notifications: NotifyChained, NotifyListen: ":12901", Poll: time.Minute},
+		},
+		Cloud:    CloudConfig{Listen: ":5678", Advertise: "192.168.1.10", Upstream: "47.88.7.61:5678"},
+		Web:      WebConfig{Listen: "127.0.0.1:8080"},
+		Journal:  JournalConfig{MaxAge: 720 * time.Hour, MaxEvents: 100000},
+		StateDir: "/var/lib/g90",
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if cfg.JournalPath() != "/var/lib/g90/journal.db" {
+		t.Fatal(cfg.JournalPath())
+	}
+}
+
+// The smallest config: one host, everything else defaults.
+func TestConfigDefaults(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/tmp/state")
+	path := filepath.Join(t.TempDir(), "g90.yaml")
+	if err := os.WriteFile(path, []byte("panels:\n  - host: 10.0.0.2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig()
+	p := defaultPanel()
+	p.Name, p.Host = "10.0.0.2", "10.0.0.2"
+	want.Panels = []PanelConfig{p}
+	want.StateDir = "/tmp/state/g90"
+	if diff := cmp.Diff(&want, cfg); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if want.Panels[0].Port != 12368 || want.Panels[0].Poll != 30*time.Second || want.MQTT.DiscoveryPrefix != "homeassistant" ||
+		want.Web.Listen != "127.0.0.1:8080" || want.Panels[0].NotifyListen != ":12901" || want.MQTT.TopicPrefix != "g90" {
+		t.Fatalf("defaults changed: %+v", want)
+	}
+}
+
+func TestConfigValues(t *testing.T) {
+	cfg, err := ParseConfig("/etc/g90/g90.yaml", []byte(`
+mqtt:
+  url: tcp://${MQTT_HOST}:1883
+  username: $USER_1
+  password: "pa$$word"
+panels:
+  - host: a
+    poll: 0s
+    pin: "0123"
+    notifications: none
+  - host: a
+    name: a2
+    port: 1_000
+    notifications: history
+journal:
+  max_age: 0s
+  max_events: 0
+state_dir: state
+`), env(map[string]string{"MQTT_HOST": "broker", "USER_1": "me"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" {
+		t.Errorf("mqtt %+v", cfg.MQTT)
+	}
+	if p := cfg.Panels[0]; p.Poll != 0 || p.PIN != "0123" || p.Notifications != NotifyNone {
+		t.Errorf("panel 0 %+v", p)
+	}
+	if p := cfg.Panels[1]; p.Port != 1000 || p.Name != "a2" || p.Notifications != NotifyHistory {
+		t.Errorf("panel 1 %+v", p) // the same host on another port is another panel
+	}
+	if cfg.Journal.MaxAge != 0 || cfg.Journal.MaxEvents != 0 {
+		t.Errorf("explicit zeros lost: %+v", cfg.Journal)
+	}
+	if cfg.StateDir != "/etc/g90/state" {
+		t.Errorf("state_dir %q", cfg.StateDir)
+	}
+}
+
+// Every kind of config error names the key, and its line where it has
+// one.
+func TestConfigErrors(t *testing.T) {
+	const panel = "panels:\n  - host: 10.0.0.2\n"
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"syntax", "panels: [", "g90.yaml: yaml: line 1"},
+		{"two documents", panel + "---\n" + panel, "g90.yaml:3: more than one YAML document"},
+		{"unknown top-level key", panel + "mqttt:\n  url: x\n", "g90.yaml:3: mqttt: unknown key"},
+		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: discovery_prefix, listen, password, topic_prefix, url, username)"},
+		{"unknown panel key", "panels:\n  - host: a\n  - host: b\n    prot: 1\n", "g90.yaml:4: panels[1].prot: unknown key"},
+		{"duplicate key", "panels:\n  - host: a\n    host: b\n", "g90.yaml:3: panels[0].host: given twice (first on line 2)"},
+		{"mapping for a value", panel + "state_dir:\n  a: b\n", "g90.yaml:4: state_dir: want a single value, not a mapping"},
+		{"value for a mapping", panel + "mqtt: broker\n", "g90.yaml:3: mqtt: want a mapping of keys, not a value"},
+		{"value for a list", "panels: 10.0.0.2\n", "g90.yaml:1: panels: want a list, not a value"},
+		{"list for a value", "panels:\n  - host: [a, b]\n", "g90.yaml:2: panels[0].host: want a single value, not a list"},
+		{"not an integer", "panels:\n  - host: a\n    port: twelve\n", `g90.yaml:3: panels[0].port: "twelve": not an integer`},
+		{"not a duration", "panels:\n  - host: a\n  - host: b\n    poll: 5x\n", `g90.yaml:4: panels[1].poll: "5x": not a duration`},
+		{"duration without unit", "panels:\n  - host: a\n    poll: 30\n", `panels[0].poll: "30": not a duration`},
+		{"unset variable", panel + "mqtt:\n  password: ${NOPE}\n", "g90.yaml:4: mqtt.password: environment variable is not set: NOPE"},
+		{"unset bare variable", panel + "mqtt:\n  password: $NOPE\n", "mqtt.password: environment variable is not set: NOPE"},
+		{"unclosed variable", panel + "mqtt:\n  password: ${NOPE\n", "mqtt.password: ${ without }"},
+		{"bad variable name", panel + "mqtt:\n  password: ${1X}\n", "mqtt.password: ${1X}: not a variable name"},
+		{"lone dollar", panel + "mqtt:\n  password: a$\n", "mqtt.password: $ not followed by a variable name (write $$ for a $)"},
+		{"no panels", "web:\n  listen: :8080\n", "g90.yaml: panels: no panel configured"},
+		{"empty file", "", "panels: no panel configured"},
+		{"no host", "panels:\n  - name: x\n", "g90.yaml:2: panels[0]: host is required"},
+		{"duplicate names", "panels:\n  - host: a\n    name: home\n  - host: b\n    name: home\n", `g90.yaml:5: panels[1].name: "home" is also the name of panels[0]`},
+		{"duplicate hosts", "panels:\n  - host: a\n  - host: a\n    name: b\n", "g90.yaml:3: panels[1].host: a:12368 is also panels[0]"},
+		{"bad port", "panels:\n  - host: a\n    port: 70000\n", "g90.yaml:3: panels[0].port: 70000 is outside 1..65535"},
+		{"bad notifications", "panels:\n  - host: a\n    notifications: pigeon\n", `g90.yaml:3: panels[0].notifications: "pigeon": want local, cloud, chained, history, none`},
+		{"cloud without listen", "panels:\n  - host: a\n  - host: b\n    notifications: cloud\n", "g90.yaml:4: panels[1].notifications: cloud needs cloud.listen"},
+		{"chained without upstream", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: chained\n", "g90.yaml:5: panels[0].notifications: chained needs cloud.upstream"},
+		{"chained without anything", "panels:\n  - host: a\n    notifications: chained\n", "panels[0].notifications: chained needs cloud.listen"},
+		{"bad notify_listen", "panels:\n  - host: a\n    notify_listen: 12901\n", `g90.yaml:3: panels[0].notify_listen: "12901": want host:port`},
+		{"poll too short", "panels:\n  - host: a\n    poll: 10ms\n", "g90.yaml:3: panels[0].poll: 10ms: want 0 (no polling) or at least 1s"},
+		{"negative poll", "panels:\n  - host: a\n    poll: -1s\n", "panels[0].poll: -1s"},
+		{"pin not digits", "panels:\n  - host: a\n    pin: 12ab\n", "g90.yaml:3: panels[0].pin: want digits only"},
+		{"mqtt scheme", panel + "mqtt:\n  url: http://broker:1883\n", `g90.yaml:4: mqtt.url: scheme "http": want mqtt, mqtts, tcp, ssl, ws, wss`},
+		{"mqtt no host", panel + "mqtt:\n  url: mqtt://:1883\n", `mqtt.url: "mqtt://:1883" names no host`},
+		{"mqtt not a URL", panel + "mqtt:\n  url: \"mqtt://a b:%zz\"\n", "mqtt.url: not a URL"},
+		{"mqtt listen", panel + "mqtt:\n  listen: localhost\n", `g90.yaml:4: mqtt.listen: "localhost": want host:port`},
+		{"password without user", panel + "mqtt:\n  password: x\n", "g90.yaml:4: mqtt.password: set without mqtt.username"},
+		{"topic wildcard", panel + "mqtt:\n  topic_prefix: g90/#\n", `mqtt.topic_prefix: "g90/#": no MQTT wildcards`},
+		{"topic slash", panel + "mqtt:\n  discovery_prefix: /ha\n", `mqtt.discovery_prefix: "/ha": no leading or trailing /`},
+		{"empty topic", panel + "mqtt:\n  topic_prefix: \"\"\n", "g90.yaml:4: mqtt.topic_prefix: empty"},
+		{"cloud listen", panel + "cloud:\n  listen: 5678\n", `g90.yaml:4: cloud.listen: "5678": want host:port`},
+		{"cloud upstream port", panel + "cloud:\n  upstream: vendor:http\n", `cloud.upstream: "vendor:http": bad port "http"`},
+		{"cloud advertise", panel + "cloud:\n  advertise: \"a:b:c\"\n", `g90.yaml:4: cloud.advertise: "a:b:c": want the IPv4 address`},
+		{"cloud advertise name", panel + "cloud:\n  advertise: myhost:5678\n", `cloud.advertise: "myhost:5678": want the IPv4 address`},
+		{"cloud advertise port", panel + "cloud:\n  advertise: 10.0.0.1:0\n", `cloud.advertise: "10.0.0.1:0"`},
+		{"web listen", panel + "web:\n  listen: 8080\n", `g90.yaml:4: web.listen: "8080": want host:port`},
+		{"negative max_age", panel + "journal:\n  max_age: -1h\n", "g90.yaml:4: journal.max_age: negative"},
+		{"negative max_events", panel + "journal:\n  max_events: -1\n", "g90.yaml:4: journal.max_events: negative"},
+		{"negative max_bytes", panel + "journal:\n  max_bytes: -1\n", "g90.yaml:4: journal.max_bytes: negative"},
+		{"max_events too big", panel + "journal:\n  max_events: 99999999999999999999\n", `journal.max_events: "99999999999999999999": not an integer`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig("g90.yaml", []byte(tc.yaml), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// All problems are reported at once, each a ConfigError.
+func TestConfigErrorsJoined(t *testing.T) {
+	_, err := ParseConfig("g90.yaml", []byte("panels:\n  - host: a\n    port: 0\n    pin: x\nweb:\n  listen: nowhere\n"), nil)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Field != "panels[0].port" || ce.Line != 3 {
+		t.Fatalf("%v: first error %+v", err, ce)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
+		t.Fatalf("%d errors:\n%v", n, err)
+	}
+	_, err = ParseConfig("g90.yaml", []byte("mqtt:\n  password: ${X}\npanels:\n  - host: a\n"), nil)
+	if !errors.Is(err, ErrEnvUnset) {
+		t.Fatalf("%v: not ErrEnvUnset", err)
+	}
+}
+
+func TestLoadConfigMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.yaml")
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestOpenJournal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "g90")
+	cfg, err := ParseConfig("g90.yaml", []byte("panels:\n  - host: a\njournal:\n  max_events: 2\nstate_dir: "+dir+"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := cfg.OpenJournal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.Path() != filepath.Join(dir, "journal.db") {
+		t.Fatalf("path %s", j.Path())
+	}
+	for range 3 {
+		if _, err := j.Append(&notify.Event{Type: notify.EventTamper}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	j, err = cfg.OpenJournal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := j.Stats(); st.Events != 2 {
+		t.Fatalf("max_events 2 not applied: %+v", st)
+	}
+}

@@ -1,0 +1,330 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/client"
+	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/notify"
+)
+
+// Metrics is the daemon's Prometheus registry: one collector per panel
+// that reads the counters of its client, monitor and listener when
+// scraped (they count; Metrics only reports, so nothing is counted
+// twice), the events by type and source, the journal, the Go runtime and
+// the process, and the MQTT bridge's state, which the bridge sets. It is
+// safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+	now func() time.Time
+
+	mqttConnected   prometheus.Gauge
+	mqttConnections prometheus.Counter
+	mqttQueue       prometheus.Gauge
+
+	mu        sync.Mutex
+	panels    map[string]*PanelMetrics
+	connected bool
+}
+
+// NewMetrics returns a registry with the process, Go and MQTT metrics and
+// no panel.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg:    prometheus.NewRegistry(),
+		now:    time.Now,
+		panels: map[string]*PanelMetrics{},
+		mqttConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "g90_mqtt_connected", Help: "1 while the MQTT bridge is connected to the broker, else 0.",
+		}),
+		mqttConnections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "g90_mqtt_connections_total", Help: "Connections of the MQTT bridge to the broker (the first and every reconnection).",
+		}),
+		mqttQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "g90_mqtt_queue_depth", Help: "Messages in the MQTT bridge's outbound queue, waiting for the broker.",
+		}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.mqttConnected, m.mqttConnections, m.mqttQueue,
+	)
+	return m
+}
+
+// Handler serves the metrics in Prometheus's formats, for /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registry returns the registry, for metrics of parts added later.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// SetMQTTConnected records the bridge's connection state; a change to
+// connected counts a connection.
+func (m *Metrics) SetMQTTConnected(up bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if up && !m.connected {
+		m.mqttConnections.Inc()
+	}
+	m.connected = up
+	if up {
+		m.mqttConnected.Set(1)
+	} else {
+		m.mqttConnected.Set(0)
+	}
+}
+
+// SetMQTTQueueDepth records how many messages the bridge's outbound queue
+// holds.
+func (m *Metrics) SetMQTTQueueDepth(n int) { m.mqttQueue.Set(float64(n)) }
+
+// WatchJournal reports j's counts at every scrape. Call it once.
+func (m *Metrics) WatchJournal(j *journal.Journal) error {
+	return m.reg.Register(journalCollector{j})
+}
+
+// PanelSources are the parts of one panel whose counters are reported.
+// Only Name and Monitor are required.
+type PanelSources struct {
+	// Name is the panel's label value, the config's panels[].name.
+	Name     string
+	Monitor  *g90.Monitor
+	Client   *client.Client   // usually Panel.Client()
+	Listener *notify.Listener // local notifications, or nil
+	// QueueSize is the size of the subscription that counts events; 0
+	// means 1024.
+	QueueSize int
+}
+
+// PanelMetrics is one panel's collector. Its Run counts the monitor's
+// events.
+type PanelMetrics struct {
+	src  PanelSources
+	now  func() time.Time
+	sub  *g90.Subscription
+	desc map[string]*prometheus.Desc
+
+	mu     sync.Mutex
+	events map[eventKey]uint64
+	subs   []watched
+}
+
+type eventKey struct {
+	typ notify.EventType
+	src notify.Source
+}
+
+type watched struct {
+	consumer string
+	sub      *g90.Subscription
+}
+
+// AddPanel registers a collector for a panel and subscribes to its
+// monitor, so call it before Monitor.Run to count every event; PanelMetrics.Run
+// does the counting. A name already added is an error.
+func (m *Metrics) AddPanel(src PanelSources) (*PanelMetrics, error) {
+	if src.Name == "" || src.Monitor == nil {
+		return nil, fmt.Errorf("daemon: AddPanel needs a Name and a Monitor")
+	}
+	if src.QueueSize <= 0 {
+		src.QueueSize = 1024
+	}
+	p := &PanelMetrics{src: src, now: m.now, events: map[eventKey]uint64{}, desc: map[string]*prometheus.Desc{}}
+	labels := prometheus.Labels{"panel": src.Name}
+	for _, d := range panelDescs {
+		p.desc[d.name] = prometheus.NewDesc(d.name, d.help, d.labels, labels)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.panels[src.Name]; dup {
+		return nil, fmt.Errorf("daemon: metrics of panel %q added twice", src.Name)
+	}
+	if err := m.reg.Register(p); err != nil {
+		return nil, fmt.Errorf("daemon: metrics of panel %q: %w", src.Name, err)
+	}
+	p.sub = src.Monitor.Subscribe(src.QueueSize)
+	p.subs = append(p.subs, watched{"metrics", p.sub})
+	m.panels[src.Name] = p
+	return p, nil
+}
+
+// RemovePanel drops a panel's metrics, e.g. when a reloaded config no
+// longer has it, and ends its subscription.
+func (m *Metrics) RemovePanel(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.panels[name]
+	if !ok {
+		return
+	}
+	delete(m.panels, name)
+	m.reg.Unregister(p)
+	p.sub.Close()
+}
+
+// Run counts the monitor's events by type and source until ctx ends, the
+// monitor stops or the panel is removed.
+func (p *PanelMetrics) Run(ctx context.Context) error {
+	defer p.sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-p.sub.Events():
+			if !ok {
+				return nil
+			}
+			p.mu.Lock()
+			p.events[eventKey{ev.Type, ev.Source}]++
+			p.mu.Unlock()
+		}
+	}
+}
+
+// WatchSubscription reports the queue depth and drops of another
+// consumer's subscription to the monitor (the MQTT bridge, the journal,
+// the web UI) as consumer.
+func (p *PanelMetrics) WatchSubscription(consumer string, s *g90.Subscription) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.subs = append(p.subs, watched{consumer, s})
+}
+
+// desc is one metric family of a panel.
+type desc struct {
+	name, help string
+	labels     []string
+}
+
+// panelDescs are the per-panel families; every one also has the label
+// panel.
+var panelDescs = []desc{
+	{"g90_panel_info", "1 for each panel; guid is its GUID once read, host its address.", []string{"guid", "host"}},
+	{"g90_commands_total", "Commands sent to the panel (exchanges started).", nil},
+	{"g90_command_attempts_total", "Command datagrams sent, first attempts and retries.", nil},
+	{"g90_command_retries_total", "Command attempts after the first.", nil},
+	{"g90_command_timeouts_total", "Commands that got no reply after every attempt.", nil},
+	{"g90_stray_datagrams_total", "Datagrams from another address or port, discarded while waiting for a reply.", nil},
+	{"g90_decode_errors_total", "Datagrams from the panel that failed to decode: source local for notifications, command for replies.", []string{"source"}},
+	{"g90_notify_datagrams_total", "Notification datagrams received.", nil},
+	{"g90_notify_wrong_host_total", "Notification datagrams from another host, rejected.", nil},
+	{"g90_monitor_messages_total", "Messages taken from the event sources.", nil},
+	{"g90_monitor_dropped_total", "Messages lost because the monitor's queue was full.", nil},
+	{"g90_monitor_wrong_device_total", "Alerts carrying another panel's GUID, dropped.", nil},
+	{"g90_monitor_unknown_total", "Messages decoded but not mapped to an event (unknown codes).", nil},
+	{"g90_monitor_queue_depth", "Messages waiting for the monitor's state tracker.", nil},
+	{"g90_monitor_queue_capacity", "Capacity of the monitor's queue.", nil},
+	{"g90_panel_reads_total", "Reads of the panel's state and lists (start, polls, refreshes).", nil},
+	{"g90_panel_read_errors_total", "Reads of the panel's state and lists that failed.", nil},
+	{"g90_events_total", "Events delivered, by type and source.", []string{"type", "source"}},
+	{"g90_subscriber_queue_depth", "Events waiting in a consumer's queue.", []string{"consumer"}},
+	{"g90_subscriber_dropped_total", "Events a consumer lost because its queue was full.", []string{"consumer"}},
+	{"g90_last_packet_age_seconds", "Seconds since the last packet from the panel, by source; absent before the first.", []string{"source"}},
+}
+
+// Describe implements prometheus.Collector.
+func (p *PanelMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range p.desc {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: it reads the counters now.
+func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
+	counter := func(name string, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(p.desc[name], prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(name string, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(p.desc[name], prometheus.GaugeValue, v, labels...)
+	}
+	mon := p.src.Monitor
+	st := mon.State()
+	host := ""
+	if c := p.src.Client; c != nil {
+		host = c.Panel()
+		cs := c.Stats()
+		counter("g90_commands_total", cs.Commands)
+		counter("g90_command_attempts_total", cs.Attempts)
+		counter("g90_command_retries_total", cs.Retries)
+		counter("g90_command_timeouts_total", cs.Timeouts)
+		counter("g90_stray_datagrams_total", cs.Strays)
+		counter("g90_decode_errors_total", cs.Malformed, "command")
+	}
+	gauge("g90_panel_info", 1, st.GUID, host)
+	if l := p.src.Listener; l != nil {
+		ls := l.Stats()
+		counter("g90_notify_datagrams_total", ls.Datagrams)
+		counter("g90_notify_wrong_host_total", ls.WrongHost)
+		counter("g90_decode_errors_total", ls.Malformed, string(notify.SourceLocal))
+	}
+	ms := mon.Stats()
+	counter("g90_monitor_messages_total", ms.Messages)
+	counter("g90_monitor_dropped_total", ms.Dropped)
+	counter("g90_monitor_wrong_device_total", ms.WrongDevice)
+	counter("g90_monitor_unknown_total", ms.Unknown)
+	counter("g90_panel_reads_total", ms.Refreshes)
+	counter("g90_panel_read_errors_total", ms.RefreshErrors)
+	n, capacity := mon.QueueDepth()
+	gauge("g90_monitor_queue_depth", float64(n))
+	gauge("g90_monitor_queue_capacity", float64(capacity))
+
+	now := p.now()
+	for src, at := range st.LastPacket {
+		gauge("g90_last_packet_age_seconds", max(now.Sub(at).Seconds(), 0), string(src))
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]eventKey, 0, len(p.events))
+	for k := range p.events {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b eventKey) int {
+		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.src, b.src))
+	})
+	for _, k := range keys {
+		counter("g90_events_total", p.events[k], string(k.typ), string(k.src))
+	}
+	for _, w := range p.subs {
+		gauge("g90_subscriber_queue_depth", float64(len(w.sub.Events())), w.consumer)
+		counter("g90_subscriber_dropped_total", w.sub.Dropped(), w.consumer)
+	}
+}
+
+// journalCollector reports a journal's Stats.
+type journalCollector struct{ j *journal.Journal }
+
+var (
+	journalEvents  = prometheus.NewDesc("g90_journal_events", "Events stored in the journal.", nil, nil)
+	journalBytes   = prometheus.NewDesc("g90_journal_bytes", "Bytes of the events stored in the journal (keys and values).", nil, nil)
+	journalAppends = prometheus.NewDesc("g90_journal_appends_total", "Events appended to the journal since the daemon started.", nil, nil)
+	journalRemoved = prometheus.NewDesc("g90_journal_removed_total", "Events the journal's retention removed since the daemon started.", nil, nil)
+)
+
+func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- journalEvents
+	ch <- journalBytes
+	ch <- journalAppends
+	ch <- journalRemoved
+}
+
+func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.j.Stats()
+	ch <- prometheus.MustNewConstMetric(journalEvents, prometheus.GaugeValue, float64(s.Events))
+	ch <- prometheus.MustNewConstMetric(journalBytes, prometheus.GaugeValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(journalAppends, prometheus.CounterValue, float64(s.Appends))
+	ch <- prometheus.MustNewConstMetric(journalRemoved, prometheus.CounterValue, float64(s.Removed))
+}

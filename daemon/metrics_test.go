@@ -1,0 +1,254 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/sim"
+)
+
+// scrape fetches /metrics and returns every sample by its series as the
+// text format prints it, e.g. g90_events_total{panel="home",source="local",type="door_open"}.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// run runs f until the test ends and waits for it.
+func run(t *testing.T, f func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := f(ctx); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// A simulated panel sends its notifications to a Listener feeding a
+// Monitor; another panel never answers. The scrape reports both, read
+// from their counters.
+func TestMetrics(t *testing.T) {
+	leaktest.Check(t)
+	ctx := context.Background()
+	l, err := notify.Listen(ctx, notify.ListenerConfig{Addr: "127.0.0.1:0", Host: netip.MustParseAddr("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, sim.Config{Notify: l.Addr().String(), Seed: 1})
+	a := s.Addr().(*net.UDPAddr)
+	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, ResetInterval: -1})
+
+	// A panel nobody answers for: its command times out.
+	dead, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.LocalAddr().(*net.UDPAddr)
+	dead.Close()
+	dp, err := g90.New(g90.Config{Host: "127.0.0.1", Port: deadAddr.Port, Timeout: 50 * time.Millisecond, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dmon := dp.NewMonitor(g90.MonitorConfig{})
+
+	m := NewMetrics()
+	pm, err := m.AddPanel(PanelSources{Name: "home", Monitor: mon, Client: p.Client(), Listener: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mon.Subscribe(1)
+	pm.WatchSubscription("mqtt", other)
+	dpm, err := m.AddPanel(PanelSources{Name: "dead", Monitor: dmon, Client: dp.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddPanel(PanelSources{Name: "home", Monitor: dmon}); err == nil {
+		t.Fatal("a panel name added twice")
+	}
+	run(t, pm.Run)
+	run(t, dpm.Run)
+	run(t, mon.Run)
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/metrics"
+
+	waitFor(t, "the first read", func() bool { return len(mon.State().Sensors) > 0 })
+	if _, err := dp.Status(ctx); err == nil {
+		t.Fatal("the dead panel answered")
+	}
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]float64
+	waitFor(t, "the door_open event in the metrics", func() bool {
+		got = scrape(t, url)
+		return got[`g90_events_total{panel="home",source="local",type="door_open"}`] == 1 &&
+			got[`g90_events_total{panel="home",source="local",type="sensor_activity"}`] == 2
+	})
+	cs, ms, ls := p.Client().Stats(), mon.Stats(), l.Stats()
+	guid := mon.State().GUID
+	want := map[string]float64{
+		`g90_panel_info{guid="` + guid + `",host="` + a.String() + `",panel="home"}`:                1,
+		`g90_commands_total{panel="home"}`:                                                          float64(cs.Commands),
+		`g90_command_attempts_total{panel="home"}`:                                                  float64(cs.Attempts),
+		`g90_command_retries_total{panel="home"}`:                                                   0,
+		`g90_command_timeouts_total{panel="home"}`:                                                  0,
+		`g90_decode_errors_total{panel="home",source="command"}`:                                    0,
+		`g90_decode_errors_total{panel="home",source="local"}`:                                      0,
+		`g90_notify_datagrams_total{panel="home"}`:                                                  2, // the notification and the alert
+		`g90_notify_wrong_host_total{panel="home"}`:                                                 0,
+		`g90_monitor_messages_total{panel="home"}`:                                                  2,
+		`g90_monitor_dropped_total{panel="home"}`:                                                   0,
+		`g90_monitor_unknown_total{panel="home"}`:                                                   0,
+		`g90_monitor_wrong_device_total{panel="home"}`:                                              0,
+		`g90_monitor_queue_depth{panel="home"}`:                                                     0,
+		`g90_monitor_queue_capacity{panel="home"}`:                                                  4096,
+		`g90_panel_reads_total{panel="home"}`:                                                       float64(ms.Refreshes),
+		`g90_panel_read_errors_total{panel="home"}`:                                                 0,
+		`g90_subscriber_dropped_total{consumer="metrics",panel="home"}`:                             0,
+		`g90_subscriber_queue_depth{consumer="metrics",panel="home"}`:                               0,
+		`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`:                                2, // a queue of 1 that nobody reads
+		`g90_subscriber_queue_depth{consumer="mqtt",panel="home"}`:                                  1,
+		`g90_panel_info{guid="",host="127.0.0.1:` + strconv.Itoa(deadAddr.Port) + `",panel="dead"}`: 1,
+		`g90_commands_total{panel="dead"}`:                                                          1,
+		`g90_command_timeouts_total{panel="dead"}`:                                                  1,
+		`g90_mqtt_connected`:                                                                        0,
+		`g90_mqtt_connections_total`:                                                                0,
+		`g90_mqtt_queue_depth`:                                                                      0,
+	}
+	if cs.Commands == 0 || ms.Refreshes == 0 || ls.Datagrams != 2 || guid == "" {
+		t.Fatalf("stats: client %+v, monitor %+v, listener %+v, GUID %q", cs, ms, ls, guid)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	age, ok := got[`g90_last_packet_age_seconds{panel="home",source="local"}`]
+	if !ok || age < 0 {
+		t.Errorf("last packet age %v, present %v", age, ok)
+	}
+	if _, ok := got[`g90_last_packet_age_seconds{panel="dead",source="local"}`]; ok {
+		t.Error("a last packet age for a panel that never sent one")
+	}
+	if _, ok := got["go_goroutines"]; !ok {
+		t.Error("no Go runtime metrics")
+	}
+
+	// Scraping reads counters, it does not count: a second scrape gives
+	// the same values.
+	again := scrape(t, url)
+	for k, v := range want {
+		if again[k] != v {
+			t.Errorf("second scrape: %s = %v, want %v", k, again[k], v)
+		}
+	}
+
+	m.SetMQTTConnected(true)
+	m.SetMQTTConnected(true)
+	m.SetMQTTConnected(false)
+	m.SetMQTTConnected(true)
+	m.SetMQTTQueueDepth(5)
+	got = scrape(t, url)
+	for k, v := range map[string]float64{"g90_mqtt_connected": 1, "g90_mqtt_connections_total": 2, "g90_mqtt_queue_depth": 5} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+
+	m.RemovePanel("dead")
+	got = scrape(t, url)
+	for k := range got {
+		if strings.Contains(k, `panel="dead"`) {
+			t.Errorf("removed panel still reported: %s", k)
+		}
+	}
+	if _, err := m.AddPanel(PanelSources{Name: "dead", Monitor: dmon, Client: dp.Client()}); err != nil {
+		t.Errorf("adding a removed panel again: %v", err)
+	}
+}
+
+func TestMetricsJournal(t *testing.T) {
+	j, err := journal.Open(journal.Config{Path: filepath.Join(t.TempDir(), "j.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.Append(&notify.Event{Type: notify.EventTamper, GUID: "G"}); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics()
+	if err := m.WatchJournal(j); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	got := scrape(t, srv.URL)
+	if got["g90_journal_events"] != 1 || got["g90_journal_appends_total"] != 1 || got["g90_journal_bytes"] == 0 || got["g90_journal_removed_total"] != 0 {
+		t.Fatalf("journal metrics %v", got)
+	}
+}
+
+func TestAddPanelNeedsMonitor(t *testing.T) {
+	if _, err := NewMetrics().AddPanel(PanelSources{Name: "x"}); err == nil {
+		t.Fatal("no error")
+	}
+}

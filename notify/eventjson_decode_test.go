@@ -1,0 +1,102 @@
+package notify
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestEventJSONRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 21, 8, 30, 15, 123456789, time.UTC)
+	sensor := Event{Time: at, GUID: "GUID1", Source: SourceLocal, Sensor: true, Index: 3, Name: "Hall \"PIR\"\n", SensorType: "Motion: WRIR01"}
+	with := func(e Event, f func(*Event)) Event { f(&e); return e }
+	events := []Event{
+		{Type: EventArmDisarm, Time: at, GUID: "GUID1", Source: SourceCloud, State: ArmAway},
+		with(sensor, func(e *Event) { e.Type, e.Occupied = EventSensorActivity, true }),
+		with(sensor, func(e *Event) { e.Type, e.Reset = EventSensorActivity, true }),
+		with(sensor, func(e *Event) { e.Type = EventDoorOpen }),
+		with(sensor, func(e *Event) { e.Type, e.Tamper = EventAlarm, true }),
+		with(sensor, func(e *Event) { e.Type = EventSOS }),
+		{Type: EventSOS, Time: at, GUID: "G", Source: SourceLocal, Host: true},
+		with(sensor, func(e *Event) { e.Type, e.Button = EventRemoteButton, ButtonSOS }),
+		with(sensor, func(e *Event) { e.Type, e.Keypad, e.Card = EventRFIDKeypad, KeypadCard, 3 }),
+		with(sensor, func(e *Event) { e.Type, e.Keypad = EventRFIDKeypad, KeypadDisarm }),
+		{Type: EventDeviceAdded, Time: at, GUID: "G", Source: SourcePoll, Device: &DeviceRef{Index: 2, Node: 1, Name: "Relay ☃", Type: "Socket: JDQ"}},
+		{Type: EventACPowerFailure, Time: at, Source: SourceHistory},
+	}
+	for _, ev := range events {
+		b := ev.AppendJSON(nil)
+		var got Event
+		if err := got.UnmarshalJSON(b); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if diff := cmp.Diff(ev, got); diff != "" {
+			t.Errorf("%s: round trip (-want +got):\n%s", b, diff)
+		}
+		if again := got.AppendJSON(nil); !bytes.Equal(again, b) {
+			t.Errorf("re-encoded\n%s\nwant\n%s", again, b)
+		}
+	}
+}
+
+// A host SOS names no sensor in JSON, so its index and name are lost,
+// but the encoding is stable.
+func TestEventJSONStable(t *testing.T) {
+	ev := Event{Type: EventAlarm, Time: time.Unix(1, 0).UTC(), GUID: "G", Index: 7, Name: "Host SOS"}
+	b := ev.AppendJSON(nil)
+	var got Event
+	if err := got.UnmarshalJSON(append(b[:len(b)-1:len(b)-1], `,"seq":9}`...)); err != nil {
+		t.Fatal(err)
+	}
+	if again := got.AppendJSON(nil); !bytes.Equal(again, b) {
+		t.Fatalf("%s, want %s", again, b)
+	}
+}
+
+func TestEventJSONErrors(t *testing.T) {
+	for _, in := range []string{``, `{`, `[]`, `{"time":"x","type":"door_open"}`, `{"panel":"G"}`, `{"type":"alarm","sensor":{"index":"one"}}`} {
+		var e Event
+		if err := e.UnmarshalJSON([]byte(in)); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+// FuzzEventJSON: UnmarshalJSON does not panic, and what it accepts
+// encodes to a line that decodes to the same line again.
+//
+//	go test ./notify -run '^$' -fuzz '^FuzzEventJSON$' -fuzztime 30s
+func FuzzEventJSON(f *testing.F) {
+	at := time.Date(2026, 11, 21, 8, 30, 15, 5, time.UTC)
+	for _, ev := range []Event{
+		{Type: EventArmDisarm, Time: at, GUID: "G", Source: SourceLocal, State: Alarmed},
+		{Type: EventRFIDKeypad, Time: at, Sensor: true, Index: 1, Name: "K\u00fcche", Keypad: KeypadCard, Card: 4},
+		{Type: EventDeviceRemoved, Time: at, Device: &DeviceRef{Index: 1, Node: 2, Name: "R", Type: "T"}},
+	} {
+		f.Add(ev.AppendJSON(nil))
+	}
+	for _, s := range []string{
+		`{"type":"alarm","time":"9999-12-31T23:59:59-01:00"}`,
+		`{"type":"sos","host":true,"seq":3,"extra":[1,{"a":null}]}`,
+		`{"type":"x","sensor":null,"device":null,"name":"\ud800"}`,
+		`{"type":"door_open","sensor":{"index":-1,"name":"a\u0000b"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e Event
+		if err := e.UnmarshalJSON(b); err != nil {
+			return
+		}
+		once := e.AppendJSON(nil)
+		var e2 Event
+		if err := e2.UnmarshalJSON(once); err != nil {
+			t.Fatalf("%s decoded, its encoding %s does not: %v", b, once, err)
+		}
+		if twice := e2.AppendJSON(nil); !bytes.Equal(once, twice) {
+			t.Fatalf("%s: encodes to\n%s\nthen\n%s", b, once, twice)
+		}
+	})
+}
