@@ -7,20 +7,24 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/notify"
 )
 
 func newListenCmd(g *globals) *cobra.Command {
 	var (
-		source, listen, stateFile string
-		poll, reset               time.Duration
-		depth, count              int
+		source, listen, stateFile   string
+		cloudListen, cloudAdvertise string
+		upstream                    string
+		poll, reset                 time.Duration
+		depth, count                int
 	)
 	cmd := &cobra.Command{
 		Use:   "listen",
@@ -30,6 +34,9 @@ func newListenCmd(g *globals) *cobra.Command {
 --source local (the default) receives the panel's notifications on UDP
 --listen (default :12901). The panel only sends them when its Wi-Fi address
 is 10.10.10.250 (give it that address with a DHCP reservation).
+--source cloud runs a server that plays the vendor's cloud on --cloud-listen
+(TCP :5678): point the panel at it once with 'g90 set-cloud-server IP', or
+chain it to the real cloud with --upstream so the vendor app keeps working.
 --source history reads the panel's event log every --poll instead; it works
 with any panel, but sees only what the panel records (alerts enabled in
 'g90 config show alerts') and reports it up to --poll late.
@@ -61,15 +68,46 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 			case "history":
 				src = p.NewHistoryPoller(g90.HistoryConfig{Interval: poll, Depth: depth, StateFile: stateFile, Logger: log})
 				fmt.Fprintf(cmd.ErrOrStderr(), "reading the history of %s every %v\n", p.Addr(), poll)
+			case "cloud":
+				cfg := cloud.Config{Addr: cloudListen, Upstream: upstream, Logger: log}
+				if cloudAdvertise != "" {
+					ap, err := netip.ParseAddrPort(cloudAdvertise)
+					if err != nil {
+						return fmt.Errorf("--cloud-advertise %q: want IP:PORT: %w", cloudAdvertise, err)
+					}
+					cfg.Advertise = ap
+				}
+				// Take only this panel's messages when we can learn its GUID.
+				guid := ""
+				ictx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+				if info, err := p.Info(ictx); err == nil {
+					guid = info.GUID
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "cannot read the panel (%v); taking events from every panel that connects\n", err)
+				}
+				cancel()
+				cs, err := g90.NewCloudSource(cfg, guid)
+				if err != nil {
+					return err
+				}
+				mode := "standalone"
+				if upstream != "" {
+					mode = "chained to " + upstream
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "cloud server (%s) listening on tcp %s; point the panel here with g90 set-cloud-server\n", mode, cs.Server().Addr())
+				src = cs
 			default:
-				return fmt.Errorf("--source %q: want local or history", source)
+				return fmt.Errorf("--source %q: want local, cloud or history", source)
 			}
 			mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{src}, ResetInterval: reset, Logger: log})
 			return printEvents(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), mon, g.json, count)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&source, "source", "local", "where events come from: local or history")
+	f.StringVar(&source, "source", "local", "where events come from: local, cloud or history")
+	f.StringVar(&cloudListen, "cloud-listen", cloud.DefaultAddr, "cloud: TCP address the panel connects to")
+	f.StringVar(&cloudAdvertise, "cloud-advertise", "", "cloud: IP:PORT told to the panel in discovery replies (default: the address it connected to)")
+	f.StringVar(&upstream, "upstream", "", "cloud: relay to the vendor cloud at HOST:PORT too (chained mode)")
 	f.StringVar(&listen, "listen", notify.DefaultListen, "UDP address for local notifications")
 	f.DurationVar(&poll, "poll", 5*time.Second, "history: time between two reads")
 	f.IntVar(&depth, "depth", 10, "history: newest entries fetched per read")

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/sim"
 )
 
@@ -24,6 +26,7 @@ type lines struct {
 	mu    sync.Mutex
 	buf   bytes.Buffer
 	lines []string
+	cloud string // the cloud server's address, from stderr
 }
 
 func (l *lines) Write(p []byte) (int, error) {
@@ -38,6 +41,22 @@ func (l *lines) Write(p []byte) (int, error) {
 		}
 		l.lines = append(l.lines, strings.TrimSuffix(line, "\n"))
 	}
+}
+
+func (l *lines) setCloud(a string) {
+	l.mu.Lock()
+	l.cloud = a
+	l.mu.Unlock()
+}
+
+func (l *lines) cloudAddr(t *testing.T) string {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cloud == "" {
+		t.Fatal("listen did not say its cloud address")
+	}
+	return l.cloud
 }
 
 func (l *lines) snapshot() []string {
@@ -79,6 +98,12 @@ func startListen(t *testing.T, s *sim.Panel, args ...string) (*lines, func() err
 		for sc.Scan() {
 			// Ready once the panel has been read, so that events carry
 			// their sensor types.
+			if a, ok := strings.CutPrefix(sc.Text(), "cloud server"); ok {
+				if i := strings.Index(a, "listening on tcp "); i >= 0 {
+					f := strings.Fields(a[i+len("listening on tcp "):])
+					out.setCloud(strings.TrimSuffix(f[0], ";"))
+				}
+			}
 			if strings.HasPrefix(sc.Text(), "panel ") {
 				close(ready)
 			} else {
@@ -250,5 +275,75 @@ func TestListen20000Alerts(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// cloudVector returns the input bytes of a C-* vector of spec F.4.
+func cloudVector(t *testing.T, id string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../cloudproto/testdata/cloud-vectors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := vectors.ParseEntries(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.ID == id {
+			if h, ok := vectors.Hex(e.Fields["input_hex"]); ok {
+				return h
+			}
+		}
+	}
+	t.Fatalf("no vector %s", id)
+	return nil
+}
+
+// The panel, pointed at `g90 listen --source cloud`, connects over TCP as
+// to the vendor cloud; its status change becomes the same events as a
+// local alert, with source cloud.
+func TestListenCloud(t *testing.T) {
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	out, _ := startListen(t, s, "--source", "cloud", "--cloud-listen", "127.0.0.1:0", "--json")
+	addr := out.cloudAddr(t)
+
+	hello, err := cloudproto.Decode(cloudVector(t, "C-HELLO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello.Hello.GUID = "SIMPANEL0001"
+	open, err := cloudproto.Decode(cloudVector(t, "C-STATUS-SENSOR-OPEN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open.Status.Index, open.Status.Name = 1, "Front door"
+	other := hello
+	other.Hello.GUID = "SOMEONEELSE1"
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Another panel's events are not this panel's.
+	o, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if _, err := o.Write(append(other.Append(nil), open.Append(nil)...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
+		t.Fatal(err)
+	}
+	got := waitLines(t, out, 2, 10*time.Second)
+	if !strings.Contains(got[1], `"source":"cloud","type":"door_open","sensor":{"index":1,"name":"Front door","type":"Door Sensor: WDS07"}`) {
+		t.Fatalf("lines %q", got)
+	}
+	time.Sleep(100 * time.Millisecond) // the other panel's events would be here by now
+	if got := out.snapshot(); len(got) != 2 {
+		t.Fatalf("another panel's events came through: %q", got)
 	}
 }
