@@ -357,7 +357,7 @@ func (p *panel) run(ctx context.Context) {
 	p.t = topics{prefix: p.b.cfg.TopicPrefix, discovery: p.b.cfg.DiscoveryPrefix, guid: st.GUID}
 	p.mu.Unlock()
 	p.b.byGUID.Store(st.GUID, p)
-	p.publishAll(st, true)
+	p.publishAll(st)
 
 	avail := time.NewTicker(p.b.cfg.AvailabilityCheck)
 	defer avail.Stop()
@@ -371,9 +371,9 @@ func (p *panel) run(ctx context.Context) {
 			}
 			p.event(&ev)
 		case <-p.republic:
-			p.publishAll(p.cfg.Monitor.State(), true)
+			p.publishAll(p.cfg.Monitor.State())
 		case <-avail.C:
-			p.publishAll(p.cfg.Monitor.State(), false)
+			p.publishStates(p.cfg.Monitor.State(), noSensor)
 		}
 	}
 }
@@ -389,58 +389,89 @@ func (p *panel) event(ev *notify.Event) {
 	b = append(strconv.AppendUint(append(b[:len(b)-1], `,"seq":`...), p.seq, 10), '}')
 	p.b.events.Add(1)
 	p.b.publish(p.t.event(), b, false)
-	p.publishAll(p.cfg.Monitor.State(), ev.Type == notify.EventSensorAdded || ev.Type == notify.EventSensorRemoved ||
-		ev.Type == notify.EventDeviceAdded || ev.Type == notify.EventDeviceRemoved)
+	switch ev.Type {
+	case notify.EventSensorAdded, notify.EventSensorRemoved, notify.EventDeviceAdded, notify.EventDeviceRemoved:
+		p.publishAll(p.cfg.Monitor.State())
+	case notify.EventArmDisarm:
+		// Disarming clears every sensor's tamper and open-when-arming.
+		p.publishStates(p.cfg.Monitor.State(), allSensors)
+	default:
+		// Only the event's sensor can have changed (and the alarm).
+		only := noSensor
+		if ev.Sensor {
+			only = ev.Index
+		}
+		p.publishStates(p.cfg.Monitor.State(), only)
+	}
 }
 
-// publishAll publishes what changed since the last time: availability,
-// panel and sensor states, and with discovery the discovery payloads of
-// every entity (again), removing those of sensors and relays that are
-// gone.
-func (p *panel) publishAll(st g90.State, discovery bool) {
+// Sensor selections of publishStates.
+const (
+	allSensors = -1
+	noSensor   = -2
+)
+
+// publishAll publishes the discovery payload of every entity (again),
+// removes those of sensors and relays that are gone, and then every state.
+func (p *panel) publishAll(st g90.State) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := p.t
-	if discovery {
-		clear(p.pub) // states go out again after discovery
-		topic, payload := panelDiscovery(t, p.cfg.Name, "", p.cfg.PIN != "")
+	clear(p.pub) // states go out again after discovery
+	topic, payload := panelDiscovery(t, p.cfg.Name, "", p.cfg.PIN != "")
+	p.b.publish(topic, payload, true)
+	seen := map[int]bool{}
+	for _, s := range st.Sensors {
+		topic, payload := sensorDiscovery(t, s)
 		p.b.publish(topic, payload, true)
-		seen := map[int]bool{}
-		for _, s := range st.Sensors {
-			topic, payload := sensorDiscovery(t, s)
-			p.b.publish(topic, payload, true)
-			seen[s.Index] = true
-		}
-		for i := range p.sensors {
-			if !seen[i] {
-				p.b.publish(t.deviceConfig(sensorObjectID(t, i)), nil, true)
-			}
-		}
-		p.sensors = seen
-		relays := map[int][]g90.DeviceRef{}
-		for _, d := range st.Devices {
-			relays[d.Index] = append(relays[d.Index], d)
-		}
-		for _, nodes := range relays {
-			topic, payload := relayDiscovery(t, nodes)
-			p.b.publish(topic, payload, true)
-		}
-		for i := range p.relays {
-			if relays[i] == nil {
-				p.b.publish(t.deviceConfig(relayObjectID(t, i)), nil, true)
-			}
-		}
-		p.relays = map[int]bool{}
-		for i := range relays {
-			p.relays[i] = true
+		seen[s.Index] = true
+	}
+	for i := range p.sensors {
+		if !seen[i] {
+			p.b.publish(t.deviceConfig(sensorObjectID(t, i)), nil, true)
 		}
 	}
+	p.sensors = seen
+	relays := map[int][]g90.DeviceRef{}
+	for _, d := range st.Devices {
+		relays[d.Index] = append(relays[d.Index], d)
+	}
+	for _, nodes := range relays {
+		topic, payload := relayDiscovery(t, nodes)
+		p.b.publish(topic, payload, true)
+	}
+	for i := range p.relays {
+		if relays[i] == nil {
+			p.b.publish(t.deviceConfig(relayObjectID(t, i)), nil, true)
+		}
+	}
+	p.relays = map[int]bool{}
+	for i := range relays {
+		p.relays[i] = true
+	}
+	p.states(st, allSensors)
+}
+
+// publishStates publishes the panel's states that changed, and of the
+// sensors only the one with index only, or all, or none.
+func (p *panel) publishStates(st g90.State, only int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.states(st, only)
+}
+
+// states is publishStates with p.mu held.
+func (p *panel) states(st g90.State, only int) {
+	t := p.t
 	p.retain(t.availability(), map[bool]string{true: "online", false: "offline"}[st.Reachable])
 	p.retain(t.alarm(), alarmState(st))
 	p.retain(t.panelState(), string(mustJSON(map[string]any{
 		"arm": st.Arm, "alarm": st.Alarm, "alarm_sensor": st.AlarmSensor, "reachable": st.Reachable,
 	})))
 	for _, s := range st.Sensors {
+		if only != allSensors && s.Index != only {
+			continue
+		}
 		p.retain(t.sensor(s.Index), string(mustJSON(map[string]any{
 			"index": s.Index, "name": s.Name, "type": s.Type, "enabled": s.Enabled,
 			"occupied": s.Occupied, "tamper": s.Tamper, "low_battery": s.LowBattery,
