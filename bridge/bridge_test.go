@@ -121,6 +121,9 @@ type rig struct {
 func startRig(t *testing.T, pin string) *rig {
 	t.Helper()
 	leaktest.Check(t)
+	// Made first so that it is removed last, after the bridge stopped
+	// writing its queue (cleanups run last in, first out).
+	queueDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -142,7 +145,7 @@ func startRig(t *testing.T, pin string) *rig {
 	}
 	t.Cleanup(func() { br.Close() })
 	b, err := New(Config{
-		URL: br.URL(), QueueDir: t.TempDir(), ReconnectDelay: 50 * time.Millisecond,
+		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
 		AvailabilityCheck: 20 * time.Millisecond,
 		Panels:            []Panel{{Name: "Home", Panel: p, Monitor: mon, PIN: pin}},
 	})
