@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -122,15 +123,11 @@ func printDevice(g *globals, cmd *cobra.Command, d *peripheral.Device) error {
 }
 
 func newSensorCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "sensor",
-		Short: "Change, delete or register (learn) a sensor",
-	}
-	var cf changeFlags
-	set := &cobra.Command{
-		Use:   "set INDEX|NAME",
-		Short: "Rename a sensor, enable or disable it, change its flags or alert mode",
-		Long: `Change one sensor. The sensor's record is read again first and the change is
+	return newPeripheralCmd(g, peripheralOps[*peripheral.Sensor]{
+		kind:     peripheral.KindSensor,
+		short:    "Change, delete or register (learn) a sensor",
+		setShort: "Rename a sensor, enable or disable it, change its flags or alert mode",
+		setLong: `Change one sensor. The sensor's record is read again first and the change is
 refused if it is not exactly the sensor listed (someone changed or replaced
 it); afterwards the record is read back to verify that the panel holds it.
 
@@ -139,70 +136,61 @@ Examples:
   g90 sensor set 7 --disable
   g90 sensor set 7 --flag door_chime=on --flag arm_delay=off
   g90 sensor set 7 --alert-mode away`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.change(cmd)
-			if err != nil {
-				return err
-			}
-			p, err := g.panel(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := p.FindSensor(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			s, err = p.UpdateSensor(cmd.Context(), s, c)
-			if err != nil {
-				return err
-			}
-			return printSensor(g, cmd, s)
-		},
-	}
-	cf.register(set, true)
-	del := &cobra.Command{
-		Use:   "delete INDEX|NAME",
-		Short: "Delete a sensor",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.panel(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := p.FindSensor(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if err := p.DeleteSensor(cmd.Context(), s); err != nil {
-				return err
-			}
-			return g.output(cmd, map[string]any{"deleted": s.Index(), "name": s.Name()}, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "sensor %d %q deleted\n", s.Index(), s.Name())
-				return err
-			})
-		},
-	}
-	cmd.AddCommand(set, del, newAddCmd(g, peripheral.KindSensor))
-	return cmd
+		deleteShort:  "Delete a sensor",
+		flagsAndMode: true,
+		find:         (*g90.Panel).FindSensor,
+		update:       (*g90.Panel).UpdateSensor,
+		del:          (*g90.Panel).DeleteSensor,
+		print:        printSensor,
+		name:         (*peripheral.Sensor).Name,
+	})
 }
 
 func newDeviceCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "device",
-		Short: "Rename, enable, disable, delete or register a device (relay, socket, siren…)",
-		Long:  "Devices are named by INDEX, by name, or by a node's name such as \"Relay#2\"; a change or a\ndeletion applies to the whole device, every node. Switch nodes with g90 relay.",
-	}
-	var cf changeFlags
-	set := &cobra.Command{
-		Use:   "set INDEX|NAME",
-		Short: "Rename a device, or enable or disable it",
-		Long: `Change one device, verified like g90 sensor set. A name belongs to the whole
+	return newPeripheralCmd(g, peripheralOps[*peripheral.Device]{
+		kind:     peripheral.KindDevice,
+		short:    "Rename, enable, disable, delete or register a device (relay, socket, siren…)",
+		long:     "Devices are named by INDEX, by name, or by a node's name such as \"Relay#2\"; a change or a\ndeletion applies to the whole device, every node. Switch nodes with g90 relay.",
+		setShort: "Rename a device, or enable or disable it",
+		setLong: `Change one device, verified like g90 sensor set. A name belongs to the whole
 device: the nodes of a multi-node relay are shown as NAME#1, NAME#2, …
 
 Example:
   g90 device set "Relay board" --name "Pump relays"`,
-		Args: cobra.ExactArgs(1),
+		deleteShort: "Delete a device with all its nodes",
+		find: func(p *g90.Panel, ctx context.Context, key string) (*peripheral.Device, error) {
+			n, err := p.FindDevice(ctx, key)
+			return n.Device, err
+		},
+		update: (*g90.Panel).UpdateDevice,
+		del:    (*g90.Panel).DeleteDevice,
+		print:  printDevice,
+		name:   (*peripheral.Device).ParentName,
+	})
+}
+
+// peripheralOps is what `g90 sensor` and `g90 device` do differently.
+type peripheralOps[T interface{ Index() int }] struct {
+	kind                                        peripheral.Kind
+	short, long, setShort, setLong, deleteShort string
+	flagsAndMode                                bool // set takes --flag and --alert-mode
+	find                                        func(*g90.Panel, context.Context, string) (T, error)
+	update                                      func(*g90.Panel, context.Context, T, g90.PeripheralChange) (T, error)
+	del                                         func(*g90.Panel, context.Context, T) error
+	print                                       func(*globals, *cobra.Command, T) error
+	name                                        func(T) string
+}
+
+// newPeripheralCmd is `g90 sensor` or `g90 device` with set, delete and
+// add.
+func newPeripheralCmd[T interface{ Index() int }](g *globals, ops peripheralOps[T]) *cobra.Command {
+	cmd := &cobra.Command{Use: ops.kind.String(), Short: ops.short, Long: ops.long}
+	var cf changeFlags
+	set := &cobra.Command{
+		Use:   "set INDEX|NAME",
+		Short: ops.setShort,
+		Long:  ops.setLong,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.change(cmd)
 			if err != nil {
@@ -212,41 +200,40 @@ Example:
 			if err != nil {
 				return err
 			}
-			n, err := p.FindDevice(cmd.Context(), args[0])
+			x, err := ops.find(p, cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			d, err := p.UpdateDevice(cmd.Context(), n.Device, c)
-			if err != nil {
+			if x, err = ops.update(p, cmd.Context(), x, c); err != nil {
 				return err
 			}
-			return printDevice(g, cmd, d)
+			return ops.print(g, cmd, x)
 		},
 	}
-	cf.register(set, false)
+	cf.register(set, ops.flagsAndMode)
 	del := &cobra.Command{
 		Use:   "delete INDEX|NAME",
-		Short: "Delete a device with all its nodes",
+		Short: ops.deleteShort,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.panel(cmd)
 			if err != nil {
 				return err
 			}
-			n, err := p.FindDevice(cmd.Context(), args[0])
+			x, err := ops.find(p, cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			if err := p.DeleteDevice(cmd.Context(), n.Device); err != nil {
+			if err := ops.del(p, cmd.Context(), x); err != nil {
 				return err
 			}
-			return g.output(cmd, map[string]any{"deleted": n.Index(), "name": n.ParentName()}, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "device %d %q deleted\n", n.Index(), n.ParentName())
+			return g.output(cmd, map[string]any{"deleted": x.Index(), "name": ops.name(x)}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%v %d %q deleted\n", ops.kind, x.Index(), ops.name(x))
 				return err
 			})
 		},
 	}
-	cmd.AddCommand(set, del, newAddCmd(g, peripheral.KindDevice))
+	cmd.AddCommand(set, del, newAddCmd(g, ops.kind))
 	return cmd
 }
 
