@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"testing"
 )
 
 // Entry is one "- id:" entry of the YAML test vectors of spec:
@@ -204,4 +205,21 @@ func CopyEntries(spec []byte, section, idPrefix, preamble string) []byte {
 		}
 	}
 	return out.Bytes()
+}
+
+// SyncTest is a package's whole spec-sync test: the entries of spec
+// notifications-and-cloud.md section F whose id starts with idPrefix,
+// copied with CopyEntries into file (rewritten when update is set, by
+// `go generate ./pkg`), must equal file, and there must be at least min
+// of them.
+func SyncTest(t testing.TB, file, idPrefix, pkg string, min int, update bool) {
+	t.Helper()
+	want := CopyEntries(ReadSpec(t, "notifications-and-cloud.md"), "F.", idPrefix,
+		"# The "+idPrefix+"* test vectors of spec: notifications-and-cloud.md F, copied\n"+
+			"# verbatim and in order. Do not edit by hand; regenerate with\n"+
+			"#   go generate ./"+pkg+"\n")
+	CheckCopy(t, file, want, update, "run go generate ./"+pkg)
+	if n := bytes.Count(want, []byte("\n- id: "+idPrefix)); n < min {
+		t.Errorf("extracted only %d %s* vectors from the spec, want at least %d", n, idPrefix, min)
+	}
 }
