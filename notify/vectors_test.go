@@ -1,21 +1,20 @@
 package notify
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/g90alarm/g90/internal/vectors"
 )
 
-// The spec's local vectors (spec: F.1, F.2) are YAML, not the "@vector"
-// line format of internal/vectors. This is a parser for the subset they
-// use: entries "- id: X" with indented "key: value" lines, values being a
-// single-quoted string, a double-quoted string, a bracketed list or a bare
-// word, each optionally followed by a "# comment".
+// The spec's local vectors (spec: F.1, F.2) are read with
+// vectors.ParseEntries; their values are one-line scalars: a single-quoted
+// string, a double-quoted string, a bracketed list or a bare word, each
+// optionally followed by a "# comment" (yamlValue).
 
 // vector is one L-* entry.
 type vector struct {
@@ -41,40 +40,33 @@ func loadVectors(tb testing.TB) []vector {
 	return vs
 }
 
+// parseVectors reads the entries with the shared parser of the spec's
+// vector format and decodes their one-line values.
 func parseVectors(b []byte) ([]vector, error) {
-	var vs []vector
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if id, ok := strings.CutPrefix(line, "- id: "); ok {
-			if slices.ContainsFunc(vs, func(v vector) bool { return v.ID == id }) {
-				return nil, fmt.Errorf("line %d: duplicate id %s", n, id)
-			}
-			vs = append(vs, vector{ID: id, Fields: map[string]string{}, Line: n})
-			continue
-		}
-		kv, ok := strings.CutPrefix(line, "  ")
-		if !ok || len(vs) == 0 {
-			return nil, fmt.Errorf("line %d: unexpected %q", n, line)
-		}
-		key, raw, ok := strings.Cut(kv, ": ")
-		if !ok || !slices.Contains(knownKeys, key) {
-			return nil, fmt.Errorf("line %d: unknown key in %q", n, line)
-		}
-		val, err := yamlValue(raw)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", n, err)
-		}
-		v := &vs[len(vs)-1]
-		if _, dup := v.Fields[key]; dup {
-			return nil, fmt.Errorf("line %d: %s given twice", n, key)
-		}
-		v.Fields[key] = val
+	es, err := vectors.ParseEntries(b)
+	if err != nil {
+		return nil, err
 	}
-	return vs, sc.Err()
+	var vs []vector
+	for _, e := range es {
+		if slices.ContainsFunc(vs, func(v vector) bool { return v.ID == e.ID }) {
+			return nil, fmt.Errorf("line %d: duplicate id %s", e.Line, e.ID)
+		}
+		v := vector{ID: e.ID, Fields: map[string]string{}, Line: e.Line}
+		for key, raw := range e.Fields {
+			if !slices.Contains(knownKeys, key) {
+				return nil, fmt.Errorf("%s (line %d): unknown key %q", e.ID, e.Line, key)
+			}
+			if strings.Contains(raw, "\n") {
+				return nil, fmt.Errorf("%s (line %d): %s: values go on one line", e.ID, e.Line, key)
+			}
+			if v.Fields[key], err = yamlValue(raw); err != nil {
+				return nil, fmt.Errorf("%s (line %d): %s: %v", e.ID, e.Line, key, err)
+			}
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
 }
 
 // yamlValue decodes a scalar and drops a trailing comment. Lists are
