@@ -418,7 +418,7 @@ func (p *panel) publishAll(st g90.State) {
 	defer p.mu.Unlock()
 	t := p.t
 	clear(p.pub) // states go out again after discovery
-	topic, payload := panelDiscovery(t, p.cfg.Name, "", p.cfg.PIN != "")
+	topic, payload := panelDiscovery(t, p.cfg.Name, p.cfg.PIN != "")
 	p.b.publish(topic, payload, true)
 	seen := map[int]bool{}
 	for _, s := range st.Sensors {

@@ -69,20 +69,16 @@ func (t topics) availabilityList() []map[string]string {
 
 // panelDevice is the device block of the panel (spec: home-assistant.md
 // §2a).
-func panelDevice(t topics, name, product string) map[string]any {
-	d := map[string]any{
+func panelDevice(t topics, name string) map[string]any {
+	return map[string]any{
 		"identifiers": []string{t.objectID()}, "name": name, "manufacturer": "Golden Security",
 		"serial_number": t.guid,
 	}
-	if product != "" {
-		d["model"] = product
-	}
-	return d
 }
 
 // panelDiscovery is the payload of the panel device: the alarm panel,
 // its event entity and buttons.
-func panelDiscovery(t topics, name, product string, pin bool) (string, []byte) {
+func panelDiscovery(t topics, name string, pin bool) (string, []byte) {
 	id := t.objectID()
 	alarm := component{
 		"platform": "alarm_control_panel", "name": nil, "unique_id": id + "_alarm",
@@ -107,7 +103,7 @@ func panelDiscovery(t topics, name, product string, pin bool) (string, []byte) {
 		"value_template": `{"event_type": "{{ value_json.type }}"}`,
 	}
 	p := devicePayload{
-		Device: panelDevice(t, name, product), Origin: origin,
+		Device: panelDevice(t, name), Origin: origin,
 		Availability: t.availabilityList(), AvailMode: "all",
 		Components: map[string]component{
 			id + "_alarm": alarm, id + "_events": events,
