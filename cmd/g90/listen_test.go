@@ -281,23 +281,7 @@ func TestListen20000Alerts(t *testing.T) {
 // cloudVector returns the input bytes of a C-* vector of spec F.4.
 func cloudVector(t *testing.T, id string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../cloudproto/testdata/cloud-vectors.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := vectors.ParseEntries(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		if e.ID == id {
-			if h, ok := vectors.Hex(e.Fields["input_hex"]); ok {
-				return h
-			}
-		}
-	}
-	t.Fatalf("no vector %s", id)
-	return nil
+	return vectors.EntryHex(t, "../../cloudproto/testdata/cloud-vectors.yaml", id, "input_hex")
 }
 
 // The panel, pointed at `g90 listen --source cloud`, connects over TCP as

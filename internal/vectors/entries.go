@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -222,4 +223,27 @@ func SyncTest(t testing.TB, file, idPrefix, pkg string, min int, update bool) {
 	if n := bytes.Count(want, []byte("\n- id: "+idPrefix)); n < min {
 		t.Errorf("extracted only %d %s* vectors from the spec, want at least %d", n, idPrefix, min)
 	}
+}
+
+// EntryHex returns the hex field key of the entry id in the YAML vector
+// file at path, failing tb when either is missing.
+func EntryHex(tb testing.TB, path, id, key string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	es, err := ParseEntries(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range es {
+		if e.ID == id {
+			if h, ok := Hex(e.Fields[key]); ok {
+				return h
+			}
+		}
+	}
+	tb.Fatalf("%s: no entry %s with a hex %s", path, id, key)
+	return nil
 }

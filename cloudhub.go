@@ -1,0 +1,127 @@
+package g90
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/notify"
+)
+
+// CloudHub shares one cloud server between the Monitors of several
+// panels: every panel connects to the same address, as they would to the
+// vendor's cloud (spec: notifications-and-cloud.md D, E), and each
+// message goes to the Monitor of the panel whose GUID it carries (spec:
+// D.11). Serve runs the server; each panel's Source registers it.
+type CloudHub struct {
+	srv *cloud.Server
+	log *slog.Logger
+
+	mu    sync.RWMutex
+	sinks map[string]notify.Sink
+
+	unrouted atomic.Uint64
+}
+
+// NewCloudHub starts listening as cfg says (cfg.Handler is the hub's
+// own).
+func NewCloudHub(cfg cloud.Config) (*CloudHub, error) {
+	h := &CloudHub{sinks: map[string]notify.Sink{}, log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Handler = cloud.HandlerFunc(h.handle)
+	srv, err := cloud.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.srv = srv
+	return h, nil
+}
+
+// Server returns the cloud server, for its address, panels and counters.
+func (h *CloudHub) Server() *cloud.Server { return h.srv }
+
+// Serve serves panels until ctx ends, and returns after every connection
+// has closed.
+func (h *CloudHub) Serve(ctx context.Context) error { return h.srv.Serve(ctx) }
+
+// Unrouted counts the messages of panels no running Source has claimed:
+// panels not configured, or configured but not read yet.
+func (h *CloudHub) Unrouted() uint64 { return h.unrouted.Load() }
+
+// handle is called by the server, one message at a time.
+func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
+	h.mu.RLock()
+	sink := h.sinks[m.GUID]
+	h.mu.RUnlock()
+	if sink == nil {
+		if n := h.unrouted.Add(1); isPowerOfTwo(n) {
+			h.log.Warn("cloud: message from a panel no monitor serves; dropped", "guid", m.GUID, "remote", m.Remote, "kind", m.Kind, "unrouted", n)
+		}
+		return
+	}
+	sink.Packet(notify.SourceCloud, m.Received)
+	sink.Message(m.Notify, notify.SourceCloud, m.Received)
+}
+
+// Source returns the event source of panel p: once p's GUID is read
+// (retried with backoff while the panel does not answer), the messages
+// that carry it go to the Monitor running the source. The hub must be
+// served for the source to receive anything.
+func (h *CloudHub) Source(p *Panel) Source { return &hubSource{h: h, p: p} }
+
+type hubSource struct {
+	h *CloudHub
+	p *Panel
+}
+
+// Run implements Source.
+func (s *hubSource) Run(ctx context.Context, sink notify.Sink) error {
+	guid, err := s.guid(ctx)
+	if err != nil {
+		return nil // ctx ended
+	}
+	h := s.h
+	h.mu.Lock()
+	if _, taken := h.sinks[guid]; taken {
+		h.mu.Unlock()
+		return fmt.Errorf("g90: cloud: panel %s (%s) is served by another monitor", guid, s.p.Addr())
+	}
+	h.sinks[guid] = sink
+	h.mu.Unlock()
+	h.log.Debug("cloud: routing panel", "guid", guid, "panel", s.p.Addr())
+	<-ctx.Done()
+	h.mu.Lock()
+	delete(h.sinks, guid)
+	h.mu.Unlock()
+	return nil
+}
+
+// guid reads the panel's GUID, retrying from 1 s to 30 s apart until it
+// answers or ctx ends.
+func (s *hubSource) guid(ctx context.Context) (string, error) {
+	wait := time.Second
+	for {
+		info, err := s.p.Info(ctx)
+		if err == nil && info.GUID != "" {
+			return info.GUID, nil
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		s.h.log.Warn("cloud: cannot read the panel's GUID to route its messages; retrying", "panel", s.p.Addr(), "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}

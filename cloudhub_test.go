@@ -1,0 +1,122 @@
+package g90
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/sim"
+)
+
+func cloudMessage(t *testing.T, id string) cloudproto.Message {
+	t.Helper()
+	m, err := cloudproto.Decode(vectors.EntryHex(t, "cloudproto/testdata/cloud-vectors.yaml", id, "input_hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Two panels connect to one hub; each one's status change reaches its
+// own Monitor only, and a panel no Monitor serves is counted, not
+// delivered.
+func TestCloudHubRoutesByGUID(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+
+	guids := []string{"HUBPANEL0001", "HUBPANEL0002"}
+	subs := make([]*Subscription, len(guids))
+	for i, g := range guids {
+		st := sim.DefaultState()
+		st.Host.GUID = g
+		s := simtest.Start(t, sim.Config{State: &st, Seed: 1})
+		mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
+		subs[i] = mon.Subscribe(64)
+		runMonitor(t, mon)
+		waitFor(t, "the first read of "+g, func() bool { return mon.State().GUID == g })
+	}
+	// The sources register once they have read the GUID, right after the
+	// Monitor's own first read; wait until both route.
+	waitFor(t, "routing", func() bool {
+		hub.mu.RLock()
+		defer hub.mu.RUnlock()
+		return len(hub.sinks) == 2
+	})
+
+	send := func(guid string, index int, name string) {
+		t.Helper()
+		hello := cloudMessage(t, "C-HELLO")
+		hello.Hello.GUID = guid
+		open := cloudMessage(t, "C-STATUS-SENSOR-OPEN")
+		open.Status.Index, open.Status.Name = uint8(index), name
+		c, err := net.Dial("tcp", hub.Server().Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("NOBODY000001", 1, "Front door")
+	waitFor(t, "the stranger's message counted", func() bool { return hub.Unrouted() == 1 })
+	send(guids[1], 1, "Front door")
+	send(guids[0], 1, "Front door")
+	for i, sub := range subs {
+		for _, want := range []string{"sensor_activity", "door_open"} {
+			ev := next(t, sub)
+			if ev.GUID != guids[i] || string(ev.Type) != want || ev.Source != "cloud" {
+				t.Fatalf("panel %s got %+v, want %s", guids[i], ev, want)
+			}
+		}
+	}
+	for i, sub := range subs {
+		select {
+		case ev := <-sub.Events():
+			t.Fatalf("panel %s got a second event %+v", guids[i], ev)
+		default:
+		}
+	}
+}
+
+// A second source for a GUID already routed is an error of its Monitor,
+// not a silent steal of the first one's messages.
+func TestCloudHubOneMonitorPerPanel(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	first := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
+	runMonitor(t, first)
+	waitFor(t, "routing", func() bool {
+		hub.mu.RLock()
+		defer hub.mu.RUnlock()
+		return len(hub.sinks) == 1
+	})
+	second := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := second.Run(ctx); err == nil || ctx.Err() != nil {
+		t.Fatalf("second monitor: err %v, ctx %v", err, ctx.Err())
+	}
+}
