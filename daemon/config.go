@@ -98,6 +98,9 @@ type PanelConfig struct {
 	// Poll is how often the panel's state is read; default 30s, 0 reads
 	// it only at start and when an event asks for it.
 	Poll time.Duration `yaml:"poll"`
+	// HistoryInterval is how often the history is read for events, with
+	// notifications: history; default 5s.
+	HistoryInterval time.Duration `yaml:"history_interval"`
 	// PIN, when set, is required by arm and disarm commands from MQTT.
 	PIN string `yaml:"pin"`
 }
@@ -143,6 +146,7 @@ const (
 	DefaultPort            = 12368
 	DefaultNotifyListen    = ":12901"
 	DefaultPoll            = 30 * time.Second
+	DefaultHistoryInterval = 5 * time.Second
 	DefaultWebListen       = "127.0.0.1:8080"
 	DefaultCloudPort       = 5678 // spec: local-protocol.md 1.1
 	DefaultJournalMaxAge   = 30 * 24 * time.Hour
@@ -189,7 +193,7 @@ func defaultConfig() Config {
 }
 
 func defaultPanel() PanelConfig {
-	return PanelConfig{Port: DefaultPort, Notifications: NotifyLocal, NotifyListen: DefaultNotifyListen, Poll: DefaultPoll}
+	return PanelConfig{Port: DefaultPort, Notifications: NotifyLocal, NotifyListen: DefaultNotifyListen, Poll: DefaultPoll, HistoryInterval: DefaultHistoryInterval}
 }
 
 // ConfigError is one error in a config file: where, which key, what.
@@ -489,7 +493,7 @@ func (d *decoder) validate(c *Config) {
 			d.errorf("mqtt.url", "%q names no host", m.URL)
 		}
 	} else {
-		d.checkAddr("mqtt.listen", m.Listen, true)
+		d.checkAddr("mqtt.listen", m.Listen, false)
 	}
 	if m.Password != "" && m.Username == "" {
 		d.errorf("mqtt.password", "set without mqtt.username")
@@ -501,6 +505,7 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("panels", "no panel configured")
 	}
 	names, hosts := map[string]int{}, map[string]int{}
+	firstCloud := -1 // the first cloud or chained panel
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
@@ -532,6 +537,13 @@ func (d *decoder) validate(c *Config) {
 			if p.Notifications == NotifyChained && c.Cloud.Upstream == "" {
 				d.errorf(at("notifications"), "chained needs cloud.upstream, the vendor's server")
 			}
+			// One cloud server serves them all, and it either relays to
+			// cloud.upstream or it does not.
+			if firstCloud < 0 {
+				firstCloud = i
+			} else if f := c.Panels[firstCloud].Notifications; f != p.Notifications {
+				d.errorf(at("notifications"), "%s, but panels[%d] is %s: the panels share one cloud server, which relays to cloud.upstream (chained) or not (cloud); make them all one or the other", p.Notifications, firstCloud, f)
+			}
 		case NotifyLocal, NotifyHistory, NotifyNone:
 		default:
 			kinds := make([]string, len(notificationKinds))
@@ -542,6 +554,9 @@ func (d *decoder) validate(c *Config) {
 		}
 		if p.Notifications == NotifyLocal {
 			d.checkAddr(at("notify_listen"), p.NotifyListen, false)
+		}
+		if p.Notifications == NotifyHistory && p.HistoryInterval < MinPoll {
+			d.errorf(at("history_interval"), "%v: want at least %v", p.HistoryInterval, MinPoll)
 		}
 		if p.Poll < 0 || p.Poll > 0 && p.Poll < MinPoll {
 			d.errorf(at("poll"), "%v: want 0 (no polling) or at least %v", p.Poll, MinPoll)

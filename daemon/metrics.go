@@ -15,6 +15,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/client"
+	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 )
@@ -327,4 +328,56 @@ func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(journalBytes, prometheus.GaugeValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(journalAppends, prometheus.CounterValue, float64(s.Appends))
 	ch <- prometheus.MustNewConstMetric(journalRemoved, prometheus.CounterValue, float64(s.Removed))
+}
+
+// WatchCloud reports the cloud server's counters at every scrape. Call it
+// once.
+func (m *Metrics) WatchCloud(h *g90.CloudHub) error {
+	return m.reg.Register(cloudCollector{h})
+}
+
+// cloudCollector reports a cloud hub's and its server's counters.
+type cloudCollector struct{ h *g90.CloudHub }
+
+// cloudMetric is one cloud server counter or gauge.
+type cloudMetric struct {
+	desc  *prometheus.Desc
+	typ   prometheus.ValueType
+	value func(cloud.Stats) int64
+}
+
+func cloudDesc(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+
+var (
+	cloudMetrics = []cloudMetric{
+		{cloudDesc("g90_cloud_connections_open", "Panel connections open to the cloud server."), prometheus.GaugeValue, func(s cloud.Stats) int64 { return s.Open }},
+		{cloudDesc("g90_cloud_connections_total", "Panel connections accepted by the cloud server."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Accepted }},
+		{cloudDesc("g90_cloud_connections_rejected_total", "Connections closed by an allow-list, the connection limit, idle timeout or a reconnect of the same panel."), prometheus.CounterValue, func(s cloud.Stats) int64 {
+			return s.Rejected + s.OverLimit + s.IdleClosed + s.Replaced
+		}},
+		{cloudDesc("g90_cloud_messages_total", "Messages framed and decoded by the cloud server."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Messages }},
+		{cloudDesc("g90_cloud_dropped_total", "Cloud messages lost because the event queue was full."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Dropped }},
+		{cloudDesc("g90_cloud_decode_errors_total", "Cloud framing errors, undecodable and invalid messages."), prometheus.CounterValue, func(s cloud.Stats) int64 {
+			return s.FramingErrors + s.DecodeErrors + s.Invalid
+		}},
+		{cloudDesc("g90_cloud_upstream_connects_total", "Connections made to the vendor's cloud (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamConnects }},
+		{cloudDesc("g90_cloud_upstream_failures_total", "Connects to the vendor's cloud that failed (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamFailures }},
+		{cloudDesc("g90_cloud_local_replies_total", "Panel messages answered by us while the vendor's cloud was down (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.LocalReplies }},
+	}
+	cloudUnrouted = cloudDesc("g90_cloud_unrouted_total", "Cloud messages from a panel no configured panel's GUID matches, dropped.")
+)
+
+func (c cloudCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range cloudMetrics {
+		ch <- m.desc
+	}
+	ch <- cloudUnrouted
+}
+
+func (c cloudCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.h.Server().Stats()
+	for _, m := range cloudMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, float64(m.value(s)))
+	}
+	ch <- prometheus.MustNewConstMetric(cloudUnrouted, prometheus.CounterValue, float64(c.h.Unrouted()))
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/g90alarm/g90/daemon"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the daemon: panels ↔ MQTT and Home Assistant, journal, web UI, metrics",
+		Long: `Run the daemon described by a YAML config file (see docs/g90.example.yaml):
+every panel with its event source, one cloud server for the panels that
+use it, the MQTT bridge with Home Assistant discovery (an embedded broker
+when mqtt.url is empty), the event journal (read it with g90 events),
+and the web UI with /metrics on web.listen.
+
+SIGINT and SIGTERM stop it cleanly. SIGHUP reads the config again: a valid
+config replaces the running one, an invalid one is logged and ignored.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return fmt.Errorf("serve: --config FILE is required (docs/g90.example.yaml shows every key)")
+			}
+			log := serveLogger(cmd.ErrOrStderr(), g.verbose)
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{})
+			ctx, cancel := context.WithCancel(cmd.Context())
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer cancel()
+			wg.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						log.Info("SIGHUP: reloading", "config", file)
+						select {
+						case reload <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+					}
+				}
+			})
+			return daemon.Serve(ctx, func() (*daemon.Config, error) { return daemon.LoadConfig(file) }, reload, daemon.Options{
+				Logger:  log,
+				Started: func(ep daemon.Endpoints) { printEndpoints(cmd.ErrOrStderr(), ep) },
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML config file")
+	return cmd
+}
+
+// serveLogger logs at info level, or debug with -v, to w.
+func serveLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// printEndpoints says where the running daemon can be reached.
+func printEndpoints(w io.Writer, ep daemon.Endpoints) {
+	broker := ep.MQTT
+	if ep.Embedded {
+		broker += " (embedded broker)"
+	}
+	fmt.Fprintf(w, "g90 serve: %d panel(s)\n  MQTT     %s\n  web UI   %s\n  metrics  %smetrics\n", len(ep.Panels), broker, ep.Web, ep.Web)
+	if ep.Cloud != "" {
+		fmt.Fprintf(w, "  cloud    tcp %s\n", ep.Cloud)
+	}
+}

@@ -1,0 +1,433 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/bridge"
+	"github.com/g90alarm/g90/broker"
+	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/notify"
+)
+
+// Options are what a caller adds to a Config: a logger, a report of the
+// addresses once everything listens, and sockets opened beforehand.
+type Options struct {
+	// Logger receives the daemon's log; nil is silent.
+	Logger *slog.Logger
+	// Started, if set, is called once everything listens.
+	Started func(Endpoints)
+	// NotifyConns, by panel name, are UDP sockets the local notifications
+	// of that panel arrive on, instead of opening panels[].notify_listen
+	// (g90 demo and tests, which must know the address before the panel
+	// sends). The daemon closes them.
+	NotifyConns map[string]net.PacketConn
+	// Timeout bounds one exchange with a panel; 0 means 2 s.
+	Timeout time.Duration
+}
+
+// Endpoints say where a running daemon can be reached.
+type Endpoints struct {
+	// MQTT is the broker the bridge publishes to; Embedded says it is
+	// the daemon's own.
+	MQTT     string
+	Embedded bool
+	// Web is the web UI's URL, also serving /metrics.
+	Web string
+	// Cloud is the cloud server's TCP address; "" without one.
+	Cloud string
+	// Panels are the panels' names, in config order.
+	Panels []string
+}
+
+// Run runs the daemon of cfg until ctx ends or a part fails: for every
+// panel its Monitor and event sources, one cloud server shared by the
+// cloud and chained panels, the event journal, the MQTT bridge (with an
+// embedded broker when mqtt.url is empty) and the web server with
+// /metrics. It returns after every goroutine it started has ended.
+func Run(ctx context.Context, cfg *Config, opt Options) error {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &instance{cfg: cfg, opt: opt, log: log}
+	defer d.close()
+	if err := d.build(ctx); err != nil {
+		return err
+	}
+	return d.serve(ctx)
+}
+
+// instance is one Run: what it opened, to close in reverse.
+type instance struct {
+	cfg     *Config
+	opt     Options
+	log     *slog.Logger
+	closers []func()
+
+	journal *journal.Journal
+	broker  *broker.Broker
+	hub     *g90.CloudHub
+	metrics *Metrics
+	panels  []*runPanel
+	bridge  *bridge.Bridge
+	web     net.Listener
+	mqttURL string
+}
+
+type runPanel struct {
+	cfg     PanelConfig
+	panel   *g90.Panel
+	monitor *g90.Monitor
+	metrics *PanelMetrics
+	journal *g90.Subscription
+}
+
+func (d *instance) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	for _, c := range d.opt.NotifyConns {
+		c.Close() // those not handed to a listener
+	}
+}
+
+// build opens everything that can fail before anything runs, so a bad
+// address or a locked journal is an error at start, not a log line.
+func (d *instance) build(ctx context.Context) error {
+	cfg := d.cfg
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	j, err := cfg.OpenJournal(d.log.With("part", "journal"))
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	d.journal = j
+	d.closers = append(d.closers, func() { j.Close() })
+
+	d.mqttURL = cfg.MQTT.URL
+	if d.mqttURL == "" {
+		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, Logger: d.log.With("part", "broker")})
+		if err != nil {
+			return fmt.Errorf("mqtt.listen: embedded broker: %w", err)
+		}
+		d.broker = b
+		d.closers = append(d.closers, func() { b.Close() })
+		d.mqttURL = b.URL()
+	}
+
+	if err := d.buildCloud(); err != nil {
+		return err
+	}
+	d.metrics = NewMetrics()
+	if err := d.metrics.WatchJournal(j); err != nil {
+		return err
+	}
+	if d.hub != nil {
+		if err := d.metrics.WatchCloud(d.hub); err != nil {
+			return err
+		}
+	}
+	for i, pc := range cfg.Panels {
+		if err := d.buildPanel(ctx, pc); err != nil {
+			return fmt.Errorf("panels[%d] (%s): %w", i, pc.Name, err)
+		}
+	}
+
+	seqs, err := j.Panels()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	bp := make([]bridge.Panel, len(d.panels))
+	for i, p := range d.panels {
+		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN}
+	}
+	host, _ := os.Hostname()
+	d.bridge, err = bridge.New(bridge.Config{
+		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+		ClientID:        "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
+		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
+		QueueDir: filepath.Join(cfg.StateDir, "mqtt-queue"),
+		Panels:   bp,
+		NextSeq:  nextSeq(seqs),
+		Logger:   d.log.With("part", "mqtt"),
+	})
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Web.Listen)
+	if err != nil {
+		return fmt.Errorf("web.listen: %w", err)
+	}
+	d.web = ln
+	d.closers = append(d.closers, func() { ln.Close() })
+	return nil
+}
+
+// clientIDPart keeps the characters every broker accepts in a client id.
+func clientIDPart(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return r
+		}
+		return -1
+	}, s)
+	return s[:min(len(s), 8)]
+}
+
+// nextSeq numbers each panel's MQTT events on from the journal's last
+// number, so that an event has the same seq on MQTT and in the journal
+// (both take every event of the panel in the same order).
+func nextSeq(last map[string]uint64) func(string) uint64 {
+	var mu sync.Mutex
+	return func(guid string) uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		last[guid]++
+		return last[guid]
+	}
+}
+
+// buildCloud opens the cloud server when one is configured.
+func (d *instance) buildCloud() error {
+	c := d.cfg.Cloud
+	if c.Listen == "" {
+		return nil
+	}
+	cc := cloud.Config{Addr: c.Listen, Logger: d.log.With("part", "cloud")}
+	if c.Advertise != "" {
+		host, port, err := net.SplitHostPort(c.Advertise)
+		if err != nil {
+			host, port = c.Advertise, strconv.Itoa(DefaultCloudPort)
+		}
+		ap, err := netip.ParseAddrPort(net.JoinHostPort(host, port))
+		if err != nil {
+			return fmt.Errorf("cloud.advertise: %w", err)
+		}
+		cc.Advertise = ap
+	}
+	for _, p := range d.cfg.Panels {
+		if p.Notifications == NotifyChained {
+			// Keep the panel pointed at us when the vendor answers its
+			// discovery (spec: notifications-and-cloud.md G.5).
+			cc.Upstream, cc.RewriteDiscovery = c.Upstream, true
+		}
+	}
+	hub, err := g90.NewCloudHub(cc)
+	if err != nil {
+		return fmt.Errorf("cloud.listen: %w", err)
+	}
+	d.hub = hub
+	return nil
+}
+
+// buildPanel makes the panel's client, sources and Monitor, and the
+// subscriptions that must exist before the Monitor runs.
+func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
+	log := d.log.With("panel", pc.Name)
+	timeout := d.opt.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	p, err := g90.New(g90.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	var sources []g90.Source
+	var listener *notify.Listener
+	switch pc.Notifications {
+	case NotifyLocal:
+		ip, err := notify.ResolveHost(ctx, pc.Host)
+		if err != nil {
+			return fmt.Errorf("host: %w", err)
+		}
+		lc := notify.ListenerConfig{Addr: pc.NotifyListen, Host: ip, Logger: log}
+		if c := d.opt.NotifyConns[pc.Name]; c != nil {
+			lc.PacketConn = c
+			delete(d.opt.NotifyConns, pc.Name)
+		}
+		if listener, err = notify.Listen(ctx, lc); err != nil {
+			return fmt.Errorf("notify_listen: %w", err)
+		}
+		l := listener
+		d.closers = append(d.closers, func() { l.Close() })
+		sources = append(sources, listener)
+	case NotifyCloud, NotifyChained:
+		sources = append(sources, d.hub.Source(p))
+	case NotifyHistory:
+		sources = append(sources, p.NewHistoryPoller(g90.HistoryConfig{
+			Interval:  pc.HistoryInterval,
+			StateFile: filepath.Join(d.cfg.StateDir, "history-"+fileName(pc.Name)+".json"),
+			Logger:    log,
+		}))
+	case NotifyNone:
+	}
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: sources, Poll: pc.Poll, Logger: log})
+	pm, err := d.metrics.AddPanel(PanelSources{Name: pc.Name, Monitor: mon, Client: p.Client(), Listener: listener})
+	if err != nil {
+		return err
+	}
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14)}
+	pm.WatchSubscription("journal", rp.journal)
+	d.panels = append(d.panels, rp)
+	return nil
+}
+
+// fileName makes a panel name safe as part of a file name.
+func fileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// serve runs every part until ctx ends or one fails.
+func (d *instance) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	fail := func(part string, err error) {
+		if err == nil || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return
+		}
+		mu.Lock()
+		if first == nil {
+			first = fmt.Errorf("%s: %w", part, err)
+		}
+		mu.Unlock()
+		cancel()
+	}
+	// Monitors stop first: they drain into their subscriptions, which
+	// the journal writers and the bridge read until they close.
+	var consumers sync.WaitGroup
+	for _, p := range d.panels {
+		consumers.Go(func() { d.writeJournal(p) })
+		consumers.Go(func() { fail("metrics", p.metrics.Run(ctx)) })
+		wg.Go(func() { fail("panel "+p.cfg.Name, p.monitor.Run(ctx)) })
+	}
+	if d.hub != nil {
+		wg.Go(func() { fail("cloud", d.hub.Serve(ctx)) })
+	}
+	consumers.Go(func() { fail("mqtt", d.bridge.Run(ctx)) })
+	consumers.Go(func() { d.watchBridge(ctx) })
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	wg.Go(func() {
+		if err := srv.Serve(d.web); !errors.Is(err, http.ErrServerClosed) {
+			fail("web", err)
+		}
+	})
+	wg.Go(func() {
+		<-ctx.Done()
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	})
+
+	ep := Endpoints{MQTT: d.mqttURL, Embedded: d.broker != nil, Web: "http://" + d.web.Addr().String() + "/"}
+	if d.hub != nil {
+		ep.Cloud = d.hub.Server().Addr().String()
+	}
+	for _, p := range d.panels {
+		ep.Panels = append(ep.Panels, p.cfg.Name)
+	}
+	d.log.Info("g90 serve running", "mqtt", ep.MQTT, "embedded_broker", ep.Embedded, "web", ep.Web, "cloud", ep.Cloud, "panels", len(ep.Panels))
+	if d.opt.Started != nil {
+		d.opt.Started(ep)
+	}
+	wg.Wait()
+	consumers.Wait()
+	return first
+}
+
+// writeJournal stores every event of p until its Monitor ends.
+func (d *instance) writeJournal(p *runPanel) {
+	for ev := range p.journal.Events() {
+		if _, err := d.journal.Append(&ev); err != nil {
+			d.log.Error("journal: event not stored", "panel", p.cfg.Name, "type", ev.Type, "err", err)
+		}
+	}
+}
+
+// watchBridge reports the bridge's connection in the metrics.
+func (d *instance) watchBridge(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		d.metrics.SetMQTTConnected(d.bridge.Connected())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Serve runs the daemon of the config load returns until ctx ends. On
+// every value from reload it loads the config again: a valid one
+// replaces the running daemon (which stops, so its queues and journal
+// are flushed, and starts again with the new config); an invalid one is
+// logged with the errors, and the daemon keeps running as it was.
+func Serve(ctx context.Context, load func() (*Config, error), reload <-chan struct{}, opt Options) error {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	for {
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- Run(rctx, cfg, opt) }()
+		opt.NotifyConns = nil // Run owns and closes them
+		var next *Config
+		for next == nil {
+			select {
+			case err := <-done:
+				cancel()
+				return err
+			case <-ctx.Done():
+				cancel()
+				return <-done
+			case <-reload:
+				c, err := load()
+				if err != nil {
+					log.Error("reload: config not loaded; running on with the old one", "err", err)
+					continue
+				}
+				next = c
+			}
+		}
+		log.Info("reload: restarting with the new config")
+		cancel()
+		if err := <-done; err != nil {
+			return err
+		}
+		cfg = next
+	}
+}

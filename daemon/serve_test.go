@@ -1,0 +1,251 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/protocol"
+	"github.com/g90alarm/g90/sim"
+)
+
+// daemonRig is a simulated panel and a running daemon with its embedded
+// broker, all on loopback.
+type daemonRig struct {
+	sim  *sim.Panel
+	ep   Endpoints
+	cfg  *Config
+	w    *mqtttest.Watcher
+	stop func() error // stops the daemon and returns Run's error
+	guid string
+}
+
+// startDaemon starts a simulator and `g90 serve` on a config whose panel
+// section is extra (indented under a "- " item) after host and port.
+func startDaemon(t *testing.T, extra string) *daemonRig {
+	t.Helper()
+	leaktest.Check(t)
+	dir := t.TempDir()
+	nc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, sim.Config{Notify: nc.LocalAddr().String(), Seed: 1})
+	a := s.Addr().(*net.UDPAddr)
+	yaml := fmt.Sprintf(`mqtt:
+  listen: 127.0.0.1:0
+web:
+  listen: 127.0.0.1:0
+state_dir: %s
+panels:
+  - name: home
+    host: 127.0.0.1
+    port: %d
+    poll: 1s
+%s`, dir, a.Port, extra)
+	cfg, err := ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan Endpoints, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Options{
+			Started:     func(ep Endpoints) { started <- ep },
+			NotifyConns: map[string]net.PacketConn{"home": nc},
+			Timeout:     500 * time.Millisecond,
+		})
+	}()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(20 * time.Second):
+				runErr = fmt.Errorf("Run did not return after cancel")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	var ep Endpoints
+	select {
+	case ep = <-started:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon did not start")
+	}
+	r := &daemonRig{sim: s, ep: ep, cfg: cfg, stop: stop, guid: s.Snapshot().Host.GUID}
+	r.w = mqtttest.Watch(t, strings.TrimPrefix(ep.MQTT, "mqtt://"), "#")
+	r.w.WaitFor(t, "g90/"+r.guid+"/availability", mqtttest.Is("online"))
+	return r
+}
+
+func (r *daemonRig) get(t *testing.T, path string) string {
+	t.Helper()
+	res, err := http.Get(strings.TrimSuffix(r.ep.Web, "/") + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, res.StatusCode, err)
+	}
+	return string(b)
+}
+
+// The whole daemon: a panel event reaches MQTT (state and event stream,
+// numbered), the journal and the metrics; an MQTT command reaches the
+// panel; after a clean stop the journal holds the events with the same
+// numbers as MQTT.
+func TestServeEndToEnd(t *testing.T) {
+	r := startDaemon(t, "    notifications: local\n")
+	if !r.ep.Embedded || len(r.ep.Panels) != 1 {
+		t.Fatalf("endpoints %+v", r.ep)
+	}
+	one := 1
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
+		t.Fatal(err)
+	}
+	base := "g90/" + r.guid
+	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
+
+	r.w.Publish(t, base+"/alarm/set", "ARM_AWAY")
+	r.w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_away"))
+	if got := r.sim.Snapshot().Arm; got != protocol.ArmAway {
+		t.Fatalf("panel arm state %v, want away", got)
+	}
+	waitUntil(t, "the arming event on MQTT", func() bool {
+		for _, m := range r.w.All(base + "/event") {
+			if strings.Contains(m.Payload, `"type":"arm_disarm"`) {
+				return true
+			}
+		}
+		return false
+	})
+	metrics := r.get(t, "/metrics")
+	for _, want := range []string{`g90_events_total{panel="home",source="local",type="door_open"} 1`, "g90_mqtt_connected 1", "g90_journal_appends_total"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The same events, in the same order, with the same numbers.
+	var onMQTT, inJournal []string
+	for _, m := range r.w.All(base + "/event") {
+		var ev struct {
+			Type string
+			Seq  uint64
+		}
+		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+			t.Fatal(err)
+		}
+		onMQTT = append(onMQTT, fmt.Sprint(ev.Seq, " ", ev.Type))
+	}
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := e.Event()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inJournal = append(inJournal, fmt.Sprint(e.Seq, " ", ev.Type))
+	}
+	if len(inJournal) < 3 || !slices.Equal(onMQTT, inJournal) {
+		t.Fatalf("journal %q, MQTT %q", inJournal, onMQTT)
+	}
+}
+
+// A panel that stops answering goes offline on MQTT, and online again
+// when it answers.
+func TestServePanelAvailability(t *testing.T) {
+	r := startDaemon(t, "    notifications: none\n")
+	base := "g90/" + r.guid
+	r.sim.SetFaults(sim.Faults{Silent: true})
+	r.w.WaitFor(t, base+"/availability", mqtttest.Is("offline"))
+	r.sim.SetFaults(sim.Faults{})
+	r.w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
+}
+
+// The daemon's errors at start name the config key: a port in use.
+func TestServeStartErrors(t *testing.T) {
+	leaktest.Check(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"broker port in use", "mqtt:\n  listen: " + busy.Addr().String() + "\n", "mqtt.listen: embedded broker"},
+		{"web port in use", "mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: " + busy.Addr().String() + "\n", "web.listen:"},
+		{"cloud port in use", "mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\ncloud:\n  listen: " + busy.Addr().String() + "\n", "cloud.listen:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := tc.yaml + "state_dir: " + dir + "\npanels:\n  - host: 127.0.0.1\n    notifications: none\n"
+			cfg, err := ParseConfig("g90.yaml", []byte(yaml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Run(context.Background(), cfg, Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run: %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+	// A state directory that cannot be made.
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("g90.yaml", []byte("state_dir: "+file+"/sub\npanels:\n  - host: 127.0.0.1\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "state_dir") {
+		t.Fatalf("Run: %v, want a state_dir error", err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

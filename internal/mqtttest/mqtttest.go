@@ -1,0 +1,110 @@
+// Package mqtttest is an MQTT client for tests that records every message
+// it receives.
+package mqtttest
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// Watcher is an MQTT client subscribed to a topic filter that records
+// every message it sees.
+type Watcher struct {
+	c    *paho.Client
+	mu   sync.Mutex
+	msgs []Msg
+	last map[string]string // retained view: topic → last payload
+}
+
+// Msg is one received message.
+type Msg struct {
+	Topic, Payload string
+	Retained       bool
+}
+
+// Watch connects to the broker at addr (host:port) and subscribes to
+// filter with QoS 1; the test's cleanup disconnects.
+func Watch(t testing.TB, addr string, filter string) *Watcher {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Watcher{last: map[string]string{}}
+	w.c = paho.NewClient(paho.ClientConfig{
+		Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			w.mu.Lock()
+			w.msgs = append(w.msgs, Msg{pr.Packet.Topic, string(pr.Packet.Payload), pr.Packet.Retain})
+			w.last[pr.Packet.Topic] = string(pr.Packet.Payload)
+			w.mu.Unlock()
+			return true, nil
+		}},
+	})
+	ctx := context.Background()
+	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-" + t.Name())
+	if _, err := w.c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.c.Disconnect(&paho.Disconnect{}) })
+	return w
+}
+
+// Publish sends payload to topic with QoS 1.
+func (w *Watcher) Publish(t testing.TB, topic, payload string) {
+	t.Helper()
+	if _, err := w.c.Publish(context.Background(), &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Get returns the last payload on topic.
+func (w *Watcher) Get(topic string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p, ok := w.last[topic]
+	return p, ok
+}
+
+// WaitFor waits up to 10 s until topic's last payload satisfies ok, and
+// returns it.
+func (w *Watcher) WaitFor(t testing.TB, topic string, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if p, found := w.Get(topic); found && ok(p) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			p, _ := w.Get(topic)
+			t.Fatalf("topic %s: last payload %q", topic, p)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// All returns the messages whose topic starts with prefix, in arrival
+// order.
+func (w *Watcher) All(prefix string) []Msg {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []Msg
+	for _, m := range w.msgs {
+		if strings.HasPrefix(m.Topic, prefix) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Is returns a WaitFor condition: the payload equals want.
+func Is(want string) func(string) bool { return func(p string) bool { return p == want } }
