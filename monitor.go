@@ -170,16 +170,27 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
+// firstReadWait is how long messages wait for the first read of the
+// panel, so that the first events already carry its GUID and the
+// sensors' types; a panel slower than that gets its events without.
+const firstReadWait = 5 * time.Second
+
 // work is the tracker's loop.
 func (m *Monitor) work(ctx context.Context) {
+	var queue chan item // nil until the first read or firstReadWait
+	wait := time.NewTimer(firstReadWait)
+	defer wait.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case it := <-m.queue:
+		case <-wait.C:
+			queue = m.queue
+		case it := <-queue:
 			m.handle(it)
 		case r := <-m.loaded:
 			m.apply(r)
+			queue = m.queue
 		case <-m.timer.C:
 			m.mu.Lock()
 			m.armedAt = time.Time{}

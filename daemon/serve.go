@@ -121,7 +121,13 @@ func (d *instance) build(ctx context.Context) error {
 
 	d.mqttURL = cfg.MQTT.URL
 	if d.mqttURL == "" {
-		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, Logger: d.log.With("part", "broker")})
+		// mochi logs every start step and client hiccup at info and
+		// warn; keep its errors unless debugging.
+		blog := d.log.With("part", "broker")
+		if !blog.Enabled(ctx, slog.LevelDebug) {
+			blog = slog.New(minLevel{blog.Handler(), slog.LevelError})
+		}
+		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, Logger: blog})
 		if err != nil {
 			return fmt.Errorf("mqtt.listen: embedded broker: %w", err)
 		}
@@ -403,8 +409,9 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- Run(rctx, cfg, opt) }()
-		opt.NotifyConns = nil // Run owns and closes them
+		ropt := opt
+		go func() { done <- Run(rctx, cfg, ropt) }()
+		opt.NotifyConns = nil // the first Run owns and closes them
 		var next *Config
 		for next == nil {
 			select {
@@ -430,4 +437,21 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 		}
 		cfg = next
 	}
+}
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/journal"
@@ -248,4 +250,65 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// SIGHUP's reload: a valid new config replaces the running daemon (here
+// a new topic prefix), an invalid one is logged and changes nothing.
+func TestServeReload(t *testing.T) {
+	leaktest.Check(t)
+	dir := t.TempDir()
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	guid := s.Snapshot().Host.GUID
+	// A fixed broker address, so the watcher outlives the restart.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerAddr := probe.Addr().String()
+	probe.Close()
+	configs := []string{"first", "broken", "second"}
+	var mu sync.Mutex
+	load := func() (*Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		name := configs[0]
+		if len(configs) > 1 {
+			configs = configs[1:]
+		}
+		if name == "broken" {
+			return nil, fmt.Errorf("g90.yaml:1: mqtt.url: broken on purpose")
+		}
+		yaml := fmt.Sprintf("mqtt:\n  listen: %s\n  topic_prefix: %s\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - host: 127.0.0.1\n    port: %d\n    notifications: none\n",
+			brokerAddr, name, dir, s.Addr().(*net.UDPAddr).Port)
+		return ParseConfig("g90.yaml", []byte(yaml), nil)
+	}
+	var logs lockedbuf.Buffer
+	reload := make(chan struct{})
+	started := make(chan Endpoints, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, load, reload, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Started: func(ep Endpoints) { started <- ep }})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	<-started
+	w := mqtttest.Watch(t, brokerAddr, "#")
+	w.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
+	reload <- struct{}{} // broken: nothing changes
+	waitUntil(t, "the reload error logged", func() bool { return strings.Contains(logs.String(), "broken on purpose") })
+	reload <- struct{}{} // second
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Serve ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no restart")
+	}
+	w2 := mqtttest.Watch(t, brokerAddr, "#")
+	w2.WaitFor(t, "second/"+guid+"/availability", mqtttest.Is("online"))
 }

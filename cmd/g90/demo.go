@@ -3,66 +3,255 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
+
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/broker"
+	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 	"github.com/spf13/cobra"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var exit bool
-	var listen string
+	var (
+		exit, withTour  bool
+		listen, mqttAdr string
+		webAdr          string
+		activity        time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start a simulated panel and take a guided tour; nothing to install",
-		Long: `Start the built-in simulated panel on loopback, walk through what g90 does
-(info, status, sensors, relays, arm/disarm, history), then keep the panel
-running so you can try every command against it. Ctrl-C stops it.`,
+		Short: "Run a simulated panel and the daemon with embedded defaults; nothing to install",
+		Long: `Start the built-in simulated panel and 'g90 serve' for it, with an embedded
+MQTT broker, the event journal, the web UI and /metrics, all on loopback,
+and print what to connect to: point Home Assistant (or mosquitto_sub) at
+the broker and watch the simulated home's events arrive. The simulator
+makes something happen every --activity. Ctrl-C stops everything.
+
+--tour first walks through the main commands (info, sensors, relays,
+arm/disarm, history) against the simulator. --exit checks that an event
+reaches MQTT and stops.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := sim.New(sim.Config{Listen: listen})
-			if err != nil {
-				return fmt.Errorf("demo: %w (is another simulator running? try --listen 127.0.0.1:0)", err)
-			}
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			served := make(chan error, 1)
-			go func() { served <- p.Serve(ctx) }()
-			relay, err := tour(ctx, cmd, p.Addr().(*net.UDPAddr))
-			if err == nil && !exit {
-				w := cmd.OutOrStdout()
-				a := p.Addr().(*net.UDPAddr)
-				fmt.Fprintf(w, "\nThe simulated panel keeps running on udp %s. In another terminal try:\n", a)
-				hostFlags := ""
-				if a.Port != 12368 {
-					hostFlags = " --host " + a.String()
-				}
-				tries := []string{"sensors", "devices"}
-				if relay != nil {
-					tries = append(tries, fmt.Sprintf("relay off %d:%d", relay.index, relay.node))
-				}
-				tries = append(tries, "arm home", "history --count 5", "config show host --json")
-				for _, c := range tries {
-					fmt.Fprintf(w, "  go run ./cmd/g90%s %s\n", hostFlags, c)
-				}
-				fmt.Fprintln(w, "Ctrl-C stops it.")
-				<-ctx.Done()
-			}
-			cancel()
-			if serr := <-served; err == nil && serr != nil && ctx.Err() == nil {
-				err = serr
-			}
-			return err
+			return runDemo(cmd, g, demoConfig{listen: listen, mqtt: mqttAdr, web: webAdr, activity: activity, tour: withTour, exit: exit})
 		},
 	}
-	cmd.Flags().BoolVar(&exit, "exit", false, "stop after the tour")
-	cmd.Flags().StringVar(&listen, "listen", sim.DefaultListen, "UDP address of the simulated panel")
+	f := cmd.Flags()
+	f.BoolVar(&exit, "exit", false, "check that a simulated event reaches MQTT, then stop")
+	f.BoolVar(&withTour, "tour", false, "walk through the main commands first")
+	f.StringVar(&listen, "listen", sim.DefaultListen, "UDP address of the simulated panel")
+	f.StringVar(&mqttAdr, "mqtt", broker.DefaultListen, "address of the embedded MQTT broker (another free port is taken when it is busy)")
+	f.StringVar(&webAdr, "web", daemon.DefaultWebListen, "address of the web UI and /metrics (another free port is taken when it is busy)")
+	f.DurationVar(&activity, "activity", 20*time.Second, "time between two simulated events (0: none)")
 	return cmd
 }
+
+type demoConfig struct {
+	listen, mqtt, web string
+	activity          time.Duration
+	tour, exit        bool
+}
+
+// runDemo runs the simulator and the daemon until ctx ends (or, with
+// exit, until an event went through).
+func runDemo(cmd *cobra.Command, g *globals, dc demoConfig) error {
+	w := cmd.OutOrStdout()
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	notifyConn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer notifyConn.Close()
+	s, err := sim.New(sim.Config{Listen: dc.listen, Notify: notifyConn.LocalAddr().String(), Control: "127.0.0.1:0"})
+	if err != nil {
+		return fmt.Errorf("demo: %w (is another simulator running? try --listen 127.0.0.1:0)", err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		if err := s.Serve(ctx); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "demo: simulator:", err)
+		}
+	})
+	simAddr := s.Addr().(*net.UDPAddr)
+	if dc.tour {
+		if _, err := tour(ctx, cmd, simAddr); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+
+	dir, err := os.MkdirTemp("", "g90-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	yaml := fmt.Sprintf(`# g90 demo: the simulated panel on loopback, everything embedded.
+# For your panel: set host, drop port, and run g90 serve --config FILE.
+mqtt:
+  listen: %s
+web:
+  listen: %s
+state_dir: %s
+panels:
+  - name: demo
+    host: 127.0.0.1
+    port: %d
+    notifications: local
+    poll: 30s
+`, freeOr(dc.mqtt), freeOr(dc.web), dir, simAddr.Port)
+	file := filepath.Join(dir, "g90.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		return err
+	}
+	cfg, err := daemon.LoadConfig(file)
+	if err != nil {
+		return err
+	}
+	started := make(chan daemon.Endpoints, 1)
+	served := make(chan error, 1)
+	wg.Go(func() {
+		served <- daemon.Run(ctx, cfg, daemon.Options{
+			Logger:      serveLogger(cmd.ErrOrStderr(), g.verbose).With("demo", true),
+			Started:     func(ep daemon.Endpoints) { started <- ep },
+			NotifyConns: map[string]net.PacketConn{"demo": notifyConn},
+		})
+	})
+	var ep daemon.Endpoints
+	select {
+	case ep = <-started:
+	case err := <-served:
+		return err
+	}
+	guid := s.Snapshot().Host.GUID
+	brokerAddr := strings.TrimPrefix(ep.MQTT, "mqtt://")
+	host, port, _ := net.SplitHostPort(brokerAddr)
+	fmt.Fprintf(w, `g90 demo: a simulated panel (GUID %s) served by g90 serve.
+
+  MQTT broker   %s   ← point Home Assistant's MQTT integration here;
+                the panel, its sensors and relays appear under Devices
+  web UI        %s
+  metrics       %smetrics
+  panel (UDP)   %s   ← the CLI works against it too
+
+Watch the events:
+  mosquitto_sub -h %s -p %s -t 'g90/#' -v
+  go run ./cmd/g90 events --journal %s
+Make something happen (the simulator also does every %v):
+  curl -X POST http://%s/inject -d '{"event":"door_open","sensor":1}'
+  go run ./cmd/g90 --host %s arm away
+The config used: %s
+`, guid, ep.MQTT, ep.Web, ep.Web, simAddr, host, port, cfg.JournalPath(), dc.activity, s.ControlAddr(), simAddr, file)
+
+	if dc.exit {
+		err := demoCheck(ctx, w, brokerAddr, guid, s)
+		cancel()
+		if serr := <-served; err == nil {
+			err = serr
+		}
+		return err
+	}
+	if dc.activity > 0 {
+		wg.Go(func() { simulateActivity(ctx, s, dc.activity) })
+	}
+	fmt.Fprintln(w, "Ctrl-C stops it.")
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	cancel()
+	return <-served
+}
+
+// freeOr returns addr when it can be listened on now, else the same host
+// with port 0 (any free port).
+func freeOr(addr string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		return net.JoinHostPort(host, "0")
+	}
+	ln.Close()
+	return addr
+}
+
+// demoCheck subscribes to the panel's event topic, opens a door on the
+// simulator and waits for the event on MQTT.
+func demoCheck(ctx context.Context, w io.Writer, brokerAddr, guid string, s *sim.Panel) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got := make(chan string, 16)
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", brokerAddr)
+	if err != nil {
+		return err
+	}
+	c := paho.NewClient(paho.ClientConfig{
+		Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			select {
+			case got <- string(pr.Packet.Payload):
+			default:
+			}
+			return true, nil
+		}},
+	})
+	defer c.Disconnect(&paho.Disconnect{})
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "g90-demo-check", KeepAlive: 30, CleanStart: true}); err != nil {
+		return err
+	}
+	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "g90/" + guid + "/event", QoS: 1}}}); err != nil {
+		return err
+	}
+	// The bridge publishes once it has read the panel; keep opening the
+	// door until an event shows.
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	one := 1
+	for {
+		if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
+			return err
+		}
+		select {
+		case ev := <-got:
+			fmt.Fprintf(w, "demo check: an event went through MQTT: %s\n", ev)
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("demo: no event reached MQTT: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// simulateActivity makes the simulated home live: doors open and close,
+// someone walks past a motion sensor.
+func simulateActivity(ctx context.Context, s *sim.Panel, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	steps := []sim.Injection{{Event: "door_open", Sensor: ptr(1)}, {Event: "door_close", Sensor: ptr(1)}, {Event: "motion", Sensor: ptr(7)}}
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, _ = s.Inject(steps[i%len(steps)])
+	}
+}
+
+func ptr(i int) *int { return &i }
 
 // tour runs the main commands against the simulated panel at addr and
 // prints what they return. It returns the relay node it switched on.

@@ -229,8 +229,6 @@ func TestListenBadSource(t *testing.T) {
 	}
 }
 
-func ptr(i int) *int { return &i }
-
 // The issue's end-to-end check: 20,000 alerts from the simulator reach
 // `g90 listen` over loopback, none lost and in order.
 func TestListen20000Alerts(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/sim"
 )
@@ -215,16 +217,20 @@ func TestTimeoutNamesPanelAndCommand(t *testing.T) {
 	}
 }
 
-func TestDemoTour(t *testing.T) {
+// g90 demo: the tour, then the simulator and the daemon with an event
+// going through the embedded broker.
+func TestDemo(t *testing.T) {
+	leaktest.Check(t)
 	root := newRoot()
-	var out bytes.Buffer
+	var out lockedbuf.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs([]string{"demo", "--exit", "--listen", "127.0.0.1:0"})
+	root.SetArgs([]string{"demo", "--tour", "--exit", "--listen", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"})
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"== g90 info", "== g90 sensors", "switched on", "status: away", "status: disarmed", "== g90 history"} {
+	for _, want := range []string{"== g90 info", "== g90 sensors", "switched on", "status: away", "status: disarmed", "== g90 history",
+		"MQTT broker   mqtt://127.0.0.1:", "mosquitto_sub", `demo check: an event went through MQTT: {`, `"panel":"SIMPANEL0001"`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
