@@ -248,7 +248,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			return true
 		},
 		OnConnectError: func(err error) {
-			b.log.Warn("cannot connect to the MQTT broker", "url", b.cfg.URL, "err", err)
+			b.log.Warn("cannot connect to the MQTT broker", "url", b.cfg.URL, "err", connectError(err))
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: b.cfg.ClientID,

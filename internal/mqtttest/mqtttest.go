@@ -5,13 +5,18 @@ package mqtttest
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
 )
+
+// clients numbers the watchers, so that each has its own client id.
+var clients atomic.Uint64
 
 // Watcher is an MQTT client subscribed to a topic filter that records
 // every message it sees.
@@ -48,7 +53,7 @@ func Watch(t testing.TB, addr string, filter string) *Watcher {
 		}},
 	})
 	ctx := context.Background()
-	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-" + t.Name())
+	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
 	if _, err := w.c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,508 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/lockedbuf"
+	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/protocol"
+	"github.com/g90alarm/g90/sim"
+)
+
+// mosquitto is a mosquitto broker run for a test on a loopback port,
+// with persistence so that sessions survive a restart.
+type mosquitto struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	conf string
+	port int
+	cmd  *exec.Cmd
+	log  *lockedbuf.Buffer
+}
+
+// startMosquitto starts mosquitto; extra lines go into its config. It
+// fails the test when mosquitto is missing and G90_REQUIRE_MOSQUITTO is
+// set (as .ci/run does), and skips it otherwise.
+func startMosquitto(t *testing.T, extra string) *mosquitto {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+			if _, serr := os.Stat(p); serr == nil {
+				bin, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("G90_REQUIRE_MOSQUITTO") != "" {
+			t.Fatalf("mosquitto not found (.ci/run installs it: apt-get install mosquitto): %v", err)
+		}
+		t.Skip("mosquitto not installed; apt-get install mosquitto to run the broker integration suite (.ci/run does)")
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	body := fmt.Sprintf("listener %d 127.0.0.1\npersistence true\npersistence_location %s/\nmax_queued_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n%s",
+		port, dir, extra)
+	if !strings.Contains(extra, "allow_anonymous") {
+		body += "allow_anonymous true\n"
+	}
+	if os.Geteuid() == 0 {
+		// As root, mosquitto becomes user mosquitto, who cannot read the
+		// test's files.
+		body += "user root\n"
+	}
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &mosquitto{t: t, bin: bin, dir: dir, conf: conf, port: port, log: &lockedbuf.Buffer{}}
+	m.start()
+	t.Cleanup(func() {
+		m.stop()
+		if t.Failed() {
+			t.Logf("mosquitto's log:\n%s", m.log.String())
+		}
+	})
+	return m
+}
+
+func (m *mosquitto) addr() string { return "127.0.0.1:" + strconv.Itoa(m.port) }
+func (m *mosquitto) url() string  { return "mqtt://" + m.addr() }
+
+// start runs mosquitto and waits until it accepts connections.
+func (m *mosquitto) start() {
+	m.t.Helper()
+	m.cmd = exec.Command(m.bin, "-c", m.conf)
+	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", m.addr(), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("mosquitto does not listen on %s: %v\n%s", m.addr(), err, m.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends mosquitto the way a service manager does (SIGTERM, which
+// saves its persistence file) and waits for it.
+func (m *mosquitto) stop() {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-done
+	}
+	m.cmd = nil
+}
+
+// rig is a simulated panel and g90 serve publishing to a broker.
+type rig struct {
+	sim  *sim.Panel
+	cfg  *daemon.Config
+	guid string
+	logs *lockedbuf.Buffer
+	stop func() error
+}
+
+// startDaemon runs g90 serve for one simulated panel with local
+// notifications; mqtt is the config's mqtt section.
+func startDaemon(t *testing.T, mqtt string) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	nc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, sim.Config{Notify: nc.LocalAddr().String(), Seed: 1})
+	yaml := fmt.Sprintf("mqtt:\n%sweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    poll: 1s\n",
+		mqtt, dir, s.Addr().(*net.UDPAddr).Port)
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		done <- daemon.Run(ctx, cfg, daemon.Options{
+			Logger:      slogTo(logs),
+			Started:     func(daemon.Endpoints) { close(started) },
+			NotifyConns: map[string]net.PacketConn{"home": nc},
+			Timeout:     500 * time.Millisecond,
+		})
+	}()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				runErr = fmt.Errorf("daemon.Run did not return")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("the daemon's log:\n%s", logs.String())
+		}
+	})
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("daemon.Run: %v", err)
+	}
+	return &rig{sim: s, cfg: cfg, guid: s.Snapshot().Host.GUID, logs: logs, stop: stop}
+}
+
+// Discovery payloads on a real broker: every device payload is retained,
+// well formed and follows spec home-assistant.md §3; then sim events
+// arrive as MQTT states, and MQTT commands reach the simulator.
+func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
+	m := startMosquitto(t, "")
+	r := startDaemon(t, "  url: "+m.url()+"\n")
+	w := mqtttest.Watch(t, m.addr(), "#")
+	base := "g90/" + r.guid
+	w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
+	w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+
+	// Discovery: one device payload for the panel and one per sensor and
+	// relay device.
+	snap := r.sim.Snapshot()
+	want := 1 + len(snap.Sensors) + len(snap.Devices)
+	waitUntil(t, "every discovery payload", func() bool { return len(discovery(w)) >= want })
+	for topic, payload := range discovery(w) {
+		checkDevicePayload(t, topic, payload, r.guid)
+	}
+	// Retained: a late subscriber gets them all from the broker.
+	late := mqtttest.Watch(t, m.addr(), "homeassistant/#")
+	waitUntil(t, "retained discovery", func() bool { return len(discovery(late)) >= want })
+	for _, msg := range late.All("homeassistant/device/") {
+		if !msg.Retained {
+			t.Errorf("%s is not retained", msg.Topic)
+		}
+	}
+
+	// Simulator events become states and events.
+	one := 1
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
+	waitUntil(t, "the door_open event", func() bool {
+		for _, msg := range w.All(base + "/event") {
+			if strings.Contains(msg.Payload, `"type":"door_open"`) && !msg.Retained {
+				return true
+			}
+		}
+		return false
+	})
+
+	// MQTT commands reach the simulator and show at once.
+	w.Publish(t, base+"/alarm/set", "ARM_HOME")
+	w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_home"))
+	if got := r.sim.Snapshot().Arm; got != protocol.ArmHome {
+		t.Fatalf("simulator arm state %v, want home", got)
+	}
+	w.Publish(t, base+"/relay/6/2/set", "ON")
+	w.WaitFor(t, base+"/relay/6/2", mqtttest.Is("ON"))
+	if !r.sim.Snapshot().Relays[6][2] {
+		t.Fatal("relay 6:2 is not on in the simulator")
+	}
+	// An invalid payload is ignored: nothing reaches the panel.
+	w.Publish(t, base+"/alarm/set", "ARM_EVERYTHING")
+	w.Publish(t, base+"/relay/6/2/set", "MAYBE")
+	waitUntil(t, "the invalid commands logged", func() bool { return strings.Count(r.logs.String(), "level=WARN") >= 2 })
+	if got := r.sim.Snapshot(); got.Arm != protocol.ArmHome || !got.Relays[6][2] {
+		t.Fatalf("an invalid command changed the panel: arm %v, relay %v", got.Arm, got.Relays[6][2])
+	}
+}
+
+// discovery returns the device discovery payloads w saw, by topic.
+func discovery(w *mqtttest.Watcher) map[string]string {
+	out := map[string]string{}
+	for _, m := range w.All("homeassistant/device/") {
+		if m.Payload != "" {
+			out[m.Topic] = m.Payload
+		}
+	}
+	return out
+}
+
+// checkDevicePayload checks one device-based discovery payload against
+// spec home-assistant.md §3.
+func checkDevicePayload(t *testing.T, topic, payload, guid string) {
+	t.Helper()
+	var p struct {
+		Device           map[string]any            `json:"device"`
+		Origin           map[string]any            `json:"origin"`
+		Availability     []map[string]any          `json:"availability"`
+		AvailabilityMode string                    `json:"availability_mode"`
+		Components       map[string]map[string]any `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(payload), &p); err != nil {
+		t.Fatalf("%s: %v", topic, err)
+	}
+	if len(p.Device["identifiers"].([]any)) == 0 || p.Origin["name"] == nil || len(p.Availability) != 2 || p.AvailabilityMode != "all" {
+		t.Errorf("%s: device %v origin %v availability %v mode %q", topic, p.Device, p.Origin, p.Availability, p.AvailabilityMode)
+	}
+	if !strings.HasSuffix(topic, "_"+strings.ToLower(guid)+"/config") && p.Device["via_device"] != "g90_"+strings.ToLower(guid) {
+		t.Errorf("%s: a sub-device without via_device to the panel: %v", topic, p.Device)
+	}
+	if len(p.Components) == 0 {
+		t.Errorf("%s: no components", topic)
+	}
+	for id, c := range p.Components {
+		if c["platform"] == nil || c["unique_id"] == nil || c["object_id"] != nil {
+			t.Errorf("%s: component %s: %v", topic, id, c)
+		}
+		def, _ := c["default_entity_id"].(string)
+		if !strings.HasPrefix(def, c["platform"].(string)+".") {
+			t.Errorf("%s: component %s: default_entity_id %q", topic, id, def)
+		}
+	}
+}
+
+// The broker goes away for 30 s in the middle of a stream of 1,000
+// panel events and comes back: a subscriber with a persistent session
+// gets every event, exactly in order, and the journal has the same.
+func TestMosquittoRestartMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the broker stays down for 30 s")
+	}
+	m := startMosquitto(t, "")
+	r := startDaemon(t, "  url: "+m.url()+"\n")
+	topic := "g90/" + r.guid + "/event"
+
+	var mu sync.Mutex
+	var seqs []uint64
+	sub := persistentSubscriber(t, m.url(), topic, func(payload []byte) {
+		var ev struct{ Seq uint64 }
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			t.Errorf("event %q: %v", payload, err)
+			return
+		}
+		mu.Lock()
+		seqs = append(seqs, ev.Seq)
+		mu.Unlock()
+	})
+	_ = sub
+	waitUntil(t, "the panel online", func() bool { return strings.Contains(r.logs.String(), "connected to the MQTT broker") })
+
+	// 1,000 injections: doors opening and closing, each one or two events.
+	inject := func(from, to int) {
+		for i := from; i < to; i++ {
+			ev := "door_open"
+			if i%2 == 1 {
+				ev = "door_close"
+			}
+			one := 1
+			if _, err := r.sim.Inject(sim.Injection{Event: ev, Sensor: &one}); err != nil {
+				t.Fatal(err)
+			}
+			if i%50 == 0 {
+				time.Sleep(10 * time.Millisecond) // a stream, not one burst
+			}
+		}
+	}
+	inject(0, 300)
+	m.stop()
+	inject(300, 700) // published into the bridge's disk queue
+	time.Sleep(30 * time.Second)
+	m.start()
+	inject(700, 1000)
+
+	// Everything the journal has, MQTT delivers.
+	waitUntil(t, "the journal to hold the stream", func() bool { return len(journalSeqs(t, r)) >= 1000 })
+	want := journalSeqs(t, r)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		got := distinctInOrder(t, seqs)
+		mu.Unlock()
+		if len(got) >= len(want) || time.Now().After(deadline) {
+			if !slices.Equal(got, want) {
+				t.Fatalf("MQTT delivered %d events (first %v…), the journal has %d (1…%d)", len(got), got[:min(5, len(got))], len(want), want[len(want)-1])
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// distinctInOrder drops QoS 1 redeliveries (a seq seen already, sent
+// again after the broker restarted) and fails if anything else arrives
+// out of order.
+func distinctInOrder(t *testing.T, seqs []uint64) []uint64 {
+	var out []uint64
+	var top uint64
+	for _, s := range seqs {
+		if s <= top {
+			continue // a redelivery
+		}
+		if s != top+1 {
+			t.Fatalf("event seq %d after %d: a gap or reordering", s, top)
+		}
+		out = append(out, s)
+		top = s
+	}
+	return out
+}
+
+// journalSeqs reads the daemon's journal while it runs.
+func journalSeqs(t *testing.T, r *rig) []uint64 {
+	t.Helper()
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true, LockTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var out []uint64
+	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+// persistentSubscriber subscribes to topic with QoS 1 in a session that
+// outlives broker restarts, calling got for every message.
+func persistentSubscriber(t *testing.T, broker, topic string, got func([]byte)) *autopaho.ConnectionManager {
+	t.Helper()
+	u, err := url.Parse(broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	subscribed := make(chan struct{}, 1)
+	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
+		ServerUrls: []*url.URL{u}, KeepAlive: 5,
+		CleanStartOnInitialConnection: true, SessionExpiryInterval: 3600,
+		ReconnectBackoff: autopaho.NewConstantBackoff(200 * time.Millisecond),
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+			if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err == nil {
+				select {
+				case subscribed <- struct{}{}:
+				default:
+				}
+			}
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID: "g90-integration-subscriber",
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+				got(pr.Packet.Payload)
+				return true, nil
+			}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-cm.Done()
+	})
+	select {
+	case <-subscribed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber did not subscribe")
+	}
+	return cm
+}
+
+// A broker that refuses the daemon's credentials: the daemon says so,
+// keeps serving the panel (the journal fills) and connects once the
+// credentials are right.
+func TestMosquittoCredentials(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	if bin, err := exec.LookPath("mosquitto_passwd"); err == nil {
+		if out, err := exec.Command(bin, "-b", "-c", pw, "g90", "right").CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
+		}
+	}
+	m := startMosquitto(t, "allow_anonymous false\npassword_file "+pw+"\n")
+	if _, err := os.Stat(pw); err != nil {
+		t.Fatal("mosquitto_passwd is missing (package mosquitto)")
+	}
+	wrong := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: wrong\n")
+	waitUntil(t, "the refusal logged", func() bool { return strings.Contains(wrong.logs.String(), "cannot connect to the MQTT broker") })
+	if l := wrong.logs.String(); !strings.Contains(l, "not authorized") && !strings.Contains(l, "bad user name or password") {
+		t.Fatalf("the log does not say why:\n%s", l)
+	}
+	one := 1
+	if _, err := wrong.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the journal to keep events", func() bool { return len(journalSeqs(t, wrong)) > 0 })
+	if err := wrong.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	right := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: right\n")
+	waitUntil(t, "the connection", func() bool { return strings.Contains(right.logs.String(), "connected to the MQTT broker") })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func slogTo(w *lockedbuf.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
