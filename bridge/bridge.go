@@ -289,6 +289,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for _, p := range b.panels {
 		p.sub.Close()
 	}
+	if fq, ok := b.q.(*fileQueue); ok {
+		return fq.Close()
+	}
 	return nil
 }
 

@@ -38,7 +38,7 @@ type daemonRig struct {
 
 // startDaemon starts a simulator and `g90 serve` on a config whose panel
 // section is extra (indented under a "- " item) after host and port.
-func startDaemon(t *testing.T, extra string) *daemonRig {
+func startDaemon(t testing.TB, extra string) *daemonRig {
 	t.Helper()
 	leaktest.Check(t)
 	dir := t.TempDir()
