@@ -45,10 +45,12 @@ func TestIndex(t *testing.T) {
 			t.Errorf("GET %s: Content-Security-Policy %q", c.path, csp)
 		}
 	}
-	if resp := r.raw(t, "GET", "/nothing-here", ""); resp.StatusCode != 404 {
-		t.Errorf("GET /nothing-here: %s", resp.Status)
-	} else {
+	for _, path := range []string{"/nothing-here", "/assets/", "/assets/nothing.js"} {
+		resp := r.raw(t, "GET", path, "")
 		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("GET %s: %s", path, resp.Status)
+		}
 	}
 }
 
