@@ -151,7 +151,7 @@ type panel struct {
 }
 
 // New checks cfg and subscribes to the panels' events, so that none is
-// missed before Run.
+// missed before Run; Run closes the subscriptions when it returns.
 func New(cfg Config) (*Server, error) {
 	if len(cfg.Panels) == 0 {
 		return nil, errors.New("web: no panels")

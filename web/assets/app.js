@@ -61,7 +61,13 @@ function render(view) {
   const p = card(view.name);
   p.view = view;
   const st = view.state || {};
-  if (st.guid) names.set(st.guid, view.name);
+  if (st.guid && names.get(st.guid) !== view.name) {
+    names.set(st.guid, view.name);
+    // Log rows shown before the name was known.
+    for (const td of document.querySelectorAll('#events td.panel')) {
+      if (td.dataset.guid === st.guid) td.textContent = view.name;
+    }
+  }
   const e = p.el;
   $('.name', e).textContent = view.name;
   $('.guid', e).textContent = (st.guid || 'GUID not read yet') + ' · ' + view.addr;
@@ -159,7 +165,9 @@ function details(ev) {
 
 function logRow(ev) {
   const tr = el('tr');
-  tr.append(el('td', new Date(ev.time).toLocaleString()), el('td', names.get(ev.panel) || ev.panel || '?'),
+  const panel = el('td', names.get(ev.panel) || ev.panel || '?', 'panel');
+  panel.dataset.guid = ev.panel || '';
+  tr.append(el('td', new Date(ev.time).toLocaleString()), panel,
     el('td', ev.type), el('td', details(ev)), el('td', ev.source, 'muted'));
   return tr;
 }
