@@ -1,0 +1,348 @@
+// Package web is the daemon's local web UI: one page that shows every
+// panel (arm state, alarm, reachability, sensors live, relays) with arm,
+// disarm and relay buttons and the event log, and the JSON API under
+// /api/ that the page (or anyone) uses.
+//
+//	srv, err := web.New(web.Config{
+//		Panels:  []web.Panel{{Name: "Home", Panel: p, Monitor: mon, PIN: "1234"}},
+//		Journal: j, // the event log; nil keeps recent events in memory
+//	})
+//	go srv.Run(ctx)                      // feeds the live streams until ctx ends
+//	mux.Handle("/", srv)                 // next to /metrics
+//	http.Serve(listener, mux)            // on loopback by default
+//
+// The API, with {panel} a panel's name or GUID:
+//
+//	GET  /api/panels                              {"panels":[panel…]}
+//	GET  /api/panels/{panel}/state                panel
+//	POST /api/panels/{panel}/arm                  {"mode":"away"|"home","pin":"…"}
+//	POST /api/panels/{panel}/disarm               {"pin":"…"} or no body
+//	POST /api/panels/{panel}/relays/{index}/{node} {"on":true|false}
+//	POST /api/panels/{panel}/refresh              no body: read the panel again
+//	GET  /api/events?panel=&since=&limit=         {"events":[event…]}, oldest first
+//	GET  /api/events/stream?panel=                Server-Sent Events
+//
+// A panel is {"name","addr","pin_required","ready","state"} with state as
+// g90.State marshals it; an event is notify.Event.AppendJSON's object
+// (from the journal with its "seq"). The stream sends "state" messages
+// (a panel, at connect and whenever it changed) and "event" messages.
+// Commands answer {"ok":true}; errors are {"error":"…"} with 400 (bad
+// input), 403 (wrong PIN, cross-origin, unknown Host), 404 (unknown
+// panel or relay), 415, 502 (the panel failed) or 503.
+//
+// Security: the UI has no login; it is meant for loopback (the daemon's
+// default) or a trusted network. Requests that change something are POST
+// only and rejected when a browser says they come from another site
+// (http.CrossOriginProtection), and every request must name an IP
+// address, localhost or one of Config.Hosts in its Host header, which
+// stops DNS rebinding. The PIN, when set, is checked here in constant
+// time; the panel has no user codes.
+//
+// Shutdown: cancel Run's context before (or while) shutting the
+// http.Server down. Run closes every stream and returns after their
+// handlers have; http.Server.Shutdown alone would wait for them.
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/journal"
+)
+
+// Config configures a Server. The zero value of every field but Panels
+// means its default.
+type Config struct {
+	// Panels are the panels to show, each with its Monitor, which the
+	// caller runs. Required.
+	Panels []Panel
+	// Journal, when set, is where the event log comes from. Without it
+	// the server keeps the last RecentEvents events it has seen since Run
+	// started.
+	Journal *journal.Journal
+	// RecentEvents is the in-memory log's size when Journal is nil; 0
+	// means 500.
+	RecentEvents int
+	// Hosts are the host names, besides IP addresses and "localhost",
+	// that a request's Host header may name (e.g. "alarm.lan"); others
+	// are refused, so that a web site cannot reach the UI through DNS
+	// rebinding. "*" accepts any.
+	Hosts []string
+	// ClientBuffer bounds the messages waiting for one stream client; 0
+	// means 256. A client whose buffer is full is disconnected (its
+	// browser reconnects and gets a fresh state): a slow client never
+	// holds up the panels' events.
+	ClientBuffer int
+	// StateInterval is how often each panel's state is compared with
+	// what the streams last got, for changes no event reports
+	// (reachability, the last packet's time); 0 means 5 s.
+	StateInterval time.Duration
+	// Heartbeat is how often an idle stream gets a comment line, so that
+	// dead connections are found; 0 means 30 s.
+	Heartbeat time.Duration
+	// WriteTimeout bounds one write to a stream client; 0 means 10 s.
+	WriteTimeout time.Duration
+	// Logger receives diagnostics; nil is silent.
+	Logger *slog.Logger
+}
+
+// Panel is one panel to show.
+type Panel struct {
+	// Name identifies the panel in the UI and the API; "" means the
+	// Panel's address. Names are unique.
+	Name    string
+	Panel   *g90.Panel
+	Monitor *g90.Monitor
+	// PIN, when set, must come with every arm and disarm command.
+	PIN string
+}
+
+// Stats counts what a Server has done.
+type Stats struct {
+	Clients       int    // stream clients connected now
+	Streams       uint64 // stream clients accepted since New
+	SlowClients   uint64 // stream clients disconnected because their buffer was full
+	Commands      uint64 // commands the panels carried out
+	Rejected      uint64 // commands refused: bad input, wrong PIN, cross-origin, unknown panel
+	CommandErrors uint64 // commands the panels did not carry out
+	EventsDropped uint64 // events the subscriptions lost because the streams' feed fell behind
+}
+
+// ErrRunning is returned by Run on a Server that runs or has run.
+var ErrRunning = errors.New("web: server already started")
+
+// Server is the web UI and its API, an http.Handler. It is safe for
+// concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	panels  []*panel
+	mux     *http.ServeMux
+	csrf    *http.CrossOriginProtection
+	hosts   map[string]bool
+	anyHost bool
+	running atomic.Bool
+	recent  *ring // nil with a journal
+
+	hub hub
+
+	// counters of Stats
+	streams, slow, commands, rejected, commandErrors atomic.Uint64
+}
+
+// panel is one panel and its feed of the streams.
+type panel struct {
+	i   int
+	cfg Panel
+	sub *g90.Subscription
+	// last is the state message every stream client got last; guarded
+	// by hub.mu.
+	last []byte
+}
+
+// New checks cfg and subscribes to the panels' events, so that none is
+// missed before Run; Run closes the subscriptions when it returns.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Panels) == 0 {
+		return nil, errors.New("web: no panels")
+	}
+	if cfg.RecentEvents <= 0 {
+		cfg.RecentEvents = 500
+	}
+	if cfg.ClientBuffer <= 0 {
+		cfg.ClientBuffer = 256
+	}
+	if cfg.StateInterval <= 0 {
+		cfg.StateInterval = 5 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 30 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, csrf: http.NewCrossOriginProtection(), hosts: map[string]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, h := range cfg.Hosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		switch {
+		case h == "*":
+			s.anyHost = true
+		case h == "" || strings.ContainsAny(h, ":/[] "):
+			return nil, fmt.Errorf("web: host %q: want a host name without port", h)
+		default:
+			s.hosts[h] = true
+		}
+	}
+	names := map[string]bool{}
+	for i, pc := range cfg.Panels {
+		if pc.Panel == nil || pc.Monitor == nil {
+			return nil, fmt.Errorf("web: panels[%d]: needs a Panel and its Monitor", i)
+		}
+		if pc.Name == "" {
+			pc.Name = pc.Panel.Addr()
+		}
+		if names[pc.Name] {
+			return nil, fmt.Errorf("web: panels[%d]: name %q used twice", i, pc.Name)
+		}
+		names[pc.Name] = true
+		s.panels = append(s.panels, &panel{i: i, cfg: pc})
+	}
+	if cfg.Journal == nil {
+		s.recent = newRing(cfg.RecentEvents)
+	}
+	s.hub.init()
+	s.routes()
+	// Subscribe last: nothing above can fail afterwards and leave a
+	// subscription nobody closes.
+	for _, p := range s.panels {
+		p.sub = p.cfg.Monitor.Subscribe(subscriptionSize)
+	}
+	return s, nil
+}
+
+// subscriptionSize is each Monitor subscription's queue.
+const subscriptionSize = 4096
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Clients: s.hub.count(), Streams: s.streams.Load(), SlowClients: s.slow.Load(),
+		Commands: s.commands.Load(), Rejected: s.rejected.Load(), CommandErrors: s.commandErrors.Load(),
+	}
+	for _, p := range s.panels {
+		st.EventsDropped += p.sub.Dropped()
+	}
+	return st
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	api := strings.HasPrefix(r.URL.Path, "/api/")
+	if api {
+		h.Set("Cache-Control", "no-store")
+	}
+	if !s.hostAllowed(r.Host) {
+		s.log.Warn("request refused: Host not allowed", "host", r.Host, "path", r.URL.Path, "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, fmt.Sprintf("host %q not allowed; use an IP address or localhost, or add the name to the web UI's hosts", r.Host))
+		return
+	}
+	if err := s.csrf.Check(r); err != nil {
+		s.rejected.Add(1)
+		s.log.Warn("request refused: cross-origin", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" && api {
+		// The mux's own 404 and 405, in JSON.
+		w = &jsonErrors{ResponseWriter: w, r: r}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// hostAllowed reports whether a request may name host (host[:port]).
+func (s *Server) hostAllowed(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return host == "localhost" || s.anyHost || s.hosts[host]
+}
+
+// lookup finds a panel by name, then by GUID.
+func (s *Server) lookup(key string) *panel {
+	for _, p := range s.panels {
+		if p.cfg.Name == key {
+			return p
+		}
+	}
+	for _, p := range s.panels {
+		if g := p.cfg.Monitor.State().GUID; g != "" && g == key {
+			return p
+		}
+	}
+	return nil
+}
+
+// checkPIN compares in constant time; an empty configured PIN accepts
+// anything.
+func (p *panel) checkPIN(got string) bool {
+	if p.cfg.PIN == "" {
+		return true
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(p.cfg.PIN)) == 1
+}
+
+// ready reports whether the monitor's first read of the panel is done.
+func (p *panel) ready() bool {
+	select {
+	case <-p.cfg.Monitor.Ready():
+		return true
+	default:
+		return false
+	}
+}
+
+// ring is the in-memory event log used without a journal.
+type ring struct {
+	mu   sync.Mutex
+	buf  []recentEvent
+	next int // where the next event goes
+	full bool
+}
+
+type recentEvent struct {
+	panel int
+	at    time.Time // arrival
+	json  []byte
+}
+
+func newRing(n int) *ring { return &ring{buf: make([]recentEvent, n)} }
+
+func (r *ring) add(e recentEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf[r.next] = e
+	r.next++
+	if r.next == len(r.buf) {
+		r.next, r.full = 0, true
+	}
+}
+
+// all calls fn for each event, oldest first, until it returns false.
+func (r *ring) all(fn func(recentEvent) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.full {
+		for _, e := range r.buf[r.next:] {
+			if !fn(e) {
+				return
+			}
+		}
+	}
+	for _, e := range r.buf[:r.next] {
+		if !fn(e) {
+			return
+		}
+	}
+}
