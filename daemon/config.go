@@ -123,6 +123,10 @@ type CloudConfig struct {
 type WebConfig struct {
 	// Listen is its TCP address; default "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
+	// Hosts are the host names the UI may be opened by, besides IP
+	// addresses and localhost (a guard against DNS rebinding); "*"
+	// accepts any.
+	Hosts []string `yaml:"hosts"`
 }
 
 // JournalConfig is the event journal's retention.
@@ -586,6 +590,11 @@ func (d *decoder) validate(c *Config) {
 		}
 	}
 	d.checkAddr("web.listen", c.Web.Listen, false)
+	for i, h := range c.Web.Hosts {
+		if h == "" || strings.ContainsAny(h, ":/ \t") {
+			d.errorf(fmt.Sprintf("web.hosts[%d]", i), "%q: want a host name without port, or *", h)
+		}
+	}
 	if c.Journal.MaxAge < 0 {
 		d.errorf("journal.max_age", "negative")
 	}

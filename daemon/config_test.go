@@ -37,7 +37,7 @@ func TestExampleConfig(t *testing.T) {
 			{Name: "garage", Host: "192.168.1.51", Port: 12368, Notifications: NotifyChained, NotifyListen: ":12901", Poll: time.Minute, HistoryInterval: 5 * time.Second},
 		},
 		Cloud:    CloudConfig{Listen: ":5678", Advertise: "192.168.1.10", Upstream: "47.88.7.61:5678"},
-		Web:      WebConfig{Listen: "127.0.0.1:8080"},
+		Web:      WebConfig{Listen: "127.0.0.1:8080", Hosts: []string{}},
 		Journal:  JournalConfig{MaxAge: 720 * time.Hour, MaxEvents: 100000},
 		StateDir: "/var/lib/g90",
 	}
@@ -166,6 +166,7 @@ func TestConfigErrors(t *testing.T) {
 		{"cloud advertise", panel + "cloud:\n  advertise: \"a:b:c\"\n", `g90.yaml:4: cloud.advertise: "a:b:c": want the IPv4 address`},
 		{"cloud advertise name", panel + "cloud:\n  advertise: myhost:5678\n", `cloud.advertise: "myhost:5678": want the IPv4 address`},
 		{"cloud advertise port", panel + "cloud:\n  advertise: 10.0.0.1:0\n", `cloud.advertise: "10.0.0.1:0"`},
+		{"web host with port", panel + "web:\n  hosts: [\"g90.lan:8080\"]\n", `web.hosts[0]: "g90.lan:8080": want a host name`},
 		{"web listen", panel + "web:\n  listen: 8080\n", `g90.yaml:4: web.listen: "8080": want host:port`},
 		{"negative max_age", panel + "journal:\n  max_age: -1h\n", "g90.yaml:4: journal.max_age: negative"},
 		{"negative max_events", panel + "journal:\n  max_events: -1\n", "g90.yaml:4: journal.max_events: negative"},

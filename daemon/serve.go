@@ -21,6 +21,7 @@ import (
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/web"
 )
 
 // Options are what a caller adds to a Config: a logger, a report of the
@@ -84,6 +85,7 @@ type instance struct {
 	metrics *Metrics
 	panels  []*runPanel
 	bridge  *bridge.Bridge
+	ui      *web.Server
 	web     net.Listener
 	mqttURL string
 }
@@ -174,6 +176,15 @@ func (d *instance) build(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
+	}
+
+	wp := make([]web.Panel, len(d.panels))
+	for i, p := range d.panels {
+		wp[i] = web.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN}
+	}
+	d.ui, err = web.New(web.Config{Panels: wp, Journal: j, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Web.Listen)
@@ -340,6 +351,8 @@ func (d *instance) serve(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.metrics.Handler())
+	mux.Handle("/", d.ui)
+	consumers.Go(func() { fail("web", d.ui.Run(ctx)) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	wg.Go(func() {
 		if err := srv.Serve(d.web); !errors.Is(err, http.ErrServerClosed) {

@@ -148,6 +148,12 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		return false
 	})
+	if page := r.get(t, "/"); !strings.Contains(page, "<html") {
+		t.Errorf("the web UI's page: %.200s", page)
+	}
+	if api := r.get(t, "/api/panels"); !strings.Contains(api, `"home"`) || !strings.Contains(api, r.guid) {
+		t.Errorf("/api/panels: %s", api)
+	}
 	metrics := r.get(t, "/metrics")
 	for _, want := range []string{`g90_events_total{panel="home",source="local",type="door_open"} 1`, "g90_mqtt_connected 1", "g90_journal_appends_total"} {
 		if !strings.Contains(metrics, want) {
