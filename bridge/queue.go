@@ -289,3 +289,13 @@ func (e *fileEntry) Quarantine() error {
 	}
 	return errors.Join(err, e.q.pop(e.rec))
 }
+
+// QueueDepth returns how many messages wait in the outbound queue for the
+// broker; 0 with the in-memory queue (Config.QueueDir empty), which does
+// not count.
+func (b *Bridge) QueueDepth() int {
+	if fq, ok := b.q.(*fileQueue); ok {
+		return fq.Len()
+	}
+	return 0
+}

@@ -391,12 +391,14 @@ func (d *instance) writeJournal(p *runPanel) {
 	}
 }
 
-// watchBridge reports the bridge's connection in the metrics.
+// watchBridge reports the bridge's connection and queue in the metrics,
+// every second.
 func (d *instance) watchBridge(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		d.metrics.SetMQTTConnected(d.bridge.Connected())
+		d.metrics.SetMQTTQueueDepth(d.bridge.QueueDepth())
 		select {
 		case <-ctx.Done():
 			return

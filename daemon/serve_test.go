@@ -155,7 +155,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("/api/panels: %s", api)
 	}
 	metrics := r.get(t, "/metrics")
-	for _, want := range []string{`g90_events_total{panel="home",source="local",type="door_open"} 1`, "g90_mqtt_connected 1", "g90_journal_appends_total"} {
+	for _, want := range []string{`g90_events_total{panel="home",source="local",type="door_open"} 1`, "g90_mqtt_connected 1", "g90_mqtt_queue_depth 0", "g90_journal_appends_total", `g90_subscriber_queue_depth{consumer="journal",panel="home"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
