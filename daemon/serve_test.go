@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -317,4 +319,52 @@ func TestServeReload(t *testing.T) {
 	}
 	w2 := mqtttest.Watch(t, brokerAddr, "#")
 	w2.WaitFor(t, "second/"+guid+"/availability", mqtttest.Is("online"))
+}
+
+// A cloud panel: it connects to the daemon's cloud server as it would to
+// the vendor's, and its status change arrives on MQTT with source cloud.
+func TestServeCloudPanel(t *testing.T) {
+	r := startDaemon(t, "    notifications: cloud\ncloud:\n  listen: 127.0.0.1:0\n")
+	if r.ep.Cloud == "" {
+		t.Fatalf("endpoints %+v: no cloud server", r.ep)
+	}
+	hello, err := cloudproto.Decode(vectors.EntryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", "C-HELLO", "input_hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello.Hello.GUID = r.guid
+	open, err := cloudproto.Decode(vectors.EntryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", "C-STATUS-SENSOR-OPEN", "input_hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open.Status.Index, open.Status.Name = 1, "Front door"
+	c, err := net.Dial("tcp", r.ep.Cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	base := "g90/" + r.guid
+	// The cloud source routes the panel's messages once it has read the
+	// GUID; until then they are counted as unrouted. Say hello until an
+	// event arrives.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		found := false
+		for _, m := range r.w.All(base + "/event") {
+			found = found || strings.Contains(m.Payload, `"source":"cloud","type":"door_open"`)
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cloud event on MQTT; events %v", r.w.All(base+"/event"))
+		}
+	}
+	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_cloud_connections_open 1") {
+		t.Errorf("/metrics lacks the cloud connection")
+	}
 }
