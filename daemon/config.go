@@ -16,6 +16,8 @@ package daemon
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +67,42 @@ type MQTTConfig struct {
 	DiscoveryPrefix string `yaml:"discovery_prefix"`
 	// TopicPrefix starts every topic of ours; default "g90".
 	TopicPrefix string `yaml:"topic_prefix"`
+	// CAFile is a PEM file of the certificate authorities that sign the
+	// broker's certificate (mqtts, ssl, wss), for a broker whose
+	// certificate the system does not trust; empty trusts the system's.
+	// A relative path is relative to the config file's directory.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// brokers that authenticate clients by certificate.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// TLSConfig returns the TLS settings for a mqtts, ssl or wss broker: nil
+// when none of ca_file, cert_file and key_file is set (Go's defaults).
+func (m *MQTTConfig) TLSConfig() (*tls.Config, error) {
+	if m.CAFile == "" && m.CertFile == "" && m.KeyFile == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if m.CAFile != "" {
+		pem, err := os.ReadFile(m.CAFile)
+		if err != nil {
+			return nil, &ConfigError{Field: "mqtt.ca_file", Err: err}
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{Field: "mqtt.ca_file", Err: fmt.Errorf("%s: no PEM certificate in it", m.CAFile)}
+		}
+	}
+	if m.CertFile != "" || m.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(m.CertFile, m.KeyFile)
+		if err != nil {
+			return nil, &ConfigError{Field: "mqtt.cert_file", Err: err}
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }
 
 // Notifications is where a panel's events come from.
@@ -498,6 +536,34 @@ func (d *decoder) validate(c *Config) {
 		}
 	} else {
 		d.checkAddr("mqtt.listen", m.Listen, false)
+	}
+	tlsScheme := false
+	if u, err := url.Parse(m.URL); err == nil {
+		tlsScheme = slices.Contains([]string{"mqtts", "ssl", "wss"}, u.Scheme)
+	}
+	for _, f := range []struct {
+		key  string
+		path *string
+	}{{"mqtt.ca_file", &m.CAFile}, {"mqtt.cert_file", &m.CertFile}, {"mqtt.key_file", &m.KeyFile}} {
+		if *f.path == "" {
+			continue
+		}
+		if !tlsScheme {
+			d.errorf(f.key, "set, but mqtt.url is not a TLS broker (mqtts://, ssl:// or wss://)")
+		}
+		if !filepath.IsAbs(*f.path) {
+			*f.path = filepath.Join(filepath.Dir(d.file), *f.path)
+		}
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		d.errorf("mqtt.cert_file", "cert_file and key_file go together")
+	} else if tlsScheme {
+		if _, err := m.TLSConfig(); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				d.errorf(ce.Field, "%v", ce.Err)
+			}
+		}
 	}
 	if m.Password != "" && m.Username == "" {
 		d.errorf("mqtt.password", "set without mqtt.username")

@@ -164,9 +164,13 @@ func (d *instance) build(ctx context.Context) error {
 	for i, p := range d.panels {
 		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN}
 	}
+	tlsCfg, err := cfg.MQTT.TLSConfig()
+	if err != nil {
+		return err
+	}
 	host, _ := os.Hostname()
 	d.bridge, err = bridge.New(bridge.Config{
-		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
 		ClientID:        "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
 		QueueDir: filepath.Join(cfg.StateDir, "mqtt-queue"),

@@ -42,7 +42,14 @@ type mosquitto struct {
 	log  *lockedbuf.Buffer
 }
 
-// startMosquitto starts mosquitto; extra lines go into its config. It
+// startMosquittoTLS starts mosquitto with a TLS listener only.
+func startMosquittoTLS(t *testing.T, ca, cert, key string) *mosquitto {
+	t.Helper()
+	return startMosquitto(t, "cafile "+ca+"\ncertfile "+cert+"\nkeyfile "+key+"\n")
+}
+
+// startMosquitto starts mosquitto; extra lines go into its config (after
+// the listener line, so listener options apply to it). It
 // fails the test when mosquitto is missing and G90_REQUIRE_MOSQUITTO is
 // set (as .ci/run does), and skips it otherwise.
 func startMosquitto(t *testing.T, extra string) *mosquitto {

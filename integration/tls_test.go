@@ -1,0 +1,91 @@
+package integration
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writePEM writes one PEM block to dir/name and returns the path.
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testPKI makes a CA and a server certificate for 127.0.0.1 signed by it,
+// and returns the paths of the CA certificate, the server certificate and
+// its key.
+func testPKI(t *testing.T) (ca, cert, key string) {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "g90 test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER), writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER), writePEM(t, dir, "server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// A TLS broker whose certificate the system does not trust: with
+// mqtt.ca_file the daemon connects; without it, it says why it cannot.
+func TestMosquittoTLS(t *testing.T) {
+	ca, cert, key := testPKI(t)
+	m := startMosquittoTLS(t, ca, cert, key)
+	url := "mqtts://" + m.addr()
+
+	untrusted := startDaemon(t, "  url: "+url+"\n")
+	waitUntil(t, "the refusal logged", func() bool { return strings.Contains(untrusted.logs.String(), "cannot connect to the MQTT broker") })
+	if l := untrusted.logs.String(); !strings.Contains(l, "certificate") {
+		t.Fatalf("the log does not say the certificate is the problem:\n%s", l)
+	}
+	if err := untrusted.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	trusted := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
+	waitUntil(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
+}
