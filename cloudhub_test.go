@@ -8,6 +8,7 @@ import (
 
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/internal/vectors"
@@ -51,11 +52,11 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 		mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
 		subs[i] = mon.Subscribe(64)
 		runMonitor(t, mon)
-		waitFor(t, "the first read of "+g, func() bool { return mon.State().GUID == g })
+		eventually.True(t, "the first read of "+g, func() bool { return mon.State().GUID == g })
 	}
 	// The sources register once they have read the GUID, right after the
 	// Monitor's own first read; wait until both route.
-	waitFor(t, "routing", func() bool {
+	eventually.True(t, "routing", func() bool {
 		hub.mu.RLock()
 		defer hub.mu.RUnlock()
 		return len(hub.sinks) == 2
@@ -77,7 +78,7 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 		}
 	}
 	send("NOBODY000001", 1, "Front door")
-	waitFor(t, "the stranger's message counted", func() bool { return hub.Unrouted() == 1 })
+	eventually.True(t, "the stranger's message counted", func() bool { return hub.Unrouted() == 1 })
 	send(guids[1], 1, "Front door")
 	send(guids[0], 1, "Front door")
 	for i, sub := range subs {
@@ -108,7 +109,7 @@ func TestCloudHubOneMonitorPerPanel(t *testing.T) {
 	s := simtest.Start(t, sim.Config{Seed: 1})
 	first := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
 	runMonitor(t, first)
-	waitFor(t, "routing", func() bool {
+	eventually.True(t, "routing", func() bool {
 		hub.mu.RLock()
 		defer hub.mu.RUnlock()
 		return len(hub.sinks) == 1

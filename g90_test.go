@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/g90alarm/g90/client"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
-	"github.com/google/go-cmp/cmp"
 )
 
 func startSim(t testing.TB, cfg sim.Config) *sim.Panel { return simtest.Start(t, cfg) }
@@ -167,7 +169,7 @@ func TestPanelAgainstSimulator(t *testing.T) {
 	if err := p.Reboot(ctx, ModuleAll); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reboots and the server address", func() bool {
+	eventually.True(t, "the reboots and the server address", func() bool {
 		st := s.Snapshot()
 		return st.CloudServer.Port == 5678 && st.Reboots.MCU == 1 && st.Reboots.GSM == 1 && st.Reboots.WiFi == 1
 	})

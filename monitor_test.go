@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/notify"
@@ -42,7 +43,7 @@ func startRig(t *testing.T, mcfg MonitorConfig, lcfg notify.ListenerConfig) *rig
 	r := &rig{sim: s, p: p, l: l, mon: p.NewMonitor(mcfg)}
 	r.sub = r.mon.Subscribe(4096)
 	runMonitor(t, r.mon)
-	waitFor(t, "the first read of the panel", func() bool { return len(r.mon.State().Sensors) > 0 })
+	eventually.True(t, "the first read of the panel", func() bool { return len(r.mon.State().Sensors) > 0 })
 	return r
 }
 
@@ -63,17 +64,6 @@ func runMonitor(t *testing.T, m *Monitor) {
 			t.Error("Monitor.Run did not return after cancel")
 		}
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // next returns the next event of sub, failing after a generous wait.
@@ -312,7 +302,7 @@ func TestMonitorHistory(t *testing.T) {
 	mon := p.NewMonitor(MonitorConfig{Sources: []Source{h}})
 	sub := mon.Subscribe(256)
 	runMonitor(t, mon)
-	waitFor(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[notify.SourceHistory]; return ok })
+	eventually.True(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[notify.SourceHistory]; return ok })
 
 	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(1)})
 	evs := expect(t, sub, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
@@ -358,7 +348,7 @@ func TestMonitorLifecycle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
-	waitFor(t, "the first read", func() bool { return mon.State().GUID != "" })
+	eventually.True(t, "the first read", func() bool { return mon.State().GUID != "" })
 	if err := mon.Run(ctx); err != ErrRunning {
 		t.Fatalf("second Run: %v, want ErrRunning", err)
 	}

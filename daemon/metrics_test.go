@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/journal"
@@ -52,17 +53,6 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // run runs f until the test ends and waits for it.
@@ -130,7 +120,7 @@ func TestMetrics(t *testing.T) {
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/metrics"
 
-	waitFor(t, "the first read", func() bool { return len(mon.State().Sensors) > 0 })
+	eventually.True(t, "the first read", func() bool { return len(mon.State().Sensors) > 0 })
 	if _, err := dp.Status(ctx); err == nil {
 		t.Fatal("the dead panel answered")
 	}
@@ -138,7 +128,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got map[string]float64
-	waitFor(t, "the door_open event in the metrics", func() bool {
+	eventually.True(t, "the door_open event in the metrics", func() bool {
 		got = scrape(t, url)
 		return got[`g90_events_total{panel="home",source="local",type="door_open"}`] == 1 &&
 			got[`g90_events_total{panel="home",source="local",type="sensor_activity"}`] == 2

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
@@ -142,7 +143,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if got := r.sim.Snapshot().Arm; got != protocol.ArmAway {
 		t.Fatalf("panel arm state %v, want away", got)
 	}
-	waitUntil(t, "the arming event on MQTT", func() bool {
+	eventually.True(t, "the arming event on MQTT", func() bool {
 		for _, m := range r.w.All(base + "/event") {
 			if strings.Contains(m.Payload, `"type":"arm_disarm"`) {
 				return true
@@ -249,17 +250,6 @@ func TestServeStartErrors(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // SIGHUP's reload: a valid new config replaces the running daemon (here
 // a new topic prefix), an invalid one is logged and changes nothing.
 func TestServeReload(t *testing.T) {
@@ -308,7 +298,7 @@ func TestServeReload(t *testing.T) {
 	w := mqtttest.Watch(t, brokerAddr, "#")
 	w.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
 	reload <- struct{}{} // broken: nothing changes
-	waitUntil(t, "the reload error logged", func() bool { return strings.Contains(logs.String(), "broken on purpose") })
+	eventually.True(t, "the reload error logged", func() bool { return strings.Contains(logs.String(), "broken on purpose") })
 	reload <- struct{}{} // second
 	select {
 	case <-started:

@@ -22,6 +22,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -224,13 +225,13 @@ func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
 	// relay device.
 	snap := r.sim.Snapshot()
 	want := 1 + len(snap.Sensors) + len(snap.Devices)
-	waitUntil(t, "every discovery payload", func() bool { return len(discovery(w)) >= want })
+	eventually.True(t, "every discovery payload", func() bool { return len(discovery(w)) >= want })
 	for topic, payload := range discovery(w) {
 		checkDevicePayload(t, topic, payload, r.guid)
 	}
 	// Retained: a late subscriber gets them all from the broker.
 	late := mqtttest.Watch(t, m.addr(), "homeassistant/#")
-	waitUntil(t, "retained discovery", func() bool { return len(discovery(late)) >= want })
+	eventually.True(t, "retained discovery", func() bool { return len(discovery(late)) >= want })
 	for _, msg := range late.All("homeassistant/device/") {
 		if !msg.Retained {
 			t.Errorf("%s is not retained", msg.Topic)
@@ -243,7 +244,7 @@ func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
-	waitUntil(t, "the door_open event", func() bool {
+	eventually.True(t, "the door_open event", func() bool {
 		for _, msg := range w.All(base + "/event") {
 			if strings.Contains(msg.Payload, `"type":"door_open"`) && !msg.Retained {
 				return true
@@ -266,7 +267,7 @@ func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
 	// An invalid payload is ignored: nothing reaches the panel.
 	w.Publish(t, base+"/alarm/set", "ARM_EVERYTHING")
 	w.Publish(t, base+"/relay/6/2/set", "MAYBE")
-	waitUntil(t, "the invalid commands logged", func() bool { return strings.Count(r.logs.String(), "level=WARN") >= 2 })
+	eventually.True(t, "the invalid commands logged", func() bool { return strings.Count(r.logs.String(), "level=WARN") >= 2 })
 	if got := r.sim.Snapshot(); got.Arm != protocol.ArmHome || !got.Relays[6][2] {
 		t.Fatalf("an invalid command changed the panel: arm %v, relay %v", got.Arm, got.Relays[6][2])
 	}
@@ -341,7 +342,7 @@ func TestMosquittoRestartMidStream(t *testing.T) {
 		mu.Unlock()
 	})
 	_ = sub
-	waitUntil(t, "the panel online", func() bool { return strings.Contains(r.logs.String(), "connected to the MQTT broker") })
+	eventually.True(t, "the panel online", func() bool { return strings.Contains(r.logs.String(), "connected to the MQTT broker") })
 
 	// 1,000 injections: doors opening and closing, each one or two events.
 	inject := func(from, to int) {
@@ -367,7 +368,7 @@ func TestMosquittoRestartMidStream(t *testing.T) {
 	inject(700, 1000)
 
 	// Everything the journal has, MQTT delivers.
-	waitUntil(t, "the journal to hold the stream", func() bool { return len(journalSeqs(t, r)) >= 1000 })
+	eventually.True(t, "the journal to hold the stream", func() bool { return len(journalSeqs(t, r)) >= 1000 })
 	want := journalSeqs(t, r)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -482,7 +483,7 @@ func TestMosquittoCredentials(t *testing.T) {
 		t.Fatal("mosquitto_passwd is missing (package mosquitto)")
 	}
 	wrong := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: wrong\n")
-	waitUntil(t, "the refusal logged", func() bool { return strings.Contains(wrong.logs.String(), "cannot connect to the MQTT broker") })
+	eventually.True(t, "the refusal logged", func() bool { return strings.Contains(wrong.logs.String(), "cannot connect to the MQTT broker") })
 	if l := wrong.logs.String(); !strings.Contains(l, "not authorized") && !strings.Contains(l, "bad user name or password") {
 		t.Fatalf("the log does not say why:\n%s", l)
 	}
@@ -490,24 +491,13 @@ func TestMosquittoCredentials(t *testing.T) {
 	if _, err := wrong.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the journal to keep events", func() bool { return len(journalSeqs(t, wrong)) > 0 })
+	eventually.True(t, "the journal to keep events", func() bool { return len(journalSeqs(t, wrong)) > 0 })
 	if err := wrong.stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	right := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: right\n")
-	waitUntil(t, "the connection", func() bool { return strings.Contains(right.logs.String(), "connected to the MQTT broker") })
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.True(t, "the connection", func() bool { return strings.Contains(right.logs.String(), "connected to the MQTT broker") })
 }
 
 func slogTo(w *lockedbuf.Buffer) *slog.Logger {

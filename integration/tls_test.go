@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/g90alarm/g90/internal/eventually"
 )
 
 // writePEM writes one PEM block to dir/name and returns the path.
@@ -78,7 +80,7 @@ func TestMosquittoTLS(t *testing.T) {
 	url := "mqtts://" + m.addr()
 
 	untrusted := startDaemon(t, "  url: "+url+"\n")
-	waitUntil(t, "the refusal logged", func() bool { return strings.Contains(untrusted.logs.String(), "cannot connect to the MQTT broker") })
+	eventually.True(t, "the refusal logged", func() bool { return strings.Contains(untrusted.logs.String(), "cannot connect to the MQTT broker") })
 	if l := untrusted.logs.String(); !strings.Contains(l, "certificate") {
 		t.Fatalf("the log does not say the certificate is the problem:\n%s", l)
 	}
@@ -87,5 +89,5 @@ func TestMosquittoTLS(t *testing.T) {
 	}
 
 	trusted := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
-	waitUntil(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
+	eventually.True(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/journal"
@@ -119,19 +120,8 @@ func startRig(t *testing.T, rc rigConfig) *rig {
 		wg.Wait()
 	})
 	r := &rig{sim: s, mon: mon, srv: srv, ts: ts, hc: hc, sent: sent, stop: stop}
-	waitFor(t, "the first read of the panel", func() bool { return len(mon.State().Sensors) > 0 })
+	eventually.True(t, "the first read of the panel", func() bool { return len(mon.State().Sensors) > 0 })
 	return r
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // do sends a request and decodes the JSON answer; hdr are name, value

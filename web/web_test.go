@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
@@ -130,7 +131,7 @@ func TestArmDisarm(t *testing.T) {
 		if got := r.sim.Snapshot().Arm; got != c.sim {
 			t.Fatalf("POST %s %s: the simulator is %v", c.path, c.body, got)
 		}
-		waitFor(t, "the state "+string(c.state), func() bool { return r.panelState(t).State.Arm == c.state })
+		eventually.True(t, "the state "+string(c.state), func() bool { return r.panelState(t).State.Arm == c.state })
 	}
 	if st := r.srv.Stats(); st.Commands != 4 || st.Rejected != 0 || st.CommandErrors != 0 {
 		t.Errorf("stats %+v", st)
@@ -319,7 +320,7 @@ func TestStream(t *testing.T) {
 func TestStreamShutdown(t *testing.T) {
 	r := startRig(t, rigConfig{})
 	s := r.stream(t, "")
-	waitFor(t, "the stream client", func() bool { return r.srv.Stats().Clients == 1 })
+	eventually.True(t, "the stream client", func() bool { return r.srv.Stats().Clients == 1 })
 	r.stop()
 	for {
 		if _, ok := s.next(t); !ok {
@@ -360,7 +361,7 @@ func TestSlowClient(t *testing.T) {
 	fast := r.stream(t, "")
 	fast.until(t, "the state", func(m sseMsg) bool { return m.event == "state" })
 	slow := r.stream(t, "", "X-Test-Stuck", "1")
-	waitFor(t, "two clients", func() bool { return r.srv.Stats().Clients == 2 })
+	eventually.True(t, "two clients", func() bool { return r.srv.Stats().Clients == 2 })
 
 	for i := 0; r.srv.Stats().SlowClients == 0; i++ {
 		if i == 100 {
@@ -469,7 +470,7 @@ func TestEventLogJournal(t *testing.T) {
 func TestEventLogMemory(t *testing.T) {
 	r := startRig(t, rigConfig{})
 	inject(t, r.sim, sim.Injection{Event: "door_open", Sensor: idx(1)})
-	waitFor(t, "door_open in the log", func() bool {
+	eventually.True(t, "door_open in the log", func() bool {
 		_, out := r.do(t, "GET", "/api/events?panel=Home", "")
 		for _, e := range out["events"].([]any) {
 			if e.(map[string]any)["type"] == "door_open" {
