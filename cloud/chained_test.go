@@ -40,7 +40,7 @@ func TestChainedRelay(t *testing.T) {
 		t.Run(id, func(t *testing.T) {
 			up := chainedVector(t, id)
 			fake := newFakeCloud(t, up)
-			defer fake.stop()
+			defer fake.Stop()
 			srv, rec := start(t, Config{Upstream: fake.addr})
 			p := dial(t, srv)
 			hello := vector(t, "C-HELLO")
@@ -77,7 +77,7 @@ func TestChainedRelay(t *testing.T) {
 // discovery reply names this server, keeping its timestamp (spec: G.5).
 func TestChainedRewriteDiscovery(t *testing.T) {
 	fake := newFakeCloud(t, nil)
-	defer fake.stop()
+	defer fake.Stop()
 	adv := netip.MustParseAddrPort("192.168.1.10:5679")
 	srv, _ := start(t, Config{Upstream: fake.addr, Advertise: adv, RewriteDiscovery: true})
 	p := dial(t, srv)
@@ -93,8 +93,8 @@ func TestChainedRewriteDiscovery(t *testing.T) {
 // without any, F.6 CH-UPSTREAM-DOWN).
 func TestChainedUpstreamDown(t *testing.T) {
 	fake := newFakeCloud(t, nil)
-	defer fake.stop()
-	fake.stop()
+	defer fake.Stop()
+	fake.Stop()
 	srv, _ := start(t, Config{Upstream: fake.addr})
 	p := dial(t, srv)
 	p.send(ping)
@@ -132,8 +132,8 @@ func TestChainedConnectTimeout(t *testing.T) {
 // panel without answers, but events flow, and the server stops cleanly.
 func TestChainedUpstreamStalls(t *testing.T) {
 	fake := newFakeCloud(t, nil)
-	defer fake.stop()
-	fake.set(stall, 0)
+	defer fake.Stop()
+	fake.SetStall(true)
 	srv, rec := start(t, Config{Upstream: fake.addr})
 	p := dial(t, srv)
 	p.send(vector(t, "C-HELLO"), ping, vector(t, "C-STATUS-SENSOR-OPEN"))
@@ -147,8 +147,8 @@ func TestChainedUpstreamStalls(t *testing.T) {
 // (spec: E.4.3), in order.
 func TestChainedUpstreamSlow(t *testing.T) {
 	fake := newFakeCloud(t, chainedVector(t, "CH-RELAY-1"))
-	defer fake.stop()
-	fake.set(serve, 20*time.Millisecond)
+	defer fake.Stop()
+	fake.SetDelay(20 * time.Millisecond)
 	srv, _ := start(t, Config{Upstream: fake.addr})
 	p := dial(t, srv)
 	p.send(vector(t, "C-HELLO"), ping, ping)
@@ -161,21 +161,20 @@ func TestChainedUpstreamSlow(t *testing.T) {
 // and comes back is reconnected to; the panel connection is not affected
 // and is answered locally in between (spec: E.4.2, E.4.3).
 func TestChainedUpstreamLost(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		mode mode
-	}{{"close", closeFirst}, {"reset", resetFirst}, {"restart", serve}} {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, name := range []string{"close", "reset", "restart"} {
+		t.Run(name, func(t *testing.T) {
 			fake := newFakeCloud(t, chainedVector(t, "CH-RELAY-1"))
-			defer fake.stop()
-			fake.set(tt.mode, 0)
+			defer fake.Stop()
 			srv, rec := start(t, Config{Upstream: fake.addr, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
 			p := dial(t, srv)
 			p.send(vector(t, "C-HELLO"))
 			fake.next(t) // connection 1 got the hello
-			if tt.name == "restart" {
+			if name != "restart" {
+				fake.Drop(name == "reset")
+			}
+			if name == "restart" {
 				p.expect(chainedVector(t, "CH-RELAY-1"))
-				fake.stop()
+				fake.Stop()
 			}
 			// Ping all along. Pings sent while the loss is being noticed
 			// may be lost with the old connection; the others are
@@ -194,13 +193,13 @@ func TestChainedUpstreamLost(t *testing.T) {
 					}
 				}
 			}()
-			if tt.name == "restart" {
+			if name == "restart" {
 				for m := p.next(); !bytes.Equal(m, ping); m = p.next() {
 					if !bytes.Equal(m, marker(1)) {
 						t.Fatalf("panel got % x, want a local ping reply while the upstream is gone", m)
 					}
 				}
-				fake.restart()
+				fake.restart(t)
 			}
 			for {
 				m := p.next()
@@ -226,7 +225,7 @@ func TestChainedUpstreamLost(t *testing.T) {
 // connection.
 func TestChainedPanelLeaves(t *testing.T) {
 	fake := newFakeCloud(t, nil)
-	defer fake.stop()
+	defer fake.Stop()
 	srv, _ := start(t, Config{Upstream: fake.addr})
 	p := dial(t, srv)
 	p.send(ping)
@@ -273,7 +272,7 @@ func TestChainedQueueFull(t *testing.T) {
 // panel has named itself.
 func TestChainedAllowGUIDs(t *testing.T) {
 	fake := newFakeCloud(t, chainedVector(t, "CH-RELAY-1"))
-	defer fake.stop()
+	defer fake.Stop()
 	srv, _ := start(t, Config{Upstream: fake.addr, AllowGUIDs: []string{"GA00000A0000000"}})
 	p := dial(t, srv)
 	p.send(ping)
