@@ -65,17 +65,18 @@ type VendorCloud struct {
 	now  func() time.Time
 	addr string // where Restart listens again
 
-	lifeMu  sync.Mutex // serialises Stop and Restart, so wg is never added to while waited on
-	mu      sync.Mutex // guards everything below
-	ln      net.Listener
-	conns   map[*vendorConn]struct{}
-	n       int // connections accepted so far
-	delay   time.Duration
-	stall   bool
-	serving bool
-	closed  bool
+	lifeMu   sync.Mutex    // serialises Stop and Restart, so wg is never added to while waited on
+	relisten chan struct{} // cap 1: Restart has a new listener for Serve
+	mu       sync.Mutex    // guards everything below
+	ln       net.Listener
+	conns    map[*vendorConn]struct{}
+	n        int // connections accepted so far
+	delay    time.Duration
+	stall    bool
+	serving  bool
+	closed   bool
 
-	wg sync.WaitGroup // accept loops and connections
+	wg sync.WaitGroup // connections
 
 	accepted, open, messages, answered atomic.Int64
 }
@@ -102,7 +103,7 @@ var ErrNotServing = errors.New("sim: vendor cloud not serving")
 
 // NewVendorCloud listens as cfg says; Serve answers.
 func NewVendorCloud(cfg VendorCloudConfig) (*VendorCloud, error) {
-	v := &VendorCloud{cfg: cfg, log: cfg.Logger, now: cfg.Now, conns: map[*vendorConn]struct{}{}}
+	v := &VendorCloud{cfg: cfg, log: cfg.Logger, now: cfg.Now, conns: map[*vendorConn]struct{}{}, relisten: make(chan struct{}, 1)}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -137,31 +138,45 @@ func (v *VendorCloud) Stats() VendorCloudStats {
 // every connection, waits for every goroutine it started and returns nil.
 // It can be called once.
 func (v *VendorCloud) Serve(ctx context.Context) error {
-	v.lifeMu.Lock()
 	v.mu.Lock()
 	switch {
 	case v.closed:
 		v.mu.Unlock()
-		v.lifeMu.Unlock()
 		return ErrClosed
 	case v.serving:
 		v.mu.Unlock()
-		v.lifeMu.Unlock()
 		return ErrServing
 	}
 	v.serving = true
-	if v.ln != nil {
-		v.accept(v.ln)
-	}
 	v.mu.Unlock()
-	v.lifeMu.Unlock()
 	v.log.Info("sim: vendor cloud serving", "addr", v.addr)
-
-	<-ctx.Done()
+	stop := context.AfterFunc(ctx, func() {
+		v.mu.Lock()
+		v.closed = true
+		if v.ln != nil {
+			v.ln.Close()
+		}
+		v.mu.Unlock()
+		poke(v.relisten)
+	})
+	defer stop()
+	for {
+		v.mu.Lock()
+		ln, closed := v.ln, v.closed
+		v.mu.Unlock()
+		if closed {
+			break
+		}
+		if ln != nil {
+			v.accept(ln) // until Stop or ctx closes ln
+			continue
+		}
+		select { // stopped: wait for Restart
+		case <-v.relisten:
+		case <-ctx.Done():
+		}
+	}
 	v.Stop()
-	v.mu.Lock()
-	v.closed = true
-	v.mu.Unlock()
 	return nil
 }
 
@@ -201,7 +216,7 @@ func (v *VendorCloud) Restart() error {
 		return fmt.Errorf("sim: vendor cloud: listen again: %w", err)
 	}
 	v.ln = ln
-	v.accept(ln)
+	poke(v.relisten)
 	return nil
 }
 
@@ -230,29 +245,27 @@ func (v *VendorCloud) Drop(reset bool) {
 	}
 }
 
-// accept starts the accept loop of ln. v.mu is held.
+// accept serves connections from ln until it is closed.
 func (v *VendorCloud) accept(ln net.Listener) {
-	v.wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			v.mu.Lock()
-			if v.ln != ln { // stopped while accepting
-				v.mu.Unlock()
-				nc.Close()
-				return
-			}
-			v.n++
-			c := &vendorConn{nc: nc, n: v.n, quit: make(chan struct{})}
-			v.conns[c] = struct{}{}
-			v.accepted.Add(1)
-			v.open.Add(1)
-			v.wg.Go(func() { v.serveConn(c) })
-			v.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
 		}
-	})
+		v.mu.Lock()
+		if v.ln != ln { // stopped while accepting
+			v.mu.Unlock()
+			nc.Close()
+			return
+		}
+		v.n++
+		c := &vendorConn{nc: nc, n: v.n, quit: make(chan struct{})}
+		v.conns[c] = struct{}{}
+		v.accepted.Add(1)
+		v.open.Add(1)
+		v.wg.Go(func() { v.serveConn(c) })
+		v.mu.Unlock()
+	}
 }
 
 func (v *VendorCloud) serveConn(c *vendorConn) {
