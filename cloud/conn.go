@@ -31,8 +31,9 @@ type conn struct {
 	// last is last_device_packet_time in Unix nanoseconds (spec: E.4.5).
 	last atomic.Int64
 
-	framer cloudproto.Framer
-	out    []byte // replies to the current read
+	framer  cloudproto.Framer
+	out     []byte     // replies to the current read
+	pending []*Message // events of the current read, for the Handler
 
 	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
 	relay *relay     // chained mode only; set before the connection is shared
@@ -85,23 +86,23 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		if n > 0 {
 			now := s.now()
 			c.last.Store(now.UnixNano())
-			c.out = c.out[:0]
-			if !c.drain(buf[:n], now) {
-				return
+			c.out, c.pending = c.out[:0], c.pending[:0]
+			keep := c.drain(buf[:n], now)
+			// Events go to the Handler's queue while it has room; before
+			// the reader waits for room (Server.enqueue), it sends the
+			// read's replies, so a panel is answered whatever the Handler
+			// does.
+			i := 0
+			for i < len(c.pending) && s.tryEnqueue(c.pending[i]) {
+				i++
 			}
-			switch {
-			case c.relay != nil:
-				// spec: E.4.1: every read goes upstream unmodified; not
-				// before the panel named itself when only some are served.
-				if s.allowGUID == nil || c.getGUID() != "" {
-					c.relay.enqueue(item{chunk: bytes.Clone(buf[:n]), local: bytes.Clone(c.out)})
-				}
-			case len(c.out) > 0:
-				// One write: the bytes the panel receives are those of
-				// the reference's separate writes (spec: D.5.10).
-				if c.write(c.out) != nil {
-					return
-				}
+			keep = c.reply(ctx, keep, buf[:n])
+			for _, m := range c.pending[i:] {
+				s.enqueue(ctx, m)
+			}
+			clear(c.pending)
+			if !keep {
+				return
 			}
 		}
 		if err != nil {
@@ -109,6 +110,28 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			return
 		}
 	}
+}
+
+// reply sends the replies to one read: relays the read upstream in
+// chained mode, else writes c.out. It returns false when the connection
+// must close: keep is false, or the write failed.
+func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
+	s := c.srv
+	switch {
+	case !keep:
+		return false
+	case c.relay != nil:
+		// spec: E.4.1: every read goes upstream unmodified; not before
+		// the panel named itself when only some are served.
+		if s.allowGUID == nil || c.getGUID() != "" {
+			c.relay.enqueue(ctx, item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out)})
+		}
+	case len(c.out) > 0:
+		// One write: the bytes the panel receives are those of the
+		// reference's separate writes (spec: D.5.10).
+		return c.write(c.out) == nil
+	}
+	return true
 }
 
 // closed logs why the connection ended, and any partial message left.
@@ -157,8 +180,9 @@ func dropped(err error) []byte {
 	return nil
 }
 
-// handle acts on one message: stores the GUID, replies, queues events
-// (spec: D.6.2, D.7). It returns false when the connection must close.
+// handle acts on one message: stores the GUID, adds its replies to c.out
+// and its events to c.pending (spec: D.6.2, D.7). It returns false when
+// the connection must close.
 func (c *conn) handle(raw []byte, now time.Time) bool {
 	s := c.srv
 	m, err := cloudproto.Decode(raw)
@@ -209,7 +233,7 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 			evs[i].Time = now
 		}
 	}
-	s.enqueue(&Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs})
+	c.pending = append(c.pending, &Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs})
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,8 +152,10 @@ func TestMaxConns(t *testing.T) {
 	p.sync()
 }
 
-// TestSlowHandler: a handler that does not return never stalls the panel;
-// what does not fit in the queue is dropped and counted.
+// TestSlowHandler: a handler that falls behind slows the panel down
+// instead of losing its messages: the reader answers what it has read,
+// then waits for room in the queue, and the panel's later bytes wait in
+// TCP (Server.enqueue).
 func TestSlowHandler(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
@@ -164,15 +167,23 @@ func TestSlowHandler(t *testing.T) {
 		<-release
 	})
 	srv, _ := start(t, Config{Handler: h, QueueSize: 1})
-	t.Cleanup(func() { close(release) }) // runs before the server stops
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the server stops
 	p := dial(t, srv)
 	n := vector(t, "C-NOTIFICATION")
 	p.send(n)
 	<-entered // the handler holds the first
-	p.send(n, n, n)
-	p.sync() // still answered
-	if st := srv.Stats(); st.Dropped != 2 {
-		t.Errorf("Dropped = %d, want 2 (one in the handler, one queued)", st.Dropped)
+	p.send(n) // the queue holds the second
+	p.send(append(bytes.Clone(ping), n...))
+	p.expect(ping) // answered, though the third waits for the queue
+	waitStats(t, srv, func(s Stats) bool { return s.Waits == 1 })
+	p.send(ping) // not read until the handler catches up
+	unblock()
+	p.expect(ping)
+	st := waitStats(t, srv, func(s Stats) bool { return s.Delivered == 3 })
+	if st.Dropped != 0 || st.Waits != 1 {
+		t.Errorf("stats %+v: want 3 delivered after 1 wait, none dropped", st)
 	}
 }
 
