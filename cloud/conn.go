@@ -32,8 +32,8 @@ type conn struct {
 	last atomic.Int64
 
 	framer  cloudproto.Framer
-	out     []byte     // replies to the current read
-	pending []*Message // events of the current read, for the Handler
+	out     []byte    // replies to the current read
+	pending []pending // messages of the current read that carry events
 
 	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
 	relay *relay     // chained mode only; set before the connection is shared
@@ -91,14 +91,21 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			// Events go to the Handler's queue while it has room; before
 			// the reader waits for room (Server.enqueue), it sends the
 			// read's replies, so a panel is answered whatever the Handler
-			// does.
-			i := 0
-			for i < len(c.pending) && s.tryEnqueue(c.pending[i]) {
-				i++
-			}
-			keep = c.reply(ctx, keep, buf[:n])
-			for _, m := range c.pending[i:] {
+			// does. A message becomes a *Message only when its turn
+			// comes, so a waiting reader holds one, not a read's worth.
+			replied := false
+			for _, pm := range c.pending {
+				m := c.message(pm, now)
+				if m == nil || s.tryEnqueue(m) {
+					continue
+				}
+				if !replied {
+					keep, replied = c.reply(ctx, keep, buf[:n]), true
+				}
 				s.enqueue(ctx, m)
+			}
+			if !replied {
+				keep = c.reply(ctx, keep, buf[:n])
 			}
 			clear(c.pending)
 			if !keep {
@@ -180,9 +187,16 @@ func dropped(err error) []byte {
 	return nil
 }
 
+// pending is a message that carries events, aliasing the framer's
+// buffer, and the panel's GUID when it came.
+type pending struct {
+	raw  []byte
+	guid string
+}
+
 // handle acts on one message: stores the GUID, adds its replies to c.out
-// and its events to c.pending (spec: D.6.2, D.7). It returns false when
-// the connection must close.
+// and, if it may carry events, adds it to c.pending (spec: D.6.2, D.7).
+// It returns false when the connection must close.
 func (c *conn) handle(raw []byte, now time.Time) bool {
 	s := c.srv
 	m, err := cloudproto.Decode(raw)
@@ -212,20 +226,34 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 		return true
 	}
 	c.replies(&m)
+	if m.Kind == cloudproto.KindStatusChange || m.Kind == cloudproto.KindNotification {
+		c.pending = append(c.pending, pending{raw, guid})
+	}
+	return true
+}
+
+// message converts a pending message to what the Handler gets, or nil
+// when the spec drops it (spec: D.10, D.5.7).
+func (c *conn) message(pm pending, now time.Time) *Message {
+	s, raw, guid := c.srv, pm.raw, pm.guid
+	m, err := cloudproto.Decode(raw) // again: it decoded before
+	if err != nil {
+		return nil
+	}
 	nm, ok, err := m.Notify(guid)
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
-		return true
+		return nil
 	}
 	if !ok {
-		return true
+		return nil
 	}
 	evs, err := nm.Events(nil)
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: message without event", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
-		return true
+		return nil
 	}
 	for i := range evs {
 		evs[i].Source = notify.SourceCloud
@@ -233,8 +261,7 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 			evs[i].Time = now
 		}
 	}
-	c.pending = append(c.pending, &Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs})
-	return true
+	return &Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs}
 }
 
 // replies appends to c.out the replies a standalone server sends for m

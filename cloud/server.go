@@ -31,7 +31,12 @@ const (
 	DefaultQueueSize = 256
 	// writeTimeout bounds a reply write to a panel that stopped reading.
 	writeTimeout = 10 * time.Second
-	readSize     = 4096
+	// readSize is the read buffer of a connection, held while it
+	// waits for the panel: panels send messages of a few hundred bytes
+	// at most (spec: D.5), and with 10,000 connections 4 KiB each came
+	// to half the memory (docs/benchmarks.md). Longer messages are
+	// reassembled by the framer.
+	readSize = 1024
 )
 
 // Config configures a Server. The zero value serves on DefaultAddr in
