@@ -41,8 +41,9 @@ type MonitorConfig struct {
 	// 30 s.
 	RefreshGap time.Duration
 	// QueueSize bounds the messages waiting for the state tracker; 0
-	// means 4096. A source never waits: a message that finds the queue
-	// full is dropped and counted.
+	// means 4096. A local notification or history entry that finds the
+	// queue full is dropped and counted; a cloud message waits for room
+	// (see Message).
 	QueueSize int
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
@@ -53,7 +54,7 @@ type MonitorConfig struct {
 // MonitorStats counts what a Monitor has done.
 type MonitorStats struct {
 	Messages      uint64 // taken from the sources
-	Dropped       uint64 // lost because the tracker's queue was full
+	Dropped       uint64 // lost because the tracker's queue was full (local and history), or the monitor stopped (cloud)
 	WrongDevice   uint64 // alerts with another panel's GUID (spec: A.7.2)
 	Unknown       uint64 // decoded but not routable (spec: A.7.3)
 	Events        uint64 // events produced, before any consumer's queue
@@ -73,6 +74,7 @@ type Monitor struct {
 	log *slog.Logger
 
 	queue   chan item
+	stopped chan struct{} // closed when the tracker's loop has ended
 	ready   chan struct{} // closed when the first read is applied
 	refresh chan struct{} // capacity 1: requests coalesce
 	loaded  chan loadResult
@@ -123,7 +125,7 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	}
 	m := &Monitor{
 		p: p, cfg: cfg, log: log.With("panel", p.Addr()),
-		queue: make(chan item, cfg.QueueSize), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
+		queue: make(chan item, cfg.QueueSize), stopped: make(chan struct{}), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
 		announced: map[int]bool{},
 	}
 	m.t = tracker{reset: cfg.ResetInterval, miss: m.missed}
@@ -158,6 +160,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.timer = time.NewTimer(time.Hour)
 	m.timer.Stop()
 	m.work(ctx)
+	close(m.stopped)
 	sources.Wait()
 	loader.Wait()
 	m.drain()
@@ -220,16 +223,31 @@ func (m *Monitor) Packet(src notify.Source, t time.Time) {
 	}
 }
 
-// Message implements notify.Sink. It never blocks: when the queue is full
-// the message is dropped, counted and logged.
+// Message implements notify.Sink. When the queue is full, a local
+// notification or history entry is dropped, counted and logged: a UDP
+// datagram cannot be held back, and the listener must read the next one.
+// A cloud message waits for room instead, until the monitor stops: its
+// source is a TCP connection, whose reader then waits too, and TCP flow
+// control slows the panel down, so nothing is lost (see
+// cloud.Server.enqueue).
 func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
+	it := item{msg, src, t}
 	select {
-	case m.queue <- item{msg, src, t}:
+	case m.queue <- it:
 		m.messages.Add(1)
+		return
 	default:
-		if n := m.dropped.Add(1); isPowerOfTwo(n) {
-			m.log.Warn("event queue full: message dropped", "source", src, "dropped", n, "bytes", hex.EncodeToString(msg.Append(nil)))
+	}
+	if src == notify.SourceCloud {
+		select {
+		case m.queue <- it:
+			m.messages.Add(1)
+			return
+		case <-m.stopped:
 		}
+	}
+	if n := m.dropped.Add(1); isPowerOfTwo(n) {
+		m.log.Warn("event queue full: message dropped", "source", src, "dropped", n, "bytes", hex.EncodeToString(msg.Append(nil)))
 	}
 }
 

@@ -23,6 +23,10 @@ const (
 	DefaultBackoffMax = time.Minute
 	// DefaultUpstreamQueue bounds the panel reads waiting to be relayed.
 	DefaultUpstreamQueue = 64
+	// DefaultUpstreamTimeout is how long the upstream may leave a
+	// request unanswered before the server answers it itself. Panels
+	// ping about once a minute (spec: D.5.1).
+	DefaultUpstreamTimeout = 10 * time.Second
 )
 
 // item is one read from the panel on its way upstream, with the replies a
@@ -38,33 +42,44 @@ type item struct {
 // relay owns the upstream connection of one panel connection in chained
 // mode (spec: E.4). The policy per read: relay it when the upstream is up
 // (no local replies, spec: D.7), answer it locally when the upstream is
-// down or backing off.
+// down or backing off, or when it leaves a relayed request unanswered
+// for UpstreamTimeout.
 type relay struct {
 	c     *conn
 	items chan item
 	// last is last_upstream_packet_time in Unix nanoseconds (spec:
 	// E.4.5).
 	last atomic.Int64
-	upMu sync.Mutex // guards up against the close when the server stops
+	// reads counts the upstream's reads, so run sees it answer.
+	reads atomic.Int64
+	upMu  sync.Mutex // guards up against the close when the server stops
 	// Owned by run (which alone sets up, under upMu):
 	up      net.Conn
 	upDone  chan struct{} // closed when the upstream reader has ended
 	backoff time.Duration
 	retryAt time.Time
+	// awaiting are the local replies to the requests relayed since the
+	// upstream last sent anything, and mark the value of reads then.
+	awaiting []byte
+	mark     int64
+	timer    *time.Timer // runs while awaiting is not empty
 }
 
 func newRelay(c *conn) *relay {
 	return &relay{c: c, items: make(chan item, c.srv.upQueue)}
 }
 
-// enqueue hands a read to the relay without blocking the panel's reader.
-func (r *relay) enqueue(it item) {
+// enqueue hands a read to the relay. When the queue is full the panel's
+// reader waits, as it does for the Handler (Server.enqueue): dropping a
+// read would tear the byte stream the upstream sees, and leave the panel
+// without answers.
+func (r *relay) enqueue(ctx context.Context, it item) {
 	s := r.c.srv
 	select {
 	case r.items <- it:
-	default:
+	case <-ctx.Done():
 		s.stats.upstreamDropped.Add(1)
-		s.log.Error("cloud: upstream queue full; panel bytes neither relayed nor answered", "remote", r.c.remote, "bytes", len(it.chunk))
+		s.log.Info("cloud: server stopping; panel bytes not relayed", "remote", r.c.remote, "bytes", len(it.chunk))
 	}
 }
 
@@ -72,6 +87,9 @@ func (r *relay) enqueue(it item) {
 // drained, or ctx ends. It closes the upstream connection and waits for
 // its reader before returning.
 func (r *relay) run(ctx context.Context) {
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
+	defer r.timer.Stop()
 	defer r.disconnect()
 	// A stopping server must not wait for a write to a stalled upstream.
 	stop := context.AfterFunc(ctx, func() {
@@ -82,43 +100,91 @@ func (r *relay) run(ctx context.Context) {
 		r.upMu.Unlock()
 	})
 	defer stop()
-	for it := range r.items {
-		if ctx.Err() != nil {
-			continue // drain: the server is stopping
-		}
-		r.checkUp()
-		if r.up == nil && !time.Now().Before(r.retryAt) {
-			r.connect(ctx)
-		}
-		if r.up != nil {
-			r.up.SetWriteDeadline(time.Now().Add(writeTimeout))
-			_, err := r.up.Write(it.chunk)
-			if err == nil {
-				continue
-			}
-			r.c.srv.log.Info("cloud: upstream write failed; answering locally", "remote", r.c.remote, "err", err)
-			r.disconnect()
-			r.failed()
-		}
-		if len(it.local) > 0 {
-			r.c.srv.stats.localReplies.Add(1)
-			if err := r.c.write(it.local); err != nil {
+	for {
+		select {
+		case it, ok := <-r.items:
+			if !ok {
 				return
 			}
+			if ctx.Err() != nil {
+				continue // drain: the server is stopping
+			}
+			if !r.relay(ctx, it) {
+				return
+			}
+		case <-r.upDone: // nil while there is no upstream connection
+			r.c.srv.log.Info("cloud: upstream connection lost", "remote", r.c.remote)
+			if !r.giveUp() {
+				return
+			}
+		case <-r.timer.C:
+			if r.reads.Load() != r.mark {
+				r.awaiting = r.awaiting[:0] // the upstream answered
+				continue
+			}
+			r.c.srv.stats.upstreamStalls.Add(1)
+			r.c.srv.log.Warn("cloud: upstream left a request unanswered; answering locally", "remote", r.c.remote, "timeout", r.c.srv.upTimeout)
+			if !r.giveUp() {
+				return
+			}
+			r.failed()
 		}
 	}
 }
 
-// checkUp forgets an upstream connection its reader found closed.
-func (r *relay) checkUp() {
-	if r.up == nil {
-		return
+// relay sends one read upstream, or answers it locally. It returns false
+// when the panel connection is gone.
+func (r *relay) relay(ctx context.Context, it item) bool {
+	if r.reads.Load() != r.mark {
+		r.awaiting = r.awaiting[:0] // the upstream answered
 	}
-	select {
-	case <-r.upDone:
-		r.disconnect()
-	default:
+	if r.up == nil && !time.Now().Before(r.retryAt) {
+		r.connect(ctx)
 	}
+	if r.up != nil {
+		mark := r.reads.Load() // before the write: the answer may come before it returns
+		r.up.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := r.up.Write(it.chunk)
+		if err == nil {
+			if len(it.local) > 0 {
+				if len(r.awaiting) == 0 {
+					r.mark = mark
+					r.timer.Reset(r.c.srv.upTimeout)
+				}
+				r.awaiting = append(r.awaiting, it.local...)
+			}
+			return true
+		}
+		r.c.srv.log.Info("cloud: upstream write failed; answering locally", "remote", r.c.remote, "err", err)
+		if !r.giveUp() {
+			return false
+		}
+		r.failed()
+	}
+	return r.answer(it.local)
+}
+
+// giveUp drops the upstream connection and answers locally what was
+// relayed to it and left unanswered. It returns false when the panel
+// connection is gone.
+func (r *relay) giveUp() bool {
+	r.disconnect()
+	r.timer.Stop()
+	var local []byte
+	if r.reads.Load() == r.mark {
+		local = r.awaiting
+	}
+	r.awaiting = r.awaiting[:0]
+	return r.answer(local)
+}
+
+// answer sends local replies to the panel ([REC], spec: E.4.3).
+func (r *relay) answer(local []byte) bool {
+	if len(local) == 0 {
+		return true
+	}
+	r.c.srv.stats.localReplies.Add(1)
+	return r.c.write(local) == nil
 }
 
 // connect dials the upstream, bounded by the connect timeout, and starts
@@ -176,6 +242,7 @@ func (r *relay) readUpstream(up net.Conn, done chan struct{}) {
 		n, err := up.Read(buf)
 		if n > 0 {
 			r.last.Store(s.now().UnixNano())
+			r.reads.Add(1)
 			out = buf[:n]
 			if s.rewriteDiscovery {
 				f.Feed(buf[:n])

@@ -31,8 +31,9 @@ type conn struct {
 	// last is last_device_packet_time in Unix nanoseconds (spec: E.4.5).
 	last atomic.Int64
 
-	framer cloudproto.Framer
-	out    []byte // replies to the current read
+	framer  cloudproto.Framer
+	out     []byte    // replies to the current read
+	pending []pending // messages of the current read that carry events
 
 	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
 	relay *relay     // chained mode only; set before the connection is shared
@@ -85,23 +86,30 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		if n > 0 {
 			now := s.now()
 			c.last.Store(now.UnixNano())
-			c.out = c.out[:0]
-			if !c.drain(buf[:n], now) {
-				return
+			c.out, c.pending = c.out[:0], c.pending[:0]
+			keep := c.drain(buf[:n], now)
+			// Events go to the Handler's queue while it has room; before
+			// the reader waits for room (Server.enqueue), it sends the
+			// read's replies, so a panel is answered whatever the Handler
+			// does. A message becomes a *Message only when its turn
+			// comes, so a waiting reader holds one, not a read's worth.
+			replied := false
+			for _, pm := range c.pending {
+				m := c.message(pm, now)
+				if m == nil || s.tryEnqueue(m) {
+					continue
+				}
+				if !replied {
+					keep, replied = c.reply(ctx, keep, buf[:n]), true
+				}
+				s.enqueue(ctx, m)
 			}
-			switch {
-			case c.relay != nil:
-				// spec: E.4.1: every read goes upstream unmodified; not
-				// before the panel named itself when only some are served.
-				if s.allowGUID == nil || c.getGUID() != "" {
-					c.relay.enqueue(item{chunk: bytes.Clone(buf[:n]), local: bytes.Clone(c.out)})
-				}
-			case len(c.out) > 0:
-				// One write: the bytes the panel receives are those of
-				// the reference's separate writes (spec: D.5.10).
-				if c.write(c.out) != nil {
-					return
-				}
+			if !replied {
+				keep = c.reply(ctx, keep, buf[:n])
+			}
+			clear(c.pending)
+			if !keep {
+				return
 			}
 		}
 		if err != nil {
@@ -109,6 +117,28 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			return
 		}
 	}
+}
+
+// reply sends the replies to one read: relays the read upstream in
+// chained mode, else writes c.out. It returns false when the connection
+// must close: keep is false, or the write failed.
+func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
+	s := c.srv
+	switch {
+	case !keep:
+		return false
+	case c.relay != nil:
+		// spec: E.4.1: every read goes upstream unmodified; not before
+		// the panel named itself when only some are served.
+		if s.allowGUID == nil || c.getGUID() != "" {
+			c.relay.enqueue(ctx, item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out)})
+		}
+	case len(c.out) > 0:
+		// One write: the bytes the panel receives are those of the
+		// reference's separate writes (spec: D.5.10).
+		return c.write(c.out) == nil
+	}
+	return true
 }
 
 // closed logs why the connection ended, and any partial message left.
@@ -157,8 +187,16 @@ func dropped(err error) []byte {
 	return nil
 }
 
-// handle acts on one message: stores the GUID, replies, queues events
-// (spec: D.6.2, D.7). It returns false when the connection must close.
+// pending is a message that carries events, aliasing the framer's
+// buffer, and the panel's GUID when it came.
+type pending struct {
+	raw  []byte
+	guid string
+}
+
+// handle acts on one message: stores the GUID, adds its replies to c.out
+// and, if it may carry events, adds it to c.pending (spec: D.6.2, D.7).
+// It returns false when the connection must close.
 func (c *conn) handle(raw []byte, now time.Time) bool {
 	s := c.srv
 	m, err := cloudproto.Decode(raw)
@@ -188,20 +226,34 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 		return true
 	}
 	c.replies(&m)
+	if m.Kind == cloudproto.KindStatusChange || m.Kind == cloudproto.KindNotification {
+		c.pending = append(c.pending, pending{raw, guid})
+	}
+	return true
+}
+
+// message converts a pending message to what the Handler gets, or nil
+// when the spec drops it (spec: D.10, D.5.7).
+func (c *conn) message(pm pending, now time.Time) *Message {
+	s, raw, guid := c.srv, pm.raw, pm.guid
+	m, err := cloudproto.Decode(raw) // again: it decoded before
+	if err != nil {
+		return nil
+	}
 	nm, ok, err := m.Notify(guid)
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
-		return true
+		return nil
 	}
 	if !ok {
-		return true
+		return nil
 	}
 	evs, err := nm.Events(nil)
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: message without event", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
-		return true
+		return nil
 	}
 	for i := range evs {
 		evs[i].Source = notify.SourceCloud
@@ -209,8 +261,7 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 			evs[i].Time = now
 		}
 	}
-	s.enqueue(&Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs})
-	return true
+	return &Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs}
 }
 
 // replies appends to c.out the replies a standalone server sends for m

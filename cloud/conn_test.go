@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,15 +34,65 @@ func TestSplitMessages(t *testing.T) {
 // TestGarbageBetweenMessages: bad lengths and garbage cost only
 // themselves (spec: D.6.2, D.12).
 func TestGarbageBetweenMessages(t *testing.T) {
-	srv, _ := start(t, Config{})
+	srv, rec := start(t, Config{})
 	p := dial(t, srv)
 	zero := []byte{0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}
 	huge := []byte{0x22, 0x10, 0x00, 0x20, 0xff, 0xff, 0xff, 0x7f}
-	p.send(bytes.Join([][]byte{zero, ping, []byte("garbage!"), huge, ping, huge}, nil))
+	status := vector(t, "C-STATUS-SENSOR-OPEN")
+	p.send(bytes.Join([][]byte{zero, ping, []byte("garbage!"), huge, status, ping, huge}, nil))
 	p.send(ping)
 	p.expect(bytes.Repeat(ping, 3))
-	if st := srv.Stats(); st.FramingErrors != 3 || st.Messages != 3 {
-		t.Errorf("stats %+v: want 3 framing errors, 3 messages", st)
+	if st := srv.Stats(); st.FramingErrors != 3 || st.Messages != 4 {
+		t.Errorf("stats %+v: want 3 framing errors, 4 messages", st)
+	}
+	if msgs := rec.wait(t, 1); len(msgs) != 1 || msgs[0].Kind != cloudproto.KindStatusChange {
+		t.Errorf("messages %+v, want the status change", msgs)
+	}
+}
+
+// TestSplitEveryBoundary: every message of the spec's vectors, split
+// in two at every byte and the halves read separately, is answered and
+// its events delivered as if whole (spec: D.6.2; the reference loses
+// them all, F.5 C-ERR-SPLIT).
+func TestSplitEveryBoundary(t *testing.T) {
+	var tick atomic.Int64 // each read of the server gets a new time, in the same second
+	adv := netip.MustParseAddrPort("127.0.0.1:5678")
+	srv, rec := start(t, Config{Advertise: adv, Now: func() time.Time { return fixedNow.Add(time.Duration(tick.Add(1))) }})
+	p := dial(t, srv)
+	p.sync()
+	params := cloudproto.ReplyParams{LocalPort: srv.Addr().(*net.TCPAddr).Port, Advertise: adv, Now: fixedNow}
+	lastRead := func() time.Time { return srv.Panels()[0].LastPacket }
+	events := 0
+	for _, id := range []string{"C-PING", "C-HELLO", "C-DISCOVERY", "C-NOTIFICATION", "C-STATUS-ALARM-TAMPER",
+		"C-STATUS-ALARM-GAS", "C-STATUS-ALARM-REGULAR", "C-STATUS-SENSOR-OPEN", "C-STATUS-SENSOR-RFID", "C-COMMAND-RESPONSE"} {
+		msg := vector(t, id)
+		m, err := cloudproto.Decode(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(cloudproto.AppendReplies(nil, &m, params), ping...)
+		for cut := 1; cut < len(msg); cut++ {
+			before := lastRead()
+			p.send(msg[:cut])
+			for deadline := time.Now().Add(patience); lastRead().Equal(before); time.Sleep(50 * time.Microsecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s cut at %d: the server did not read the first part", id, cut)
+				}
+			}
+			p.send(append(bytes.Clone(msg[cut:]), ping...))
+			if got := p.read(len(want)); !bytes.Equal(got, want) {
+				t.Fatalf("%s cut at %d: server sent\n% x\nwant\n% x", id, cut, got, want)
+			}
+		}
+		if m.Kind == cloudproto.KindStatusChange || m.Kind == cloudproto.KindNotification {
+			events += len(msg) - 1
+		}
+	}
+	if got := rec.wait(t, events); len(got) != events {
+		t.Errorf("%d messages delivered, want %d", len(got), events)
+	}
+	if st := srv.Stats(); st.FramingErrors != 0 || st.DecodeErrors != 0 || st.Invalid != 0 {
+		t.Errorf("stats %+v: want no errors", st)
 	}
 }
 
@@ -151,8 +203,10 @@ func TestMaxConns(t *testing.T) {
 	p.sync()
 }
 
-// TestSlowHandler: a handler that does not return never stalls the panel;
-// what does not fit in the queue is dropped and counted.
+// TestSlowHandler: a handler that falls behind slows the panel down
+// instead of losing its messages: the reader answers what it has read,
+// then waits for room in the queue, and the panel's later bytes wait in
+// TCP (Server.enqueue).
 func TestSlowHandler(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
@@ -164,15 +218,23 @@ func TestSlowHandler(t *testing.T) {
 		<-release
 	})
 	srv, _ := start(t, Config{Handler: h, QueueSize: 1})
-	t.Cleanup(func() { close(release) }) // runs before the server stops
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the server stops
 	p := dial(t, srv)
 	n := vector(t, "C-NOTIFICATION")
 	p.send(n)
 	<-entered // the handler holds the first
-	p.send(n, n, n)
-	p.sync() // still answered
-	if st := srv.Stats(); st.Dropped != 2 {
-		t.Errorf("Dropped = %d, want 2 (one in the handler, one queued)", st.Dropped)
+	p.send(n) // the queue holds the second
+	p.send(append(bytes.Clone(ping), n...))
+	p.expect(ping) // answered, though the third waits for the queue
+	waitStats(t, srv, func(s Stats) bool { return s.Waits == 1 })
+	p.send(ping) // not read until the handler catches up
+	unblock()
+	p.expect(ping)
+	st := waitStats(t, srv, func(s Stats) bool { return s.Delivered == 3 })
+	if st.Dropped != 0 || st.Waits != 1 {
+		t.Errorf("stats %+v: want 3 delivered after 1 wait, none dropped", st)
 	}
 }
 

@@ -31,7 +31,12 @@ const (
 	DefaultQueueSize = 256
 	// writeTimeout bounds a reply write to a panel that stopped reading.
 	writeTimeout = 10 * time.Second
-	readSize     = 4096
+	// readSize is the read buffer of a connection, held while it
+	// waits for the panel: panels send messages of a few hundred bytes
+	// at most (spec: D.5), and with 10,000 connections 4 KiB each came
+	// to half the memory (docs/benchmarks.md). Longer messages are
+	// reassembled by the framer.
+	readSize = 1024
 )
 
 // Config configures a Server. The zero value serves on DefaultAddr in
@@ -58,9 +63,11 @@ type Config struct {
 	// MaxConns bounds the open connections; more are closed at once and
 	// counted in Stats.OverLimit. Default DefaultMaxConns.
 	MaxConns int
-	// QueueSize bounds the messages waiting for the Handler; when it is
-	// full a message is dropped and counted in Stats.Dropped, so a slow
-	// Handler never stalls a panel. Default DefaultQueueSize.
+	// QueueSize bounds the messages waiting for the Handler. When it is
+	// full, a connection's reader waits for room (Stats.Waits) after
+	// sending the replies to what it has read: TCP flow control then slows
+	// the panel down, and nothing is lost (see Server.enqueue). Default
+	// DefaultQueueSize.
 	QueueSize int
 	// AllowGUIDs, if not empty, lists the panels served. A connection
 	// gets no reply and no event until its hello or discovery names one of
@@ -92,10 +99,17 @@ type Config struct {
 	// connect, which doubles from one to the other; defaults
 	// DefaultBackoffMin and DefaultBackoffMax.
 	BackoffMin, BackoffMax time.Duration
-	// UpstreamQueue bounds the panel reads waiting to be relayed; more
-	// are dropped and counted in Stats.UpstreamDropped. Default
-	// DefaultUpstreamQueue.
+	// UpstreamQueue bounds the panel reads waiting to be relayed; when it
+	// is full the panel's reader waits for room, as for the Handler's
+	// queue. Default DefaultUpstreamQueue.
 	UpstreamQueue int
+	// UpstreamTimeout is how long the upstream may leave a relayed ping,
+	// hello or discovery without sending anything back: then the server
+	// answers the panel itself, drops the upstream connection and
+	// reconnects with backoff, so that a stalled vendor cloud does not
+	// take the panel offline ([REC], spec: E.4.3). Default
+	// DefaultUpstreamTimeout.
+	UpstreamTimeout time.Duration
 	// RewriteDiscovery replaces the address in the upstream's discovery
 	// replies with the advertised one, so the panel is not sent past this
 	// server to the vendor (spec: G.5).
@@ -132,8 +146,9 @@ type Message struct {
 // Handler receives panel messages. HandleCloud is called from one
 // goroutine, one message at a time, in wire order for each connection,
 // and must not keep m after it returns. It should return soon: while it
-// runs, later messages wait in a bounded queue. ctx is cancelled when
-// Serve is stopping.
+// runs, later messages wait in a bounded queue, and once that is full
+// the panels wait too (Config.QueueSize). ctx is cancelled when Serve is
+// stopping; Serve returns after the queued messages have been handled.
 type Handler interface {
 	HandleCloud(ctx context.Context, m *Message)
 }
@@ -156,7 +171,8 @@ type Stats struct {
 	Unknown       int64 // of which of a kind outside the catalogue, skipped
 	Unidentified  int64 // of which ignored: with AllowGUIDs, before the panel named itself
 	Delivered     int64 // messages handed to the Handler
-	Dropped       int64 // messages dropped because the Handler's queue was full
+	Waits         int64 // messages that found the Handler's queue full, and waited for room
+	Dropped       int64 // messages dropped because Serve stopped while they waited for room
 	FramingErrors int64 // runs of bytes dropped by the framer (bad message_length)
 	DecodeErrors  int64 // messages that did not decode (cloudproto.DecodeError)
 	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID, unroutable alert
@@ -164,15 +180,17 @@ type Stats struct {
 	// Chained mode.
 	UpstreamConnects int64 // upstream connections made
 	UpstreamFailures int64 // upstream connects that failed or timed out
-	UpstreamDropped  int64 // panel reads dropped because the upstream queue was full
+	UpstreamStalls   int64 // upstream connections dropped for leaving a request unanswered (UpstreamTimeout)
+	UpstreamDropped  int64 // panel reads not relayed because Serve stopped while they waited for room
 	LocalReplies     int64 // panel reads answered locally because the upstream was down
 }
 
 type counters struct {
 	open, accepted, rejected, overLimit, replaced, idleClosed         atomic.Int64
-	messages, unknown, unidentified, delivered, dropped               atomic.Int64
+	messages, unknown, unidentified, delivered, waits, dropped        atomic.Int64
 	framingErrors, decodeErrors, invalid                              atomic.Int64
 	upstreamConnects, upstreamFailures, upstreamDropped, localReplies atomic.Int64
+	upstreamStalls                                                    atomic.Int64
 }
 
 // Server is a cloud server for many panels at once. Its methods are safe
@@ -195,6 +213,7 @@ type Server struct {
 	backoffMin       time.Duration
 	backoffMax       time.Duration
 	upQueue          int
+	upTimeout        time.Duration
 	rewriteDiscovery bool
 
 	queue chan *Message
@@ -228,6 +247,7 @@ func New(cfg Config) (*Server, error) {
 		backoffMin:       cmp.Or(cfg.BackoffMin, DefaultBackoffMin),
 		backoffMax:       cmp.Or(cfg.BackoffMax, DefaultBackoffMax),
 		upQueue:          cmp.Or(cfg.UpstreamQueue, DefaultUpstreamQueue),
+		upTimeout:        cmp.Or(cfg.UpstreamTimeout, DefaultUpstreamTimeout),
 		rewriteDiscovery: cfg.RewriteDiscovery,
 	}
 	if s.dial == nil {
@@ -250,7 +270,7 @@ func New(cfg Config) (*Server, error) {
 		qs = DefaultQueueSize
 	}
 	switch {
-	case s.idle < 0 || s.maxConns < 0 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0:
+	case s.idle < 0 || s.maxConns < 0 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0 || s.upTimeout < 0:
 		return nil, fmt.Errorf("%w: negative duration or size", ErrConfig)
 	case s.backoffMax < s.backoffMin:
 		return nil, fmt.Errorf("%w: BackoffMax %v below BackoffMin %v", ErrConfig, s.backoffMax, s.backoffMin)
@@ -298,10 +318,10 @@ func (s *Server) Stats() Stats {
 		Open: c.open.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(),
 		OverLimit: c.overLimit.Load(), Replaced: c.replaced.Load(), IdleClosed: c.idleClosed.Load(),
 		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
-		Delivered: c.delivered.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
+		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
 		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
 		UpstreamConnects: c.upstreamConnects.Load(), UpstreamFailures: c.upstreamFailures.Load(),
-		UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
+		UpstreamStalls: c.upstreamStalls.Load(), UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
 	}
 }
 
@@ -455,13 +475,42 @@ func (s *Server) release(c *conn) {
 	s.stats.open.Add(-1)
 }
 
-// enqueue hands m to the dispatcher without ever blocking the reader.
-func (s *Server) enqueue(m *Message) {
+// enqueue hands m to the dispatcher. When the queue is full the
+// connection's reader waits here for room, so it reads no more from its
+// socket until the Handler catches up.
+//
+// Backpressure, not dropping, because the panel speaks TCP: a reader
+// that stops reading fills the socket buffers and TCP flow control makes
+// the panel wait before it sends more, so a burst is slowed down and
+// nothing is lost (the reference, reading as fast as it can, loses most
+// of a 20,000-message burst). UDP notifications have no such flow
+// control — a datagram not read in time is gone — so the local listener
+// and the Monitor's local path drop and count instead. Replies never
+// wait on the Handler: a reader sends those for a read before it waits
+// for room for the read's events (serveConn). Readers of all connections wait
+// in the order they came, so one busy panel does not starve the others.
+// A panel held up for long is not disconnected by the idle timeout: the
+// read deadline only runs while the reader reads.
+func (s *Server) enqueue(ctx context.Context, m *Message) {
+	if s.tryEnqueue(m) {
+		return
+	}
+	s.stats.waits.Add(1)
 	select {
 	case s.queue <- m:
-	default:
+	case <-ctx.Done():
 		s.stats.dropped.Add(1)
-		s.log.Error("cloud: handler queue full; message dropped", "guid", m.GUID, "kind", m.Kind)
+		s.log.Warn("cloud: server stopping; message not handed to the handler", "guid", m.GUID, "kind", m.Kind)
+	}
+}
+
+// tryEnqueue hands m to the dispatcher if the queue has room.
+func (s *Server) tryEnqueue(m *Message) bool {
+	select {
+	case s.queue <- m:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -72,7 +72,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 	}
 	for _, m := range msgs {
 		if m.Kind != KindUnknown {
-			m.Header = m.Kind.header()
+			m.Header = m.Kind.Header()
 			m.Header.Sequence = 3 * uint16(m.Kind.HeaderSize()/12)
 		}
 		b := m.Append(nil)

@@ -28,7 +28,7 @@ func allMessages(tb testing.TB) [][]byte {
 	}
 	disc := DiscoveryReply(defaultParams.Advertise, defaultParams.Now)
 	out = append(out, disc.Append(nil))
-	cmd := Message{Kind: KindCommand, Header: KindCommand.header(), Command: Command{Unknown1: 2, CommandCode: 200, SubcommandCode: 200, Unknown2: 5}, Body: []byte("[200,[1,10]]\x00")}
+	cmd := Message{Kind: KindCommand, Header: KindCommand.Header(), Command: Command{Unknown1: 2, CommandCode: 200, SubcommandCode: 200, Unknown2: 5}, Body: []byte("[200,[1,10]]\x00")}
 	return append(out, cmd.Append(nil))
 }
 
@@ -156,7 +156,7 @@ func TestFramerUnknownPasses(t *testing.T) {
 
 // TestFramerBound: the buffer holds at most one message and a read.
 func TestFramerBound(t *testing.T) {
-	big := Message{Kind: KindNotification, Header: KindNotification.header(), Body: bytes.Repeat([]byte{'x'}, MaxMessageSize-VersionedHeaderSize)}
+	big := Message{Kind: KindNotification, Header: KindNotification.Header(), Body: bytes.Repeat([]byte{'x'}, MaxMessageSize-VersionedHeaderSize)}
 	b := big.Append(nil)
 	got, errs, f := frames(splitEvery(b, 1000)...)
 	if len(got) != 1 || len(errs) != 0 || cap(f.buf) > 2*MaxMessageSize {

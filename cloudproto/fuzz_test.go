@@ -103,7 +103,7 @@ func FuzzDecodePayload(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, seq uint16, payload []byte) {
 		k := Kind(int(kind) % len(kinds))
-		h := k.header()
+		h := k.Header()
 		if k == KindUnknown {
 			h = Header{Code: 0x99, Source: DirDevice}
 		}

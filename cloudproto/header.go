@@ -148,8 +148,10 @@ func Lookup(code Code, src, dst Direction) Kind {
 	return KindUnknown
 }
 
-// header returns the header every message of kind k is sent with.
-func (k Kind) header() Header {
+// Header returns the header every message of kind k is sent with: its
+// command, source and destination, and version 1 when versioned (spec:
+// D.4). Sequence is 0, as in a single message.
+func (k Kind) Header() Header {
 	i := &kinds[k]
 	h := Header{Code: i.code, Source: i.src, Dest: i.dst}
 	if i.versioned {

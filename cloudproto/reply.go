@@ -28,16 +28,16 @@ type ReplyParams struct {
 // PingReply returns M7, the reply to a ping: the ping itself (spec:
 // D.5.10).
 func PingReply() Message {
-	return Message{Kind: KindPing, Header: KindPing.header()}
+	return Message{Kind: KindPing, Header: KindPing.Header()}
 }
 
 // HelloReplies returns M8, M9 and M10, the replies to a hello, with
 // sequences 1, 2, 3 (spec: D.5.10).
 func HelloReplies(localPort int) [3]Message {
 	r := [3]Message{
-		{Kind: KindHelloAck, Header: KindHelloAck.header(), Value: helloAckValue},
-		{Kind: KindHelloResponse, Header: KindHelloResponse.header(), Value: helloResponseValue},
-		{Kind: KindHelloInfo, Header: KindHelloInfo.header(), Port: int32(localPort)},
+		{Kind: KindHelloAck, Header: KindHelloAck.Header(), Value: helloAckValue},
+		{Kind: KindHelloResponse, Header: KindHelloResponse.Header(), Value: helloResponseValue},
+		{Kind: KindHelloInfo, Header: KindHelloInfo.Header(), Port: int32(localPort)},
 	}
 	for i := range r {
 		r[i].Header.Sequence = uint16(i + 1)
@@ -50,7 +50,7 @@ func HelloReplies(localPort int) [3]Message {
 // D.8). An address longer than 16 bytes of text is truncated ([REF]); an
 // IPv4 address always fits.
 func DiscoveryReply(advertise netip.AddrPort, now time.Time) Message {
-	return Message{Kind: KindDiscoveryResponse, Header: KindDiscoveryResponse.header(), Discovery: DiscoveryResponse{
+	return Message{Kind: KindDiscoveryResponse, Header: KindDiscoveryResponse.Header(), Discovery: DiscoveryResponse{
 		ServerIP:   advertise.Addr().Unmap().String(),
 		ServerPort: int32(advertise.Port()),
 		Timestamp:  int32(now.Unix()),

@@ -8,6 +8,13 @@
 // and stray replies), and offers an HTTP JSON control API to inspect and
 // steer it.
 //
+// It also speaks the cloud protocol (spec/notifications-and-cloud.md D,
+// E) from both ends: with Config.Cloud the panel connects to a cloud
+// server as a real one does and reports every event there too
+// (CloudLink); a Fleet is thousands of cloud-only panels for load tests;
+// a VendorCloud is a fake of the vendor's cloud, the upstream of a
+// chained server, that can be stopped, slowed, stalled and restarted.
+//
 //	p, err := sim.New(sim.Config{Listen: "127.0.0.1:0", Control: "127.0.0.1:0"})
 //	if err != nil { … }
 //	go p.Serve(ctx)   // returns after ctx is cancelled and everything stopped

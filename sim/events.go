@@ -3,7 +3,9 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/g90alarm/g90/notify"
@@ -58,11 +60,16 @@ var (
 func (p *Panel) apply(ev event) (outcome, error) {
 	p.mu.Lock()
 	now := p.now()
+	server, guid := p.state.CloudServer, p.state.Host.GUID
 	out, err := ev.apply(&p.state, now)
-	var datagrams [][]byte
+	var datagrams, cloud [][]byte
 	if err == nil {
 		for _, n := range out.notes {
-			datagrams = append(datagrams, notification(n))
+			d := notification(n)
+			datagrams = append(datagrams, d)
+			if p.cloud != nil {
+				cloud = append(cloud, p.wrapNotification(d))
+			}
 		}
 		for i := range out.alerts {
 			a := &out.alerts[i]
@@ -77,6 +84,9 @@ func (p *Panel) apply(ev event) (outcome, error) {
 			if f := alertFlag(*a); f == 0 || p.state.AlertFlags&f != 0 {
 				p.state.History = slices.Insert(p.state.History, 0, *a)
 				datagrams = append(datagrams, alertDatagram(*a, p.state.Host.GUID))
+				if p.cloud != nil {
+					cloud = append(cloud, p.statusChange(*a))
+				}
 			}
 		}
 		if len(p.state.History) > maxHistory {
@@ -84,12 +94,26 @@ func (p *Panel) apply(ev event) (outcome, error) {
 		}
 	}
 	out.sent = datagrams
+	moved := p.state.CloudServer != server
+	server, renamed := p.state.CloudServer, p.state.Host.GUID != guid
+	guid = p.state.Host.GUID
 	p.notifyMu.Lock()
 	p.mu.Unlock()
 	p.sendNotifications(datagrams)
+	if p.cloud != nil {
+		p.cloud.Send(cloud...)
+	}
 	p.notifyMu.Unlock()
 	if err != nil {
 		return out, err
+	}
+	if p.cloud != nil && renamed {
+		p.cloud.SetGUID(guid)
+	}
+	if p.cloud != nil && moved {
+		// The 1,78 system command points the panel elsewhere (spec:
+		// notifications-and-cloud.md E.2); the secondary is unused.
+		p.cloud.SetAddr(net.JoinHostPort(server.Primary, strconv.Itoa(server.Port)))
 	}
 	p.logger.Debug("sim: state changed", "event", fmt.Sprintf("%T", ev))
 	p.save()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,6 +45,17 @@ type Config struct {
 	Notify string
 	// NotifyConn, if set, is the socket notifications leave from.
 	NotifyConn net.PacketConn
+	// Cloud, when Cloud.Addr is set, makes the panel also connect to that
+	// cloud server, as a panel does to the vendor's (spec:
+	// notifications-and-cloud.md D, E): discovery, hello, pings and
+	// hellos, and every notification and alert it sends on UDP as a
+	// wrapped notification or a status change (see CloudLink). The
+	// panel's GUID is State.Host.GUID; Cloud.GUID is ignored. Cloud.Addr
+	// replaces the state's cloud server address, and the 1,78 system
+	// command (g90 set-cloud-server) later moves the panel elsewhere, as
+	// it moves a real one. Empty Cloud.Addr: no cloud connection, so the
+	// simulator never reaches for the vendor's address in its state.
+	Cloud CloudConfig
 	// StateFile, if set, is loaded at start when it exists, and written
 	// after every state change and when Serve returns.
 	StateFile string
@@ -93,6 +105,9 @@ type Panel struct {
 
 	saveMu sync.Mutex // orders state file writes
 
+	cloud     *CloudLink         // nil without Config.Cloud.Addr
+	cloudText [stateResidue]byte // the panel's notification text buffer; guarded by mu
+
 	wg sync.WaitGroup // every goroutine Serve starts
 
 	lifeMu    sync.Mutex
@@ -140,6 +155,22 @@ func New(cfg Config) (*Panel, error) {
 	}
 	if err := st.normalize(); err != nil {
 		return nil, err
+	}
+	if cfg.Cloud.Addr != "" {
+		host, port, err := net.SplitHostPort(cfg.Cloud.Addr)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			return nil, fmt.Errorf("sim: cloud server %q: want HOST:PORT", cfg.Cloud.Addr)
+		}
+		st.CloudServer = CloudServer{Primary: host, Secondary: host, Port: n}
+		cc := cfg.Cloud
+		cc.GUID = st.Host.GUID
+		if cc.Logger == nil {
+			cc.Logger = p.logger
+		}
+		if p.cloud, err = NewCloudLink(cc); err != nil {
+			return nil, err
+		}
 	}
 	p.state = st
 
@@ -199,6 +230,10 @@ func (p *Panel) ControlAddr() net.Addr {
 	return p.ctl.Addr()
 }
 
+// Cloud returns the panel's connection to its cloud server, for its
+// counters; nil without Config.Cloud.Addr.
+func (p *Panel) Cloud() *CloudLink { return p.cloud }
+
 // Snapshot returns a deep copy of the panel's state.
 func (p *Panel) Snapshot() State {
 	p.mu.Lock()
@@ -247,6 +282,9 @@ func (p *Panel) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	fatal := make(chan error, 3) // one per goroutine below
+	if p.cloud != nil {
+		p.wg.Go(func() { p.cloud.Run(ctx) })
+	}
 	p.wg.Go(func() {
 		if err := p.readLoop(ctx, p.conn, p.handleCommand); err != nil {
 			fatal <- fmt.Errorf("sim: commands: %w", err)
