@@ -356,12 +356,13 @@ var (
 			return s.Rejected + s.OverLimit + s.IdleClosed + s.Replaced
 		}},
 		{cloudDesc("g90_cloud_messages_total", "Messages framed and decoded by the cloud server."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Messages }},
-		{cloudDesc("g90_cloud_dropped_total", "Cloud messages lost because the event queue was full."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Dropped }},
+		{cloudDesc("g90_cloud_waits_total", "Cloud messages that found the event queue full, so that their panel's connection waited (TCP backpressure)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Waits }},
+		{cloudDesc("g90_cloud_dropped_total", "Cloud messages lost because the server stopped while they waited for the event queue."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Dropped + s.UpstreamDropped }},
 		{cloudDesc("g90_cloud_decode_errors_total", "Cloud framing errors, undecodable and invalid messages."), prometheus.CounterValue, func(s cloud.Stats) int64 {
 			return s.FramingErrors + s.DecodeErrors + s.Invalid
 		}},
 		{cloudDesc("g90_cloud_upstream_connects_total", "Connections made to the vendor's cloud (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamConnects }},
-		{cloudDesc("g90_cloud_upstream_failures_total", "Connects to the vendor's cloud that failed (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamFailures }},
+		{cloudDesc("g90_cloud_upstream_failures_total", "Connects to the vendor's cloud that failed, and connections dropped for leaving a request unanswered (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamFailures + s.UpstreamStalls }},
 		{cloudDesc("g90_cloud_local_replies_total", "Panel messages answered by us while the vendor's cloud was down (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.LocalReplies }},
 	}
 	cloudUnrouted = cloudDesc("g90_cloud_unrouted_total", "Cloud messages from a panel no configured panel's GUID matches, dropped.")

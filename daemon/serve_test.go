@@ -16,13 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
-	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -41,7 +39,11 @@ type daemonRig struct {
 
 // startDaemon starts a simulator and `g90 serve` on a config whose panel
 // section is extra (indented under a "- " item) after host and port.
-func startDaemon(t testing.TB, extra string) *daemonRig {
+func startDaemon(t testing.TB, extra string) *daemonRig { return startDaemonSim(t, extra, false) }
+
+// startDaemonSim is startDaemon; with cloudPanel the simulator starts
+// after the daemon, connected to its cloud server as a panel.
+func startDaemonSim(t testing.TB, extra string, cloudPanel bool) *daemonRig {
 	t.Helper()
 	leaktest.Check(t)
 	dir := t.TempDir()
@@ -49,8 +51,16 @@ func startDaemon(t testing.TB, extra string) *daemonRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := simtest.Start(t, sim.Config{Notify: nc.LocalAddr().String(), Seed: 1})
-	a := s.Addr().(*net.UDPAddr)
+	simConn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCfg := sim.Config{PacketConn: simConn, Notify: nc.LocalAddr().String(), Seed: 1}
+	var s *sim.Panel
+	if !cloudPanel {
+		s = simtest.Start(t, simCfg)
+	}
+	a := simConn.LocalAddr().(*net.UDPAddr)
 	yaml := fmt.Sprintf(`mqtt:
   listen: 127.0.0.1:0
 web:
@@ -101,6 +111,10 @@ panels:
 		t.Fatalf("Run: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the daemon did not start")
+	}
+	if cloudPanel {
+		simCfg.Cloud = sim.CloudConfig{Addr: ep.Cloud}
+		s = simtest.Start(t, simCfg)
 	}
 	r := &daemonRig{sim: s, ep: ep, cfg: cfg, stop: stop, guid: s.Snapshot().Host.GUID}
 	r.w = mqtttest.Watch(t, strings.TrimPrefix(ep.MQTT, "mqtt://"), "#")
@@ -311,50 +325,26 @@ func TestServeReload(t *testing.T) {
 	w2.WaitFor(t, "second/"+guid+"/availability", mqtttest.Is("online"))
 }
 
-// A cloud panel: it connects to the daemon's cloud server as it would to
-// the vendor's, and its status change arrives on MQTT with source cloud.
+// A cloud panel: the simulator connects to the daemon's cloud server as a
+// panel does to the vendor's, and a door it opens arrives on MQTT with
+// source cloud.
 func TestServeCloudPanel(t *testing.T) {
-	r := startDaemon(t, "    notifications: cloud\ncloud:\n  listen: 127.0.0.1:0\n")
-	if r.ep.Cloud == "" {
-		t.Fatalf("endpoints %+v: no cloud server", r.ep)
-	}
-	hello, err := cloudproto.Decode(vectors.EntryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", "C-HELLO", "input_hex"))
-	if err != nil {
+	r := startDaemonSim(t, "    notifications: cloud\ncloud:\n  listen: 127.0.0.1:0\n", true)
+	one := 1
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)
 	}
-	hello.Hello.GUID = r.guid
-	open, err := cloudproto.Decode(vectors.EntryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", "C-STATUS-SENSOR-OPEN", "input_hex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	open.Status.Index, open.Status.Name = 1, "Front door"
-	c, err := net.Dial("tcp", r.ep.Cloud)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	base := "g90/" + r.guid
-	// The cloud source routes the panel's messages once it has read the
-	// GUID; until then they are counted as unrouted. Say hello until an
-	// event arrives.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-		found := false
+	eventually.True(t, "the cloud event on MQTT", func() bool {
 		for _, m := range r.w.All(base + "/event") {
-			found = found || strings.Contains(m.Payload, `"source":"cloud","type":"door_open"`)
+			if strings.Contains(m.Payload, `"source":"cloud","type":"door_open"`) {
+				return true
+			}
 		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no cloud event on MQTT; events %v", r.w.All(base+"/event"))
-		}
-	}
-	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_cloud_connections_open 1") {
-		t.Errorf("/metrics lacks the cloud connection")
+		return false
+	})
+	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
+	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_cloud_connections_open 1") || !strings.Contains(m, "g90_cloud_unrouted_total 0") {
+		t.Errorf("/metrics: the cloud connection or unrouted messages:\n%s", m)
 	}
 }
