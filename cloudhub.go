@@ -58,6 +58,9 @@ func (h *CloudHub) Unrouted() uint64 { return h.unrouted.Load() }
 func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
 	h.mu.RLock()
 	sink := h.sinks[m.GUID]
+	if sink == nil {
+		sink = h.sinks[anyPanel]
+	}
 	h.mu.RUnlock()
 	if sink == nil {
 		if n := h.unrouted.Add(1); isPowerOfTwo(n) {
@@ -69,32 +72,69 @@ func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
 	sink.Message(m.Notify, notify.SourceCloud, m.Received)
 }
 
+// anyPanel is the sinks key of a source that takes every panel's
+// messages no other source claims.
+const anyPanel = "*"
+
 // Source returns the event source of panel p: once p's GUID is read
 // (retried with backoff while the panel does not answer), the messages
 // that carry it go to the Monitor running the source. The hub must be
 // served for the source to receive anything.
 func (h *CloudHub) Source(p *Panel) Source { return &hubSource{h: h, p: p} }
 
+// Standalone returns the hub's only source, for a program with one
+// panel (g90 listen): its Run serves the hub too. It takes the messages
+// of the panel with this GUID, or with guid "" of every panel that
+// connects.
+func (h *CloudHub) Standalone(guid string) Source {
+	if guid == "" {
+		guid = anyPanel
+	}
+	return &hubSource{h: h, guid: guid, serve: true}
+}
+
 type hubSource struct {
-	h *CloudHub
-	p *Panel
+	h     *CloudHub
+	p     *Panel // whose GUID to read, or nil
+	guid  string // the GUID to route, when p is nil
+	serve bool   // Run serves the hub too
 }
 
 // Run implements Source.
 func (s *hubSource) Run(ctx context.Context, sink notify.Sink) error {
-	guid, err := s.guid(ctx)
-	if err != nil {
-		return nil // ctx ended
+	if !s.serve {
+		return s.route(ctx, sink)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	routed := make(chan error, 1)
+	go func() { routed <- s.route(ctx, sink) }()
+	err := s.h.Serve(ctx)
+	cancel()
+	if rerr := <-routed; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// route sends the panel's messages to sink until ctx ends.
+func (s *hubSource) route(ctx context.Context, sink notify.Sink) error {
+	guid := s.guid
+	if s.p != nil {
+		var err error
+		if guid, err = s.readGUID(ctx); err != nil {
+			return nil // ctx ended
+		}
 	}
 	h := s.h
 	h.mu.Lock()
 	if _, taken := h.sinks[guid]; taken {
 		h.mu.Unlock()
-		return fmt.Errorf("g90: cloud: panel %s (%s) is served by another monitor", guid, s.p.Addr())
+		return fmt.Errorf("g90: cloud: panel %s is served by another monitor", guid)
 	}
 	h.sinks[guid] = sink
 	h.mu.Unlock()
-	h.log.Debug("cloud: routing panel", "guid", guid, "panel", s.p.Addr())
+	h.log.Debug("cloud: routing panel", "guid", guid)
 	<-ctx.Done()
 	h.mu.Lock()
 	delete(h.sinks, guid)
@@ -102,9 +142,9 @@ func (s *hubSource) Run(ctx context.Context, sink notify.Sink) error {
 	return nil
 }
 
-// guid reads the panel's GUID, retrying from 1 s to 30 s apart until it
-// answers or ctx ends.
-func (s *hubSource) guid(ctx context.Context) (string, error) {
+// readGUID reads the panel's GUID, retrying from 1 s to 30 s apart until
+// it answers or ctx ends.
+func (s *hubSource) readGUID(ctx context.Context) (string, error) {
 	wait := time.Second
 	for {
 		info, err := s.p.Info(ctx)

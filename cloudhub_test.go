@@ -121,3 +121,37 @@ func TestCloudHubOneMonitorPerPanel(t *testing.T) {
 		t.Fatalf("second monitor: err %v, ctx %v", err, ctx.Err())
 	}
 }
+
+// The standalone source serves the hub itself; without a GUID it takes
+// the messages of every panel that connects (the Monitor then checks the
+// GUID, spec: A.7.2).
+func TestCloudHubStandaloneAnyPanel(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Standalone("")}})
+	sub := mon.Subscribe(64)
+	runMonitor(t, mon)
+	eventually.True(t, "routing", func() bool {
+		hub.mu.RLock()
+		defer hub.mu.RUnlock()
+		return hub.sinks[anyPanel] != nil
+	})
+	hello := cloudMessage(t, "C-HELLO")
+	hello.Hello.GUID = s.Snapshot().Host.GUID
+	open := cloudMessage(t, "C-STATUS-SENSOR-OPEN")
+	c, err := net.Dial("tcp", hub.Server().Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, sub); ev.Source != "cloud" || hub.Unrouted() != 0 {
+		t.Fatalf("event %+v, unrouted %d", ev, hub.Unrouted())
+	}
+}

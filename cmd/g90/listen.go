@@ -86,7 +86,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "cannot read the panel (%v); taking events from every panel that connects\n", err)
 				}
 				cancel()
-				cs, err := g90.NewCloudSource(cfg, guid)
+				hub, err := g90.NewCloudHub(cfg)
 				if err != nil {
 					return err
 				}
@@ -94,8 +94,8 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 				if upstream != "" {
 					mode = "chained to " + upstream
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "cloud server (%s) listening on tcp %s; point the panel here with g90 set-cloud-server\n", mode, cs.Server().Addr())
-				src = cs
+				fmt.Fprintf(cmd.ErrOrStderr(), "cloud server (%s) listening on tcp %s; point the panel here with g90 set-cloud-server\n", mode, hub.Server().Addr())
+				src = hub.Standalone(guid)
 			default:
 				return fmt.Errorf("--source %q: want local, cloud or history", source)
 			}
