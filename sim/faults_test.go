@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -20,7 +21,7 @@ func TestFaultDrop(t *testing.T) {
 	}
 	// The arm command is carried out, its reply dropped.
 	c.send(raw(`ISTART[101,101,[101,[1]]]IEND`))
-	waitFor(t, "the arm command to take effect", func() bool { return p.Snapshot().Arm == protocol.ArmAway })
+	eventually.True(t, "the arm command to take effect", func() bool { return p.Snapshot().Arm == protocol.ArmAway })
 	p.SetFaults(Faults{})
 	got := c.do(raw(statusReq))
 	if resp, err := protocol.ParseResponse(got); err != nil || resp.Code != protocol.GetHostStatus {
@@ -63,7 +64,7 @@ func TestFaultSilent(t *testing.T) {
 	p.SetFaults(Faults{Silent: true})
 	c.send(raw(`ISTART[0,100,"AT^IWT=1123,IWT"]IEND`))
 	c.send(raw(`ISTART[101,101,[101,[2]]]IEND`))
-	waitFor(t, "the arm command to take effect", func() bool { return p.Snapshot().Arm == protocol.ArmHome })
+	eventually.True(t, "the arm command to take effect", func() bool { return p.Snapshot().Arm == protocol.ArmHome })
 	p.SetFaults(Faults{})
 	c.expect(statusReq, `ISTART[100,[2,"+15550100","TSV018-C3SIA","206","206"]]IEND`)
 }
@@ -158,7 +159,7 @@ func TestFaultDelayStopsWithServe(t *testing.T) {
 	p.SetFaults(Faults{DelayMS: maxDelayMS})
 	c := newClient(t, p.Addr())
 	c.send(raw(`ISTART[101,101,[101,[1]]]IEND`))
-	waitFor(t, "the request to be handled", func() bool { return p.Snapshot().Arm == protocol.ArmAway })
+	eventually.True(t, "the request to be handled", func() bool { return p.Snapshot().Arm == protocol.ArmAway })
 	cancel()
 	select {
 	case err := <-done:
@@ -195,7 +196,7 @@ func TestFaultShares(t *testing.T) {
 			c.send(raw(`ISTART[101,101,[101,[3]]]IEND`))
 		}
 		c.send(raw(`ISTART[101,101,[101,[1]]]IEND`))
-		waitFor(t, "all requests", func() bool { return p.Snapshot().Arm == protocol.ArmAway })
+		eventually.True(t, "all requests", func() bool { return p.Snapshot().Arm == protocol.ArmAway })
 		p.SetFaults(Faults{})
 		c.send(raw(`ISTART[117,117,""]IEND`))
 		for {

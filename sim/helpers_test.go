@@ -158,16 +158,3 @@ func (c *client) expectNoReply(req []byte) {
 
 // raw appends the NUL that ends every datagram.
 func raw(s string) []byte { return []byte(s + "\x00") }
-
-// waitFor polls cond until it holds; for effects of datagrams whose
-// replies a fault suppresses.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
