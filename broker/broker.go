@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -79,7 +80,45 @@ func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
 func (b *Broker) URL() string { return "mqtt://" + b.ln.Addr().String() }
 
 // Close stops the broker and disconnects its clients.
-func (b *Broker) Close() error { return b.srv.Close() }
+//
+// mochi's Server.Close can deadlock: it read-locks the client list twice
+// (Clients.GetByListener calls Clients.Len), and a client being added or
+// removed in between waits for the write lock and blocks the second read
+// lock. So no client may come or go while it runs: the listener is closed
+// first, every client is disconnected and its removal waited for, and
+// only then is Close called; should it still hang, Close gives up after
+// closeWait and says so rather than hanging its caller.
+func (b *Broker) Close() error {
+	b.ln.Close()
+	for _, cl := range b.srv.Clients.GetAll() {
+		_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+	}
+	// Removals happen on the clients' goroutines: wait until the list
+	// stops changing.
+	last, stable := -1, 0
+	for deadline := time.Now().Add(closeWait); stable < 3 && time.Now().Before(deadline); {
+		if n := b.srv.Clients.Len(); n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() {
+		b.srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(closeWait):
+		return errors.New("broker: mochi's Close did not return (a known lock-order bug); giving up")
+	}
+}
+
+// closeWait bounds each step of Close.
+const closeWait = 5 * time.Second
 
 // allowAll lets every client connect and use every topic. It is ours, not
 // mochi's auth package, which would pull in the archived gopkg.in/yaml.v3.
