@@ -229,6 +229,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		Queue:            q,
 		ConnectUsername:  b.cfg.Username, ConnectPassword: []byte(b.cfg.Password),
 		WillMessage: &paho.WillMessage{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true},
+		DisconnectPacketBuilder: func() *paho.Disconnect {
+			return &paho.Disconnect{ReasonCode: 0x04} // disconnect with will message
+		},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			b.connects.Add(1)
 			b.connected.Store(true)
@@ -273,13 +276,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	<-ctx.Done()
 	pcancel()
 	wg.Wait()
-	// Say goodbye: offline, then a clean disconnect (which discards the
-	// will, so publish the status ourselves).
+	// Say goodbye: a disconnect that asks the broker to publish the
+	// will, offline (MQTT 5 reason 0x04). A goodbye of our own could wait
+	// behind the queue's messages in flight, and a clean disconnect would
+	// then discard the will.
 	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer dcancel()
-	if b.connected.Load() {
-		_, _ = cm.Publish(dctx, &paho.Publish{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true})
-	}
 	// autopaho's queue sender retries a failed publish without looking at
 	// its context; an empty queue lets it see the end.
 	q.stop.Store(true)

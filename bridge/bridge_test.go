@@ -116,6 +116,8 @@ type rig struct {
 	broker *broker.Broker
 	w      *watcher
 	guid   string
+	// stop stops the monitor and the bridge, and waits for them.
+	stop func()
 }
 
 func startRig(t *testing.T, pin string) *rig {
@@ -124,9 +126,17 @@ func startRig(t *testing.T, pin string) *rig {
 	// Made first so that it is removed last, after the bridge stopped
 	// writing its queue (cleanups run last in, first out).
 	queueDir := t.TempDir()
+	// The broker outlives the bridge, so that the bridge says goodbye.
+	br, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
 
 	l, err := notify.Listen(ctx, notify.ListenerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -139,11 +149,6 @@ func startRig(t *testing.T, pin string) *rig {
 		t.Fatal(err)
 	}
 	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, Poll: 200 * time.Millisecond})
-	br, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
 	b, err := New(Config{
 		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
 		AvailabilityCheck: 20 * time.Millisecond,
@@ -163,7 +168,7 @@ func startRig(t *testing.T, pin string) *rig {
 			t.Errorf("bridge: %v", err)
 		}
 	})
-	r := &rig{sim: s, p: p, mon: mon, b: b, broker: br, w: w, guid: "SIMPANEL0001"}
+	r := &rig{sim: s, p: p, mon: mon, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
 	w.waitFor(t, "g90/SIMPANEL0001/alarm", is("disarmed"))
 	return r
 }
@@ -346,4 +351,15 @@ func waitStat(t *testing.T, b *Bridge, ok func(Stats) bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A bridge that stops leaves its status offline: the broker publishes
+// its will, as the disconnect asks.
+func TestOfflineOnStop(t *testing.T) {
+	r := startRig(t, "")
+	r.w.waitFor(t, "g90/bridge/status", is("online"))
+	r.stop()
+	r.w.waitFor(t, "g90/bridge/status", is("offline"))
+	late := watch(t, r.broker.Addr().String(), "g90/bridge/status")
+	late.waitFor(t, "g90/bridge/status", is("offline"))
 }
