@@ -33,7 +33,6 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/notify"
-	"github.com/g90alarm/g90/protocol"
 )
 
 // Config configures a Bridge. The zero value of every field but URL and
@@ -502,12 +501,14 @@ func (p *panel) states(st g90.State, only int) {
 			"door_open_when_arming": s.DoorOpenWhenArming,
 		})), false)
 	}
-	// The monitor reads the alert flags at each poll: a change there is
-	// the panel's (spec: local-protocol.md 3.18).
+	// The monitor reads the alert flags at each poll: when they change,
+	// someone changed them; the worker reads them, in turn with this
+	// bridge's own writes, which a read of the monitor's may predate.
 	if f := st.AlertFlags; f != nil && (p.vals.monFlags == nil || *p.vals.monFlags != *f) {
+		if p.vals.monFlags != nil {
+			p.requestLoad(loadAlerts)
+		}
 		p.vals.monFlags = new(*f)
-		p.vals.recs[g90.SectionAlerts] = &protocol.AlertConfig{Flags: *f}
-		p.entityStatesLocked(false)
 	}
 	v := p.panelView(&p.st)
 	for i := range panelTable {

@@ -29,7 +29,7 @@ type values struct {
 	// until the monitor's lists no longer have them.
 	deleted map[target]bool
 	// monFlags is the monitor's alert flags as last seen: when they
-	// change, the panel's changed (spec: local-protocol.md 3.18).
+	// change, the panel's did (spec: local-protocol.md 3.18).
 	monFlags *protocol.AlertFlags
 	// newType and newName are the next registration's definition and
 	// name, per kind; reg is the state of the last registration.
@@ -72,6 +72,8 @@ const (
 	loadLists
 	// loadInfo: the host info.
 	loadInfo
+	// loadAlerts: the alert flags.
+	loadAlerts
 )
 
 // requestLoad asks the worker for a load.
@@ -92,7 +94,14 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 	got := map[g90.Section]protocol.Record{}
 	failed := map[g90.Section]bool{}
 	var errs []error
-	if k != loadLists {
+	if k == loadAlerts {
+		if r, err := pn.ReadConfig(ctx, g90.SectionAlerts); err != nil {
+			errs = append(errs, err)
+		} else {
+			got[g90.SectionAlerts] = r
+		}
+	}
+	if k != loadLists && k != loadAlerts {
 		if info, err := pn.Info(ctx); err != nil {
 			errs = append(errs, err)
 		} else {
@@ -124,7 +133,8 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 	var sensors []*peripheral.Sensor
 	var devices []*peripheral.Device
 	var sensErr, devErr error
-	if k != loadInfo {
+	lists := k == loadAll || k == loadRefresh || k == loadLists
+	if lists {
 		if sensors, sensErr = pn.Sensors(ctx); sensErr != nil {
 			errs = append(errs, sensErr)
 		}
@@ -133,7 +143,7 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
-		if k == loadInfo {
+		if k == loadInfo || k == loadAlerts {
 			p.b.log.Debug("cannot read the panel's host info", "panel", p.t.guid, "err", err)
 		} else {
 			p.b.log.Warn("cannot read all of the panel's settings", "panel", p.t.guid, "err", err)
@@ -151,13 +161,13 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 			p.vals.failed[s] = true
 		}
 	}
-	if k != loadInfo && sensErr == nil {
+	if lists && sensErr == nil {
 		p.vals.sensors = map[int]*peripheral.Sensor{}
 		for _, s := range sensors {
 			p.vals.sensors[s.Index()] = s
 		}
 	}
-	if k != loadInfo && devErr == nil {
+	if lists && devErr == nil {
 		p.vals.devices = map[int]*peripheral.Device{}
 		for _, d := range devices {
 			p.vals.devices[d.Index()] = d
