@@ -125,11 +125,12 @@ type rig struct {
 
 func startRig(t *testing.T, pin string) *rig {
 	t.Helper()
-	return startRigWith(t, pin, nil)
+	return startRigWith(t, pin, nil, nil)
 }
 
-// startRigWith is startRig with changes to the bridge's Config.
-func startRigWith(t *testing.T, pin string, change func(*Config)) *rig {
+// startRigWith is startRig with changes to the bridge's Config, and to
+// the simulated panel before the bridge starts.
+func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*sim.Panel)) *rig {
 	t.Helper()
 	leaktest.Check(t)
 	// Made first so that it is removed last, after the bridge stopped
@@ -153,6 +154,9 @@ func startRigWith(t *testing.T, pin string, change func(*Config)) *rig {
 	}
 	s := simtest.Start(t, sim.Config{Notify: l.Addr().String(), Seed: 1})
 	a := s.Addr().(*net.UDPAddr)
+	if prepare != nil {
+		prepare(s)
+	}
 	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
