@@ -2,7 +2,10 @@
 // states, commands, availability, and the stream of every event on
 // <topic prefix>/<panel GUID>/event, through a durable outbound queue so
 // that what happens while the broker is away is delivered, in order, when
-// it returns.
+// it returns. The Home Assistant entities, for the panel, each sensor and
+// each relay, are those of the table Entities returns (spec:
+// home-assistant.md §2); CheckDiscovery checks a discovery payload against
+// it.
 //
 //	b, err := bridge.New(bridge.Config{
 //		URL: "mqtt://127.0.0.1:1883", QueueDir: "/var/lib/g90/mqtt-queue",
