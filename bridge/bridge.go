@@ -2,7 +2,10 @@
 // states, commands, availability, and the stream of every event on
 // <topic prefix>/<panel GUID>/event, through a durable outbound queue so
 // that what happens while the broker is away is delivered, in order, when
-// it returns.
+// it returns. The Home Assistant entities, for the panel, each sensor and
+// each relay, are those of the table Entities returns (spec:
+// home-assistant.md §2); CheckDiscovery checks a discovery payload against
+// it.
 //
 //	b, err := bridge.New(bridge.Config{
 //		URL: "mqtt://127.0.0.1:1883", QueueDir: "/var/lib/g90/mqtt-queue",
@@ -15,7 +18,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +36,6 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/notify"
-	"github.com/g90alarm/g90/protocol"
 )
 
 // Config configures a Bridge. The zero value of every field but URL and
@@ -66,6 +67,17 @@ type Config struct {
 	// AvailabilityCheck is how often a panel's reachability is looked
 	// at; 0 means 1 s.
 	AvailabilityCheck time.Duration
+	// DiagnosticsPoll is how often the panel's host info (signal levels,
+	// battery voltage, Wi-Fi and GSM status) is read for the diagnostic
+	// entities; 0 means 30 s, the reference's polling period.
+	DiagnosticsPoll time.Duration
+	// ConfigPoll is how often the configuration and the sensor and
+	// device records behind the config entities are read again, so that
+	// changes made elsewhere show; 0 means 10 min. They are also read at
+	// start, on Home Assistant's birth message, after a list change and
+	// on the refresh button; the Panel serves the configuration from its
+	// cache while it is fresh (spec: local-protocol.md 7.4).
+	ConfigPoll time.Duration
 	// NextSeq returns the next event sequence number of a panel; nil
 	// numbers from 1 in memory.
 	NextSeq func(guid string) uint64
@@ -109,21 +121,33 @@ type Bridge struct {
 	published, events, commands, rejected, commandErrors, connects atomic.Uint64
 }
 
-// panel is the bridge of one panel.
+// panel is the bridge of one panel. Its run goroutine publishes events
+// and states; its worker goroutine does the panel I/O the bridge starts:
+// commands, and the reads behind the config and diagnostic entities.
 type panel struct {
 	b        *Bridge
 	cfg      Panel
 	sub      *g90.Subscription
 	cmds     chan command
+	loads    chan loadKind
 	republic chan struct{} // republish everything (Home Assistant restarted)
 	seq      uint64
+	// life is the worker's context, for what outlives a command (a
+	// registration); bg holds those goroutines, which the worker waits
+	// for.
+	life context.Context
+	bg   sync.WaitGroup
 
-	mu  sync.Mutex // guards t and last
-	t   topics
-	pub map[string]string // last retained payload per state topic
-	// known entities, for discovery removals
-	sensors map[int]bool
-	relays  map[int]bool
+	mu   sync.Mutex // guards everything below
+	t    topics     // set once, before the worker starts
+	st   g90.State  // the monitor's state as last looked at
+	pub  map[string]string
+	vals values
+	// published discovery: payload, component platforms and target per
+	// discovery topic
+	disc       map[string]string
+	comps      map[string]map[string]string
+	discTarget map[string]target
 }
 
 type command struct {
@@ -172,6 +196,12 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.AvailabilityCheck <= 0 {
 		cfg.AvailabilityCheck = time.Second
 	}
+	if cfg.DiagnosticsPoll <= 0 {
+		cfg.DiagnosticsPoll = 30 * time.Second
+	}
+	if cfg.ConfigPoll <= 0 {
+		cfg.ConfigPoll = 10 * time.Minute
+	}
 	b := &Bridge{cfg: cfg, url: u, log: cfg.Logger}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -192,8 +222,9 @@ func New(cfg Config) (*Bridge, error) {
 		}
 		b.panels = append(b.panels, &panel{
 			b: b, cfg: pc, sub: pc.Monitor.Subscribe(1 << 14),
-			cmds: make(chan command, 64), republic: make(chan struct{}, 1),
-			pub: map[string]string{}, sensors: map[int]bool{}, relays: map[int]bool{},
+			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
+			pub: map[string]string{}, vals: newValues(),
+			disc: map[string]string{}, comps: map[string]map[string]string{}, discTarget: map[string]target{},
 		})
 	}
 	return b, nil
@@ -229,13 +260,18 @@ func (b *Bridge) Run(ctx context.Context) error {
 		Queue:            q,
 		ConnectUsername:  b.cfg.Username, ConnectPassword: []byte(b.cfg.Password),
 		WillMessage: &paho.WillMessage{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true},
+		DisconnectPacketBuilder: func() *paho.Disconnect {
+			return &paho.Disconnect{ReasonCode: 0x04} // disconnect with will message
+		},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			b.connects.Add(1)
 			b.connected.Store(true)
 			b.log.Info("connected to the MQTT broker", "url", b.cfg.URL)
 			b.publish(b.bridgeStatus(), []byte("online"), true)
 			subs := []paho.SubscribeOptions{{Topic: b.cfg.DiscoveryPrefix + "/status", QoS: 1}}
-			for _, t := range []string{"/+/alarm/set", "/+/relay/+/+/set", "/+/reboot/set", "/+/refresh/set"} {
+			// Panel entities (the alarm panel, buttons, settings), sensor
+			// and relay entities (relay nodes included).
+			for _, t := range []string{"/+/+/set", "/+/sensor/+/+/set", "/+/relay/+/+/set"} {
 				subs = append(subs, paho.SubscribeOptions{Topic: b.cfg.TopicPrefix + t, QoS: 1})
 			}
 			if _, err := cm.Subscribe(cctx, &paho.Subscribe{Subscriptions: subs}); err != nil && cctx.Err() == nil {
@@ -268,18 +304,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 	pctx, pcancel := context.WithCancel(ctx)
 	for _, p := range b.panels {
 		wg.Go(func() { p.run(pctx) })
-		wg.Go(func() { p.commandLoop(pctx) })
 	}
 	<-ctx.Done()
 	pcancel()
 	wg.Wait()
-	// Say goodbye: offline, then a clean disconnect (which discards the
-	// will, so publish the status ourselves).
+	// Say goodbye: a disconnect that asks the broker to publish the
+	// will, offline (MQTT 5 reason 0x04). A goodbye of our own could wait
+	// behind the queue's messages in flight, and a clean disconnect would
+	// then discard the will.
 	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer dcancel()
-	if b.connected.Load() {
-		_, _ = cm.Publish(dctx, &paho.Publish{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true})
-	}
 	// autopaho's queue sender retries a failed publish without looking at
 	// its context; an empty queue lets it see the end.
 	q.stop.Store(true)
@@ -342,7 +376,8 @@ func (b *Bridge) received(topic string, payload []byte) {
 	}
 }
 
-// run publishes the panel's discovery, states and events.
+// run publishes the panel's discovery, states and events, and runs its
+// worker.
 func (p *panel) run(ctx context.Context) {
 	// The GUID names the topics: wait for the first read of the panel.
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -360,7 +395,16 @@ func (p *panel) run(ctx context.Context) {
 	p.t = topics{prefix: p.b.cfg.TopicPrefix, discovery: p.b.cfg.DiscoveryPrefix, guid: st.GUID}
 	p.mu.Unlock()
 	p.b.byGUID.Store(st.GUID, p)
-	p.publishAll(st)
+	// The settings first, so that the first discovery has every entity:
+	// one without some would remove them from Home Assistant.
+	p.load(ctx, loadAll)
+	p.publishAll(p.cfg.Monitor.State(), false)
+
+	var wg sync.WaitGroup
+	wctx, cancel := context.WithCancel(ctx)
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { p.worker(wctx) })
 
 	avail := time.NewTicker(p.b.cfg.AvailabilityCheck)
 	defer avail.Stop()
@@ -374,7 +418,8 @@ func (p *panel) run(ctx context.Context) {
 			}
 			p.event(&ev)
 		case <-p.republic:
-			p.publishAll(p.cfg.Monitor.State())
+			p.publishAll(p.cfg.Monitor.State(), true)
+			p.requestLoad(loadAll)
 		case <-avail.C:
 			p.publishStates(p.cfg.Monitor.State(), noSensor)
 		}
@@ -394,7 +439,13 @@ func (p *panel) event(ev *notify.Event) {
 	p.b.publish(p.t.event(), b, false)
 	switch ev.Type {
 	case notify.EventSensorAdded, notify.EventSensorRemoved, notify.EventDeviceAdded, notify.EventDeviceRemoved:
-		p.publishAll(p.cfg.Monitor.State())
+		st := p.cfg.Monitor.State()
+		p.mu.Lock()
+		p.discoveryLocked(&st, false)
+		p.states(st, allSensors)
+		p.mu.Unlock()
+		// The records behind the new one's config entities.
+		p.requestLoad(loadLists)
 	case notify.EventArmDisarm:
 		// Disarming clears every sensor's tamper and open-when-arming.
 		p.publishStates(p.cfg.Monitor.State(), allSensors)
@@ -414,45 +465,18 @@ const (
 	noSensor   = -2
 )
 
-// publishAll publishes the discovery payload of every entity (again),
-// removes those of sensors and relays that are gone, and then every state.
-func (p *panel) publishAll(st g90.State) {
+// publishAll publishes the discovery payloads, removes those of sensors
+// and relays that are gone, and then every state: what changed, or
+// everything again with force.
+func (p *panel) publishAll(st g90.State, force bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t := p.t
-	clear(p.pub) // states go out again after discovery
-	topic, payload := panelDiscovery(t, p.cfg.Name, p.cfg.PIN != "")
-	p.b.publish(topic, payload, true)
-	seen := map[int]bool{}
-	for _, s := range st.Sensors {
-		topic, payload := sensorDiscovery(t, s)
-		p.b.publish(topic, payload, true)
-		seen[s.Index] = true
+	if force {
+		clear(p.pub) // states go out again after discovery
 	}
-	for i := range p.sensors {
-		if !seen[i] {
-			p.b.publish(t.deviceConfig(sensorObjectID(t, i)), nil, true)
-		}
-	}
-	p.sensors = seen
-	relays := map[int][]g90.DeviceRef{}
-	for _, d := range st.Devices {
-		relays[d.Index] = append(relays[d.Index], d)
-	}
-	for _, nodes := range relays {
-		topic, payload := relayDiscovery(t, nodes)
-		p.b.publish(topic, payload, true)
-	}
-	for i := range p.relays {
-		if relays[i] == nil {
-			p.b.publish(t.deviceConfig(relayObjectID(t, i)), nil, true)
-		}
-	}
-	p.relays = map[int]bool{}
-	for i := range relays {
-		p.relays[i] = true
-	}
+	p.discoveryLocked(&st, force)
 	p.states(st, allSensors)
+	p.entityStatesLocked(false)
 }
 
 // publishStates publishes the panel's states that changed, and of the
@@ -463,133 +487,75 @@ func (p *panel) publishStates(st g90.State, only int) {
 	p.states(st, only)
 }
 
-// states is publishStates with p.mu held.
+// states is publishStates with p.mu held: the states the monitor's state
+// drives.
 func (p *panel) states(st g90.State, only int) {
 	t := p.t
-	p.retain(t.availability(), map[bool]string{true: "online", false: "offline"}[st.Reachable])
-	p.retain(t.alarm(), alarmState(st))
+	p.st = st
+	p.retain(t.availability(), map[bool]string{true: "online", false: "offline"}[st.Reachable], false)
+	p.retain(t.alarm(), alarmState(st), false)
 	p.retain(t.panelState(), string(mustJSON(map[string]any{
 		"arm": st.Arm, "alarm": st.Alarm, "alarm_sensor": st.AlarmSensor, "reachable": st.Reachable,
-	})))
+	})), false)
 	for _, s := range st.Sensors {
-		if only != allSensors && s.Index != only {
+		if only != allSensors && s.Index != only || p.vals.deleted[target{scope: ScopeSensor, index: s.Index}] {
 			continue
 		}
 		p.retain(t.sensor(s.Index), string(mustJSON(map[string]any{
 			"index": s.Index, "name": s.Name, "type": s.Type, "enabled": s.Enabled,
 			"occupied": s.Occupied, "tamper": s.Tamper, "low_battery": s.LowBattery,
 			"door_open_when_arming": s.DoorOpenWhenArming,
-		})))
+		})), false)
+	}
+	// The monitor reads the alert flags at each poll: when they change,
+	// someone changed them; the worker reads them, in turn with this
+	// bridge's own writes, which a read of the monitor's may predate.
+	if f := st.AlertFlags; f != nil && (p.vals.monFlags == nil || *p.vals.monFlags != *f) {
+		if p.vals.monFlags != nil {
+			p.requestLoad(loadAlerts)
+		}
+		p.vals.monFlags = new(*f)
+	}
+	v := p.panelView(&p.st)
+	for i := range panelTable {
+		if _, ok := panelTable[i].src.(ticking); ok {
+			p.entityState(&panelTable[i], v, false)
+		}
 	}
 }
 
-// retain publishes a retained state if it differs from the last one.
-// p.mu is held.
-func (p *panel) retain(topic, payload string) {
-	if p.pub[topic] == payload {
+// retain publishes a retained state if it differs from the last one, or
+// with force. p.mu is held.
+func (p *panel) retain(topic, payload string, force bool) {
+	if old, ok := p.pub[topic]; ok && old == payload && !force {
 		return
 	}
 	p.pub[topic] = payload
 	p.b.publish(topic, []byte(payload), true)
 }
 
-// commandLoop carries out the panel's MQTT commands one at a time.
-func (p *panel) commandLoop(ctx context.Context) {
+// worker carries out the panel's MQTT commands one at a time, and the
+// reads of settings and diagnostics between them.
+func (p *panel) worker(ctx context.Context) {
+	p.life = ctx
+	defer p.bg.Wait()
+	diag := time.NewTicker(p.b.cfg.DiagnosticsPoll)
+	defer diag.Stop()
+	conf := time.NewTicker(p.b.cfg.ConfigPoll)
+	defer conf.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case c := <-p.cmds:
 			p.command(ctx, c)
+		case k := <-p.loads:
+			p.load(ctx, k)
+		case <-diag.C:
+			p.load(ctx, loadInfo)
+		case <-conf.C:
+			p.load(ctx, loadAll)
 		}
-	}
-}
-
-// commandTimeout bounds one MQTT command, retries included.
-const commandTimeout = 2 * time.Minute
-
-func (p *panel) command(ctx context.Context, c command) {
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	p.mu.Lock()
-	t := p.t
-	p.mu.Unlock()
-	rest := strings.TrimPrefix(c.topic, t.base()+"/")
-	payload := strings.TrimSpace(string(c.payload))
-	reject := func(why string) {
-		p.b.rejected.Add(1)
-		p.b.log.Warn("MQTT command ignored", "topic", c.topic, "payload", payload, "reason", why)
-	}
-	var err error
-	switch {
-	case rest == "alarm/set":
-		action, code := payload, ""
-		if strings.HasPrefix(payload, "{") {
-			var v struct{ Action, Code string }
-			if json.Unmarshal(c.payload, &v) != nil {
-				reject("not JSON")
-				return
-			}
-			action, code = v.Action, v.Code
-		}
-		if p.cfg.PIN != "" && code != p.cfg.PIN {
-			reject("wrong PIN")
-			return
-		}
-		var state string
-		switch action {
-		case "ARM_AWAY":
-			err, state = p.cfg.Panel.Arm(ctx, protocol.ArmAway), "armed_away"
-		case "ARM_HOME":
-			err, state = p.cfg.Panel.Arm(ctx, protocol.ArmHome), "armed_home"
-		case "DISARM":
-			err, state = p.cfg.Panel.Disarm(ctx), "disarmed"
-		default:
-			reject("action must be ARM_AWAY, ARM_HOME or DISARM")
-			return
-		}
-		if err == nil {
-			// Shown at once; the panel's own report and a read follow.
-			p.mu.Lock()
-			p.retain(t.alarm(), state)
-			p.mu.Unlock()
-			p.cfg.Monitor.Refresh()
-		}
-	case strings.HasPrefix(rest, "relay/") && strings.HasSuffix(rest, "/set"):
-		parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(rest, "relay/"), "/set"), "/")
-		idx, err1 := strconv.Atoi(parts[0])
-		node, err2 := strconv.Atoi(parts[len(parts)-1])
-		if len(parts) != 2 || err1 != nil || err2 != nil || (payload != "ON" && payload != "OFF") {
-			reject("want relay/INDEX/NODE/set with ON or OFF")
-			return
-		}
-		if err = p.cfg.Panel.SetRelay(ctx, idx, node, payload == "ON"); err == nil {
-			// The panel cannot report relay states (spec:
-			// home-assistant.md §2c): the command's success is the state.
-			p.mu.Lock()
-			p.retain(t.relay(idx, node), payload)
-			p.mu.Unlock()
-		}
-	case rest == "reboot/set":
-		if payload != "PRESS" {
-			reject("want PRESS")
-			return
-		}
-		err = p.cfg.Panel.Reboot(ctx, g90.ModuleAll)
-	case rest == "refresh/set":
-		if payload != "PRESS" {
-			reject("want PRESS")
-			return
-		}
-		p.cfg.Monitor.Refresh()
-	default:
-		reject("unknown command")
-		return
-	}
-	p.b.commands.Add(1)
-	if err != nil {
-		p.b.commandErrors.Add(1)
-		p.b.log.Error("MQTT command failed", "topic", c.topic, "err", err)
 	}
 }
 

@@ -109,24 +109,44 @@ func is(want string) func(string) bool { return func(p string) bool { return p =
 // rig: a simulated panel with notifications into a Monitor, an embedded
 // broker, and a running bridge.
 type rig struct {
-	sim    *sim.Panel
-	p      *g90.Panel
+	sim *sim.Panel
+	p   *g90.Panel
+	// bp is the bridge's own Panel: its client's counters show what the
+	// bridge sent.
+	bp     *g90.Panel
 	mon    *g90.Monitor
 	b      *Bridge
 	broker *broker.Broker
 	w      *watcher
 	guid   string
+	// stop stops the monitor and the bridge, and waits for them.
+	stop func()
 }
 
 func startRig(t *testing.T, pin string) *rig {
+	t.Helper()
+	return startRigWith(t, pin, nil, nil)
+}
+
+// startRigWith is startRig with changes to the bridge's Config, and to
+// the simulated panel before the bridge starts.
+func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*sim.Panel)) *rig {
 	t.Helper()
 	leaktest.Check(t)
 	// Made first so that it is removed last, after the bridge stopped
 	// writing its queue (cleanups run last in, first out).
 	queueDir := t.TempDir()
+	// The broker outlives the bridge, so that the bridge says goodbye.
+	br, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
 
 	l, err := notify.Listen(ctx, notify.ListenerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -134,21 +154,27 @@ func startRig(t *testing.T, pin string) *rig {
 	}
 	s := simtest.Start(t, sim.Config{Notify: l.Addr().String(), Seed: 1})
 	a := s.Addr().(*net.UDPAddr)
+	if prepare != nil {
+		prepare(s)
+	}
 	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, Poll: 200 * time.Millisecond})
-	br, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	bp, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { br.Close() })
-	b, err := New(Config{
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, Poll: 200 * time.Millisecond})
+	bcfg := Config{
 		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
 		AvailabilityCheck: 20 * time.Millisecond,
-		Panels:            []Panel{{Name: "Home", Panel: p, Monitor: mon, PIN: pin}},
-	})
+		Panels:            []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pin}},
+	}
+	if change != nil {
+		change(&bcfg)
+	}
+	b, err := New(bcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +189,7 @@ func startRig(t *testing.T, pin string) *rig {
 			t.Errorf("bridge: %v", err)
 		}
 	})
-	r := &rig{sim: s, p: p, mon: mon, b: b, broker: br, w: w, guid: "SIMPANEL0001"}
+	r := &rig{sim: s, p: p, bp: bp, mon: mon, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
 	w.waitFor(t, "g90/SIMPANEL0001/alarm", is("disarmed"))
 	return r
 }
@@ -204,19 +230,22 @@ func TestDiscovery(t *testing.T) {
 		if dev["via_device"] != "g90_simpanel0001" || dev["name"] != rec.Name {
 			t.Errorf("sensor %d device %v", rec.Index, dev)
 		}
-		if n := len(sp["components"].(map[string]any)); n != 4 {
-			t.Errorf("sensor %d has %d components, want the sensor and 3 diagnostics", rec.Index, n)
-		}
 	}
 	for _, rec := range snap.Devices {
 		topic := "homeassistant/device/g90_simpanel0001_relay_" + itoa(rec.Index) + "/config"
 		raw := r.w.waitFor(t, topic, func(string) bool { return true })
-		var rp map[string]any
+		var rp struct{ Components map[string]map[string]any }
 		if err := json.Unmarshal([]byte(raw), &rp); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(rp["components"].(map[string]any)); n != rec.NodeCount {
-			t.Errorf("relay %d has %d switches, want %d", rec.Index, n, rec.NodeCount)
+		switches := 0
+		for _, c := range rp.Components {
+			if c["platform"] == "switch" {
+				switches++
+			}
+		}
+		if switches != rec.NodeCount {
+			t.Errorf("relay %d has %d switches, want %d", rec.Index, switches, rec.NodeCount)
 		}
 	}
 	// A subscriber that comes later gets the payload from the broker,
@@ -346,4 +375,15 @@ func waitStat(t *testing.T, b *Bridge, ok func(Stats) bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A bridge that stops leaves its status offline: the broker publishes
+// its will, as the disconnect asks.
+func TestOfflineOnStop(t *testing.T) {
+	r := startRig(t, "")
+	r.w.waitFor(t, "g90/bridge/status", is("online"))
+	r.stop()
+	r.w.waitFor(t, "g90/bridge/status", is("offline"))
+	late := watch(t, r.broker.Addr().String(), "g90/bridge/status")
+	late.waitFor(t, "g90/bridge/status", is("offline"))
 }

@@ -3,12 +3,15 @@ package bridge
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/peripheral"
+	"github.com/g90alarm/g90/protocol"
 )
 
 // Home Assistant MQTT discovery (spec: home-assistant.md §3): one
@@ -32,7 +35,6 @@ type devicePayload struct {
 	Origin       map[string]any       `json:"origin"`
 	Availability []map[string]string  `json:"availability"`
 	AvailMode    string               `json:"availability_mode"`
-	StateTopic   string               `json:"state_topic,omitempty"`
 	Components   map[string]component `json:"components"`
 }
 
@@ -45,14 +47,12 @@ func (t topics) base() string            { return t.prefix + "/" + t.guid }
 func (t topics) bridgeStatus() string    { return t.prefix + "/bridge/status" }
 func (t topics) availability() string    { return t.base() + "/availability" }
 func (t topics) alarm() string           { return t.base() + "/alarm" }
-func (t topics) alarmSet() string        { return t.base() + "/alarm/set" }
 func (t topics) event() string           { return t.base() + "/event" }
 func (t topics) panelState() string      { return t.base() + "/state" }
 func (t topics) sensor(index int) string { return t.base() + "/sensor/" + strconv.Itoa(index) }
 func (t topics) relay(index, node int) string {
 	return t.base() + "/relay/" + strconv.Itoa(index) + "/" + strconv.Itoa(node)
 }
-func (t topics) button(name string) string { return t.base() + "/" + name + "/set" }
 
 // objectID is the id of a panel-level thing in topics and unique ids.
 func (t topics) objectID(parts ...string) string {
@@ -67,67 +67,308 @@ func (t topics) availabilityList() []map[string]string {
 	return []map[string]string{{"topic": t.bridgeStatus()}, {"topic": t.availability()}}
 }
 
+// entityTopic is the default state topic of an entity: under the panel,
+// the sensor or the relay.
+func (t topics) entityTopic(tg target, key string) string {
+	switch tg.scope {
+	case ScopeSensor:
+		return t.sensor(tg.index) + "/" + key
+	case ScopeRelay:
+		return t.base() + "/relay/" + strconv.Itoa(tg.index) + "/" + key
+	}
+	return t.base() + "/" + key
+}
+
+// stateTopic is the state topic of row e for tg.
+func (t topics) stateTopic(e *entity, tg target) string {
+	if s, ok := e.src.(topicer); ok {
+		return s.stateTopic(t, tg)
+	}
+	return t.entityTopic(tg, e.Key)
+}
+
+// commandTopic is the command topic of row e for tg.
+func (t topics) commandTopic(e *entity, tg target) string {
+	if e.Platform == "button" {
+		return t.entityTopic(tg, e.Key) + "/set"
+	}
+	return t.stateTopic(e, tg) + "/set"
+}
+
+// deviceObjectID is the object id of the HA device of tg.
+func (t topics) deviceObjectID(tg target) string {
+	switch tg.scope {
+	case ScopeSensor:
+		return t.objectID("sensor", strconv.Itoa(tg.index))
+	case ScopeRelay:
+		// One per relay, its nodes share it (spec: home-assistant.md §2c).
+		return t.objectID("relay", strconv.Itoa(tg.index))
+	}
+	return t.objectID()
+}
+
+// component is row e's discovery component for v's target: the row's
+// options, the topics and what its platform and source add.
+func (t topics) component(e *entity, v *view) (string, component) {
+	id := t.deviceObjectID(v.tg)
+	switch e.Key {
+	case "":
+	case "node":
+		id += "_" + strconv.Itoa(v.tg.node)
+	default:
+		id += "_" + e.Key
+	}
+	c := component{"platform": e.Platform, "name": nil, "unique_id": id, "default_entity_id": e.Platform + "." + id}
+	if e.Name != "" {
+		c["name"] = e.Name
+	}
+	if e.Category != "" {
+		c["entity_category"] = e.Category
+	}
+	maps.Copy(c, e.disc)
+	if e.State {
+		c["state_topic"] = t.stateTopic(e, v.tg)
+	}
+	if e.Command {
+		c["command_topic"] = t.commandTopic(e, v.tg)
+	}
+	switch e.Platform {
+	case "number":
+		c["min"], c["max"], c["step"] = e.Min, e.Max, 1
+		if c["mode"] == nil {
+			c["mode"] = "box"
+		}
+	case "text":
+		c["min"], c["max"] = e.Min, e.Max
+	case "select":
+		c["options"] = e.Options
+	}
+	if _, ok := e.src.(attributer); ok {
+		c["json_attributes_topic"] = t.stateTopic(e, v.tg) + "/attributes"
+	}
+	if s, ok := e.src.(discoverer); ok {
+		s.discover(c, t, v)
+	}
+	return id, c
+}
+
+// components are the discovery components of v's target: every row of
+// its scope whose entity it has.
+func (t topics) components(v *view) map[string]component {
+	out := map[string]component{}
+	for i := range tables[v.tg.scope] {
+		e := &tables[v.tg.scope][i]
+		if e.Key == "node" {
+			for _, n := range v.nodes {
+				nv := *v
+				nv.tg.node = n.Node
+				id, c := t.component(e, &nv)
+				if len(v.nodes) > 1 {
+					c["name"] = fmt.Sprintf("Channel %d", n.Node+1)
+				}
+				out[id] = c
+			}
+			continue
+		}
+		if e.src.present(v) {
+			id, c := t.component(e, v)
+			out[id] = c
+		}
+	}
+	return out
+}
+
 // panelDevice is the device block of the panel (spec: home-assistant.md
 // §2a).
-func panelDevice(t topics, name string) map[string]any {
-	return map[string]any{
+func panelDevice(t topics, name string, info *protocol.HostInfo) map[string]any {
+	dev := map[string]any{
 		"identifiers": []string{t.objectID()}, "name": name, "manufacturer": "Golden Security",
 		"serial_number": t.guid,
 	}
+	if info != nil {
+		dev["model"] = info.ProductName
+		dev["sw_version"] = fmt.Sprintf("MCU: %s, WiFi: %s", info.MCUHWVersion, info.WiFiHWVersion)
+	}
+	return dev
 }
 
-// panelDiscovery is the payload of the panel device: the alarm panel,
-// its event entity and buttons.
-func panelDiscovery(t topics, name string, pin bool) (string, []byte) {
-	id := t.objectID()
-	alarm := component{
-		"platform": "alarm_control_panel", "name": nil, "unique_id": id + "_alarm",
-		"default_entity_id": "alarm_control_panel." + id,
-		"state_topic":       t.alarm(), "command_topic": t.alarmSet(),
-		"supported_features":    []string{"arm_home", "arm_away"},
-		"json_attributes_topic": t.panelState(),
+// peripheralDevice is the device block of a sensor or relay, via the
+// panel (spec: home-assistant.md §2b, §2c).
+func peripheralDevice(t topics, tg target, name, model string) map[string]any {
+	return map[string]any{
+		"identifiers": []string{t.deviceObjectID(tg)}, "name": name, "model": model,
+		"manufacturer": "Golden Security", "via_device": t.objectID(),
 	}
-	if pin {
-		// The panel has no user code: the bridge checks it (spec:
-		// home-assistant.md §3), so HA sends what the user typed.
-		alarm["code"] = "REMOTE_CODE"
-		alarm["command_template"] = `{"action":"{{ action }}","code":"{{ code }}"}`
-	} else {
-		alarm["code_arm_required"] = false
-		alarm["code_disarm_required"] = false
+}
+
+// device is the device block of v's target.
+func (p *panel) device(v *view) map[string]any {
+	t := p.t
+	switch v.tg.scope {
+	case ScopeSensor:
+		name := v.sensor.Name
+		if v.srec != nil {
+			name = v.srec.Name()
+		}
+		return peripheralDevice(t, v.tg, name, v.sensor.Type)
+	case ScopeRelay:
+		name := v.nodes[0].Name
+		if len(v.nodes) > 1 {
+			name = strings.TrimSuffix(name, "#1")
+		}
+		if v.drec != nil {
+			name = v.drec.ParentName()
+		}
+		return peripheralDevice(t, v.tg, name, v.nodes[0].Type)
 	}
-	events := component{
-		"platform": "event", "name": "Events", "unique_id": id + "_events",
-		"default_entity_id": "event." + id + "_events",
-		"state_topic":       t.event(), "event_types": eventTypes,
-		"value_template": `{"event_type": "{{ value_json.type }}"}`,
+	info, _ := v.vals.recs[sectionInfo].(*protocol.HostInfo)
+	return panelDevice(t, p.cfg.Name, info)
+}
+
+// views returns the view of the panel and of each of its sensors and
+// relays the monitor lists and the bridge did not delete. p.mu is held.
+func (p *panel) views(st *g90.State) []*view {
+	base := p.panelView(st)
+	out := []*view{base}
+	for i := range st.Sensors {
+		s := &st.Sensors[i]
+		tg := target{scope: ScopeSensor, index: s.Index}
+		if p.vals.deleted[tg] {
+			continue
+		}
+		v := *base
+		v.tg, v.sensor, v.srec = tg, s, p.vals.sensors[s.Index]
+		out = append(out, &v)
 	}
-	p := devicePayload{
-		Device: panelDevice(t, name), Origin: origin,
-		Availability: t.availabilityList(), AvailMode: "all",
-		Components: map[string]component{
-			id + "_alarm": alarm, id + "_events": events,
-			id + "_refresh": {
-				"platform": "button", "name": "Refresh", "unique_id": id + "_refresh",
-				"default_entity_id": "button." + id + "_refresh", "command_topic": t.button("refresh"),
-				"entity_category": "diagnostic",
-			},
-			id + "_reboot": {
-				"platform": "button", "name": "Reboot", "unique_id": id + "_reboot",
-				"default_entity_id": "button." + id + "_reboot", "command_topic": t.button("reboot"),
-				"device_class": "restart", "entity_category": "diagnostic",
-			},
-			id + "_reachable": {
-				"platform": "binary_sensor", "name": "Panel reachable", "unique_id": id + "_reachable",
-				"default_entity_id": "binary_sensor." + id + "_reachable", "device_class": "connectivity",
-				"entity_category": "diagnostic", "state_topic": t.panelState(),
-				"value_template": "{{ 'ON' if value_json.reachable else 'OFF' }}",
-				// Shown even while the panel is away: that is its point.
-				"availability": []map[string]string{{"topic": t.bridgeStatus()}},
-			},
-		},
+	var relay *view
+	for _, n := range st.Devices {
+		tg := target{scope: ScopeRelay, index: n.Index}
+		if p.vals.deleted[tg] {
+			continue
+		}
+		if relay == nil || relay.tg != tg {
+			v := *base
+			v.tg, v.drec = tg, p.vals.devices[n.Index]
+			relay = &v
+			out = append(out, relay)
+		}
+		relay.nodes = append(relay.nodes, n)
 	}
-	return t.deviceConfig(id), mustJSON(p)
+	return out
+}
+
+// panelView is the view of the panel itself. p.mu is held.
+func (p *panel) panelView(st *g90.State) *view {
+	return &view{st: st, vals: &p.vals, now: time.Now(), pin: p.cfg.PIN != "", tg: target{scope: ScopePanel}}
+}
+
+// forgetDeleted stops hiding the deleted sensors and relays the monitor
+// no longer lists. p.mu is held.
+func (p *panel) forgetDeleted(st *g90.State) {
+	for tg := range p.vals.deleted {
+		listed := false
+		for _, s := range st.Sensors {
+			listed = listed || tg.scope == ScopeSensor && s.Index == tg.index
+		}
+		for _, d := range st.Devices {
+			listed = listed || tg.scope == ScopeRelay && d.Index == tg.index
+		}
+		if !listed {
+			delete(p.vals.deleted, tg)
+		}
+	}
+}
+
+// discoveryLocked publishes the discovery payload of the panel and of
+// each sensor and relay that changed, or of all with force; removes the
+// devices that are gone (an empty retained payload) and clears their
+// retained states. A component that left a device is sent once as its
+// platform alone, which removes the entity. p.mu is held.
+func (p *panel) discoveryLocked(st *g90.State, force bool) {
+	t := p.t
+	p.st = *st
+	p.forgetDeleted(st)
+	seen := map[string]bool{}
+	for _, v := range p.views(st) {
+		topic := t.deviceConfig(t.deviceObjectID(v.tg))
+		seen[topic] = true
+		p.discTarget[topic] = v.tg
+		comps := t.components(v)
+		platforms := map[string]string{}
+		for id, c := range comps {
+			platforms[id] = c["platform"].(string)
+		}
+		for id, platform := range p.comps[topic] {
+			if _, ok := comps[id]; !ok {
+				comps[id] = component{"platform": platform}
+			}
+		}
+		payload := string(mustJSON(devicePayload{
+			Device: p.device(v), Origin: origin, Availability: t.availabilityList(), AvailMode: "all", Components: comps,
+		}))
+		if force || p.disc[topic] != payload {
+			p.disc[topic] = payload
+			p.b.publish(topic, []byte(payload), true)
+		}
+		p.comps[topic] = platforms
+	}
+	for topic := range p.disc {
+		if !seen[topic] {
+			p.b.publish(topic, nil, true)
+			delete(p.disc, topic)
+			delete(p.comps, topic)
+			p.clearStates(p.discTarget[topic])
+			delete(p.discTarget, topic)
+		}
+	}
+}
+
+// clearStates removes the retained states of a sensor or relay that is
+// gone. p.mu is held.
+func (p *panel) clearStates(tg target) {
+	if tg.scope == ScopePanel {
+		return
+	}
+	base := p.t.sensor(tg.index)
+	if tg.scope == ScopeRelay {
+		base = p.t.base() + "/relay/" + strconv.Itoa(tg.index)
+	}
+	for topic := range p.pub {
+		if topic == base || strings.HasPrefix(topic, base+"/") {
+			p.b.publish(topic, nil, true)
+			delete(p.pub, topic)
+		}
+	}
+}
+
+// entityStatesLocked publishes the state of every entity with a value of
+// its own that changed, or of all with force. p.mu is held.
+func (p *panel) entityStatesLocked(force bool) {
+	for _, v := range p.views(&p.st) {
+		for i := range tables[v.tg.scope] {
+			p.entityState(&tables[v.tg.scope][i], v, force)
+		}
+	}
+}
+
+// entityState publishes row e's state for v's target, and its
+// attributes. p.mu is held.
+func (p *panel) entityState(e *entity, v *view, force bool) {
+	g, ok := e.src.(getter)
+	if !ok || !e.src.present(v) {
+		return
+	}
+	topic := p.t.stateTopic(e, v.tg)
+	val, known := g.get(v)
+	if !known && e.Platform == "text" {
+		return // a text has no unknown: it would show "None"
+	}
+	p.retain(topic, e.encode(val, known), force)
+	if a, ok := e.src.(attributer); ok {
+		if attrs, ok := a.attributes(v); ok {
+			p.retain(topic+"/attributes", attrs, force)
+		}
+	}
 }
 
 // eventTypes are the event entity's types: every event name.
@@ -139,47 +380,6 @@ var eventTypes = []string{
 	string(notify.EventSensorRemoved), string(notify.EventDeviceAdded), string(notify.EventDeviceRemoved),
 	string(notify.EventACPowerFailure), string(notify.EventACPowerRecover), string(notify.EventWiFiConnected),
 	string(notify.EventWiFiDisconnected), string(notify.EventHostLowBattery), string(notify.EventFirmwareUpdating),
-}
-
-// sensorObjectID is the id of a sensor's HA device.
-func sensorObjectID(t topics, index int) string { return t.objectID("sensor", strconv.Itoa(index)) }
-
-// sensorDiscovery is the payload of one sensor's device (spec:
-// home-assistant.md §2b): the sensor and its three diagnostics.
-func sensorDiscovery(t topics, s g90.SensorState) (string, []byte) {
-	id := sensorObjectID(t, s.Index)
-	flag := func(key, name, class string) component {
-		return component{
-			"platform": "binary_sensor", "name": name, "unique_id": id + "_" + key,
-			"default_entity_id": "binary_sensor." + id + "_" + key, "device_class": class,
-			"entity_category": "diagnostic",
-			"value_template":  "{{ 'ON' if value_json." + key + " else 'OFF' }}",
-		}
-	}
-	main := component{
-		"platform": "binary_sensor", "name": nil, "unique_id": id,
-		"default_entity_id":     "binary_sensor." + id,
-		"value_template":        "{{ 'ON' if value_json.occupied else 'OFF' }}",
-		"json_attributes_topic": t.sensor(s.Index),
-	}
-	if c := deviceClass(s.TypeID); c != "" {
-		main["device_class"] = c
-	}
-	p := devicePayload{
-		Device: map[string]any{
-			"identifiers": []string{id}, "name": s.Name, "model": s.Type,
-			"manufacturer": "Golden Security", "via_device": t.objectID(),
-		},
-		Origin: origin, Availability: t.availabilityList(), AvailMode: "all",
-		StateTopic: t.sensor(s.Index),
-		Components: map[string]component{
-			id:                  main,
-			id + "_tamper":      flag("tamper", "Tamper", "tamper"),
-			id + "_low_battery": flag("low_battery", "Low battery", "battery"),
-			id + "_open_arming": flag("door_open_when_arming", "Open when arming", "problem"),
-		},
-	}
-	return t.deviceConfig(id), mustJSON(p)
 }
 
 // deviceClass maps a sensor type to its binary_sensor device class (spec:
@@ -218,44 +418,6 @@ func deviceClass(t peripheral.Type) string {
 		return "power"
 	}
 	return ""
-}
-
-// relayObjectID is the id of a relay's HA device: one per relay, its
-// nodes share it (spec: home-assistant.md §2c).
-func relayObjectID(t topics, index int) string { return t.objectID("relay", strconv.Itoa(index)) }
-
-// relayDiscovery is the payload of one relay device with a switch per
-// node. The panel cannot report relay states, so the bridge publishes
-// the state after each successful command.
-func relayDiscovery(t topics, nodes []g90.DeviceRef) (string, []byte) {
-	first := nodes[0]
-	id := relayObjectID(t, first.Index)
-	name := first.Name
-	if len(nodes) > 1 {
-		name = strings.TrimSuffix(first.Name, "#1")
-	}
-	comps := map[string]component{}
-	for _, n := range nodes {
-		cid := id + "_" + strconv.Itoa(n.Node)
-		c := component{
-			"platform": "switch", "unique_id": cid, "default_entity_id": "switch." + cid,
-			"command_topic": t.relay(n.Index, n.Node) + "/set", "state_topic": t.relay(n.Index, n.Node),
-		}
-		if len(nodes) == 1 {
-			c["name"] = nil
-		} else {
-			c["name"] = fmt.Sprintf("Channel %d", n.Node+1)
-		}
-		comps[cid] = c
-	}
-	p := devicePayload{
-		Device: map[string]any{
-			"identifiers": []string{id}, "name": name, "model": first.Type,
-			"manufacturer": "Golden Security", "via_device": t.objectID(),
-		},
-		Origin: origin, Availability: t.availabilityList(), AvailMode: "all", Components: comps,
-	}
-	return t.deviceConfig(id), mustJSON(p)
 }
 
 // alarmState is Home Assistant's alarm_control_panel state for a panel.

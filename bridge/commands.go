@@ -1,0 +1,129 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// commandTimeout bounds one MQTT command, retries included.
+const commandTimeout = 2 * time.Minute
+
+// command carries out one MQTT command: the topic names the entity, its
+// row checks the payload, and only a payload that passes reaches the
+// panel. A command the panel does not carry out is logged, and the
+// entity's state is published again as the panel has it.
+func (p *panel) command(ctx context.Context, c command) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	e, tg, ok := p.route(c.topic)
+	payload := strings.TrimSpace(string(c.payload))
+	if ok && e.Platform == "text" {
+		payload = string(c.payload) // spaces may belong to a text
+	}
+	shown := payload
+	if ok && e.disc["mode"] == "password" {
+		shown = "(hidden)" // passwords stay out of logs
+	}
+	rejected := func(why string) {
+		p.b.rejected.Add(1)
+		p.b.log.Warn("MQTT command ignored", "topic", c.topic, "payload", shown, "reason", why)
+	}
+	if !ok {
+		rejected("unknown command")
+		return
+	}
+	st := p.cfg.Monitor.State()
+	p.mu.Lock()
+	present := false
+	for _, v := range p.views(&st) {
+		if v.tg.scope == tg.scope && v.tg.index == tg.index {
+			present = e.src.present(v)
+			if e.Key == "node" {
+				present = false
+				for _, n := range v.nodes {
+					present = present || n.Node == tg.node
+				}
+			}
+		}
+	}
+	p.mu.Unlock()
+	set, ok := e.src.(setter)
+	if !present || !ok || !e.Command {
+		rejected("no such entity on this panel")
+		return
+	}
+	val, err := e.decode(payload)
+	if err == nil {
+		err = set.set(ctx, p, tg, val)
+	}
+	var r *rejection
+	if errors.As(err, &r) {
+		rejected(r.why)
+		return
+	}
+	p.b.commands.Add(1)
+	if err == nil {
+		return
+	}
+	p.b.commandErrors.Add(1)
+	p.b.log.Error("MQTT command failed", "topic", c.topic, "payload", shown, "err", err)
+	// Show what the panel holds, not what was asked for.
+	if rr, ok := e.src.(rereader); ok {
+		rr.reread(ctx, p, tg)
+	}
+	p.republish(e, tg)
+}
+
+// route finds the row and target of a command topic:
+// <base>/<key>/set for the panel's entities, <base>/sensor/<index>/<key>/set,
+// <base>/relay/<index>/<key>/set and <base>/relay/<index>/<node>/set.
+func (p *panel) route(topic string) (*entity, target, bool) {
+	rest, ok := strings.CutPrefix(topic, p.t.base()+"/")
+	if !ok {
+		return nil, target{}, false
+	}
+	rest, ok = strings.CutSuffix(rest, "/set")
+	if !ok {
+		return nil, target{}, false
+	}
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 1:
+		e := lookup(ScopePanel, parts[0])
+		return e, target{scope: ScopePanel}, e != nil
+	case len(parts) == 3 && (parts[0] == string(ScopeSensor) || parts[0] == string(ScopeRelay)):
+		index, err := strconv.Atoi(parts[1])
+		if err != nil || index < 0 {
+			return nil, target{}, false
+		}
+		tg := target{scope: Scope(parts[0]), index: index}
+		key := parts[2]
+		if node, err := strconv.Atoi(key); err == nil {
+			tg.node, key = node, "node" // a relay's node: its switch
+			if node < 0 || tg.scope != ScopeRelay {
+				return nil, target{}, false
+			}
+		} else if key == "node" {
+			return nil, target{}, false // the row's key is not a topic
+		}
+		e := lookup(tg.scope, key)
+		return e, tg, e != nil
+	}
+	return nil, target{}, false
+}
+
+// republish publishes row e's state for tg again, even if unchanged.
+func (p *panel) republish(e *entity, tg target) {
+	st := p.cfg.Monitor.State()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st = st
+	for _, v := range p.views(&st) {
+		if v.tg.scope == tg.scope && v.tg.index == tg.index {
+			p.entityState(e, v, true)
+		}
+	}
+}

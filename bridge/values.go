@@ -1,0 +1,320 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strconv"
+
+	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/peripheral"
+	"github.com/g90alarm/g90/protocol"
+)
+
+// values is what the bridge read from a panel for its entities, besides
+// the monitor's state, and what it keeps itself. Guarded by panel.mu.
+type values struct {
+	// recs holds the configuration sections and the host info as last
+	// read or written; a section never read is missing.
+	recs map[g90.Section]protocol.Record
+	// failed marks the SIA and CID sections whose read failed: not
+	// tried again until the refresh button, as repeated reads break some
+	// firmware (spec: local-protocol.md 7.1).
+	failed map[g90.Section]bool
+	// sensors and devices are the records by index, as last read or
+	// written.
+	sensors map[int]*peripheral.Sensor
+	devices map[int]*peripheral.Device
+	// deleted holds the sensors and relays this bridge deleted, hidden
+	// until the monitor's lists no longer have them.
+	deleted map[target]bool
+	// monFlags is the monitor's alert flags as last seen: when they
+	// change, the panel's did (spec: local-protocol.md 3.18).
+	monFlags *protocol.AlertFlags
+	// newType and newName are the next registration's definition and
+	// name, per kind; reg is the state of the last registration.
+	newType, newName map[peripheral.Kind]string
+	reg              regStatus
+}
+
+func newValues() values {
+	v := values{
+		recs: map[g90.Section]protocol.Record{}, failed: map[g90.Section]bool{},
+		sensors: map[int]*peripheral.Sensor{}, devices: map[int]*peripheral.Device{},
+		deleted: map[target]bool{},
+		newType: map[peripheral.Kind]string{}, newName: map[peripheral.Kind]string{},
+		reg: regStatus{state: regIdle, attrs: map[string]any{}},
+	}
+	v.resetNew(peripheral.KindSensor)
+	v.resetNew(peripheral.KindDevice)
+	return v
+}
+
+// resetNew sets the next registration of kind back to the first
+// definition and no name (spec: home-assistant.md §2a: reset after
+// registration).
+func (v *values) resetNew(k peripheral.Kind) {
+	v.newType[k] = peripheral.Definitions(k)[0].Name
+	v.newName[k] = ""
+}
+
+// What a load reads.
+type loadKind int
+
+const (
+	// loadAll: host info, the configuration (the Panel's cache serves
+	// what is fresh), the lists. SIA and CID unless their read failed.
+	loadAll loadKind = iota
+	// loadRefresh: loadAll with the caches dropped, SIA and CID
+	// included.
+	loadRefresh
+	// loadLists: the sensor and device lists.
+	loadLists
+	// loadInfo: the host info.
+	loadInfo
+	// loadAlerts: the alert flags.
+	loadAlerts
+)
+
+// requestLoad asks the worker for a load.
+func (p *panel) requestLoad(k loadKind) {
+	select {
+	case p.loads <- k:
+	default: // enough are waiting
+	}
+}
+
+// load reads what k says from the panel, keeps it and publishes what
+// changed: discovery and states. A failed read keeps the last value.
+func (p *panel) load(ctx context.Context, k loadKind) {
+	pn := p.cfg.Panel
+	if k == loadRefresh {
+		pn.InvalidateConfig()
+	}
+	got := map[g90.Section]protocol.Record{}
+	failed := map[g90.Section]bool{}
+	var errs []error
+	if k == loadAlerts {
+		if r, err := pn.ReadConfig(ctx, g90.SectionAlerts); err != nil {
+			errs = append(errs, err)
+		} else {
+			got[g90.SectionAlerts] = r
+		}
+	}
+	if k != loadLists && k != loadAlerts {
+		if info, err := pn.Info(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			got[sectionInfo] = &info
+		}
+	}
+	if k == loadAll || k == loadRefresh {
+		p.mu.Lock()
+		skip := maps.Clone(p.vals.failed)
+		p.mu.Unlock()
+		for _, s := range g90.Sections {
+			optional := s == g90.SectionSIA || s == g90.SectionCID
+			if optional && k == loadAll && skip[s] {
+				continue
+			}
+			r, err := pn.ReadConfig(ctx, s)
+			switch {
+			case err == nil:
+				got[s] = r
+			case optional:
+				// Not every panel has SIA or CID reporting.
+				failed[s] = true
+				p.b.log.Info("no SIA/CID entities: the panel did not answer the read", "panel", p.t.guid, "section", s, "err", err)
+			default:
+				errs = append(errs, err)
+			}
+		}
+	}
+	var sensors []*peripheral.Sensor
+	var devices []*peripheral.Device
+	var sensErr, devErr error
+	lists := k == loadAll || k == loadRefresh || k == loadLists
+	if lists {
+		if sensors, sensErr = pn.Sensors(ctx); sensErr != nil {
+			errs = append(errs, sensErr)
+		}
+		if devices, devErr = pn.Devices(ctx); devErr != nil {
+			errs = append(errs, devErr)
+		}
+	}
+	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
+		if k == loadInfo || k == loadAlerts {
+			p.b.log.Debug("cannot read the panel's host info", "panel", p.t.guid, "err", err)
+		} else {
+			p.b.log.Warn("cannot read all of the panel's settings", "panel", p.t.guid, "err", err)
+		}
+	}
+	st := p.cfg.Monitor.State()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for s, r := range got {
+		p.vals.recs[s] = r
+		delete(p.vals.failed, s)
+	}
+	for s := range failed {
+		if p.vals.recs[s] == nil {
+			p.vals.failed[s] = true
+		}
+	}
+	if lists && sensErr == nil {
+		p.vals.sensors = map[int]*peripheral.Sensor{}
+		for _, s := range sensors {
+			p.vals.sensors[s.Index()] = s
+		}
+	}
+	if lists && devErr == nil {
+		p.vals.devices = map[int]*peripheral.Device{}
+		for _, d := range devices {
+			p.vals.devices[d.Index()] = d
+		}
+	}
+	p.discoveryLocked(&st, false)
+	p.entityStatesLocked(false)
+}
+
+// stored keeps a section the panel now holds and publishes the states.
+func (p *panel) stored(s g90.Section, r protocol.Record) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.vals.recs[s] = r
+	delete(p.vals.failed, s)
+	p.entityStatesLocked(false)
+}
+
+// peripheral returns the record of the target sensor or relay as last
+// read, or reads the list when there is none.
+func (p *panel) peripheralRecord(ctx context.Context, tg target) (*peripheral.Sensor, *peripheral.Device, error) {
+	p.mu.Lock()
+	s, d := p.vals.sensors[tg.index], p.vals.devices[tg.index]
+	p.mu.Unlock()
+	if tg.scope == ScopeSensor && s == nil || tg.scope == ScopeRelay && d == nil {
+		return p.findPeripheral(ctx, tg)
+	}
+	return s, d, nil
+}
+
+// findPeripheral reads the target's record from the panel.
+func (p *panel) findPeripheral(ctx context.Context, tg target) (*peripheral.Sensor, *peripheral.Device, error) {
+	key := strconv.Itoa(tg.index)
+	if tg.scope == ScopeRelay {
+		n, err := p.cfg.Panel.FindDevice(ctx, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, n.Device, nil
+	}
+	s, err := p.cfg.Panel.FindSensor(ctx, key)
+	return s, nil, err
+}
+
+// updatePeripheral changes the target sensor or relay by the spec's
+// read-modify-write (Panel.UpdateSensor, UpdateDevice), from the record
+// last read; if the panel's record changed since, from a fresh read.
+// Then it publishes the new states and discovery (a name is the HA
+// device's name).
+func (p *panel) updatePeripheral(ctx context.Context, tg target, c g90.PeripheralChange) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var s *peripheral.Sensor
+		var d *peripheral.Device
+		if attempt == 0 {
+			s, d, err = p.peripheralRecord(ctx, tg)
+		} else {
+			s, d, err = p.findPeripheral(ctx, tg)
+		}
+		if err != nil {
+			return err
+		}
+		if tg.scope == ScopeRelay {
+			if d, err = p.cfg.Panel.UpdateDevice(ctx, d, c); err == nil {
+				p.keepPeripheral(tg, nil, d)
+			}
+		} else if s, err = p.cfg.Panel.UpdateSensor(ctx, s, c); err == nil {
+			p.keepPeripheral(tg, s, nil)
+		}
+		if !errors.Is(err, g90.ErrChanged) {
+			break
+		}
+	}
+	if err == nil {
+		p.cfg.Monitor.Refresh() // its names and enabled flags
+	}
+	return err
+}
+
+// keepPeripheral stores a record the panel now holds, or forgets the
+// target's when both are nil, and publishes what changed.
+func (p *panel) keepPeripheral(tg target, s *peripheral.Sensor, d *peripheral.Device) {
+	st := p.cfg.Monitor.State()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case s != nil:
+		p.vals.sensors[tg.index] = s
+	case d != nil:
+		p.vals.devices[tg.index] = d
+	case tg.scope == ScopeSensor:
+		delete(p.vals.sensors, tg.index)
+	default:
+		delete(p.vals.devices, tg.index)
+	}
+	p.discoveryLocked(&st, false)
+	p.entityStatesLocked(false)
+}
+
+// rereadPeripheral reads the target's record again after a failed write.
+func (p *panel) rereadPeripheral(ctx context.Context, tg target) {
+	s, d, err := p.findPeripheral(ctx, tg)
+	switch {
+	case errors.Is(err, g90.ErrNotFound):
+		p.keepPeripheral(tg, nil, nil)
+	case err == nil:
+		p.keepPeripheral(tg, s, d)
+	}
+}
+
+// delete deletes the target sensor or relay on the panel, and its Home
+// Assistant device at once: an empty retained discovery payload.
+func (p *panel) delete(ctx context.Context, tg target) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var s *peripheral.Sensor
+		var d *peripheral.Device
+		if attempt == 0 {
+			s, d, err = p.peripheralRecord(ctx, tg)
+		} else {
+			s, d, err = p.findPeripheral(ctx, tg)
+		}
+		if err != nil {
+			return err
+		}
+		if tg.scope == ScopeRelay {
+			err = p.cfg.Panel.DeleteDevice(ctx, d)
+		} else {
+			err = p.cfg.Panel.DeleteSensor(ctx, s)
+		}
+		if !errors.Is(err, g90.ErrChanged) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	st := p.cfg.Monitor.State()
+	p.mu.Lock()
+	p.vals.deleted[target{scope: tg.scope, index: tg.index}] = true
+	if tg.scope == ScopeRelay {
+		delete(p.vals.devices, tg.index)
+	} else {
+		delete(p.vals.sensors, tg.index)
+	}
+	p.discoveryLocked(&st, false)
+	p.mu.Unlock()
+	p.cfg.Monitor.Refresh()
+	return nil
+}
