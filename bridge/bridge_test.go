@@ -9,102 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
-
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
-
-// watcher is an MQTT client that records every message it sees.
-type watcher struct {
-	c    *paho.Client
-	mu   sync.Mutex
-	msgs []msg
-	last map[string]string // retained view: topic → last payload
-}
-
-type msg struct {
-	topic, payload string
-	retained       bool
-}
-
-func watch(t *testing.T, addr string, filter string) *watcher {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &watcher{last: map[string]string{}}
-	w.c = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			w.mu.Lock()
-			w.msgs = append(w.msgs, msg{pr.Packet.Topic, string(pr.Packet.Payload), pr.Packet.Retain})
-			w.last[pr.Packet.Topic] = string(pr.Packet.Payload)
-			w.mu.Unlock()
-			return true, nil
-		}},
-	})
-	ctx := context.Background()
-	if _, err := w.c.Connect(ctx, &paho.Connect{ClientID: "watcher-" + t.Name(), KeepAlive: 30, CleanStart: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.c.Disconnect(&paho.Disconnect{}) })
-	return w
-}
-
-func (w *watcher) publish(t *testing.T, topic, payload string) {
-	t.Helper()
-	if _, err := w.c.Publish(context.Background(), &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// get returns the last payload on topic.
-func (w *watcher) get(topic string) (string, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	p, ok := w.last[topic]
-	return p, ok
-}
-
-// waitFor waits until topic's last payload satisfies ok.
-func (w *watcher) waitFor(t *testing.T, topic string, ok func(string) bool) string {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if p, found := w.get(topic); found && ok(p) {
-			return p
-		}
-		if time.Now().After(deadline) {
-			p, _ := w.get(topic)
-			t.Fatalf("topic %s: last payload %q", topic, p)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (w *watcher) all(prefix string) []msg {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []msg
-	for _, m := range w.msgs {
-		if strings.HasPrefix(m.topic, prefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func is(want string) func(string) bool { return func(p string) bool { return p == want } }
 
 // rig: a simulated panel with notifications into a Monitor, an embedded
 // broker, and a running bridge.
@@ -117,7 +30,7 @@ type rig struct {
 	mon    *g90.Monitor
 	b      *Bridge
 	broker *broker.Broker
-	w      *watcher
+	w      *mqtttest.Watcher
 	guid   string
 	// stop stops the monitor and the bridge, and waits for them.
 	stop func()
@@ -178,7 +91,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := watch(t, br.Addr().String(), "#")
+	w := mqtttest.Watch(t, br.Addr().String(), "#")
 	wg.Go(func() {
 		if err := mon.Run(ctx); err != nil {
 			t.Errorf("monitor: %v", err)
@@ -190,7 +103,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 		}
 	})
 	r := &rig{sim: s, p: p, bp: bp, mon: mon, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
-	w.waitFor(t, "g90/SIMPANEL0001/alarm", is("disarmed"))
+	w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("disarmed"))
 	return r
 }
 
@@ -200,7 +113,7 @@ func TestDiscovery(t *testing.T) {
 	r := startRig(t, "")
 	snap := r.sim.Snapshot()
 	panelTopic := "homeassistant/device/g90_simpanel0001/config"
-	raw := r.w.waitFor(t, panelTopic, func(string) bool { return true })
+	raw := r.w.WaitFor(t, panelTopic, func(string) bool { return true })
 	var dp map[string]any
 	if err := json.Unmarshal([]byte(raw), &dp); err != nil {
 		t.Fatal(err)
@@ -221,7 +134,7 @@ func TestDiscovery(t *testing.T) {
 
 	for _, rec := range snap.Sensors {
 		topic := "homeassistant/device/g90_simpanel0001_sensor_" + itoa(rec.Index) + "/config"
-		raw := r.w.waitFor(t, topic, func(string) bool { return true })
+		raw := r.w.WaitFor(t, topic, func(string) bool { return true })
 		var sp map[string]any
 		if err := json.Unmarshal([]byte(raw), &sp); err != nil {
 			t.Fatal(err)
@@ -233,7 +146,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	for _, rec := range snap.Devices {
 		topic := "homeassistant/device/g90_simpanel0001_relay_" + itoa(rec.Index) + "/config"
-		raw := r.w.waitFor(t, topic, func(string) bool { return true })
+		raw := r.w.WaitFor(t, topic, func(string) bool { return true })
 		var rp struct{ Components map[string]map[string]any }
 		if err := json.Unmarshal([]byte(raw), &rp); err != nil {
 			t.Fatal(err)
@@ -250,9 +163,9 @@ func TestDiscovery(t *testing.T) {
 	}
 	// A subscriber that comes later gets the payload from the broker,
 	// flagged retained.
-	late := watch(t, r.broker.Addr().String(), "homeassistant/#")
-	late.waitFor(t, panelTopic, func(string) bool { return true })
-	if ms := late.all(panelTopic); len(ms) == 0 || !ms[0].retained {
+	late := mqtttest.Watch(t, r.broker.Addr().String(), "homeassistant/#")
+	late.WaitFor(t, panelTopic, func(string) bool { return true })
+	if ms := late.All(panelTopic); len(ms) == 0 || !ms[0].Retained {
 		t.Fatal("the panel's discovery is not retained")
 	}
 }
@@ -267,25 +180,25 @@ func TestEventsAndStates(t *testing.T) {
 	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)
 	}
-	st := r.w.waitFor(t, "g90/SIMPANEL0001/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
+	st := r.w.WaitFor(t, "g90/SIMPANEL0001/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
 	if !strings.Contains(st, `"name":"Front door"`) {
 		t.Fatalf("sensor state %s", st)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(r.w.all("g90/SIMPANEL0001/event")) < 3 && time.Now().Before(deadline) {
+	for len(r.w.All("g90/SIMPANEL0001/event")) < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	evs := r.w.all("g90/SIMPANEL0001/event")
+	evs := r.w.All("g90/SIMPANEL0001/event")
 	if len(evs) < 3 {
 		t.Fatalf("%d events, want 3", len(evs))
 	}
 	for i, m := range evs[:3] {
 		var ev map[string]any
-		if err := json.Unmarshal([]byte(m.payload), &ev); err != nil {
+		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev["seq"] != float64(i+1) || ev["panel"] != "SIMPANEL0001" || m.retained {
-			t.Fatalf("event %d: %s (retained %v)", i, m.payload, m.retained)
+		if ev["seq"] != float64(i+1) || ev["panel"] != "SIMPANEL0001" || m.Retained {
+			t.Fatalf("event %d: %s (retained %v)", i, m.Payload, m.Retained)
 		}
 	}
 }
@@ -294,11 +207,11 @@ func TestEventsAndStates(t *testing.T) {
 // PIN or a bad payload sends nothing; relays switch and report.
 func TestCommands(t *testing.T) {
 	r := startRig(t, "4321")
-	r.w.publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"0000"}`)
-	r.w.publish(t, "g90/SIMPANEL0001/alarm/set", `ARM_AWAY`)
-	r.w.publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"DANCE","code":"4321"}`)
-	r.w.publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_HOME","code":"4321"}`)
-	r.w.waitFor(t, "g90/SIMPANEL0001/alarm", is("armed_home"))
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"0000"}`)
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `ARM_AWAY`)
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"DANCE","code":"4321"}`)
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_HOME","code":"4321"}`)
+	r.w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("armed_home"))
 	if got := r.sim.Snapshot().Arm; got != protocol.ArmHome {
 		t.Fatalf("panel arm state %v, want home", got)
 	}
@@ -306,13 +219,13 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("stats %+v: want 3 rejected (wrong PIN, no PIN, bad action), 1 done", st)
 	}
 
-	r.w.publish(t, "g90/SIMPANEL0001/relay/6/2/set", "ON")
-	r.w.waitFor(t, "g90/SIMPANEL0001/relay/6/2", is("ON"))
+	r.w.Publish(t, "g90/SIMPANEL0001/relay/6/2/set", "ON")
+	r.w.WaitFor(t, "g90/SIMPANEL0001/relay/6/2", mqtttest.Is("ON"))
 	if !r.sim.Snapshot().Relays[6][2] {
 		t.Fatal("relay 6:2 not on in the simulator")
 	}
-	r.w.publish(t, "g90/SIMPANEL0001/relay/6/x/set", "ON")
-	r.w.publish(t, "g90/UNKNOWN/relay/6/1/set", "ON")
+	r.w.Publish(t, "g90/SIMPANEL0001/relay/6/x/set", "ON")
+	r.w.Publish(t, "g90/UNKNOWN/relay/6/1/set", "ON")
 	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 5 })
 }
 
@@ -321,11 +234,11 @@ func TestCommands(t *testing.T) {
 func TestBirthRepublishes(t *testing.T) {
 	r := startRig(t, "")
 	topic := "homeassistant/device/g90_simpanel0001/config"
-	r.w.waitFor(t, topic, func(string) bool { return true })
-	before := len(r.w.all(topic))
-	r.w.publish(t, "homeassistant/status", "online")
+	r.w.WaitFor(t, topic, func(string) bool { return true })
+	before := len(r.w.All(topic))
+	r.w.Publish(t, "homeassistant/status", "online")
 	deadline := time.Now().Add(10 * time.Second)
-	for len(r.w.all(topic)) == before {
+	for len(r.w.All(topic)) == before {
 		if time.Now().After(deadline) {
 			t.Fatal("no discovery after Home Assistant's birth message")
 		}
@@ -337,16 +250,16 @@ func TestBirthRepublishes(t *testing.T) {
 // back.
 func TestPanelAvailability(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, "g90/SIMPANEL0001/availability", is("online"))
-	r.w.waitFor(t, "g90/bridge/status", is("online"))
+	r.w.WaitFor(t, "g90/SIMPANEL0001/availability", mqtttest.Is("online"))
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
 	if err := r.sim.SetFaults(sim.Faults{Silent: true}); err != nil {
 		t.Fatal(err)
 	}
-	r.w.waitFor(t, "g90/SIMPANEL0001/availability", is("offline"))
+	r.w.WaitFor(t, "g90/SIMPANEL0001/availability", mqtttest.Is("offline"))
 	if err := r.sim.SetFaults(sim.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	r.w.waitFor(t, "g90/SIMPANEL0001/availability", is("online"))
+	r.w.WaitFor(t, "g90/SIMPANEL0001/availability", mqtttest.Is("online"))
 }
 
 // A sensor added on the panel appears in Home Assistant, one removed
@@ -362,8 +275,8 @@ func TestSensorListChanges(t *testing.T) {
 	if err := r.sim.SetState(st); err != nil {
 		t.Fatal(err)
 	}
-	r.w.waitFor(t, "homeassistant/device/g90_simpanel0001_sensor_60/config", func(p string) bool { return strings.Contains(p, "Garage door") })
-	r.w.waitFor(t, "homeassistant/device/g90_simpanel0001_sensor_"+itoa(gone)+"/config", is(""))
+	r.w.WaitFor(t, "homeassistant/device/g90_simpanel0001_sensor_60/config", func(p string) bool { return strings.Contains(p, "Garage door") })
+	r.w.WaitFor(t, "homeassistant/device/g90_simpanel0001_sensor_"+itoa(gone)+"/config", mqtttest.Is(""))
 }
 
 func waitStat(t *testing.T, b *Bridge, ok func(Stats) bool) {
@@ -381,9 +294,9 @@ func waitStat(t *testing.T, b *Bridge, ok func(Stats) bool) {
 // its will, as the disconnect asks.
 func TestOfflineOnStop(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, "g90/bridge/status", is("online"))
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
 	r.stop()
-	r.w.waitFor(t, "g90/bridge/status", is("offline"))
-	late := watch(t, r.broker.Addr().String(), "g90/bridge/status")
-	late.waitFor(t, "g90/bridge/status", is("offline"))
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
+	late := mqtttest.Watch(t, r.broker.Addr().String(), "g90/bridge/status")
+	late.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -25,39 +27,10 @@ func relayDisc(i int) string {
 	return "homeassistant/device/g90_simpanel0001_relay_" + itoa(i) + "/config"
 }
 
-// count is how many messages came on exactly topic.
-func (w *watcher) count(topic string) int {
-	n := 0
-	for _, m := range w.all(topic) {
-		if m.topic == topic {
-			n++
-		}
-	}
-	return n
-}
-
-// waitUntil waits until ok.
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited in vain for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitSim waits until the simulated panel's state satisfies ok.
 func waitSim(t *testing.T, s *sim.Panel, what string, ok func(sim.State) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok(s.Snapshot()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the simulated panel never got %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually.True(t, "the simulated panel to get "+what, func() bool { return ok(s.Snapshot()) })
 }
 
 func anyPayload(string) bool { return true }
@@ -135,7 +108,7 @@ func TestEntityTable(t *testing.T) {
 func TestDiscoveryMatchesTable(t *testing.T) {
 	r := startRig(t, "")
 	snap := r.sim.Snapshot()
-	d, err := CheckDiscovery([]byte(r.w.waitFor(t, panelDisc, anyPayload)))
+	d, err := CheckDiscovery([]byte(r.w.WaitFor(t, panelDisc, anyPayload)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +125,7 @@ func TestDiscoveryMatchesTable(t *testing.T) {
 		t.Errorf("panel has %d entities, want all %d: missing %v", n, len(panelTable), missing)
 	}
 	for _, rec := range snap.Sensors {
-		d, err := CheckDiscovery([]byte(r.w.waitFor(t, sensorDisc(rec.Index), anyPayload)))
+		d, err := CheckDiscovery([]byte(r.w.WaitFor(t, sensorDisc(rec.Index), anyPayload)))
 		if err != nil {
 			t.Fatalf("sensor %d: %v", rec.Index, err)
 		}
@@ -165,7 +138,7 @@ func TestDiscoveryMatchesTable(t *testing.T) {
 		}
 	}
 	for _, rec := range snap.Devices {
-		d, err := CheckDiscovery([]byte(r.w.waitFor(t, relayDisc(rec.Index), anyPayload)))
+		d, err := CheckDiscovery([]byte(r.w.WaitFor(t, relayDisc(rec.Index), anyPayload)))
 		if err != nil {
 			t.Fatalf("relay %d: %v", rec.Index, err)
 		}
@@ -175,10 +148,10 @@ func TestDiscoveryMatchesTable(t *testing.T) {
 	}
 	// And the checker refuses what breaks the conventions.
 	for _, bad := range []string{
-		strings.Replace(r.w.waitFor(t, panelDisc, anyPayload), `"default_entity_id":"number.`, `"object_id":"x","default_entity_id":"number.`, 1),
-		strings.Replace(r.w.waitFor(t, panelDisc, anyPayload), `"availability_mode":"all"`, `"availability_mode":"any"`, 1),
-		strings.Replace(r.w.waitFor(t, panelDisc, anyPayload), `"max":999`, `"max":1000`, 1),
-		strings.Replace(r.w.waitFor(t, sensorDisc(1), anyPayload), `"via_device":"g90_simpanel0001"`, `"via_device":"elsewhere"`, 1),
+		strings.Replace(r.w.WaitFor(t, panelDisc, anyPayload), `"default_entity_id":"number.`, `"object_id":"x","default_entity_id":"number.`, 1),
+		strings.Replace(r.w.WaitFor(t, panelDisc, anyPayload), `"availability_mode":"all"`, `"availability_mode":"any"`, 1),
+		strings.Replace(r.w.WaitFor(t, panelDisc, anyPayload), `"max":999`, `"max":1000`, 1),
+		strings.Replace(r.w.WaitFor(t, sensorDisc(1), anyPayload), `"via_device":"g90_simpanel0001"`, `"via_device":"elsewhere"`, 1),
 	} {
 		if _, err := CheckDiscovery([]byte(bad)); err == nil {
 			t.Errorf("CheckDiscovery accepted %.120s…", bad)
@@ -190,7 +163,7 @@ func TestDiscoveryMatchesTable(t *testing.T) {
 // simulated panel, and the state topic shows the new value at once.
 func TestConfigCommands(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, base+"arm_delay", is("30"))
+	r.w.WaitFor(t, base+"arm_delay", mqtttest.Is("30"))
 	for _, c := range []struct {
 		key, payload string
 		ok           func(sim.State) bool
@@ -212,8 +185,8 @@ func TestConfigCommands(t *testing.T) {
 		{"cid_phone1", "+15550999", func(s sim.State) bool { return s.CID.Phone1 == "+15550999" }},
 		{"cid_enabled", "ON", func(s sim.State) bool { return s.CID.Enabled == 1 }},
 	} {
-		r.w.publish(t, base+c.key+"/set", c.payload)
-		r.w.waitFor(t, base+c.key, is(c.payload))
+		r.w.Publish(t, base+c.key+"/set", c.payload)
+		r.w.WaitFor(t, base+c.key, mqtttest.Is(c.payload))
 		// The state follows the panel's reply: the panel holds it already.
 		if !c.ok(r.sim.Snapshot()) {
 			t.Errorf("%s=%s: state published, but the simulated panel does not hold it", c.key, c.payload)
@@ -228,7 +201,7 @@ func TestConfigCommands(t *testing.T) {
 // sent to the panel.
 func TestInvalidPayloadsSendNothing(t *testing.T) {
 	r := startRigWith(t, "", func(c *Config) { c.DiagnosticsPoll, c.ConfigPoll = time.Hour, time.Hour }, nil)
-	r.w.waitFor(t, base+"sensor/1/name", is("Front door"))
+	r.w.WaitFor(t, base+"sensor/1/name", mqtttest.Is("Front door"))
 	before := r.sim.Snapshot()
 	sent := r.bp.Client().Stats().Commands
 	bad := [][2]string{
@@ -243,7 +216,7 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 		{"relay/6/delete", "press"}, {"relay/3/tamper", "ON"},
 	}
 	for _, b := range bad {
-		r.w.publish(t, base+b[0]+"/set", b[1])
+		r.w.Publish(t, base+b[0]+"/set", b[1])
 	}
 	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == uint64(len(bad)) })
 	if st := r.b.Stats(); st.Commands != 0 || st.CommandErrors != 0 {
@@ -264,15 +237,15 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 func TestRejectedWriteRepublishes(t *testing.T) {
 	r := startRig(t, "")
 	topic := base + "arm_delay"
-	r.w.waitFor(t, topic, is("30"))
-	n := r.w.count(topic)
+	r.w.WaitFor(t, topic, mqtttest.Is("30"))
+	n := r.w.Count(topic)
 	if err := r.sim.SetFaults(sim.Faults{IgnoreCode: int(protocol.SetHostConfig)}); err != nil {
 		t.Fatal(err)
 	}
-	r.w.publish(t, topic+"/set", "45")
+	r.w.Publish(t, topic+"/set", "45")
 	waitStat(t, r.b, func(s Stats) bool { return s.CommandErrors == 1 })
-	waitUntil(t, "the state published again", func() bool { return r.w.count(topic) > n })
-	if p, _ := r.w.get(topic); p != "30" || r.sim.Snapshot().HostConfig.ArmDelay != 30 {
+	eventually.True(t, "the state published again", func() bool { return r.w.Count(topic) > n })
+	if p, _ := r.w.Get(topic); p != "30" || r.sim.Snapshot().HostConfig.ArmDelay != 30 {
 		t.Fatalf("state %q, panel %d: want both 30", p, r.sim.Snapshot().HostConfig.ArmDelay)
 	}
 }
@@ -281,7 +254,7 @@ func TestRejectedWriteRepublishes(t *testing.T) {
 // new name renames the Home Assistant device too.
 func TestSensorCommands(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, base+"sensor/1/door_chime", is("ON"))
+	r.w.WaitFor(t, base+"sensor/1/door_chime", mqtttest.Is("ON"))
 	flags := func(index int) int {
 		for _, s := range r.sim.Snapshot().Sensors {
 			if s.Index == index {
@@ -290,27 +263,27 @@ func TestSensorCommands(t *testing.T) {
 		}
 		return -1
 	}
-	r.w.publish(t, base+"sensor/1/door_chime/set", "OFF")
-	r.w.waitFor(t, base+"sensor/1/door_chime", is("OFF"))
+	r.w.Publish(t, base+"sensor/1/door_chime/set", "OFF")
+	r.w.WaitFor(t, base+"sensor/1/door_chime", mqtttest.Is("OFF"))
 	if flags(1)&int(peripheral.FlagDoorChime) != 0 || flags(1)&int(peripheral.FlagDetectDoor) == 0 {
 		t.Errorf("sensor 1 flags %d: want door chime off, the rest as it was", flags(1))
 	}
-	r.w.publish(t, base+"sensor/8/alert_mode/set", "alert_when_away_and_home")
-	r.w.waitFor(t, base+"sensor/8/alert_mode", is("alert_when_away_and_home"))
+	r.w.Publish(t, base+"sensor/8/alert_mode/set", "alert_when_away_and_home")
+	r.w.WaitFor(t, base+"sensor/8/alert_mode", mqtttest.Is("alert_when_away_and_home"))
 	if m, _ := peripheral.UserFlags(flags(8)).AlertMode(); m != peripheral.AlertWhenAwayAndHome {
 		t.Errorf("sensor 8 alert mode %v", m)
 	}
-	r.w.publish(t, base+"sensor/30/enabled/set", "ON")
-	r.w.waitFor(t, base+"sensor/30/enabled", is("ON"))
-	r.w.publish(t, base+"sensor/2/name/set", "Patio door")
-	r.w.waitFor(t, base+"sensor/2/name", is("Patio door"))
-	r.w.waitFor(t, sensorDisc(2), func(p string) bool { return strings.Contains(p, `"name":"Patio door"`) })
+	r.w.Publish(t, base+"sensor/30/enabled/set", "ON")
+	r.w.WaitFor(t, base+"sensor/30/enabled", mqtttest.Is("ON"))
+	r.w.Publish(t, base+"sensor/2/name/set", "Patio door")
+	r.w.WaitFor(t, base+"sensor/2/name", mqtttest.Is("Patio door"))
+	r.w.WaitFor(t, sensorDisc(2), func(p string) bool { return strings.Contains(p, `"name":"Patio door"`) })
 	if s := r.sim.Snapshot().Sensors[1]; s.Index != 2 || s.Name != "Patio door" {
 		t.Errorf("sensor 2 on the panel: %+v", s)
 	}
-	r.w.publish(t, base+"relay/3/name/set", "Garden lamps")
-	r.w.waitFor(t, base+"relay/3/name", is("Garden lamps"))
-	r.w.waitFor(t, relayDisc(3), func(p string) bool { return strings.Contains(p, `"name":"Garden lamps"`) })
+	r.w.Publish(t, base+"relay/3/name/set", "Garden lamps")
+	r.w.WaitFor(t, base+"relay/3/name", mqtttest.Is("Garden lamps"))
+	r.w.WaitFor(t, relayDisc(3), func(p string) bool { return strings.Contains(p, `"name":"Garden lamps"`) })
 }
 
 // The delete button deletes the sensor or relay on the panel and its
@@ -318,30 +291,30 @@ func TestSensorCommands(t *testing.T) {
 // retained states are cleared.
 func TestDeleteButtons(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, base+"sensor/2/name", is("Back door"))
-	r.w.waitFor(t, base+"relay/9/name", is("Porch siren"))
-	r.w.publish(t, base+"sensor/2/delete/set", "PRESS")
-	r.w.waitFor(t, sensorDisc(2), is(""))
-	r.w.waitFor(t, base+"sensor/2", is(""))
-	r.w.waitFor(t, base+"sensor/2/name", is(""))
+	r.w.WaitFor(t, base+"sensor/2/name", mqtttest.Is("Back door"))
+	r.w.WaitFor(t, base+"relay/9/name", mqtttest.Is("Porch siren"))
+	r.w.Publish(t, base+"sensor/2/delete/set", "PRESS")
+	r.w.WaitFor(t, sensorDisc(2), mqtttest.Is(""))
+	r.w.WaitFor(t, base+"sensor/2", mqtttest.Is(""))
+	r.w.WaitFor(t, base+"sensor/2/name", mqtttest.Is(""))
 	if slices.ContainsFunc(r.sim.Snapshot().Sensors, func(s protocol.PeripheralRecord) bool { return s.Index == 2 }) {
 		t.Error("sensor 2 is still on the panel")
 	}
-	r.w.publish(t, base+"relay/9/delete/set", "PRESS")
-	r.w.waitFor(t, relayDisc(9), is(""))
-	r.w.waitFor(t, base+"relay/9/name", is(""))
+	r.w.Publish(t, base+"relay/9/delete/set", "PRESS")
+	r.w.WaitFor(t, relayDisc(9), mqtttest.Is(""))
+	r.w.WaitFor(t, base+"relay/9/name", mqtttest.Is(""))
 	if slices.ContainsFunc(r.sim.Snapshot().Devices, func(d protocol.PeripheralRecord) bool { return d.Index == 9 }) {
 		t.Error("relay 9 is still on the panel")
 	}
 	// Once the monitor has read the lists, nothing brings them back.
-	waitUntil(t, "the monitor to see sensor 2 gone", func() bool {
+	eventually.True(t, "the monitor to see sensor 2 gone", func() bool {
 		return !slices.ContainsFunc(r.mon.State().Sensors, func(s g90.SensorState) bool { return s.Index == 2 })
 	})
 	// Republished in list order, relays after sensors.
-	n := r.w.count(relayDisc(6))
-	r.w.publish(t, "homeassistant/status", "online")
-	waitUntil(t, "discovery again", func() bool { return r.w.count(relayDisc(6)) > n })
-	if p, _ := r.w.get(sensorDisc(2)); p != "" {
+	n := r.w.Count(relayDisc(6))
+	r.w.Publish(t, "homeassistant/status", "online")
+	eventually.True(t, "discovery again", func() bool { return r.w.Count(relayDisc(6)) > n })
+	if p, _ := r.w.Get(sensorDisc(2)); p != "" {
 		t.Errorf("sensor 2's device is back: %.80s", p)
 	}
 	if st := r.b.Stats(); st.CommandErrors != 0 || st.Commands != 2 {
@@ -354,49 +327,49 @@ func TestDeleteButtons(t *testing.T) {
 // appears, and the type and name go back to their defaults.
 func TestRegisterSensor(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, base+"registration", is("idle"))
-	r.w.publish(t, base+"new_sensor_type/set", "Door Sensor: WRDS01")
-	r.w.publish(t, base+"new_sensor_name/set", "Shed door")
-	r.w.waitFor(t, base+"new_sensor_name", is("Shed door"))
-	r.w.waitFor(t, base+"new_sensor_type", is("Door Sensor: WRDS01"))
-	r.w.publish(t, base+"register_sensor/set", "PRESS")
-	r.w.waitFor(t, base+"registration", is("registering"))
+	r.w.WaitFor(t, base+"registration", mqtttest.Is("idle"))
+	r.w.Publish(t, base+"new_sensor_type/set", "Door Sensor: WRDS01")
+	r.w.Publish(t, base+"new_sensor_name/set", "Shed door")
+	r.w.WaitFor(t, base+"new_sensor_name", mqtttest.Is("Shed door"))
+	r.w.WaitFor(t, base+"new_sensor_type", mqtttest.Is("Door Sensor: WRDS01"))
+	r.w.Publish(t, base+"register_sensor/set", "PRESS")
+	r.w.WaitFor(t, base+"registration", mqtttest.Is("registering"))
 	// A second press while the first runs is refused.
-	r.w.publish(t, base+"register_relay/set", "PRESS")
+	r.w.Publish(t, base+"register_relay/set", "PRESS")
 	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 1 })
 	waitSim(t, r.sim, "a sensor to learn", func(s sim.State) bool { return s.PendingSensor != nil })
 	if _, err := r.sim.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WRDS01"}); err != nil {
 		t.Fatal(err)
 	}
-	r.w.waitFor(t, base+"registration", is("registered"))
-	attrs := r.w.waitFor(t, base+"registration/attributes", func(p string) bool { return strings.Contains(p, `"index"`) })
+	r.w.WaitFor(t, base+"registration", mqtttest.Is("registered"))
+	attrs := r.w.WaitFor(t, base+"registration/attributes", func(p string) bool { return strings.Contains(p, `"index"`) })
 	snap := r.sim.Snapshot()
 	added := snap.Sensors[len(snap.Sensors)-1]
 	if added.Name != "Shed door" || !strings.Contains(attrs, `"index":`+itoa(added.Index)) {
 		t.Fatalf("added %+v; attributes %s", added, attrs)
 	}
-	r.w.waitFor(t, sensorDisc(added.Index), func(p string) bool { return strings.Contains(p, `"name":"Shed door"`) })
-	r.w.waitFor(t, base+"sensor/"+itoa(added.Index)+"/name", is("Shed door"))
-	r.w.waitFor(t, base+"new_sensor_name", is(""))
-	r.w.waitFor(t, base+"new_sensor_type", is(peripheral.Definitions(peripheral.KindSensor)[0].Name))
+	r.w.WaitFor(t, sensorDisc(added.Index), func(p string) bool { return strings.Contains(p, `"name":"Shed door"`) })
+	r.w.WaitFor(t, base+"sensor/"+itoa(added.Index)+"/name", mqtttest.Is("Shed door"))
+	r.w.WaitFor(t, base+"new_sensor_name", mqtttest.Is(""))
+	r.w.WaitFor(t, base+"new_sensor_type", mqtttest.Is(peripheral.Definitions(peripheral.KindSensor)[0].Name))
 }
 
 // A relay registers at once on the simulator.
 func TestRegisterRelay(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, base+"registration", is("idle"))
-	r.w.publish(t, base+"new_relay_type/set", "Socket: S07")
-	r.w.publish(t, base+"new_relay_name/set", "Lamp")
-	r.w.waitFor(t, base+"new_relay_name", is("Lamp"))
-	r.w.publish(t, base+"register_relay/set", "PRESS")
-	r.w.waitFor(t, base+"registration", is("registered"))
+	r.w.WaitFor(t, base+"registration", mqtttest.Is("idle"))
+	r.w.Publish(t, base+"new_relay_type/set", "Socket: S07")
+	r.w.Publish(t, base+"new_relay_name/set", "Lamp")
+	r.w.WaitFor(t, base+"new_relay_name", mqtttest.Is("Lamp"))
+	r.w.Publish(t, base+"register_relay/set", "PRESS")
+	r.w.WaitFor(t, base+"registration", mqtttest.Is("registered"))
 	snap := r.sim.Snapshot()
 	added := snap.Devices[len(snap.Devices)-1]
 	if added.Name != "Lamp" {
 		t.Fatalf("added %+v", added)
 	}
-	r.w.waitFor(t, relayDisc(added.Index), func(p string) bool { return strings.Contains(p, `"name":"Lamp"`) })
-	r.w.waitFor(t, base+"new_relay_name", is(""))
+	r.w.WaitFor(t, relayDisc(added.Index), func(p string) bool { return strings.Contains(p, `"name":"Lamp"`) })
+	r.w.WaitFor(t, base+"new_relay_name", mqtttest.Is(""))
 }
 
 // The diagnostics come from the host info; the notifications entity goes
@@ -407,37 +380,37 @@ func TestDiagnostics(t *testing.T) {
 		"wifi_status": "ON", "gsm_status": "ON", "gprs_3g_active": "OFF", "wifi_signal": "100", "gsm_signal": "75",
 		"battery_voltage": "4264", "cellular_operator": "26201",
 	} {
-		r.w.waitFor(t, base+topic, is(want))
+		r.w.WaitFor(t, base+topic, mqtttest.Is(want))
 	}
 	one := 1
 	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)
 	}
-	r.w.waitFor(t, base+"notifications", is("ON"))
-	r.w.waitFor(t, base+"notifications/attributes", func(p string) bool { return !strings.Contains(p, `"last_local_packet":null`) })
+	r.w.WaitFor(t, base+"notifications", mqtttest.Is("ON"))
+	r.w.WaitFor(t, base+"notifications/attributes", func(p string) bool { return !strings.Contains(p, `"last_local_packet":null`) })
 }
 
 // Home Assistant's birth message brings the settings' states again too.
 func TestBirthRepublishesStates(t *testing.T) {
 	r := startRig(t, "")
 	topic := base + "alarm_siren_duration"
-	r.w.waitFor(t, topic, is("180"))
-	n := r.w.count(topic)
-	r.w.publish(t, "homeassistant/status", "online")
-	waitUntil(t, "the state published again", func() bool { return r.w.count(topic) > n })
+	r.w.WaitFor(t, topic, mqtttest.Is("180"))
+	n := r.w.Count(topic)
+	r.w.Publish(t, "homeassistant/status", "online")
+	eventually.True(t, "the state published again", func() bool { return r.w.Count(topic) > n })
 }
 
 // Alert flags changed elsewhere (the vendor app, the keypad) show: the
 // monitor polls them, and the bridge reads them when they change.
 func TestAlertFlagsChangedElsewhere(t *testing.T) {
 	r := startRig(t, "")
-	r.w.waitFor(t, base+"alert_arm_disarm", is("ON"))
+	r.w.WaitFor(t, base+"alert_arm_disarm", mqtttest.Is("ON"))
 	st := r.sim.Snapshot()
 	st.AlertFlags &^= protocol.AlertArmDisarm
 	if err := r.sim.SetState(st); err != nil {
 		t.Fatal(err)
 	}
-	r.w.waitFor(t, base+"alert_arm_disarm", is("OFF"))
+	r.w.WaitFor(t, base+"alert_arm_disarm", mqtttest.Is("OFF"))
 }
 
 // A panel without a cellular module, whose SIA read goes unanswered: no
@@ -454,7 +427,7 @@ func TestEntitiesThePanelLacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	d, err := CheckDiscovery([]byte(r.w.waitFor(t, panelDisc, anyPayload)))
+	d, err := CheckDiscovery([]byte(r.w.WaitFor(t, panelDisc, anyPayload)))
 	if err != nil || len(d.Missing()) != 0 {
 		t.Fatalf("%v; missing %v", err, d.Missing())
 	}
@@ -467,10 +440,10 @@ func TestEntitiesThePanelLacks(t *testing.T) {
 	}
 	// Home Assistant's birth brings the states again, and no SIA
 	// entities.
-	n := r.w.count(base + "cid_enabled")
-	r.w.publish(t, "homeassistant/status", "online")
-	waitUntil(t, "states again", func() bool { return r.w.count(base+"cid_enabled") > n })
-	if _, ok := r.w.get(base + "sia_enabled"); ok {
+	n := r.w.Count(base + "cid_enabled")
+	r.w.Publish(t, "homeassistant/status", "online")
+	eventually.True(t, "states again", func() bool { return r.w.Count(base+"cid_enabled") > n })
+	if _, ok := r.w.Get(base + "sia_enabled"); ok {
 		t.Error("SIA state published")
 	}
 }

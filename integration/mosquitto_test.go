@@ -21,6 +21,7 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/lockedbuf"
@@ -264,6 +265,12 @@ func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
 	if !r.sim.Snapshot().Relays[6][2] {
 		t.Fatal("relay 6:2 is not on in the simulator")
 	}
+	// A setting: the siren duration number reaches the panel's config.
+	w.Publish(t, base+"/alarm_siren_duration/set", "77")
+	w.WaitFor(t, base+"/alarm_siren_duration", mqtttest.Is("77"))
+	if got := r.sim.Snapshot().HostConfig.AlarmSirenDuration; got != 77 {
+		t.Fatalf("simulator siren duration %d, want 77", got)
+	}
 	// An invalid payload is ignored: nothing reaches the panel.
 	w.Publish(t, base+"/alarm/set", "ARM_EVERYTHING")
 	w.Publish(t, base+"/relay/6/2/set", "MAYBE")
@@ -284,37 +291,25 @@ func discovery(w *mqtttest.Watcher) map[string]string {
 	return out
 }
 
-// checkDevicePayload checks one device-based discovery payload against
-// spec home-assistant.md §3.
+// checkDevicePayload checks one device discovery payload against the
+// bridge's entity table and spec home-assistant.md §3 (bridge.CheckDiscovery):
+// every component is a row of the table, well formed, and no entity every
+// device of its kind has is missing.
 func checkDevicePayload(t *testing.T, topic, payload, guid string) {
 	t.Helper()
-	var p struct {
-		Device           map[string]any            `json:"device"`
-		Origin           map[string]any            `json:"origin"`
-		Availability     []map[string]any          `json:"availability"`
-		AvailabilityMode string                    `json:"availability_mode"`
-		Components       map[string]map[string]any `json:"components"`
+	d, err := bridge.CheckDiscovery([]byte(payload))
+	if err != nil {
+		t.Errorf("%s: %v", topic, err)
+		return
 	}
-	if err := json.Unmarshal([]byte(payload), &p); err != nil {
-		t.Fatalf("%s: %v", topic, err)
+	if !strings.Contains(d.ObjectID, strings.ToLower(guid)) || topic != "homeassistant/device/"+d.ObjectID+"/config" {
+		t.Errorf("%s: object id %q", topic, d.ObjectID)
 	}
-	if len(p.Device["identifiers"].([]any)) == 0 || p.Origin["name"] == nil || len(p.Availability) != 2 || p.AvailabilityMode != "all" {
-		t.Errorf("%s: device %v origin %v availability %v mode %q", topic, p.Device, p.Origin, p.Availability, p.AvailabilityMode)
+	if missing := d.Missing(); len(missing) > 0 {
+		t.Errorf("%s: lacks %v", topic, missing)
 	}
-	if !strings.HasSuffix(topic, "_"+strings.ToLower(guid)+"/config") && p.Device["via_device"] != "g90_"+strings.ToLower(guid) {
-		t.Errorf("%s: a sub-device without via_device to the panel: %v", topic, p.Device)
-	}
-	if len(p.Components) == 0 {
-		t.Errorf("%s: no components", topic)
-	}
-	for id, c := range p.Components {
-		if c["platform"] == nil || c["unique_id"] == nil || c["object_id"] != nil {
-			t.Errorf("%s: component %s: %v", topic, id, c)
-		}
-		def, _ := c["default_entity_id"].(string)
-		if !strings.HasPrefix(def, c["platform"].(string)+".") {
-			t.Errorf("%s: component %s: default_entity_id %q", topic, id, def)
-		}
+	if len(d.Entities) == 0 {
+		t.Errorf("%s: no entities", topic)
 	}
 }
 

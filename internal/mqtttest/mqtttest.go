@@ -113,3 +113,14 @@ func (w *Watcher) All(prefix string) []Msg {
 
 // Is returns a WaitFor condition: the payload equals want.
 func Is(want string) func(string) bool { return func(p string) bool { return p == want } }
+
+// Count returns how many messages came on exactly topic.
+func (w *Watcher) Count(topic string) int {
+	n := 0
+	for _, m := range w.All(topic) {
+		if m.Topic == topic {
+			n++
+		}
+	}
+	return n
+}
