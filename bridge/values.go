@@ -218,6 +218,26 @@ func (p *panel) findPeripheral(ctx context.Context, tg target) (*peripheral.Sens
 // Then it publishes the new states and discovery (a name is the HA
 // device's name).
 func (p *panel) updatePeripheral(ctx context.Context, tg target, c g90.PeripheralChange) error {
+	err := p.withRecord(ctx, tg, func(s *peripheral.Sensor, d *peripheral.Device) (err error) {
+		if tg.scope == ScopeRelay {
+			if d, err = p.cfg.Panel.UpdateDevice(ctx, d, c); err == nil {
+				p.keepPeripheral(tg, nil, d)
+			}
+		} else if s, err = p.cfg.Panel.UpdateSensor(ctx, s, c); err == nil {
+			p.keepPeripheral(tg, s, nil)
+		}
+		return err
+	})
+	if err == nil {
+		p.cfg.Monitor.Refresh() // its names and enabled flags
+	}
+	return err
+}
+
+// withRecord runs op on the target's record last read and, when the
+// panel's record changed since (g90.ErrChanged), once more on a fresh
+// read.
+func (p *panel) withRecord(ctx context.Context, tg target, op func(*peripheral.Sensor, *peripheral.Device) error) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		var s *peripheral.Sensor
@@ -230,19 +250,9 @@ func (p *panel) updatePeripheral(ctx context.Context, tg target, c g90.Periphera
 		if err != nil {
 			return err
 		}
-		if tg.scope == ScopeRelay {
-			if d, err = p.cfg.Panel.UpdateDevice(ctx, d, c); err == nil {
-				p.keepPeripheral(tg, nil, d)
-			}
-		} else if s, err = p.cfg.Panel.UpdateSensor(ctx, s, c); err == nil {
-			p.keepPeripheral(tg, s, nil)
-		}
-		if !errors.Is(err, g90.ErrChanged) {
+		if err = op(s, d); !errors.Is(err, g90.ErrChanged) {
 			break
 		}
-	}
-	if err == nil {
-		p.cfg.Monitor.Refresh() // its names and enabled flags
 	}
 	return err
 }
@@ -281,27 +291,12 @@ func (p *panel) rereadPeripheral(ctx context.Context, tg target) {
 // delete deletes the target sensor or relay on the panel, and its Home
 // Assistant device at once: an empty retained discovery payload.
 func (p *panel) delete(ctx context.Context, tg target) error {
-	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		var s *peripheral.Sensor
-		var d *peripheral.Device
-		if attempt == 0 {
-			s, d, err = p.peripheralRecord(ctx, tg)
-		} else {
-			s, d, err = p.findPeripheral(ctx, tg)
-		}
-		if err != nil {
-			return err
-		}
+	err := p.withRecord(ctx, tg, func(s *peripheral.Sensor, d *peripheral.Device) error {
 		if tg.scope == ScopeRelay {
-			err = p.cfg.Panel.DeleteDevice(ctx, d)
-		} else {
-			err = p.cfg.Panel.DeleteSensor(ctx, s)
+			return p.cfg.Panel.DeleteDevice(ctx, d)
 		}
-		if !errors.Is(err, g90.ErrChanged) {
-			break
-		}
-	}
+		return p.cfg.Panel.DeleteSensor(ctx, s)
+	})
 	if err != nil {
 		return err
 	}
