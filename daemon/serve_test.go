@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/daemontest"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
@@ -30,8 +32,8 @@ import (
 // broker, all on loopback.
 type daemonRig struct {
 	sim  *sim.Panel
-	ep   Endpoints
-	cfg  *Config
+	ep   daemon.Endpoints
+	cfg  *daemon.Config
 	w    *mqtttest.Watcher
 	stop func() error // stops the daemon and returns Run's error
 	guid string
@@ -72,46 +74,14 @@ panels:
     port: %d
     poll: 1s
 %s`, dir, a.Port, extra)
-	cfg, err := ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Options{
-			Started:     func(ep Endpoints) { started <- ep },
-			NotifyConns: map[string]net.PacketConn{"home": nc},
-			Timeout:     500 * time.Millisecond,
-		})
-	}()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(20 * time.Second):
-				runErr = fmt.Errorf("Run did not return after cancel")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
+	ep, stop := daemontest.Run(t, cfg, daemon.Options{
+		NotifyConns: map[string]net.PacketConn{"home": nc},
+		Timeout:     500 * time.Millisecond,
 	})
-	var ep Endpoints
-	select {
-	case ep = <-started:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the daemon did not start")
-	}
 	if cloudPanel {
 		simCfg.Cloud = sim.CloudConfig{Addr: ep.Cloud}
 		s = simtest.Start(t, simCfg)
@@ -240,11 +210,11 @@ func TestServeStartErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yaml := tc.yaml + "state_dir: " + dir + "\npanels:\n  - host: 127.0.0.1\n    notifications: none\n"
-			cfg, err := ParseConfig("g90.yaml", []byte(yaml), nil)
+			cfg, err := daemon.ParseConfig("g90.yaml", []byte(yaml), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = Run(context.Background(), cfg, Options{})
+			err = daemon.Run(context.Background(), cfg, daemon.Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Run: %v, want an error with %q", err, tc.want)
 			}
@@ -255,11 +225,11 @@ func TestServeStartErrors(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig("g90.yaml", []byte("state_dir: "+file+"/sub\npanels:\n  - host: 127.0.0.1\n"), nil)
+	cfg, err := daemon.ParseConfig("g90.yaml", []byte("state_dir: "+file+"/sub\npanels:\n  - host: 127.0.0.1\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "state_dir") {
+	if err := daemon.Run(context.Background(), cfg, daemon.Options{}); err == nil || !strings.Contains(err.Error(), "state_dir") {
 		t.Fatalf("Run: %v, want a state_dir error", err)
 	}
 }
@@ -280,7 +250,7 @@ func TestServeReload(t *testing.T) {
 	probe.Close()
 	configs := []string{"first", "broken", "second"}
 	var mu sync.Mutex
-	load := func() (*Config, error) {
+	load := func() (*daemon.Config, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		name := configs[0]
@@ -292,20 +262,20 @@ func TestServeReload(t *testing.T) {
 		}
 		yaml := fmt.Sprintf("mqtt:\n  listen: %s\n  topic_prefix: %s\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - host: 127.0.0.1\n    port: %d\n    notifications: none\n",
 			brokerAddr, name, dir, s.Addr().(*net.UDPAddr).Port)
-		return ParseConfig("g90.yaml", []byte(yaml), nil)
+		return daemon.ParseConfig("g90.yaml", []byte(yaml), nil)
 	}
 	var logs lockedbuf.Buffer
 	reload := make(chan struct{})
-	started := make(chan Endpoints, 3)
+	started := make(chan daemon.Endpoints, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, load, reload, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Started: func(ep Endpoints) { started <- ep }})
+		done <- daemon.Serve(ctx, load, reload, daemon.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Started: func(ep daemon.Endpoints) { started <- ep }})
 	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+			t.Errorf("daemon.Serve: %v", err)
 		}
 	}()
 	<-started
@@ -317,7 +287,7 @@ func TestServeReload(t *testing.T) {
 	select {
 	case <-started:
 	case err := <-done:
-		t.Fatalf("Serve ended: %v", err)
+		t.Fatalf("daemon.Serve ended: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("no restart")
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/daemontest"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
@@ -171,43 +172,16 @@ func startDaemon(t *testing.T, mqtt string) *rig {
 		t.Fatal(err)
 	}
 	logs := &lockedbuf.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		done <- daemon.Run(ctx, cfg, daemon.Options{
-			Logger:      slogTo(logs),
-			Started:     func(daemon.Endpoints) { close(started) },
-			NotifyConns: map[string]net.PacketConn{"home": nc},
-			Timeout:     500 * time.Millisecond,
-		})
-	}()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(30 * time.Second):
-				runErr = fmt.Errorf("daemon.Run did not return")
-			}
-		})
-		return runErr
-	}
+	_, stop := daemontest.Run(t, cfg, daemon.Options{
+		Logger:      slogTo(logs),
+		NotifyConns: map[string]net.PacketConn{"home": nc},
+		Timeout:     500 * time.Millisecond,
+	})
 	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
 		if t.Failed() {
 			t.Logf("the daemon's log:\n%s", logs.String())
 		}
 	})
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("daemon.Run: %v", err)
-	}
 	return &rig{sim: s, cfg: cfg, guid: s.Snapshot().Host.GUID, logs: logs, stop: stop}
 }
 
