@@ -22,19 +22,31 @@ type CloudHub struct {
 	log *slog.Logger
 
 	mu    sync.RWMutex
-	sinks map[string]notify.Sink
+	sinks map[string]route
 
 	unrouted atomic.Uint64
 }
 
+// route is where one panel's messages go.
+type route struct {
+	sink    notify.Sink
+	chained bool // relayed to cloud.Config.Upstream
+}
+
 // NewCloudHub starts listening as cfg says (cfg.Handler is the hub's
-// own).
+// own). With cfg.Upstream set and cfg.Chain nil, the panels relayed
+// upstream are those whose source is chained (ChainedSource,
+// Standalone); a chained panel's messages are answered locally until its
+// source has read its GUID.
 func NewCloudHub(cfg cloud.Config) (*CloudHub, error) {
-	h := &CloudHub{sinks: map[string]notify.Sink{}, log: cfg.Logger}
+	h := &CloudHub{sinks: map[string]route{}, log: cfg.Logger}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Handler = cloud.HandlerFunc(h.handle)
+	if cfg.Upstream != "" && cfg.Chain == nil {
+		cfg.Chain = h.chained
+	}
 	srv, err := cloud.New(cfg)
 	if err != nil {
 		return nil, err
@@ -57,11 +69,12 @@ func (h *CloudHub) Unrouted() uint64 { return h.unrouted.Load() }
 // handle is called by the server, one message at a time.
 func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
 	h.mu.RLock()
-	sink := h.sinks[m.GUID]
-	if sink == nil {
-		sink = h.sinks[anyPanel]
+	r, ok := h.sinks[m.GUID]
+	if !ok {
+		r = h.sinks[anyPanel]
 	}
 	h.mu.RUnlock()
+	sink := r.sink
 	if sink == nil {
 		if n := h.unrouted.Add(1); isPowerOfTwo(n) {
 			h.log.Warn("cloud: message from a panel no monitor serves; dropped", "guid", m.GUID, "remote", m.Remote, "kind", m.Kind, "unrouted", n)
@@ -76,28 +89,44 @@ func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
 // messages no other source claims.
 const anyPanel = "*"
 
+// chained reports whether the panel with guid is relayed upstream.
+func (h *CloudHub) chained(guid string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r, ok := h.sinks[guid]
+	if !ok {
+		r = h.sinks[anyPanel]
+	}
+	return r.chained
+}
+
 // Source returns the event source of panel p: once p's GUID is read
 // (retried with backoff while the panel does not answer), the messages
 // that carry it go to the Monitor running the source. The hub must be
 // served for the source to receive anything.
 func (h *CloudHub) Source(p *Panel) Source { return &hubSource{h: h, p: p} }
 
+// ChainedSource is Source for a panel that is also relayed to the
+// vendor's cloud (cloud.Config.Upstream).
+func (h *CloudHub) ChainedSource(p *Panel) Source { return &hubSource{h: h, p: p, chained: true} }
+
 // Standalone returns the hub's only source, for a program with one
 // panel (g90 listen): its Run serves the hub too. It takes the messages
 // of the panel with this GUID, or with guid "" of every panel that
-// connects.
+// connects, and they are relayed when the hub has an upstream.
 func (h *CloudHub) Standalone(guid string) Source {
 	if guid == "" {
 		guid = anyPanel
 	}
-	return &hubSource{h: h, guid: guid, serve: true}
+	return &hubSource{h: h, guid: guid, serve: true, chained: true}
 }
 
 type hubSource struct {
-	h     *CloudHub
-	p     *Panel // whose GUID to read, or nil
-	guid  string // the GUID to route, when p is nil
-	serve bool   // Run serves the hub too
+	h       *CloudHub
+	p       *Panel // whose GUID to read, or nil
+	guid    string // the GUID to route, when p is nil
+	serve   bool   // Run serves the hub too
+	chained bool   // relayed upstream
 }
 
 // Run implements Source.
@@ -132,7 +161,7 @@ func (s *hubSource) route(ctx context.Context, sink notify.Sink) error {
 		h.mu.Unlock()
 		return fmt.Errorf("g90: cloud: panel %s is served by another monitor", guid)
 	}
-	h.sinks[guid] = sink
+	h.sinks[guid] = route{sink, s.chained}
 	h.mu.Unlock()
 	h.log.Debug("cloud: routing panel", "guid", guid)
 	<-ctx.Done()

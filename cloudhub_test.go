@@ -138,7 +138,7 @@ func TestCloudHubStandaloneAnyPanel(t *testing.T) {
 	eventually.True(t, "routing", func() bool {
 		hub.mu.RLock()
 		defer hub.mu.RUnlock()
-		return hub.sinks[anyPanel] != nil
+		return hub.sinks[anyPanel].sink != nil
 	})
 	hello := cloudMessage(t, "C-HELLO")
 	hello.Hello.GUID = s.Snapshot().Host.GUID

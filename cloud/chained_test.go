@@ -304,3 +304,29 @@ func TestChainedAllowGUIDs(t *testing.T) {
 	}
 	p.expect(chainedVector(t, "CH-RELAY-1"))
 }
+
+// TestChainOnlySome: with Config.Chain only the panels it names are
+// relayed; another panel on the same server is answered locally and
+// nothing of it reaches the upstream.
+func TestChainOnlySome(t *testing.T) {
+	up := chainedVector(t, "CH-RELAY-1")
+	fake := newFakeCloud(t, up)
+	defer fake.Stop()
+	srv, _ := start(t, Config{Upstream: fake.addr, Chain: func(guid string) bool { return guid == "PANEL-A" }})
+	b := dial(t, srv)
+	b.send(helloWithGUID(t, "PANEL-B"))
+	b.expect(helloReplies(srv))
+	b.send(ping)
+	b.expect(ping)
+	a := dial(t, srv)
+	helloA := helloWithGUID(t, "PANEL-A")
+	a.send(helloA)
+	// The first message the upstream gets is panel A's hello: nothing of B.
+	if r := fake.next(t); !bytes.Equal(r.msg, helloA) {
+		t.Fatalf("upstream got % x first, want panel A's hello", r.msg)
+	}
+	a.expect(up)
+	if st := srv.Stats(); st.UpstreamConnects != 1 {
+		t.Fatalf("UpstreamConnects = %d, want 1 (panel A's)", st.UpstreamConnects)
+	}
+}

@@ -127,6 +127,11 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 	switch {
 	case !keep:
 		return false
+	case c.relay != nil && s.chain != nil && !s.chained(c.getGUID()):
+		// A panel not chained (Config.Chain) is answered here alone.
+		if len(c.out) > 0 {
+			return c.write(c.out) == nil
+		}
 	case c.relay != nil:
 		// spec: E.4.1: every read goes upstream unmodified; not before
 		// the panel named itself when only some are served.
@@ -275,3 +280,7 @@ func (c *conn) replies(m *cloudproto.Message) {
 	}
 	c.out = cloudproto.AppendReplies(c.out, m, p)
 }
+
+// chained reports whether the panel with guid is relayed upstream: one
+// that has not named itself is not.
+func (s *Server) chained(guid string) bool { return guid != "" && s.chain(guid) }

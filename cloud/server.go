@@ -114,6 +114,11 @@ type Config struct {
 	// replies with the advertised one, so the panel is not sent past this
 	// server to the vendor (spec: G.5).
 	RewriteDiscovery bool
+	// Chain, with Upstream set, says which panels are relayed, by GUID;
+	// the others are answered by the server alone, as in standalone mode.
+	// A read is relayed only once its panel has named itself (its first
+	// discovery or hello). Nil relays every panel.
+	Chain func(guid string) bool
 }
 
 // Errors of New and Serve.
@@ -208,6 +213,7 @@ type Server struct {
 	localPort int
 
 	upstream         string
+	chain            func(guid string) bool
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
 	connectTimeout   time.Duration
 	backoffMin       time.Duration
@@ -241,7 +247,7 @@ func New(cfg Config) (*Server, error) {
 		conns:     map[*conn]struct{}{},
 		byGUID:    map[string]*conn{},
 
-		upstream:         cfg.Upstream,
+		upstream: cfg.Upstream, chain: cfg.Chain,
 		dial:             cfg.Dial,
 		connectTimeout:   cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout),
 		backoffMin:       cmp.Or(cfg.BackoffMin, DefaultBackoffMin),

@@ -575,7 +575,6 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("panels", "no panel configured")
 	}
 	names, hosts := map[string]int{}, map[string]int{}
-	firstCloud := -1 // the first cloud or chained panel
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
@@ -606,13 +605,6 @@ func (d *decoder) validate(c *Config) {
 			}
 			if p.Notifications == NotifyChained && c.Cloud.Upstream == "" {
 				d.errorf(at("notifications"), "chained needs cloud.upstream, the vendor's server")
-			}
-			// One cloud server serves them all, and it either relays to
-			// cloud.upstream or it does not.
-			if firstCloud < 0 {
-				firstCloud = i
-			} else if f := c.Panels[firstCloud].Notifications; f != p.Notifications {
-				d.errorf(at("notifications"), "%s, but panels[%d] is %s: the panels share one cloud server, which relays to cloud.upstream (chained) or not (cloud); make them all one or the other", p.Notifications, firstCloud, f)
 			}
 		case NotifyLocal, NotifyHistory, NotifyNone:
 		default:

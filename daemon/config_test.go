@@ -147,7 +147,6 @@ func TestConfigErrors(t *testing.T) {
 		{"cloud without listen", "panels:\n  - host: a\n  - host: b\n    notifications: cloud\n", "g90.yaml:4: panels[1].notifications: cloud needs cloud.listen"},
 		{"chained without upstream", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: chained\n", "g90.yaml:5: panels[0].notifications: chained needs cloud.upstream"},
 		{"chained without anything", "panels:\n  - host: a\n    notifications: chained\n", "panels[0].notifications: chained needs cloud.listen"},
-		{"cloud and chained mixed", "cloud:\n  listen: :5678\n  upstream: vendor\npanels:\n  - host: a\n    notifications: chained\n  - host: b\n    notifications: cloud\n", "g90.yaml:8: panels[1].notifications: cloud, but panels[0] is chained"},
 		{"history too often", "panels:\n  - host: a\n    notifications: history\n    history_interval: 100ms\n", "g90.yaml:4: panels[0].history_interval: 100ms: want at least 1s"},
 		{"bad notify_listen", "panels:\n  - host: a\n    notify_listen: 12901\n", `g90.yaml:3: panels[0].notify_listen: "12901": want host:port`},
 		{"poll too short", "panels:\n  - host: a\n    poll: 10ms\n", "g90.yaml:3: panels[0].poll: 10ms: want 0 (no polling) or at least 1s"},

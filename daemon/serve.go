@@ -244,8 +244,10 @@ func (d *instance) buildCloud() error {
 	}
 	for _, p := range d.cfg.Panels {
 		if p.Notifications == NotifyChained {
-			// Keep the panel pointed at us when the vendor answers its
-			// discovery (spec: notifications-and-cloud.md G.5).
+			// Only the chained panels are relayed (their sources say so,
+			// CloudHub.ChainedSource). Keep them pointed at us when the
+			// vendor answers their discovery (spec:
+			// notifications-and-cloud.md G.5).
 			cc.Upstream, cc.RewriteDiscovery = c.Upstream, true
 		}
 	}
@@ -288,8 +290,10 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		l := listener
 		d.closers = append(d.closers, func() { l.Close() })
 		sources = append(sources, listener)
-	case NotifyCloud, NotifyChained:
+	case NotifyCloud:
 		sources = append(sources, d.hub.Source(p))
+	case NotifyChained:
+		sources = append(sources, d.hub.ChainedSource(p))
 	case NotifyHistory:
 		sources = append(sources, p.NewHistoryPoller(g90.HistoryConfig{
 			Interval:  pc.HistoryInterval,

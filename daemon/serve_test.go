@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/internal/daemontest"
 	"github.com/g90alarm/g90/internal/eventually"
@@ -316,5 +317,84 @@ func TestServeCloudPanel(t *testing.T) {
 	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
 	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_cloud_connections_open 1") || !strings.Contains(m, "g90_cloud_unrouted_total 0") {
 		t.Errorf("/metrics: the cloud connection or unrouted messages:\n%s", m)
+	}
+}
+
+// One cloud server, two panels: one chained to the vendor's cloud, one
+// not. Both panels' events arrive; the vendor hears from the chained one
+// only.
+func TestServeCloudAndChainedPanels(t *testing.T) {
+	leaktest.Check(t)
+	var mu sync.Mutex
+	vendorSaw := map[string]bool{}
+	vendor, err := sim.NewVendorCloud(sim.VendorCloudConfig{OnMessage: func(_ int, raw []byte) {
+		m, err := cloudproto.Decode(raw)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if m.Kind == cloudproto.KindHello || m.Kind == cloudproto.KindDiscovery {
+			vendorSaw[m.Hello.GUID] = true
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vctx, vcancel := context.WithCancel(context.Background())
+	vdone := make(chan error, 1)
+	go func() { vdone <- vendor.Serve(vctx) }()
+	defer func() { vcancel(); <-vdone }()
+
+	dir := t.TempDir()
+	guids := []string{"CHAINED00001", "STANDALONE01"}
+	conns := make([]net.PacketConn, 2)
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\ncloud:\n  listen: 127.0.0.1:0\n  upstream: %s\npanels:\n", dir, vendor.Addr())
+	for i, kind := range []string{"chained", "cloud"} {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+		yaml += fmt.Sprintf("  - name: p%d\n    host: 127.0.0.1\n    port: %d\n    notifications: %s\n", i, c.LocalAddr().(*net.UDPAddr).Port, kind)
+	}
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, _ := daemontest.Run(t, cfg, daemon.Options{Timeout: 500 * time.Millisecond})
+	sims := make([]*sim.Panel, 2)
+	for i, g := range guids {
+		st := sim.DefaultState()
+		st.Host.GUID = g
+		sims[i] = simtest.Start(t, sim.Config{PacketConn: conns[i], State: &st, Seed: 1, Cloud: sim.CloudConfig{Addr: ep.Cloud, HelloInterval: 200 * time.Millisecond}})
+	}
+	w := mqtttest.Watch(t, strings.TrimPrefix(ep.MQTT, "mqtt://"), "#")
+	one := 1
+	for i, g := range guids {
+		w.WaitFor(t, "g90/"+g+"/availability", mqtttest.Is("online"))
+		// The hub routes a panel once its source has read the GUID;
+		// open the door until the event shows.
+		eventually.True(t, g+"'s cloud event", func() bool {
+			for _, m := range w.All("g90/" + g + "/event") {
+				if strings.Contains(m.Payload, `"source":"cloud","type":"door_open"`) {
+					return true
+				}
+			}
+			_, err := sims[i].Inject(sim.Injection{Event: "door_open", Sensor: &one})
+			return err != nil
+		})
+	}
+	// A chained panel is relayed once its source has read its GUID: its
+	// next hello reaches the vendor.
+	eventually.True(t, "the chained panel's hello at the vendor", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return vendorSaw[guids[0]]
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if vendorSaw[guids[1]] {
+		t.Fatalf("the vendor saw %v, want the chained panel %s only", vendorSaw, guids[0])
 	}
 }
