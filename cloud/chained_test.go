@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/vectors"
 )
 
 // chainedVector returns the bytes the upstream sends in a CH-* vector
 // (spec: F.6).
 func chainedVector(t *testing.T, id string) []byte {
 	t.Helper()
-	return entryHex(t, vectorsFile, id, "upstream_sends_after_receiving")
+	return vectors.EntryHex(t, vectorsFile, id, "upstream_sends_after_receiving")
 }
 
 // next reads one message the server sends to the panel.

@@ -171,29 +171,7 @@ var ping = []byte{0x01, 0x10, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00}
 // vector returns the hex input of a C-* vector (spec: F.4, F.5).
 func vector(t testing.TB, id string) []byte {
 	t.Helper()
-	return entryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", id, "input_hex")
-}
-
-// entryHex returns a field given in hex of the vector id in file.
-func entryHex(t testing.TB, file, id, field string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := vectors.ParseEntries(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		if e.ID == id {
-			if h, ok := vectors.Hex(e.Fields[field]); ok {
-				return h
-			}
-		}
-	}
-	t.Fatalf("%s: no vector %s with %s in hex", file, id, field)
-	return nil
+	return vectors.EntryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", id, "input_hex")
 }
 
 // helloWithGUID returns C-HELLO with another GUID.
