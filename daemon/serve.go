@@ -343,24 +343,29 @@ func (d *instance) serve(ctx context.Context) error {
 		mu.Unlock()
 		cancel()
 	}
-	// Monitors stop first: they drain into their subscriptions, which
-	// the journal writers and the bridge read until they close.
+	// The consumers of the Monitors' events (journal, metrics, MQTT
+	// bridge) stop only after every Monitor has: a Monitor drains its
+	// queue into the subscriptions when it stops, and the consumers read
+	// them to the end, so the last events still reach the journal and the
+	// bridge's durable queue.
+	cctx, ccancel := context.WithCancel(context.Background())
+	defer ccancel()
 	var consumers sync.WaitGroup
 	for _, p := range d.panels {
 		consumers.Go(func() { d.writeJournal(p) })
-		consumers.Go(func() { fail("metrics", p.metrics.Run(ctx)) })
+		consumers.Go(func() { fail("metrics", p.metrics.Run(cctx)) })
 		wg.Go(func() { fail("panel "+p.cfg.Name, p.monitor.Run(ctx)) })
 	}
 	if d.hub != nil {
 		wg.Go(func() { fail("cloud", d.hub.Serve(ctx)) })
 	}
-	consumers.Go(func() { fail("mqtt", d.bridge.Run(ctx)) })
-	consumers.Go(func() { d.watchBridge(ctx) })
+	consumers.Go(func() { fail("mqtt", d.bridge.Run(cctx)) })
+	consumers.Go(func() { d.watchBridge(cctx) })
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.metrics.Handler())
 	mux.Handle("/", d.ui)
-	consumers.Go(func() { fail("web", d.ui.Run(ctx)) })
+	wg.Go(func() { fail("web", d.ui.Run(ctx)) }) // closes the SSE streams Shutdown waits for
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	wg.Go(func() {
 		if err := srv.Serve(d.web); !errors.Is(err, http.ErrServerClosed) {
@@ -386,6 +391,7 @@ func (d *instance) serve(ctx context.Context) error {
 		d.opt.Started(ep)
 	}
 	wg.Wait()
+	ccancel()
 	consumers.Wait()
 	return first
 }
