@@ -157,6 +157,26 @@ type CloudConfig struct {
 	Upstream string `yaml:"upstream"`
 }
 
+// AdvertiseAddr returns Advertise as an address and port (port 5678 when
+// it names none); the zero AddrPort when Advertise is empty.
+func (c *CloudConfig) AdvertiseAddr() (netip.AddrPort, error) {
+	a := c.Advertise
+	if a == "" {
+		return netip.AddrPort{}, nil
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		host, port = a, strconv.Itoa(DefaultCloudPort)
+	}
+	// The panel is given an IPv4 address (spec: local-protocol.md 5.3).
+	ip, err := netip.ParseAddr(host)
+	n, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || !ip.Is4() || perr != nil || n == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%q: want the IPv4 address the panels connect to, optionally with :port", a)
+	}
+	return netip.AddrPortFrom(ip, uint16(n)), nil
+}
+
 // WebConfig is the web UI, which also serves /metrics.
 type WebConfig struct {
 	// Listen is its TCP address; default "127.0.0.1:8080".
@@ -636,16 +656,8 @@ func (d *decoder) validate(c *Config) {
 		}
 		d.checkAddr("cloud.upstream", c.Cloud.Upstream, true)
 	}
-	if a := c.Cloud.Advertise; a != "" {
-		// The panel is given an IPv4 address (spec: local-protocol.md 5.3).
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			host, port = a, strconv.Itoa(DefaultCloudPort)
-		}
-		ip, err := netip.ParseAddr(host)
-		if n, perr := strconv.Atoi(port); err != nil || !ip.Is4() || perr != nil || n < 1 || n > 65535 {
-			d.errorf("cloud.advertise", "%q: want the IPv4 address the panels connect to, optionally with :port", a)
-		}
+	if _, err := c.Cloud.AdvertiseAddr(); err != nil {
+		d.errorf("cloud.advertise", "%v", err)
 	}
 	d.checkAddr("web.listen", c.Web.Listen, false)
 	for i, h := range c.Web.Hosts {

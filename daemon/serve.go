@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -231,17 +230,11 @@ func (d *instance) buildCloud() error {
 		return nil
 	}
 	cc := cloud.Config{Addr: c.Listen, Logger: d.log.With("part", "cloud")}
-	if c.Advertise != "" {
-		host, port, err := net.SplitHostPort(c.Advertise)
-		if err != nil {
-			host, port = c.Advertise, strconv.Itoa(DefaultCloudPort)
-		}
-		ap, err := netip.ParseAddrPort(net.JoinHostPort(host, port))
-		if err != nil {
-			return fmt.Errorf("cloud.advertise: %w", err)
-		}
-		cc.Advertise = ap
+	ap, err := c.AdvertiseAddr()
+	if err != nil {
+		return fmt.Errorf("cloud.advertise: %w", err)
 	}
+	cc.Advertise = ap
 	for _, p := range d.cfg.Panels {
 		if p.Notifications == NotifyChained {
 			// Only the chained panels are relayed (their sources say so,
