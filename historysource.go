@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/g90alarm/g90/notify"
@@ -30,6 +31,9 @@ type HistoryConfig struct {
 	// again. "" keeps it in memory: the first read then only sets the
 	// baseline (spec: C.4).
 	StateFile string
+	// Paused starts the poller paused: it reads nothing until
+	// SetEnabled(true).
+	Paused bool
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 }
@@ -40,11 +44,19 @@ type HistoryConfig struct {
 // several with the same timestamp; an entry that cannot be routed is
 // skipped with a log line by the Monitor and blocks nothing; a failed
 // read is retried at the next tick; and the cursor can survive a restart.
+// It can be paused and resumed while it runs (Home Assistant's "simulate
+// alerts from history" switch; spec: home-assistant.md §2a).
 type HistoryPoller struct {
 	p   *Panel
 	cfg HistoryConfig
 	log *slog.Logger
-	cur cursor
+	cur cursor // owned by Run's goroutine
+
+	on atomic.Bool
+	// rebase: paused since the last poll; what happens while paused is
+	// not replayed, so the next read sets a new baseline.
+	rebase atomic.Bool
+	wake   chan struct{}
 }
 
 // cursor is the newest panel time handled and how many entries of each
@@ -69,7 +81,30 @@ func (p *Panel) NewHistoryPoller(cfg HistoryConfig) *HistoryPoller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HistoryPoller{p: p, cfg: cfg, log: log.With("panel", p.Addr(), "source", notify.SourceHistory)}
+	h := &HistoryPoller{p: p, cfg: cfg, log: log.With("panel", p.Addr(), "source", notify.SourceHistory), wake: make(chan struct{}, 1)}
+	h.on.Store(!cfg.Paused)
+	return h
+}
+
+// Enabled reports whether the poller reads the history (is not paused).
+func (h *HistoryPoller) Enabled() bool { return h.on.Load() }
+
+// SetEnabled resumes or pauses the poller; it takes effect at once. The
+// entries written while it was paused are not replayed: the first read
+// after a pause sets a new baseline, and so does a restart after one (the
+// state file forgets the cursor). A restart without a pause replays what
+// happened while the poller was stopped, as before.
+func (h *HistoryPoller) SetEnabled(on bool) {
+	if h.on.Swap(on) == on {
+		return
+	}
+	if !on {
+		h.rebase.Store(true)
+	}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Run reads the history every Interval until ctx ends, and hands each new
@@ -81,11 +116,20 @@ func (h *HistoryPoller) Run(ctx context.Context, sink notify.Sink) error {
 	t := time.NewTicker(h.cfg.Interval)
 	defer t.Stop()
 	for {
-		h.poll(ctx, sink)
+		if h.rebase.Swap(false) && h.cur.Set {
+			h.cur = cursor{Panel: h.p.Addr()}
+			if err := h.saveCursor(); err != nil {
+				h.log.Error("cannot save the history cursor", "err", err)
+			}
+		}
+		if h.on.Load() {
+			h.poll(ctx, sink)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-h.wake:
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +338,44 @@ func TestMonitorHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, sub, `sensor_activity 1 "Front door" occupied=false`, `door_close 1 "Front door"`)
+}
+
+// A paused history poller reads nothing; resumed, it does not replay what
+// happened while it was paused (a new baseline), and the state file
+// forgets the cursor, so a restart does not replay it either (spec:
+// home-assistant.md §2a "simulate alerts from history").
+func TestMonitorHistoryPause(t *testing.T) {
+	leaktest.Check(t)
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	p := newPanel(t, s, 100*time.Millisecond, -1)
+	file := filepath.Join(t.TempDir(), "history.json")
+	h := p.NewHistoryPoller(HistoryConfig{Interval: 20 * time.Millisecond, StateFile: file, Paused: true})
+	if h.Enabled() {
+		t.Fatal("a poller configured Paused is enabled")
+	}
+	mon := p.NewMonitor(MonitorConfig{Sources: []Source{h}})
+	sub := mon.Subscribe(256)
+	runMonitor(t, mon)
+	<-mon.Ready()
+	lastPoll := func() time.Time { return mon.State().LastPacket[notify.SourceHistory] }
+
+	h.SetEnabled(true)
+	eventually.True(t, "the history baseline", func() bool { return !lastPoll().IsZero() })
+	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(1)})
+	expect(t, sub, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
+
+	h.SetEnabled(false)
+	eventually.True(t, "the cursor forgotten on disk", func() bool {
+		b, err := os.ReadFile(file)
+		return err == nil && strings.Contains(string(b), `"set":false`)
+	})
+	paused := lastPoll()
+	inject(t, s, sim.Injection{Event: "door_close", Sensor: idx(1)}) // while paused
+	h.SetEnabled(true)
+	eventually.True(t, "a read after resuming", func() bool { return lastPoll().After(paused) })
+	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(1)})
+	// The door's closing, while paused, is not replayed.
+	expect(t, sub, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
 }
 
 // Run stops every goroutine and closes subscriptions; a subscription made
