@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/internal/atomicfile"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -265,19 +265,7 @@ func (h *HistoryPoller) saveCursor() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(h.cfg.StateFile), ".history-*")
-	if err == nil {
-		_, err = tmp.Write(b)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), h.cfg.StateFile)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}
+	err = atomicfile.Write(h.cfg.StateFile, b)
 	if err != nil {
 		return fmt.Errorf("history state file: %w", err)
 	}

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/g90alarm/g90/internal/atomicfile"
 )
 
 // loadStateFile reads the state file at path. A missing file, or an empty
@@ -44,7 +45,7 @@ func (p *Panel) save() error {
 	// The snapshot is taken under saveMu, so the last write is the newest.
 	b, err := json.MarshalIndent(p.Snapshot(), "", "  ")
 	if err == nil {
-		err = writeFileAtomic(p.stateFile, append(b, '\n'))
+		err = atomicfile.Write(p.stateFile, append(b, '\n'))
 	}
 	if err != nil {
 		err = fmt.Errorf("sim: save state file %s: %w", p.stateFile, err)
@@ -53,24 +54,3 @@ func (p *Panel) save() error {
 	return err
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
