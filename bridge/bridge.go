@@ -78,6 +78,15 @@ type Config struct {
 	// on the refresh button; the Panel serves the configuration from its
 	// cache while it is fresh (spec: local-protocol.md 7.4).
 	ConfigPoll time.Duration
+	// StateFile keeps the bridge's own switches (SMS alert when armed,
+	// simulate alerts from history) across restarts; "" keeps them in
+	// memory.
+	StateFile string
+	// PublishSecrets publishes the panel's secrets (the panel, access
+	// point and APN passwords, the SIA key) as retained states on the
+	// broker. Without it their text entities still set them, but no
+	// value leaves the bridge, and a retained one is removed.
+	PublishSecrets bool
 	// NextSeq returns the next event sequence number of a panel; nil
 	// numbers from 1 in memory.
 	NextSeq func(guid string) uint64
@@ -94,6 +103,10 @@ type Panel struct {
 	// PIN, when set, must come with every arm and disarm command; the
 	// bridge checks it (the panel has no user codes).
 	PIN string
+	// History, when set, is the panel's history poller, one of the
+	// Monitor's sources: the "simulate alerts from history" switch
+	// pauses and resumes it.
+	History *g90.HistoryPoller
 }
 
 // Stats counts what a Bridge has done.
@@ -114,6 +127,7 @@ type Bridge struct {
 	q      queue.Queue
 	panels []*panel
 	byGUID sync.Map // GUID → *panel
+	saved  *savedSwitches
 
 	connected atomic.Bool
 
@@ -131,6 +145,7 @@ type panel struct {
 	cmds     chan command
 	loads    chan loadKind
 	republic chan struct{} // republish everything (Home Assistant restarted)
+	smsSync  chan struct{} // make the SMS push flag follow the arm state
 	seq      uint64
 	// life is the worker's context, for what outlives a command (a
 	// registration); bg holds those goroutines, which the worker waits
@@ -206,6 +221,13 @@ func New(cfg Config) (*Bridge, error) {
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
+	if b.saved, err = loadSwitches(cfg.StateFile); err != nil {
+		// Two switches are not worth refusing to start for; the next
+		// change writes the file anew.
+		b.log.Error("the bridge's switches start from their defaults", "err", err)
+		b.saved, _ = loadSwitches("")
+		b.saved.file = cfg.StateFile
+	}
 	if cfg.QueueDir != "" {
 		if b.q, err = openFileQueue(cfg.QueueDir); err != nil {
 			return nil, fmt.Errorf("bridge: queue directory %s: %w", cfg.QueueDir, err)
@@ -223,7 +245,8 @@ func New(cfg Config) (*Bridge, error) {
 		b.panels = append(b.panels, &panel{
 			b: b, cfg: pc, sub: pc.Monitor.Subscribe(1 << 14),
 			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
-			pub: map[string]string{}, vals: newValues(),
+			smsSync: make(chan struct{}, 1),
+			pub:     map[string]string{}, vals: newValues(),
 			disc: map[string]string{}, comps: map[string]map[string]string{}, discTarget: map[string]target{},
 		})
 	}
@@ -395,10 +418,13 @@ func (p *panel) run(ctx context.Context) {
 	p.t = topics{prefix: p.b.cfg.TopicPrefix, discovery: p.b.cfg.DiscoveryPrefix, guid: st.GUID}
 	p.mu.Unlock()
 	p.b.byGUID.Store(st.GUID, p)
+	p.restore()
 	// The settings first, so that the first discovery has every entity:
 	// one without some would remove them from Home Assistant.
 	p.load(ctx, loadAll)
 	p.publishAll(p.cfg.Monitor.State(), false)
+	// A restored "SMS alert when armed" applies to the present state.
+	p.requestSMSSync()
 
 	var wg sync.WaitGroup
 	wctx, cancel := context.WithCancel(ctx)
@@ -449,6 +475,7 @@ func (p *panel) event(ev *notify.Event) {
 	case notify.EventArmDisarm:
 		// Disarming clears every sensor's tamper and open-when-arming.
 		p.publishStates(p.cfg.Monitor.State(), allSensors)
+		p.requestSMSSync()
 	default:
 		// Only the event's sensor can have changed (and the alarm).
 		only := noSensor
@@ -551,6 +578,10 @@ func (p *panel) worker(ctx context.Context) {
 			p.command(ctx, c)
 		case k := <-p.loads:
 			p.load(ctx, k)
+		case <-p.smsSync:
+			if err := p.syncSMS(ctx); err != nil && ctx.Err() == nil {
+				p.b.log.Error("cannot set the SMS push alert flag to follow the arm state", "panel", p.t.guid, "err", err)
+			}
 		case <-diag.C:
 			p.load(ctx, loadInfo)
 		case <-conf.C:

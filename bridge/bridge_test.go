@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,9 @@ type rig struct {
 	// bridge sent.
 	bp     *g90.Panel
 	mon    *g90.Monitor
+	// history is the monitor's second source, paused until its switch
+	// turns it on.
+	history *g90.HistoryPoller
 	b      *Bridge
 	broker *broker.Broker
 	w      *mqtttest.Watcher
@@ -78,11 +82,12 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, Poll: 200 * time.Millisecond})
+	history := p.NewHistoryPoller(g90.HistoryConfig{Interval: 50 * time.Millisecond, Paused: true})
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond})
 	bcfg := Config{
 		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
-		AvailabilityCheck: 20 * time.Millisecond,
-		Panels:            []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pin}},
+		AvailabilityCheck: 20 * time.Millisecond, StateFile: filepath.Join(queueDir, "switches.json"),
+		Panels: []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pin, History: history}},
 	}
 	if change != nil {
 		change(&bcfg)
@@ -102,7 +107,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 			t.Errorf("bridge: %v", err)
 		}
 	})
-	r := &rig{sim: s, p: p, bp: bp, mon: mon, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
+	r := &rig{sim: s, p: p, bp: bp, mon: mon, history: history, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
 	w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("disarmed"))
 	return r
 }

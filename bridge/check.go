@@ -169,7 +169,7 @@ func checkComponent(d Discovered, id string, c map[string]any) (Entity, error) {
 	if str("entity_category") != e.Category {
 		fail("entity_category %q, want %q", str("entity_category"), e.Category)
 	}
-	if (str("state_topic") != "") != e.State {
+	if hasState := str("state_topic") != ""; hasState != e.State && !(e.Secret && !hasState) {
 		fail("state_topic %q: the table says state %v", str("state_topic"), e.State)
 	}
 	if cmd := str("command_topic"); (cmd != "") != e.Command || (cmd != "" && !strings.HasSuffix(cmd, "/set")) {

@@ -24,7 +24,7 @@ func (p *panel) command(ctx context.Context, c command) {
 		payload = string(c.payload) // spaces may belong to a text
 	}
 	shown := payload
-	if ok && e.disc["mode"] == "password" {
+	if ok && e.Secret {
 		shown = "(hidden)" // passwords stay out of logs
 	}
 	rejected := func(why string) {

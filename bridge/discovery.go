@@ -126,7 +126,7 @@ func (t topics) component(e *entity, v *view) (string, component) {
 		c["entity_category"] = e.Category
 	}
 	maps.Copy(c, e.disc)
-	if e.State {
+	if e.State && (!e.Secret || v.secrets) {
 		c["state_topic"] = t.stateTopic(e, v.tg)
 	}
 	if e.Command {
@@ -259,7 +259,10 @@ func (p *panel) views(st *g90.State) []*view {
 
 // panelView is the view of the panel itself. p.mu is held.
 func (p *panel) panelView(st *g90.State) *view {
-	return &view{st: st, vals: &p.vals, now: time.Now(), pin: p.cfg.PIN != "", tg: target{scope: ScopePanel}}
+	return &view{
+		st: st, vals: &p.vals, now: time.Now(), pin: p.cfg.PIN != "", secrets: p.b.cfg.PublishSecrets,
+		history: p.cfg.History, tg: target{scope: ScopePanel},
+	}
 }
 
 // forgetDeleted stops hiding the deleted sensors and relays the monitor
@@ -359,6 +362,12 @@ func (p *panel) entityState(e *entity, v *view, force bool) {
 		return
 	}
 	topic := p.t.stateTopic(e, v.tg)
+	if e.Secret && !v.secrets {
+		// Nothing, and once, an empty retained message: it removes a
+		// value an earlier run published.
+		p.retain(topic, "", force)
+		return
+	}
 	val, known := g.get(v)
 	if !known && e.Platform == "text" {
 		return // a text has no unknown: it would show "None"

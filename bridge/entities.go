@@ -64,6 +64,10 @@ type Entity struct {
 	// State reports that the entity has a state topic; Command that it
 	// takes commands.
 	State, Command bool
+	// Secret: the value is a password or key. Its state topic is
+	// published only with Config.PublishSecrets; without, the entity has
+	// none, and Home Assistant shows what it last set.
+	Secret bool
 	// Section and Field are the configuration field behind the entity,
 	// if any (for the alert flags, Field is the flag's name): what
 	// `g90 config set SECTION FIELD=…` changes.
@@ -162,8 +166,14 @@ func row(scope Scope, platform, key, name, category string, src source, disc d) 
 var (
 	seconds = d{"unit_of_measurement": "s"}
 	phone   = d{"icon": "mdi:phone"}
-	secret  = d{"mode": "password"}
 )
+
+// secret marks a text row as a password (spec: home-assistant.md §2a).
+func secret(e entity) entity {
+	e.Secret = true
+	e.disc = d{"mode": "password"}
+	return e
+}
 
 // panelTable is the panel device (spec: home-assistant.md §2a).
 var panelTable = []entity{
@@ -195,6 +205,8 @@ var panelTable = []entity{
 	alertFlag("door_open", "Alert on door open"),
 	alertFlag("door_close", "Alert on door close"),
 	alertFlag("sms_push", "SMS push"),
+	row(ScopePanel, "switch", keySMSWhenArmed, "SMS alert when armed", catConfig, smsWhenArmedSrc{}, d{"icon": "mdi:message-lock-outline"}),
+	row(ScopePanel, "switch", keyHistory, "Simulate alerts from history", catConfig, historySrc{}, d{"icon": "mdi:history"}),
 
 	cfgRow("switch", "ap_enabled", "Access point", g90.SectionNet, "ap_enabled", d{"icon": "mdi:access-point"}),
 	cfgRow("switch", "gprs_enabled", "GPRS", g90.SectionNet, "gprs_enabled", d{"icon": "mdi:signal-cellular-3"}),
@@ -222,10 +234,10 @@ var panelTable = []entity{
 	// back as it is unless changed (spec: local-protocol.md 7.2).
 	withUnknownAs(selRow("apn_auth", "APN authentication", g90.SectionNet, "apn_auth", apnAuthOptions), "none"),
 
-	cfgRow("text", "panel_password", "Panel password", g90.SectionPhones, "panel_password", secret),
-	cfgRow("text", "ap_password", "Access point password", g90.SectionNet, "ap_password", secret),
-	cfgRow("text", "apn_password", "APN password", g90.SectionNet, "apn_password", secret),
-	cfgRow("text", "sia_aes_key", "SIA AES key", g90.SectionSIA, "aes_key", secret),
+	secret(cfgRow("text", "panel_password", "Panel password", g90.SectionPhones, "panel_password", nil)),
+	secret(cfgRow("text", "ap_password", "Access point password", g90.SectionNet, "ap_password", nil)),
+	secret(cfgRow("text", "apn_password", "APN password", g90.SectionNet, "apn_password", nil)),
+	secret(cfgRow("text", "sia_aes_key", "SIA AES key", g90.SectionSIA, "aes_key", nil)),
 	cfgRow("text", "panel_phone_number", "Panel phone number", g90.SectionPhones, "panel_phone_number", phone),
 	cfgRow("text", "phone_number_1", "Phone number 1", g90.SectionPhones, "phone_number_1", phone),
 	cfgRow("text", "phone_number_2", "Phone number 2", g90.SectionPhones, "phone_number_2", phone),

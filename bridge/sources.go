@@ -85,7 +85,10 @@ type view struct {
 	vals *values
 	now  time.Time
 	pin  bool
-	tg   target
+	// secrets: the secrets' values are published (Config.PublishSecrets).
+	secrets bool
+	history *g90.HistoryPoller
+	tg      target
 	// The target sensor or relay: its state from the monitor and its
 	// record, nil until read.
 	sensor *g90.SensorState

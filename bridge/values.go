@@ -35,6 +35,8 @@ type values struct {
 	// name, per kind; reg is the state of the last registration.
 	newType, newName map[peripheral.Kind]string
 	reg              regStatus
+	// own holds the bridge's own switches by key (own.go).
+	own map[string]bool
 }
 
 func newValues() values {
@@ -44,6 +46,7 @@ func newValues() values {
 		deleted: map[target]bool{},
 		newType: map[peripheral.Kind]string{}, newName: map[peripheral.Kind]string{},
 		reg: regStatus{state: regIdle, attrs: map[string]any{}},
+		own: map[string]bool{},
 	}
 	v.resetNew(peripheral.KindSensor)
 	v.resetNew(peripheral.KindDevice)

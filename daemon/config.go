@@ -67,6 +67,9 @@ type MQTTConfig struct {
 	DiscoveryPrefix string `yaml:"discovery_prefix"`
 	// TopicPrefix starts every topic of ours; default "g90".
 	TopicPrefix string `yaml:"topic_prefix"`
+	// PublishSecrets publishes the panel's passwords and SIA key as
+	// retained states; by default they are write-only.
+	PublishSecrets bool `yaml:"publish_secrets"`
 	// CAFile is a PEM file of the certificate authorities that sign the
 	// broker's certificate (mqtts, ssl, wss), for a broker whose
 	// certificate the system does not trust; empty trusts the system's.
@@ -137,7 +140,8 @@ type PanelConfig struct {
 	// it only at start and when an event asks for it.
 	Poll time.Duration `yaml:"poll"`
 	// HistoryInterval is how often the history is read for events, with
-	// notifications: history; default 5s.
+	// notifications: history or while the "simulate alerts from history"
+	// switch is on; default 5s.
 	HistoryInterval time.Duration `yaml:"history_interval"`
 	// PIN, when set, is required by arm and disarm commands from MQTT.
 	PIN string `yaml:"pin"`
@@ -461,6 +465,16 @@ func (d *decoder) scalar(s string, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case v.Kind() == reflect.Bool:
+		// YAML's core schema: true, True, TRUE and the same of false.
+		switch s {
+		case "true", "True", "TRUE":
+			v.SetBool(true)
+		case "false", "False", "FALSE":
+			v.SetBool(false)
+		default:
+			d.errorf(path, "%q: not true or false", s)
+		}
 	default:
 		panic(fmt.Sprintf("daemon: config field %s of type %v", path, v.Type()))
 	}
@@ -637,7 +651,7 @@ func (d *decoder) validate(c *Config) {
 		if p.Notifications == NotifyLocal {
 			d.checkAddr(at("notify_listen"), p.NotifyListen, false)
 		}
-		if p.Notifications == NotifyHistory && p.HistoryInterval < MinPoll {
+		if p.HistoryInterval < MinPoll {
 			d.errorf(at("history_interval"), "%v: want at least %v", p.HistoryInterval, MinPoll)
 		}
 		if p.Poll < 0 || p.Poll > 0 && p.Poll < MinPoll {

@@ -122,7 +122,7 @@ func TestConfigErrors(t *testing.T) {
 		{"syntax", "panels: [", "g90.yaml: yaml: line 1"},
 		{"two documents", panel + "---\n" + panel, "g90.yaml:3: more than one YAML document"},
 		{"unknown top-level key", panel + "mqttt:\n  url: x\n", "g90.yaml:3: mqttt: unknown key"},
-		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: ca_file, cert_file, discovery_prefix, key_file, listen, password, topic_prefix, url, username)"},
+		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: ca_file, cert_file, discovery_prefix, key_file, listen, password, publish_secrets, topic_prefix, url, username)"},
 		{"unknown panel key", "panels:\n  - host: a\n  - host: b\n    prot: 1\n", "g90.yaml:4: panels[1].prot: unknown key"},
 		{"duplicate key", "panels:\n  - host: a\n    host: b\n", "g90.yaml:3: panels[0].host: given twice (first on line 2)"},
 		{"mapping for a value", panel + "state_dir:\n  a: b\n", "g90.yaml:4: state_dir: want a single value, not a mapping"},
@@ -130,6 +130,7 @@ func TestConfigErrors(t *testing.T) {
 		{"value for a list", "panels: 10.0.0.2\n", "g90.yaml:1: panels: want a list, not a value"},
 		{"list for a value", "panels:\n  - host: [a, b]\n", "g90.yaml:2: panels[0].host: want a single value, not a list"},
 		{"not an integer", "panels:\n  - host: a\n    port: twelve\n", `g90.yaml:3: panels[0].port: "twelve": not an integer`},
+		{"not a boolean", panel + "mqtt:\n  publish_secrets: maybe\n", `g90.yaml:4: mqtt.publish_secrets: "maybe": not true or false`},
 		{"not a duration", "panels:\n  - host: a\n  - host: b\n    poll: 5x\n", `g90.yaml:4: panels[1].poll: "5x": not a duration`},
 		{"duration without unit", "panels:\n  - host: a\n    poll: 30\n", `panels[0].poll: "30": not a duration`},
 		{"unset variable", panel + "mqtt:\n  password: ${NOPE}\n", "g90.yaml:4: mqtt.password: environment variable is not set: NOPE"},
@@ -234,5 +235,18 @@ func TestOpenJournal(t *testing.T) {
 	}
 	if st := j.Stats(); st.Events != 2 {
 		t.Fatalf("max_events 2 not applied: %+v", st)
+	}
+}
+
+// Booleans are YAML's: true and false, in three spellings.
+func TestConfigBool(t *testing.T) {
+	for text, want := range map[string]bool{"true": true, "True": true, "TRUE": true, "false": false, "FALSE": false} {
+		cfg, err := ParseConfig("g90.yaml", []byte("mqtt:\n  publish_secrets: "+text+"\npanels:\n  - host: a\n"), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.MQTT.PublishSecrets != want {
+			t.Errorf("%s: %v", text, cfg.MQTT.PublishSecrets)
+		}
 	}
 }

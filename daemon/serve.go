@@ -95,6 +95,7 @@ type runPanel struct {
 	monitor *g90.Monitor
 	metrics *PanelMetrics
 	journal *g90.Subscription
+	history *g90.HistoryPoller
 }
 
 func (d *instance) close() {
@@ -161,7 +162,7 @@ func (d *instance) build(ctx context.Context) error {
 	}
 	bp := make([]bridge.Panel, len(d.panels))
 	for i, p := range d.panels {
-		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN}
+		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN, History: p.history}
 	}
 	tlsCfg, err := cfg.MQTT.TLSConfig()
 	if err != nil {
@@ -172,10 +173,12 @@ func (d *instance) build(ctx context.Context) error {
 		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
 		ClientID:        "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
-		QueueDir: filepath.Join(cfg.StateDir, "mqtt-queue"),
-		Panels:   bp,
-		NextSeq:  nextSeq(seqs),
-		Logger:   d.log.With("part", "mqtt"),
+		QueueDir:       filepath.Join(cfg.StateDir, "mqtt-queue"),
+		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
+		PublishSecrets: cfg.MQTT.PublishSecrets,
+		Panels:         bp,
+		NextSeq:        nextSeq(seqs),
+		Logger:         d.log.With("part", "mqtt"),
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
@@ -287,20 +290,24 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		sources = append(sources, d.hub.Source(p))
 	case NotifyChained:
 		sources = append(sources, d.hub.ChainedSource(p))
-	case NotifyHistory:
-		sources = append(sources, p.NewHistoryPoller(g90.HistoryConfig{
-			Interval:  pc.HistoryInterval,
-			StateFile: filepath.Join(d.cfg.StateDir, "history-"+fileName(pc.Name)+".json"),
-			Logger:    log,
-		}))
-	case NotifyNone:
+	case NotifyHistory, NotifyNone:
 	}
+	// Every panel has a history poller: the source of notifications:
+	// history, and for the others, paused until Home Assistant's
+	// "simulate alerts from history" switch turns it on.
+	history := p.NewHistoryPoller(g90.HistoryConfig{
+		Interval:  pc.HistoryInterval,
+		StateFile: filepath.Join(d.cfg.StateDir, "history-"+fileName(pc.Name)+".json"),
+		Paused:    pc.Notifications != NotifyHistory,
+		Logger:    log,
+	})
+	sources = append(sources, history)
 	mon := p.NewMonitor(g90.MonitorConfig{Sources: sources, Poll: pc.Poll, Logger: log})
 	pm, err := d.metrics.AddPanel(PanelSources{Name: pc.Name, Monitor: mon, Client: p.Client(), Listener: listener})
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14)}
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history}
 	pm.WatchSubscription("journal", rp.journal)
 	d.panels = append(d.panels, rp)
 	return nil

@@ -184,6 +184,36 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// Every panel has the "simulate alerts from history" switch: on a panel
+// without notifications it turns history polling on, whose events reach
+// MQTT, and it is saved in the state directory. A panel with
+// notifications: history has it on from the start.
+func TestServeHistorySwitch(t *testing.T) {
+	r := startDaemon(t, "    notifications: none\n    history_interval: 1s\n")
+	base := "g90/" + r.guid
+	r.w.WaitFor(t, base+"/history_alerts", mqtttest.Is("OFF"))
+	r.w.Publish(t, base+"/history_alerts/set", "ON")
+	r.w.WaitFor(t, base+"/history_alerts", mqtttest.Is("ON"))
+	eventually.True(t, "the switch saved", func() bool {
+		b, err := os.ReadFile(filepath.Join(r.cfg.StateDir, "switches.json"))
+		return err == nil && strings.Contains(string(b), `"history_alerts": true`)
+	})
+	// The poller's first read is its baseline; what comes after is news.
+	eventually.True(t, "the history's baseline", func() bool {
+		_, err := os.Stat(filepath.Join(r.cfg.StateDir, "history-home.json"))
+		return err == nil
+	})
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/event", func(p string) bool {
+		return strings.Contains(p, `"type":"door_open"`) && strings.Contains(p, `"source":"history"`)
+	})
+
+	h := startDaemon(t, "    notifications: history\n")
+	h.w.WaitFor(t, "g90/"+h.guid+"/history_alerts", mqtttest.Is("ON"))
+}
+
 // A panel that stops answering goes offline on MQTT, and online again
 // when it answers.
 func TestServePanelAvailability(t *testing.T) {

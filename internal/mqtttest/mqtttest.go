@@ -67,7 +67,18 @@ func Watch(t testing.TB, addr string, filter string) *Watcher {
 // Publish sends payload to topic with QoS 1.
 func (w *Watcher) Publish(t testing.TB, topic, payload string) {
 	t.Helper()
-	if _, err := w.c.Publish(context.Background(), &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1}); err != nil {
+	w.publish(t, topic, payload, false)
+}
+
+// PublishRetained sends payload to topic with QoS 1, retained.
+func (w *Watcher) PublishRetained(t testing.TB, topic, payload string) {
+	t.Helper()
+	w.publish(t, topic, payload, true)
+}
+
+func (w *Watcher) publish(t testing.TB, topic, payload string, retain bool) {
+	t.Helper()
+	if _, err := w.c.Publish(context.Background(), &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: retain}); err != nil {
 		t.Fatal(err)
 	}
 }
