@@ -27,15 +27,15 @@ type rig struct {
 	p   *g90.Panel
 	// bp is the bridge's own Panel: its client's counters show what the
 	// bridge sent.
-	bp     *g90.Panel
-	mon    *g90.Monitor
+	bp  *g90.Panel
+	mon *g90.Monitor
 	// history is the monitor's second source, paused until its switch
 	// turns it on.
 	history *g90.HistoryPoller
-	b      *Bridge
-	broker *broker.Broker
-	w      *mqtttest.Watcher
-	guid   string
+	b       *Bridge
+	broker  *broker.Broker
+	w       *mqtttest.Watcher
+	guid    string
 	// stop stops the monitor and the bridge, and waits for them.
 	stop func()
 }

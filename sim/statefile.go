@@ -53,4 +53,3 @@ func (p *Panel) save() error {
 	}
 	return err
 }
-
