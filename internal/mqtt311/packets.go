@@ -514,17 +514,16 @@ func (r *reader) uint16(field string) (uint16, error) {
 
 // bytes reads a length-prefixed field; the result aliases the packet.
 func (r *reader) bytes(field string) ([]byte, error) {
-	start := r.off
-	n, err := r.uint16(field + " length")
-	if err != nil {
-		return nil, err
+	if len(r.b)-r.off < 2 {
+		return nil, r.fail(ErrMalformed, field+" length", "the packet ends within it")
 	}
-	if int(n) > len(r.b)-r.off {
-		r.off = start
+	n := int(binary.BigEndian.Uint16(r.b[r.off:]))
+	if n > len(r.b)-r.off-2 {
 		return nil, r.fail(ErrMalformed, field, "length %d, beyond the packet's %d bytes", n, len(r.b))
 	}
-	r.off += int(n)
-	return r.b[r.off-int(n) : r.off], nil
+	r.off += 2
+	r.off += n
+	return r.b[r.off-n : r.off], nil
 }
 
 // string reads a UTF-8 encoded string; check, if not nil, says why it
