@@ -111,7 +111,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending map[uint16]*pending // packet ids in flight
-	nextID  uint16
+	nextID  uint16              // the last id given; the next is below
 
 	qos2 map[uint16]bool // QoS 2 messages received and not yet released; only the reader uses it
 
@@ -411,7 +411,11 @@ func (c *Conn) write(ctx context.Context, p Packet) error {
 
 // request allocates a packet id for a request whose answer is of type
 // want. Ids in flight are not reused, not even those whose caller gave
-// up waiting: their answer may still come.
+// up waiting: their answer may still come. They count down from 65535:
+// the two directions have their own ids (§2.3.1), but a broker may not
+// keep them apart (mochi answers a SUBSCRIBE whose id one of its own
+// messages in flight has with 0x91, and drops that message on a PUBLISH
+// with it), and brokers count theirs up from 1.
 func (c *Conn) request(want Type) (uint16, *pending, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -424,9 +428,9 @@ func (c *Conn) request(want Type) (uint16, *pending, error) {
 		return 0, nil, ErrTooManyInFlight
 	}
 	for {
-		c.nextID++
+		c.nextID--
 		if c.nextID == 0 {
-			c.nextID = 1
+			c.nextID = 65535
 		}
 		if c.pending[c.nextID] == nil {
 			break
