@@ -175,6 +175,10 @@ func (b *Bridge) run5(ctx context.Context) error {
 		// answers; paho only says EOF. (WebSocket stays autopaho's.)
 		cfg.AttemptConnection = func(ctx context.Context, _ autopaho.ClientConfig, _ *url.URL) (net.Conn, error) {
 			last.Store(nil)
+			// autopaho passes its own context, not the attempt's with
+			// ConnectTimeout.
+			ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+			defer cancel()
 			nc, err := b.dial5(ctx)
 			if err != nil {
 				return nil, err
@@ -267,7 +271,7 @@ func (p *probeConn) Read(b []byte) (int, error) {
 	if len(p.head) < 4 {
 		p.head = append(p.head, b[:min(n, 4-len(p.head))]...)
 	}
-	if n == 0 && len(p.head) == 0 && p.wrote && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+	if n == 0 && len(p.head) == 0 && p.wrote && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
 		p.closed = true
 	}
 	return n, err
