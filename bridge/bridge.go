@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/autopaho/queue"
 	"github.com/eclipse/paho.golang/autopaho/queue/memory"
 	"github.com/eclipse/paho.golang/paho"
@@ -50,6 +49,11 @@ type Config struct {
 	TLS *tls.Config
 	// ClientID is the MQTT client id; "" means "g90-bridge".
 	ClientID string
+	// Protocol is the MQTT version spoken: "5", "3.1.1", or "" or
+	// "auto": MQTT 5, and MQTT 3.1.1 if the broker refuses MQTT 5 (and
+	// 5 again if it refuses 3.1.1 too), until one connects; the bridge
+	// then keeps that one. ws:// and wss:// are MQTT 5 only.
+	Protocol string
 	// DiscoveryPrefix is Home Assistant's discovery prefix; "" means
 	// "homeassistant".
 	DiscoveryPrefix string
@@ -193,6 +197,17 @@ func New(cfg Config) (*Bridge, error) {
 		port := map[string]string{"mqtt": "1883", "tls": "8883", "ws": "80", "wss": "443"}[u.Scheme]
 		u.Host += ":" + port
 	}
+	switch cfg.Protocol {
+	case "", ProtocolAuto:
+		cfg.Protocol = ProtocolAuto
+	case Protocol5:
+	case Protocol311:
+		if u.Scheme == "ws" || u.Scheme == "wss" {
+			return nil, fmt.Errorf("bridge: broker URL %q: MQTT 3.1.1 over WebSocket is not supported (use mqtt:// or mqtts://, or protocol 5)", cfg.URL)
+		}
+	default:
+		return nil, fmt.Errorf("bridge: protocol %q: want auto, 5 or 3.1.1", cfg.Protocol)
+	}
 	if len(cfg.Panels) == 0 {
 		return nil, errors.New("bridge: no panels")
 	}
@@ -270,86 +285,35 @@ func (b *Bridge) bridgeStatus() string { return b.cfg.TopicPrefix + "/bridge/sta
 // Run connects to the broker, keeps reconnecting, and bridges the panels
 // until ctx ends. On the way out it marks the bridge offline.
 func (b *Bridge) Run(ctx context.Context) error {
-	cctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	q := &stoppableQueue{Queue: b.q}
-	cfg := autopaho.ClientConfig{
-		ServerUrls: []*url.URL{b.url}, TlsCfg: b.cfg.TLS, KeepAlive: 20,
-		// A session that outlives outages, so QoS 1 messages in flight
-		// when the connection drops are sent again (spec of PublishViaQueue).
-		CleanStartOnInitialConnection: false, SessionExpiryInterval: 3600,
-		ReconnectBackoff: autopaho.NewConstantBackoff(b.cfg.ReconnectDelay),
-		ConnectTimeout:   5 * time.Second,
-		Queue:            q,
-		ConnectUsername:  b.cfg.Username, ConnectPassword: []byte(b.cfg.Password),
-		WillMessage: &paho.WillMessage{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true},
-		DisconnectPacketBuilder: func() *paho.Disconnect {
-			return &paho.Disconnect{ReasonCode: 0x04} // disconnect with will message
-		},
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			b.connects.Add(1)
-			b.connected.Store(true)
-			b.log.Info("connected to the MQTT broker", "url", b.cfg.URL)
-			b.publish(b.bridgeStatus(), []byte("online"), true)
-			subs := []paho.SubscribeOptions{{Topic: b.cfg.DiscoveryPrefix + "/status", QoS: 1}}
-			// Panel entities (the alarm panel, buttons, settings), sensor
-			// and relay entities (relay nodes included).
-			for _, t := range []string{"/+/+/set", "/+/sensor/+/+/set", "/+/relay/+/+/set"} {
-				subs = append(subs, paho.SubscribeOptions{Topic: b.cfg.TopicPrefix + t, QoS: 1})
-			}
-			if _, err := cm.Subscribe(cctx, &paho.Subscribe{Subscriptions: subs}); err != nil && cctx.Err() == nil {
-				b.log.Warn("MQTT subscribe failed", "err", err)
-			}
-		},
-		OnConnectionDown: func() bool {
-			b.connected.Store(false)
-			b.log.Warn("lost the MQTT broker; queueing until it is back", "url", b.cfg.URL)
-			return true
-		},
-		OnConnectError: func(err error) {
-			b.log.Warn("cannot connect to the MQTT broker", "url", b.cfg.URL, "err", connectError(err))
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID: b.cfg.ClientID,
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-				func(pr paho.PublishReceived) (bool, error) {
-					b.received(pr.Packet.Topic, pr.Packet.Payload)
-					return true, nil
-				},
-			},
-		},
-	}
-	cm, err := autopaho.NewConnection(cctx, cfg)
-	if err != nil {
-		return fmt.Errorf("bridge: %w", err)
-	}
+	// The connection outlives the panels: it says goodbye once they have
+	// stopped.
+	cctx, stopConn := context.WithCancel(context.Background())
+	defer stopConn()
+	connDone := make(chan error, 1)
+	go func() { connDone <- b.connection(cctx) }()
 	var wg sync.WaitGroup
 	pctx, pcancel := context.WithCancel(ctx)
 	for _, p := range b.panels {
 		wg.Go(func() { p.run(pctx) })
 	}
-	<-ctx.Done()
-	pcancel()
-	wg.Wait()
-	// Say goodbye: a disconnect that asks the broker to publish the
-	// will, offline (MQTT 5 reason 0x04). A goodbye of our own could wait
-	// behind the queue's messages in flight, and a clean disconnect would
-	// then discard the will.
-	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer dcancel()
-	// autopaho's queue sender retries a failed publish without looking at
-	// its context; an empty queue lets it see the end.
-	q.stop.Store(true)
-	_ = cm.Disconnect(dctx)
-	cancel()
-	<-cm.Done()
+	var err error
+	select {
+	case <-ctx.Done():
+		pcancel()
+		wg.Wait()
+		stopConn()
+		err = <-connDone
+	case err = <-connDone: // it cannot start
+		pcancel()
+		wg.Wait()
+	}
 	for _, p := range b.panels {
 		p.sub.Close()
 	}
 	if fq, ok := b.q.(*fileQueue); ok {
-		return fq.Close()
+		err = errors.Join(err, fq.Close())
 	}
-	return nil
+	return err
 }
 
 // publish queues one message, QoS 1; the connection sends the queue in

@@ -32,6 +32,9 @@ type Config struct {
 	Listener net.Listener
 	// Logger receives the broker's log; nil is silent.
 	Logger *slog.Logger
+	// Authenticate, if set, decides whether a client with these
+	// credentials may connect; nil accepts every client.
+	Authenticate func(username, password []byte) bool
 }
 
 // Broker is a running embedded broker.
@@ -59,7 +62,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false})
 	err := errors.Join(
-		srv.AddHook(new(allowAll), nil),
+		srv.AddHook(&allowAll{auth: cfg.Authenticate}, nil),
 		srv.AddListener(listeners.NewNet("g90", ln)),
 	)
 	if err == nil {
@@ -120,9 +123,13 @@ func (b *Broker) Close() error {
 // closeWait bounds each step of Close.
 const closeWait = 5 * time.Second
 
-// allowAll lets every client connect and use every topic. It is ours, not
-// mochi's auth package, which would pull in the archived gopkg.in/yaml.v3.
-type allowAll struct{ mqtt.HookBase }
+// allowAll lets every client connect (or those auth accepts) and use
+// every topic. It is ours, not mochi's auth package, which would pull in
+// the archived gopkg.in/yaml.v3.
+type allowAll struct {
+	mqtt.HookBase
+	auth func(username, password []byte) bool
+}
 
 func (h *allowAll) ID() string { return "g90-allow-all" }
 
@@ -130,6 +137,8 @@ func (h *allowAll) Provides(b byte) bool {
 	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
 }
 
-func (h *allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+func (h *allowAll) OnConnectAuthenticate(_ *mqtt.Client, pk packets.Packet) bool {
+	return h.auth == nil || h.auth(pk.Connect.Username, pk.Connect.Password)
+}
 
 func (h *allowAll) OnACLCheck(*mqtt.Client, string, bool) bool { return true }

@@ -59,6 +59,9 @@ type MQTTConfig struct {
 	URL      string `yaml:"url"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// Protocol is the MQTT version: ProtocolAuto (MQTT 5, or 3.1.1 when
+	// the broker refuses 5), "5" or "3.1.1"; default auto.
+	Protocol string `yaml:"protocol"`
 	// Listen is the embedded broker's TCP address (only without URL);
 	// default DefaultMQTTListen.
 	Listen string `yaml:"listen"`
@@ -209,6 +212,7 @@ const (
 	DefaultDiscoveryPrefix = "homeassistant"
 	DefaultTopicPrefix     = "g90"
 	DefaultMQTTListen      = "127.0.0.1:1883"
+	DefaultMQTTProtocol    = "auto"
 	DefaultPort            = 12368
 	DefaultNotifyListen    = ":12901"
 	DefaultPoll            = 30 * time.Second
@@ -252,7 +256,7 @@ func DefaultStateDir() (string, error) {
 
 func defaultConfig() Config {
 	return Config{
-		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
+		MQTT:    MQTTConfig{Protocol: DefaultMQTTProtocol, DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
 		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent},
 	}
@@ -552,7 +556,10 @@ func validEnvName(s string) bool {
 	return true
 }
 
-var mqttSchemes = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
+var (
+	mqttSchemes   = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
+	mqttProtocols = []string{"auto", "5", "3.1.1"}
+)
 
 // validate checks the values and fills the defaults that depend on
 // others.
@@ -598,6 +605,12 @@ func (d *decoder) validate(c *Config) {
 				d.errorf(ce.Field, "%v", ce.Err)
 			}
 		}
+	}
+	switch {
+	case !slices.Contains(mqttProtocols, m.Protocol):
+		d.errorf("mqtt.protocol", "%q: want %s", m.Protocol, strings.Join(mqttProtocols, ", "))
+	case m.Protocol == "3.1.1" && (strings.HasPrefix(m.URL, "ws://") || strings.HasPrefix(m.URL, "wss://")):
+		d.errorf("mqtt.protocol", "3.1.1 is not available over WebSocket (ws://, wss://); use auto or 5, or an mqtt:// or mqtts:// URL")
 	}
 	if m.Password != "" && m.Username == "" {
 		d.errorf("mqtt.password", "set without mqtt.username")

@@ -29,7 +29,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	want := &Config{
 		MQTT: MQTTConfig{
-			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Listen: "127.0.0.1:1883",
+			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Protocol: "auto", Listen: "127.0.0.1:1883",
 			DiscoveryPrefix: "homeassistant", TopicPrefix: "g90",
 		},
 		Panels: []PanelConfig{
@@ -80,6 +80,7 @@ mqtt:
   url: tcp://${MQTT_HOST}:1883
   username: $USER_1
   password: "pa$$word"
+  protocol: 3.1.1
 panels:
   - host: a
     poll: 0s
@@ -97,7 +98,7 @@ state_dir: state
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" {
+	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" || cfg.MQTT.Protocol != "3.1.1" {
 		t.Errorf("mqtt %+v", cfg.MQTT)
 	}
 	if p := cfg.Panels[0]; p.Poll != 0 || p.PIN != "0123" || p.Notifications != NotifyNone {
@@ -114,6 +115,23 @@ state_dir: state
 	}
 }
 
+// mqtt.protocol takes YAML's number 5 as the string "5"; left out, it is
+// auto.
+func TestConfigMQTTProtocol(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"": "auto", "  protocol: auto\n": "auto", "  protocol: 5\n": "5", "  protocol: \"5\"\n": "5", "  protocol: 3.1.1\n": "3.1.1",
+		"  url: ws://broker/mqtt\n  protocol: 5\n": "5", "  url: mqtts://broker\n  protocol: 3.1.1\n": "3.1.1",
+	} {
+		cfg, err := ParseConfig("g90.yaml", []byte("mqtt:\n  listen: 127.0.0.1:1883\n"+yaml+"panels:\n  - host: a\n"), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", yaml, err)
+		}
+		if cfg.MQTT.Protocol != want {
+			t.Errorf("%q: protocol %q, want %q", yaml, cfg.MQTT.Protocol, want)
+		}
+	}
+}
+
 // Every kind of config error names the key, and its line where it has
 // one.
 func TestConfigErrors(t *testing.T) {
@@ -122,7 +140,7 @@ func TestConfigErrors(t *testing.T) {
 		{"syntax", "panels: [", "g90.yaml: yaml: line 1"},
 		{"two documents", panel + "---\n" + panel, "g90.yaml:3: more than one YAML document"},
 		{"unknown top-level key", panel + "mqttt:\n  url: x\n", "g90.yaml:3: mqttt: unknown key"},
-		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: ca_file, cert_file, discovery_prefix, key_file, listen, password, publish_secrets, topic_prefix, url, username)"},
+		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: ca_file, cert_file, discovery_prefix, key_file, listen, password, protocol, publish_secrets, topic_prefix, url, username)"},
 		{"unknown panel key", "panels:\n  - host: a\n  - host: b\n    prot: 1\n", "g90.yaml:4: panels[1].prot: unknown key"},
 		{"duplicate key", "panels:\n  - host: a\n    host: b\n", "g90.yaml:3: panels[0].host: given twice (first on line 2)"},
 		{"mapping for a value", panel + "state_dir:\n  a: b\n", "g90.yaml:4: state_dir: want a single value, not a mapping"},
@@ -161,6 +179,9 @@ func TestConfigErrors(t *testing.T) {
 		{"cert without key", panel + "mqtt:\n  url: mqtts://broker\n  cert_file: /etc/ssl/me.pem\n", "mqtt.cert_file: cert_file and key_file go together"},
 		{"ca_file missing", panel + "mqtt:\n  url: mqtts://broker\n  ca_file: /nonexistent/ca.pem\n", "g90.yaml:5: mqtt.ca_file: open /nonexistent/ca.pem: no such file"},
 		{"ca_file not PEM", panel + "mqtt:\n  url: mqtts://broker\n  ca_file: config.go\n", "mqtt.ca_file: config.go: no PEM certificate in it"},
+		{"mqtt protocol", panel + "mqtt:\n  protocol: 3.1\n", `g90.yaml:4: mqtt.protocol: "3.1": want auto, 5, 3.1.1`},
+		{"mqtt protocol empty", panel + "mqtt:\n  protocol: \"\"\n", `g90.yaml:4: mqtt.protocol: "": want auto, 5, 3.1.1`},
+		{"mqtt 3.1.1 over WebSocket", panel + "mqtt:\n  url: wss://broker/mqtt\n  protocol: 3.1.1\n", "g90.yaml:5: mqtt.protocol: 3.1.1 is not available over WebSocket"},
 		{"password without user", panel + "mqtt:\n  password: x\n", "g90.yaml:4: mqtt.password: set without mqtt.username"},
 		{"topic wildcard", panel + "mqtt:\n  topic_prefix: g90/#\n", `mqtt.topic_prefix: "g90/#": no MQTT wildcards`},
 		{"topic slash", panel + "mqtt:\n  discovery_prefix: /ha\n", `mqtt.discovery_prefix: "/ha": no leading or trailing /`},

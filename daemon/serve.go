@@ -170,7 +170,7 @@ func (d *instance) build(ctx context.Context) error {
 	}
 	host, _ := os.Hostname()
 	d.bridge, err = bridge.New(bridge.Config{
-		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
+		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg, Protocol: cfg.MQTT.Protocol,
 		ClientID:        "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
 		QueueDir:       filepath.Join(cfg.StateDir, "mqtt-queue"),

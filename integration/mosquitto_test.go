@@ -185,12 +185,46 @@ func startDaemon(t *testing.T, mqtt string) *rig {
 	return &rig{sim: s, cfg: cfg, guid: s.Snapshot().Host.GUID, logs: logs, stop: stop}
 }
 
+// protocols are the values of mqtt.protocol the broker tests run with,
+// and the protocol each connects with: mosquitto speaks both.
+var protocols = []struct{ name, config, want string }{
+	{"auto", "", "5"},
+	{"3.1.1", "  protocol: 3.1.1\n", "3.1.1"},
+}
+
+// checkProtocol checks that the daemon connected with want, as it logs
+// and as mosquitto logs (p5: MQTT 5, p2: MQTT 3.1.1).
+func checkProtocol(t *testing.T, r *rig, m *mosquitto, want string) {
+	t.Helper()
+	eventually.True(t, "the connection logged", func() bool { return strings.Contains(r.logs.String(), "connected to the MQTT broker") })
+	if l := r.logs.String(); !strings.Contains(l, "protocol="+want) {
+		t.Fatalf("the daemon did not connect with MQTT %s:\n%s", want, l)
+	}
+	p := map[string]string{"5": "(p5,", "3.1.1": "(p2,"}[want]
+	eventually.True(t, "mosquitto to log the client's protocol", func() bool {
+		for _, l := range strings.Split(m.log.String(), "\n") {
+			if strings.Contains(l, "New client connected") && strings.Contains(l, " as g90-") && strings.Contains(l, p) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // Discovery payloads on a real broker: every device payload is retained,
 // well formed and follows spec home-assistant.md §3; then sim events
-// arrive as MQTT states, and MQTT commands reach the simulator.
+// arrive as MQTT states, and MQTT commands reach the simulator; with
+// either protocol.
 func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) { testDiscoveryStatesCommands(t, proto.config, proto.want) })
+	}
+}
+
+func testDiscoveryStatesCommands(t *testing.T, protoConfig, wantProto string) {
 	m := startMosquitto(t, "")
-	r := startDaemon(t, "  url: "+m.url()+"\n")
+	r := startDaemon(t, "  url: "+m.url()+"\n"+protoConfig)
+	checkProtocol(t, r, m, wantProto)
 	w := mqtttest.Watch(t, m.addr(), "#")
 	base := "g90/" + r.guid
 	w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
@@ -293,13 +327,24 @@ func checkDevicePayload(t *testing.T, topic, payload, guid string) {
 
 // The broker goes away for 30 s in the middle of a stream of 1,000
 // panel events and comes back: a subscriber with a persistent session
-// gets every event, exactly in order, and the journal has the same.
+// gets every event, exactly in order, and the journal has the same;
+// with either protocol, at once.
 func TestMosquittoRestartMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the broker stays down for 30 s")
 	}
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			t.Parallel()
+			testRestartMidStream(t, proto.config, proto.want)
+		})
+	}
+}
+
+func testRestartMidStream(t *testing.T, protoConfig, wantProto string) {
 	m := startMosquitto(t, "")
-	r := startDaemon(t, "  url: "+m.url()+"\n")
+	r := startDaemon(t, "  url: "+m.url()+"\n"+protoConfig)
+	checkProtocol(t, r, m, wantProto)
 	topic := "g90/" + r.guid + "/event"
 
 	var mu sync.Mutex
@@ -459,6 +504,9 @@ func TestMosquittoCredentials(t *testing.T) {
 	eventually.True(t, "the refusal logged", func() bool { return strings.Contains(wrong.logs.String(), "cannot connect to the MQTT broker") })
 	if l := wrong.logs.String(); !strings.Contains(l, "not authorized") && !strings.Contains(l, "bad user name or password") {
 		t.Fatalf("the log does not say why:\n%s", l)
+	}
+	if l := wrong.logs.String(); strings.Contains(l, "trying MQTT 3.1.1") {
+		t.Fatalf("a refusal of the credentials made the daemon change protocol:\n%s", l)
 	}
 	one := 1
 	if _, err := wrong.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {

@@ -73,7 +73,8 @@ func testPKI(t *testing.T) (ca, cert, key string) {
 }
 
 // A TLS broker whose certificate the system does not trust: with
-// mqtt.ca_file the daemon connects; without it, it says why it cannot.
+// mqtt.ca_file the daemon connects, with either protocol; without it, it
+// says why it cannot.
 func TestMosquittoTLS(t *testing.T) {
 	ca, cert, key := testPKI(t)
 	m := startMosquittoTLS(t, ca, cert, key)
@@ -90,4 +91,11 @@ func TestMosquittoTLS(t *testing.T) {
 
 	trusted := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
 	eventually.True(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
+	if err := trusted.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// MQTT 3.1.1 over TLS, with the same CA.
+	v311 := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n  protocol: 3.1.1\n")
+	checkProtocol(t, v311, m, "3.1.1")
 }
