@@ -42,6 +42,9 @@ const (
 	// IfUpdatable: the sensor or relay has a definition, so it can be
 	// written (spec: peripherals.md 10.1).
 	IfUpdatable Condition = "updatable"
+	// IfHistory: the bridge was given the panel's history poller
+	// (Panel.History).
+	IfHistory Condition = "history_poller"
 )
 
 // Entity describes one entity of the table. Its component in a device
@@ -344,6 +347,9 @@ func complete(e *entity) error {
 	}
 	if _, ok := e.src.(flagSrc); ok {
 		e.When = IfUpdatable
+	}
+	if _, ok := e.src.(historySrc); ok {
+		e.When = IfHistory
 	}
 	if _, ok := e.src.(alertModeSrc); ok {
 		e.When = IfUpdatable

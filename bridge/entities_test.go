@@ -413,10 +413,11 @@ func TestAlertFlagsChangedElsewhere(t *testing.T) {
 	r.w.WaitFor(t, base+"alert_arm_disarm", mqtttest.Is("OFF"))
 }
 
-// A panel without a cellular module, whose SIA read goes unanswered: no
-// ring volume, operator or SIA entities, the rest all there.
+// A panel without a cellular module, whose SIA read goes unanswered, and
+// no history poller given: no ring volume, operator, SIA or history
+// entities, the rest all there.
 func TestEntitiesThePanelLacks(t *testing.T) {
-	r := startRigWith(t, "", nil, func(s *sim.Panel) {
+	r := startRigWith(t, "", func(c *Config) { c.Panels[0].History = nil }, func(s *sim.Panel) {
 		st := s.Snapshot()
 		st.HostConfig.RingVolumeLevel = nil
 		st.NetConfig.GSMOperator, st.NetConfig.HasGSMOperator = "", false
@@ -433,7 +434,7 @@ func TestEntitiesThePanelLacks(t *testing.T) {
 	}
 	for _, e := range panelTable {
 		_, has := d.Entities["g90_simpanel0001_"+e.Key]
-		lacks := e.Key == "ring_volume" || e.Key == "cellular_operator" || e.Section == g90.SectionSIA
+		lacks := e.Key == "ring_volume" || e.Key == "cellular_operator" || e.Section == g90.SectionSIA || e.Key == keyHistory
 		if has == lacks {
 			t.Errorf("%s: published %v", e.Key, has)
 		}
