@@ -59,15 +59,16 @@ func (historySrc) set(_ context.Context, p *panel, _ target, val value) error {
 	return nil
 }
 
-// remember keeps an own switch's value, saves it, and publishes it.
+// remember keeps an own switch's value, saves it, and then publishes it:
+// a state shown is a state saved.
 func (p *panel) remember(key string, on bool) {
+	if err := p.b.saved.set(p.t.guid, key, on); err != nil {
+		p.b.log.Error("cannot save the bridge's switches; they will not survive a restart", "file", p.b.cfg.StateFile, "err", err)
+	}
 	p.mu.Lock()
 	p.vals.own[key] = on
 	p.entityStatesLocked(false)
 	p.mu.Unlock()
-	if err := p.b.saved.set(p.t.guid, key, on); err != nil {
-		p.b.log.Error("cannot save the bridge's switches; they will not survive a restart", "file", p.b.cfg.StateFile, "err", err)
-	}
 }
 
 // restore sets the own switches to their saved values; the history
