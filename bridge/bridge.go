@@ -34,6 +34,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/pinguard"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -105,7 +106,9 @@ type Panel struct {
 	Panel   *g90.Panel
 	Monitor *g90.Monitor
 	// PIN, when set, must come with every arm and disarm command; the
-	// bridge checks it (the panel has no user codes).
+	// bridge checks it (the panel has no user codes). Past five wrong
+	// ones in a row, every command is refused for a while, from 30 s
+	// doubling up to 15 min (internal/pinguard).
 	PIN string
 	// History, when set, is the panel's history poller, one of the
 	// Monitor's sources: the "simulate alerts from history" switch
@@ -145,6 +148,7 @@ type Bridge struct {
 type panel struct {
 	b        *Bridge
 	cfg      Panel
+	pin      *pinguard.Guard
 	sub      *g90.Subscription
 	cmds     chan command
 	loads    chan loadKind
@@ -258,7 +262,7 @@ func New(cfg Config) (*Bridge, error) {
 			pc.Name = "Alarm panel"
 		}
 		b.panels = append(b.panels, &panel{
-			b: b, cfg: pc, sub: pc.Monitor.Subscribe(1 << 14),
+			b: b, cfg: pc, pin: pinguard.New(pc.PIN, nil), sub: pc.Monitor.Subscribe(1 << 14),
 			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
 			smsSync: make(chan struct{}, 1),
 			pub:     map[string]string{}, vals: newValues(),

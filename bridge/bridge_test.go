@@ -234,6 +234,20 @@ func TestCommands(t *testing.T) {
 	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 5 })
 }
 
+// Guessing the PIN is slow: past five wrong ones in a row, the right one
+// is refused too, and nothing reaches the panel.
+func TestPINLockout(t *testing.T) {
+	r := startRig(t, "4321")
+	for i := range 6 {
+		r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"`+itoa(1000+i)+`"}`)
+	}
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"4321"}`)
+	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 7 })
+	if st := r.b.Stats(); st.Commands != 0 || r.sim.Snapshot().Arm != protocol.Disarmed {
+		t.Fatalf("stats %+v, panel %v: the locked-out command went through", st, r.sim.Snapshot().Arm)
+	}
+}
+
 // Home Assistant's birth message makes the bridge publish discovery and
 // states again.
 func TestBirthRepublishes(t *testing.T) {

@@ -312,8 +312,8 @@ func (alarmSrc) set(ctx context.Context, p *panel, _ target, val value) error {
 		}
 		action, code = m.Action, m.Code
 	}
-	if p.cfg.PIN != "" && code != p.cfg.PIN {
-		return reject("wrong PIN")
+	if err := p.pin.Check(code); err != nil {
+		return reject("%v", err)
 	}
 	var (
 		err   error

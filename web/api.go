@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/pinguard"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -160,16 +161,20 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-// allowed checks the PIN and answers 403 when it is wrong.
+// allowed checks the PIN and answers 403 when it is missing or wrong, 429
+// while too many wrong ones lock it out (internal/pinguard).
 func (s *Server) allowed(w http.ResponseWriter, r *http.Request, p *panel, pin string) bool {
-	if p.checkPIN(pin) {
+	err := p.pin.Check(pin)
+	if err == nil {
 		return true
 	}
-	msg := "wrong PIN"
-	if pin == "" {
-		msg = "PIN required"
+	status := http.StatusForbidden
+	var locked *pinguard.LockedError
+	if errors.As(err, &locked) {
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(int(locked.Left.Round(time.Second)/time.Second)))
 	}
-	s.refuse(w, r, p, http.StatusForbidden, msg)
+	s.refuse(w, r, p, status, err.Error())
 	return false
 }
 

@@ -28,7 +28,8 @@
 // (a panel, at connect and whenever it changed) and "event" messages.
 // Commands answer {"ok":true}; errors are {"error":"…"} with 400 (bad
 // input), 403 (wrong PIN, cross-origin, unknown Host), 404 (unknown
-// panel or relay), 415, 502 (the panel failed) or 503.
+// panel or relay), 415, 429 (too many wrong PINs; Retry-After says how
+// long), 502 (the panel failed) or 503.
 //
 // Security: the UI has no login; it is meant for loopback (the daemon's
 // default) or a trusted network. Requests that change something are POST
@@ -36,7 +37,8 @@
 // (http.CrossOriginProtection), and every request must name an IP
 // address, localhost or one of Config.Hosts in its Host header, which
 // stops DNS rebinding. The PIN, when set, is checked here in constant
-// time; the panel has no user codes.
+// time, and past five wrong ones in a row every try is refused for a
+// while (internal/pinguard); the panel has no user codes.
 //
 // Shutdown: cancel Run's context before (or while) shutting the
 // http.Server down. Run closes every stream and returns after their
@@ -44,7 +46,6 @@
 package web
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/pinguard"
 	"github.com/g90alarm/g90/journal"
 )
 
@@ -144,6 +146,7 @@ type Server struct {
 type panel struct {
 	i   int
 	cfg Panel
+	pin *pinguard.Guard
 	sub *g90.Subscription
 	// last is the state message every stream client got last; guarded
 	// by hub.mu.
@@ -198,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("web: panels[%d]: name %q used twice", i, pc.Name)
 		}
 		names[pc.Name] = true
-		s.panels = append(s.panels, &panel{i: i, cfg: pc})
+		s.panels = append(s.panels, &panel{i: i, cfg: pc, pin: pinguard.New(pc.PIN, nil)})
 	}
 	if cfg.Journal == nil {
 		s.recent = newRing(cfg.RecentEvents)
@@ -282,15 +285,6 @@ func (s *Server) lookup(key string) *panel {
 		}
 	}
 	return nil
-}
-
-// checkPIN compares in constant time; an empty configured PIN accepts
-// anything.
-func (p *panel) checkPIN(got string) bool {
-	if p.cfg.PIN == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(p.cfg.PIN)) == 1
 }
 
 // ready reports whether the monitor's first read of the panel is done.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,8 @@ func TestRelay(t *testing.T) {
 }
 
 // With a PIN, arm and disarm need it: a missing or wrong one is 403 and
-// nothing reaches the panel.
+// nothing reaches the panel. Past five wrong ones in a row, every try is
+// 429 for a while, the right PIN too.
 func TestPIN(t *testing.T) {
 	r := startRig(t, rigConfig{pin: "1234"})
 	if v := r.panelState(t); !v.PINRequired {
@@ -164,7 +166,6 @@ func TestPIN(t *testing.T) {
 		{"/api/panels/Home/arm", `{"mode":"away"}`},
 		{"/api/panels/Home/arm", `{"mode":"away","pin":"0000"}`},
 		{"/api/panels/Home/arm", `{"mode":"away","pin":"12345"}`},
-		{"/api/panels/Home/arm", `{"mode":"away","pin":"123"}`},
 		{"/api/panels/Home/disarm", ``},
 		{"/api/panels/Home/disarm", `{"pin":"4321"}`},
 	} {
@@ -176,8 +177,8 @@ func TestPIN(t *testing.T) {
 	if n := r.sent.Load(); n != 0 {
 		t.Fatalf("%d requests reached the panel", n)
 	}
-	if st := r.srv.Stats(); st.Rejected != 6 {
-		t.Errorf("stats %+v, want 6 rejected", st)
+	if st := r.srv.Stats(); st.Rejected != 5 {
+		t.Errorf("stats %+v, want 5 rejected", st)
 	}
 	status, out := r.do(t, "POST", "/api/panels/Home/arm", `{"mode":"away","pin":"1234"}`)
 	if status != 200 || r.sim.Snapshot().Arm != protocol.ArmAway {
@@ -186,6 +187,17 @@ func TestPIN(t *testing.T) {
 	status, out = r.do(t, "POST", "/api/panels/Home/disarm", `{"pin":"1234"}`)
 	if status != 200 || r.sim.Snapshot().Arm != protocol.Disarmed {
 		t.Fatalf("disarm with the PIN: %d %v, simulator %v", status, out, r.sim.Snapshot().Arm)
+	}
+
+	for i := range 6 {
+		if status, _ := r.do(t, "POST", "/api/panels/Home/arm", `{"mode":"away","pin":"`+strconv.Itoa(1000+i)+`"}`); status != 403 {
+			t.Fatalf("wrong PIN %d: %d", i+1, status)
+		}
+	}
+	sent := r.sent.Load()
+	status, out = r.do(t, "POST", "/api/panels/Home/arm", `{"mode":"away","pin":"1234"}`)
+	if status != 429 || !strings.Contains(fmt.Sprint(out["error"]), "too many wrong PINs") || r.sent.Load() != sent {
+		t.Fatalf("the right PIN during the lockout: %d %v", status, out)
 	}
 }
 
