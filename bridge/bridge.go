@@ -34,8 +34,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/internal/pinguard"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/pinguard"
 )
 
 // Config configures a Bridge. The zero value of every field but URL and
@@ -105,11 +105,11 @@ type Panel struct {
 	Name    string
 	Panel   *g90.Panel
 	Monitor *g90.Monitor
-	// PIN, when set, must come with every arm and disarm command; the
-	// bridge checks it (the panel has no user codes). Past five wrong
-	// ones in a row, every command is refused for a while, from 30 s
-	// doubling up to 15 min (internal/pinguard).
-	PIN string
+	// PIN, when set, checks the code that must come with every arm and
+	// disarm command (the panel has no user codes); nil needs none. Give
+	// the web UI the same Guard, so that guesses through either count
+	// together.
+	PIN *pinguard.Guard
 	// History, when set, is the panel's history poller, one of the
 	// Monitor's sources: the "simulate alerts from history" switch
 	// pauses and resumes it.
@@ -120,7 +120,7 @@ type Panel struct {
 type Stats struct {
 	Published       uint64 // messages handed to the outbound queue
 	Events          uint64 // events published on the event topics
-	Commands        uint64 // commands carried out
+	Commands        uint64 // commands sent on to the panel, the failed ones too
 	RejectedCommand uint64 // commands ignored: bad payload, wrong PIN, unknown panel
 	CommandErrors   uint64 // commands the panel did not carry out
 	Connects        uint64 // connections made to the broker
@@ -148,7 +148,6 @@ type Bridge struct {
 type panel struct {
 	b        *Bridge
 	cfg      Panel
-	pin      *pinguard.Guard
 	sub      *g90.Subscription
 	cmds     chan command
 	loads    chan loadKind
@@ -262,7 +261,7 @@ func New(cfg Config) (*Bridge, error) {
 			pc.Name = "Alarm panel"
 		}
 		b.panels = append(b.panels, &panel{
-			b: b, cfg: pc, pin: pinguard.New(pc.PIN, nil), sub: pc.Monitor.Subscribe(1 << 14),
+			b: b, cfg: pc, sub: pc.Monitor.Subscribe(1 << 14),
 			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
 			smsSync: make(chan struct{}, 1),
 			pub:     map[string]string{}, vals: newValues(),

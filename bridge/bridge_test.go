@@ -16,6 +16,7 @@ import (
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
@@ -87,7 +88,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	bcfg := Config{
 		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
 		AvailabilityCheck: 20 * time.Millisecond, StateFile: filepath.Join(queueDir, "switches.json"),
-		Panels: []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pin, History: history}},
+		Panels: []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pinguard.New(pin, nil), History: history}},
 	}
 	if change != nil {
 		change(&bcfg)

@@ -260,7 +260,7 @@ func (p *panel) views(st *g90.State) []*view {
 // panelView is the view of the panel itself. p.mu is held.
 func (p *panel) panelView(st *g90.State) *view {
 	return &view{
-		st: st, vals: &p.vals, now: time.Now(), pin: p.cfg.PIN != "", secrets: p.b.cfg.PublishSecrets,
+		st: st, vals: &p.vals, now: time.Now(), pin: p.cfg.PIN.Required(), secrets: p.b.cfg.PublishSecrets,
 		history: p.cfg.History, tg: target{scope: ScopePanel},
 	}
 }

@@ -312,7 +312,7 @@ func (alarmSrc) set(ctx context.Context, p *panel, _ target, val value) error {
 		}
 		action, code = m.Action, m.Code
 	}
-	if err := p.pin.Check(code); err != nil {
+	if err := p.cfg.PIN.Check(code); err != nil {
 		return reject("%v", err)
 	}
 	var (

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/journal"
@@ -30,13 +31,8 @@ type Metrics struct {
 	reg *prometheus.Registry
 	now func() time.Time
 
-	mqttConnected   prometheus.Gauge
-	mqttConnections prometheus.Counter
-	mqttQueue       prometheus.Gauge
-
-	mu        sync.Mutex
-	panels    map[string]*PanelMetrics
-	connected bool
+	mu     sync.Mutex
+	panels map[string]*PanelMetrics
 }
 
 // NewMetrics returns a registry with the process, Go and MQTT metrics and
@@ -46,20 +42,10 @@ func NewMetrics() *Metrics {
 		reg:    prometheus.NewRegistry(),
 		now:    time.Now,
 		panels: map[string]*PanelMetrics{},
-		mqttConnected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "g90_mqtt_connected", Help: "1 while the MQTT bridge is connected to the broker, else 0.",
-		}),
-		mqttConnections: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "g90_mqtt_connections_total", Help: "Connections of the MQTT bridge to the broker (the first and every reconnection).",
-		}),
-		mqttQueue: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "g90_mqtt_queue_depth", Help: "Messages in the MQTT bridge's outbound queue, waiting for the broker.",
-		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.mqttConnected, m.mqttConnections, m.mqttQueue,
 	)
 	return m
 }
@@ -72,25 +58,53 @@ func (m *Metrics) Handler() http.Handler {
 // Registry returns the registry, for metrics of parts added later.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// SetMQTTConnected records the bridge's connection state; a change to
-// connected counts a connection.
-func (m *Metrics) SetMQTTConnected(up bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if up && !m.connected {
-		m.mqttConnections.Inc()
-	}
-	m.connected = up
-	if up {
-		m.mqttConnected.Set(1)
-	} else {
-		m.mqttConnected.Set(0)
+// BridgeSource is what the metrics read of the MQTT bridge
+// (*bridge.Bridge).
+type BridgeSource interface {
+	Connected() bool
+	QueueDepth() int
+	Stats() bridge.Stats
+}
+
+// WatchBridge reports the MQTT bridge's state and counters at every
+// scrape. Call it once.
+func (m *Metrics) WatchBridge(b BridgeSource) error {
+	return m.reg.Register(bridgeCollector{b})
+}
+
+// bridgeCollector reports the bridge's state and counters.
+type bridgeCollector struct{ b BridgeSource }
+
+var (
+	mqttConnected   = prometheus.NewDesc("g90_mqtt_connected", "1 while the MQTT bridge is connected to the broker, else 0.", nil, nil)
+	mqttConnections = prometheus.NewDesc("g90_mqtt_connections_total", "Connections of the MQTT bridge to the broker (the first and every reconnection).", nil, nil)
+	mqttQueue       = prometheus.NewDesc("g90_mqtt_queue_depth", "Messages in the MQTT bridge's outbound queue, waiting for the broker.", nil, nil)
+	mqttPublished   = prometheus.NewDesc("g90_mqtt_published_total", "Messages the MQTT bridge queued for the broker.", nil, nil)
+	mqttCommands    = prometheus.NewDesc("g90_mqtt_commands_total", "Commands from MQTT: done, rejected (bad payload, wrong PIN, unknown entity) or failed (the panel did not carry it out).", []string{"result"}, nil)
+)
+
+func (c bridgeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mqttConnected, mqttConnections, mqttQueue, mqttPublished, mqttCommands} {
+		ch <- d
 	}
 }
 
-// SetMQTTQueueDepth records how many messages the bridge's outbound queue
-// holds.
-func (m *Metrics) SetMQTTQueueDepth(n int) { m.mqttQueue.Set(float64(n)) }
+func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.b.Stats()
+	up := 0.0
+	if c.b.Connected() {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(mqttConnected, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(mqttConnections, prometheus.CounterValue, float64(s.Connects))
+	ch <- prometheus.MustNewConstMetric(mqttQueue, prometheus.GaugeValue, float64(c.b.QueueDepth()))
+	ch <- prometheus.MustNewConstMetric(mqttPublished, prometheus.CounterValue, float64(s.Published))
+	// Stats.Commands counts the commands carried out or tried on the
+	// panel, the failed ones included.
+	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.Commands-s.CommandErrors), "done")
+	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.RejectedCommand), "rejected")
+	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.CommandErrors), "failed")
+}
 
 // WatchJournal reports j's counts at every scrape. Call it once.
 func (m *Metrics) WatchJournal(j *journal.Journal) error {

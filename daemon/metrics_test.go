@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -160,9 +161,6 @@ func TestMetrics(t *testing.T) {
 		`g90_panel_info{guid="",host="127.0.0.1:` + strconv.Itoa(deadAddr.Port) + `",panel="dead"}`: 1,
 		`g90_commands_total{panel="dead"}`:                                                          1,
 		`g90_command_timeouts_total{panel="dead"}`:                                                  1,
-		`g90_mqtt_connected`:                                                                        0,
-		`g90_mqtt_connections_total`:                                                                0,
-		`g90_mqtt_queue_depth`:                                                                      0,
 	}
 	if cs.Commands == 0 || ms.Refreshes == 0 || ls.Datagrams != 2 || guid == "" {
 		t.Fatalf("stats: client %+v, monitor %+v, listener %+v, GUID %q", cs, ms, ls, guid)
@@ -192,13 +190,15 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	m.SetMQTTConnected(true)
-	m.SetMQTTConnected(true)
-	m.SetMQTTConnected(false)
-	m.SetMQTTConnected(true)
-	m.SetMQTTQueueDepth(5)
+	fb := &fakeBridge{up: true, depth: 5, st: bridge.Stats{Connects: 2, Published: 40, Commands: 7, CommandErrors: 1, RejectedCommand: 3}}
+	if err := m.WatchBridge(fb); err != nil {
+		t.Fatal(err)
+	}
 	got = scrape(t, url)
-	for k, v := range map[string]float64{"g90_mqtt_connected": 1, "g90_mqtt_connections_total": 2, "g90_mqtt_queue_depth": 5} {
+	for k, v := range map[string]float64{
+		"g90_mqtt_connected": 1, "g90_mqtt_connections_total": 2, "g90_mqtt_queue_depth": 5, "g90_mqtt_published_total": 40,
+		`g90_mqtt_commands_total{result="done"}`: 6, `g90_mqtt_commands_total{result="rejected"}`: 3, `g90_mqtt_commands_total{result="failed"}`: 1,
+	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
@@ -242,3 +242,14 @@ func TestAddPanelNeedsMonitor(t *testing.T) {
 		t.Fatal("no error")
 	}
 }
+
+// fakeBridge is a BridgeSource with fixed values.
+type fakeBridge struct {
+	up    bool
+	depth int
+	st    bridge.Stats
+}
+
+func (f *fakeBridge) Connected() bool     { return f.up }
+func (f *fakeBridge) QueueDepth() int     { return f.depth }
+func (f *fakeBridge) Stats() bridge.Stats { return f.st }

@@ -20,6 +20,7 @@ import (
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/web"
 )
 
@@ -96,6 +97,8 @@ type runPanel struct {
 	metrics *PanelMetrics
 	journal *g90.Subscription
 	history *g90.HistoryPoller
+	// pin is the panel's one PIN guard, for MQTT and the web UI alike.
+	pin *pinguard.Guard
 }
 
 func (d *instance) close() {
@@ -162,7 +165,7 @@ func (d *instance) build(ctx context.Context) error {
 	}
 	bp := make([]bridge.Panel, len(d.panels))
 	for i, p := range d.panels {
-		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN, History: p.history}
+		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.pin, History: p.history}
 	}
 	tlsCfg, err := cfg.MQTT.TLSConfig()
 	if err != nil {
@@ -183,10 +186,13 @@ func (d *instance) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
+	if err := d.metrics.WatchBridge(d.bridge); err != nil {
+		return err
+	}
 
 	wp := make([]web.Panel, len(d.panels))
 	for i, p := range d.panels {
-		wp[i] = web.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.cfg.PIN}
+		wp[i] = web.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.pin}
 	}
 	d.ui, err = web.New(web.Config{Panels: wp, Journal: j, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
 	if err != nil {
@@ -307,7 +313,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history}
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history, pin: pinguard.New(pc.PIN, nil)}
 	pm.WatchSubscription("journal", rp.journal)
 	d.panels = append(d.panels, rp)
 	return nil
@@ -360,7 +366,6 @@ func (d *instance) serve(ctx context.Context) error {
 		wg.Go(func() { fail("cloud", d.hub.Serve(ctx)) })
 	}
 	consumers.Go(func() { fail("mqtt", d.bridge.Run(cctx)) })
-	consumers.Go(func() { d.watchBridge(cctx) })
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.metrics.Handler())
@@ -401,22 +406,6 @@ func (d *instance) writeJournal(p *runPanel) {
 	for ev := range p.journal.Events() {
 		if _, err := d.journal.Append(&ev); err != nil {
 			d.log.Error("journal: event not stored", "panel", p.cfg.Name, "type", ev.Type, "err", err)
-		}
-	}
-}
-
-// watchBridge reports the bridge's connection and queue in the metrics,
-// every second.
-func (d *instance) watchBridge(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		d.metrics.SetMQTTConnected(d.bridge.Connected())
-		d.metrics.SetMQTTQueueDepth(d.bridge.QueueDepth())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -214,6 +214,30 @@ func TestServeHistorySwitch(t *testing.T) {
 	h.w.WaitFor(t, "g90/"+h.guid+"/history_alerts", mqtttest.Is("ON"))
 }
 
+// One PIN guard per panel: wrong PINs over MQTT lock the web UI out too,
+// so a guesser gets no second run of free tries.
+func TestServePINLockoutShared(t *testing.T) {
+	r := startDaemon(t, "    notifications: local\n    pin: \"4321\"\n")
+	base := "g90/" + r.guid
+	for i := range 6 {
+		r.w.Publish(t, base+"/alarm/set", fmt.Sprintf(`{"action":"ARM_AWAY","code":"%d"}`, 1000+i))
+	}
+	eventually.True(t, "the six refusals", func() bool {
+		return strings.Contains(r.get(t, "/metrics"), `g90_mqtt_commands_total{result="rejected"} 6`)
+	})
+	res, err := http.Post(strings.TrimSuffix(r.ep.Web, "/")+"/api/panels/home/arm", "application/json", strings.NewReader(`{"mode":"away","pin":"4321"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "30" {
+		t.Fatalf("the right PIN on the web UI after six wrong ones over MQTT: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if r.sim.Snapshot().Arm != protocol.Disarmed {
+		t.Fatal("the panel was armed")
+	}
+}
+
 // A panel that stops answering goes offline on MQTT, and online again
 // when it answers.
 func TestServePanelAvailability(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/internal/pinguard"
 	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -52,7 +52,7 @@ type panelView struct {
 
 func (p *panel) view() panelView {
 	return panelView{
-		Name: p.cfg.Name, Addr: p.cfg.Panel.Addr(), PINRequired: p.cfg.PIN != "",
+		Name: p.cfg.Name, Addr: p.cfg.Panel.Addr(), PINRequired: p.cfg.PIN.Required(),
 		Ready: p.ready(), State: p.cfg.Monitor.State(),
 	}
 }
@@ -162,9 +162,9 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {
 }
 
 // allowed checks the PIN and answers 403 when it is missing or wrong, 429
-// while too many wrong ones lock it out (internal/pinguard).
+// while too many wrong ones lock it out (pinguard).
 func (s *Server) allowed(w http.ResponseWriter, r *http.Request, p *panel, pin string) bool {
-	err := p.pin.Check(pin)
+	err := p.cfg.PIN.Check(pin)
 	if err == nil {
 		return true
 	}

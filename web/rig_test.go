@@ -20,6 +20,7 @@ import (
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/sim"
 	"github.com/g90alarm/g90/web"
 )
@@ -77,7 +78,7 @@ func startRig(t *testing.T, rc rigConfig) *rig {
 	}
 	mon := monPanel.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}})
 	srv, err := web.New(web.Config{
-		Panels:  []web.Panel{{Name: "Home", Panel: webPanel, Monitor: mon, PIN: rc.pin}},
+		Panels:  []web.Panel{{Name: "Home", Panel: webPanel, Monitor: mon, PIN: pinguard.New(rc.pin, nil)}},
 		Journal: rc.journal, Hosts: rc.hosts, ClientBuffer: rc.clientBuffer,
 	})
 	if err != nil {

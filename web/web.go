@@ -4,7 +4,7 @@
 // /api/ that the page (or anyone) uses.
 //
 //	srv, err := web.New(web.Config{
-//		Panels:  []web.Panel{{Name: "Home", Panel: p, Monitor: mon, PIN: "1234"}},
+//		Panels:  []web.Panel{{Name: "Home", Panel: p, Monitor: mon, PIN: pinguard.New("1234", nil)}},
 //		Journal: j, // the event log; nil keeps recent events in memory
 //	})
 //	go srv.Run(ctx)                      // feeds the live streams until ctx ends
@@ -38,7 +38,7 @@
 // address, localhost or one of Config.Hosts in its Host header, which
 // stops DNS rebinding. The PIN, when set, is checked here in constant
 // time, and past five wrong ones in a row every try is refused for a
-// while (internal/pinguard); the panel has no user codes.
+// while (pinguard); the panel has no user codes.
 //
 // Shutdown: cancel Run's context before (or while) shutting the
 // http.Server down. Run closes every stream and returns after their
@@ -58,8 +58,8 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/internal/pinguard"
 	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/pinguard"
 )
 
 // Config configures a Server. The zero value of every field but Panels
@@ -105,8 +105,10 @@ type Panel struct {
 	Name    string
 	Panel   *g90.Panel
 	Monitor *g90.Monitor
-	// PIN, when set, must come with every arm and disarm command.
-	PIN string
+	// PIN, when set, checks the code that must come with every arm and
+	// disarm command; nil needs none. Give the MQTT bridge the same
+	// Guard, so that guesses through either count together.
+	PIN *pinguard.Guard
 }
 
 // Stats counts what a Server has done.
@@ -146,7 +148,6 @@ type Server struct {
 type panel struct {
 	i   int
 	cfg Panel
-	pin *pinguard.Guard
 	sub *g90.Subscription
 	// last is the state message every stream client got last; guarded
 	// by hub.mu.
@@ -201,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("web: panels[%d]: name %q used twice", i, pc.Name)
 		}
 		names[pc.Name] = true
-		s.panels = append(s.panels, &panel{i: i, cfg: pc, pin: pinguard.New(pc.PIN, nil)})
+		s.panels = append(s.panels, &panel{i: i, cfg: pc})
 	}
 	if cfg.Journal == nil {
 		s.recent = newRing(cfg.RecentEvents)

@@ -1,5 +1,7 @@
 // Package pinguard checks the PIN that arming and disarming need, and
-// makes guessing it slow. The panel has no user codes of its own: the PIN
+// makes guessing it slow. One Guard per panel serves every way in (the
+// MQTT bridge and the web UI), so that they share the count of wrong
+// PINs. The panel has no user codes of its own: the PIN
 // is the daemon's (spec: home-assistant.md §3), and a four-digit one
 // would fall to ten thousand quick tries without a guard.
 package pinguard
@@ -56,16 +58,18 @@ func New(pin string, now func() time.Time) *Guard {
 	return &Guard{pin: pin, now: now}
 }
 
-// Required reports whether a PIN is needed at all.
-func (g *Guard) Required() bool { return g.pin != "" }
+// Required reports whether a PIN is needed at all; a nil Guard needs
+// none.
+func (g *Guard) Required() bool { return g != nil && g.pin != "" }
 
 // Check accepts the right PIN (nil) and refuses a missing one
 // (ErrRequired), a wrong one (ErrWrong), and every one during a lockout
 // (*LockedError), without comparing it, so that a lockout tells a
 // guesser nothing. The comparison takes the same time for every wrong
-// PIN of the right length. The right PIN ends the run of wrong ones.
+// PIN of the right length. The right PIN ends the run of wrong ones. A
+// nil Guard accepts everything.
 func (g *Guard) Check(got string) error {
-	if g.pin == "" {
+	if !g.Required() {
 		return nil
 	}
 	g.mu.Lock()
