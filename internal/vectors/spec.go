@@ -9,11 +9,22 @@ import (
 	"testing"
 )
 
-// SpecPath returns the path of a spec file from a package directory of
-// this module: the spec sits in shared/spec beside the module, on
-// developer machines and in CI.
+// SpecPath returns the path of a file of the protocol specification, which
+// lives in the module's spec/ folder, from the working directory of a test
+// anywhere in the module (go test runs in the package's directory).
 func SpecPath(name string) string {
-	return filepath.Join("..", "..", "shared", "spec", name)
+	dir, err := os.Getwd()
+	if err != nil {
+		return filepath.Join("spec", name)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "spec", name)
+		}
+		if filepath.Dir(d) == d {
+			return filepath.Join(dir, "spec", name)
+		}
+	}
 }
 
 // SpecBlocks returns the lines of every ```lang code block in the spec
@@ -59,13 +70,12 @@ func CheckCopy(t testing.TB, file string, want []byte, update bool, hint string)
 	}
 }
 
-// ReadSpec reads a spec file, failing t with a clear message when the spec
-// is not beside the module.
+// ReadSpec reads a spec file from the module's spec/ folder.
 func ReadSpec(t testing.TB, name string) []byte {
 	t.Helper()
 	spec, err := os.ReadFile(SpecPath(name))
 	if err != nil {
-		t.Fatalf("the spec must sit beside the module (shared/spec): %v", err)
+		t.Fatalf("read the protocol spec (spec/ in this module): %v", err)
 	}
 	return spec
 }

@@ -28,9 +28,9 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	// From the peripheral package directory: the repository's sibling
-	// shared/ holds the spec, locally and in CI.
-	specPath := fs.String("spec", "../../shared/spec/peripheral-types.json", "peripheral catalogue `file`")
+	// go generate runs in the peripheral package directory; the catalogue
+	// is part of the module's spec/.
+	specPath := fs.String("spec", "../spec/peripheral-types.json", "peripheral catalogue `file`")
 	out := fs.String("o", "zdefinitions.go", "output `file`")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// specPath is the catalogue seen from this directory: shared/ sits beside
-// the repository, locally and in CI.
-const specPath = "../../../../shared/spec/peripheral-types.json"
+// specPath is the catalogue in the module's spec/, seen from this
+// directory.
+const specPath = "../../../spec/peripheral-types.json"
 
 // TestGeneratedUpToDate fails when zdefinitions.go is not what the
 // generator makes from the spec: run go generate ./peripheral.
