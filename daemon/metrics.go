@@ -17,6 +17,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 )
@@ -43,9 +44,18 @@ func NewMetrics() *Metrics {
 		now:    time.Now,
 		panels: map[string]*PanelMetrics{},
 	}
+	info := buildinfo.Read()
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "g90_build_info",
+			Help: "Always 1; the labels say which g90 is running (g90 version).",
+			ConstLabels: prometheus.Labels{
+				"version": info.Version, "revision": info.ShortRevision(),
+				"goversion": info.GoVersion, "goos": info.OS, "goarch": info.Arch,
+			},
+		}, func() float64 { return 1 }),
 	)
 	return m
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/bridge"
+	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -179,6 +180,12 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := got["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
+	}
+	bi := buildinfo.Read()
+	build := `g90_build_info{goarch="` + bi.Arch + `",goos="` + bi.OS + `",goversion="` + bi.GoVersion +
+		`",revision="` + bi.ShortRevision() + `",version="` + bi.Version + `"}`
+	if got[build] != 1 {
+		t.Errorf("%s = %v, want 1", build, got[build])
 	}
 
 	// Scraping reads counters, it does not count: a second scrape gives

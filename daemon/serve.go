@@ -18,6 +18,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
@@ -420,6 +421,8 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	info := buildinfo.Read()
+	log.Info("g90 serve starting", "version", info.Version, "revision", info.ShortRevision(), "go", info.GoVersion, "platform", info.OS+"/"+info.Arch)
 	cfg, err := load()
 	if err != nil {
 		return err

@@ -40,6 +40,15 @@ the commands below against it (the default host is 127.0.0.1), or run
 g90 demo for a guided tour.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+	}
+	var showVersion bool
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version (as g90 version does) and exit")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if showVersion {
+			return printVersion(cmd, g)
+		}
+		return cmd.Help()
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.host, "host", envOr("G90_HOST", "127.0.0.1"), "panel IP address or host name, optionally HOST:PORT (env G90_HOST)")
@@ -52,7 +61,7 @@ g90 demo for a guided tour.`,
 		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
 		newSensorsCmd(g), newDevicesCmd(g), newSensorCmd(g), newDeviceCmd(g), newRelayCmd(g), newHistoryCmd(g),
 		newConfigCmd(g), newDumpCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
-		newListenCmd(g), newSimCmd(g), newDemoCmd(g), newServeCmd(g),
+		newListenCmd(g), newSimCmd(g), newDemoCmd(g), newServeCmd(g), newVersionCmd(g),
 	)
 	root.AddCommand(newEventsCmd(g))
 	return root

@@ -17,8 +17,9 @@ import (
 
 func newServeCmd(g *globals) *cobra.Command {
 	var file string
+	var check bool
 	cmd := &cobra.Command{
-		Use:   "serve --config FILE",
+		Use:   "serve --config FILE [--check]",
 		Short: "Run the daemon: panels ↔ MQTT and Home Assistant, journal, web UI, metrics",
 		Long: `Run the daemon described by a YAML config file (see docs/g90.example.yaml):
 every panel with its event source, one cloud server for the panels that
@@ -27,11 +28,23 @@ when mqtt.url is empty), the event journal (read it with g90 events),
 and the web UI with /metrics on web.listen.
 
 SIGINT and SIGTERM stop it cleanly. SIGHUP reads the config again: a valid
-config replaces the running one, an invalid one is logged and ignored.`,
+config replaces the running one, an invalid one is logged and ignored.
+
+With --check it only validates the config file (every error with file,
+line and key), opens no socket, and exits 0 when the file is valid and 1
+when not: for a service manager's ExecStartPre, or before a reload.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
 				return fmt.Errorf("serve: --config FILE is required (docs/g90.example.yaml shows every key)")
+			}
+			if check {
+				cfg, err := daemon.LoadConfig(file)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d panel(s))\n", file, len(cfg.Panels))
+				return nil
 			}
 			log := serveLogger(cmd.ErrOrStderr(), g.verbose)
 			hup := make(chan os.Signal, 1)
@@ -64,6 +77,7 @@ config replaces the running one, an invalid one is logged and ignored.`,
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML config file")
+	cmd.Flags().BoolVar(&check, "check", false, "validate the config file and exit (0 valid, 1 not); opens no socket")
 	return cmd
 }
 
