@@ -2,10 +2,10 @@
 // protocol: its configuration file and its Prometheus metrics.
 //
 //	cfg, err := daemon.LoadConfig("/etc/g90/g90.yaml") // strict, defaults filled in
-//	j, err := cfg.OpenJournal(logger)
+//	j, aside, err := cfg.OpenJournal(logger) // aside: where a damaged journal went
 //
 //	m := daemon.NewMetrics()
-//	m.WatchJournal(j)
+//	m.WatchJournal(j, aside)
 //	// per panel, before mon.Run:
 //	pm, err := m.AddPanel(daemon.PanelSources{Name: pc.Name, Monitor: mon, Client: panel.Client(), Listener: l})
 //	go pm.Run(ctx)                  // counts the monitor's events by type and source
@@ -231,15 +231,46 @@ const (
 func (c *Config) JournalPath() string { return filepath.Join(c.StateDir, JournalFile) }
 
 // OpenJournal creates the state directory if need be and opens the
-// journal with the configured retention.
-func (c *Config) OpenJournal(log *slog.Logger) (*journal.Journal, error) {
-	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state_dir: %w", err)
+// journal with the configured retention. A damaged journal file is moved
+// aside (its new path is returned as aside, and logged) and a new journal
+// started, whose numbers continue where the damaged one's did as far as
+// it can still be read.
+func (c *Config) OpenJournal(log *slog.Logger) (j *journal.Journal, aside string, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return journal.Open(journal.Config{
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("state_dir: %w", err)
+	}
+	jc := journal.Config{
 		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
 		Logger: log,
-	})
+	}
+	j, err = journal.Open(jc)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		return j, "", err
+	}
+	// A damaged journal must not keep the daemon from starting (a
+	// supervisor would restart it for ever): keep it for whoever wants
+	// to look, and start a new one that numbers on from the old.
+	var seqs map[string]uint64
+	if old, oerr := journal.Open(journal.Config{Path: jc.Path, ReadOnly: true, Salvage: true, LockTimeout: -1}); oerr == nil {
+		seqs, _ = old.Panels()
+		old.Close()
+	}
+	aside = fmt.Sprintf("%s.damaged-%s", jc.Path, time.Now().UTC().Format("20060102T150405Z"))
+	if rerr := os.Rename(jc.Path, aside); rerr != nil {
+		return nil, "", fmt.Errorf("%w; moving it aside failed: %v", err, rerr)
+	}
+	log.Error("journal: the file is damaged; moved aside, starting a new journal", "err", err, "moved_to", aside, "read_it_with", "g90 events --journal "+aside)
+	if j, err = journal.Open(jc); err != nil {
+		return nil, aside, err
+	}
+	if err := j.Continue(seqs); err != nil {
+		j.Close()
+		return nil, aside, err
+	}
+	return j, aside, nil
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/g90, or ~/.local/state/g90.

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,9 +238,9 @@ func TestOpenJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := cfg.OpenJournal(nil)
-	if err != nil {
-		t.Fatal(err)
+	j, aside, err := cfg.OpenJournal(nil)
+	if err != nil || aside != "" {
+		t.Fatal(err, aside)
 	}
 	defer j.Close()
 	if j.Path() != filepath.Join(dir, "journal.db") {
@@ -250,12 +252,43 @@ func TestOpenJournal(t *testing.T) {
 		}
 	}
 	j.Close()
-	j, err = cfg.OpenJournal(nil)
+	j, _, err = cfg.OpenJournal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st := j.Stats(); st.Events != 2 {
 		t.Fatalf("max_events 2 not applied: %+v", st)
+	}
+	j.Close()
+
+	// A damaged journal is moved aside, not fatal, and the numbers go on.
+	data, err := os.ReadFile(cfg.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(data, []byte(`"tamper"`))
+	if i < 0 {
+		t.Fatal("no event in the file")
+	}
+	data[i+1] = 'T'
+	if err := os.WriteFile(cfg.JournalPath(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	j, aside, err = cfg.OpenJournal(slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("a damaged journal: %v", err)
+	}
+	defer j.Close()
+	if !strings.HasPrefix(aside, cfg.JournalPath()+".damaged-") || !strings.Contains(logs.String(), "moved aside") {
+		t.Errorf("moved to %q; log:\n%s", aside, logs.String())
+	}
+	if _, err := os.Stat(aside); err != nil {
+		t.Errorf("the damaged file is not kept: %v", err)
+	}
+	e, err := j.Append(&notify.Event{Type: notify.EventTamper})
+	if err != nil || e.Seq != 4 {
+		t.Errorf("first event of the new journal: seq %d, %v; want 4, after the old journal's 3", e.Seq, err)
 	}
 }
 

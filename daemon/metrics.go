@@ -117,8 +117,8 @@ func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // WatchJournal reports j's counts at every scrape. Call it once.
-func (m *Metrics) WatchJournal(j *journal.Journal) error {
-	return m.reg.Register(journalCollector{j})
+func (m *Metrics) WatchJournal(j *journal.Journal, aside string) error {
+	return m.reg.Register(journalCollector{j, aside})
 }
 
 // PanelSources are the parts of one panel whose counters are reported.
@@ -330,13 +330,17 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // journalCollector reports a journal's Stats.
-type journalCollector struct{ j *journal.Journal }
+type journalCollector struct {
+	j     *journal.Journal
+	aside string // where a damaged journal was moved at start, or ""
+}
 
 var (
 	journalEvents  = prometheus.NewDesc("g90_journal_events", "Events stored in the journal.", nil, nil)
 	journalBytes   = prometheus.NewDesc("g90_journal_bytes", "Bytes of the events stored in the journal (keys and values).", nil, nil)
 	journalAppends = prometheus.NewDesc("g90_journal_appends_total", "Events appended to the journal since the daemon started.", nil, nil)
 	journalRemoved = prometheus.NewDesc("g90_journal_removed_total", "Events the journal's retention removed since the daemon started.", nil, nil)
+	journalDamaged = prometheus.NewDesc("g90_journal_damaged", "1 when the journal file was damaged at start and moved aside (label moved_to), else 0.", []string{"moved_to"}, nil)
 )
 
 func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -344,6 +348,7 @@ func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- journalBytes
 	ch <- journalAppends
 	ch <- journalRemoved
+	ch <- journalDamaged
 }
 
 func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
@@ -352,6 +357,11 @@ func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(journalBytes, prometheus.GaugeValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(journalAppends, prometheus.CounterValue, float64(s.Appends))
 	ch <- prometheus.MustNewConstMetric(journalRemoved, prometheus.CounterValue, float64(s.Removed))
+	damaged := 0.0
+	if c.aside != "" {
+		damaged = 1
+	}
+	ch <- prometheus.MustNewConstMetric(journalDamaged, prometheus.GaugeValue, damaged, c.aside)
 }
 
 // WatchCloud reports the cloud server's counters at every scrape. Call it

@@ -233,13 +233,14 @@ func TestMetricsJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMetrics()
-	if err := m.WatchJournal(j); err != nil {
+	if err := m.WatchJournal(j, "/var/lib/g90/journal.db.damaged-20261203T080000Z"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	got := scrape(t, srv.URL)
-	if got["g90_journal_events"] != 1 || got["g90_journal_appends_total"] != 1 || got["g90_journal_bytes"] == 0 || got["g90_journal_removed_total"] != 0 {
+	if got["g90_journal_events"] != 1 || got["g90_journal_appends_total"] != 1 || got["g90_journal_bytes"] == 0 || got["g90_journal_removed_total"] != 0 ||
+		got[`g90_journal_damaged{moved_to="/var/lib/g90/journal.db.damaged-20261203T080000Z"}`] != 1 {
 		t.Fatalf("journal metrics %v", got)
 	}
 }

@@ -81,14 +81,16 @@ type instance struct {
 	closers []func()
 
 	journal *journal.Journal
-	broker  *broker.Broker
-	hub     *g90.CloudHub
-	metrics *Metrics
-	panels  []*runPanel
-	bridge  *bridge.Bridge
-	ui      *web.Server
-	web     net.Listener
-	mqttURL string
+	// journalAside is where a damaged journal was moved at start; "".
+	journalAside string
+	broker       *broker.Broker
+	hub          *g90.CloudHub
+	metrics      *Metrics
+	panels       []*runPanel
+	bridge       *bridge.Bridge
+	ui           *web.Server
+	web          net.Listener
+	mqttURL      string
 }
 
 type runPanel struct {
@@ -118,10 +120,11 @@ func (d *instance) build(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
-	j, err := cfg.OpenJournal(d.log.With("part", "journal"))
+	j, aside, err := cfg.OpenJournal(d.log.With("part", "journal"))
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	d.journalAside = aside
 	d.journal = j
 	d.closers = append(d.closers, func() { j.Close() })
 
@@ -146,7 +149,7 @@ func (d *instance) build(ctx context.Context) error {
 		return err
 	}
 	d.metrics = NewMetrics()
-	if err := d.metrics.WatchJournal(j); err != nil {
+	if err := d.metrics.WatchJournal(j, d.journalAside); err != nil {
 		return err
 	}
 	if d.hub != nil {
