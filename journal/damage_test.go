@@ -235,3 +235,20 @@ func TestVersion1(t *testing.T) {
 		return nil
 	})
 }
+
+// BenchmarkOpen: the whole-file check of Open, for a journal of 20,000
+// events.
+func BenchmarkOpen(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "journal.db")
+	j := open(b, Config{Path: path, noSync: true})
+	appendN(b, j, "SIMPANEL0001", 0, 20_000)
+	j.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		j, err := Open(Config{Path: path, ReadOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		j.Close()
+	}
+}
