@@ -120,6 +120,13 @@ func (d *instance) build(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
+	// Before anything in state_dir is opened: a second daemon there
+	// would truncate this one's queue and number events twice.
+	unlock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	d.closers = append(d.closers, unlock)
 	j, aside, err := cfg.OpenJournal(d.log.With("part", "journal"))
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -418,7 +425,9 @@ func (d *instance) writeJournal(p *runPanel) {
 // every value from reload it loads the config again: a valid one
 // replaces the running daemon (which stops, so its queues and journal
 // are flushed, and starts again with the new config); an invalid one is
-// logged with the errors, and the daemon keeps running as it was.
+// logged with the errors, and the daemon keeps running as it was. A new
+// config that is valid but does not start (a port in use) is logged,
+// and the daemon starts again with the config it ran before.
 func Serve(ctx context.Context, load func() (*Config, error), reload <-chan struct{}, opt Options) error {
 	log := opt.Logger
 	if log == nil {
@@ -430,12 +439,35 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 	if err != nil {
 		return err
 	}
+	var previous *Config // while a reloaded config starts: the one that ran
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
+		started := make(chan struct{})
 		ropt := opt
+		ropt.Started = func(ep Endpoints) {
+			close(started)
+			if opt.Started != nil {
+				opt.Started(ep)
+			}
+		}
 		go func() { done <- Run(rctx, cfg, ropt) }()
 		opt.NotifyConns = nil // the first Run owns and closes them
+		select {
+		case <-started:
+			previous = nil
+		case err := <-done:
+			cancel()
+			if previous == nil {
+				return err
+			}
+			log.Error("reload: the new config did not start; starting again with the one that ran", "err", err)
+			cfg, previous = previous, nil
+			continue
+		case <-ctx.Done():
+			cancel()
+			return <-done
+		}
 		var next *Config
 		for next == nil {
 			select {
@@ -459,7 +491,7 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 		if err := <-done; err != nil {
 			return err
 		}
-		cfg = next
+		cfg, previous = next, cfg
 	}
 }
 

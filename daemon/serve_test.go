@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -289,6 +290,30 @@ func TestServeStartErrors(t *testing.T) {
 	}
 }
 
+// Two daemons on one state_dir: the second refuses to start, naming the
+// first one's process, and the first runs on; once the first has
+// stopped, the directory is free.
+func TestServeStateDirLocked(t *testing.T) {
+	leaktest.Check(t)
+	dir := t.TempDir()
+	cfg, err := daemon.ParseConfig("g90.yaml", []byte("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: "+dir+"\npanels:\n  - host: 127.0.0.1\n    notifications: none\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stop := daemontest.Run(t, cfg, daemon.Options{})
+	err = daemon.Run(context.Background(), cfg, daemon.Options{})
+	if !errors.Is(err, daemon.ErrStateDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("a second daemon on the same state_dir: %v, want ErrStateDirInUse naming pid %d", err, os.Getpid())
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("the first daemon: %v", err)
+	}
+	_, stop = daemontest.Run(t, cfg, daemon.Options{}) // fails the test if the lock stayed
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // SIGHUP's reload: a valid new config replaces the running daemon (here
 // a new topic prefix), an invalid one is logged and changes nothing.
 func TestServeReload(t *testing.T) {
@@ -303,7 +328,12 @@ func TestServeReload(t *testing.T) {
 	}
 	brokerAddr := probe.Addr().String()
 	probe.Close()
-	configs := []string{"first", "broken", "second"}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	configs := []string{"first", "broken", "busy", "second"}
 	var mu sync.Mutex
 	load := func() (*daemon.Config, error) {
 		mu.Lock()
@@ -315,8 +345,12 @@ func TestServeReload(t *testing.T) {
 		if name == "broken" {
 			return nil, fmt.Errorf("g90.yaml:1: mqtt.url: broken on purpose")
 		}
-		yaml := fmt.Sprintf("mqtt:\n  listen: %s\n  topic_prefix: %s\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - host: 127.0.0.1\n    port: %d\n    notifications: none\n",
-			brokerAddr, name, dir, s.Addr().(*net.UDPAddr).Port)
+		web := "127.0.0.1:0"
+		if name == "busy" {
+			web = busy.Addr().String() // valid, but it cannot start
+		}
+		yaml := fmt.Sprintf("mqtt:\n  listen: %s\n  topic_prefix: %s\nweb:\n  listen: %s\nstate_dir: %s\npanels:\n  - host: 127.0.0.1\n    port: %d\n    notifications: none\n",
+			brokerAddr, name, web, dir, s.Addr().(*net.UDPAddr).Port)
 		return daemon.ParseConfig("g90.yaml", []byte(yaml), nil)
 	}
 	var logs lockedbuf.Buffer
@@ -338,6 +372,19 @@ func TestServeReload(t *testing.T) {
 	w.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
 	reload <- struct{}{} // broken: nothing changes
 	eventually.True(t, "the reload error logged", func() bool { return strings.Contains(logs.String(), "broken on purpose") })
+	reload <- struct{}{} // busy: it does not start, and the first one runs again
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("daemon.Serve ended on a config that could not start: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no restart with the config that ran")
+	}
+	if !strings.Contains(logs.String(), "the new config did not start") || !strings.Contains(logs.String(), "web.listen") {
+		t.Errorf("the failed reload is not explained:\n%s", logs.String())
+	}
+	w1 := mqtttest.Watch(t, brokerAddr, "first/"+guid+"/availability")
+	w1.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
 	reload <- struct{}{} // second
 	select {
 	case <-started:
