@@ -210,3 +210,23 @@ func TestProgressOnATerminalOnly(t *testing.T) {
 		})
 	}
 }
+
+// g90 discover on a terminal counts the panels that answered while the
+// window is open.
+func TestDiscoverProgressOnATerminal(t *testing.T) {
+	s := startSim(t)
+	master, slave := openPTY(t)
+	got, stop := readPTY(master)
+	out, err := runStderr(s, slave, "discover", "--addr", s.Addr().String(), "--window", "2500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, "the line cleared on the terminal", func() bool { return strings.HasSuffix(got(), "\r\x1b[K") })
+	stop()
+	if want := "discovering panels on " + s.Addr().String() + ", 1 answered, up to "; !strings.Contains(got(), want) {
+		t.Errorf("terminal shows %q, want %q…", got(), want)
+	}
+	if !strings.Contains(out, sim.FleetGUID(1)) {
+		t.Errorf("stdout %q lacks the panel", out)
+	}
+}
