@@ -37,7 +37,8 @@ type Options struct {
 	// (g90 demo and tests, which must know the address before the panel
 	// sends). The daemon closes them.
 	NotifyConns map[string]net.PacketConn
-	// Timeout bounds one exchange with a panel; 0 means 2 s.
+	// Timeout is the budget of one request to a panel, all its attempts
+	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
 }
 
@@ -278,7 +279,9 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	log := d.log.With("panel", pc.Name)
 	timeout := d.opt.Timeout
 	if timeout <= 0 {
-		timeout = 2 * time.Second
+		// Panels are sometimes very slow to answer (spec:
+		// local-protocol.md 1.7); Home Assistant's user waits too.
+		timeout = 5 * time.Second
 	}
 	p, err := g90.New(g90.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout})
 	if err != nil {
