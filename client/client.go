@@ -14,7 +14,6 @@ package client
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -399,13 +399,13 @@ func (c *Client) attempt(ctx context.Context, payload []byte, deadline time.Time
 		}
 		if !c.fromPanel(from) {
 			c.strays.Add(1)
-			c.log.Debug("discarded datagram from another sender", "panel", c.panel, "from", from, "bytes", hex.EncodeToString(c.buf[:n]))
+			c.log.Debug("discarded datagram from another sender", "panel", c.panel, "from", from, "bytes", floodlog.Bytes(c.buf[:n]))
 			continue
 		}
 		resp, err := protocol.ParseResponse(c.buf[:n])
 		if err != nil && !errors.As(err, new(*protocol.PanelError)) {
 			c.malformed.Add(1)
-			c.log.Warn("malformed reply", "panel", c.panel, "err", err, "bytes", hex.EncodeToString(c.buf[:n]))
+			c.log.Warn("malformed reply", "panel", c.panel, "err", err, "bytes", floodlog.Bytes(c.buf[:n]))
 		}
 		return resp, err
 	}

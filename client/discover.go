@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -10,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/internal/sockopt"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -211,7 +211,7 @@ func collect(ctx context.Context, cfg DiscoverConfig, payload []byte, accept fun
 		}
 		more, err := accept(u, buf[:n])
 		if err != nil {
-			cfg.Logger.Debug("ignored discovery reply", "from", from, "err", err, "bytes", hex.EncodeToString(buf[:n]))
+			cfg.Logger.Debug("ignored discovery reply", "from", from, "err", err, "bytes", floodlog.Bytes(buf[:n]))
 		}
 		if !more {
 			return nil

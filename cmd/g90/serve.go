@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/floodlog"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -46,7 +47,8 @@ when not: for a service manager's ExecStartPre, or before a reload.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d panel(s))\n", file, len(cfg.Panels))
 				return nil
 			}
-			log := serveLogger(cmd.ErrOrStderr(), g.verbose)
+			log, closeLog := serveLogger(cmd.ErrOrStderr(), g.verbose)
+			defer closeLog()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
@@ -81,13 +83,21 @@ when not: for a service manager's ExecStartPre, or before a reload.`,
 	return cmd
 }
 
-// serveLogger logs at info level, or debug with -v, to w.
-func serveLogger(w io.Writer, verbose bool) *slog.Logger {
+// serveLogger logs at info level, or debug with -v, to w; see logger.
+func serveLogger(w io.Writer, verbose bool) (*slog.Logger, func()) {
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return logger(w, level)
+}
+
+// logger logs from level on to w, with at most a few records of a kind
+// (message and source) a minute and then a count, so that a flood of bad
+// datagrams does not fill the disk; close writes the counts pending.
+func logger(w io.Writer, level slog.Level) (log *slog.Logger, close func()) {
+	h := floodlog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}), floodlog.Config{})
+	return slog.New(h), h.Close
 }
 
 // printEndpoints says where the running daemon can be reached.
