@@ -385,9 +385,9 @@ func (d *instance) serve(ctx context.Context) error {
 	mux.Handle("GET /metrics", d.metrics.Handler())
 	mux.Handle("/", d.ui)
 	wg.Go(func() { fail("web", d.ui.Run(ctx)) }) // closes the SSE streams Shutdown waits for
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	srv, ln := newWebServer(d.web, mux, defaultWebLimits, d.log.With("part", "web"), d.metrics.Registry())
 	wg.Go(func() {
-		if err := srv.Serve(d.web); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			fail("web", err)
 		}
 	})

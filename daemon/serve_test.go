@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -497,5 +498,80 @@ func TestServeCloudAndChainedPanels(t *testing.T) {
 	defer mu.Unlock()
 	if vendorSaw[guids[1]] {
 		t.Fatalf("the vendor saw %v, want the chained panel %s only", vendorSaw, guids[0])
+	}
+}
+
+// The web server's limits: a request body that trickles is cut off, one
+// address cannot hold more than its share of connections, and the live
+// event stream lives on past the server's timeouts.
+func TestServeWebLimits(t *testing.T) {
+	daemon.ShortenWebLimits(t, 300*time.Millisecond, 4)
+	r := startDaemonSim(t, "    notifications: local\n", false)
+	addr := strings.TrimSuffix(strings.TrimPrefix(r.ep.Web, "http://"), "/")
+	closedWithin := func(c net.Conn, d time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(d))
+		_, err := io.ReadAll(c)
+		var ne net.Error
+		return err == nil || !(errors.As(err, &ne) && ne.Timeout())
+	}
+
+	// The stream first: it must survive what follows.
+	stream, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	fmt.Fprintf(stream, "GET /api/events/stream HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /api/panels/home/refresh HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n\r\nx", addr)
+	if !closedWithin(slow, 5*time.Second) {
+		t.Error("a request whose body trickles kept its connection")
+	}
+
+	var idle []net.Conn
+	for range 3 { // with the stream, the address's 4
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	over, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	if !closedWithin(over, 2*time.Second) {
+		t.Error("a 5th connection from one address was kept")
+	}
+	for _, c := range idle {
+		if !closedWithin(c, 5*time.Second) {
+			t.Error("a connection that sent nothing outlived the header timeout")
+		}
+	}
+	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_web_connections_rejected_total 1\n") {
+		t.Errorf("g90_web_connections_rejected_total is not 1:\n%s", m)
+	}
+
+	// Well past every timeout, an event still arrives on the stream.
+	time.Sleep(time.Second)
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "door_open") {
+		n, err := stream.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("the stream ended: %v after:\n%s", err, got.String())
+		}
 	}
 }
