@@ -32,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -385,7 +387,23 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(path string, format string, args ...any) {
-	d.errs = append(d.errs, &ConfigError{File: d.file, Line: d.lines[path], Field: path, Err: fmt.Errorf(format, args...)})
+	d.errs = append(d.errs, &ConfigError{File: d.file, Line: d.line(path), Field: path, Err: fmt.Errorf(format, args...)})
+}
+
+// line is where path is in the file, or where the nearest enclosing key
+// is when the value is a default (panels[1].notify_listen not given:
+// panels[1]'s line); 0 when none is.
+func (d *decoder) line(path string) int {
+	for {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return 0
+		}
+		path = path[:i]
+	}
 }
 
 var (
@@ -594,6 +612,24 @@ var (
 
 // validate checks the values and fills the defaults that depend on
 // others.
+// MaxNameLen bounds a panel's name: it goes into logs, metrics labels,
+// MQTT topics and Home Assistant's device names.
+const MaxNameLen = 64
+
+// checkName refuses names that would break a log line, a label or a
+// topic: too long, not UTF-8, or with control characters.
+func checkName(name string) error {
+	switch {
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%d bytes: want at most %d", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return errors.New("not valid UTF-8")
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return fmt.Errorf("%q has a control character (a newline, a tab, NUL…)", name)
+	}
+	return nil
+}
+
 func (d *decoder) validate(c *Config) {
 	m := &c.MQTT
 	if m.URL != "" {
@@ -652,7 +688,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Panels) == 0 {
 		d.errorf("panels", "no panel configured")
 	}
-	names, hosts := map[string]int{}, map[string]int{}
+	names, hosts, listens := map[string]int{}, map[string]int{}, map[string]int{}
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
@@ -661,6 +697,9 @@ func (d *decoder) validate(c *Config) {
 		}
 		if p.Name == "" {
 			p.Name = p.Host
+		}
+		if err := checkName(p.Name); err != nil {
+			d.errorf(at("name"), "%v", err)
 		}
 		if j, dup := names[p.Name]; dup {
 			d.errorf(at("name"), "%q is also the name of panels[%d]", p.Name, j)
@@ -694,6 +733,14 @@ func (d *decoder) validate(c *Config) {
 		}
 		if p.Notifications == NotifyLocal {
 			d.checkAddr(at("notify_listen"), p.NotifyListen, false)
+			// Only a panel at 10.10.10.250 sends them (spec:
+			// notifications-and-cloud.md A.1), so one per network: two
+			// on one socket would each get the other's, or neither.
+			if j, dup := listens[p.NotifyListen]; dup {
+				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); give each its own interface address, or use notifications: cloud", p.NotifyListen, j)
+			} else {
+				listens[p.NotifyListen] = i
+			}
 		}
 		if p.HistoryInterval < MinPoll {
 			d.errorf(at("history_interval"), "%v: want at least %v", p.HistoryInterval, MinPoll)
