@@ -340,6 +340,7 @@ var (
 	journalBytes   = prometheus.NewDesc("g90_journal_bytes", "Bytes of the events stored in the journal (keys and values).", nil, nil)
 	journalAppends = prometheus.NewDesc("g90_journal_appends_total", "Events appended to the journal since the daemon started.", nil, nil)
 	journalRemoved = prometheus.NewDesc("g90_journal_removed_total", "Events the journal's retention removed since the daemon started.", nil, nil)
+	journalFailed  = prometheus.NewDesc("g90_journal_write_errors_total", "Events the journal could not store (a full disk, a damaged file) since the daemon started.", nil, nil)
 	journalDamaged = prometheus.NewDesc("g90_journal_damaged", "1 when the journal file was damaged at start and moved aside (label moved_to), else 0.", []string{"moved_to"}, nil)
 )
 
@@ -348,6 +349,7 @@ func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- journalBytes
 	ch <- journalAppends
 	ch <- journalRemoved
+	ch <- journalFailed
 	ch <- journalDamaged
 }
 
@@ -357,6 +359,7 @@ func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(journalBytes, prometheus.GaugeValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(journalAppends, prometheus.CounterValue, float64(s.Appends))
 	ch <- prometheus.MustNewConstMetric(journalRemoved, prometheus.CounterValue, float64(s.Removed))
+	ch <- prometheus.MustNewConstMetric(journalFailed, prometheus.CounterValue, float64(s.Failed))
 	damaged := 0.0
 	if c.aside != "" {
 		damaged = 1

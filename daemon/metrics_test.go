@@ -239,6 +239,9 @@ func TestMetricsJournal(t *testing.T) {
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	got := scrape(t, srv.URL)
+	if _, ok := got["g90_journal_write_errors_total"]; !ok {
+		t.Error("no g90_journal_write_errors_total")
+	}
 	if got["g90_journal_events"] != 1 || got["g90_journal_appends_total"] != 1 || got["g90_journal_bytes"] == 0 || got["g90_journal_removed_total"] != 0 ||
 		got[`g90_journal_damaged{moved_to="/var/lib/g90/journal.db.damaged-20261203T080000Z"}`] != 1 {
 		t.Fatalf("journal metrics %v", got)

@@ -129,6 +129,7 @@ type Stats struct {
 	Bytes   uint64 // stored: keys and values
 	Appends uint64 // by this Journal since Open
 	Removed uint64 // removed by retention since Open
+	Failed  uint64 // appends that failed (a full disk, a damaged file) since Open
 }
 
 // Query selects entries; the zero Query selects all.
@@ -505,6 +506,7 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if _, err := j.open(); err != nil {
+		j.stats.Failed++
 		return Entry{}, err
 	}
 	defer j.release()
@@ -545,6 +547,7 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 		return j.trim(tx, false)
 	})
 	if err != nil {
+		j.stats.Failed++
 		return Entry{}, fmt.Errorf("journal: append to %s: %w", j.cfg.Path, err)
 	}
 	j.lastKey = at
