@@ -37,6 +37,10 @@ type Options struct {
 	// (g90 demo and tests, which must know the address before the panel
 	// sends). The daemon closes them.
 	NotifyConns map[string]net.PacketConn
+	// guards are the panels' PIN guards by name, kept by Serve across
+	// reloads so that a SIGHUP does not forgive wrong PINs; nil: Run's
+	// own.
+	guards map[string]*pinguard.Guard
 	// Timeout is the budget of one request to a panel, all its attempts
 	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
@@ -273,6 +277,19 @@ func (d *instance) buildCloud() error {
 	return nil
 }
 
+// guard is pc's PIN guard: the one the previous run had for the same
+// panel and PIN, so that its count of wrong PINs goes on.
+func (d *instance) guard(pc PanelConfig) *pinguard.Guard {
+	if g := d.opt.guards[pc.Name]; g.Same(pc.PIN) {
+		return g
+	}
+	g := pinguard.New(pc.PIN, nil)
+	if d.opt.guards != nil {
+		d.opt.guards[pc.Name] = g
+	}
+	return g
+}
+
 // buildPanel makes the panel's client, sources and Monitor, and the
 // subscriptions that must exist before the Monitor runs.
 func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
@@ -327,7 +344,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history, pin: pinguard.New(pc.PIN, nil)}
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history, pin: d.guard(pc)}
 	pm.WatchSubscription("journal", rp.journal)
 	d.panels = append(d.panels, rp)
 	return nil
@@ -443,6 +460,7 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 		return err
 	}
 	var previous *Config // while a reloaded config starts: the one that ran
+	opt.guards = map[string]*pinguard.Guard{}
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
