@@ -270,7 +270,9 @@ func TestServePINLockoutSurvivesReload(t *testing.T) {
 	started := make(chan daemon.Endpoints, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- daemon.Serve(ctx, load, reload, daemon.Options{Started: func(ep daemon.Endpoints) { started <- ep }}) }()
+	go func() {
+		done <- daemon.Serve(ctx, load, reload, daemon.Options{Started: func(ep daemon.Endpoints) { started <- ep }})
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
