@@ -186,6 +186,46 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// Arming with a door left open whose "check open when arming" flag is on:
+// the panel says so (notification kind 6), and it reaches MQTT, the
+// sensor's state and the journal.
+func TestServeDoorOpenWhenArming(t *testing.T) {
+	r := startDaemon(t, "    notifications: local\n")
+	base := "g90/" + r.guid
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
+	r.w.Publish(t, base+"/alarm/set", "ARM_HOME")
+	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"door_open_when_arming":true`) })
+	eventually.True(t, "the event on MQTT", func() bool {
+		for _, m := range r.w.All(base + "/event") {
+			if strings.Contains(m.Payload, `"type":"door_open_when_arming"`) && strings.Contains(m.Payload, `"index":1`) {
+				return true
+			}
+		}
+		return false
+	})
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	found := false
+	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = found || strings.Contains(string(e.JSON), `"type":"door_open_when_arming"`)
+	}
+	if !found {
+		t.Error("no door_open_when_arming in the journal")
+	}
+}
+
 // Every panel has the "simulate alerts from history" switch: on a panel
 // without notifications it turns history polling on, whose events reach
 // MQTT, and it is saved in the state directory. A panel with
