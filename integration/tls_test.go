@@ -73,8 +73,8 @@ func testPKI(t *testing.T) (ca, cert, key string) {
 }
 
 // A TLS broker whose certificate the system does not trust: with
-// mqtt.ca_file the daemon connects, with either protocol; without it, it
-// says why it cannot.
+// mqtt.ca_file the daemon connects; without it, it says why it cannot
+// and which key to set.
 func TestMosquittoTLS(t *testing.T) {
 	ca, cert, key := testPKI(t)
 	m := startMosquittoTLS(t, ca, cert, key)
@@ -82,7 +82,7 @@ func TestMosquittoTLS(t *testing.T) {
 
 	untrusted := startDaemon(t, "  url: "+url+"\n")
 	eventually.True(t, "the refusal logged", func() bool { return strings.Contains(untrusted.logs.String(), "cannot connect to the MQTT broker") })
-	if l := untrusted.logs.String(); !strings.Contains(l, "certificate") {
+	if l := untrusted.logs.String(); !strings.Contains(l, "certificate") || !strings.Contains(l, "set mqtt.ca_file") {
 		t.Fatalf("the log does not say the certificate is the problem:\n%s", l)
 	}
 	if err := untrusted.stop(); err != nil {
@@ -91,11 +91,5 @@ func TestMosquittoTLS(t *testing.T) {
 
 	trusted := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
 	eventually.True(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
-	if err := trusted.stop(); err != nil {
-		t.Fatal(err)
-	}
-
-	// MQTT 3.1.1 over TLS, with the same CA.
-	v311 := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n  protocol: 3.1.1\n")
-	checkProtocol(t, v311, m, "3.1.1")
+	checkProtocol(t, trusted, &testBroker{mosq: m})
 }
