@@ -34,7 +34,7 @@ import (
 // mosquitto is a mosquitto broker run for a test on a loopback port,
 // with persistence so that sessions survive a restart.
 type mosquitto struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	dir  string
 	conf string
@@ -53,7 +53,7 @@ func startMosquittoTLS(t *testing.T, ca, cert, key string) *mosquitto {
 // the listener line, so listener options apply to it). It
 // fails the test when mosquitto is missing and G90_REQUIRE_MOSQUITTO is
 // set (as .ci/run does), and skips it otherwise.
-func startMosquitto(t *testing.T, extra string) *mosquitto {
+func startMosquitto(t testing.TB, extra string) *mosquitto {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {

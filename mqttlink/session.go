@@ -1,6 +1,7 @@
 package mqttlink
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -222,7 +223,7 @@ type conn struct {
 func (s *conn) setNet(nc net.Conn) net.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nc = &netConn{Conn: nc}
+	s.nc = &netConn{Conn: nc, r: bufio.NewReaderSize(nc, 4096)}
 	return s.nc
 }
 
@@ -250,14 +251,17 @@ var errDropped = errors.New("mqttlink: connection dropped")
 
 // netConn is the network connection under paho. paho takes a read on a
 // connection closed on its side for a disconnect of its own and does not
-// report it lost, so once dropped its reads fail with errDropped.
+// report it lost, so once dropped its reads fail with errDropped. Reads
+// are buffered: paho reads a packet's header a byte at a time, three
+// reads for each 4-byte PUBACK.
 type netConn struct {
 	net.Conn
+	r       *bufio.Reader
 	dropped atomic.Bool
 }
 
 func (c *netConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
+	n, err := c.r.Read(b)
 	if err != nil && c.dropped.Load() {
 		err = errDropped
 	}

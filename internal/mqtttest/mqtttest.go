@@ -121,8 +121,10 @@ func Is(want string) func(string) bool { return func(p string) bool { return p =
 
 // Count returns how many messages came on exactly topic.
 func (w *Watcher) Count(topic string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := 0
-	for _, m := range w.All(topic) {
+	for _, m := range w.msgs {
 		if m.Topic == topic {
 			n++
 		}
