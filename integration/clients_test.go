@@ -171,7 +171,9 @@ func TestMosquittoClients(t *testing.T) {
 }
 
 // WebSocket: the daemon connects to mosquitto's WebSocket listener
-// (ws://) and publishes there like over TCP.
+// (ws://) and publishes there like over TCP. The config is one of an
+// earlier version, which needed mqtt.protocol 5 for WebSocket: the
+// daemon warns that the key is gone, and runs.
 func TestMosquittoWebSocket(t *testing.T) {
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -180,7 +182,10 @@ func TestMosquittoWebSocket(t *testing.T) {
 	wsPort := probe.Addr().(*net.TCPAddr).Port
 	probe.Close()
 	m := startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\n", wsPort))
-	r := startDaemon(t, fmt.Sprintf("  url: ws://127.0.0.1:%d/mqtt\n", wsPort))
+	r := startDaemon(t, fmt.Sprintf("  url: ws://127.0.0.1:%d/mqtt\n  protocol: 5\n", wsPort))
+	if l := r.logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "mqtt.protocol: no longer used and ignored") {
+		t.Fatalf("no warning for mqtt.protocol:\n%s", l)
+	}
 	w := mqtttest.Watch(t, m.addr(), "g90/#")
 	w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
 	w.WaitFor(t, "g90/"+r.guid+"/alarm", mqtttest.Is("disarmed"))
