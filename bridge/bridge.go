@@ -349,6 +349,7 @@ func (p *panel) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			p.drain()
 			return
 		case ev, ok := <-p.sub.Events():
 			if !ok {
@@ -360,6 +361,24 @@ func (p *panel) run(ctx context.Context) {
 			p.requestLoad(loadAll)
 		case <-avail.C:
 			p.publishStates(p.cfg.Monitor.State(), noSensor)
+		}
+	}
+}
+
+// drain publishes the events already in the subscription, without
+// waiting for more: the daemon stops the Monitors before the bridge, and
+// what they handed over belongs in the durable queue (the journal has it
+// too), not lost with the process.
+func (p *panel) drain() {
+	for {
+		select {
+		case ev, ok := <-p.sub.Events():
+			if !ok {
+				return
+			}
+			p.event(&ev)
+		default:
+			return
 		}
 	}
 }
