@@ -85,6 +85,11 @@ func testHomeAssistant(t *testing.T, py string, b *testBroker, pin string) {
 	snap := r.sim.Snapshot()
 	apBefore := snap.NetConfig.APEnabled
 	devices := 1 + len(snap.Sensors) + len(snap.Devices)
+	// Home Assistant starts after g90 has published, so that what it
+	// gets on subscribing comes from the broker, retained.
+	w := mqtttest.Watch(t, b.addr, "#")
+	w.WaitFor(t, "g90/"+r.guid+"/alarm", mqtttest.Is("disarmed"))
+	eventually.True(t, "every discovery payload", func() bool { return len(discovery(w)) >= devices })
 	host, port, _ := net.SplitHostPort(b.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
