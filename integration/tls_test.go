@@ -32,6 +32,13 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 // and returns the paths of the CA certificate, the server certificate and
 // its key.
 func testPKI(t *testing.T) (ca, cert, key string) {
+	ca, cert, key, _, _ = testPKIWithClient(t)
+	return ca, cert, key
+}
+
+// testPKIWithClient is testPKI with a client certificate signed by the
+// same CA, and its key.
+func testPKIWithClient(t *testing.T) (ca, cert, key, clientCert, clientKey string) {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -69,7 +76,25 @@ func testPKI(t *testing.T) (ca, cert, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER), writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER), writePEM(t, dir, "server.key", "EC PRIVATE KEY", keyDER)
+	cliKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "g90"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, caCert, &cliKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER), writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER), writePEM(t, dir, "server.key", "EC PRIVATE KEY", keyDER),
+		writePEM(t, dir, "client.pem", "CERTIFICATE", cliDER), writePEM(t, dir, "client.key", "EC PRIVATE KEY", cliKeyDER)
 }
 
 // A TLS broker whose certificate the system does not trust: with
@@ -92,4 +117,25 @@ func TestMosquittoTLS(t *testing.T) {
 	trusted := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
 	eventually.True(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
 	checkProtocol(t, trusted, &testBroker{mosq: m})
+}
+
+// A TLS broker that wants a client certificate (mosquitto's
+// require_certificate): without mqtt.cert_file the daemon cannot
+// connect; with it and mqtt.key_file it does.
+func TestMosquittoTLSClientCertificate(t *testing.T) {
+	ca, cert, key, clientCert, clientKey := testPKIWithClient(t)
+	m := startMosquitto(t, "cafile "+ca+"\ncertfile "+cert+"\nkeyfile "+key+"\nrequire_certificate true\n")
+	url := "mqtts://" + m.addr()
+
+	anonymous := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
+	eventually.True(t, "the failure logged", func() bool { return strings.Contains(anonymous.logs.String(), "cannot connect to the MQTT broker") })
+	if strings.Contains(anonymous.logs.String(), `msg="connected to the MQTT broker"`) {
+		t.Fatal("connected without a client certificate")
+	}
+	if err := anonymous.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n  cert_file: "+clientCert+"\n  key_file: "+clientKey+"\n")
+	checkProtocol(t, r, &testBroker{mosq: m}) // mosquitto saw it connect
 }
