@@ -21,7 +21,7 @@ func Example() {
 	defer br.Close()
 
 	got := make(chan string, 8)
-	sub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://"+br.Addr().String()).SetClientID("example-sub").
+	sub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + br.Addr().String()).SetClientID("example-sub").
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- m.Topic() + " " + string(m.Payload()) }))
 	if tok := sub.Connect(); tok.Wait() && tok.Error() != nil {
 		panic(tok.Error())
