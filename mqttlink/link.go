@@ -77,10 +77,9 @@ type Config struct {
 }
 
 // DefaultWindow is the default Config.Window: enough to keep a loopback
-// or LAN connection busy, and below the 65,535 packet identifiers and
-// the in-flight limits brokers set for a client (the MQTT 3.1.1 spec
-// sets none; mosquitto takes what comes, NATS up to its
-// max_ack_pending).
+// or LAN connection busy (docs/benchmarks.md: 16 is noticeably slower),
+// far below the 65,535 packet identifiers a connection has. MQTT 3.1.1
+// sets no limit on a client's messages in flight.
 const DefaultWindow = 256
 
 // Message is one MQTT message.

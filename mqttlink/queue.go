@@ -119,8 +119,8 @@ func (q *memQueue) close() error { return nil }
 // message, protocol-neutral: one byte of flags (QoS in bits 0–1, retain
 // in bit 2, the high nibble 0), the topic's 2-byte length, the topic and
 // the payload. (A body whose high nibble is 3 is an MQTT 5 PUBLISH
-// packet, as versions before 0.9 wrote them: still read, so that an
-// upgrade sends what the old version queued.) queue.head holds the
+// packet, as earlier versions wrote them: still read, so that an upgrade
+// sends what the old version queued.) queue.head holds the
 // 8-byte offset of the first record not yet acknowledged. When the last
 // record is removed the log is truncated; when the removed part grows
 // past compactAt the rest is copied to a new log. Nothing is fsynced: a
