@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/mqtttest"
 )
 
 // writePEM writes one PEM block to dir/name and returns the path.
@@ -138,4 +140,22 @@ func TestMosquittoTLSClientCertificate(t *testing.T) {
 
 	r := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n  cert_file: "+clientCert+"\n  key_file: "+clientKey+"\n")
 	checkProtocol(t, r, &testBroker{mosq: m}) // mosquitto saw it connect
+}
+
+// WebSocket over TLS (wss://): mosquitto's WebSocket listener with the
+// test CA's certificate; the daemon connects with mqtt.ca_file and
+// publishes there.
+func TestMosquittoWebSocketTLS(t *testing.T) {
+	ca, cert, key := testPKI(t)
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wssPort := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	m := startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\ncafile %s\ncertfile %s\nkeyfile %s\n", wssPort, ca, cert, key))
+	w := mqtttest.Watch(t, m.addr(), "g90/#")
+	r := startDaemon(t, fmt.Sprintf("  url: wss://127.0.0.1:%d/mqtt\n  ca_file: %s\n", wssPort, ca))
+	w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	w.WaitFor(t, "g90/"+r.guid+"/alarm", mqtttest.Is("disarmed"))
 }
