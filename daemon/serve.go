@@ -20,6 +20,7 @@ import (
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/mqttlink"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/web"
@@ -69,6 +70,9 @@ func Run(ctx context.Context, cfg *Config, opt Options) error {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: " + w.Error())
 	}
 	d := &instance{cfg: cfg, opt: opt, log: log}
 	defer d.close()
@@ -188,16 +192,23 @@ func (d *instance) build(ctx context.Context) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	mlog := d.log.With("part", "mqtt")
 	d.bridge, err = bridge.New(bridge.Config{
-		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg, Protocol: cfg.MQTT.Protocol,
-		ClientID:        "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
+		MQTT: mqttlink.Config{
+			URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
+			ClientID: "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
+			QueueDir: filepath.Join(cfg.StateDir, "mqtt-queue"),
+			Logger:   mlog,
+			OnConnectError: func(err error) {
+				mlog.Warn("cannot connect to the MQTT broker", "url", d.mqttURL, "err", mqttConnectError(err))
+			},
+		},
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
-		QueueDir:       filepath.Join(cfg.StateDir, "mqtt-queue"),
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
 		PublishSecrets: cfg.MQTT.PublishSecrets,
 		Panels:         bp,
 		NextSeq:        nextSeq(seqs),
-		Logger:         d.log.With("part", "mqtt"),
+		Logger:         mlog,
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)

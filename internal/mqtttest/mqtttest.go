@@ -1,10 +1,10 @@
 // Package mqtttest is an MQTT client for tests that records every message
-// it receives.
+// it receives (MQTT 3.1.1, eclipse/paho.mqtt.golang: a client we did not
+// write).
 package mqtttest
 
 import (
-	"context"
-	"net"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // clients numbers the watchers, so that each has its own client id.
@@ -21,7 +21,7 @@ var clients atomic.Uint64
 // Watcher is an MQTT client subscribed to a topic filter that records
 // every message it sees.
 type Watcher struct {
-	c    *paho.Client
+	c    paho.Client
 	mu   sync.Mutex
 	msgs []Msg
 	last map[string]string // retained view: topic → last payload
@@ -37,30 +37,24 @@ type Msg struct {
 // filter with QoS 1; the test's cleanup disconnects.
 func Watch(t testing.TB, addr string, filter string) *Watcher {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &Watcher{last: map[string]string{}}
-	w.c = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			w.mu.Lock()
-			w.msgs = append(w.msgs, Msg{pr.Packet.Topic, string(pr.Packet.Payload), pr.Packet.Retain})
-			w.last[pr.Packet.Topic] = string(pr.Packet.Payload)
-			w.mu.Unlock()
-			return true, nil
-		}},
-	})
-	ctx := context.Background()
 	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
-	if _, err := w.c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}); err != nil {
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetCleanSession(true).
+		SetProtocolVersion(4).SetAutoReconnect(false).SetKeepAlive(30 * time.Second).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			w.mu.Lock()
+			w.msgs = append(w.msgs, Msg{m.Topic(), string(m.Payload()), m.Retained()})
+			w.last[m.Topic()] = string(m.Payload())
+			w.mu.Unlock()
+		})
+	w.c = paho.NewClient(opts)
+	if err := wait(w.c.Connect()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err != nil {
+	t.Cleanup(func() { w.c.Disconnect(250) })
+	if err := wait(w.c.Subscribe(filter, 1, nil)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = w.c.Disconnect(&paho.Disconnect{}) })
 	return w
 }
 
@@ -78,7 +72,7 @@ func (w *Watcher) PublishRetained(t testing.TB, topic, payload string) {
 
 func (w *Watcher) publish(t testing.TB, topic, payload string, retain bool) {
 	t.Helper()
-	if _, err := w.c.Publish(context.Background(), &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: retain}); err != nil {
+	if err := wait(w.c.Publish(topic, 1, retain, payload)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,11 +121,21 @@ func Is(want string) func(string) bool { return func(p string) bool { return p =
 
 // Count returns how many messages came on exactly topic.
 func (w *Watcher) Count(topic string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := 0
-	for _, m := range w.All(topic) {
+	for _, m := range w.msgs {
 		if m.Topic == topic {
 			n++
 		}
 	}
 	return n
+}
+
+// wait waits up to 10 s for tok.
+func wait(tok paho.Token) error {
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("mqtttest: no answer from the broker in 10 s")
+	}
+	return tok.Error()
 }
