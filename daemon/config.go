@@ -741,7 +741,7 @@ func (d *decoder) validate(c *Config) {
 			// notifications-and-cloud.md A.1), so one per network: two
 			// on one socket would each get the other's, or neither.
 			if j, dup := listens[p.NotifyListen]; dup {
-				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); give each its own interface address, or use notifications: cloud", p.NotifyListen, j)
+				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); use notifications: cloud (or history) for the other panel", p.NotifyListen, j)
 			} else {
 				listens[p.NotifyListen] = i
 			}
