@@ -54,12 +54,12 @@ func connect(t *testing.T, b *Broker, opt func(*mqtt.ClientOptions)) (*client, e
 	t.Helper()
 	c := &client{msgs: make(chan mqtt.Message, 100)}
 	o := mqtt.NewClientOptions().
-		AddBroker("tcp://"+b.Addr().String()).
-		SetClientID("test-"+strconv.FormatInt(ids.Add(1), 10)).
+		AddBroker("tcp://" + b.Addr().String()).
+		SetClientID("test-" + strconv.FormatInt(ids.Add(1), 10)).
 		SetProtocolVersion(4).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetConnectTimeout(10*time.Second).
+		SetConnectTimeout(10 * time.Second).
 		SetOrderMatters(true).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m }).
 		SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {

@@ -452,11 +452,7 @@ func TestPublishCancelKeepsID(t *testing.T) {
 func TestTLS(t *testing.T) {
 	leaktest.Check(t)
 	roots, cert := testCert(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.Start(broker.Config{Listener: ln})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 	if err != nil {
 		t.Fatal(err)
 	}
