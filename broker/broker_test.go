@@ -3,8 +3,15 @@
 package broker
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"strconv"
@@ -464,4 +471,58 @@ func TestInternalSubjects(t *testing.T) {
 	persistent := mustConnect(t, b, func(o *mqtt.ClientOptions) { o.SetCleanSession(false) })
 	persistent.subscribe(t, "a/b", 1) // writes its session record
 	spy.none(t)
+}
+
+// Config.TLS makes the listener TLS only.
+func TestTLS(t *testing.T) {
+	leaktest.Check(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	b := start(t, Config{TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}})
+
+	dialTLS := func(roots *x509.CertPool) (*client, error) {
+		c := &client{msgs: make(chan mqtt.Message, 10)}
+		o := mqtt.NewClientOptions().AddBroker("ssl://" + b.Addr().String()).SetClientID("tls-" + strconv.FormatInt(ids.Add(1), 10)).
+			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+			SetTLSConfig(&tls.Config{RootCAs: roots}).
+			SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m })
+		c.c = mqtt.NewClient(o)
+		if err := wait(c.c.Connect()); err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { c.c.Disconnect(0) })
+		return c, nil
+	}
+	c, err := dialTLS(roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.subscribe(t, "tls", 1)
+	c.publish(t, "tls", 1, false, "x")
+	expect(t, c.next(t), "tls", "x", false)
+	if _, err := dialTLS(x509.NewCertPool()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an untrusted certificate: %v", err)
+	}
+	// Plain MQTT on the TLS port gets nowhere.
+	if _, err := connect(t, b, func(o *mqtt.ClientOptions) { o.SetConnectTimeout(2 * time.Second) }); err == nil {
+		t.Fatal("plain MQTT connected to the TLS listener")
+	}
 }
