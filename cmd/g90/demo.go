@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/broker"
@@ -65,6 +65,9 @@ type demoConfig struct {
 // runDemo runs the simulator and the daemon until ctx ends (or, with
 // exit, until an event went through).
 func runDemo(cmd *cobra.Command, g *globals, dc demoConfig) error {
+	if !broker.BuiltIn {
+		return fmt.Errorf("demo: %w (g90 demo runs on it; g90 serve with mqtt.url set works without it)", broker.ErrNotBuiltIn)
+	}
 	w := cmd.OutOrStdout()
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
@@ -194,26 +197,29 @@ func demoCheck(ctx context.Context, w io.Writer, brokerAddr, guid string, s *sim
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	got := make(chan string, 16)
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", brokerAddr)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + brokerAddr).
+		SetClientID("g90-demo-check").SetProtocolVersion(4).SetCleanSession(true).
+		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second))
+	wait := func(tok mqtt.Token) error {
+		select {
+		case <-tok.Done():
+			return tok.Error()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := wait(c.Connect()); err != nil {
+		return fmt.Errorf("demo: connect to the broker: %w", err)
+	}
+	defer c.Disconnect(250)
+	err := wait(c.Subscribe("g90/"+guid+"/event", 1, func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case got <- string(m.Payload()):
+		default:
+		}
+	}))
 	if err != nil {
-		return err
-	}
-	c := paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			select {
-			case got <- string(pr.Packet.Payload):
-			default:
-			}
-			return true, nil
-		}},
-	})
-	defer c.Disconnect(&paho.Disconnect{})
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "g90-demo-check", KeepAlive: 30, CleanStart: true}); err != nil {
-		return err
-	}
-	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "g90/" + guid + "/event", QoS: 1}}}); err != nil {
-		return err
+		return fmt.Errorf("demo: subscribe: %w", err)
 	}
 	// The bridge publishes once it has read the panel; keep opening the
 	// door until an event shows.
