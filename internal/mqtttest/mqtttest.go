@@ -38,7 +38,13 @@ type Msg struct {
 func Watch(t testing.TB, addr string, filter string) *Watcher {
 	t.Helper()
 	w := &Watcher{last: map[string]string{}}
-	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
+	// NATS refuses client ids with white space, '.', '*' or '>'.
+	id := strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return r
+		}
+		return '-'
+	}, "watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
 		// 3.1.1 only: with version 0 paho falls back to 3.1 and reports
 		// that refusal instead.
