@@ -401,6 +401,14 @@ func TestTopicCharacters(t *testing.T) {
 		pub.publish(t, topic, 1, false, topic)
 		expect(t, sub.next(t), topic, topic, false)
 	}
+	// A filter with a space: the SUBSCRIBE is refused.
+	tok := sub.c.Subscribe("a topic/#", 1, nil)
+	if err := wait(tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := tok.(*mqtt.SubscribeToken).Result()["a topic/#"]; got != 0x80 {
+		t.Fatalf("subscribe with a space: granted %#x, want the failure 0x80", got)
+	}
 	lost := make(chan error, 1)
 	bad, err := connect(t, b, func(o *mqtt.ClientOptions) {
 		o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
@@ -525,4 +533,19 @@ func TestTLS(t *testing.T) {
 	if _, err := connect(t, b, func(o *mqtt.ClientOptions) { o.SetConnectTimeout(2 * time.Second) }); err == nil {
 		t.Fatal("plain MQTT connected to the TLS listener")
 	}
+}
+
+// Client ids NATS refuses (README: the embedded broker's limits), and
+// the kind g90 uses.
+func TestClientIDs(t *testing.T) {
+	leaktest.Check(t)
+	b := start(t, Config{})
+	for _, id := range []string{"a.b", "with space", "star*", "gt>"} {
+		_, err := connect(t, b, func(o *mqtt.ClientOptions) { o.SetClientID(id) })
+		if !errors.Is(err, packets.ErrorRefusedIDRejected) {
+			t.Errorf("client id %q: %v, want %v", id, err, packets.ErrorRefusedIDRejected)
+		}
+	}
+	mustConnect(t, b, func(o *mqtt.ClientOptions) { o.SetClientID("g90-myhost-1234") })
+	mustConnect(t, b, func(o *mqtt.ClientOptions) { o.SetClientID("") }) // clean session: NATS picks one
 }
