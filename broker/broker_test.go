@@ -549,3 +549,56 @@ func TestClientIDs(t *testing.T) {
 	mustConnect(t, b, func(o *mqtt.ClientOptions) { o.SetClientID("g90-myhost-1234") })
 	mustConnect(t, b, func(o *mqtt.ClientOptions) { o.SetClientID("") }) // clean session: NATS picks one
 }
+
+// go test -run '^$' -bench StartClose -benchtime 20x ./broker
+//
+// Starting a broker on a fresh temporary store and closing it: what a
+// test, or g90 demo, waits for.
+func BenchmarkStartClose(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		br, err := Start(Config{Listen: "127.0.0.1:0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		br.Close()
+	}
+}
+
+// go test -run '^$' -bench BrokerPublishQoS1 -benchtime 2s ./broker
+//
+// One QoS 1 publish and its PUBACK over loopback, one at a time, with a
+// QoS 1 subscriber receiving it: the broker's cost per message the
+// bridge sends (JetStream stores a QoS 1 message before it is acked).
+func BenchmarkBrokerPublishQoS1(b *testing.B) {
+	br, err := Start(Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer br.Close()
+	got := make(chan struct{}, 1024)
+	opts := func(id string) *mqtt.ClientOptions {
+		return mqtt.NewClientOptions().AddBroker("tcp://" + br.Addr().String()).SetClientID(id).SetProtocolVersion(4)
+	}
+	sub := mqtt.NewClient(opts("bench-sub"))
+	if err := wait(sub.Connect()); err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Disconnect(0)
+	if err := wait(sub.Subscribe("g90/+/event", 1, func(mqtt.Client, mqtt.Message) { got <- struct{}{} })); err != nil {
+		b.Fatal(err)
+	}
+	pub := mqtt.NewClient(opts("bench-pub"))
+	if err := wait(pub.Connect()); err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Disconnect(0)
+	payload := []byte(`{"time":"2026-12-03T08:24:27.080201673Z","panel":"SIMPANEL0001","source":"local","type":"sensor_activity","sensor":{"index":1,"name":"Front door","type":"Door Sensor: WDS07"},"occupied":true,"seq":1}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := wait(pub.Publish("g90/SIMPANEL0001/event", 1, false, payload)); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+}
