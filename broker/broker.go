@@ -12,9 +12,9 @@
 //	defer b.Close()
 //	fmt.Println(b.URL()) // mqtt://127.0.0.1:1883
 //
-// It adds about 25 MB to a binary: built with the tag nobroker
-// (go build -tags nobroker ./cmd/g90) the package leaves NATS out and
-// Start returns ErrNotBuiltIn.
+// It adds about 10 MB to a stripped binary (docs/benchmarks.md): built
+// with the tag nobroker (go build -tags nobroker ./cmd/g90) the package
+// leaves NATS out and Start returns ErrNotBuiltIn.
 package broker
 
 import (
