@@ -146,13 +146,18 @@ func (d *instance) build(ctx context.Context) error {
 
 	d.mqttURL = cfg.MQTT.URL
 	if d.mqttURL == "" {
-		// mochi logs every start step and client hiccup at info and
-		// warn; keep its errors unless debugging.
+		// NATS warns of every client hiccup; keep its errors (a client
+		// refused, a topic it cannot carry) unless debugging.
 		blog := d.log.With("part", "broker")
 		if !blog.Enabled(ctx, slog.LevelDebug) {
 			blog = slog.New(minLevel{blog.Handler(), slog.LevelError})
 		}
-		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, Logger: blog})
+		// Its JetStream store (retained messages, sessions) lives in
+		// state_dir, so Home Assistant's discovery survives a restart.
+		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, StoreDir: filepath.Join(cfg.StateDir, "broker"), Logger: blog})
+		if errors.Is(err, broker.ErrNotBuiltIn) {
+			return fmt.Errorf("mqtt.url is empty: %w", err)
+		}
 		if err != nil {
 			return fmt.Errorf("mqtt.listen: embedded broker: %w", err)
 		}

@@ -118,6 +118,10 @@ func TestServeEndToEnd(t *testing.T) {
 	if !r.ep.Embedded || len(r.ep.Panels) != 1 {
 		t.Fatalf("endpoints %+v", r.ep)
 	}
+	// The embedded broker keeps its JetStream store in state_dir.
+	if ents, err := os.ReadDir(filepath.Join(r.cfg.StateDir, "broker", "jetstream")); err != nil || len(ents) == 0 {
+		t.Fatalf("the broker's store in state_dir/broker/jetstream: %v %v", ents, err)
+	}
 	one := 1
 	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)

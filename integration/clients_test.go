@@ -89,10 +89,8 @@ func testHomeAssistant(t *testing.T, py string, b *testBroker, pin string) {
 	devices := 1 + len(snap.Sensors) + len(snap.Devices)
 	// Home Assistant starts after g90 has published, so that what it
 	// gets on subscribing comes from the broker, retained; and once the
-	// daemon is quiet, because mochi (the embedded broker until NATS
-	// replaces it) reads its retained index without a lock while a
-	// wildcard subscription scans it, a data race with a retained publish
-	// at the same moment (mochi v2.7.9 topics.go:554 against 461).
+	// daemon is quiet, since NATS shows a retained message to new
+	// subscriptions a moment after its PUBACK, not at it.
 	w.WaitFor(t, "g90/"+r.guid+"/alarm", mqtttest.Is("disarmed"))
 	eventually.True(t, "every discovery payload", func() bool { return len(discovery(w)) >= devices })
 	quiet(t, w)

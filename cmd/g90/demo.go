@@ -65,6 +65,9 @@ type demoConfig struct {
 // runDemo runs the simulator and the daemon until ctx ends (or, with
 // exit, until an event went through).
 func runDemo(cmd *cobra.Command, g *globals, dc demoConfig) error {
+	if !broker.BuiltIn {
+		return fmt.Errorf("demo: %w (g90 demo runs on it; g90 serve with mqtt.url set works without it)", broker.ErrNotBuiltIn)
+	}
 	w := cmd.OutOrStdout()
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()

@@ -1,6 +1,6 @@
 // Package mqtttest is an MQTT client for tests that records every message
-// it receives (MQTT 3.1.1, eclipse/paho.mqtt.golang: a client we did not
-// write).
+// it receives. It speaks MQTT 3.1.1 (eclipse/paho.mqtt.golang), which
+// every broker g90 meets speaks, the embedded NATS broker included.
 package mqtttest
 
 import (
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // clients numbers the watchers, so that each has its own client id.
@@ -21,7 +21,7 @@ var clients atomic.Uint64
 // Watcher is an MQTT client subscribed to a topic filter that records
 // every message it sees.
 type Watcher struct {
-	c    paho.Client
+	c    mqtt.Client
 	mu   sync.Mutex
 	msgs []Msg
 	last map[string]string // retained view: topic → last payload
@@ -38,24 +38,43 @@ type Msg struct {
 func Watch(t testing.TB, addr string, filter string) *Watcher {
 	t.Helper()
 	w := &Watcher{last: map[string]string{}}
-	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetCleanSession(true).
-		SetProtocolVersion(4).SetAutoReconnect(false).SetKeepAlive(30 * time.Second).
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+	// NATS refuses client ids with white space, '.', '*' or '>'.
+	id := strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return r
+		}
+		return '-'
+	}, "watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		// 3.1.1 only: with version 0 paho falls back to 3.1 and reports
+		// that refusal instead.
+		SetProtocolVersion(4).SetCleanSession(true).SetKeepAlive(30 * time.Second).
+		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+		// In arrival order, one at a time.
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 			w.mu.Lock()
 			w.msgs = append(w.msgs, Msg{m.Topic(), string(m.Payload()), m.Retained()})
 			w.last[m.Topic()] = string(m.Payload())
 			w.mu.Unlock()
 		})
-	w.c = paho.NewClient(opts)
+	w.c = mqtt.NewClient(o)
 	if err := wait(w.c.Connect()); err != nil {
-		t.Fatal(err)
+		t.Fatalf("mqtttest: connect %s: %v", addr, err)
 	}
 	t.Cleanup(func() { w.c.Disconnect(250) })
 	if err := wait(w.c.Subscribe(filter, 1, nil)); err != nil {
-		t.Fatal(err)
+		t.Fatalf("mqtttest: subscribe %s: %v", filter, err)
 	}
 	return w
+}
+
+// wait waits for a paho token, bounded.
+func wait(tok mqtt.Token) error {
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("timed out")
+	}
+	return tok.Error()
 }
 
 // Publish sends payload to topic with QoS 1.
@@ -121,21 +140,11 @@ func Is(want string) func(string) bool { return func(p string) bool { return p =
 
 // Count returns how many messages came on exactly topic.
 func (w *Watcher) Count(topic string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	n := 0
-	for _, m := range w.msgs {
+	for _, m := range w.All(topic) {
 		if m.Topic == topic {
 			n++
 		}
 	}
 	return n
-}
-
-// wait waits up to 10 s for tok.
-func wait(tok paho.Token) error {
-	if !tok.WaitTimeout(10 * time.Second) {
-		return errors.New("mqtttest: no answer from the broker in 10 s")
-	}
-	return tok.Error()
 }
