@@ -3,17 +3,13 @@
 package broker
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +21,7 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testpki"
 )
 
 // start starts a broker on a free loopback port, closed when the test ends.
@@ -525,27 +522,18 @@ func TestInternalSubjects(t *testing.T) {
 // Config.TLS makes the listener TLS only.
 func TestTLS(t *testing.T) {
 	leaktest.Check(t)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caFile, certFile, keyFile := testpki.New(t)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	b := start(t, Config{TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}})
+	roots.AppendCertsFromPEM(caPEM)
+	b := start(t, Config{TLS: &tls.Config{Certificates: []tls.Certificate{pair}}})
 
 	dialTLS := func(roots *x509.CertPool) (*client, error) {
 		c := &client{msgs: make(chan mqtt.Message, 10)}
