@@ -102,6 +102,7 @@ type Stats struct {
 	Commands        uint64 // commands sent on to the panel, the failed ones too
 	RejectedCommand uint64 // commands ignored: bad payload, wrong PIN, unknown panel
 	CommandErrors   uint64 // commands the panel did not carry out
+	RetainedCommand uint64 // retained commands ignored (and cleared)
 	Connects        uint64 // connections made to the broker
 }
 
@@ -115,7 +116,61 @@ type Bridge struct {
 	saved  *savedSwitches
 
 	// counters of Stats
-	published, events, commands, rejected, commandErrors atomic.Uint64
+	published, events, commands, rejected, commandErrors, retained atomic.Uint64
+	// retainedSeen are the command topics whose retained message was
+	// logged: once each, however often the broker sends it again.
+	retainedSeen sync.Map
+	// echoes are the bridge's clearings of command topics that the
+	// broker has not sent back yet; only received uses it.
+	echoes echoes
+}
+
+// echoWait is how long a clearing is expected back from the broker. One
+// that does not come (lost with a connection) is forgotten after it, so
+// that an empty command, the clearing of a text, is not taken for it.
+const echoWait = 30 * time.Second
+
+// echoes counts, per topic, the clearings expected back, until when.
+type echoes map[string]echo
+
+type echo struct {
+	n     int
+	until time.Time
+}
+
+// expect notes one more clearing sent on topic at now.
+func (e *echoes) expect(topic string, now time.Time) {
+	if *e == nil {
+		*e = echoes{}
+	}
+	c := (*e)[topic]
+	if now.After(c.until) {
+		c.n = 0
+	}
+	(*e)[topic] = echo{c.n + 1, now.Add(echoWait)}
+	if len(*e) > 256 {
+		for t, c := range *e {
+			if now.After(c.until) {
+				delete(*e, t)
+			}
+		}
+	}
+}
+
+// take reports whether an empty message on topic at now is a clearing
+// coming back, and counts it.
+func (e echoes) take(topic string, now time.Time) bool {
+	c, ok := e[topic]
+	if !ok || now.After(c.until) {
+		delete(e, topic)
+		return false
+	}
+	if c.n--; c.n == 0 {
+		delete(e, topic)
+	} else {
+		e[topic] = c
+	}
+	return true
 }
 
 // panel is the bridge of one panel. Its run goroutine publishes events
@@ -232,7 +287,8 @@ func (b *Bridge) QueueDepth() int { return b.link.Stats().Queued }
 func (b *Bridge) Stats() Stats {
 	return Stats{
 		Published: b.published.Load(), Events: b.events.Load(), Commands: b.commands.Load(),
-		RejectedCommand: b.rejected.Load(), CommandErrors: b.commandErrors.Load(), Connects: b.link.Stats().Connects,
+		RejectedCommand: b.rejected.Load(), CommandErrors: b.commandErrors.Load(), RetainedCommand: b.retained.Load(),
+		Connects: b.link.Stats().Connects,
 	}
 }
 
@@ -279,8 +335,26 @@ func (b *Bridge) publish(topic string, payload []byte, retain bool) {
 	}
 }
 
-// received routes a message from the broker.
-func (b *Bridge) received(topic string, payload []byte) {
+// clear removes a retained message on a command topic, if there is one,
+// and expects the broker to send the clearing back.
+func (b *Bridge) clear(topic string) {
+	b.echoes.expect(topic, time.Now())
+	b.publish(topic, nil, true)
+}
+
+// received routes a message from the broker. The link calls it from one
+// goroutine, one message at a time.
+//
+// A command is carried out only when it comes as it is sent. A retained
+// one (mosquitto_pub -r) is not: the broker would hand it over again at
+// every reconnect and start, perhaps long after (re-arming after a
+// disarm), and it keeps the PIN in the broker. It is cleared with an
+// empty retained message, and so is the topic after every command, in
+// case one was sent retained while the bridge was there (it then comes
+// unmarked, MQTT 3.1.1 §3.3.1.3). The broker sends each clearing back,
+// as an empty message: it is not a command (an empty text is, it clears
+// a phone number).
+func (b *Bridge) received(topic string, payload []byte, retained bool) {
 	if topic == b.cfg.DiscoveryPrefix+"/status" {
 		// Home Assistant (re)started: it has forgotten non-retained
 		// state; send everything again (spec: home-assistant.md §3).
@@ -294,6 +368,21 @@ func (b *Bridge) received(topic string, payload []byte) {
 		}
 		return
 	}
+	if len(payload) == 0 && b.echoes.take(topic, time.Now()) {
+		return
+	}
+	if retained {
+		if len(payload) == 0 {
+			return // not a message: a broker may hand over an empty one
+		}
+		b.retained.Add(1)
+		if _, seen := b.retainedSeen.LoadOrStore(topic, true); !seen {
+			b.log.Warn("retained MQTT command ignored and cleared: publish commands without the retain flag", "topic", topic)
+		}
+		b.clear(topic)
+		return
+	}
+	b.clear(topic)
 	rest, ok := strings.CutPrefix(topic, b.cfg.TopicPrefix+"/")
 	guid, _, ok2 := strings.Cut(rest, "/")
 	v, found := b.byGUID.Load(guid)

@@ -90,7 +90,7 @@ var (
 	mqttConnections = prometheus.NewDesc("g90_mqtt_connections_total", "Connections of the MQTT bridge to the broker (the first and every reconnection).", nil, nil)
 	mqttQueue       = prometheus.NewDesc("g90_mqtt_queue_depth", "Messages in the MQTT bridge's outbound queue, waiting for the broker.", nil, nil)
 	mqttPublished   = prometheus.NewDesc("g90_mqtt_published_total", "Messages the MQTT bridge queued for the broker.", nil, nil)
-	mqttCommands    = prometheus.NewDesc("g90_mqtt_commands_total", "Commands from MQTT: done, rejected (bad payload, wrong PIN, unknown entity) or failed (the panel did not carry it out).", []string{"result"}, nil)
+	mqttCommands    = prometheus.NewDesc("g90_mqtt_commands_total", "Commands from MQTT: done, rejected (bad payload, wrong PIN, unknown entity), failed (the panel did not carry it out) or retained (sent with the retain flag: ignored and cleared).", []string{"result"}, nil)
 )
 
 func (c bridgeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -114,6 +114,7 @@ func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.Commands-s.CommandErrors), "done")
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.RejectedCommand), "rejected")
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.CommandErrors), "failed")
+	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.RetainedCommand), "retained")
 }
 
 // WatchJournal reports j's counts at every scrape. Call it once.

@@ -13,7 +13,7 @@
 //		Will:      &mqttlink.Message{Topic: "app/status", Payload: []byte("offline"), QoS: 1, Retain: true},
 //		Birth:     &mqttlink.Message{Topic: "app/status", Payload: []byte("online"), QoS: 1, Retain: true},
 //		Subscribe: []string{"app/+/set"},
-//		OnMessage: func(topic string, payload []byte) { /* must not block */ },
+//		OnMessage: func(topic string, payload []byte, retained bool) { /* must not block */ },
 //	})
 //	err = l.Publish(mqttlink.Message{Topic: "app/event", Payload: b, QoS: 1})
 //	err = l.Run(ctx) // until ctx ends
@@ -43,9 +43,9 @@ type Config struct {
 	// TLS configures mqtts, ssl, tls and wss connections; nil is Go's
 	// default, which trusts the system's certificate authorities.
 	TLS *tls.Config
-	// ClientID is the MQTT client id; "" means "mqttlink". The broker
-	// keeps the session of this id (its subscriptions, and the QoS 1
-	// messages for it that come while it is away).
+	// ClientID is the MQTT client id; "" means "mqttlink". The session
+	// is clean: nothing that came for the subscriptions while the link
+	// was away is delivered when it is back.
 	ClientID string
 	// QueueDir keeps the outbound queue on disk, across broker outages
 	// and restarts of the process; "" keeps it in memory.
@@ -61,8 +61,10 @@ type Config struct {
 	Subscribe []string
 	// OnMessage receives the messages of the subscriptions, one at a
 	// time, in the order they come; it must not block. payload is valid
-	// only during the call.
-	OnMessage func(topic string, payload []byte)
+	// only during the call. retained is true for a message the broker
+	// kept and sends because a subscription was just made (MQTT 3.1.1
+	// §3.3.1.3): one published before, perhaps long before.
+	OnMessage func(topic string, payload []byte, retained bool)
 	// OnConnectError is called after each failed connection attempt;
 	// nil logs it. A broker's refusal is a *RefusedError.
 	OnConnectError func(err error)

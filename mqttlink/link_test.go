@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,7 +123,10 @@ func TestLink(t *testing.T) {
 	l := newLink(t, Config{
 		URL: br.URL(), ClientID: "link-test", Will: will, Birth: birth, Logger: logTo(&logs),
 		Subscribe: []string{"app/+/set", "other/#"},
-		OnMessage: func(topic string, payload []byte) {
+		OnMessage: func(topic string, payload []byte, retained bool) {
+			if retained {
+				t.Errorf("%s: marked retained", topic)
+			}
 			mu.Lock()
 			got = append(got, topic+"="+string(payload))
 			mu.Unlock()
@@ -165,6 +169,49 @@ func TestLink(t *testing.T) {
 		t.Fatal("connected after Run returned")
 	}
 	w.WaitFor(t, "app/status", mqtttest.Is("offline"))
+}
+
+// The session is clean: what was published for the subscriptions while
+// the link was away does not come when it is back; a retained message
+// does, marked retained, at each connection, and one published while
+// the link is there comes unmarked (MQTT 3.1.1 §3.3.1.3).
+func TestLinkCleanSession(t *testing.T) {
+	leaktest.Check(t)
+	br := startBroker(t, nil)
+	w := mqtttest.Watch(t, br.Addr().String(), "app/#")
+	cut := mqtttest.StartCutter(t, br.Addr().String())
+	type msg struct {
+		topic, payload string
+		retained       bool
+	}
+	var mu sync.Mutex
+	var got []msg
+	received := func() []msg { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+	w.PublishRetained(t, "app/kept/set", "old")
+	l := newLink(t, Config{
+		URL: cut.URL(), ClientID: "link-clean", Birth: birth, Subscribe: []string{"app/+/set"},
+		OnMessage: func(topic string, payload []byte, retained bool) {
+			mu.Lock()
+			got = append(got, msg{topic, string(payload), retained})
+			mu.Unlock()
+		},
+	})
+	runLink(t, l)
+	eventually.True(t, "the retained message", func() bool { return len(received()) == 1 })
+	w.Publish(t, "app/live/set", "1")
+	eventually.True(t, "the live message", func() bool { return len(received()) == 2 })
+
+	cut.SetDown(true)
+	eventually.True(t, "the link to see it", func() bool { return !l.Connected() })
+	w.Publish(t, "app/late/set", "while away") // QoS 1: a persistent session would keep it
+	cut.SetDown(false)
+	eventually.True(t, "the retained message again", func() bool { return len(received()) == 3 })
+	w.Publish(t, "app/live/set", "2") // after the subscription: it follows anything kept
+	eventually.True(t, "the second live message", func() bool { return len(received()) >= 4 })
+	want := []msg{{"app/kept/set", "old", true}, {"app/live/set", "1", false}, {"app/kept/set", "old", true}, {"app/live/set", "2", false}}
+	if g := received(); !slices.Equal(g, want) {
+		t.Fatalf("received %+v\nwant %+v", g, want)
+	}
 }
 
 // Outages in the middle of a stream, with publishes in flight: every

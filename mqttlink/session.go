@@ -26,8 +26,10 @@ const writeTimeout = 10 * time.Second
 // retry): each session is a new paho client with an empty memory store,
 // so paho never resends from its store, which reorders (upstream issue
 // #731); the queue is the only store, and the send loop resends from its
-// head. The session is not clean: the broker keeps the subscriptions and
-// the QoS 1 messages that come for them while the link is away.
+// head. The session is clean: a message that came for the subscriptions
+// while the link was away is not handed over late (a command must not
+// run minutes after it was sent); the subscriptions are made again at
+// each connection, and retained messages come then, marked retained.
 func (l *Link) session(ctx context.Context) error {
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -36,7 +38,7 @@ func (l *Link) session(ctx context.Context) error {
 		AddBroker(l.url.String()).
 		SetClientID(l.cfg.ClientID).
 		SetProtocolVersion(4). // MQTT 3.1.1, and nothing else
-		SetCleanSession(false).
+		SetCleanSession(true).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(keepAlive).
@@ -55,7 +57,7 @@ func (l *Link) session(ctx context.Context) error {
 		}).
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 			if l.cfg.OnMessage != nil {
-				l.cfg.OnMessage(m.Topic(), m.Payload())
+				l.cfg.OnMessage(m.Topic(), m.Payload(), m.Retained())
 			}
 		})
 	if l.cfg.Username != "" {
