@@ -15,6 +15,7 @@ import (
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/mqttlink"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
@@ -86,7 +87,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	history := p.NewHistoryPoller(g90.HistoryConfig{Interval: 50 * time.Millisecond, Paused: true})
 	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond})
 	bcfg := Config{
-		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
+		MQTT:              mqttlink.Config{URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond},
 		AvailabilityCheck: 20 * time.Millisecond, StateFile: filepath.Join(queueDir, "switches.json"),
 		Panels: []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pinguard.New(pin, nil), History: history}},
 	}
@@ -319,4 +320,51 @@ func TestOfflineOnStop(t *testing.T) {
 	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
 	late := mqtttest.Watch(t, r.broker.Addr().String(), "g90/bridge/status")
 	late.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
+}
+
+// checkSeqs fails unless the events' sequence numbers are 1, 2, 3, …
+func checkSeqs(t *testing.T, evs []mqtttest.Msg) {
+	t.Helper()
+	for i, m := range evs {
+		var ev struct{ Seq int }
+		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Seq != i+1 || m.Retained {
+			t.Fatalf("event %d: %s (retained %v)", i, m.Payload, m.Retained)
+		}
+	}
+}
+
+// A lost connection: the bridge reconnects, the broker kept its session
+// (a command sent while it was away arrives), and the queue sends what
+// happened meanwhile, in order; the bridge's status is offline while it
+// is away (its will) and online again after.
+func TestReconnect(t *testing.T) {
+	var cut *mqtttest.Cutter
+	r := startRigWith(t, "", func(c *Config) {
+		cut = mqtttest.StartCutter(t, strings.TrimPrefix(c.MQTT.URL, "mqtt://"))
+		c.MQTT.URL = cut.URL()
+	}, nil)
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	cut.SetDown(true)
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
+	one := 1
+	for _, ev := range []string{"door_open", "door_close", "door_open"} {
+		if _, err := r.sim.Inject(sim.Injection{Event: ev, Sensor: &one}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", "ARM_HOME")
+	waitStat(t, r.b, func(Stats) bool { return r.b.QueueDepth() > 0 && !r.b.Connected() })
+	cut.SetDown(false)
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	r.w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("armed_home"))
+	waitStat(t, r.b, func(Stats) bool { return len(r.w.All("g90/SIMPANEL0001/event")) >= 3 })
+	checkSeqs(t, r.w.All("g90/SIMPANEL0001/event"))
+	if st := r.b.Stats(); st.Connects != 2 {
+		t.Fatalf("stats %+v: want 2 connections", st)
+	}
+	r.stop()
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
 }

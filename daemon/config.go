@@ -52,6 +52,10 @@ type Config struct {
 	// relative path is relative to the config file's directory; "~/" is
 	// the home directory. Default: DefaultStateDir.
 	StateDir string `yaml:"state_dir"`
+
+	// Warnings are what ParseConfig found deprecated in the file: keys
+	// that no longer do anything. Run logs them.
+	Warnings []*ConfigError
 }
 
 // MQTTConfig is the broker the daemon publishes to.
@@ -61,8 +65,9 @@ type MQTTConfig struct {
 	URL      string `yaml:"url"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	// Protocol is the MQTT version: ProtocolAuto (MQTT 5, or 3.1.1 when
-	// the broker refuses 5), "5" or "3.1.1"; default auto.
+	// Protocol is no longer used: the daemon speaks MQTT 3.1.1, which
+	// every broker speaks. Left in a file it is a warning (Warnings), not
+	// an error, so that an upgrade starts.
 	Protocol string `yaml:"protocol"`
 	// Listen is the embedded broker's TCP address (only without URL);
 	// default DefaultMQTTListen.
@@ -266,7 +271,6 @@ const (
 	DefaultDiscoveryPrefix = "homeassistant"
 	DefaultTopicPrefix     = "g90"
 	DefaultMQTTListen      = "127.0.0.1:1883"
-	DefaultMQTTProtocol    = "auto"
 	DefaultPort            = 12368
 	DefaultNotifyListen    = ":12901"
 	DefaultPoll            = 30 * time.Second
@@ -343,7 +347,7 @@ func DefaultStateDir() (string, error) {
 
 func defaultConfig() Config {
 	return Config{
-		MQTT:    MQTTConfig{Protocol: DefaultMQTTProtocol, DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
+		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
 		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr},
 		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent},
@@ -429,16 +433,18 @@ func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
+	cfg.Warnings = d.warnings
 	return &cfg, nil
 }
 
 // decoder fills a Config from YAML nodes, strictly, and keeps the line
 // of every key for the errors of validation.
 type decoder struct {
-	file  string
-	env   func(string) (string, bool)
-	lines map[string]int // key path → line
-	errs  []error
+	file     string
+	env      func(string) (string, bool)
+	lines    map[string]int // key path → line
+	errs     []error
+	warnings []*ConfigError
 }
 
 func (d *decoder) errorf(path string, format string, args ...any) {
@@ -459,6 +465,10 @@ func (d *decoder) line(path string) int {
 		}
 		path = path[:i]
 	}
+}
+
+func (d *decoder) warnf(path string, format string, args ...any) {
+	d.warnings = append(d.warnings, &ConfigError{File: d.file, Line: d.lines[path], Field: path, Err: fmt.Errorf(format, args...)})
 }
 
 var (
@@ -660,10 +670,7 @@ func validEnvName(s string) bool {
 	return true
 }
 
-var (
-	mqttSchemes   = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
-	mqttProtocols = []string{"auto", "5", "3.1.1"}
-)
+var mqttSchemes = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
 
 // validate checks the values and fills the defaults that depend on
 // others.
@@ -728,11 +735,8 @@ func (d *decoder) validate(c *Config) {
 			}
 		}
 	}
-	switch {
-	case !slices.Contains(mqttProtocols, m.Protocol):
-		d.errorf("mqtt.protocol", "%q: want %s", m.Protocol, strings.Join(mqttProtocols, ", "))
-	case m.Protocol == "3.1.1" && (strings.HasPrefix(m.URL, "ws://") || strings.HasPrefix(m.URL, "wss://")):
-		d.errorf("mqtt.protocol", "3.1.1 is not available over WebSocket (ws://, wss://); use auto or 5, or an mqtt:// or mqtts:// URL")
+	if _, set := d.lines["mqtt.protocol"]; set {
+		d.warnf("mqtt.protocol", "no longer used and ignored: g90 speaks MQTT 3.1.1, which every broker speaks; remove the key")
 	}
 	if m.Password != "" && m.Username == "" {
 		d.errorf("mqtt.password", "set without mqtt.username")
@@ -792,7 +796,7 @@ func (d *decoder) validate(c *Config) {
 			// notifications-and-cloud.md A.1), so one per network: two
 			// on one socket would each get the other's, or neither.
 			if j, dup := listens[p.NotifyListen]; dup {
-				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); give each its own interface address, or use notifications: cloud", p.NotifyListen, j)
+				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); use notifications: cloud (or history) for the other panel", p.NotifyListen, j)
 			} else {
 				listens[p.NotifyListen] = i
 			}

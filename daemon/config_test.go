@@ -31,7 +31,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	want := &Config{
 		MQTT: MQTTConfig{
-			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Protocol: "auto", Listen: "127.0.0.1:1883",
+			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Listen: "127.0.0.1:1883",
 			DiscoveryPrefix: "homeassistant", TopicPrefix: "g90",
 		},
 		Panels: []PanelConfig{
@@ -82,7 +82,6 @@ mqtt:
   url: tcp://${MQTT_HOST}:1883
   username: $USER_1
   password: "pa$$word"
-  protocol: 3.1.1
 panels:
   - host: a
     poll: 0s
@@ -100,7 +99,7 @@ state_dir: state
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" || cfg.MQTT.Protocol != "3.1.1" {
+	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" || len(cfg.Warnings) != 0 {
 		t.Errorf("mqtt %+v", cfg.MQTT)
 	}
 	if p := cfg.Panels[0]; p.Poll != 0 || p.PIN != "0123" || p.Notifications != NotifyNone {
@@ -117,20 +116,23 @@ state_dir: state
 	}
 }
 
-// mqtt.protocol takes YAML's number 5 as the string "5"; left out, it is
-// auto.
-func TestConfigMQTTProtocol(t *testing.T) {
-	for yaml, want := range map[string]string{
-		"": "auto", "  protocol: auto\n": "auto", "  protocol: 5\n": "5", "  protocol: \"5\"\n": "5", "  protocol: 3.1.1\n": "3.1.1",
-		"  url: ws://broker/mqtt\n  protocol: 5\n": "5", "  url: mqtts://broker\n  protocol: 3.1.1\n": "3.1.1",
-	} {
+// mqtt.protocol, of the days of MQTT 5, is ignored whatever its value,
+// with a warning that names it and its line and says what to do; the
+// file still loads, so that an upgrade starts.
+func TestConfigMQTTProtocolDeprecated(t *testing.T) {
+	for _, yaml := range []string{"  protocol: auto\n", "  protocol: 5\n", "  protocol: 3.1.1\n", "  protocol: \"\"\n", "  url: ws://broker/mqtt\n  protocol: 3.1.1\n"} {
 		cfg, err := ParseConfig("g90.yaml", []byte("mqtt:\n  listen: 127.0.0.1:1883\n"+yaml+"panels:\n  - host: a\n"), nil)
 		if err != nil {
 			t.Fatalf("%q: %v", yaml, err)
 		}
-		if cfg.MQTT.Protocol != want {
-			t.Errorf("%q: protocol %q, want %q", yaml, cfg.MQTT.Protocol, want)
+		if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0].Error(), "g90.yaml:") ||
+			!strings.Contains(cfg.Warnings[0].Error(), ": mqtt.protocol: no longer used and ignored: g90 speaks MQTT 3.1.1, which every broker speaks; remove the key") {
+			t.Errorf("%q: warnings %v", yaml, cfg.Warnings)
 		}
+	}
+	cfg, err := ParseConfig("g90.yaml", []byte("panels:\n  - host: a\n"), nil)
+	if err != nil || len(cfg.Warnings) != 0 {
+		t.Fatalf("without the key: %v, warnings %v", err, cfg.Warnings)
 	}
 }
 
@@ -192,9 +194,6 @@ func TestConfigErrors(t *testing.T) {
 		{"cert without key", panel + "mqtt:\n  url: mqtts://broker\n  cert_file: /etc/ssl/me.pem\n", "mqtt.cert_file: cert_file and key_file go together"},
 		{"ca_file missing", panel + "mqtt:\n  url: mqtts://broker\n  ca_file: /nonexistent/ca.pem\n", "g90.yaml:5: mqtt.ca_file: open /nonexistent/ca.pem: no such file"},
 		{"ca_file not PEM", panel + "mqtt:\n  url: mqtts://broker\n  ca_file: config.go\n", "mqtt.ca_file: config.go: no PEM certificate in it"},
-		{"mqtt protocol", panel + "mqtt:\n  protocol: 3.1\n", `g90.yaml:4: mqtt.protocol: "3.1": want auto, 5, 3.1.1`},
-		{"mqtt protocol empty", panel + "mqtt:\n  protocol: \"\"\n", `g90.yaml:4: mqtt.protocol: "": want auto, 5, 3.1.1`},
-		{"mqtt 3.1.1 over WebSocket", panel + "mqtt:\n  url: wss://broker/mqtt\n  protocol: 3.1.1\n", "g90.yaml:5: mqtt.protocol: 3.1.1 is not available over WebSocket"},
 		{"password without user", panel + "mqtt:\n  password: x\n", "g90.yaml:4: mqtt.password: set without mqtt.username"},
 		{"topic wildcard", panel + "mqtt:\n  topic_prefix: g90/#\n", `mqtt.topic_prefix: "g90/#": no MQTT wildcards`},
 		{"topic slash", panel + "mqtt:\n  discovery_prefix: /ha\n", `mqtt.discovery_prefix: "/ha": no leading or trailing /`},

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/mqtttest"
 )
 
 // writePEM writes one PEM block to dir/name and returns the path.
@@ -32,6 +34,13 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 // and returns the paths of the CA certificate, the server certificate and
 // its key.
 func testPKI(t *testing.T) (ca, cert, key string) {
+	ca, cert, key, _, _ = testPKIWithClient(t)
+	return ca, cert, key
+}
+
+// testPKIWithClient is testPKI with a client certificate signed by the
+// same CA, and its key.
+func testPKIWithClient(t *testing.T) (ca, cert, key, clientCert, clientKey string) {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -69,12 +78,30 @@ func testPKI(t *testing.T) (ca, cert, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER), writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER), writePEM(t, dir, "server.key", "EC PRIVATE KEY", keyDER)
+	cliKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "g90"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, caCert, &cliKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER), writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER), writePEM(t, dir, "server.key", "EC PRIVATE KEY", keyDER),
+		writePEM(t, dir, "client.pem", "CERTIFICATE", cliDER), writePEM(t, dir, "client.key", "EC PRIVATE KEY", cliKeyDER)
 }
 
 // A TLS broker whose certificate the system does not trust: with
-// mqtt.ca_file the daemon connects, with either protocol; without it, it
-// says why it cannot.
+// mqtt.ca_file the daemon connects; without it, it says why it cannot
+// and which key to set.
 func TestMosquittoTLS(t *testing.T) {
 	ca, cert, key := testPKI(t)
 	m := startMosquittoTLS(t, ca, cert, key)
@@ -82,7 +109,7 @@ func TestMosquittoTLS(t *testing.T) {
 
 	untrusted := startDaemon(t, "  url: "+url+"\n")
 	eventually.True(t, "the refusal logged", func() bool { return strings.Contains(untrusted.logs.String(), "cannot connect to the MQTT broker") })
-	if l := untrusted.logs.String(); !strings.Contains(l, "certificate") {
+	if l := untrusted.logs.String(); !strings.Contains(l, "certificate") || !strings.Contains(l, "set mqtt.ca_file") {
 		t.Fatalf("the log does not say the certificate is the problem:\n%s", l)
 	}
 	if err := untrusted.stop(); err != nil {
@@ -91,11 +118,44 @@ func TestMosquittoTLS(t *testing.T) {
 
 	trusted := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
 	eventually.True(t, "the TLS connection", func() bool { return strings.Contains(trusted.logs.String(), "connected to the MQTT broker") })
-	if err := trusted.stop(); err != nil {
+	checkProtocol(t, trusted, &testBroker{mosq: m})
+}
+
+// A TLS broker that wants a client certificate (mosquitto's
+// require_certificate): without mqtt.cert_file the daemon cannot
+// connect; with it and mqtt.key_file it does.
+func TestMosquittoTLSClientCertificate(t *testing.T) {
+	ca, cert, key, clientCert, clientKey := testPKIWithClient(t)
+	m := startMosquitto(t, "cafile "+ca+"\ncertfile "+cert+"\nkeyfile "+key+"\nrequire_certificate true\n")
+	url := "mqtts://" + m.addr()
+
+	anonymous := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n")
+	eventually.True(t, "the failure logged", func() bool { return strings.Contains(anonymous.logs.String(), "cannot connect to the MQTT broker") })
+	if strings.Contains(anonymous.logs.String(), `msg="connected to the MQTT broker"`) {
+		t.Fatal("connected without a client certificate")
+	}
+	if err := anonymous.stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	// MQTT 3.1.1 over TLS, with the same CA.
-	v311 := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n  protocol: 3.1.1\n")
-	checkProtocol(t, v311, m, "3.1.1")
+	r := startDaemon(t, "  url: "+url+"\n  ca_file: "+ca+"\n  cert_file: "+clientCert+"\n  key_file: "+clientKey+"\n")
+	checkProtocol(t, r, &testBroker{mosq: m}) // mosquitto saw it connect
+}
+
+// WebSocket over TLS (wss://): mosquitto's WebSocket listener with the
+// test CA's certificate; the daemon connects with mqtt.ca_file and
+// publishes there.
+func TestMosquittoWebSocketTLS(t *testing.T) {
+	ca, cert, key := testPKI(t)
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wssPort := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	m := startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\ncafile %s\ncertfile %s\nkeyfile %s\n", wssPort, ca, cert, key))
+	w := mqtttest.Watch(t, m.addr(), "g90/#")
+	r := startDaemon(t, fmt.Sprintf("  url: wss://127.0.0.1:%d/mqtt\n  ca_file: %s\n", wssPort, ca))
+	w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	w.WaitFor(t, "g90/"+r.guid+"/alarm", mqtttest.Is("disarmed"))
 }
