@@ -172,6 +172,9 @@ func TestMosquittoClients(t *testing.T) {
 			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 		}
 		eventually.True(t, "the panel armed home", func() bool { return r.sim.Snapshot().Arm == protocol.ArmHome })
+		// The panel arms before the daemon publishes the new state: wait
+		// for it, or mosquitto_sub may get the retained "disarmed".
+		w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_home"))
 		out, err := exec.Command(sub, "-h", host, "-p", port, "-V", "mqttv311", "-t", base+"/alarm", "-C", "1", "-W", "10").Output()
 		if err != nil || strings.TrimSpace(string(out)) != "armed_home" {
 			t.Fatalf("mosquitto_sub %s/alarm: %q, %v", base, out, err)
