@@ -155,6 +155,11 @@ type PanelConfig struct {
 	HistoryInterval time.Duration `yaml:"history_interval"`
 	// PIN, when set, is required by arm and disarm commands from MQTT.
 	PIN string `yaml:"pin"`
+	// GUID is the panel's GUID, for notifications cloud and chained: the
+	// cloud server serves the panel from the start, without reading its
+	// GUID over UDP first (which a panel reachable only through its
+	// cloud connection never answers). Default: read from the panel.
+	GUID string `yaml:"guid"`
 }
 
 // CloudConfig is the cloud server shared by the cloud and chained panels.
@@ -169,6 +174,53 @@ type CloudConfig struct {
 	// to, host or host:port (port 5678 by default); the panels' factory
 	// setting is 47.88.7.61:5678 (spec: notifications-and-cloud.md).
 	Upstream string `yaml:"upstream"`
+	// Allow lists the networks (CIDR, or single addresses) panels may
+	// connect from; others are closed at once. Default: any address.
+	Allow []string `yaml:"allow"`
+	// AcceptAnyGUID serves every panel that connects; by default only
+	// the configured panels are (by panels[].guid, or the GUID read from
+	// the panel), and a connection naming another is closed.
+	AcceptAnyGUID bool `yaml:"accept_any_guid"`
+	// MaxConnections bounds the open panel connections; default
+	// DefaultCloudMaxConns.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxPerAddress bounds the open connections from one IP address;
+	// default DefaultCloudMaxPerAddr. Raise it for many panels behind
+	// one NAT.
+	MaxPerAddress int `yaml:"max_per_address"`
+}
+
+// AllowNets returns Allow as prefixes; a single address is its own
+// network.
+func (c *CloudConfig) AllowNets() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.Allow))
+	for _, a := range c.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(a)
+			if ierr != nil {
+				return nil, fmt.Errorf("%q: want a network (192.168.1.0/24) or an address", a)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// checkGUID checks a panel GUID as the cloud protocol carries it: up
+// to 15 bytes of text (spec: notifications-and-cloud.md D.5.2), here
+// printable ASCII without spaces, as every GUID seen.
+func checkGUID(g string) error {
+	if len(g) == 0 || len(g) > 15 {
+		return fmt.Errorf("%q: want 1 to 15 characters (e.g. GA00000A0000000)", g)
+	}
+	for i := range len(g) {
+		if g[i] <= ' ' || g[i] > '~' {
+			return fmt.Errorf("%q: want letters, digits and punctuation only", g)
+		}
+	}
+	return nil
 }
 
 // AdvertiseAddr returns Advertise as an address and port (port 5678 when
@@ -225,6 +277,8 @@ const (
 	DefaultHistoryInterval = 5 * time.Second
 	DefaultWebListen       = "127.0.0.1:8080"
 	DefaultCloudPort       = 5678 // spec: local-protocol.md 1.1
+	DefaultCloudMaxConns   = 64   // cloud.DefaultMaxConns
+	DefaultCloudMaxPerAddr = 8    // cloud.DefaultMaxPerAddr
 	DefaultJournalMaxAge   = 30 * 24 * time.Hour
 	DefaultJournalMaxEvent = 100_000
 	// MinPoll is the shortest polling interval accepted.
@@ -295,6 +349,7 @@ func defaultConfig() Config {
 	return Config{
 		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
+		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr},
 		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent},
 	}
 }
@@ -692,7 +747,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Panels) == 0 {
 		d.errorf("panels", "no panel configured")
 	}
-	names, hosts, listens := map[string]int{}, map[string]int{}, map[string]int{}
+	names, hosts, listens, guids := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
@@ -755,6 +810,18 @@ func (d *decoder) validate(c *Config) {
 		if p.PIN != "" && strings.Trim(p.PIN, "0123456789") != "" {
 			d.errorf(at("pin"), "want digits only")
 		}
+		if p.GUID != "" {
+			if err := checkGUID(p.GUID); err != nil {
+				d.errorf(at("guid"), "%v", err)
+			} else if j, dup := guids[p.GUID]; dup {
+				d.errorf(at("guid"), "%s is also panels[%d]'s", p.GUID, j)
+			} else {
+				guids[p.GUID] = i
+			}
+			if p.Notifications != NotifyCloud && p.Notifications != NotifyChained {
+				d.errorf(at("guid"), "set, but notifications is %s: the GUID is for the cloud server (cloud or chained)", p.Notifications)
+			}
+		}
 	}
 	if c.Cloud.Listen != "" {
 		d.checkAddr("cloud.listen", c.Cloud.Listen, false)
@@ -767,6 +834,15 @@ func (d *decoder) validate(c *Config) {
 	}
 	if _, err := c.Cloud.AdvertiseAddr(); err != nil {
 		d.errorf("cloud.advertise", "%v", err)
+	}
+	if _, err := c.Cloud.AllowNets(); err != nil {
+		d.errorf("cloud.allow", "%v", err)
+	}
+	if c.Cloud.MaxConnections < 1 {
+		d.errorf("cloud.max_connections", "%d: want at least 1", c.Cloud.MaxConnections)
+	}
+	if c.Cloud.MaxPerAddress < 1 {
+		d.errorf("cloud.max_per_address", "%d: want at least 1", c.Cloud.MaxPerAddress)
 	}
 	d.checkAddr("web.listen", c.Web.Listen, false)
 	for i, h := range c.Web.Hosts {

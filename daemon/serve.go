@@ -276,6 +276,14 @@ func (d *instance) buildCloud() error {
 		return fmt.Errorf("cloud.advertise: %w", err)
 	}
 	cc.Advertise = ap
+	if cc.AllowNets, err = c.AllowNets(); err != nil {
+		return fmt.Errorf("cloud.allow: %w", err)
+	}
+	cc.MaxConns, cc.MaxPerAddr = c.MaxConnections, c.MaxPerAddress
+	if c.AcceptAnyGUID {
+		// Else the hub serves only the configured panels.
+		cc.AllowGUID = func(string) bool { return true }
+	}
 	for _, p := range d.cfg.Panels {
 		if p.Notifications == NotifyChained {
 			// Only the chained panels are relayed (their sources say so,
@@ -339,10 +347,8 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		l := listener
 		d.closers = append(d.closers, func() { l.Close() })
 		sources = append(sources, listener)
-	case NotifyCloud:
-		sources = append(sources, d.hub.Source(p))
-	case NotifyChained:
-		sources = append(sources, d.hub.ChainedSource(p))
+	case NotifyCloud, NotifyChained:
+		sources = append(sources, d.hub.PanelSource(p, pc.GUID, pc.Notifications == NotifyChained))
 	case NotifyHistory, NotifyNone:
 	}
 	// Every panel has a history poller: the source of notifications:
