@@ -219,3 +219,59 @@ func quiet(t *testing.T, w *mqtttest.Watcher) {
 		return false
 	})
 }
+
+// The issue's report: `mosquitto_pub -r` arms the panel (a retained
+// command, sent while the daemon runs, is carried out once); it is then
+// disarmed, and neither a restart of the daemon nor one sent retained
+// while it is stopped arms it again. The broker keeps no command (and
+// so no PIN) afterwards; against mosquitto and the embedded broker.
+func TestMosquittoRetainedCommand(t *testing.T) {
+	sub, pub := mosquittoClient(t, "mosquitto_sub"), mosquittoClient(t, "mosquitto_pub")
+	eachBroker(t, func(t *testing.T, b *testBroker) {
+		r := startDaemon(t, "  url: "+b.url+"\n")
+		host, port, _ := net.SplitHostPort(b.addr)
+		base := "g90/" + r.guid
+		w := mqtttest.Watch(t, b.addr, base+"/#")
+		w.WaitFor(t, base+"/alarm", mqtttest.Is("disarmed"))
+		publish := func(retain bool, payload string) {
+			t.Helper()
+			args := []string{"-h", host, "-p", port, "-V", "mqttv311", "-q", "1", "-t", base + "/alarm/set", "-m", payload}
+			if retain {
+				args = append(args, "-r")
+			}
+			if out, err := exec.Command(pub, args...).CombinedOutput(); err != nil {
+				t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+			}
+		}
+		kept := func() string {
+			t.Helper()
+			// -W ends it with an error when nothing is retained.
+			out, _ := exec.Command(sub, "-h", host, "-p", port, "-V", "mqttv311", "-t", base+"/alarm/set", "--retained-only", "-C", "1", "-W", "1").Output()
+			return strings.TrimSpace(string(out))
+		}
+		publish(true, "ARM_AWAY")
+		w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_away"))
+		eventually.True(t, "the retained command cleared", func() bool { return kept() == "" })
+		publish(false, "DISARM")
+		w.WaitFor(t, base+"/alarm", mqtttest.Is("disarmed"))
+
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		publish(true, "ARM_HOME") // while the daemon is stopped
+		nc, err := net.ListenPacket("udp", r.notify)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.run(t, nc)
+		eventually.True(t, "the retained command ignored", func() bool {
+			return strings.Contains(r.logs.String(), "retained MQTT command ignored and cleared")
+		})
+		eventually.True(t, "the retained command cleared", func() bool { return kept() == "" })
+		// Still disarmed after the daemon has read the panel again.
+		w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
+		if got := r.sim.Snapshot().Arm; got != protocol.Disarmed {
+			t.Fatalf("after a restart the panel is %v: the retained command was carried out", got)
+		}
+	})
+}
