@@ -36,11 +36,16 @@ func TestListenerLoopbackInterface(t *testing.T) {
 	}
 }
 
-func runListener2(t *testing.T, addr string, host netip.Addr) (*Listener, *chanSink) {
+// runListener2 runs a listener on addr until the test ends; each setup
+// function sees it before Run.
+func runListener2(t *testing.T, addr string, host netip.Addr, setup ...func(*Listener)) (*Listener, *chanSink) {
 	t.Helper()
 	l, err := Listen(context.Background(), ListenerConfig{Addr: addr, Host: host})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(l)
 	}
 	sink := &chanSink{msgs: make(chan Message, 64)}
 	ctx, cancel := context.WithCancel(context.Background())
