@@ -247,6 +247,7 @@ var panelDescs = []desc{
 	{"g90_decode_errors_total", "Datagrams from the panel that failed to decode: source local for notifications, command for replies.", []string{"source"}},
 	{"g90_notify_datagrams_total", "Notification datagrams received.", nil},
 	{"g90_notify_wrong_host_total", "Notification datagrams from another host, rejected.", nil},
+	{"g90_notify_wrong_interface_total", "Notification datagrams from the panel's address on an interface that does not lead to the panel (forged), rejected.", nil},
 	{"g90_monitor_messages_total", "Messages taken from the event sources.", nil},
 	{"g90_monitor_dropped_total", "Messages lost because the monitor's queue was full.", nil},
 	{"g90_monitor_wrong_device_total", "Alerts carrying another panel's GUID, dropped.", nil},
@@ -296,6 +297,7 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 		ls := l.Stats()
 		counter("g90_notify_datagrams_total", ls.Datagrams)
 		counter("g90_notify_wrong_host_total", ls.WrongHost)
+		counter("g90_notify_wrong_interface_total", ls.WrongInterface)
 		counter("g90_decode_errors_total", ls.Malformed, string(notify.SourceLocal))
 	}
 	ms := mon.Stats()

@@ -147,6 +147,7 @@ func TestMetrics(t *testing.T) {
 		`g90_decode_errors_total{panel="home",source="local"}`:                                      0,
 		`g90_notify_datagrams_total{panel="home"}`:                                                  2, // the notification and the alert
 		`g90_notify_wrong_host_total{panel="home"}`:                                                 0,
+		`g90_notify_wrong_interface_total{panel="home"}`:                                            0,
 		`g90_monitor_messages_total{panel="home"}`:                                                  2,
 		`g90_monitor_dropped_total{panel="home"}`:                                                   0,
 		`g90_monitor_unknown_total{panel="home"}`:                                                   0,
