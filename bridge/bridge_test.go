@@ -241,15 +241,49 @@ func TestCommands(t *testing.T) {
 
 // Guessing the PIN is slow: past five wrong ones in a row, the right one
 // is refused too, and nothing reaches the panel.
+//
+// No code, right or wrong, is in the log (issue 15.10): not in a
+// rejected command, not in one that does not parse.
 func TestPINLockout(t *testing.T) {
-	r := startRig(t, "4321")
+	var logs lockedbuf.Buffer
+	r := startRigWith(t, "4321", func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, nil)
 	for i := range 6 {
 		r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"`+itoa(1000+i)+`"}`)
 	}
 	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"4321"}`)
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 7 })
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","Code":"4321"`)
+	r.w.Publish(t, "g90/SIMPANEL0001/no_such/set", `{"code":"4321","action":"DISARM"}`)
+	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 9 })
 	if st := r.b.Stats(); st.Commands != 0 || r.sim.Snapshot().Arm != protocol.Disarmed {
 		t.Fatalf("stats %+v, panel %v: the locked-out command went through", st, r.sim.Snapshot().Arm)
+	}
+	l := logs.String()
+	for _, code := range []string{"4321", "1003", "1005"} {
+		if strings.Contains(l, code) {
+			t.Errorf("code %s in the log:\n%s", code, l)
+		}
+	}
+	if n := strings.Count(l, "MQTT command ignored"); n != 9 || !strings.Contains(l, `payload="{\"action\":\"ARM_AWAY\",\"code\":\"(hidden)\"}"`) {
+		t.Errorf("want 9 rejections, the code hidden:\n%s", l)
+	}
+}
+
+func TestShownPayload(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		secret bool
+		want   string
+	}{
+		{"ARM_AWAY", false, "ARM_AWAY"},
+		{"hunter2", true, "(hidden)"},
+		{`{"action":"DISARM","code":"1234"}`, false, `{"action":"DISARM","code":"(hidden)"}`},
+		{`{"CODE":"1234"}`, false, `{"CODE":"(hidden)"}`},
+		{`{"code":"1234"`, false, "(14 bytes, not JSON)"},
+		{strings.Repeat("x", 70), false, `"` + strings.Repeat("x", 64) + `"… (70 bytes)`},
+	} {
+		if got := shownPayload(c.in, c.secret); got != c.want {
+			t.Errorf("shownPayload(%q, %v) = %q, want %q", c.in, c.secret, got, c.want)
+		}
 	}
 }
 
