@@ -151,6 +151,7 @@ type rig struct {
 	guid   string
 	notify string // the UDP address the simulator sends notifications to
 	logs   *lockedbuf.Buffer
+	ep     daemon.Endpoints
 	stop   func() error
 }
 
@@ -184,7 +185,7 @@ func startDaemon(t *testing.T, mqtt string, panel ...string) *rig {
 // run starts the daemon with the notifications arriving on nc.
 func (r *rig) run(t *testing.T, nc net.PacketConn) {
 	t.Helper()
-	_, r.stop = daemontest.Run(t, r.cfg, daemon.Options{
+	r.ep, r.stop = daemontest.Run(t, r.cfg, daemon.Options{
 		Logger:      slogTo(r.logs),
 		NotifyConns: map[string]net.PacketConn{"home": nc},
 		Timeout:     500 * time.Millisecond,
