@@ -38,7 +38,7 @@ func TestNoSecretsLeak(t *testing.T) {
 		t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
 	}
 	m := startMosquitto(t, "allow_anonymous false\npassword_file "+pw+"\n")
-	r := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: "+brokerPassword+"\n", "    pin: \""+pin+"\"\n")
+	r := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: "+brokerPassword+"\n  allow_config_changes: true\n", "    pin: \""+pin+"\"\n")
 	base := "g90/" + r.guid
 	w := mqtttest.WatchAuth(t, m.addr(), "g90", brokerPassword, "#")
 	w.WaitFor(t, base+"/alarm", mqtttest.Is("disarmed"))
