@@ -471,7 +471,9 @@ func distinctInOrder(t *testing.T, seqs []uint64) []uint64 {
 // journalSeqs reads the daemon's journal while it runs.
 func journalSeqs(t *testing.T, r *rig) []uint64 {
 	t.Helper()
-	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true, LockTimeout: 5 * time.Second})
+	// While events stream in, the daemon keeps the file busy; a loaded
+	// CI machine saw a reader wait more than 5 s for its turn.
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true, LockTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
