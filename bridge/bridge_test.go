@@ -492,3 +492,14 @@ func TestEchoes(t *testing.T) {
 		t.Fatalf("%d entries kept, want the expired ones removed", len(e))
 	}
 }
+
+// Home Assistant resets an alarm panel to unknown on "None" and refuses
+// "unknown" (issue 15.5).
+func TestAlarmStateUnknown(t *testing.T) {
+	if got := alarmState(g90.State{}); got != "None" {
+		t.Fatalf("unknown arm state published as %q", got)
+	}
+	if got := alarmState(g90.State{Arm: notify.ArmHome}); got != "armed_home" {
+		t.Fatalf("home: %q", got)
+	}
+}

@@ -430,6 +430,9 @@ func deviceClass(t peripheral.Type) string {
 }
 
 // alarmState is Home Assistant's alarm_control_panel state for a panel.
+// An unknown one is "None", which resets the entity to unknown: Home
+// Assistant refuses "unknown" with a warning and keeps the old state
+// (issue 15.5).
 func alarmState(st g90.State) string {
 	if st.Alarm {
 		return "triggered"
@@ -444,7 +447,7 @@ func alarmState(st g90.State) string {
 	case notify.Alarmed:
 		return "triggered"
 	}
-	return "unknown"
+	return "None"
 }
 
 // slug lower-cases s and keeps letters, digits and underscores, for ids

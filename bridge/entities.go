@@ -190,7 +190,10 @@ var panelTable = []entity{
 	infoRow("sensor", "wifi_signal", "WiFi signal", "wifi_signal_level", d{"unit_of_measurement": "%", "state_class": "measurement", "icon": "mdi:wifi"}),
 	infoRow("sensor", "gsm_signal", "GSM signal", "gsm_signal_level", d{"unit_of_measurement": "%", "state_class": "measurement", "icon": "mdi:signal"}),
 	infoRow("sensor", "battery_voltage", "Battery voltage", "battery_voltage", d{
-		"device_class": "voltage", "unit_of_measurement": "mV", "suggested_unit_of_measurement": "V",
+		// The state topic has the panel's millivolts; Home Assistant shows
+		// volts (MQTT discovery has no suggested_unit_of_measurement,
+		// issue 15.6).
+		"device_class": "voltage", "unit_of_measurement": "V", "value_template": "{{ (value | float / 1000) | round(3) if value | is_number else 'None' }}",
 		"state_class": "measurement", "suggested_display_precision": 2,
 	}),
 	diag(cfgRow("sensor", "cellular_operator", "Cellular operator", g90.SectionNet, "gsm_operator", d{"icon": "mdi:sim"})),

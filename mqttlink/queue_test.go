@@ -323,7 +323,7 @@ func FuzzScanRecords(f *testing.F) {
 			if d.end <= d.off {
 				t.Fatalf("empty damaged run %+v", d)
 			}
-			all = append(all, piece{d.off, d.end})
+			all = append(all, piece(d))
 		}
 		slices.SortFunc(all, func(a, b piece) int { return int(a.off - b.off) })
 		at := start
