@@ -78,6 +78,9 @@ type Config struct {
 	// panel, and only arming, disarming (with the PIN), relays and
 	// Refresh work. A panel without a PIN takes them all.
 	AllowConfigChanges bool
+	// ConfigurationURL is where Home Assistant's device page of each
+	// panel links to, the web UI; "" is no link.
+	ConfigurationURL string
 	// NextSeq returns the next event sequence number of a panel; nil
 	// numbers from 1 in memory.
 	NextSeq func(guid string) uint64

@@ -180,10 +180,13 @@ func (t topics) components(v *view) map[string]component {
 
 // panelDevice is the device block of the panel (spec: home-assistant.md
 // §2a).
-func panelDevice(t topics, name string, info *protocol.HostInfo) map[string]any {
+func panelDevice(t topics, name, url string, info *protocol.HostInfo) map[string]any {
 	dev := map[string]any{
 		"identifiers": []string{t.objectID()}, "name": name, "manufacturer": "Golden Security",
 		"serial_number": t.guid,
+	}
+	if url != "" {
+		dev["configuration_url"] = url
 	}
 	if info != nil {
 		dev["model"] = info.ProductName
@@ -222,7 +225,7 @@ func (p *panel) device(v *view) map[string]any {
 		return peripheralDevice(t, v.tg, name, v.nodes[0].Type)
 	}
 	info, _ := v.vals.recs[sectionInfo].(*protocol.HostInfo)
-	return panelDevice(t, p.cfg.Name, info)
+	return panelDevice(t, p.cfg.Name, p.b.cfg.ConfigurationURL, info)
 }
 
 // views returns the view of the panel and of each of its sensors and

@@ -196,6 +196,13 @@ func (d *instance) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Listening first: the panel's device in Home Assistant links to it.
+	ln, err := net.Listen("tcp", cfg.Web.Listen)
+	if err != nil {
+		return fmt.Errorf("web.listen: %w", err)
+	}
+	d.web = ln
+	d.closers = append(d.closers, func() { ln.Close() })
 	host, _ := os.Hostname()
 	mlog := d.log.With("part", "mqtt")
 	d.bridge, err = bridge.New(bridge.Config{
@@ -211,9 +218,10 @@ func (d *instance) build(ctx context.Context) error {
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
 		PublishSecrets: cfg.MQTT.PublishSecrets, AllowConfigChanges: cfg.MQTT.AllowConfigChanges,
-		Panels:  bp,
-		NextSeq: nextSeq(seqs),
-		Logger:  mlog,
+		ConfigurationURL: webURL(ln.Addr(), host),
+		Panels:           bp,
+		NextSeq:          nextSeq(seqs),
+		Logger:           mlog,
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
@@ -230,14 +238,25 @@ func (d *instance) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-
-	ln, err := net.Listen("tcp", cfg.Web.Listen)
-	if err != nil {
-		return fmt.Errorf("web.listen: %w", err)
-	}
-	d.web = ln
-	d.closers = append(d.closers, func() { ln.Close() })
 	return nil
+}
+
+// webURL is the address of the web UI that Home Assistant links the
+// panel's device to (configuration_url): the listening address, or the
+// machine's name when it listens on every address.
+func webURL(a net.Addr, hostname string) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	h := ta.IP.String()
+	if ta.IP.IsUnspecified() {
+		if hostname == "" {
+			return ""
+		}
+		h = hostname
+	}
+	return "http://" + net.JoinHostPort(h, strconv.Itoa(ta.Port)) + "/"
 }
 
 // clientIDPart keeps the characters every broker accepts in a client id.

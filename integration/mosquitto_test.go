@@ -287,6 +287,15 @@ func testDiscoveryStatesCommands(t *testing.T, b *testBroker) {
 	for topic, payload := range discovery(w) {
 		checkDevicePayload(t, topic, payload, r.guid)
 	}
+	// The panel's device links to the web UI (issue 15.7).
+	var panelDev struct {
+		Dev struct {
+			URL string `json:"configuration_url"`
+		} `json:"device"`
+	}
+	if err := json.Unmarshal([]byte(discovery(w)["homeassistant/device/g90_"+strings.ToLower(r.guid)+"/config"]), &panelDev); err != nil || panelDev.Dev.URL != r.ep.Web {
+		t.Errorf("the panel's configuration_url is %q (%v), want %q", panelDev.Dev.URL, err, r.ep.Web)
+	}
 	// Retained: a late subscriber gets them all from the broker.
 	late := mqtttest.Watch(t, b.addr, "homeassistant/#")
 	eventually.True(t, "retained discovery", func() bool { return len(discovery(late)) >= want })
