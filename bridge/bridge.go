@@ -462,7 +462,10 @@ func (p *panel) run(ctx context.Context) {
 			p.publishAll(p.cfg.Monitor.State(), true)
 			p.requestLoad(loadAll)
 		case <-avail.C:
-			p.publishStates(p.cfg.Monitor.State(), noSensor)
+			// Every sensor: a change the Monitor learns by polling
+			// (a rename in the vendor's app) comes with no event.
+			// Only what changed goes out.
+			p.publishStates(p.cfg.Monitor.State(), allSensors)
 		}
 	}
 }

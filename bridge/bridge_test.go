@@ -503,3 +503,18 @@ func TestAlarmStateUnknown(t *testing.T) {
 		t.Fatalf("home: %q", got)
 	}
 }
+
+// A rename made elsewhere (the vendor's app), which the Monitor learns
+// by polling, with no event: the sensor's state shows the new name
+// without waiting for the sensor to change (issue 15.3).
+func TestRenameElsewherePublished(t *testing.T) {
+	r := startRig(t, "")
+	topic := "g90/SIMPANEL0001/sensor/" + itoa(r.sim.Snapshot().Sensors[0].Index)
+	r.w.WaitFor(t, topic, func(p string) bool { return strings.Contains(p, `"name":"Front door"`) })
+	st := r.sim.Snapshot()
+	st.Sensors[0].Name = "Back door"
+	if err := r.sim.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, topic, func(p string) bool { return strings.Contains(p, `"name":"Back door"`) })
+}
