@@ -113,7 +113,11 @@ type Stats struct {
 	RejectedCommand uint64 // commands ignored: bad payload, wrong PIN, unknown panel
 	CommandErrors   uint64 // commands the panel did not carry out
 	RetainedCommand uint64 // retained commands ignored (and cleared)
-	Connects        uint64 // connections made to the broker
+	QueueErrors     uint64 // messages the outbound queue could not store (lost)
+	// QueueDamagedBytes were no valid record of the disk queue when it
+	// was opened, and were set aside (the messages after them kept).
+	QueueDamagedBytes int
+	Connects          uint64 // connections made to the broker
 }
 
 // Bridge is the MQTT side of the daemon.
@@ -126,7 +130,7 @@ type Bridge struct {
 	saved  *savedSwitches
 
 	// counters of Stats
-	published, events, commands, rejected, commandErrors, retained atomic.Uint64
+	published, events, commands, rejected, commandErrors, retained, queueErrors atomic.Uint64
 	// retainedSeen are the command topics whose retained message was
 	// logged: once each, however often the broker sends it again.
 	retainedSeen sync.Map
@@ -295,10 +299,15 @@ func (b *Bridge) QueueDepth() int { return b.link.Stats().Queued }
 
 // Stats returns the bridge's counters.
 func (b *Bridge) Stats() Stats {
+	ls := b.link.Stats()
+	damaged := 0
+	for _, d := range ls.Damaged {
+		damaged += d.Bytes
+	}
 	return Stats{
 		Published: b.published.Load(), Events: b.events.Load(), Commands: b.commands.Load(),
 		RejectedCommand: b.rejected.Load(), CommandErrors: b.commandErrors.Load(), RetainedCommand: b.retained.Load(),
-		Connects: b.link.Stats().Connects,
+		QueueErrors: b.queueErrors.Load(), Connects: ls.Connects, QueueDamagedBytes: damaged,
 	}
 }
 
@@ -338,11 +347,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 // publish queues one message, QoS 1; the link sends the queue in order
 // whenever it is connected.
+//
+// A message the queue cannot take (a full disk) is not counted as
+// published: it is counted in QueueErrors and logged (rate-limited by
+// the daemon's logger).
 func (b *Bridge) publish(topic string, payload []byte, retain bool) {
-	b.published.Add(1)
 	if err := b.link.Publish(mqttlink.Message{Topic: topic, Payload: payload, QoS: 1, Retain: retain}); err != nil {
-		b.log.Error("cannot queue an MQTT message", "topic", topic, "err", err)
+		b.queueErrors.Add(1)
+		b.log.Error("cannot queue an MQTT message: it is lost", "topic", topic, "err", err)
+		return
 	}
+	b.published.Add(1)
 }
 
 // clear removes a retained message on a command topic, if there is one,

@@ -518,3 +518,27 @@ func TestRenameElsewherePublished(t *testing.T) {
 	}
 	r.w.WaitFor(t, topic, func(p string) bool { return strings.Contains(p, `"name":"Back door"`) })
 }
+
+// A message the queue cannot store is not counted as published: it is
+// counted as a queue error, and logged (issue 13.15).
+func TestQueueWriteErrorCounted(t *testing.T) {
+	var logs lockedbuf.Buffer
+	b, err := New(Config{
+		MQTT:   mqttlink.Config{URL: "mqtt://127.0.0.1:1", QueueDir: t.TempDir()},
+		Panels: []Panel{{Panel: &g90.Panel{}, Monitor: &g90.Monitor{}}}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.publish("a/b", []byte("kept"), false)
+	if err := b.link.Close(); err != nil { // the file is gone from under the queue
+		t.Fatal(err)
+	}
+	b.publish("a/b", []byte("lost"), false)
+	if st := b.Stats(); st.Published != 1 || st.QueueErrors != 1 {
+		t.Fatalf("stats %+v: want 1 published, 1 queue error", st)
+	}
+	if !strings.Contains(logs.String(), "cannot queue an MQTT message: it is lost") {
+		t.Fatalf("not logged:\n%s", logs.String())
+	}
+}

@@ -90,11 +90,13 @@ var (
 	mqttConnections = prometheus.NewDesc("g90_mqtt_connections_total", "Connections of the MQTT bridge to the broker (the first and every reconnection).", nil, nil)
 	mqttQueue       = prometheus.NewDesc("g90_mqtt_queue_depth", "Messages in the MQTT bridge's outbound queue, waiting for the broker.", nil, nil)
 	mqttPublished   = prometheus.NewDesc("g90_mqtt_published_total", "Messages the MQTT bridge queued for the broker.", nil, nil)
+	mqttQueueErrors = prometheus.NewDesc("g90_mqtt_queue_write_errors_total", "MQTT messages the outbound queue could not store (a full disk): lost, each also logged.", nil, nil)
+	mqttQueueDamage = prometheus.NewDesc("g90_mqtt_queue_damaged_bytes", "Bytes of the MQTT disk queue that were damaged when the daemon opened it, set aside in damaged-*.mqtt (the messages after them were kept).", nil, nil)
 	mqttCommands    = prometheus.NewDesc("g90_mqtt_commands_total", "Commands from MQTT: done, rejected (bad payload, wrong PIN, unknown entity), failed (the panel did not carry it out) or retained (sent with the retain flag: ignored and cleared).", []string{"result"}, nil)
 )
 
 func (c bridgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mqttConnected, mqttConnections, mqttQueue, mqttPublished, mqttCommands} {
+	for _, d := range []*prometheus.Desc{mqttConnected, mqttConnections, mqttQueue, mqttPublished, mqttCommands, mqttQueueErrors, mqttQueueDamage} {
 		ch <- d
 	}
 }
@@ -109,6 +111,8 @@ func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(mqttConnections, prometheus.CounterValue, float64(s.Connects))
 	ch <- prometheus.MustNewConstMetric(mqttQueue, prometheus.GaugeValue, float64(c.b.QueueDepth()))
 	ch <- prometheus.MustNewConstMetric(mqttPublished, prometheus.CounterValue, float64(s.Published))
+	ch <- prometheus.MustNewConstMetric(mqttQueueErrors, prometheus.CounterValue, float64(s.QueueErrors))
+	ch <- prometheus.MustNewConstMetric(mqttQueueDamage, prometheus.GaugeValue, float64(s.QueueDamagedBytes))
 	// Stats.Commands counts the commands carried out or tried on the
 	// panel, the failed ones included.
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.Commands-s.CommandErrors), "done")

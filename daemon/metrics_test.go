@@ -198,7 +198,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	fb := &fakeBridge{up: true, depth: 5, st: bridge.Stats{Connects: 2, Published: 40, Commands: 7, CommandErrors: 1, RejectedCommand: 3, RetainedCommand: 2}}
+	fb := &fakeBridge{up: true, depth: 5, st: bridge.Stats{Connects: 2, Published: 40, Commands: 7, CommandErrors: 1, RejectedCommand: 3, RetainedCommand: 2, QueueErrors: 4, QueueDamagedBytes: 17}}
 	if err := m.WatchBridge(fb); err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +207,7 @@ func TestMetrics(t *testing.T) {
 		"g90_mqtt_connected": 1, "g90_mqtt_connections_total": 2, "g90_mqtt_queue_depth": 5, "g90_mqtt_published_total": 40,
 		`g90_mqtt_commands_total{result="done"}`: 6, `g90_mqtt_commands_total{result="rejected"}`: 3, `g90_mqtt_commands_total{result="failed"}`: 1,
 		`g90_mqtt_commands_total{result="retained"}`: 2,
+		"g90_mqtt_queue_write_errors_total":          4, "g90_mqtt_queue_damaged_bytes": 17,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
