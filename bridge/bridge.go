@@ -579,11 +579,19 @@ func (p *panel) states(st g90.State, only int) {
 		if only != allSensors && s.Index != only || p.vals.deleted[target{scope: ScopeSensor, index: s.Index}] {
 			continue
 		}
-		p.retain(t.sensor(s.Index), string(mustJSON(map[string]any{
+		m := map[string]any{
 			"index": s.Index, "name": s.Name, "type": s.Type, "enabled": s.Enabled,
 			"occupied": s.Occupied, "tamper": s.Tamper, "low_battery": s.LowBattery,
 			"door_open_when_arming": s.DoorOpenWhenArming,
-		})), false)
+		}
+		// The record's fields, once read, as the existing integration
+		// has them as attributes (issue 15.8).
+		if rec := p.vals.sensors[s.Index]; rec != nil {
+			info := rec.Info()
+			m["definition"], m["subtype"], m["protocol"] = info.Type, info.Subtype, info.Protocol
+			m["wireless"], m["flags"], m["alert_mode"] = info.Wireless, info.Flags, info.AlertMode
+		}
+		p.retain(t.sensor(s.Index), string(mustJSON(m)), false)
 	}
 	// The monitor reads the alert flags at each poll: when they change,
 	// someone changed them; the worker reads them, in turn with this

@@ -542,3 +542,23 @@ func TestQueueWriteErrorCounted(t *testing.T) {
 		t.Fatalf("not logged:\n%s", logs.String())
 	}
 }
+
+// Each sensor's state, its main entity's attributes, carries the
+// record's fields once the bridge has read them (issue 15.8).
+func TestSensorAttributes(t *testing.T) {
+	r := startRig(t, "")
+	topic := "g90/SIMPANEL0001/sensor/" + itoa(r.sim.Snapshot().Sensors[0].Index)
+	p := r.w.WaitFor(t, topic, func(p string) bool { return strings.Contains(p, `"protocol"`) })
+	var got map[string]any
+	if err := json.Unmarshal([]byte(p), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"index", "name", "type", "definition", "subtype", "protocol", "wireless", "flags", "alert_mode", "enabled"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("no %q in %s", k, p)
+		}
+	}
+	if got["protocol"] != "rf_2262" || got["wireless"] != true || got["definition"] != "Door Sensor: WDS07" {
+		t.Errorf("front door: %s", p)
+	}
+}
