@@ -67,7 +67,7 @@ func TestSystemdUnitSettings(t *testing.T) {
 		"MemoryDenyWriteExecute":  {"yes"},
 		"LockPersonality":         {"yes"},
 		"RestrictNamespaces":      {"yes"},
-		"SystemCallFilter":        {"@system-service", "~@privileged"},
+		"SystemCallFilter":        {"@system-service", "~@privileged @resources"},
 		"Restart":                 {"on-failure"},
 		"ExecStartPre":            {g90 + " serve --check --config " + conf},
 		"ExecStart":               {g90 + " serve --config " + conf},
