@@ -51,16 +51,25 @@ type Config struct {
 	Host string
 	// Port is the panel's command port; 0 means 12368.
 	Port int
-	// Timeout is the base timeout of the retry schedule; 0 means 30 s
-	// (spec: local-protocol.md 1.7).
+	// Timeout is the budget of one request: all its attempts together
+	// wait at most this long for the panel's answer, each twice as long
+	// as the one before (client.Config.Timeout); 0 means 30 s. A call
+	// that sends several requests (a list read page by page, a write
+	// read back to verify it) can take longer, one budget per request.
 	Timeout time.Duration
 	// Retries is the number of attempts; 0 means 3, negative means one.
+	// Writes that must not be repeated blindly are sent once, with the
+	// whole budget, whatever Retries says.
 	Retries int
 	// ListenPacket opens the UDP socket of each attempt; nil is the
 	// standard library's.
 	ListenPacket client.ListenPacketFunc
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
+	// Progress, if set, is told before every attempt of a request and
+	// when the request is over (client.Config.Progress), to show a user
+	// what is being waited for; nil is silent.
+	Progress func(client.Progress)
 }
 
 // Panel is one alarm panel. It is safe for concurrent use.
@@ -84,7 +93,7 @@ type Panel struct {
 func New(cfg Config) (*Panel, error) {
 	c, err := client.New(client.Config{
 		Host: cfg.Host, Port: cfg.Port, Timeout: cfg.Timeout, Retries: cfg.Retries,
-		ListenPacket: cfg.ListenPacket, Logger: cfg.Logger,
+		ListenPacket: cfg.ListenPacket, Logger: cfg.Logger, Progress: cfg.Progress,
 	})
 	if err != nil {
 		return nil, err

@@ -1,8 +1,8 @@
 // Package client sends commands to one G90 panel over the local UDP
 // protocol and does one exchange well: a fresh socket per attempt, replies
 // matched on sender address and command code, stray and late datagrams
-// discarded, timeouts and retries on the spec's schedule, and context
-// cancellation that interrupts a waiting read. Typed commands live in the
+// discarded, retries that share one time budget, and context cancellation
+// that interrupts a waiting read. Typed commands live in the
 // root package g90; this package moves protocol.Request and
 // protocol.Response values.
 //
@@ -14,15 +14,16 @@ package client
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -43,8 +44,11 @@ type Config struct {
 	Host string
 	// Port is the panel's command port; 0 means 12368.
 	Port int
-	// Timeout is the base timeout T of the retry schedule; the wait for
-	// attempt k is min(T, T/2^N·2^k). 0 means 30 s.
+	// Timeout is the budget of one exchange: all its attempts together
+	// wait at most this long for the panel's reply. The attempts share
+	// it 1:2:4…, each waiting twice as long as the one before, so with
+	// N attempts attempt k waits Timeout·2^(k-1)/(2^N-1): 30 s and 3
+	// attempts wait 30/7 ≈ 4.3 s, 8.6 s and 17.1 s. 0 means 30 s.
 	Timeout time.Duration
 	// Retries is the number of attempts N; 0 means 3 and a negative value
 	// means exactly one attempt.
@@ -54,6 +58,24 @@ type Config struct {
 	// Logger receives debug lines for discarded datagrams and warnings for
 	// malformed ones; nil is silent.
 	Logger *slog.Logger
+	// Progress, if set, is told where each exchange stands: before every
+	// attempt is sent, and once more when the exchange is over. It is
+	// called on the goroutine that runs the exchange, so it must return
+	// quickly; nil is silent.
+	Progress func(Progress)
+}
+
+// Progress is where one exchange stands, for someone waiting on it: a
+// report before each attempt, and a last one with Done set.
+type Progress struct {
+	Panel    string        // the panel's address, host:port
+	Command  protocol.Code // the request's command
+	Attempt  int           // the attempt being made, 1-based
+	Attempts int           // the attempts this exchange makes at most
+	Started  time.Time     // when the exchange started
+	Deadline time.Time     // when this attempt stops waiting
+	End      time.Time     // when the exchange gives up: Started + Timeout
+	Done     bool          // the exchange is over (answered, failed or cancelled)
 }
 
 // Stats counts what the client has done since it was created.
@@ -138,19 +160,24 @@ func (c *Client) Stats() Stats {
 	}
 }
 
-// attempts returns the number of attempts and the wait for attempt k
-// (1-based), spec: local-protocol.md 1.7.
-func (c *Client) schedule() (n int, wait func(k int) time.Duration) {
+// schedule returns the number of attempts and, for attempt k (1-based),
+// how long after the exchange started it stops waiting. The attempts
+// share the budget T as 1:2:4…, the growth of the reference schedule
+// (spec: local-protocol.md 1.7: a panel is sometimes very slow, so later
+// attempts wait longer), but scaled so that all of them together wait T,
+// where the reference waits up to 1.75 T (52.5 s for 30 s).
+func (c *Client) schedule() (n int, until func(k int) time.Duration) {
 	t, retries := c.cfg.Timeout, c.cfg.Retries
 	if retries <= 0 {
 		return 1, func(int) time.Duration { return t }
 	}
 	return retries, func(k int) time.Duration {
-		d := t
-		for i := k; i < retries; i++ {
-			d /= 2
+		if k >= retries {
+			return t
 		}
-		return min(t, d)
+		// T·(2^k-1)/(2^N-1), in floating point: 2^N overflows int64 for
+		// large N, and the rounding is far below a clock tick.
+		return time.Duration(float64(t) * (math.Exp2(float64(k)) - 1) / (math.Exp2(float64(retries)) - 1))
 	}
 }
 
@@ -162,8 +189,8 @@ func (c *Client) Exchange(ctx context.Context, req protocol.Request) (protocol.R
 	return c.do(ctx, req, nil)
 }
 
-// ExchangeOnce sends req in exactly one attempt that waits the full base
-// timeout, and never resends it. It is for commands that must not be
+// ExchangeOnce sends req in exactly one attempt that waits the whole
+// budget (Config.Timeout), and never resends it. It is for commands that must not be
 // repeated blindly because a repeat can fail, or do harm, after a first
 // copy that was carried out but whose reply was lost (deleting, confirming
 // a registration, writing a record someone may have changed since): the
@@ -266,24 +293,38 @@ func retryable(err error) bool {
 }
 
 func (c *Client) do(ctx context.Context, req protocol.Request, check func(protocol.Response) error) (protocol.Response, error) {
-	n, wait := c.schedule()
-	return c.doN(ctx, req, check, n, wait)
+	n, until := c.schedule()
+	return c.doN(ctx, req, check, n, until)
 }
 
-func (c *Client) doN(ctx context.Context, req protocol.Request, check func(protocol.Response) error, n int, wait func(k int) time.Duration) (protocol.Response, error) {
+// doN makes up to n attempts; attempt k waits until until(k) after the
+// start, so the last one ends the budget wherever the others ended.
+func (c *Client) doN(ctx context.Context, req protocol.Request, check func(protocol.Response) error, n int, until func(k int) time.Duration) (protocol.Response, error) {
 	c.commands.Add(1)
 	if err := c.acquire(ctx); err != nil {
 		return protocol.Response{}, c.wrap(req, err)
 	}
 	defer c.release()
+	// The budget starts once the request may go out: time spent queued
+	// behind another command is not the panel's.
 	started := time.Now()
+	end := started.Add(until(n))
+	progress := Progress{Panel: c.panel, Command: req.Code, Attempts: n, Started: started, End: end}
+	if c.cfg.Progress != nil {
+		defer func() { progress.Done = true; c.cfg.Progress(progress) }()
+	}
 	payload := req.Append(make([]byte, 0, 128))
 	var last error
 	for k := 1; k <= n; k++ {
 		if k > 1 {
 			c.retries.Add(1)
 		}
-		resp, err := c.attempt(ctx, payload, wait(k))
+		deadline := started.Add(until(k))
+		if c.cfg.Progress != nil {
+			progress.Attempt, progress.Deadline = k, deadline
+			c.cfg.Progress(progress)
+		}
+		resp, err := c.attempt(ctx, payload, deadline)
 		if err == nil && !resp.Empty() && resp.Code != req.Code {
 			err = fmt.Errorf("%w: got %v", ErrWrongCode, resp.Code)
 		}
@@ -299,11 +340,15 @@ func (c *Client) doN(ctx context.Context, req protocol.Request, check func(proto
 			return resp, nil
 		case errors.Is(err, errAttemptTimeout):
 			last = err // resend at once on a new socket
-			c.log.Debug("no reply", "panel", c.panel, "command", req.Code, "attempt", k, "wait", wait(k))
+			c.log.Debug("no reply", "panel", c.panel, "command", req.Code, "attempt", k, "of", n, "waited", time.Since(started).Round(time.Millisecond))
 		case retryable(err) && k < n:
+			// The reference sleeps for the attempt's wait before resending
+			// (spec: local-protocol.md 1.7), so that a stale reply still
+			// on its way is not taken for the next one; here the rest of
+			// the attempt's share, which keeps the exchange in its budget.
 			last = err
-			c.log.Debug("retrying", "panel", c.panel, "command", req.Code, "attempt", k, "err", err)
-			t := time.NewTimer(wait(k))
+			c.log.Debug("retrying", "panel", c.panel, "command", req.Code, "attempt", k, "of", n, "err", err)
+			t := time.NewTimer(time.Until(deadline))
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -321,17 +366,17 @@ func (c *Client) doN(ctx context.Context, req protocol.Request, check func(proto
 	return protocol.Response{}, c.wrap(req, last)
 }
 
-// attempt sends payload on a fresh socket and waits up to wait for the
-// first datagram from the panel (spec: local-protocol.md 1.2, 1.5 steps
+// attempt sends payload on a fresh socket and waits until deadline for
+// the first datagram from the panel (spec: local-protocol.md 1.2, 1.5 steps
 // 1–2). Datagrams from any other address or port are discarded and the
 // wait goes on.
-func (c *Client) attempt(ctx context.Context, payload []byte, wait time.Duration) (protocol.Response, error) {
+func (c *Client) attempt(ctx context.Context, payload []byte, deadline time.Time) (protocol.Response, error) {
 	conn, err := c.listen(ctx, c.network(), ":0")
 	if err != nil {
 		return protocol.Response{}, err
 	}
 	defer conn.Close()
-	if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+	if err := conn.SetReadDeadline(deadline); err != nil {
 		return protocol.Response{}, err
 	}
 	// Registered after the deadline so a cancellation cannot be undone by it.
@@ -354,13 +399,13 @@ func (c *Client) attempt(ctx context.Context, payload []byte, wait time.Duration
 		}
 		if !c.fromPanel(from) {
 			c.strays.Add(1)
-			c.log.Debug("discarded datagram from another sender", "panel", c.panel, "from", from, "bytes", hex.EncodeToString(c.buf[:n]))
+			c.log.Debug("discarded datagram from another sender", "panel", c.panel, "from", from, "bytes", floodlog.Bytes(c.buf[:n]))
 			continue
 		}
 		resp, err := protocol.ParseResponse(c.buf[:n])
 		if err != nil && !errors.As(err, new(*protocol.PanelError)) {
 			c.malformed.Add(1)
-			c.log.Warn("malformed reply", "panel", c.panel, "err", err, "bytes", hex.EncodeToString(c.buf[:n]))
+			c.log.Warn("malformed reply", "panel", c.panel, "err", err, "bytes", floodlog.Bytes(c.buf[:n]))
 		}
 		return resp, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,6 +206,39 @@ func TestTimeoutResendsIdenticalRequests(t *testing.T) {
 	}
 }
 
+// Config.Timeout is the budget of all attempts together: against a socket
+// that never answers, three attempts end within it. This bounds the wait;
+// the slack is for a loaded machine, and far less than the 1.75·T the
+// reference schedule would take.
+func TestSilentPanelTimesOutWithinBudget(t *testing.T) {
+	leaktest.Check(t)
+	f := startFake(t, always())
+	const budget = 300 * time.Millisecond
+	c := newClient(t, f.port(), budget, 3)
+	start := time.Now()
+	_, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostStatus))
+	took := time.Since(start)
+	var te *TimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want a TimeoutError", err)
+	}
+	if n := len(f.received()); n != 3 {
+		t.Errorf("panel received %d datagrams, want 3 attempts", n)
+	}
+	if took > budget+150*time.Millisecond {
+		t.Errorf("took %v for a budget of %v", took, budget)
+	}
+	if te.After > took || te.After < budget {
+		t.Errorf("error says it waited %v; the exchange took %v for a budget of %v", te.After, took, budget)
+	}
+	// The error names the panel, the command, the attempts and the time.
+	for _, want := range []string{c.Panel(), "GETHOSTSTATUS", "3 attempt(s)", te.After.Round(time.Millisecond).String()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
 func TestNothingListeningTimesOutWithinBudget(t *testing.T) {
 	leaktest.Check(t)
 	// Find a port where nothing listens: bind, note, close.
@@ -214,17 +248,71 @@ func TestNothingListeningTimesOutWithinBudget(t *testing.T) {
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	conn.Close()
-	const timeout = 200 * time.Millisecond
-	c := newClient(t, port, timeout, 3)
+	const budget = 200 * time.Millisecond
+	c := newClient(t, port, budget, 3)
 	start := time.Now()
 	_, err = c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostStatus))
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
-	// The schedule waits T/4, T/2 and T: 1.75 T in all. Allow slack for a
-	// loaded machine, but not a second schedule.
-	if budget := 7 * timeout / 4; time.Since(start) > budget+time.Second {
-		t.Errorf("took %v, budget %v", time.Since(start), budget)
+	if took := time.Since(start); took > budget+150*time.Millisecond {
+		t.Errorf("took %v, budget %v", took, budget)
+	}
+}
+
+// A retryable error (a reply to another command) waits out the rest of
+// its attempt's share before the resend, and the exchange still ends
+// within the budget.
+func TestWrongCodeStaysWithinBudget(t *testing.T) {
+	f := startFake(t, always("ISTART[106,[\"\"]]IEND\x00"))
+	const budget = 300 * time.Millisecond
+	c := newClient(t, f.port(), budget, 3)
+	start := time.Now()
+	_, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo))
+	took := time.Since(start)
+	if !errors.Is(err, ErrWrongCode) {
+		t.Fatalf("err = %v, want ErrWrongCode", err)
+	}
+	if n := len(f.received()); n != 3 {
+		t.Errorf("panel received %d datagrams, want 3", n)
+	}
+	if took > budget+150*time.Millisecond {
+		t.Errorf("took %v for a budget of %v", took, budget)
+	}
+}
+
+// Config.Progress hears of every attempt and of the end, with deadlines
+// that grow and end at the budget.
+func TestProgressReportsAttempts(t *testing.T) {
+	f := startFake(t, sequence("", "", "ISTART[206,[\"\"]]IEND\x00"))
+	var got []Progress
+	const budget = 700 * time.Millisecond
+	c, err := New(Config{Host: "127.0.0.1", Port: f.port(), Timeout: budget, Retries: 3, Progress: func(p Progress) { got = append(got, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exchange(context.Background(), protocol.NewRequest(protocol.GetHostInfo)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d reports, want 3 attempts and the end: %+v", len(got), got)
+	}
+	for i, p := range got {
+		if p.Panel != c.Panel() || p.Command != protocol.GetHostInfo || p.Attempts != 3 || p.End.Sub(p.Started) != budget {
+			t.Errorf("report %d: %+v", i, p)
+		}
+		if i < 3 && (p.Attempt != i+1 || p.Done) {
+			t.Errorf("report %d: attempt %d, done %v; want attempt %d", i, p.Attempt, p.Done, i+1)
+		}
+	}
+	// 700 ms over 1:2:4 is 100, 200 and 400 ms.
+	for i, want := range []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, budget} {
+		if d := got[i].Deadline.Sub(got[i].Started); d != want {
+			t.Errorf("attempt %d ends %v after the start, want %v", i+1, d, want)
+		}
+	}
+	if last := got[3]; !last.Done || last.Attempt != 3 {
+		t.Errorf("last report %+v, want Done after attempt 3", last)
 	}
 }
 
@@ -308,27 +396,36 @@ func TestOneRequestInFlight(t *testing.T) {
 }
 
 func TestSchedule(t *testing.T) {
-	// spec: local-protocol.md 1.7: 7.5 s, 15 s, 30 s with the defaults.
+	// The reference's 1:2:4 growth (spec: local-protocol.md 1.7), scaled
+	// so that the attempts share the budget: 30 s over 3 attempts is
+	// 30/7·{1, 2, 4}, and each entry is when that attempt stops waiting.
 	tests := []struct {
+		timeout time.Duration
 		retries int
 		want    []time.Duration
 	}{
-		{0, []time.Duration{7500 * time.Millisecond, 15 * time.Second, 30 * time.Second}},
-		{2, []time.Duration{15 * time.Second, 30 * time.Second}},
-		{-1, []time.Duration{30 * time.Second}},
+		{0, 0, []time.Duration{30 * time.Second / 7, 90 * time.Second / 7, 30 * time.Second}},
+		{0, 2, []time.Duration{10 * time.Second, 30 * time.Second}},
+		{0, -1, []time.Duration{30 * time.Second}},
+		{time.Second, 1, []time.Duration{time.Second}},
+		{150 * time.Millisecond, 4, []time.Duration{10 * time.Millisecond, 30 * time.Millisecond, 70 * time.Millisecond, 150 * time.Millisecond}},
 	}
 	for _, tt := range tests {
-		c, err := New(Config{Host: "127.0.0.1", Retries: tt.retries})
+		c, err := New(Config{Host: "127.0.0.1", Timeout: tt.timeout, Retries: tt.retries})
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, wait := c.schedule()
+		n, until := c.schedule()
 		var got []time.Duration
 		for k := 1; k <= n; k++ {
-			got = append(got, wait(k))
+			got = append(got, until(k))
 		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("retries %d (-want +got):\n%s", tt.retries, diff)
+		approx := cmp.Comparer(func(a, b time.Duration) bool { return a-b < time.Microsecond && b-a < time.Microsecond })
+		if diff := cmp.Diff(tt.want, got, approx); diff != "" {
+			t.Errorf("timeout %v, retries %d (-want +got):\n%s", tt.timeout, tt.retries, diff)
+		}
+		if got[len(got)-1] != c.Config().Timeout {
+			t.Errorf("timeout %v, retries %d: the last attempt ends at %v, not at the budget", tt.timeout, tt.retries, got[len(got)-1])
 		}
 	}
 }

@@ -2,13 +2,14 @@ package client
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net"
 	"time"
 
+	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/internal/sockopt"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -58,53 +59,90 @@ type Probed struct {
 
 // Discover sends GETHOSTINFO once to the broadcast address and collects
 // every valid answer for the whole window (spec: local-protocol.md 6.1).
-// Invalid datagrams are ignored. It returns early only if ctx ends.
+// Invalid datagrams are ignored. It returns early only if ctx ends, with
+// the panels found until then.
 func Discover(ctx context.Context, cfg DiscoverConfig) ([]Found, error) {
-	cfg = discoverDefaults(cfg, DefaultDiscoverAddr, ":0", DefaultDiscoverWindow)
 	var found []Found
-	seen := map[string]bool{}
-	err := collect(ctx, cfg, protocol.NewRequest(protocol.GetHostInfo).Append(nil), func(from *net.UDPAddr, b []byte) error {
-		resp, err := protocol.ParseResponse(b)
-		if err == nil && resp.Code != protocol.GetHostInfo {
-			err = fmt.Errorf("%w: got %v", ErrWrongCode, resp.Code)
-		}
-		var info protocol.HostInfo
-		if err == nil {
-			err = protocol.Decode(&info, resp.Data)
-		}
+	for f, err := range DiscoverEach(ctx, cfg) {
 		if err != nil {
-			return err
+			return found, err
 		}
-		if !seen[from.String()] {
+		found = append(found, f)
+	}
+	return found, nil
+}
+
+// DiscoverEach is Discover that yields each panel as soon as it answers,
+// once per address, instead of a list when the window has closed. An
+// error ends the sequence; so does ending the loop early, which closes
+// the socket at once.
+//
+//	for f, err := range client.DiscoverEach(ctx, cfg) {
+//		if err != nil { ... }
+//		fmt.Println(f.Addr, f.Info.GUID)
+//	}
+func DiscoverEach(ctx context.Context, cfg DiscoverConfig) iter.Seq2[Found, error] {
+	cfg = discoverDefaults(cfg, DefaultDiscoverAddr, ":0", DefaultDiscoverWindow)
+	return func(yield func(Found, error) bool) {
+		seen := map[string]bool{}
+		err := collect(ctx, cfg, protocol.NewRequest(protocol.GetHostInfo).Append(nil), func(from *net.UDPAddr, b []byte) (bool, error) {
+			resp, err := protocol.ParseResponse(b)
+			if err == nil && resp.Code != protocol.GetHostInfo {
+				err = fmt.Errorf("%w: got %v", ErrWrongCode, resp.Code)
+			}
+			var info protocol.HostInfo
+			if err == nil {
+				err = protocol.Decode(&info, resp.Data)
+			}
+			if err != nil || seen[from.String()] {
+				return true, err
+			}
 			seen[from.String()] = true
-			found = append(found, Found{Addr: from, Info: info})
+			return yield(Found{Addr: from, Info: info}, nil), nil
+		})
+		if err != nil {
+			yield(Found{}, err)
 		}
-		return nil
-	})
-	return found, err
+	}
 }
 
 // Probe looks for the panel with the given GUID by targeted discovery and
 // collects answers for the whole window (spec: local-protocol.md 6.2).
 func Probe(ctx context.Context, guid string, cfg DiscoverConfig) ([]Probed, error) {
-	if guid == "" {
-		return nil, errors.New("client: probe needs a GUID")
-	}
-	cfg = discoverDefaults(cfg, DefaultProbeAddr, DefaultProbeLocal, DefaultProbeWindow)
 	var found []Probed
-	seen := map[string]bool{}
-	err := collect(ctx, cfg, protocol.AppendProbe(nil, guid), func(from *net.UDPAddr, b []byte) error {
-		ack, err := protocol.ParseProbeAck(b)
+	for p, err := range ProbeEach(ctx, guid, cfg) {
 		if err != nil {
-			return err
+			return found, err
 		}
-		if !seen[from.String()] {
+		found = append(found, p)
+	}
+	return found, nil
+}
+
+// ProbeEach is Probe that yields each answer as soon as it arrives, once
+// per address. Only the panel with that GUID answers (spec:
+// local-protocol.md 6.2), so a caller looking for it can stop at the
+// first: ending the loop early closes the socket at once.
+func ProbeEach(ctx context.Context, guid string, cfg DiscoverConfig) iter.Seq2[Probed, error] {
+	cfg = discoverDefaults(cfg, DefaultProbeAddr, DefaultProbeLocal, DefaultProbeWindow)
+	return func(yield func(Probed, error) bool) {
+		if guid == "" {
+			yield(Probed{}, errors.New("client: probe needs a GUID"))
+			return
+		}
+		seen := map[string]bool{}
+		err := collect(ctx, cfg, protocol.AppendProbe(nil, guid), func(from *net.UDPAddr, b []byte) (bool, error) {
+			ack, err := protocol.ParseProbeAck(b)
+			if err != nil || seen[from.String()] {
+				return true, err
+			}
 			seen[from.String()] = true
-			found = append(found, Probed{Addr: from, GUID: guid, Ack: ack})
+			return yield(Probed{Addr: from, GUID: guid, Ack: ack}, nil), nil
+		})
+		if err != nil {
+			yield(Probed{}, err)
 		}
-		return nil
-	})
-	return found, err
+	}
 }
 
 func discoverDefaults(cfg DiscoverConfig, addr, local string, window time.Duration) DiscoverConfig {
@@ -131,8 +169,9 @@ func discoverDefaults(cfg DiscoverConfig, addr, local string, window time.Durati
 
 // collect sends payload from an unconnected socket (Go sets SO_BROADCAST
 // on UDP sockets) and hands every datagram to accept until the window
-// closes or ctx ends.
-func collect(ctx context.Context, cfg DiscoverConfig, payload []byte, accept func(*net.UDPAddr, []byte) error) error {
+// closes, ctx ends or accept says to stop. An error from accept is about
+// the datagram: it is logged and ignored.
+func collect(ctx context.Context, cfg DiscoverConfig, payload []byte, accept func(*net.UDPAddr, []byte) (more bool, err error)) error {
 	to, err := net.ResolveUDPAddr("udp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("client: discovery address %q: %w", cfg.Addr, err)
@@ -170,8 +209,12 @@ func collect(ctx context.Context, cfg DiscoverConfig, payload []byte, accept fun
 		if u == nil {
 			continue
 		}
-		if err := accept(u, buf[:n]); err != nil {
-			cfg.Logger.Debug("ignored discovery reply", "from", from, "err", err, "bytes", hex.EncodeToString(buf[:n]))
+		more, err := accept(u, buf[:n])
+		if err != nil {
+			cfg.Logger.Debug("ignored discovery reply", "from", from, "err", err, "bytes", floodlog.Bytes(buf[:n]))
+		}
+		if !more {
+			return nil
 		}
 	}
 }

@@ -3,7 +3,6 @@ package cloud
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -150,7 +150,7 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 func (c *conn) closed(err error) {
 	log := c.srv.log.With("remote", c.remote, "guid", c.getGUID())
 	if rest := c.framer.Buffered(); len(rest) > 0 {
-		log.Warn("cloud: connection closed in the middle of a message", "bytes", hex.EncodeToString(rest))
+		log.Warn("cloud: connection closed in the middle of a message", "bytes", floodlog.Bytes(rest))
 	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -172,7 +172,7 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 		raw, err := c.framer.Next()
 		if err != nil {
 			s.stats.framingErrors.Add(1)
-			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", hex.EncodeToString(dropped(err)))
+			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", floodlog.Bytes(dropped(err)))
 			continue
 		}
 		if raw == nil {
@@ -207,13 +207,13 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 	m, err := cloudproto.Decode(raw)
 	if err != nil {
 		s.stats.decodeErrors.Add(1)
-		s.log.Warn("cloud: bad message", "remote", c.remote, "err", err, "bytes", hex.EncodeToString(raw))
+		s.log.Warn("cloud: bad message", "remote", c.remote, "err", err, "bytes", floodlog.Bytes(raw))
 		return true
 	}
 	s.stats.messages.Add(1)
 	if m.Kind == cloudproto.KindUnknown {
 		s.stats.unknown.Add(1)
-		s.log.Debug("cloud: unknown message skipped", "remote", c.remote, "bytes", hex.EncodeToString(raw))
+		s.log.Debug("cloud: unknown message skipped", "remote", c.remote, "bytes", floodlog.Bytes(raw))
 		return true
 	}
 	if g := m.GUID(); g != "" {
@@ -248,7 +248,7 @@ func (c *conn) message(pm pending, now time.Time) *Message {
 	nm, ok, err := m.Notify(guid)
 	if err != nil {
 		s.stats.invalid.Add(1)
-		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
+		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", floodlog.Bytes(raw))
 		return nil
 	}
 	if !ok {
@@ -257,7 +257,7 @@ func (c *conn) message(pm pending, now time.Time) *Message {
 	evs, err := nm.Events(nil)
 	if err != nil {
 		s.stats.invalid.Add(1)
-		s.log.Warn("cloud: message without event", "remote", c.remote, "guid", guid, "err", err, "bytes", hex.EncodeToString(raw))
+		s.log.Warn("cloud: message without event", "remote", c.remote, "guid", guid, "err", err, "bytes", floodlog.Bytes(raw))
 		return nil
 	}
 	for i := range evs {

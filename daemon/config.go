@@ -2,10 +2,10 @@
 // protocol: its configuration file and its Prometheus metrics.
 //
 //	cfg, err := daemon.LoadConfig("/etc/g90/g90.yaml") // strict, defaults filled in
-//	j, err := cfg.OpenJournal(logger)
+//	j, aside, err := cfg.OpenJournal(logger) // aside: where a damaged journal went
 //
 //	m := daemon.NewMetrics()
-//	m.WatchJournal(j)
+//	m.WatchJournal(j, aside)
 //	// per panel, before mon.Run:
 //	pm, err := m.AddPanel(daemon.PanelSources{Name: pc.Name, Monitor: mon, Client: panel.Client(), Listener: l})
 //	go pm.Run(ctx)                  // counts the monitor's events by type and source
@@ -32,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -231,15 +233,46 @@ const (
 func (c *Config) JournalPath() string { return filepath.Join(c.StateDir, JournalFile) }
 
 // OpenJournal creates the state directory if need be and opens the
-// journal with the configured retention.
-func (c *Config) OpenJournal(log *slog.Logger) (*journal.Journal, error) {
-	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state_dir: %w", err)
+// journal with the configured retention. A damaged journal file is moved
+// aside (its new path is returned as aside, and logged) and a new journal
+// started, whose numbers continue where the damaged one's did as far as
+// it can still be read.
+func (c *Config) OpenJournal(log *slog.Logger) (j *journal.Journal, aside string, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return journal.Open(journal.Config{
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("state_dir: %w", err)
+	}
+	jc := journal.Config{
 		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
 		Logger: log,
-	})
+	}
+	j, err = journal.Open(jc)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		return j, "", err
+	}
+	// A damaged journal must not keep the daemon from starting (a
+	// supervisor would restart it for ever): keep it for whoever wants
+	// to look, and start a new one that numbers on from the old.
+	var seqs map[string]uint64
+	if old, oerr := journal.Open(journal.Config{Path: jc.Path, ReadOnly: true, Salvage: true, LockTimeout: -1}); oerr == nil {
+		seqs, _ = old.Panels()
+		old.Close()
+	}
+	aside = fmt.Sprintf("%s.damaged-%s", jc.Path, time.Now().UTC().Format("20060102T150405Z"))
+	if rerr := os.Rename(jc.Path, aside); rerr != nil {
+		return nil, "", fmt.Errorf("%w; moving it aside failed: %v", err, rerr)
+	}
+	log.Error("journal: the file is damaged; moved aside, starting a new journal", "err", err, "moved_to", aside, "read_it_with", "g90 events --journal "+aside)
+	if j, err = journal.Open(jc); err != nil {
+		return nil, aside, err
+	}
+	if err := j.Continue(seqs); err != nil {
+		j.Close()
+		return nil, aside, err
+	}
+	return j, aside, nil
 }
 
 // DefaultStateDir is $STATE_DIRECTORY, which systemd sets for a unit
@@ -359,7 +392,23 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(path string, format string, args ...any) {
-	d.errs = append(d.errs, &ConfigError{File: d.file, Line: d.lines[path], Field: path, Err: fmt.Errorf(format, args...)})
+	d.errs = append(d.errs, &ConfigError{File: d.file, Line: d.line(path), Field: path, Err: fmt.Errorf(format, args...)})
+}
+
+// line is where path is in the file, or where the nearest enclosing key
+// is when the value is a default (panels[1].notify_listen not given:
+// panels[1]'s line); 0 when none is.
+func (d *decoder) line(path string) int {
+	for {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return 0
+		}
+		path = path[:i]
+	}
 }
 
 var (
@@ -568,6 +617,24 @@ var (
 
 // validate checks the values and fills the defaults that depend on
 // others.
+// MaxNameLen bounds a panel's name: it goes into logs, metrics labels,
+// MQTT topics and Home Assistant's device names.
+const MaxNameLen = 64
+
+// checkName refuses names that would break a log line, a label or a
+// topic: too long, not UTF-8, or with control characters.
+func checkName(name string) error {
+	switch {
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%d bytes: want at most %d", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return errors.New("not valid UTF-8")
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return fmt.Errorf("%q has a control character (a newline, a tab, NUL…)", name)
+	}
+	return nil
+}
+
 func (d *decoder) validate(c *Config) {
 	m := &c.MQTT
 	if m.URL != "" {
@@ -626,7 +693,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Panels) == 0 {
 		d.errorf("panels", "no panel configured")
 	}
-	names, hosts := map[string]int{}, map[string]int{}
+	names, hosts, listens := map[string]int{}, map[string]int{}, map[string]int{}
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
@@ -635,6 +702,9 @@ func (d *decoder) validate(c *Config) {
 		}
 		if p.Name == "" {
 			p.Name = p.Host
+		}
+		if err := checkName(p.Name); err != nil {
+			d.errorf(at("name"), "%v", err)
 		}
 		if j, dup := names[p.Name]; dup {
 			d.errorf(at("name"), "%q is also the name of panels[%d]", p.Name, j)
@@ -668,6 +738,14 @@ func (d *decoder) validate(c *Config) {
 		}
 		if p.Notifications == NotifyLocal {
 			d.checkAddr(at("notify_listen"), p.NotifyListen, false)
+			// Only a panel at 10.10.10.250 sends them (spec:
+			// notifications-and-cloud.md A.1), so one per network: two
+			// on one socket would each get the other's, or neither.
+			if j, dup := listens[p.NotifyListen]; dup {
+				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); give each its own interface address, or use notifications: cloud", p.NotifyListen, j)
+			} else {
+				listens[p.NotifyListen] = i
+			}
 		}
 		if p.HistoryInterval < MinPoll {
 			d.errorf(at("history_interval"), "%v: want at least %v", p.HistoryInterval, MinPoll)

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,6 +194,11 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate names", "panels:\n  - host: a\n    name: home\n  - host: b\n    name: home\n", `g90.yaml:5: panels[1].name: "home" is also the name of panels[0]`},
 		{"duplicate hosts", "panels:\n  - host: a\n  - host: a\n    name: b\n", "g90.yaml:3: panels[1].host: a:12368 is also panels[0]"},
 		{"bad port", "panels:\n  - host: a\n    port: 70000\n", "g90.yaml:3: panels[0].port: 70000 is outside 1..65535"},
+		{"name too long", "panels:\n  - host: a\n    name: " + strings.Repeat("x", 2<<20) + "\n", "g90.yaml:3: panels[0].name: 2097152 bytes: want at most 64"},
+		{"name with newline", "panels:\n  - host: a\n    name: \"home\\nlevel=ERROR\"\n", `g90.yaml:3: panels[0].name: "home\nlevel=ERROR" has a control character`},
+		{"name with NUL", "panels:\n  - host: a\n    name: \"a\\0b\"\n", `panels[0].name: "a\x00b" has a control character`},
+		{"shared notify_listen", "panels:\n  - host: a\n  - host: b\n", "g90.yaml:3: panels[1].notify_listen: :12901 is also panels[0]'s: only one panel per network sends local notifications"},
+		{"shared notify_listen given", "panels:\n  - host: a\n    notify_listen: 10.0.0.1:12901\n  - host: b\n    notify_listen: 10.0.0.1:12901\n", "g90.yaml:5: panels[1].notify_listen: 10.0.0.1:12901 is also panels[0]'s"},
 		{"bad notifications", "panels:\n  - host: a\n    notifications: pigeon\n", `g90.yaml:3: panels[0].notifications: "pigeon": want local, cloud, chained, history, none`},
 		{"cloud without listen", "panels:\n  - host: a\n  - host: b\n    notifications: cloud\n", "g90.yaml:4: panels[1].notifications: cloud needs cloud.listen"},
 		{"chained without upstream", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: chained\n", "g90.yaml:5: panels[0].notifications: chained needs cloud.upstream"},
@@ -266,9 +273,9 @@ func TestOpenJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := cfg.OpenJournal(nil)
-	if err != nil {
-		t.Fatal(err)
+	j, aside, err := cfg.OpenJournal(nil)
+	if err != nil || aside != "" {
+		t.Fatal(err, aside)
 	}
 	defer j.Close()
 	if j.Path() != filepath.Join(dir, "journal.db") {
@@ -280,12 +287,43 @@ func TestOpenJournal(t *testing.T) {
 		}
 	}
 	j.Close()
-	j, err = cfg.OpenJournal(nil)
+	j, _, err = cfg.OpenJournal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st := j.Stats(); st.Events != 2 {
 		t.Fatalf("max_events 2 not applied: %+v", st)
+	}
+	j.Close()
+
+	// A damaged journal is moved aside, not fatal, and the numbers go on.
+	data, err := os.ReadFile(cfg.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(data, []byte(`"tamper"`))
+	if i < 0 {
+		t.Fatal("no event in the file")
+	}
+	data[i+1] = 'T'
+	if err := os.WriteFile(cfg.JournalPath(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	j, aside, err = cfg.OpenJournal(slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("a damaged journal: %v", err)
+	}
+	defer j.Close()
+	if !strings.HasPrefix(aside, cfg.JournalPath()+".damaged-") || !strings.Contains(logs.String(), "moved aside") {
+		t.Errorf("moved to %q; log:\n%s", aside, logs.String())
+	}
+	if _, err := os.Stat(aside); err != nil {
+		t.Errorf("the damaged file is not kept: %v", err)
+	}
+	e, err := j.Append(&notify.Event{Type: notify.EventTamper})
+	if err != nil || e.Seq != 4 {
+		t.Errorf("first event of the new journal: seq %d, %v; want 4, after the old journal's 3", e.Seq, err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 )
@@ -43,9 +44,18 @@ func NewMetrics() *Metrics {
 		now:    time.Now,
 		panels: map[string]*PanelMetrics{},
 	}
+	info := buildinfo.Read()
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "g90_build_info",
+			Help: "Always 1; the labels say which g90 is running (g90 version).",
+			ConstLabels: prometheus.Labels{
+				"version": info.Version, "revision": info.ShortRevision(),
+				"goversion": info.GoVersion, "goos": info.OS, "goarch": info.Arch,
+			},
+		}, func() float64 { return 1 }),
 	)
 	return m
 }
@@ -107,8 +117,8 @@ func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // WatchJournal reports j's counts at every scrape. Call it once.
-func (m *Metrics) WatchJournal(j *journal.Journal) error {
-	return m.reg.Register(journalCollector{j})
+func (m *Metrics) WatchJournal(j *journal.Journal, aside string) error {
+	return m.reg.Register(journalCollector{j, aside})
 }
 
 // PanelSources are the parts of one panel whose counters are reported.
@@ -320,13 +330,18 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // journalCollector reports a journal's Stats.
-type journalCollector struct{ j *journal.Journal }
+type journalCollector struct {
+	j     *journal.Journal
+	aside string // where a damaged journal was moved at start, or ""
+}
 
 var (
 	journalEvents  = prometheus.NewDesc("g90_journal_events", "Events stored in the journal.", nil, nil)
 	journalBytes   = prometheus.NewDesc("g90_journal_bytes", "Bytes of the events stored in the journal (keys and values).", nil, nil)
 	journalAppends = prometheus.NewDesc("g90_journal_appends_total", "Events appended to the journal since the daemon started.", nil, nil)
 	journalRemoved = prometheus.NewDesc("g90_journal_removed_total", "Events the journal's retention removed since the daemon started.", nil, nil)
+	journalFailed  = prometheus.NewDesc("g90_journal_write_errors_total", "Events the journal could not store (a full disk, a damaged file) since the daemon started.", nil, nil)
+	journalDamaged = prometheus.NewDesc("g90_journal_damaged", "1 when the journal file was damaged at start and moved aside (label moved_to), else 0.", []string{"moved_to"}, nil)
 )
 
 func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -334,6 +349,8 @@ func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- journalBytes
 	ch <- journalAppends
 	ch <- journalRemoved
+	ch <- journalFailed
+	ch <- journalDamaged
 }
 
 func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
@@ -342,6 +359,12 @@ func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(journalBytes, prometheus.GaugeValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(journalAppends, prometheus.CounterValue, float64(s.Appends))
 	ch <- prometheus.MustNewConstMetric(journalRemoved, prometheus.CounterValue, float64(s.Removed))
+	ch <- prometheus.MustNewConstMetric(journalFailed, prometheus.CounterValue, float64(s.Failed))
+	damaged := 0.0
+	if c.aside != "" {
+		damaged = 1
+	}
+	ch <- prometheus.MustNewConstMetric(journalDamaged, prometheus.GaugeValue, damaged, c.aside)
 }
 
 // WatchCloud reports the cloud server's counters at every scrape. Call it

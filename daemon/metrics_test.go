@@ -16,6 +16,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/bridge"
+	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -180,6 +181,12 @@ func TestMetrics(t *testing.T) {
 	if _, ok := got["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
 	}
+	bi := buildinfo.Read()
+	build := `g90_build_info{goarch="` + bi.Arch + `",goos="` + bi.OS + `",goversion="` + bi.GoVersion +
+		`",revision="` + bi.ShortRevision() + `",version="` + bi.Version + `"}`
+	if got[build] != 1 {
+		t.Errorf("%s = %v, want 1", build, got[build])
+	}
 
 	// Scraping reads counters, it does not count: a second scrape gives
 	// the same values.
@@ -226,13 +233,17 @@ func TestMetricsJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMetrics()
-	if err := m.WatchJournal(j); err != nil {
+	if err := m.WatchJournal(j, "/var/lib/g90/journal.db.damaged-20261203T080000Z"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	got := scrape(t, srv.URL)
-	if got["g90_journal_events"] != 1 || got["g90_journal_appends_total"] != 1 || got["g90_journal_bytes"] == 0 || got["g90_journal_removed_total"] != 0 {
+	if _, ok := got["g90_journal_write_errors_total"]; !ok {
+		t.Error("no g90_journal_write_errors_total")
+	}
+	if got["g90_journal_events"] != 1 || got["g90_journal_appends_total"] != 1 || got["g90_journal_bytes"] == 0 || got["g90_journal_removed_total"] != 0 ||
+		got[`g90_journal_damaged{moved_to="/var/lib/g90/journal.db.damaged-20261203T080000Z"}`] != 1 {
 		t.Fatalf("journal metrics %v", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
@@ -36,7 +37,8 @@ type Options struct {
 	// (g90 demo and tests, which must know the address before the panel
 	// sends). The daemon closes them.
 	NotifyConns map[string]net.PacketConn
-	// Timeout bounds one exchange with a panel; 0 means 2 s.
+	// Timeout is the budget of one request to a panel, all its attempts
+	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
 }
 
@@ -80,14 +82,16 @@ type instance struct {
 	closers []func()
 
 	journal *journal.Journal
-	broker  *broker.Broker
-	hub     *g90.CloudHub
-	metrics *Metrics
-	panels  []*runPanel
-	bridge  *bridge.Bridge
-	ui      *web.Server
-	web     net.Listener
-	mqttURL string
+	// journalAside is where a damaged journal was moved at start; "".
+	journalAside string
+	broker       *broker.Broker
+	hub          *g90.CloudHub
+	metrics      *Metrics
+	panels       []*runPanel
+	bridge       *bridge.Bridge
+	ui           *web.Server
+	web          net.Listener
+	mqttURL      string
 }
 
 type runPanel struct {
@@ -117,10 +121,18 @@ func (d *instance) build(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
-	j, err := cfg.OpenJournal(d.log.With("part", "journal"))
+	// Before anything in state_dir is opened: a second daemon there
+	// would truncate this one's queue and number events twice.
+	unlock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	d.closers = append(d.closers, unlock)
+	j, aside, err := cfg.OpenJournal(d.log.With("part", "journal"))
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	d.journalAside = aside
 	d.journal = j
 	d.closers = append(d.closers, func() { j.Close() })
 
@@ -145,7 +157,7 @@ func (d *instance) build(ctx context.Context) error {
 		return err
 	}
 	d.metrics = NewMetrics()
-	if err := d.metrics.WatchJournal(j); err != nil {
+	if err := d.metrics.WatchJournal(j, d.journalAside); err != nil {
 		return err
 	}
 	if d.hub != nil {
@@ -267,7 +279,9 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	log := d.log.With("panel", pc.Name)
 	timeout := d.opt.Timeout
 	if timeout <= 0 {
-		timeout = 2 * time.Second
+		// Panels are sometimes very slow to answer (spec:
+		// local-protocol.md 1.7); Home Assistant's user waits too.
+		timeout = 5 * time.Second
 	}
 	p, err := g90.New(g90.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout})
 	if err != nil {
@@ -371,9 +385,9 @@ func (d *instance) serve(ctx context.Context) error {
 	mux.Handle("GET /metrics", d.metrics.Handler())
 	mux.Handle("/", d.ui)
 	wg.Go(func() { fail("web", d.ui.Run(ctx)) }) // closes the SSE streams Shutdown waits for
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	srv, ln := newWebServer(d.web, mux, defaultWebLimits, d.log.With("part", "web"), d.metrics.Registry())
 	wg.Go(func() {
-		if err := srv.Serve(d.web); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			fail("web", err)
 		}
 	})
@@ -414,22 +428,49 @@ func (d *instance) writeJournal(p *runPanel) {
 // every value from reload it loads the config again: a valid one
 // replaces the running daemon (which stops, so its queues and journal
 // are flushed, and starts again with the new config); an invalid one is
-// logged with the errors, and the daemon keeps running as it was.
+// logged with the errors, and the daemon keeps running as it was. A new
+// config that is valid but does not start (a port in use) is logged,
+// and the daemon starts again with the config it ran before.
 func Serve(ctx context.Context, load func() (*Config, error), reload <-chan struct{}, opt Options) error {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	info := buildinfo.Read()
+	log.Info("g90 serve starting", "version", info.Version, "revision", info.ShortRevision(), "go", info.GoVersion, "platform", info.OS+"/"+info.Arch)
 	cfg, err := load()
 	if err != nil {
 		return err
 	}
+	var previous *Config // while a reloaded config starts: the one that ran
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
+		started := make(chan struct{})
 		ropt := opt
+		ropt.Started = func(ep Endpoints) {
+			close(started)
+			if opt.Started != nil {
+				opt.Started(ep)
+			}
+		}
 		go func() { done <- Run(rctx, cfg, ropt) }()
 		opt.NotifyConns = nil // the first Run owns and closes them
+		select {
+		case <-started:
+			previous = nil
+		case err := <-done:
+			cancel()
+			if previous == nil {
+				return err
+			}
+			log.Error("reload: the new config did not start; starting again with the one that ran", "err", err)
+			cfg, previous = previous, nil
+			continue
+		case <-ctx.Done():
+			cancel()
+			return <-done
+		}
 		var next *Config
 		for next == nil {
 			select {
@@ -453,7 +494,7 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 		if err := <-done; err != nil {
 			return err
 		}
-		cfg = next
+		cfg, previous = next, cfg
 	}
 }
 

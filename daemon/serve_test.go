@@ -1,8 +1,10 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -289,6 +291,30 @@ func TestServeStartErrors(t *testing.T) {
 	}
 }
 
+// Two daemons on one state_dir: the second refuses to start, naming the
+// first one's process, and the first runs on; once the first has
+// stopped, the directory is free.
+func TestServeStateDirLocked(t *testing.T) {
+	leaktest.Check(t)
+	dir := t.TempDir()
+	cfg, err := daemon.ParseConfig("g90.yaml", []byte("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: "+dir+"\npanels:\n  - host: 127.0.0.1\n    notifications: none\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stop := daemontest.Run(t, cfg, daemon.Options{})
+	err = daemon.Run(context.Background(), cfg, daemon.Options{})
+	if !errors.Is(err, daemon.ErrStateDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("a second daemon on the same state_dir: %v, want ErrStateDirInUse naming pid %d", err, os.Getpid())
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("the first daemon: %v", err)
+	}
+	_, stop = daemontest.Run(t, cfg, daemon.Options{}) // fails the test if the lock stayed
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // SIGHUP's reload: a valid new config replaces the running daemon (here
 // a new topic prefix), an invalid one is logged and changes nothing.
 func TestServeReload(t *testing.T) {
@@ -303,7 +329,12 @@ func TestServeReload(t *testing.T) {
 	}
 	brokerAddr := probe.Addr().String()
 	probe.Close()
-	configs := []string{"first", "broken", "second"}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	configs := []string{"first", "broken", "busy", "second"}
 	var mu sync.Mutex
 	load := func() (*daemon.Config, error) {
 		mu.Lock()
@@ -315,8 +346,12 @@ func TestServeReload(t *testing.T) {
 		if name == "broken" {
 			return nil, fmt.Errorf("g90.yaml:1: mqtt.url: broken on purpose")
 		}
-		yaml := fmt.Sprintf("mqtt:\n  listen: %s\n  topic_prefix: %s\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - host: 127.0.0.1\n    port: %d\n    notifications: none\n",
-			brokerAddr, name, dir, s.Addr().(*net.UDPAddr).Port)
+		web := "127.0.0.1:0"
+		if name == "busy" {
+			web = busy.Addr().String() // valid, but it cannot start
+		}
+		yaml := fmt.Sprintf("mqtt:\n  listen: %s\n  topic_prefix: %s\nweb:\n  listen: %s\nstate_dir: %s\npanels:\n  - host: 127.0.0.1\n    port: %d\n    notifications: none\n",
+			brokerAddr, name, web, dir, s.Addr().(*net.UDPAddr).Port)
 		return daemon.ParseConfig("g90.yaml", []byte(yaml), nil)
 	}
 	var logs lockedbuf.Buffer
@@ -338,6 +373,19 @@ func TestServeReload(t *testing.T) {
 	w.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
 	reload <- struct{}{} // broken: nothing changes
 	eventually.True(t, "the reload error logged", func() bool { return strings.Contains(logs.String(), "broken on purpose") })
+	reload <- struct{}{} // busy: it does not start, and the first one runs again
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("daemon.Serve ended on a config that could not start: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no restart with the config that ran")
+	}
+	if !strings.Contains(logs.String(), "the new config did not start") || !strings.Contains(logs.String(), "web.listen") {
+		t.Errorf("the failed reload is not explained:\n%s", logs.String())
+	}
+	w1 := mqtttest.Watch(t, brokerAddr, "first/"+guid+"/availability")
+	w1.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
 	reload <- struct{}{} // second
 	select {
 	case <-started:
@@ -450,5 +498,80 @@ func TestServeCloudAndChainedPanels(t *testing.T) {
 	defer mu.Unlock()
 	if vendorSaw[guids[1]] {
 		t.Fatalf("the vendor saw %v, want the chained panel %s only", vendorSaw, guids[0])
+	}
+}
+
+// The web server's limits: a request body that trickles is cut off, one
+// address cannot hold more than its share of connections, and the live
+// event stream lives on past the server's timeouts.
+func TestServeWebLimits(t *testing.T) {
+	daemon.ShortenWebLimits(t, 300*time.Millisecond, 4)
+	r := startDaemonSim(t, "    notifications: local\n", false)
+	addr := strings.TrimSuffix(strings.TrimPrefix(r.ep.Web, "http://"), "/")
+	closedWithin := func(c net.Conn, d time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(d))
+		_, err := io.ReadAll(c)
+		var ne net.Error
+		return err == nil || !(errors.As(err, &ne) && ne.Timeout())
+	}
+
+	// The stream first: it must survive what follows.
+	stream, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	fmt.Fprintf(stream, "GET /api/events/stream HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /api/panels/home/refresh HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n\r\nx", addr)
+	if !closedWithin(slow, 5*time.Second) {
+		t.Error("a request whose body trickles kept its connection")
+	}
+
+	var idle []net.Conn
+	for range 3 { // with the stream, the address's 4
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	over, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	if !closedWithin(over, 2*time.Second) {
+		t.Error("a 5th connection from one address was kept")
+	}
+	for _, c := range idle {
+		if !closedWithin(c, 5*time.Second) {
+			t.Error("a connection that sent nothing outlived the header timeout")
+		}
+	}
+	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_web_connections_rejected_total 1\n") {
+		t.Errorf("g90_web_connections_rejected_total is not 1:\n%s", m)
+	}
+
+	// Well past every timeout, an event still arrives on the stream.
+	time.Sleep(time.Second)
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "door_open") {
+		n, err := stream.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("the stream ended: %v after:\n%s", err, got.String())
+		}
 	}
 }

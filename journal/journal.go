@@ -16,6 +16,13 @@
 // writing Journal therefore closes the file after IdleClose without
 // appends, and a read-only Journal opens it only for each chunk it
 // reads; `g90 events` works while `g90 serve` runs.
+//
+// A damaged file never crashes the process. Open checks the whole file
+// (its size against its meta page, every page it reaches, every entry's
+// checksum) and reports ErrCorrupt; a memory fault while reading the
+// mapped file is an error too. Every entry carries a CRC-32C of its key
+// and value, so an entry altered on disk is reported (ErrDamaged) and
+// skipped, never returned as if it were what was stored.
 package journal
 
 import (
@@ -23,9 +30,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
 	"iter"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -52,6 +62,10 @@ type Config struct {
 	// ReadOnly opens the journal for Query only. It takes the file's
 	// lock only while it reads a chunk of events.
 	ReadOnly bool
+	// Salvage, with ReadOnly, opens a file that fails Open's check, so
+	// that Query yields what is still readable: damaged entries as
+	// ErrDamaged, and ErrCorrupt where the file's structure stops it.
+	Salvage bool
 	// LockTimeout is how long opening waits for another process's lock
 	// on the file; 0 means 5 s. Negative means not at all.
 	LockTimeout time.Duration
@@ -81,6 +95,9 @@ var (
 	ErrNotExist = errors.New("journal: no journal file")
 	// ErrClosed: the Journal was closed.
 	ErrClosed = errors.New("journal: closed")
+	// ErrDamaged: one entry failed its checksum or does not decode. Query
+	// yields it for that entry and goes on with the next.
+	ErrDamaged = errors.New("journal: damaged entry")
 )
 
 // Entry is one stored event.
@@ -112,6 +129,7 @@ type Stats struct {
 	Bytes   uint64 // stored: keys and values
 	Appends uint64 // by this Journal since Open
 	Removed uint64 // removed by retention since Open
+	Failed  uint64 // appends that failed (a full disk, a damaged file) since Open
 }
 
 // Query selects entries; the zero Query selects all.
@@ -131,6 +149,7 @@ type Journal struct {
 	db      *bolt.DB   // nil while closed for idleness
 	closed  bool
 	lastKey int64 // unix nanoseconds of the newest key, so keys never go back
+	sums    bool  // entries carry checksums (version 2; a reader of version 1: not)
 	idle    *time.Timer
 	buf     []byte
 	stats   Stats
@@ -139,8 +158,10 @@ type Journal struct {
 
 // Database layout. Keys of bucketEvents are the arrival time in unix
 // nanoseconds then a journal-wide sequence number, both big-endian, so
-// that they sort by time and equal times keep their order. Values are
+// that they sort by time and equal times keep their order. Values are a
+// CRC-32C (Castagnoli, big-endian) of key and the rest of the value, then
 // header (uvarint seq, uvarint len(GUID), GUID) then the JSON line.
+// Version 1 files had no checksum; a writer adds them when it opens one.
 var (
 	bucketEvents = []byte("events")
 	bucketPanels = []byte("panels") // "p:"+GUID → next seq - 1, big-endian
@@ -151,8 +172,10 @@ var (
 )
 
 const (
-	version = "g90-journal 1"
-	keyLen  = 16
+	version  = "g90-journal 2"
+	version1 = "g90-journal 1" // no checksums
+	keyLen   = 16
+	sumLen   = 4
 	// chunk is how many entries a Query reads per lock.
 	chunk = 512
 )
@@ -184,6 +207,10 @@ func Open(cfg Config) (*Journal, error) {
 	if _, err := j.open(); err != nil {
 		return nil, err
 	}
+	if err := j.verify(); err != nil && !(cfg.ReadOnly && cfg.Salvage) {
+		j.closeDB()
+		return nil, err
+	}
 	if !cfg.ReadOnly {
 		err := j.update(func(tx *bolt.Tx) error { return j.trim(tx, true) })
 		if err != nil {
@@ -210,11 +237,23 @@ func (j *Journal) open() (*bolt.DB, error) {
 		}
 	}
 	timeout := max(j.cfg.LockTimeout, time.Nanosecond) // bbolt: 0 waits forever
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: j.cfg.ReadOnly, NoSync: j.cfg.noSync})
+	// A fault inside bolt.Open (a damaged free list page) is an error
+	// here, but bbolt then keeps its descriptor and the file's lock: the
+	// daemon moves such a file aside and starts a new one, another inode.
+	var db *bolt.DB
+	err := j.safely(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: j.cfg.ReadOnly, NoSync: j.cfg.noSync})
+		return err
+	})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, j.cfg.LockTimeout)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	case errors.Is(err, ErrCorrupt):
+		return nil, err
+	case err != nil && !errors.Is(err, fs.ErrPermission) && !errors.Is(err, fs.ErrNotExist) && exists(path):
+		// Such as a file too short to hold its meta pages.
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 	case err != nil:
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
@@ -229,9 +268,14 @@ func (j *Journal) open() (*bolt.DB, error) {
 
 // check creates the buckets of a new journal and checks an old one, and
 // reads the newest key. j.mu is held.
-func (j *Journal) check(db *bolt.DB) (err error) {
-	defer recoverCorrupt(j.cfg.Path, &err)
+func (j *Journal) check(db *bolt.DB) error {
 	fn := func(tx *bolt.Tx) error {
+		if fi, err := os.Stat(j.cfg.Path); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		} else if fi.Size() < tx.Size() {
+			// A truncated file: reading its missing pages would fault.
+			return fmt.Errorf("%w: %s: %d bytes, its meta page says %d", ErrCorrupt, j.cfg.Path, fi.Size(), tx.Size())
+		}
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil && tx.Writable() && isEmpty(tx) {
 			for _, b := range [][]byte{bucketEvents, bucketPanels, bucketMeta} {
@@ -247,7 +291,21 @@ func (j *Journal) check(db *bolt.DB) (err error) {
 		if meta == nil && isEmpty(tx) {
 			return nil // read-only: a writer has created the file but not the journal yet
 		}
-		if meta == nil || string(meta.Get(keyVersion)) != version || tx.Bucket(bucketEvents) == nil || tx.Bucket(bucketPanels) == nil {
+		if meta == nil || tx.Bucket(bucketEvents) == nil || tx.Bucket(bucketPanels) == nil {
+			return fmt.Errorf("%w: %s: no %q marker", ErrCorrupt, j.cfg.Path, version)
+		}
+		switch string(meta.Get(keyVersion)) {
+		case version:
+			j.sums = true
+		case version1:
+			j.sums = false
+			if tx.Writable() {
+				if err := addChecksums(tx); err != nil {
+					return err
+				}
+				j.sums = true
+			}
+		default:
 			return fmt.Errorf("%w: %s: no %q marker", ErrCorrupt, j.cfg.Path, version)
 		}
 		if k, _ := tx.Bucket(bucketEvents).Cursor().Last(); k != nil {
@@ -258,10 +316,92 @@ func (j *Journal) check(db *bolt.DB) (err error) {
 		}
 		return nil
 	}
-	if j.cfg.ReadOnly {
-		return db.View(fn)
+	return j.safely(func() error {
+		if j.cfg.ReadOnly {
+			return db.View(fn)
+		}
+		return db.Update(fn)
+	})
+}
+
+// addChecksums turns a version 1 file into version 2.
+func addChecksums(tx *bolt.Tx) error {
+	events, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketMeta)
+	var keys, values [][]byte
+	if err := events.ForEach(func(k, v []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		values = append(values, bytes.Clone(v))
+		return nil
+	}); err != nil {
+		return err
 	}
-	return db.Update(fn)
+	for i, k := range keys {
+		if err := events.Put(k, seal(nil, k, values[i])); err != nil {
+			return err
+		}
+	}
+	if err := addMeta(meta, 0, sumLen*len(keys)); err != nil {
+		return err
+	}
+	return meta.Put(keyVersion, []byte(version))
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// seal appends to dst the checksum of key and rest, then rest.
+func seal(dst, key, rest []byte) []byte {
+	sum := crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, rest)
+	return append(binary.BigEndian.AppendUint32(dst, sum), rest...)
+}
+
+// verify reads the whole file once: every page bbolt reaches, every
+// entry's checksum and the stored counts, so that a damaged journal is
+// found at Open and not while the daemon runs. j.mu is held and the file
+// open.
+func (j *Journal) verify() error {
+	return j.safely(func() error {
+		return j.db.View(func(tx *bolt.Tx) error {
+			events := tx.Bucket(bucketEvents)
+			if events == nil {
+				return nil // a new file, still empty
+			}
+			var n, size uint64
+			err := events.ForEach(func(k, v []byte) error {
+				if _, err := decodeEntry(k, v, j.sums); err != nil {
+					return fmt.Errorf("%w: %s: entry %x: %v", ErrCorrupt, j.cfg.Path, k, err)
+				}
+				n++
+				size += uint64(len(k) + len(v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketPanels).ForEach(func(k, v []byte) error {
+				if !bytes.HasPrefix(k, []byte("p:")) || len(v) != 8 {
+					return fmt.Errorf("%w: %s: panel key %q", ErrCorrupt, j.cfg.Path, k)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			meta := tx.Bucket(bucketMeta)
+			if c, b := getUint(meta.Get(keyCount)), getUint(meta.Get(keyBytes)); c != n || b != size {
+				return fmt.Errorf("%w: %s: %d events of %d bytes, its counts say %d of %d", ErrCorrupt, j.cfg.Path, n, size, c, b)
+			}
+			// Every page reached above was read without a fault; now
+			// bbolt's own check of the page structure and free list.
+			for err := range tx.Check() {
+				return fmt.Errorf("%w: %s: %v", ErrCorrupt, j.cfg.Path, err)
+			}
+			return nil
+		})
+	})
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func isEmpty(tx *bolt.Tx) bool {
@@ -270,17 +410,23 @@ func isEmpty(tx *bolt.Tx) bool {
 	return empty
 }
 
-// recoverCorrupt turns a panic of bbolt on a damaged page into ErrCorrupt.
-func recoverCorrupt(path string, err *error) {
-	if r := recover(); r != nil {
-		*err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, r)
-	}
+// safely runs fn, which reads the mapped file, so that bbolt's panic on a
+// damaged page and a memory fault on a page the file lacks are
+// ErrCorrupt, not the end of the process. Faults panic only in the
+// goroutine that asked for it, which is this one for as long as fn runs.
+func (j *Journal) safely(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, j.cfg.Path, r)
+		}
+	}()
+	return fn()
 }
 
 // update runs fn in a write transaction. j.mu is held and the file open.
-func (j *Journal) update(fn func(tx *bolt.Tx) error) (err error) {
-	defer recoverCorrupt(j.cfg.Path, &err)
-	return j.db.Update(fn)
+func (j *Journal) update(fn func(tx *bolt.Tx) error) error {
+	return j.safely(func() error { return j.db.Update(fn) })
 }
 
 // release lets other processes have the file: a reader closes it at once,
@@ -360,6 +506,7 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if _, err := j.open(); err != nil {
+		j.stats.Failed++
 		return Entry{}, err
 	}
 	defer j.release()
@@ -379,7 +526,8 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 			return err
 		}
 		key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, keyLen), uint64(at)), n)
-		v := binary.AppendUvarint(j.buf[:0], seq)
+		v := append(j.buf[:0], 0, 0, 0, 0) // the checksum, below
+		v = binary.AppendUvarint(v, seq)
 		v = binary.AppendUvarint(v, uint64(len(ev.GUID)))
 		v = append(v, ev.GUID...)
 		head := len(v)
@@ -387,6 +535,7 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 		v = append(v[:len(v)-1], `,"seq":`...)
 		v = strconv.AppendUint(v, seq, 10)
 		v = append(v, '}')
+		binary.BigEndian.PutUint32(v, crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, v[sumLen:]))
 		j.buf = v
 		if err := events.Put(key, v); err != nil {
 			return err
@@ -398,6 +547,7 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 		return j.trim(tx, false)
 	})
 	if err != nil {
+		j.stats.Failed++
 		return Entry{}, fmt.Errorf("journal: append to %s: %w", j.cfg.Path, err)
 	}
 	j.lastKey = at
@@ -495,18 +645,20 @@ func (j *Journal) Panels() (map[string]uint64, error) {
 	}
 	defer j.release()
 	out := map[string]uint64{}
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPanels)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			guid, ok := bytes.CutPrefix(k, []byte("p:"))
-			if !ok || len(v) != 8 {
-				return fmt.Errorf("%w: %s: panel key %q", ErrCorrupt, j.cfg.Path, k)
+	err = j.safely(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketPanels)
+			if b == nil {
+				return nil
 			}
-			out[string(guid)] = getUint(v)
-			return nil
+			return b.ForEach(func(k, v []byte) error {
+				guid, ok := bytes.CutPrefix(k, []byte("p:"))
+				if !ok || len(v) != 8 {
+					return fmt.Errorf("%w: %s: panel key %q", ErrCorrupt, j.cfg.Path, k)
+				}
+				out[string(guid)] = getUint(v)
+				return nil
+			})
 		})
 	})
 	if err != nil {
@@ -515,10 +667,39 @@ func (j *Journal) Panels() (map[string]uint64, error) {
 	return out, nil
 }
 
+// Continue numbers each panel's next event after at least the given seq:
+// for a new journal that replaces a damaged one, so that no number is
+// used twice.
+func (j *Journal) Continue(panels map[string]uint64) error {
+	if j.cfg.ReadOnly {
+		return fmt.Errorf("journal: continue %s: opened read-only", j.cfg.Path)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.open(); err != nil {
+		return err
+	}
+	defer j.release()
+	return j.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPanels)
+		for guid, seq := range panels {
+			pk := append([]byte("p:"), guid...)
+			if seq > getUint(b.Get(pk)) {
+				if err := b.Put(pk, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // Query returns the selected entries in the order they were stored. It
 // reads them in chunks, holding the file only while it reads one, so a
 // slow consumer keeps no writer out; entries appended meanwhile are
-// included. An error ends the sequence.
+// included. A damaged entry is yielded as an error wrapping ErrDamaged
+// (with the entry's Time when its key is whole) and the sequence goes
+// on; any other error ends it.
 func (j *Journal) Query(q Query) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		var from []byte
@@ -526,13 +707,13 @@ func (j *Journal) Query(q Query) iter.Seq2[Entry, error] {
 			from = binary.BigEndian.AppendUint64(nil, uint64(max(q.Since.UnixNano(), 0)))
 		}
 		for {
-			entries, next, err := j.read(from, q.Panel)
+			results, next, err := j.read(from, q.Panel)
 			if err != nil {
 				yield(Entry{}, err)
 				return
 			}
-			for _, e := range entries {
-				if !yield(e, nil) {
+			for _, r := range results {
+				if !yield(r.Entry, r.err) {
 					return
 				}
 			}
@@ -544,9 +725,15 @@ func (j *Journal) Query(q Query) iter.Seq2[Entry, error] {
 	}
 }
 
+// result is an entry read, or why it could not be.
+type result struct {
+	Entry
+	err error
+}
+
 // read returns up to chunk entries from the key from on, and the key to
 // continue at (nil at the end).
-func (j *Journal) read(from []byte, panel string) (entries []Entry, next []byte, err error) {
+func (j *Journal) read(from []byte, panel string) (results []result, next []byte, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	db, err := j.open()
@@ -554,48 +741,66 @@ func (j *Journal) read(from []byte, panel string) (entries []Entry, next []byte,
 		return nil, nil, err
 	}
 	defer j.release()
-	defer recoverCorrupt(j.cfg.Path, &err)
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEvents)
-		if b == nil {
-			return nil // a new file, still empty
-		}
-		c := b.Cursor()
-		var k, v []byte
-		if from == nil {
-			k, v = c.First()
-		} else {
-			k, v = c.Seek(from)
-		}
-		scanned := 0
-		for ; k != nil; k, v = c.Next() {
-			if scanned == chunk*8 || len(entries) == chunk {
-				next = bytes.Clone(k)
-				return nil
+	err = j.safely(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketEvents)
+			if b == nil {
+				return nil // a new file, still empty
 			}
-			scanned++
-			e, err := decodeEntry(k, v)
-			if err != nil {
-				return fmt.Errorf("%w: %s: entry %x: %v", ErrCorrupt, j.cfg.Path, k, err)
+			c := b.Cursor()
+			var k, v []byte
+			if from == nil {
+				k, v = c.First()
+			} else {
+				k, v = c.Seek(from)
 			}
-			if panel != "" && e.Panel != panel {
-				continue
+			scanned := 0
+			for ; k != nil; k, v = c.Next() {
+				if scanned == chunk*8 || len(results) == chunk {
+					next = bytes.Clone(k)
+					return nil
+				}
+				scanned++
+				e, err := decodeEntry(k, v, j.sums)
+				if err != nil {
+					r := result{err: fmt.Errorf("%w: %s: entry %x: %v", ErrDamaged, j.cfg.Path, k, err)}
+					if len(k) == keyLen {
+						r.Time = time.Unix(0, int64(binary.BigEndian.Uint64(k)))
+					}
+					results = append(results, r)
+					continue
+				}
+				if panel != "" && e.Panel != panel {
+					continue
+				}
+				e.JSON = bytes.Clone(e.JSON)
+				results = append(results, result{Entry: e})
 			}
-			e.JSON = bytes.Clone(e.JSON)
-			entries = append(entries, e)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
+		j.closeDB() // a fault leaves nothing worth keeping mapped
 		return nil, nil, err
 	}
-	return entries, next, nil
+	return results, next, nil
 }
 
-// decodeEntry splits a stored entry; JSON aliases v.
-func decodeEntry(k, v []byte) (Entry, error) {
+// decodeEntry splits a stored entry, checking its checksum when the file
+// has them; JSON aliases v.
+func decodeEntry(k, v []byte, sums bool) (Entry, error) {
 	if len(k) != keyLen {
 		return Entry{}, fmt.Errorf("key of %d bytes", len(k))
+	}
+	if sums {
+		if len(v) < sumLen {
+			return Entry{}, errors.New("no checksum")
+		}
+		want := binary.BigEndian.Uint32(v)
+		v = v[sumLen:]
+		if got := crc32.Update(crc32.Checksum(k, castagnoli), castagnoli, v); got != want {
+			return Entry{}, fmt.Errorf("checksum %08x, stored %08x", got, want)
+		}
 	}
 	seq, n := binary.Uvarint(v)
 	if n <= 0 {

@@ -386,17 +386,26 @@ func TestQueryClosed(t *testing.T) {
 // FuzzDecodeEntry: a damaged value is an error, never a panic, and a
 // good one gives back what was stored.
 func FuzzDecodeEntry(f *testing.F) {
-	f.Add([]byte{1, 2, 'G', '1', '{', '}'})
-	f.Add([]byte{0x80})
-	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	key := make([]byte, keyLen)
-	f.Fuzz(func(t *testing.T, v []byte) {
-		e, err := decodeEntry(key, v)
+	f.Add([]byte{1, 2, 'G', '1', '{', '}'}, false)
+	f.Add(seal(nil, key, []byte{1, 2, 'G', '1', '{', '}'}), true)
+	f.Add([]byte{0x80}, false)
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f}, false)
+	f.Fuzz(func(t *testing.T, v []byte, sums bool) {
+		e, err := decodeEntry(key, v, sums)
 		if err != nil {
 			return
 		}
 		if len(e.JSON) > len(v) || len(e.Panel) > len(v) {
 			t.Fatalf("%x: entry larger than its value: %+v", v, e)
+		}
+		if sums {
+			// What passed its checksum decodes the same after sealing
+			// the rest again.
+			again, err := decodeEntry(key, seal(nil, key, v[sumLen:]), true)
+			if err != nil || again.Seq != e.Seq || again.Panel != e.Panel || string(again.JSON) != string(e.JSON) {
+				t.Fatalf("%x: resealed %+v, %v; first %+v", v, again, err, e)
+			}
 		}
 	})
 }

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/internal/sockopt"
 )
 
@@ -148,14 +148,14 @@ func (l *Listener) receive(sink Sink, from net.Addr, b []byte) {
 	sender := addrOf(from)
 	if err := CheckSender(l.cfg.Host, sender); err != nil {
 		l.wrongHost.Add(1)
-		l.log.Warn("dropped notification", "from", from, "err", err, "bytes", hex.EncodeToString(b))
+		l.log.Warn("dropped notification", "from", from, "err", err, "bytes", floodlog.Bytes(b))
 		return
 	}
 	sink.Packet(SourceLocal, now)
 	m, err := Decode(b)
 	if err != nil {
 		l.malformed.Add(1)
-		l.log.Warn("dropped malformed notification", "from", from, "err", err, "bytes", hex.EncodeToString(b))
+		l.log.Warn("dropped malformed notification", "from", from, "err", err, "bytes", floodlog.Bytes(b))
 		return
 	}
 	l.messages.Add(1)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -45,6 +46,33 @@ type FieldInfo struct {
 	// local-protocol.md 3.20, 3.21: SIA/CID event flags are forced).
 	WriteAs string
 	Help    string
+	// Text, for string fields, is what they may hold on write.
+	Text TextFormat
+}
+
+// TextFormat is what a string field may hold.
+type TextFormat int
+
+// The text formats.
+const (
+	TextAny    TextFormat = iota
+	TextDigits            // 0–9 only (a password typed on a phone's keypad)
+	TextPhone             // digits with an optional leading + (spec: local-protocol.md 3.17)
+)
+
+// check says what is wrong with s, or "".
+func (t TextFormat) check(s string) string {
+	switch t {
+	case TextDigits:
+		if strings.Trim(s, "0123456789") != "" {
+			return fmt.Sprintf("%q: want digits only", s)
+		}
+	case TextPhone:
+		if strings.Trim(strings.TrimPrefix(s, "+"), "0123456789") != "" {
+			return fmt.Sprintf("%q: want a phone number, digits with an optional leading +", s)
+		}
+	}
+	return ""
 }
 
 // field binds a FieldInfo to the struct member that holds it.
@@ -71,10 +99,11 @@ func fOptStr(name string, p *string, present *bool) field {
 	return field{FieldInfo: FieldInfo{Name: name, Kind: FieldString, Optional: true}, s: p, oset: present}
 }
 
-func (f field) rng(lo, hi int) field   { f.Min, f.Max, f.Ranged = lo, hi, true; return f }
-func (f field) help(h string) field    { f.Help = h; return f }
-func (f field) readOnly() field        { f.ReadOnly = true; return f }
-func (f field) writeAs(s string) field { f.WriteAs = s; return f }
+func (f field) rng(lo, hi int) field    { f.Min, f.Max, f.Ranged = lo, hi, true; return f }
+func (f field) help(h string) field     { f.Help = h; return f }
+func (f field) text(t TextFormat) field { f.Text = t; return f }
+func (f field) readOnly() field         { f.ReadOnly = true; return f }
+func (f field) writeAs(s string) field  { f.WriteAs = s; return f }
 func (f field) present() bool {
 	return f.Optional && ((f.oi != nil && *f.oi != nil) || (f.oset != nil && *f.oset))
 }
@@ -181,6 +210,11 @@ func validateFields(record string, fs []field, only func(pos int) bool) error {
 			n = *f.i
 		default:
 			n, unit = utf8.RuneCountInString(*f.s), " characters"
+		}
+		if f.Kind == FieldString {
+			if msg := f.Text.check(*f.s); msg != "" {
+				return &FieldError{Record: record, Field: f.Name, Pos: pos, Msg: msg}
+			}
 		}
 		if n < f.Min || n > f.Max {
 			msg := fmt.Sprintf("%d is outside %d..%d", n, f.Min, f.Max)

@@ -54,7 +54,11 @@ func TestValidate(t *testing.T) {
 		{"no ring volume", func() Record { c := hostConfig11(); c.RingVolumeLevel = nil; return &c }(), "", nil},
 
 		{"password 4", &AlarmPhones{PanelPassword: "1234"}, "", nil},
-		{"password of 4 Cyrillic letters", &AlarmPhones{PanelPassword: "Двер"}, "", nil},
+		{"password of 4 Cyrillic letters", &AlarmPhones{PanelPassword: "Двер"}, "panel_password", []string{"want digits only"}},
+		{"password 0x10", &AlarmPhones{PanelPassword: "0x10"}, "panel_password", []string{`"0x10": want digits only`}},
+		{"phone with +", &AlarmPhones{PanelPassword: "1234", PhoneNumbers: [6]string{0: "+4915112345678"}}, "", nil},
+		{"phone in letters", &AlarmPhones{PanelPassword: "1234", PhoneNumbers: [6]string{1: "名前テスト"}}, "phone_number_2", []string{"want a phone number"}},
+		{"phone with + inside", &AlarmPhones{PanelPassword: "1234", SMSPushNumbers: [2]string{0: "49+151"}}, "sms_push_number_1", []string{"want a phone number"}},
 		{"password 3", &AlarmPhones{PanelPassword: "123"}, "panel_password", []string{"length 3", "exactly 4 characters"}},
 		{"password 5", &AlarmPhones{PanelPassword: "12345"}, "panel_password", []string{"exactly 4"}},
 		{"phone 15", &AlarmPhones{PanelPassword: "1234", PhoneNumbers: [6]string{5: "123456789012345"}}, "phone_number_6", []string{"length 15", "0..14 characters"}},
@@ -73,6 +77,7 @@ func TestValidate(t *testing.T) {
 
 		{"CID", &CIDConfig{User: "1234567", EventFlags: "000F"}, "", nil},
 		{"CID user 8", &CIDConfig{User: "12345678"}, "user", []string{"0..7"}},
+		{"CID phone", &CIDConfig{Phone1: "0800-123"}, "phone1", []string{"want a phone number"}},
 		{"CID enabled 2", &CIDConfig{Enabled: 2}, "enabled", []string{"0..1"}},
 
 		// Records without write ranges always pass.

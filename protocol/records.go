@@ -236,16 +236,16 @@ type AlarmPhones struct {
 func (a *AlarmPhones) layout() (string, []field, *[]Value) {
 	const num = "country code + number; empty disables"
 	return "alarm phones", []field{
-		fStr("panel_password", &a.PanelPassword).rng(4, 4).help("password for SMS/call control"),
-		fStr("panel_phone_number", &a.PanelPhoneNumber).rng(0, 14).help("the panel's own SIM number"),
-		fStr("phone_number_1", &a.PhoneNumbers[0]).rng(0, 14).help(num),
-		fStr("phone_number_2", &a.PhoneNumbers[1]).rng(0, 14).help(num),
-		fStr("phone_number_3", &a.PhoneNumbers[2]).rng(0, 14).help(num),
-		fStr("phone_number_4", &a.PhoneNumbers[3]).rng(0, 14).help(num),
-		fStr("phone_number_5", &a.PhoneNumbers[4]).rng(0, 14).help(num),
-		fStr("phone_number_6", &a.PhoneNumbers[5]).rng(0, 14).help(num),
-		fStr("sms_push_number_1", &a.SMSPushNumbers[0]).rng(0, 14).help(num),
-		fStr("sms_push_number_2", &a.SMSPushNumbers[1]).rng(0, 14).help(num),
+		fStr("panel_password", &a.PanelPassword).rng(4, 4).text(TextDigits).help("password for SMS/call control, 4 digits"),
+		fStr("panel_phone_number", &a.PanelPhoneNumber).rng(0, 14).text(TextPhone).help("the panel's own SIM number"),
+		fStr("phone_number_1", &a.PhoneNumbers[0]).rng(0, 14).text(TextPhone).help(num),
+		fStr("phone_number_2", &a.PhoneNumbers[1]).rng(0, 14).text(TextPhone).help(num),
+		fStr("phone_number_3", &a.PhoneNumbers[2]).rng(0, 14).text(TextPhone).help(num),
+		fStr("phone_number_4", &a.PhoneNumbers[3]).rng(0, 14).text(TextPhone).help(num),
+		fStr("phone_number_5", &a.PhoneNumbers[4]).rng(0, 14).text(TextPhone).help(num),
+		fStr("phone_number_6", &a.PhoneNumbers[5]).rng(0, 14).text(TextPhone).help(num),
+		fStr("sms_push_number_1", &a.SMSPushNumbers[0]).rng(0, 14).text(TextPhone).help(num),
+		fStr("sms_push_number_2", &a.SMSPushNumbers[1]).rng(0, 14).text(TextPhone).help(num),
 	}, &a.Extra
 }
 
@@ -341,8 +341,8 @@ type CIDConfig struct {
 
 func (c *CIDConfig) layout() (string, []field, *[]Value) {
 	return "CID config", []field{
-		fStr("phone1", &c.Phone1).rng(0, 15),
-		fStr("phone2", &c.Phone2).rng(0, 15),
+		fStr("phone1", &c.Phone1).rng(0, 15).text(TextPhone),
+		fStr("phone2", &c.Phone2).rng(0, 15).text(TextPhone),
 		fStr("user", &c.User).rng(0, 7),
 		fInt("enabled", &c.Enabled).rng(0, 1).help("0/1"),
 		fStr("event_flags", &c.EventFlags).rng(0, 4).writeAs("FFFF").help("always written as FFFF"),

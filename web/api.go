@@ -293,6 +293,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		for e, err := range s.cfg.Journal.Query(jq) {
+			if errors.Is(err, journal.ErrDamaged) {
+				s.log.Warn("event log: a damaged journal entry skipped", "err", err)
+				continue
+			}
 			if err != nil {
 				s.log.Warn("event log: journal read failed", "err", err)
 				writeError(w, http.StatusServiceUnavailable, "event log: "+err.Error())

@@ -256,7 +256,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		_, err := w.Write(b)
 		return err
 	}
-	// The connection may serve other requests after this one.
+	// Each write has its own deadline, not the server's WriteTimeout (the
+	// server's ReadTimeout does not end a stream: daemon
+	// TestServeWebLimits). The connection may serve other requests after
+	// this one.
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	err := write([]byte("retry: 2000\n\n"))
 	if err == nil {

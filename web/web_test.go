@@ -1,17 +1,21 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/internal/eventually"
@@ -475,6 +479,35 @@ func TestEventLogJournal(t *testing.T) {
 		if status != c.status || out["error"] == nil {
 			t.Errorf("GET /api/events%s: %d %v, want %d", c.query, status, out, c.status)
 		}
+	}
+
+	// An entry altered on disk while the daemon runs is left out of the
+	// log, and the rest is served.
+	lock, err := bolt.Open(j.Path(), 0o600, &bolt.Options{Timeout: 5 * time.Second}) // once the journal lets go
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(j.Path())
+	lock.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("OTHERPANEL"))
+	if i < 0 {
+		t.Fatal("the entry is not in the file")
+	}
+	f, err := os.OpenFile(j.Path(), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte("X"), int64(i))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, out := r.do(t, "GET", "/api/events", "")
+	if status != 200 || len(out["events"].([]any)) != 3 {
+		t.Errorf("GET /api/events with a damaged entry: %d %v, want the 3 others", status, out)
 	}
 }
 

@@ -122,9 +122,11 @@ panels:
 	}
 	started := make(chan daemon.Endpoints, 1)
 	served := make(chan error, 1)
+	log, closeLog := serveLogger(cmd.ErrOrStderr(), g.verbose)
 	wg.Go(func() {
+		defer closeLog()
 		served <- daemon.Run(ctx, cfg, daemon.Options{
-			Logger:      serveLogger(cmd.ErrOrStderr(), g.verbose).With("demo", true),
+			Logger:      log.With("demo", true),
 			Started:     func(ep daemon.Endpoints) { started <- ep },
 			NotifyConns: map[string]net.PacketConn{"demo": notifyConn},
 		})

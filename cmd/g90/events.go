@@ -54,6 +54,12 @@ write.`,
 			if errors.Is(err, journal.ErrNotExist) {
 				return fmt.Errorf("%w (g90 serve writes it; --journal names another file)", err)
 			}
+			damaged := errors.Is(err, journal.ErrCorrupt)
+			if damaged {
+				// Say so, then print what can still be read.
+				fmt.Fprintf(cmd.ErrOrStderr(), "g90: %v\ng90: the journal is damaged; printing what is readable\n", err)
+				j, err = journal.Open(journal.Config{Path: file, ReadOnly: true, Salvage: true, LockTimeout: wait})
+			}
 			if err != nil {
 				return err
 			}
@@ -62,15 +68,21 @@ write.`,
 			showPanel := false
 			if panel == "" && !g.json {
 				panels, err := j.Panels()
-				if err != nil {
+				if err != nil && !damaged {
 					return err
 				}
-				showPanel = len(panels) > 1
+				showPanel = len(panels) > 1 || err != nil
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			var line []byte
 			bad := 0
 			for e, err := range j.Query(q) {
+				if errors.Is(err, journal.ErrDamaged) {
+					bad++
+					w.Flush()
+					fmt.Fprintf(cmd.ErrOrStderr(), "g90: %v\n", err)
+					continue
+				}
 				if err != nil {
 					w.Flush()
 					return err
@@ -97,8 +109,11 @@ write.`,
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			if bad > 0 {
-				return fmt.Errorf("%d entries of %s could not be decoded", bad, file)
+			switch {
+			case bad > 0:
+				return fmt.Errorf("%s: %d damaged entries skipped; the rest is printed", file, bad)
+			case damaged:
+				return fmt.Errorf("%s is damaged; what was readable is printed", file)
 			}
 			return nil
 		},

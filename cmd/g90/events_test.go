@@ -167,3 +167,33 @@ func TestParseSince(t *testing.T) {
 }
 
 func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o700) }
+
+// A journal with an altered entry: g90 events says which entry is
+// damaged, prints the others and fails; one whose structure is damaged
+// is read as far as it goes, and said to be damaged.
+func TestEventsDamagedJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	writeJournal(t, path, 0).Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte(`"Front door"`))
+	if i < 0 {
+		t.Fatal("the entry is not in the file")
+	}
+	data[i+1] = 'B' // "Bront door": a value changed on disk
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLI(t, "events", "--journal", path)
+	if err == nil || !strings.Contains(err.Error(), "1 damaged entries skipped") {
+		t.Errorf("error %v, want one damaged entry", err)
+	}
+	if !strings.Contains(errOut, "journal is damaged") || !strings.Contains(errOut, "damaged entry") || !strings.Contains(errOut, "checksum") {
+		t.Errorf("stderr does not say what is damaged:\n%s", errOut)
+	}
+	if strings.Contains(out, "door") || strings.Count(out, "\n") != 3 {
+		t.Errorf("want the 3 intact events and not the altered one:\n%s", out)
+	}
+}

@@ -50,7 +50,8 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 			if err != nil {
 				return err
 			}
-			log := listenLogger(cmd.ErrOrStderr(), g.verbose)
+			log, closeLog := listenLogger(cmd.ErrOrStderr(), g.verbose)
+			defer closeLog()
 			var src g90.Source
 			switch source {
 			case "local":
@@ -238,11 +239,11 @@ func appendEventText(b []byte, ev *notify.Event) []byte {
 }
 
 // listenLogger shows warnings (dropped and malformed datagrams, failed
-// reads) always, diagnostics with -v.
-func listenLogger(w io.Writer, verbose bool) *slog.Logger {
+// reads) always, diagnostics with -v; see logger.
+func listenLogger(w io.Writer, verbose bool) (*slog.Logger, func()) {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return logger(w, level)
 }

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/sim"
@@ -381,5 +383,65 @@ func TestListenCloud20000StatusChanges(t *testing.T) {
 	}
 	if st := link.Stats(); st.Connects != 1 || st.Sent != n || st.Dropped != 0 {
 		t.Errorf("panel stats %+v: want %d sent over one connection, none dropped", st, n)
+	}
+}
+
+// A flood of oversized datagrams from a sender that is not the panel:
+// a few warnings with a bounded dump and a count, not 1,000 hex dumps;
+// and the panel's events still arrive.
+func TestListenFloodIsQuiet(t *testing.T) {
+	leaktest.Check(t)
+	addr := freeUDP(t)
+	s := simtest.Start(t, sim.Config{Notify: addr, Seed: 1})
+	root := newRoot()
+	out := &lines{}
+	var errOut lockedbuf.Buffer
+	root.SetOut(out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"--host", s.Addr().String(), "--timeout", "1s", "listen", "--listen", addr})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("listen: %v", err)
+		}
+	}()
+	eventually.True(t, "listen to read the panel", func() bool { return strings.Contains(errOut.String(), "panel SIMPANEL") })
+
+	stranger, err := net.ListenPacket("udp4", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	to, err := net.ResolveUDPAddr("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := bytes.Repeat([]byte("[170,[1,[1,\"x\"]]]"), 500) // 8.5 KB
+	for range 1000 {
+		if _, err := stranger.WriteTo(junk, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(t, out, 2, 10*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("listen: %v", err)
+	}
+	done <- nil
+	log := errOut.String()
+	if n := strings.Count(log, "dropped notification"); n < 1 || n > 6 {
+		t.Errorf("%d warnings about the flood, want the first 5 and a count", n)
+	}
+	if !strings.Contains(log, "suppressed=") || !strings.Contains(log, "bytes)") {
+		t.Errorf("no count of the suppressed warnings, or an unbounded dump:\n%.2000s", log)
+	}
+	if len(log) > 16<<10 {
+		t.Errorf("%d bytes of log for the flood", len(log))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +234,36 @@ func TestDemo(t *testing.T) {
 		"MQTT broker   mqtt://127.0.0.1:", "mosquitto_sub", `demo check: an event went through MQTT: {`, `"panel":"SIMPANEL0001"`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetArgs(args)
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("g90 %s: %v", strings.Join(args, " "), err)
+		}
+		if line := out.String(); !strings.HasPrefix(line, "g90 ") || !strings.Contains(line, runtime.Version()) || !strings.Contains(line, runtime.GOOS+"/"+runtime.GOARCH) {
+			t.Errorf("g90 %s = %q, want the version line with %s and %s/%s", strings.Join(args, " "), line, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		}
+		root = newRoot()
+		out.Reset()
+		root.SetOut(&out)
+		root.SetArgs(append(args, "--json"))
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("g90 %s --json: %v", strings.Join(args, " "), err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+			t.Fatalf("g90 %s --json: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+		hasKeys(t, "version", v, "version", "go", "os", "arch")
+		if v["go"] != runtime.Version() {
+			t.Errorf("version --json go = %v, want %s", v["go"], runtime.Version())
 		}
 	}
 }

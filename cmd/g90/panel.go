@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,57 +21,109 @@ func newDiscoverCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "discover",
 		Short: "Find panels on the local network",
-		Long: `Broadcast GETHOSTINFO and list every panel that answers within the window.
+		Long: `Broadcast GETHOSTINFO and list every panel that answers within the window
+(default 10s), each as soon as it answers. With --json the list is printed
+as one JSON array when the window has closed.
+
 With --guid, look for one panel by GUID instead (targeted discovery, sent to
-port 12900 from local port 12901).`,
+port 12900 from local port 12901): the command ends as soon as that panel
+answers, or fails when it has not answered within the window (default 30s).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			st := g.status(cmd)
+			defer st.end()
 			cfg := client.DiscoverConfig{Addr: addr, Local: local, Window: window, Logger: g.logger(cmd.ErrOrStderr())}
 			if guid != "" {
-				found, err := client.Probe(cmd.Context(), guid, cfg)
-				if err != nil {
-					return err
-				}
-				type probed struct {
-					Host string            `json:"host"`
-					Port int               `json:"port"`
-					GUID string            `json:"guid"`
-					Ack  protocol.ProbeAck `json:"info"`
-				}
-				out := []probed{}
-				rows := [][]string{{"HOST", "GUID", "PRODUCT", "FIRMWARE"}}
-				for _, f := range found {
-					out = append(out, probed{f.Addr.IP.String(), f.Addr.Port, f.GUID, f.Ack})
-					rows = append(rows, []string{f.Addr.IP.String(), f.GUID, f.Ack.ProductName, f.Ack.FWVersion})
-				}
-				return g.output(cmd, out, func(w io.Writer) error { return table(w, rows) })
+				return probeCmd(cmd, g, st, guid, cfg)
 			}
-			found, err := client.Discover(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			out := []infoJSON{}
-			rows := [][]string{{"HOST", "GUID", "PRODUCT", "MCU", "WIFI"}}
-			for _, f := range found {
-				j := newInfoJSON(f.Info)
-				j.Host, j.Port = f.Addr.IP.String(), f.Addr.Port
-				out = append(out, j)
-				rows = append(rows, []string{j.Host, j.GUID, j.Product, j.MCUVersion, j.WiFiVersion})
-			}
-			return g.output(cmd, out, func(w io.Writer) error {
-				if len(found) == 0 {
-					_, err := fmt.Fprintln(w, "no panel answered")
-					return err
-				}
-				return table(w, rows)
-			})
+			return discoverCmd(cmd, g, st, cfg)
 		},
 	}
-	cmd.Flags().DurationVar(&window, "window", 0, "how long to collect answers (default 10s, 30s with --guid)")
+	cmd.Flags().DurationVar(&window, "window", 0, "how long to collect answers (default 10s; with --guid, the longest wait, default 30s)")
 	cmd.Flags().StringVar(&addr, "addr", "", "where to send (default 255.255.255.255:12368, :12900 with --guid)")
 	cmd.Flags().StringVar(&local, "local", "", "local address for --guid (default :12901)")
-	cmd.Flags().StringVar(&guid, "guid", "", "find the panel with this GUID")
+	cmd.Flags().StringVar(&guid, "guid", "", "find the panel with this GUID, and stop when it answers")
 	return cmd
+}
+
+// discoverCmd prints each panel as it answers; with --json, all of them as
+// one array at the end, the shape programs already read.
+func discoverCmd(cmd *cobra.Command, g *globals, st *statusLine, cfg client.DiscoverConfig) error {
+	started := time.Now()
+	end := started.Add(cmp.Or(cfg.Window, client.DefaultDiscoverWindow))
+	to := cmp.Or(cfg.Addr, client.DefaultDiscoverAddr)
+	waiting := func(n int) {
+		st.begin(started, func(now time.Time) string {
+			return fmt.Sprintf("discovering panels on %s, %d answered, up to %s more…", to, n, secondsLeft(end.Sub(now)))
+		})
+	}
+	waiting(0)
+	w := cmd.OutOrStdout()
+	out := []infoJSON{}
+	for f, err := range client.DiscoverEach(cmd.Context(), cfg) {
+		if err != nil {
+			return err
+		}
+		j := newInfoJSON(f.Info)
+		j.Host, j.Port = f.Addr.IP.String(), f.Addr.Port
+		out = append(out, j)
+		if !g.json {
+			if len(out) == 1 {
+				if err := discoverRow(w, "HOST", "GUID", "PRODUCT", "MCU", "WIFI"); err != nil {
+					return err
+				}
+			}
+			if err := discoverRow(w, j.Host, j.GUID, j.Product, j.MCUVersion, j.WiFiVersion); err != nil {
+				return err
+			}
+		}
+		waiting(len(out))
+	}
+	st.end()
+	if g.json {
+		return g.output(cmd, out, nil)
+	}
+	if len(out) == 0 {
+		_, err := fmt.Fprintln(w, "no panel answered")
+		return err
+	}
+	return nil
+}
+
+// discoverRow writes one line of the discovery table at once, so columns
+// have fixed widths instead of being aligned after the last panel.
+func discoverRow(w io.Writer, host, guid, product, mcu, wifi string) error {
+	_, err := fmt.Fprintf(w, "%-15s  %-20s  %-14s  %-10s  %s\n", host, guid, product, mcu, wifi)
+	return err
+}
+
+// probeCmd waits for the panel with guid and prints it the moment it
+// answers; no answer within the window is an error.
+func probeCmd(cmd *cobra.Command, g *globals, st *statusLine, guid string, cfg client.DiscoverConfig) error {
+	started := time.Now()
+	window := cmp.Or(cfg.Window, client.DefaultProbeWindow)
+	end := started.Add(window)
+	to := cmp.Or(cfg.Addr, client.DefaultProbeAddr)
+	st.begin(started, func(now time.Time) string {
+		return fmt.Sprintf("looking for panel %s on %s, up to %s more…", guid, to, secondsLeft(end.Sub(now)))
+	})
+	for f, err := range client.ProbeEach(cmd.Context(), guid, cfg) {
+		if err != nil {
+			return err
+		}
+		st.end()
+		type probed struct {
+			Host string            `json:"host"`
+			Port int               `json:"port"`
+			GUID string            `json:"guid"`
+			Ack  protocol.ProbeAck `json:"info"`
+		}
+		out := []probed{{f.Addr.IP.String(), f.Addr.Port, f.GUID, f.Ack}}
+		return g.output(cmd, out, func(w io.Writer) error {
+			return table(w, [][]string{{"HOST", "GUID", "PRODUCT", "FIRMWARE"}, {f.Addr.IP.String(), f.GUID, f.Ack.ProductName, f.Ack.FWVersion}})
+		})
+	}
+	return fmt.Errorf("discover: no panel with GUID %s answered on %s within %v", guid, to, window)
 }
 
 // infoJSON is the --json shape of `g90 info` and `g90 discover`.

@@ -40,19 +40,28 @@ the commands below against it (the default host is 127.0.0.1), or run
 g90 demo for a guided tour.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+	}
+	var showVersion bool
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version (as g90 version does) and exit")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if showVersion {
+			return printVersion(cmd, g)
+		}
+		return cmd.Help()
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.host, "host", envOr("G90_HOST", "127.0.0.1"), "panel IP address or host name, optionally HOST:PORT (env G90_HOST)")
 	f.IntVar(&g.port, "port", 12368, "panel UDP command port (set-cloud-server: the cloud port; give the panel's as --host HOST:PORT)")
-	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "base timeout; attempts wait T/4, T/2, T with 3 retries")
-	f.IntVar(&g.retries, "retries", 3, "attempts per command (≤0: exactly one)")
+	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "the longest one request waits for the panel, all attempts together (3 attempts share 30s as 4.3s, 8.6s, 17.1s)")
+	f.IntVar(&g.retries, "retries", 3, "attempts per request within --timeout (≤0: exactly one)")
 	f.BoolVar(&g.json, "json", false, "machine-readable JSON output")
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "log protocol diagnostics to stderr")
 	root.AddCommand(
 		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
 		newSensorsCmd(g), newDevicesCmd(g), newSensorCmd(g), newDeviceCmd(g), newRelayCmd(g), newHistoryCmd(g),
 		newConfigCmd(g), newDumpCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
-		newListenCmd(g), newSimCmd(g), newDemoCmd(g), newServeCmd(g),
+		newListenCmd(g), newSimCmd(g), newDemoCmd(g), newServeCmd(g), newVersionCmd(g),
 	)
 	root.AddCommand(newEventsCmd(g))
 	return root
@@ -85,10 +94,25 @@ func (g *globals) panel(cmd *cobra.Command) (*g90.Panel, error) {
 		}
 		host, port = h, n
 	}
-	return g90.New(g90.Config{
-		Host: host, Port: port, Timeout: g.timeout, Retries: retries,
-		Logger: g.logger(cmd.ErrOrStderr()),
-	})
+	cfg := g90.Config{Host: host, Port: port, Timeout: g.timeout, Retries: retries}
+	if st := g.status(cmd); st != nil {
+		cfg.Progress = st.exchange
+	}
+	cfg.Logger = g.logger(cmd.ErrOrStderr())
+	return g90.New(cfg)
+}
+
+// status returns the status line for a command that waits, or nil when
+// stderr is not a terminal or --json is set. With a status line, the
+// command's stdout and stderr go through it, so that a line printed while
+// it shows does not end up glued to it.
+func (g *globals) status(cmd *cobra.Command) *statusLine {
+	st := newStatus(cmd.ErrOrStderr(), g.json, isTerminal)
+	if st != nil {
+		cmd.SetOut(st.writer(cmd.OutOrStdout()))
+		cmd.SetErr(st.writer(cmd.ErrOrStderr()))
+	}
+	return st
 }
 
 // output prints v as indented JSON with --json, else calls human.

@@ -1,0 +1,13 @@
+package daemon
+
+import "time"
+
+// ShortenWebLimits makes the web server's timeouts d and its per-address
+// limit perAddr until the test ends, so that tests see them act.
+func ShortenWebLimits(t interface{ Cleanup(func()) }, d time.Duration, perAddr int) {
+	old := defaultWebLimits
+	defaultWebLimits.ReadHeader, defaultWebLimits.Read = d, d
+	defaultWebLimits.Write, defaultWebLimits.Idle = d, d
+	defaultWebLimits.PerAddr = perAddr
+	t.Cleanup(func() { defaultWebLimits = old })
+}
