@@ -77,8 +77,9 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A panel not served is closed at its hello (issue 13), not routed.
 	send("NOBODY000001", 1, "Front door")
-	eventually.True(t, "the stranger's message counted", func() bool { return hub.Unrouted() == 1 })
+	eventually.True(t, "the stranger refused", func() bool { return hub.Server().Stats().Rejected == 1 })
 	send(guids[1], 1, "Front door")
 	send(guids[0], 1, "Front door")
 	for i, sub := range subs {
@@ -95,6 +96,110 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 			t.Fatalf("panel %s got a second event %+v", guids[i], ev)
 		default:
 		}
+	}
+}
+
+// With AllowGUID accepting any panel, a stranger's messages are taken
+// and counted as unrouted.
+func TestCloudHubAcceptAny(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0", AllowGUID: func(string) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	c := hubDial(t, hub, "127.0.0.1")
+	hello := cloudMessage(t, "C-HELLO")
+	hello.Hello.GUID = "NOBODY000001"
+	open := cloudMessage(t, "C-STATUS-SENSOR-OPEN")
+	if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, "the stranger's message counted", func() bool { return hub.Unrouted() == 1 })
+	if st := hub.Server().Stats(); st.Rejected != 0 {
+		t.Errorf("stats %+v: want none rejected", st)
+	}
+}
+
+func hubDial(t *testing.T, hub *CloudHub, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", hub.Server().Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A panel whose GUID is configured (panels[].guid) is served and routed
+// though it never answers over UDP; its Monitor's state shows its cloud
+// connection, and a second address claiming it is a conflict there.
+func TestCloudHubKnownGUID(t *testing.T) {
+	leaktest.Check(t)
+	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	// Nothing answers on this UDP port.
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	p, err := New(Config{Host: "127.0.0.1", Port: udp.LocalAddr().(*net.UDPAddr).Port, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const guid = "GA00000A0000000"
+	mon := p.NewMonitor(MonitorConfig{Sources: []Source{hub.PanelSource(p, guid, false)}})
+	sub := mon.Subscribe(64)
+	runMonitor(t, mon)
+	eventually.True(t, "routing", func() bool { return mon.State().Cloud != nil })
+
+	c := hubDial(t, hub, "127.0.0.1")
+	hello := cloudMessage(t, "C-HELLO")
+	open := cloudMessage(t, "C-STATUS-SENSOR-OPEN")
+	if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, sub); ev.Source != "cloud" || ev.GUID != guid {
+		t.Fatalf("event %+v", ev)
+	}
+	cs := mon.State().Cloud
+	if cs.Remote.Addr().String() != "127.0.0.1" || cs.Connected.IsZero() || cs.Conflict || cs.Conflicts != 0 {
+		t.Errorf("cloud state %+v: want the connection from 127.0.0.1, no conflict", cs)
+	}
+
+	x := hubDial(t, hub, "127.0.0.3")
+	if _, err := x.Write(hello.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, "the conflict", func() bool { return mon.State().Cloud.Conflicts == 1 })
+	cs = mon.State().Cloud
+	if !cs.Conflict || cs.ConflictFrom.Addr().String() != "127.0.0.3" || cs.ConflictLive.Addr().String() != "127.0.0.1" ||
+		cs.ConflictTakeover || cs.Remote.Addr().String() != "127.0.0.1" || cs.ConflictAt.IsZero() {
+		t.Errorf("cloud state %+v: want a refused conflict from 127.0.0.3", cs)
+	}
+	if hub.Unrouted() != 0 {
+		t.Errorf("unrouted %d", hub.Unrouted())
 	}
 }
 

@@ -93,7 +93,8 @@ type Monitor struct {
 	timer     *time.Timer
 	armedAt   time.Time // when timer fires, or zero
 
-	lastPacket [3]atomic.Int64 // unix nanoseconds per source
+	lastPacket [3]atomic.Int64                   // unix nanoseconds per source
+	cloud      atomic.Pointer[func() CloudState] // set by a CloudHub source
 
 	// counters of MonitorStats
 	messages, dropped, wrongDevice, unknown, events, refreshes, refreshErrors atomic.Uint64
@@ -512,8 +513,16 @@ func (m *Monitor) State() State {
 			s.LastPacket[src] = time.Unix(0, ns)
 		}
 	}
+	if f := m.cloud.Load(); f != nil {
+		cs := (*f)()
+		s.Cloud = &cs
+	}
 	return s
 }
+
+// setCloud makes State report what f says of the panel's cloud
+// connection.
+func (m *Monitor) setCloud(f func() CloudState) { m.cloud.Store(&f) }
 
 // Stats returns the monitor's counters.
 func (m *Monitor) Stats() MonitorStats {

@@ -39,6 +39,10 @@ type State struct {
 	// LastPacket is when a packet last came from the panel, per source
 	// (spec: A.8): "local", "cloud", "history".
 	LastPacket map[notify.Source]time.Time `json:"last_packet"`
+	// Cloud is what the cloud server knows of the panel's connection:
+	// its address and any conflict (two addresses naming the panel);
+	// nil unless the panel's events come from a CloudHub.
+	Cloud *CloudState `json:"cloud,omitempty"`
 }
 
 // SensorRef names a sensor in an event or state.

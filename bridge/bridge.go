@@ -1,27 +1,24 @@
-// Package bridge connects panels to MQTT: Home Assistant discovery, entity
-// states, commands, availability, and the stream of every event on
-// <topic prefix>/<panel GUID>/event, through a durable outbound queue so
-// that what happens while the broker is away is delivered, in order, when
-// it returns. The Home Assistant entities, for the panel, each sensor and
+// Package bridge is the Home Assistant model of the panels: discovery,
+// entity states, commands, availability, and the stream of every event on
+// <topic prefix>/<panel GUID>/event. It publishes through an MQTT link
+// (package mqttlink, the transport), whose durable queue delivers what
+// happens while the broker is away, in order, when it returns. The Home Assistant entities, for the panel, each sensor and
 // each relay, are those of the table Entities returns (spec:
 // home-assistant.md §2); CheckDiscovery checks a discovery payload against
 // it.
 //
 //	b, err := bridge.New(bridge.Config{
-//		URL: "mqtt://127.0.0.1:1883", QueueDir: "/var/lib/g90/mqtt-queue",
+//		MQTT:   mqttlink.Config{URL: "mqtt://127.0.0.1:1883", QueueDir: "/var/lib/g90/mqtt-queue"},
 //		Panels: []bridge.Panel{{Name: "Home", Panel: p, Monitor: mon}},
 //	})
 //	err = b.Run(ctx) // until ctx ends
 package bridge
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,46 +26,28 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho/queue"
-	"github.com/eclipse/paho.golang/autopaho/queue/memory"
-	"github.com/eclipse/paho.golang/paho"
-
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/mqttlink"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 )
 
-// Config configures a Bridge. The zero value of every field but URL and
-// Panels means its default.
+// Config configures a Bridge. The zero value of every field but
+// MQTT.URL and Panels means its default.
 type Config struct {
-	// URL is the broker: mqtt://, tcp:// (plain), mqtts://, ssl://,
-	// tls:// (TLS), ws:// or wss://.
-	URL string
-	// Username and Password authenticate to the broker when set.
-	Username, Password string
-	// TLS configures mqtts/ssl/tls/wss connections; nil is Go's default.
-	TLS *tls.Config
-	// ClientID is the MQTT client id; "" means "g90-bridge".
-	ClientID string
-	// Protocol is the MQTT version spoken: "5", "3.1.1", or "" or
-	// "auto": MQTT 5, and MQTT 3.1.1 if the broker refuses MQTT 5 (and
-	// 5 again if it refuses 3.1.1 too), until one connects; the bridge
-	// then keeps that one. ws:// and wss:// are MQTT 5 only.
-	Protocol string
+	// MQTT is the connection to the broker. The bridge sets its Will and
+	// Birth (the bridge's status, offline and online), Subscribe and
+	// OnMessage (Home Assistant's status and the command topics), and
+	// its Logger when nil (Logger below); "" for ClientID means
+	// "g90-bridge".
+	MQTT mqttlink.Config
 	// DiscoveryPrefix is Home Assistant's discovery prefix; "" means
 	// "homeassistant".
 	DiscoveryPrefix string
 	// TopicPrefix starts every other topic; "" means "g90".
 	TopicPrefix string
-	// QueueDir keeps outbound messages on disk until the broker has
-	// them, across broker outages and restarts of the bridge; "" keeps
-	// them in memory.
-	QueueDir string
 	// Panels are the panels to bridge, each with its running Monitor.
 	Panels []Panel
-	// ReconnectDelay is the wait between connection attempts; 0 means
-	// 2 s.
-	ReconnectDelay time.Duration
 	// AvailabilityCheck is how often a panel's reachability is looked
 	// at; 0 means 1 s.
 	AvailabilityCheck time.Duration
@@ -123,6 +102,7 @@ type Stats struct {
 	Commands        uint64 // commands sent on to the panel, the failed ones too
 	RejectedCommand uint64 // commands ignored: bad payload, wrong PIN, unknown panel
 	CommandErrors   uint64 // commands the panel did not carry out
+	RetainedCommand uint64 // retained commands ignored (and cleared)
 	Connects        uint64 // connections made to the broker
 }
 
@@ -130,16 +110,67 @@ type Stats struct {
 type Bridge struct {
 	cfg    Config
 	log    *slog.Logger
-	url    *url.URL
-	q      queue.Queue
+	link   *mqttlink.Link
 	panels []*panel
 	byGUID sync.Map // GUID → *panel
 	saved  *savedSwitches
 
-	connected atomic.Bool
-
 	// counters of Stats
-	published, events, commands, rejected, commandErrors, connects atomic.Uint64
+	published, events, commands, rejected, commandErrors, retained atomic.Uint64
+	// retainedSeen are the command topics whose retained message was
+	// logged: once each, however often the broker sends it again.
+	retainedSeen sync.Map
+	// echoes are the bridge's clearings of command topics that the
+	// broker has not sent back yet; only received uses it.
+	echoes echoes
+}
+
+// echoWait is how long a clearing is expected back from the broker. One
+// that does not come (lost with a connection) is forgotten after it, so
+// that an empty command, the clearing of a text, is not taken for it.
+const echoWait = 30 * time.Second
+
+// echoes counts, per topic, the clearings expected back, until when.
+type echoes map[string]echo
+
+type echo struct {
+	n     int
+	until time.Time
+}
+
+// expect notes one more clearing sent on topic at now.
+func (e *echoes) expect(topic string, now time.Time) {
+	if *e == nil {
+		*e = echoes{}
+	}
+	c := (*e)[topic]
+	if now.After(c.until) {
+		c.n = 0
+	}
+	(*e)[topic] = echo{c.n + 1, now.Add(echoWait)}
+	if len(*e) > 256 {
+		for t, c := range *e {
+			if now.After(c.until) {
+				delete(*e, t)
+			}
+		}
+	}
+}
+
+// take reports whether an empty message on topic at now is a clearing
+// coming back, and counts it.
+func (e echoes) take(topic string, now time.Time) bool {
+	c, ok := e[topic]
+	if !ok || now.After(c.until) {
+		delete(e, topic)
+		return false
+	}
+	if c.n--; c.n == 0 {
+		delete(e, topic)
+	} else {
+		e[topic] = c
+	}
+	return true
 }
 
 // panel is the bridge of one panel. Its run goroutine publishes events
@@ -180,51 +211,17 @@ type command struct {
 // New checks cfg and subscribes to the panels' events, so that none is
 // missed before Run.
 func New(cfg Config) (*Bridge, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("bridge: no broker URL")
-	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: broker URL %q: %w", cfg.URL, err)
-	}
-	switch u.Scheme {
-	case "mqtt", "tcp":
-		u.Scheme = "mqtt"
-	case "mqtts", "ssl", "tls":
-		u.Scheme = "tls"
-	case "ws", "wss":
-	default:
-		return nil, fmt.Errorf("bridge: broker URL %q: scheme %q: want mqtt, mqtts, tcp, ssl, tls, ws or wss", cfg.URL, u.Scheme)
-	}
-	if u.Port() == "" {
-		port := map[string]string{"mqtt": "1883", "tls": "8883", "ws": "80", "wss": "443"}[u.Scheme]
-		u.Host += ":" + port
-	}
-	switch cfg.Protocol {
-	case "", ProtocolAuto:
-		cfg.Protocol = ProtocolAuto
-	case Protocol5:
-	case Protocol311:
-		if u.Scheme == "ws" || u.Scheme == "wss" {
-			return nil, fmt.Errorf("bridge: broker URL %q: MQTT 3.1.1 over WebSocket is not supported (use mqtt:// or mqtts://, or protocol 5)", cfg.URL)
-		}
-	default:
-		return nil, fmt.Errorf("bridge: protocol %q: want auto, 5 or 3.1.1", cfg.Protocol)
-	}
 	if len(cfg.Panels) == 0 {
 		return nil, errors.New("bridge: no panels")
 	}
-	if cfg.ClientID == "" {
-		cfg.ClientID = "g90-bridge"
+	if cfg.MQTT.ClientID == "" {
+		cfg.MQTT.ClientID = "g90-bridge"
 	}
 	if cfg.DiscoveryPrefix == "" {
 		cfg.DiscoveryPrefix = "homeassistant"
 	}
 	if cfg.TopicPrefix == "" {
 		cfg.TopicPrefix = "g90"
-	}
-	if cfg.ReconnectDelay <= 0 {
-		cfg.ReconnectDelay = 2 * time.Second
 	}
 	if cfg.AvailabilityCheck <= 0 {
 		cfg.AvailabilityCheck = time.Second
@@ -235,10 +232,19 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.ConfigPoll <= 0 {
 		cfg.ConfigPoll = 10 * time.Minute
 	}
-	b := &Bridge{cfg: cfg, url: u, log: cfg.Logger}
+	b := &Bridge{cfg: cfg, log: cfg.Logger}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
+	lc := cfg.MQTT
+	lc.Will = &mqttlink.Message{Topic: b.bridgeStatus(), Payload: []byte("offline"), QoS: 1, Retain: true}
+	lc.Birth = &mqttlink.Message{Topic: b.bridgeStatus(), Payload: []byte("online"), QoS: 1, Retain: true}
+	lc.Subscribe = b.subscriptions()
+	lc.OnMessage = b.received
+	if lc.Logger == nil {
+		lc.Logger = b.log
+	}
+	var err error
 	if b.saved, err = loadSwitches(cfg.StateFile); err != nil {
 		// Two switches are not worth refusing to start for; the next
 		// change writes the file anew.
@@ -246,17 +252,16 @@ func New(cfg Config) (*Bridge, error) {
 		b.saved, _ = loadSwitches("")
 		b.saved.file = cfg.StateFile
 	}
-	if cfg.QueueDir != "" {
-		if b.q, err = openFileQueue(cfg.QueueDir); err != nil {
-			return nil, fmt.Errorf("bridge: queue directory %s: %w", cfg.QueueDir, err)
-		}
-	} else {
-		b.q = memory.New()
-	}
 	for i, pc := range cfg.Panels {
 		if pc.Panel == nil || pc.Monitor == nil {
 			return nil, fmt.Errorf("bridge: panels[%d]: needs a Panel and its Monitor", i)
 		}
+	}
+	// Last: it opens the queue, which only Run closes.
+	if b.link, err = mqttlink.New(lc); err != nil {
+		return nil, err
+	}
+	for _, pc := range cfg.Panels {
 		if pc.Name == "" {
 			pc.Name = "Alarm panel"
 		}
@@ -272,13 +277,18 @@ func New(cfg Config) (*Bridge, error) {
 }
 
 // Connected reports whether the bridge is connected to the broker.
-func (b *Bridge) Connected() bool { return b.connected.Load() }
+func (b *Bridge) Connected() bool { return b.link.Connected() }
+
+// QueueDepth returns how many messages wait in the outbound queue for the
+// broker.
+func (b *Bridge) QueueDepth() int { return b.link.Stats().Queued }
 
 // Stats returns the bridge's counters.
 func (b *Bridge) Stats() Stats {
 	return Stats{
 		Published: b.published.Load(), Events: b.events.Load(), Commands: b.commands.Load(),
-		RejectedCommand: b.rejected.Load(), CommandErrors: b.commandErrors.Load(), Connects: b.connects.Load(),
+		RejectedCommand: b.rejected.Load(), CommandErrors: b.commandErrors.Load(), RetainedCommand: b.retained.Load(),
+		Connects: b.link.Stats().Connects,
 	}
 }
 
@@ -293,7 +303,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	cctx, stopConn := context.WithCancel(context.Background())
 	defer stopConn()
 	connDone := make(chan error, 1)
-	go func() { connDone <- b.connection(cctx) }()
+	go func() { connDone <- b.link.Run(cctx) }()
 	var wg sync.WaitGroup
 	pctx, pcancel := context.WithCancel(ctx)
 	for _, p := range b.panels {
@@ -313,29 +323,38 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for _, p := range b.panels {
 		p.sub.Close()
 	}
-	if fq, ok := b.q.(*fileQueue); ok {
-		err = errors.Join(err, fq.Close())
-	}
-	return err
+	return errors.Join(err, b.link.Close())
 }
 
-// publish queues one message, QoS 1; the connection sends the queue in
-// order whenever it is up. It is what autopaho's PublishViaQueue does,
-// without needing the connection.
+// publish queues one message, QoS 1; the link sends the queue in order
+// whenever it is connected.
 func (b *Bridge) publish(topic string, payload []byte, retain bool) {
 	b.published.Add(1)
-	var buf bytes.Buffer
-	_, err := (&paho.Publish{Topic: topic, Payload: payload, QoS: 1, Retain: retain}).Packet().WriteTo(&buf)
-	if err == nil {
-		err = b.q.Enqueue(&buf)
-	}
-	if err != nil {
+	if err := b.link.Publish(mqttlink.Message{Topic: topic, Payload: payload, QoS: 1, Retain: retain}); err != nil {
 		b.log.Error("cannot queue an MQTT message", "topic", topic, "err", err)
 	}
 }
 
-// received routes a message from the broker.
-func (b *Bridge) received(topic string, payload []byte) {
+// clear removes a retained message on a command topic, if there is one,
+// and expects the broker to send the clearing back.
+func (b *Bridge) clear(topic string) {
+	b.echoes.expect(topic, time.Now())
+	b.publish(topic, nil, true)
+}
+
+// received routes a message from the broker. The link calls it from one
+// goroutine, one message at a time.
+//
+// A command is carried out only when it comes as it is sent. A retained
+// one (mosquitto_pub -r) is not: the broker would hand it over again at
+// every reconnect and start, perhaps long after (re-arming after a
+// disarm), and it keeps the PIN in the broker. It is cleared with an
+// empty retained message, and so is the topic after every command, in
+// case one was sent retained while the bridge was there (it then comes
+// unmarked, MQTT 3.1.1 §3.3.1.3). The broker sends each clearing back,
+// as an empty message: it is not a command (an empty text is, it clears
+// a phone number).
+func (b *Bridge) received(topic string, payload []byte, retained bool) {
 	if topic == b.cfg.DiscoveryPrefix+"/status" {
 		// Home Assistant (re)started: it has forgotten non-retained
 		// state; send everything again (spec: home-assistant.md §3).
@@ -349,6 +368,21 @@ func (b *Bridge) received(topic string, payload []byte) {
 		}
 		return
 	}
+	if len(payload) == 0 && b.echoes.take(topic, time.Now()) {
+		return
+	}
+	if retained {
+		if len(payload) == 0 {
+			return // not a message: a broker may hand over an empty one
+		}
+		b.retained.Add(1)
+		if _, seen := b.retainedSeen.LoadOrStore(topic, true); !seen {
+			b.log.Warn("retained MQTT command ignored and cleared: publish commands without the retain flag", "topic", topic)
+		}
+		b.clear(topic)
+		return
+	}
+	b.clear(topic)
 	rest, ok := strings.CutPrefix(topic, b.cfg.TopicPrefix+"/")
 	guid, _, ok2 := strings.Cut(rest, "/")
 	v, found := b.byGUID.Load(guid)
@@ -404,6 +438,7 @@ func (p *panel) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			p.drain()
 			return
 		case ev, ok := <-p.sub.Events():
 			if !ok {
@@ -415,6 +450,24 @@ func (p *panel) run(ctx context.Context) {
 			p.requestLoad(loadAll)
 		case <-avail.C:
 			p.publishStates(p.cfg.Monitor.State(), noSensor)
+		}
+	}
+}
+
+// drain publishes the events already in the subscription, without
+// waiting for more: the daemon stops the Monitors before the bridge, and
+// what they handed over belongs in the durable queue (the journal has it
+// too), not lost with the process.
+func (p *panel) drain() {
+	for {
+		select {
+		case ev, ok := <-p.sub.Events():
+			if !ok {
+				return
+			}
+			p.event(&ev)
+		default:
+			return
 		}
 	}
 }
@@ -557,18 +610,14 @@ func (p *panel) worker(ctx context.Context) {
 	}
 }
 
-// stoppableQueue is the outbound queue as the connection sees it: once
-// stopped it looks empty, so autopaho's sender, which retries a failed
-// publish in a loop that does not watch its context, returns. The
-// messages stay in the queue for the next start.
-type stoppableQueue struct {
-	queue.Queue
-	stop atomic.Bool
-}
-
-func (q *stoppableQueue) Peek() (queue.Entry, error) {
-	if q.stop.Load() {
-		return nil, queue.ErrEmpty
+// subscriptions are the topic filters of every connection: Home
+// Assistant's status, and the commands of panel entities (the alarm
+// panel, buttons, settings), sensor and relay entities (relay nodes
+// included).
+func (b *Bridge) subscriptions() []string {
+	subs := []string{b.cfg.DiscoveryPrefix + "/status"}
+	for _, t := range []string{"/+/+/set", "/+/sensor/+/+/set", "/+/relay/+/+/set"} {
+		subs = append(subs, b.cfg.TopicPrefix+t)
 	}
-	return q.Queue.Peek()
+	return subs
 }

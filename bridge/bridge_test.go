@@ -3,8 +3,10 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +15,10 @@ import (
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/mqttlink"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
@@ -86,7 +90,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	history := p.NewHistoryPoller(g90.HistoryConfig{Interval: 50 * time.Millisecond, Paused: true})
 	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond})
 	bcfg := Config{
-		URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond,
+		MQTT:              mqttlink.Config{URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond},
 		AvailabilityCheck: 20 * time.Millisecond, StateFile: filepath.Join(queueDir, "switches.json"),
 		Panels: []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pinguard.New(pin, nil), History: history}},
 	}
@@ -237,15 +241,49 @@ func TestCommands(t *testing.T) {
 
 // Guessing the PIN is slow: past five wrong ones in a row, the right one
 // is refused too, and nothing reaches the panel.
+//
+// No code, right or wrong, is in the log (issue 15.10): not in a
+// rejected command, not in one that does not parse.
 func TestPINLockout(t *testing.T) {
-	r := startRig(t, "4321")
+	var logs lockedbuf.Buffer
+	r := startRigWith(t, "4321", func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, nil)
 	for i := range 6 {
 		r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"`+itoa(1000+i)+`"}`)
 	}
 	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"4321"}`)
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 7 })
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","Code":"4321"`)
+	r.w.Publish(t, "g90/SIMPANEL0001/no_such/set", `{"code":"4321","action":"DISARM"}`)
+	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 9 })
 	if st := r.b.Stats(); st.Commands != 0 || r.sim.Snapshot().Arm != protocol.Disarmed {
 		t.Fatalf("stats %+v, panel %v: the locked-out command went through", st, r.sim.Snapshot().Arm)
+	}
+	l := logs.String()
+	for _, code := range []string{"4321", "1003", "1005"} {
+		if strings.Contains(l, code) {
+			t.Errorf("code %s in the log:\n%s", code, l)
+		}
+	}
+	if n := strings.Count(l, "MQTT command ignored"); n != 9 || !strings.Contains(l, `payload="{\"action\":\"ARM_AWAY\",\"code\":\"(hidden)\"}"`) {
+		t.Errorf("want 9 rejections, the code hidden:\n%s", l)
+	}
+}
+
+func TestShownPayload(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		secret bool
+		want   string
+	}{
+		{"ARM_AWAY", false, "ARM_AWAY"},
+		{"hunter2", true, "(hidden)"},
+		{`{"action":"DISARM","code":"1234"}`, false, `{"action":"DISARM","code":"(hidden)"}`},
+		{`{"CODE":"1234"}`, false, `{"CODE":"(hidden)"}`},
+		{`{"code":"1234"`, false, "(14 bytes, not JSON)"},
+		{strings.Repeat("x", 70), false, `"` + strings.Repeat("x", 64) + `"… (70 bytes)`},
+	} {
+		if got := shownPayload(c.in, c.secret); got != c.want {
+			t.Errorf("shownPayload(%q, %v) = %q, want %q", c.in, c.secret, got, c.want)
+		}
 	}
 }
 
@@ -319,4 +357,138 @@ func TestOfflineOnStop(t *testing.T) {
 	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
 	late := mqtttest.Watch(t, r.broker.Addr().String(), "g90/bridge/status")
 	late.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
+}
+
+// checkSeqs fails unless the events' sequence numbers are 1, 2, 3, …
+func checkSeqs(t *testing.T, evs []mqtttest.Msg) {
+	t.Helper()
+	for i, m := range evs {
+		var ev struct{ Seq int }
+		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Seq != i+1 || m.Retained {
+			t.Fatalf("event %d: %s (retained %v)", i, m.Payload, m.Retained)
+		}
+	}
+}
+
+// A lost connection: the bridge reconnects, the broker kept its session
+// (a command sent while it was away arrives), and the queue sends what
+// happened meanwhile, in order; the bridge's status is offline while it
+// is away (its will) and online again after.
+func TestReconnect(t *testing.T) {
+	var cut *mqtttest.Cutter
+	r := startRigWith(t, "", func(c *Config) {
+		cut = mqtttest.StartCutter(t, strings.TrimPrefix(c.MQTT.URL, "mqtt://"))
+		c.MQTT.URL = cut.URL()
+	}, nil)
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	cut.SetDown(true)
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
+	one := 1
+	for _, ev := range []string{"door_open", "door_close", "door_open"} {
+		if _, err := r.sim.Inject(sim.Injection{Event: ev, Sensor: &one}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A command sent while the bridge is away is not carried out late.
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", "ARM_HOME")
+	waitStat(t, r.b, func(Stats) bool { return r.b.QueueDepth() > 0 && !r.b.Connected() })
+	cut.SetDown(false)
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	waitStat(t, r.b, func(Stats) bool { return len(r.w.All("g90/SIMPANEL0001/event")) >= 3 })
+	checkSeqs(t, r.w.All("g90/SIMPANEL0001/event"))
+	// One sent now is; a kept one would have come before it.
+	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", "ARM_AWAY")
+	r.w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("armed_away"))
+	for _, m := range r.w.All("g90/SIMPANEL0001/alarm") {
+		if m.Topic == "g90/SIMPANEL0001/alarm" && m.Payload == "armed_home" {
+			t.Fatal("the command sent while away was carried out")
+		}
+	}
+	if st := r.b.Stats(); st.Connects != 2 || st.Commands != 1 {
+		t.Fatalf("stats %+v: want 2 connections, 1 command", st)
+	}
+	r.stop()
+	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("offline"))
+}
+
+// A retained command is never carried out: not the one waiting in the
+// broker when the bridge starts, nor at a reconnect. It is cleared, and
+// logged once. One sent retained while the bridge is there comes as a
+// plain message, is carried out once, and is cleared too: the broker
+// keeps no command, and no PIN.
+func TestRetainedCommands(t *testing.T) {
+	var logs lockedbuf.Buffer
+	const topic = "g90/SIMPANEL0001/alarm/set"
+	r := startRigWith(t, "4321", func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		w := mqtttest.Watch(t, strings.TrimPrefix(c.MQTT.URL, "mqtt://"), "nothing")
+		w.PublishRetained(t, topic, `{"action":"ARM_AWAY","code":"4321"}`)
+	}, nil)
+	waitStat(t, r.b, func(s Stats) bool { return s.RetainedCommand == 1 })
+	r.w.WaitFor(t, topic, mqtttest.Is(""))
+	noRetained(t, r, topic)
+	if st := r.b.Stats(); st.Commands != 0 || st.RejectedCommand != 0 || r.sim.Snapshot().Arm != protocol.Disarmed {
+		t.Fatalf("stats %+v, panel %v: the retained command was carried out", st, r.sim.Snapshot().Arm)
+	}
+
+	r.w.PublishRetained(t, topic, `{"action":"ARM_HOME","code":"4321"}`)
+	// The clearing goes out before the new state, in the same queue.
+	r.w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("armed_home"))
+	noRetained(t, r, topic)
+	r.w.PublishRetained(t, topic, `{"action":"DISARM","code":"4321"}`)
+	r.w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("disarmed"))
+	noRetained(t, r, topic)
+	if st := r.b.Stats(); st.RetainedCommand != 1 {
+		t.Fatalf("stats %+v: the live retained commands counted as retained", st)
+	}
+	if n := strings.Count(logs.String(), "retained MQTT command ignored"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "4321") {
+		t.Fatalf("the PIN is in the log:\n%s", logs.String())
+	}
+}
+
+// noRetained fails if the broker keeps a message on topic: a new
+// subscriber would get it at once.
+func noRetained(t *testing.T, r *rig, topic string) {
+	t.Helper()
+	w := mqtttest.Watch(t, r.broker.Addr().String(), topic)
+	time.Sleep(200 * time.Millisecond)
+	if m := w.All(topic); len(m) != 0 {
+		t.Fatalf("the broker keeps %+v", m)
+	}
+}
+
+// A clearing is expected back once per sending, and not for ever.
+func TestEchoes(t *testing.T) {
+	var e echoes
+	now := time.Now()
+	if e.take("a", now) {
+		t.Fatal("nothing expected, yet taken")
+	}
+	e.expect("a", now)
+	e.expect("a", now)
+	if !e.take("a", now) || !e.take("a", now.Add(time.Second)) || e.take("a", now) {
+		t.Fatal("two expected: want two taken, then none")
+	}
+	e.expect("b", now)
+	if e.take("b", now.Add(echoWait+time.Second)) {
+		t.Fatal("taken after echoWait")
+	}
+	e.expect("c", now)
+	e.expect("c", now.Add(2*echoWait)) // the first was lost
+	if !e.take("c", now.Add(2*echoWait)) || e.take("c", now.Add(2*echoWait)) {
+		t.Fatal("a lost clearing still counted")
+	}
+	for i := range 300 {
+		e.expect(strconv.Itoa(i), now)
+	}
+	e.expect("late", now.Add(2*echoWait))
+	if len(e) != 1 {
+		t.Fatalf("%d entries kept, want the expired ones removed", len(e))
+	}
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -23,10 +24,7 @@ func (p *panel) command(ctx context.Context, c command) {
 	if ok && e.Platform == "text" {
 		payload = string(c.payload) // spaces may belong to a text
 	}
-	shown := payload
-	if ok && e.Secret {
-		shown = "(hidden)" // passwords stay out of logs
-	}
+	shown := shownPayload(payload, ok && e.Secret)
 	rejected := func(why string) {
 		p.b.rejected.Add(1)
 		p.b.log.Warn("MQTT command ignored", "topic", c.topic, "payload", shown, "reason", why)
@@ -75,6 +73,35 @@ func (p *panel) command(ctx context.Context, c command) {
 		rr.reread(ctx, p, tg)
 	}
 	p.republish(e, tg)
+}
+
+// shownPayload is a command's payload as the log shows it: no secret,
+// ever (issue 15.10). A secret entity's payload is hidden, and so is the
+// code in a JSON payload (the alarm panel's command template carries the
+// PIN); JSON that does not parse may hold one too, so only its size is
+// shown. A long payload is cut.
+func shownPayload(payload string, secret bool) string {
+	if secret {
+		return "(hidden)"
+	}
+	if strings.HasPrefix(payload, "{") {
+		var m map[string]any
+		if json.Unmarshal([]byte(payload), &m) != nil {
+			return "(" + strconv.Itoa(len(payload)) + " bytes, not JSON)"
+		}
+		for k := range m {
+			if strings.EqualFold(k, "code") {
+				m[k] = "(hidden)"
+			}
+		}
+		b, _ := json.Marshal(m)
+		payload = string(b)
+	}
+	const most = 64
+	if len(payload) > most {
+		return strconv.Quote(payload[:most]) + "… (" + strconv.Itoa(len(payload)) + " bytes)"
+	}
+	return payload
 }
 
 // route finds the row and target of a command topic:

@@ -177,6 +177,9 @@ func TestConfigCommands(t *testing.T) {
 		{"ring_volume", "mute", func(s sim.State) bool { return *s.HostConfig.RingVolumeLevel == 0 }},
 		{"speech_language", "German (male)", func(s sim.State) bool { return s.HostConfig.SpeechLanguage == 6 }},
 		{"phone_number_3", "+15550103", func(s sim.State) bool { return s.AlarmPhones.PhoneNumbers[2] == "+15550103" }},
+		// Empty clears it: not taken for the bridge's clearing of the
+		// topic after the command before, which the broker sent back.
+		{"phone_number_3", "", func(s sim.State) bool { return s.AlarmPhones.PhoneNumbers[2] == "" }},
 		{"ap_enabled", "ON", func(s sim.State) bool { return s.NetConfig.APEnabled == 1 }},
 		{"apn_auth", "chap", func(s sim.State) bool { return s.NetConfig.APNAuth == 2 }},
 		{"apn_name", "web.example", func(s sim.State) bool { return s.NetConfig.APNName == "web.example" }},

@@ -163,7 +163,7 @@ func TestSwitchesBadStateFile(t *testing.T) {
 // password still reaches the panel.
 func TestSecretsNotPublished(t *testing.T) {
 	r := startRigWith(t, "", func(c *Config) {
-		u, err := url.Parse(c.URL)
+		u, err := url.Parse(c.MQTT.URL)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,12 @@ type conn struct {
 	guid string
 	// last is last_device_packet_time in Unix nanoseconds (spec: E.4.5).
 	last atomic.Int64
+	// valid is when the last valid message came, in Unix nanoseconds of
+	// the real clock: what the idle timeout and Config.Takeover measure.
+	valid atomic.Int64
+	// named is set once a hello or discovery named an allowed panel;
+	// fresh is set by handle when the current read had a valid message.
+	named, fresh bool
 
 	framer  cloudproto.Framer
 	out     []byte    // replies to the current read
@@ -50,6 +56,9 @@ func (c *conn) write(b []byte) error {
 	}
 	return err
 }
+
+// lastValid is when c last sent a valid message, or was accepted.
+func (c *conn) lastValid() time.Time { return time.Unix(0, c.valid.Load()) }
 
 func (c *conn) setGUID(g string) { c.mu.Lock(); c.guid = g; c.mu.Unlock() }
 
@@ -80,10 +89,19 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		defer close(c.relay.items)
 	}
 	buf := make([]byte, readSize)
+	// Until it names an allowed panel, a connection has HelloTimeout in
+	// all; then IdleTimeout from its last valid message, counted only
+	// while the reader reads (not while it waits for the Handler's
+	// queue). A byte that does not make a valid message does not count:
+	// one byte a minute held a place for ever (issue 13). Deadlines use
+	// the real clock, not Config.Now.
+	c.valid.Store(time.Now().UnixNano())
+	deadline := time.Now().Add(min(s.helloWait, s.idle))
 	for {
-		c.nc.SetReadDeadline(time.Now().Add(s.idle)) // deadlines use the real clock, not Config.Now
+		c.nc.SetReadDeadline(deadline)
 		n, err := c.nc.Read(buf)
 		if n > 0 {
+			c.fresh = false
 			now := s.now()
 			c.last.Store(now.UnixNano())
 			c.out, c.pending = c.out[:0], c.pending[:0]
@@ -111,6 +129,9 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			if !keep {
 				return
 			}
+			if c.fresh && c.named {
+				deadline = time.Now().Add(s.idle)
+			}
 		}
 		if err != nil {
 			c.closed(err)
@@ -135,7 +156,7 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 	case c.relay != nil:
 		// spec: E.4.1: every read goes upstream unmodified; not before
 		// the panel named itself when only some are served.
-		if s.allowGUID == nil || c.getGUID() != "" {
+		if !s.restricted() || c.getGUID() != "" {
 			c.relay.enqueue(ctx, item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out)})
 		}
 	case len(c.out) > 0:
@@ -153,6 +174,9 @@ func (c *conn) closed(err error) {
 		log.Warn("cloud: connection closed in the middle of a message", "bytes", floodlog.Bytes(rest))
 	}
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && !c.named:
+		c.srv.stats.helloTimeouts.Add(1)
+		log.Info("cloud: connection closed: no hello naming a served panel in time", "timeout", min(c.srv.helloWait, c.srv.idle))
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.srv.stats.idleClosed.Add(1)
 		log.Info("cloud: idle connection closed", "timeout", c.srv.idle)
@@ -217,19 +241,24 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 		return true
 	}
 	if g := m.GUID(); g != "" {
-		if s.allowGUID != nil && !s.allowGUID[g] {
+		if !s.allowed(g) {
 			s.stats.rejected.Add(1)
-			s.log.Warn("cloud: panel not in AllowGUIDs; closing", "remote", c.remote, "guid", g)
+			s.log.Warn("cloud: hello from a panel not served; closing", "from", c.remote.Addr(), "guid", g)
 			return false
 		}
-		s.claim(c, g)
+		if !s.claim(c, g) {
+			return false
+		}
+		c.named = true
 	}
 	guid := c.getGUID()
-	if s.allowGUID != nil && guid == "" {
+	if s.restricted() && guid == "" {
 		s.stats.unidentified.Add(1)
 		s.log.Debug("cloud: message before the panel named itself ignored", "remote", c.remote, "kind", m.Kind)
 		return true
 	}
+	c.fresh = true
+	c.valid.Store(time.Now().UnixNano())
 	c.replies(&m)
 	if m.Kind == cloudproto.KindStatusChange || m.Kind == cloudproto.KindNotification {
 		c.pending = append(c.pending, pending{raw, guid})

@@ -96,12 +96,133 @@ func TestSplitEveryBoundary(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout: a client that never speaks is closed.
+// TestIdleTimeout: a panel that says nothing valid for IdleTimeout is
+// closed: bytes that make no message do not keep it open (issue 13: one
+// byte a minute held a place for ever), valid messages do.
 func TestIdleTimeout(t *testing.T) {
-	srv, _ := start(t, Config{IdleTimeout: 100 * time.Millisecond})
+	const idle = 300 * time.Millisecond
+	srv, _ := start(t, Config{IdleTimeout: idle})
 	p := dial(t, srv)
+	p.send(vector(t, "C-HELLO"))
+	p.expect(helloReplies(srv))
+	// Pings keep it open for many timeouts…
+	for range 10 {
+		time.Sleep(idle / 3)
+		p.sync()
+	}
+	// …a byte of garbage now and then does not.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(idle / 5):
+				p.nc.Write([]byte{0xee})
+			}
+		}
+	}()
 	p.closed()
-	waitStats(t, srv, func(s Stats) bool { return s.IdleClosed == 1 && s.Open == 0 })
+	close(stop)
+	<-done
+	waitStats(t, srv, func(s Stats) bool { return s.IdleClosed == 1 && s.Open == 0 && s.HelloTimeouts == 0 })
+}
+
+// TestHelloTimeout: a connection that has not named a panel within
+// HelloTimeout is closed, though it sends valid pings; one that sends
+// nothing too.
+func TestHelloTimeout(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	srv, _ := start(t, Config{HelloTimeout: wait})
+	quiet := dial(t, srv)
+	pinger := dial(t, srv)
+	for range 3 {
+		pinger.sync()
+	}
+	start := time.Now()
+	quiet.closed()
+	pinger.closed()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("closed after %v, want about %v", d, wait)
+	}
+	// A panel that says hello at once stays.
+	p := dial(t, srv)
+	p.send(vector(t, "C-DISCOVERY"))
+	p.read(44) // M11 (spec: D.4)
+	time.Sleep(2 * wait)
+	p.sync()
+	waitStats(t, srv, func(s Stats) bool { return s.HelloTimeouts == 2 && s.Open == 1 })
+}
+
+// TestMaxPerAddr: one address cannot take more than MaxPerAddr places;
+// others are still served.
+func TestMaxPerAddr(t *testing.T) {
+	srv, _ := start(t, Config{MaxPerAddr: 2})
+	a, b := dialFrom(t, srv, "127.0.0.2"), dialFrom(t, srv, "127.0.0.2")
+	a.sync()
+	b.sync()
+	dialFrom(t, srv, "127.0.0.2").closed()
+	dialFrom(t, srv, "127.0.0.3").sync()
+	if st := srv.Stats(); st.OverLimit != 1 || st.Accepted != 4 {
+		t.Errorf("stats %+v: want 1 over the limit of 4 accepted", st)
+	}
+	// A place given back is free again.
+	a.nc.Close()
+	waitStats(t, srv, func(s Stats) bool { return s.Open == 2 })
+	dialFrom(t, srv, "127.0.0.2").sync()
+}
+
+// TestConflict: a hello naming a panel connected from another address
+// does not replace the live connection while it is not silent; it is
+// closed, counted and reported. Once the live one has been silent for
+// Takeover, a newcomer from elsewhere takes over (a NAT rebinding).
+func TestConflict(t *testing.T) {
+	const takeover = 400 * time.Millisecond
+	var mu sync.Mutex
+	var got []Conflict
+	srv, rec := start(t, Config{Takeover: takeover, OnConflict: func(c Conflict) {
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+	}})
+	live := dialFrom(t, srv, "127.0.0.1")
+	live.send(helloWithGUID(t, "PANEL-A"))
+	live.expect(helloReplies(srv))
+
+	intruder := dialFrom(t, srv, "127.0.0.3")
+	intruder.send(helloWithGUID(t, "PANEL-A"), vector(t, "C-NOTIFICATION"))
+	intruder.closed()
+	live.send(vector(t, "C-NOTIFICATION"))
+	live.sync()
+	if msgs := rec.wait(t, 1); len(msgs) != 1 || msgs[0].Remote.Addr().String() != "127.0.0.1" {
+		t.Fatalf("messages %+v, want only the live panel's", msgs)
+	}
+	st := srv.Stats()
+	if st.Conflicts != 1 || st.Takeovers != 0 || st.Replaced != 0 {
+		t.Errorf("stats %+v: want 1 conflict, no takeover", st)
+	}
+
+	// Silent past Takeover: the newcomer wins.
+	time.Sleep(takeover + 100*time.Millisecond)
+	moved := dialFrom(t, srv, "127.0.0.4")
+	moved.send(helloWithGUID(t, "PANEL-A"))
+	moved.expect(helloReplies(srv))
+	live.closed()
+	st = waitStats(t, srv, func(s Stats) bool { return s.Open == 1 })
+	if st.Conflicts != 2 || st.Takeovers != 1 || st.Replaced != 1 {
+		t.Errorf("stats %+v: want 2 conflicts, 1 takeover", st)
+	}
+	if p, ok := srv.Panel("PANEL-A"); !ok || p.Remote.Addr().String() != "127.0.0.4" {
+		t.Errorf("Panel(PANEL-A) = %+v, %v; want the connection from 127.0.0.4", p, ok)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0].Takeover || got[0].New.Addr().String() != "127.0.0.3" || got[0].Live.Addr().String() != "127.0.0.1" ||
+		!got[1].Takeover || got[1].New.Addr().String() != "127.0.0.4" {
+		t.Errorf("conflicts reported: %+v", got)
+	}
 }
 
 // TestDisconnectMidMessage: a panel gone half way through a message

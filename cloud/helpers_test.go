@@ -106,9 +106,13 @@ type panel struct {
 	nc net.Conn
 }
 
-func dial(t *testing.T, srv *Server) *panel {
+func dial(t *testing.T, srv *Server) *panel { t.Helper(); return dialFrom(t, srv, "127.0.0.1") }
+
+// dialFrom connects from the loopback address ip, as another host.
+func dialFrom(t *testing.T, srv *Server, ip string) *panel {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", srv.Addr().String(), patience)
+	d := net.Dialer{Timeout: patience, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	nc, err := d.Dial("tcp", srv.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

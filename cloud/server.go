@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/connlimit"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -25,8 +26,24 @@ const (
 	// DefaultIdleTimeout closes a connection that sent nothing for this
 	// long. Panels ping about once a minute (spec: D.5.1, G.10).
 	DefaultIdleTimeout = 3 * time.Minute
+	// DefaultHelloTimeout closes a connection that has not named an
+	// allowed panel (a hello or discovery) this long after it was
+	// accepted. A panel sends its discovery or hello first, at once
+	// (spec: D.8); 10 s covers a first segment lost twice (TCP
+	// retransmits after 1 s and 3 s more, RFC 6298) on a slow link.
+	DefaultHelloTimeout = 10 * time.Second
+	// DefaultTakeover is how long a panel's connection must have been
+	// silent (no valid message) before a connection from another
+	// address may take its GUID over. Panels ping about once a minute
+	// (spec: D.5.1, G.10); half a period more is the margin.
+	DefaultTakeover = 90 * time.Second
 	// DefaultMaxConns bounds the open panel connections.
 	DefaultMaxConns = 64
+	// DefaultMaxPerAddr bounds the connections from one IP address. A
+	// home has one or a few panels behind its address, and a panel that
+	// reconnects may briefly hold two (the old one half-open); a fleet
+	// behind one NAT needs Config.MaxPerAddr raised.
+	DefaultMaxPerAddr = 8
 	// DefaultQueueSize bounds the messages waiting for the Handler.
 	DefaultQueueSize = 256
 	// writeTimeout bounds a reply write to a panel that stopped reading.
@@ -57,12 +74,31 @@ type Config struct {
 	// Handler receives the messages that carry events; nil drops them
 	// after counting.
 	Handler Handler
-	// IdleTimeout closes a connection that sent nothing for this long;
+	// IdleTimeout closes a connection that sent no valid message for
+	// this long (bytes that do not frame or decode do not count);
 	// default DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// HelloTimeout closes a connection that has not named an allowed
+	// panel with a hello or discovery this long after it was accepted
+	// (Stats.HelloTimeouts); default DefaultHelloTimeout.
+	HelloTimeout time.Duration
+	// Takeover is how long a panel's connection must have sent no valid
+	// message before a connection from another IP address that names
+	// the same panel replaces it; until then the newcomer is closed and
+	// the conflict counted and reported (Stats.Conflicts, OnConflict).
+	// A connection from the same address always replaces the old one:
+	// that is the panel reconnecting. Default DefaultTakeover.
+	Takeover time.Duration
+	// OnConflict, if set, is called (from a connection's goroutine;
+	// keep it short) each time two addresses claim one panel's GUID.
+	OnConflict func(Conflict)
 	// MaxConns bounds the open connections; more are closed at once and
 	// counted in Stats.OverLimit. Default DefaultMaxConns.
 	MaxConns int
+	// MaxPerAddr bounds the open connections from one IP address; more
+	// are closed at once and counted in Stats.OverLimit. Default
+	// DefaultMaxPerAddr; -1 means no per-address bound.
+	MaxPerAddr int
 	// QueueSize bounds the messages waiting for the Handler. When it is
 	// full, a connection's reader waits for room (Stats.Waits) after
 	// sending the replies to what it has read: TCP flow control then slows
@@ -73,6 +109,10 @@ type Config struct {
 	// gets no reply and no event until its hello or discovery names one of
 	// them; naming another closes it (Stats.Rejected).
 	AllowGUIDs []string
+	// AllowGUID, if set, is asked at each hello or discovery whether the
+	// panel it names is served, as AllowGUIDs (a GUID either accepts is
+	// served). For lists that change while the server runs.
+	AllowGUID func(guid string) bool
 	// AllowNets, if not empty, lists the networks panels may connect
 	// from; other connections are closed at once (Stats.Rejected).
 	AllowNets []netip.Prefix
@@ -171,7 +211,10 @@ type Stats struct {
 	Rejected      int64 // connections closed by AllowNets or AllowGUIDs
 	OverLimit     int64 // connections closed because MaxConns were open
 	Replaced      int64 // connections closed because the same panel connected again
+	Conflicts     int64 // hellos naming a panel connected from another address (see Config.Takeover)
+	Takeovers     int64 // of which replaced the silent connection
 	IdleClosed    int64 // connections closed by IdleTimeout
+	HelloTimeouts int64 // connections closed by HelloTimeout
 	Messages      int64 // messages framed and decoded
 	Unknown       int64 // of which of a kind outside the catalogue, skipped
 	Unidentified  int64 // of which ignored: with AllowGUIDs, before the panel named itself
@@ -192,6 +235,7 @@ type Stats struct {
 
 type counters struct {
 	open, accepted, rejected, overLimit, replaced, idleClosed         atomic.Int64
+	conflicts, takeovers, helloTimeouts                               atomic.Int64
 	messages, unknown, unidentified, delivered, waits, dropped        atomic.Int64
 	framingErrors, decodeErrors, invalid                              atomic.Int64
 	upstreamConnects, upstreamFailures, upstreamDropped, localReplies atomic.Int64
@@ -201,16 +245,22 @@ type counters struct {
 // Server is a cloud server for many panels at once. Its methods are safe
 // for concurrent use.
 type Server struct {
-	ln        net.Listener
-	advertise netip.AddrPort
-	handler   Handler
-	idle      time.Duration
-	maxConns  int
-	allowGUID map[string]bool
-	allowNets []netip.Prefix
-	log       *slog.Logger
-	now       func() time.Time
-	localPort int
+	ln         net.Listener
+	advertise  netip.AddrPort
+	handler    Handler
+	idle       time.Duration
+	helloWait  time.Duration
+	takeover   time.Duration
+	onConflict func(Conflict)
+	maxConns   int
+	perAddr    int
+	limited    *connlimit.Listener
+	allowGUID  map[string]bool
+	allowFn    func(string) bool
+	allowNets  []netip.Prefix
+	log        *slog.Logger
+	now        func() time.Time
+	localPort  int
 
 	upstream         string
 	chain            func(guid string) bool
@@ -237,15 +287,20 @@ type Server struct {
 // valid at once. Call Serve to accept panels.
 func New(cfg Config) (*Server, error) {
 	s := &Server{
-		advertise: cfg.Advertise,
-		handler:   cfg.Handler,
-		idle:      cfg.IdleTimeout,
-		maxConns:  cfg.MaxConns,
-		allowNets: slices.Clone(cfg.AllowNets),
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		conns:     map[*conn]struct{}{},
-		byGUID:    map[string]*conn{},
+		advertise:  cfg.Advertise,
+		handler:    cfg.Handler,
+		idle:       cfg.IdleTimeout,
+		helloWait:  cmp.Or(cfg.HelloTimeout, DefaultHelloTimeout),
+		takeover:   cmp.Or(cfg.Takeover, DefaultTakeover),
+		onConflict: cfg.OnConflict,
+		maxConns:   cfg.MaxConns,
+		perAddr:    cmp.Or(cfg.MaxPerAddr, DefaultMaxPerAddr),
+		allowFn:    cfg.AllowGUID,
+		allowNets:  slices.Clone(cfg.AllowNets),
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		conns:      map[*conn]struct{}{},
+		byGUID:     map[string]*conn{},
 
 		upstream: cfg.Upstream, chain: cfg.Chain,
 		dial:             cfg.Dial,
@@ -276,7 +331,7 @@ func New(cfg Config) (*Server, error) {
 		qs = DefaultQueueSize
 	}
 	switch {
-	case s.idle < 0 || s.maxConns < 0 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0 || s.upTimeout < 0:
+	case s.idle < 0 || s.helloWait < 0 || s.takeover < 0 || s.maxConns < 0 || s.perAddr < -1 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0 || s.upTimeout < 0:
 		return nil, fmt.Errorf("%w: negative duration or size", ErrConfig)
 	case s.backoffMax < s.backoffMin:
 		return nil, fmt.Errorf("%w: BackoffMax %v below BackoffMin %v", ErrConfig, s.backoffMax, s.backoffMin)
@@ -311,6 +366,22 @@ func New(cfg Config) (*Server, error) {
 	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
 		s.localPort = a.Port
 	}
+	// Over a limit, a connection is closed as it is accepted, so that
+	// one host cannot hold every place (issue 13: 64 idle connections
+	// locked the panels out).
+	s.limited = connlimit.New(s.ln, connlimit.Config{
+		Max: s.maxConns, PerAddr: max(s.perAddr, 0),
+		Rejected: func(addr net.Addr, perAddr bool) {
+			s.stats.accepted.Add(1)
+			s.stats.overLimit.Add(1)
+			ip := addrPort(addr).Addr()
+			if perAddr {
+				s.log.Warn("cloud: too many connections from one address; closed", "from", ip, "max_per_address", s.perAddr)
+			} else {
+				s.log.Warn("cloud: too many connections; closed", "from", ip, "max", s.maxConns)
+			}
+		},
+	})
 	return s, nil
 }
 
@@ -323,6 +394,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Open: c.open.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(),
 		OverLimit: c.overLimit.Load(), Replaced: c.replaced.Load(), IdleClosed: c.idleClosed.Load(),
+		Conflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(), HelloTimeouts: c.helloTimeouts.Load(),
 		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
 		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
 		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
@@ -381,7 +453,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	var err error
 	for backoff := time.Duration(0); ; {
-		nc, aerr := s.ln.Accept()
+		nc, aerr := s.limited.Accept()
 		if aerr != nil {
 			if ctx.Err() != nil {
 				break
@@ -432,9 +504,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.conns) >= s.maxConns || s.closing {
-		s.stats.overLimit.Add(1)
-		s.log.Warn("cloud: too many connections", "remote", remote, "max", s.maxConns)
+	if s.closing {
 		nc.Close()
 		return nil
 	}
@@ -449,25 +519,99 @@ func (s *Server) admit(nc net.Conn) *conn {
 	return c
 }
 
-// claim records that c speaks for panel guid, closing the panel's older
-// connection: a panel that reconnects replaces only its own ([REC],
-// spec: E.5).
-func (s *Server) claim(c *conn, guid string) {
+// Conflict is two addresses claiming one panel: a hello or discovery
+// naming a panel whose connection from another IP address is open.
+// Nothing in the protocol tells the panel from an impostor (spec: D.1),
+// so the rule is one of time: the live connection is kept, and the
+// newcomer closed, unless the live one has been silent for
+// Config.Takeover, which a panel that pings does not do (spec: D.5.1).
+type Conflict struct {
+	GUID string
+	// Live is the address of the connection that was open; New is the
+	// newcomer's.
+	Live, New netip.AddrPort
+	// Takeover is true when the newcomer replaced the live connection,
+	// silent since LastLive; false when the newcomer was closed.
+	Takeover bool
+	LastLive time.Time
+	Time     time.Time
+}
+
+// allowed reports whether the panel guid is served (Config.AllowGUIDs,
+// Config.AllowGUID).
+func (s *Server) allowed(guid string) bool {
+	if s.allowGUID == nil && s.allowFn == nil {
+		return true
+	}
+	return s.allowGUID[guid] || s.allowFn != nil && s.allowFn(guid)
+}
+
+// restricted reports whether only some GUIDs are served.
+func (s *Server) restricted() bool { return s.allowGUID != nil || s.allowFn != nil }
+
+// claim records that c speaks for panel guid. The panel's older
+// connection from the same address is closed: the panel reconnected and
+// replaces only its own ([REC], spec: E.5). One from another address is
+// a conflict (see Conflict): claim returns false when c must close.
+func (s *Server) claim(c *conn, guid string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if c.guid == guid {
-		return
+		s.mu.Unlock()
+		return true
+	}
+	now := time.Now() // deadlines and silences use the real clock
+	old := s.byGUID[guid]
+	var conflict *Conflict
+	if old != nil && old != c && old.remote.Addr() != c.remote.Addr() {
+		last := old.lastValid()
+		conflict = &Conflict{GUID: guid, Live: old.remote, New: c.remote, LastLive: last, Time: s.now()}
+		s.stats.conflicts.Add(1)
+		if now.Sub(last) < s.takeover {
+			s.mu.Unlock()
+			s.log.Warn("cloud: a second address claims a connected panel; kept the live connection, closed the newcomer",
+				"guid", guid, "live", old.remote.Addr(), "from", c.remote.Addr(), "live_silent", now.Sub(last).Round(time.Second))
+			s.conflict(*conflict)
+			return false
+		}
+		conflict.Takeover = true
+		s.stats.takeovers.Add(1)
+		s.log.Warn("cloud: another address claims a panel whose connection is silent; it takes over",
+			"guid", guid, "live", old.remote.Addr(), "from", c.remote.Addr(), "live_silent", now.Sub(last).Round(time.Second))
 	}
 	if c.guid != "" && s.byGUID[c.guid] == c {
 		delete(s.byGUID, c.guid)
 	}
 	c.setGUID(guid)
-	if old := s.byGUID[guid]; old != nil && old != c {
+	if old != nil && old != c {
 		s.stats.replaced.Add(1)
-		s.log.Info("cloud: panel reconnected; closing its old connection", "guid", guid, "old", old.remote, "new", c.remote)
+		if conflict == nil {
+			s.log.Info("cloud: panel reconnected; closing its old connection", "guid", guid, "old", old.remote, "new", c.remote)
+		}
 		old.nc.Close()
 	}
 	s.byGUID[guid] = c
+	s.mu.Unlock()
+	if conflict != nil {
+		s.conflict(*conflict)
+	}
+	return true
+}
+
+func (s *Server) conflict(c Conflict) {
+	if s.onConflict != nil {
+		s.onConflict(c)
+	}
+}
+
+// Panel returns the open connection that speaks for the panel guid.
+func (s *Server) Panel(guid string) (Panel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.byGUID[guid]
+	if c == nil {
+		return Panel{}, false
+	}
+	return c.info(), true
 }
 
 // release forgets a closed connection.

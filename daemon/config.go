@@ -52,6 +52,10 @@ type Config struct {
 	// relative path is relative to the config file's directory; "~/" is
 	// the home directory. Default: DefaultStateDir.
 	StateDir string `yaml:"state_dir"`
+
+	// Warnings are what ParseConfig found deprecated in the file: keys
+	// that no longer do anything. Run logs them.
+	Warnings []*ConfigError
 }
 
 // MQTTConfig is the broker the daemon publishes to.
@@ -61,8 +65,9 @@ type MQTTConfig struct {
 	URL      string `yaml:"url"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	// Protocol is the MQTT version: ProtocolAuto (MQTT 5, or 3.1.1 when
-	// the broker refuses 5), "5" or "3.1.1"; default auto.
+	// Protocol is no longer used: the daemon speaks MQTT 3.1.1, which
+	// every broker speaks. Left in a file it is a warning (Warnings), not
+	// an error, so that an upgrade starts.
 	Protocol string `yaml:"protocol"`
 	// Listen is the embedded broker's TCP address (only without URL);
 	// default DefaultMQTTListen.
@@ -150,6 +155,11 @@ type PanelConfig struct {
 	HistoryInterval time.Duration `yaml:"history_interval"`
 	// PIN, when set, is required by arm and disarm commands from MQTT.
 	PIN string `yaml:"pin"`
+	// GUID is the panel's GUID, for notifications cloud and chained: the
+	// cloud server serves the panel from the start, without reading its
+	// GUID over UDP first (which a panel reachable only through its
+	// cloud connection never answers). Default: read from the panel.
+	GUID string `yaml:"guid"`
 }
 
 // CloudConfig is the cloud server shared by the cloud and chained panels.
@@ -164,6 +174,53 @@ type CloudConfig struct {
 	// to, host or host:port (port 5678 by default); the panels' factory
 	// setting is 47.88.7.61:5678 (spec: notifications-and-cloud.md).
 	Upstream string `yaml:"upstream"`
+	// Allow lists the networks (CIDR, or single addresses) panels may
+	// connect from; others are closed at once. Default: any address.
+	Allow []string `yaml:"allow"`
+	// AcceptAnyGUID serves every panel that connects; by default only
+	// the configured panels are (by panels[].guid, or the GUID read from
+	// the panel), and a connection naming another is closed.
+	AcceptAnyGUID bool `yaml:"accept_any_guid"`
+	// MaxConnections bounds the open panel connections; default
+	// DefaultCloudMaxConns.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxPerAddress bounds the open connections from one IP address;
+	// default DefaultCloudMaxPerAddr. Raise it for many panels behind
+	// one NAT.
+	MaxPerAddress int `yaml:"max_per_address"`
+}
+
+// AllowNets returns Allow as prefixes; a single address is its own
+// network.
+func (c *CloudConfig) AllowNets() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.Allow))
+	for _, a := range c.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(a)
+			if ierr != nil {
+				return nil, fmt.Errorf("%q: want a network (192.168.1.0/24) or an address", a)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// checkGUID checks a panel GUID as the cloud protocol carries it: up
+// to 15 bytes of text (spec: notifications-and-cloud.md D.5.2), here
+// printable ASCII without spaces, as every GUID seen.
+func checkGUID(g string) error {
+	if len(g) == 0 || len(g) > 15 {
+		return fmt.Errorf("%q: want 1 to 15 characters (e.g. GA00000A0000000)", g)
+	}
+	for i := range len(g) {
+		if g[i] <= ' ' || g[i] > '~' {
+			return fmt.Errorf("%q: want letters, digits and punctuation only", g)
+		}
+	}
+	return nil
 }
 
 // AdvertiseAddr returns Advertise as an address and port (port 5678 when
@@ -214,13 +271,14 @@ const (
 	DefaultDiscoveryPrefix = "homeassistant"
 	DefaultTopicPrefix     = "g90"
 	DefaultMQTTListen      = "127.0.0.1:1883"
-	DefaultMQTTProtocol    = "auto"
 	DefaultPort            = 12368
 	DefaultNotifyListen    = ":12901"
 	DefaultPoll            = 30 * time.Second
 	DefaultHistoryInterval = 5 * time.Second
 	DefaultWebListen       = "127.0.0.1:8080"
 	DefaultCloudPort       = 5678 // spec: local-protocol.md 1.1
+	DefaultCloudMaxConns   = 64   // cloud.DefaultMaxConns
+	DefaultCloudMaxPerAddr = 8    // cloud.DefaultMaxPerAddr
 	DefaultJournalMaxAge   = 30 * 24 * time.Hour
 	DefaultJournalMaxEvent = 100_000
 	// MinPoll is the shortest polling interval accepted.
@@ -294,8 +352,9 @@ func DefaultStateDir() (string, error) {
 
 func defaultConfig() Config {
 	return Config{
-		MQTT:    MQTTConfig{Protocol: DefaultMQTTProtocol, DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
+		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
+		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr},
 		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent},
 	}
 }
@@ -379,16 +438,18 @@ func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
+	cfg.Warnings = d.warnings
 	return &cfg, nil
 }
 
 // decoder fills a Config from YAML nodes, strictly, and keeps the line
 // of every key for the errors of validation.
 type decoder struct {
-	file  string
-	env   func(string) (string, bool)
-	lines map[string]int // key path → line
-	errs  []error
+	file     string
+	env      func(string) (string, bool)
+	lines    map[string]int // key path → line
+	errs     []error
+	warnings []*ConfigError
 }
 
 func (d *decoder) errorf(path string, format string, args ...any) {
@@ -409,6 +470,10 @@ func (d *decoder) line(path string) int {
 		}
 		path = path[:i]
 	}
+}
+
+func (d *decoder) warnf(path string, format string, args ...any) {
+	d.warnings = append(d.warnings, &ConfigError{File: d.file, Line: d.lines[path], Field: path, Err: fmt.Errorf(format, args...)})
 }
 
 var (
@@ -610,10 +675,7 @@ func validEnvName(s string) bool {
 	return true
 }
 
-var (
-	mqttSchemes   = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
-	mqttProtocols = []string{"auto", "5", "3.1.1"}
-)
+var mqttSchemes = []string{"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"}
 
 // validate checks the values and fills the defaults that depend on
 // others.
@@ -678,11 +740,8 @@ func (d *decoder) validate(c *Config) {
 			}
 		}
 	}
-	switch {
-	case !slices.Contains(mqttProtocols, m.Protocol):
-		d.errorf("mqtt.protocol", "%q: want %s", m.Protocol, strings.Join(mqttProtocols, ", "))
-	case m.Protocol == "3.1.1" && (strings.HasPrefix(m.URL, "ws://") || strings.HasPrefix(m.URL, "wss://")):
-		d.errorf("mqtt.protocol", "3.1.1 is not available over WebSocket (ws://, wss://); use auto or 5, or an mqtt:// or mqtts:// URL")
+	if _, set := d.lines["mqtt.protocol"]; set {
+		d.warnf("mqtt.protocol", "no longer used and ignored: g90 speaks MQTT 3.1.1, which every broker speaks; remove the key")
 	}
 	if m.Password != "" && m.Username == "" {
 		d.errorf("mqtt.password", "set without mqtt.username")
@@ -693,7 +752,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Panels) == 0 {
 		d.errorf("panels", "no panel configured")
 	}
-	names, hosts, listens := map[string]int{}, map[string]int{}, map[string]int{}
+	names, hosts, listens, guids := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
@@ -742,7 +801,7 @@ func (d *decoder) validate(c *Config) {
 			// notifications-and-cloud.md A.1), so one per network: two
 			// on one socket would each get the other's, or neither.
 			if j, dup := listens[p.NotifyListen]; dup {
-				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); give each its own interface address, or use notifications: cloud", p.NotifyListen, j)
+				d.errorf(at("notify_listen"), "%s is also panels[%d]'s: only one panel per network sends local notifications (it must have the address 10.10.10.250); use notifications: cloud (or history) for the other panel", p.NotifyListen, j)
 			} else {
 				listens[p.NotifyListen] = i
 			}
@@ -756,6 +815,18 @@ func (d *decoder) validate(c *Config) {
 		if p.PIN != "" && strings.Trim(p.PIN, "0123456789") != "" {
 			d.errorf(at("pin"), "want digits only")
 		}
+		if p.GUID != "" {
+			if err := checkGUID(p.GUID); err != nil {
+				d.errorf(at("guid"), "%v", err)
+			} else if j, dup := guids[p.GUID]; dup {
+				d.errorf(at("guid"), "%s is also panels[%d]'s", p.GUID, j)
+			} else {
+				guids[p.GUID] = i
+			}
+			if p.Notifications != NotifyCloud && p.Notifications != NotifyChained {
+				d.errorf(at("guid"), "set, but notifications is %s: the GUID is for the cloud server (cloud or chained)", p.Notifications)
+			}
+		}
 	}
 	if c.Cloud.Listen != "" {
 		d.checkAddr("cloud.listen", c.Cloud.Listen, false)
@@ -768,6 +839,15 @@ func (d *decoder) validate(c *Config) {
 	}
 	if _, err := c.Cloud.AdvertiseAddr(); err != nil {
 		d.errorf("cloud.advertise", "%v", err)
+	}
+	if _, err := c.Cloud.AllowNets(); err != nil {
+		d.errorf("cloud.allow", "%v", err)
+	}
+	if c.Cloud.MaxConnections < 1 {
+		d.errorf("cloud.max_connections", "%d: want at least 1", c.Cloud.MaxConnections)
+	}
+	if c.Cloud.MaxPerAddress < 1 {
+		d.errorf("cloud.max_per_address", "%d: want at least 1", c.Cloud.MaxPerAddress)
 	}
 	d.checkAddr("web.listen", c.Web.Listen, false)
 	for i, h := range c.Web.Hosts {

@@ -31,14 +31,14 @@ func TestExampleConfig(t *testing.T) {
 	}
 	want := &Config{
 		MQTT: MQTTConfig{
-			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Protocol: "auto", Listen: "127.0.0.1:1883",
+			URL: "mqtts://broker.example.net:8883", Username: "g90", Password: "s3cret", Listen: "127.0.0.1:1883",
 			DiscoveryPrefix: "homeassistant", TopicPrefix: "g90",
 		},
 		Panels: []PanelConfig{
 			{Name: "home", Host: "192.168.1.50", Port: 12368, Notifications: NotifyLocal, NotifyListen: ":12901", Poll: 30 * time.Second, HistoryInterval: 5 * time.Second, PIN: "1234"},
 			{Name: "garage", Host: "192.168.1.51", Port: 12368, Notifications: NotifyChained, NotifyListen: ":12901", Poll: time.Minute, HistoryInterval: 5 * time.Second},
 		},
-		Cloud:    CloudConfig{Listen: ":5678", Advertise: "192.168.1.10", Upstream: "47.88.7.61:5678"},
+		Cloud:    CloudConfig{Listen: ":5678", Advertise: "192.168.1.10", Upstream: "47.88.7.61:5678", MaxConnections: 64, MaxPerAddress: 8},
 		Web:      WebConfig{Listen: "127.0.0.1:8080", Hosts: []string{}},
 		Journal:  JournalConfig{MaxAge: 720 * time.Hour, MaxEvents: 100000},
 		StateDir: "/var/lib/g90",
@@ -112,7 +112,6 @@ mqtt:
   url: tcp://${MQTT_HOST}:1883
   username: $USER_1
   password: "pa$$word"
-  protocol: 3.1.1
 panels:
   - host: a
     poll: 0s
@@ -130,7 +129,7 @@ state_dir: state
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" || cfg.MQTT.Protocol != "3.1.1" {
+	if cfg.MQTT.URL != "tcp://broker:1883" || cfg.MQTT.Username != "me" || cfg.MQTT.Password != "pa$word" || len(cfg.Warnings) != 0 {
 		t.Errorf("mqtt %+v", cfg.MQTT)
 	}
 	if p := cfg.Panels[0]; p.Poll != 0 || p.PIN != "0123" || p.Notifications != NotifyNone {
@@ -147,20 +146,23 @@ state_dir: state
 	}
 }
 
-// mqtt.protocol takes YAML's number 5 as the string "5"; left out, it is
-// auto.
-func TestConfigMQTTProtocol(t *testing.T) {
-	for yaml, want := range map[string]string{
-		"": "auto", "  protocol: auto\n": "auto", "  protocol: 5\n": "5", "  protocol: \"5\"\n": "5", "  protocol: 3.1.1\n": "3.1.1",
-		"  url: ws://broker/mqtt\n  protocol: 5\n": "5", "  url: mqtts://broker\n  protocol: 3.1.1\n": "3.1.1",
-	} {
+// mqtt.protocol, of the days of MQTT 5, is ignored whatever its value,
+// with a warning that names it and its line and says what to do; the
+// file still loads, so that an upgrade starts.
+func TestConfigMQTTProtocolDeprecated(t *testing.T) {
+	for _, yaml := range []string{"  protocol: auto\n", "  protocol: 5\n", "  protocol: 3.1.1\n", "  protocol: \"\"\n", "  url: ws://broker/mqtt\n  protocol: 3.1.1\n"} {
 		cfg, err := ParseConfig("g90.yaml", []byte("mqtt:\n  listen: 127.0.0.1:1883\n"+yaml+"panels:\n  - host: a\n"), nil)
 		if err != nil {
 			t.Fatalf("%q: %v", yaml, err)
 		}
-		if cfg.MQTT.Protocol != want {
-			t.Errorf("%q: protocol %q, want %q", yaml, cfg.MQTT.Protocol, want)
+		if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0].Error(), "g90.yaml:") ||
+			!strings.Contains(cfg.Warnings[0].Error(), ": mqtt.protocol: no longer used and ignored: g90 speaks MQTT 3.1.1, which every broker speaks; remove the key") {
+			t.Errorf("%q: warnings %v", yaml, cfg.Warnings)
 		}
+	}
+	cfg, err := ParseConfig("g90.yaml", []byte("panels:\n  - host: a\n"), nil)
+	if err != nil || len(cfg.Warnings) != 0 {
+		t.Fatalf("without the key: %v, warnings %v", err, cfg.Warnings)
 	}
 }
 
@@ -189,6 +191,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad variable name", panel + "mqtt:\n  password: ${1X}\n", "mqtt.password: ${1X}: not a variable name"},
 		{"lone dollar", panel + "mqtt:\n  password: a$\n", "mqtt.password: $ not followed by a variable name (write $$ for a $)"},
 		{"no panels", "web:\n  listen: :8080\n", "g90.yaml: panels: no panel configured"},
+		{"guid too long", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: cloud\n    guid: GA00000A00000000\n", `panels[0].guid: "GA00000A00000000": want 1 to 15 characters`},
+		{"guid with a space", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: cloud\n    guid: GA 0\n", `panels[0].guid: "GA 0": want letters, digits and punctuation only`},
+		{"guid of a local panel", "panels:\n  - host: a\n    guid: GA00000A0000000\n", "panels[0].guid: set, but notifications is local"},
+		{"duplicate guid", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: cloud\n    guid: G1\n  - host: b\n    notifications: cloud\n    guid: G1\n", "panels[1].guid: G1 is also panels[0]'s"},
+		{"bad cloud.allow", panel + "cloud:\n  allow: [192.168.1.0/33]\n", `cloud.allow: "192.168.1.0/33": want a network`},
+		{"cloud.max_per_address 0", panel + "cloud:\n  max_per_address: 0\n", "cloud.max_per_address: 0: want at least 1"},
 		{"empty file", "", "panels: no panel configured"},
 		{"no host", "panels:\n  - name: x\n", "g90.yaml:2: panels[0]: host is required"},
 		{"duplicate names", "panels:\n  - host: a\n    name: home\n  - host: b\n    name: home\n", `g90.yaml:5: panels[1].name: "home" is also the name of panels[0]`},
@@ -216,9 +224,6 @@ func TestConfigErrors(t *testing.T) {
 		{"cert without key", panel + "mqtt:\n  url: mqtts://broker\n  cert_file: /etc/ssl/me.pem\n", "mqtt.cert_file: cert_file and key_file go together"},
 		{"ca_file missing", panel + "mqtt:\n  url: mqtts://broker\n  ca_file: /nonexistent/ca.pem\n", "g90.yaml:5: mqtt.ca_file: open /nonexistent/ca.pem: no such file"},
 		{"ca_file not PEM", panel + "mqtt:\n  url: mqtts://broker\n  ca_file: config.go\n", "mqtt.ca_file: config.go: no PEM certificate in it"},
-		{"mqtt protocol", panel + "mqtt:\n  protocol: 3.1\n", `g90.yaml:4: mqtt.protocol: "3.1": want auto, 5, 3.1.1`},
-		{"mqtt protocol empty", panel + "mqtt:\n  protocol: \"\"\n", `g90.yaml:4: mqtt.protocol: "": want auto, 5, 3.1.1`},
-		{"mqtt 3.1.1 over WebSocket", panel + "mqtt:\n  url: wss://broker/mqtt\n  protocol: 3.1.1\n", "g90.yaml:5: mqtt.protocol: 3.1.1 is not available over WebSocket"},
 		{"password without user", panel + "mqtt:\n  password: x\n", "g90.yaml:4: mqtt.password: set without mqtt.username"},
 		{"topic wildcard", panel + "mqtt:\n  topic_prefix: g90/#\n", `mqtt.topic_prefix: "g90/#": no MQTT wildcards`},
 		{"topic slash", panel + "mqtt:\n  discovery_prefix: /ha\n", `mqtt.discovery_prefix: "/ha": no leading or trailing /`},

@@ -90,7 +90,7 @@ var (
 	mqttConnections = prometheus.NewDesc("g90_mqtt_connections_total", "Connections of the MQTT bridge to the broker (the first and every reconnection).", nil, nil)
 	mqttQueue       = prometheus.NewDesc("g90_mqtt_queue_depth", "Messages in the MQTT bridge's outbound queue, waiting for the broker.", nil, nil)
 	mqttPublished   = prometheus.NewDesc("g90_mqtt_published_total", "Messages the MQTT bridge queued for the broker.", nil, nil)
-	mqttCommands    = prometheus.NewDesc("g90_mqtt_commands_total", "Commands from MQTT: done, rejected (bad payload, wrong PIN, unknown entity) or failed (the panel did not carry it out).", []string{"result"}, nil)
+	mqttCommands    = prometheus.NewDesc("g90_mqtt_commands_total", "Commands from MQTT: done, rejected (bad payload, wrong PIN, unknown entity), failed (the panel did not carry it out) or retained (sent with the retain flag: ignored and cleared).", []string{"result"}, nil)
 )
 
 func (c bridgeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -114,6 +114,7 @@ func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.Commands-s.CommandErrors), "done")
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.RejectedCommand), "rejected")
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.CommandErrors), "failed")
+	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.RetainedCommand), "retained")
 }
 
 // WatchJournal reports j's counts at every scrape. Call it once.
@@ -246,6 +247,7 @@ var panelDescs = []desc{
 	{"g90_decode_errors_total", "Datagrams from the panel that failed to decode: source local for notifications, command for replies.", []string{"source"}},
 	{"g90_notify_datagrams_total", "Notification datagrams received.", nil},
 	{"g90_notify_wrong_host_total", "Notification datagrams from another host, rejected.", nil},
+	{"g90_notify_wrong_interface_total", "Notification datagrams from the panel's address on an interface that does not lead to the panel (forged), rejected.", nil},
 	{"g90_monitor_messages_total", "Messages taken from the event sources.", nil},
 	{"g90_monitor_dropped_total", "Messages lost because the monitor's queue was full.", nil},
 	{"g90_monitor_wrong_device_total", "Alerts carrying another panel's GUID, dropped.", nil},
@@ -258,6 +260,8 @@ var panelDescs = []desc{
 	{"g90_subscriber_queue_depth", "Events waiting in a consumer's queue.", []string{"consumer"}},
 	{"g90_subscriber_dropped_total", "Events a consumer lost because its queue was full.", []string{"consumer"}},
 	{"g90_last_packet_age_seconds", "Seconds since the last packet from the panel, by source; absent before the first.", []string{"source"}},
+	{"g90_cloud_panel_conflicts_total", "Hellos naming this panel from a second address while it was connected (cloud panels only).", nil},
+	{"g90_cloud_panel_conflict", "1 for an hour after a second address claimed this panel, else 0 (cloud panels only).", nil},
 }
 
 // Describe implements prometheus.Collector.
@@ -293,6 +297,7 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 		ls := l.Stats()
 		counter("g90_notify_datagrams_total", ls.Datagrams)
 		counter("g90_notify_wrong_host_total", ls.WrongHost)
+		counter("g90_notify_wrong_interface_total", ls.WrongInterface)
 		counter("g90_decode_errors_total", ls.Malformed, string(notify.SourceLocal))
 	}
 	ms := mon.Stats()
@@ -305,6 +310,11 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 	n, capacity := mon.QueueDepth()
 	gauge("g90_monitor_queue_depth", float64(n))
 	gauge("g90_monitor_queue_capacity", float64(capacity))
+
+	if cs := st.Cloud; cs != nil {
+		counter("g90_cloud_panel_conflicts_total", cs.Conflicts)
+		gauge("g90_cloud_panel_conflict", map[bool]float64{true: 1}[cs.Conflict])
+	}
 
 	now := p.now()
 	for src, at := range st.LastPacket {
@@ -389,9 +399,12 @@ var (
 	cloudMetrics = []cloudMetric{
 		{cloudDesc("g90_cloud_connections_open", "Panel connections open to the cloud server."), prometheus.GaugeValue, func(s cloud.Stats) int64 { return s.Open }},
 		{cloudDesc("g90_cloud_connections_total", "Panel connections accepted by the cloud server."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Accepted }},
-		{cloudDesc("g90_cloud_connections_rejected_total", "Connections closed by an allow-list, the connection limit, idle timeout or a reconnect of the same panel."), prometheus.CounterValue, func(s cloud.Stats) int64 {
-			return s.Rejected + s.OverLimit + s.IdleClosed + s.Replaced
+		{cloudDesc("g90_cloud_connections_rejected_total", "Connections closed by an allow-list, a connection limit, the hello or idle timeout, a reconnect of the same panel or a GUID conflict."), prometheus.CounterValue, func(s cloud.Stats) int64 {
+			return s.Rejected + s.OverLimit + s.IdleClosed + s.HelloTimeouts + s.Replaced + s.Conflicts - s.Takeovers
 		}},
+		{cloudDesc("g90_cloud_over_limit_total", "Connections closed at accept by cloud.max_connections or cloud.max_per_address."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.OverLimit }},
+		{cloudDesc("g90_cloud_hello_timeouts_total", "Connections closed for not naming a served panel within the hello timeout."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.HelloTimeouts }},
+		{cloudDesc("g90_cloud_guid_conflicts_total", "Hellos naming a panel already connected from another address (refused, or taking over a silent connection)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Conflicts }},
 		{cloudDesc("g90_cloud_messages_total", "Messages framed and decoded by the cloud server."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Messages }},
 		{cloudDesc("g90_cloud_waits_total", "Cloud messages that found the event queue full, so that their panel's connection waited (TCP backpressure)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Waits }},
 		{cloudDesc("g90_cloud_dropped_total", "Cloud messages lost because the server stopped while they waited for the event queue."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Dropped + s.UpstreamDropped }},

@@ -147,6 +147,7 @@ func TestMetrics(t *testing.T) {
 		`g90_decode_errors_total{panel="home",source="local"}`:                                      0,
 		`g90_notify_datagrams_total{panel="home"}`:                                                  2, // the notification and the alert
 		`g90_notify_wrong_host_total{panel="home"}`:                                                 0,
+		`g90_notify_wrong_interface_total{panel="home"}`:                                            0,
 		`g90_monitor_messages_total{panel="home"}`:                                                  2,
 		`g90_monitor_dropped_total{panel="home"}`:                                                   0,
 		`g90_monitor_unknown_total{panel="home"}`:                                                   0,
@@ -197,7 +198,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	fb := &fakeBridge{up: true, depth: 5, st: bridge.Stats{Connects: 2, Published: 40, Commands: 7, CommandErrors: 1, RejectedCommand: 3}}
+	fb := &fakeBridge{up: true, depth: 5, st: bridge.Stats{Connects: 2, Published: 40, Commands: 7, CommandErrors: 1, RejectedCommand: 3, RetainedCommand: 2}}
 	if err := m.WatchBridge(fb); err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +206,7 @@ func TestMetrics(t *testing.T) {
 	for k, v := range map[string]float64{
 		"g90_mqtt_connected": 1, "g90_mqtt_connections_total": 2, "g90_mqtt_queue_depth": 5, "g90_mqtt_published_total": 40,
 		`g90_mqtt_commands_total{result="done"}`: 6, `g90_mqtt_commands_total{result="rejected"}`: 3, `g90_mqtt_commands_total{result="failed"}`: 1,
+		`g90_mqtt_commands_total{result="retained"}`: 2,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)

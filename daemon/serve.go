@@ -20,6 +20,7 @@ import (
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/mqttlink"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/web"
@@ -37,6 +38,10 @@ type Options struct {
 	// (g90 demo and tests, which must know the address before the panel
 	// sends). The daemon closes them.
 	NotifyConns map[string]net.PacketConn
+	// guards are the panels' PIN guards by name, kept by Serve across
+	// reloads so that a SIGHUP does not forgive wrong PINs; nil: Run's
+	// own.
+	guards map[string]*pinguard.Guard
 	// Timeout is the budget of one request to a panel, all its attempts
 	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
@@ -65,6 +70,9 @@ func Run(ctx context.Context, cfg *Config, opt Options) error {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: " + w.Error())
 	}
 	d := &instance{cfg: cfg, opt: opt, log: log}
 	defer d.close()
@@ -138,13 +146,18 @@ func (d *instance) build(ctx context.Context) error {
 
 	d.mqttURL = cfg.MQTT.URL
 	if d.mqttURL == "" {
-		// mochi logs every start step and client hiccup at info and
-		// warn; keep its errors unless debugging.
+		// NATS warns of every client hiccup; keep its errors (a client
+		// refused, a topic it cannot carry) unless debugging.
 		blog := d.log.With("part", "broker")
 		if !blog.Enabled(ctx, slog.LevelDebug) {
 			blog = slog.New(minLevel{blog.Handler(), slog.LevelError})
 		}
-		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, Logger: blog})
+		// Its JetStream store (retained messages, sessions) lives in
+		// state_dir, so Home Assistant's discovery survives a restart.
+		b, err := broker.Start(broker.Config{Listen: cfg.MQTT.Listen, StoreDir: filepath.Join(cfg.StateDir, "broker"), Logger: blog})
+		if errors.Is(err, broker.ErrNotBuiltIn) {
+			return fmt.Errorf("mqtt.url is empty: %w", err)
+		}
 		if err != nil {
 			return fmt.Errorf("mqtt.listen: embedded broker: %w", err)
 		}
@@ -184,16 +197,23 @@ func (d *instance) build(ctx context.Context) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	mlog := d.log.With("part", "mqtt")
 	d.bridge, err = bridge.New(bridge.Config{
-		URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg, Protocol: cfg.MQTT.Protocol,
-		ClientID:        "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
+		MQTT: mqttlink.Config{
+			URL: d.mqttURL, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
+			ClientID: "g90-" + clientIDPart(host) + "-" + strconv.Itoa(os.Getpid()),
+			QueueDir: filepath.Join(cfg.StateDir, "mqtt-queue"),
+			Logger:   mlog,
+			OnConnectError: func(err error) {
+				mlog.Warn("cannot connect to the MQTT broker", "url", d.mqttURL, "err", mqttConnectError(err))
+			},
+		},
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
-		QueueDir:       filepath.Join(cfg.StateDir, "mqtt-queue"),
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
 		PublishSecrets: cfg.MQTT.PublishSecrets,
 		Panels:         bp,
 		NextSeq:        nextSeq(seqs),
-		Logger:         d.log.With("part", "mqtt"),
+		Logger:         mlog,
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
@@ -256,6 +276,14 @@ func (d *instance) buildCloud() error {
 		return fmt.Errorf("cloud.advertise: %w", err)
 	}
 	cc.Advertise = ap
+	if cc.AllowNets, err = c.AllowNets(); err != nil {
+		return fmt.Errorf("cloud.allow: %w", err)
+	}
+	cc.MaxConns, cc.MaxPerAddr = c.MaxConnections, c.MaxPerAddress
+	if c.AcceptAnyGUID {
+		// Else the hub serves only the configured panels.
+		cc.AllowGUID = func(string) bool { return true }
+	}
 	for _, p := range d.cfg.Panels {
 		if p.Notifications == NotifyChained {
 			// Only the chained panels are relayed (their sources say so,
@@ -271,6 +299,19 @@ func (d *instance) buildCloud() error {
 	}
 	d.hub = hub
 	return nil
+}
+
+// guard is pc's PIN guard: the one the previous run had for the same
+// panel and PIN, so that its count of wrong PINs goes on.
+func (d *instance) guard(pc PanelConfig) *pinguard.Guard {
+	if g := d.opt.guards[pc.Name]; g.Same(pc.PIN) {
+		return g
+	}
+	g := pinguard.New(pc.PIN, nil)
+	if d.opt.guards != nil {
+		d.opt.guards[pc.Name] = g
+	}
+	return g
 }
 
 // buildPanel makes the panel's client, sources and Monitor, and the
@@ -306,10 +347,8 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		l := listener
 		d.closers = append(d.closers, func() { l.Close() })
 		sources = append(sources, listener)
-	case NotifyCloud:
-		sources = append(sources, d.hub.Source(p))
-	case NotifyChained:
-		sources = append(sources, d.hub.ChainedSource(p))
+	case NotifyCloud, NotifyChained:
+		sources = append(sources, d.hub.PanelSource(p, pc.GUID, pc.Notifications == NotifyChained))
 	case NotifyHistory, NotifyNone:
 	}
 	// Every panel has a history poller: the source of notifications:
@@ -327,7 +366,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history, pin: pinguard.New(pc.PIN, nil)}
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history, pin: d.guard(pc)}
 	pm.WatchSubscription("journal", rp.journal)
 	d.panels = append(d.panels, rp)
 	return nil
@@ -443,6 +482,7 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 		return err
 	}
 	var previous *Config // while a reloaded config starts: the one that ran
+	opt.guards = map[string]*pinguard.Guard{}
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)

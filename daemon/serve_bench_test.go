@@ -1,15 +1,12 @@
 package daemon_test
 
 import (
-	"context"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
-	"github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/g90alarm/g90/sim"
 )
@@ -24,31 +21,17 @@ import (
 func BenchmarkEventToMQTT(b *testing.B) {
 	r := startDaemon(b, "    notifications: local\n")
 	got := make(chan string, 64)
-	u, _ := url.Parse(r.ep.MQTT)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	subscribed := make(chan struct{})
 	topic := "g90/" + r.guid + "/event"
-	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
-		ServerUrls: []*url.URL{u}, KeepAlive: 30, CleanStartOnInitialConnection: true,
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err == nil {
-				close(subscribed)
-			}
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID: "bench-subscriber",
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-				got <- string(pr.Packet.Payload)
-				return true, nil
-			}},
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(strings.Replace(r.ep.MQTT, "mqtt://", "tcp://", 1)).
+		SetClientID("bench-subscriber").SetCleanSession(true).SetProtocolVersion(4).SetAutoReconnect(false).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("connect: %v", tok.Error())
 	}
-	defer func() { cancel(); <-cm.Done() }()
-	<-subscribed
+	defer c.Disconnect(250)
+	if tok := c.Subscribe(topic, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("subscribe: %v", tok.Error())
+	}
 	one := 1
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()

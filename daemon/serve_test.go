@@ -118,6 +118,10 @@ func TestServeEndToEnd(t *testing.T) {
 	if !r.ep.Embedded || len(r.ep.Panels) != 1 {
 		t.Fatalf("endpoints %+v", r.ep)
 	}
+	// The embedded broker keeps its JetStream store in state_dir.
+	if ents, err := os.ReadDir(filepath.Join(r.cfg.StateDir, "broker", "jetstream")); err != nil || len(ents) == 0 {
+		t.Fatalf("the broker's store in state_dir/broker/jetstream: %v %v", ents, err)
+	}
 	one := 1
 	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)
@@ -186,6 +190,46 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// Arming with a door left open whose "check open when arming" flag is on:
+// the panel says so (notification kind 6), and it reaches MQTT, the
+// sensor's state and the journal.
+func TestServeDoorOpenWhenArming(t *testing.T) {
+	r := startDaemon(t, "    notifications: local\n")
+	base := "g90/" + r.guid
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"occupied":true`) })
+	r.w.Publish(t, base+"/alarm/set", "ARM_HOME")
+	r.w.WaitFor(t, base+"/sensor/1", func(p string) bool { return strings.Contains(p, `"door_open_when_arming":true`) })
+	eventually.True(t, "the event on MQTT", func() bool {
+		for _, m := range r.w.All(base + "/event") {
+			if strings.Contains(m.Payload, `"type":"door_open_when_arming"`) && strings.Contains(m.Payload, `"index":1`) {
+				return true
+			}
+		}
+		return false
+	})
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	found := false
+	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = found || strings.Contains(string(e.JSON), `"type":"door_open_when_arming"`)
+	}
+	if !found {
+		t.Error("no door_open_when_arming in the journal")
+	}
+}
+
 // Every panel has the "simulate alerts from history" switch: on a panel
 // without notifications it turns history polling on, whose events reach
 // MQTT, and it is saved in the state directory. A panel with
@@ -217,26 +261,89 @@ func TestServeHistorySwitch(t *testing.T) {
 }
 
 // One PIN guard per panel: wrong PINs over MQTT lock the web UI out too,
-// so a guesser gets no second run of free tries.
-func TestServePINLockoutShared(t *testing.T) {
+// Wrong PINs lock out the source that gave them: MQTT (all of it: the
+// broker cannot tell its clients apart) or one web client.
+func TestServePINLockoutPerSource(t *testing.T) {
 	r := startDaemon(t, "    notifications: local\n    pin: \"4321\"\n")
 	base := "g90/" + r.guid
-	for i := range 6 {
+	arm := func(pin string) int {
+		t.Helper()
+		res, err := http.Post(strings.TrimSuffix(r.ep.Web, "/")+"/api/panels/home/arm", "application/json", strings.NewReader(`{"mode":"away","pin":"`+pin+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// Five wrong PINs over MQTT lock MQTT out: the right one is refused.
+	for i := range 5 {
 		r.w.Publish(t, base+"/alarm/set", fmt.Sprintf(`{"action":"ARM_AWAY","code":"%d"}`, 1000+i))
 	}
-	eventually.True(t, "the six refusals", func() bool {
+	r.w.Publish(t, base+"/alarm/set", `{"action":"ARM_AWAY","code":"4321"}`)
+	eventually.True(t, "six refusals", func() bool {
 		return strings.Contains(r.get(t, "/metrics"), `g90_mqtt_commands_total{result="rejected"} 6`)
 	})
-	res, err := http.Post(strings.TrimSuffix(r.ep.Web, "/")+"/api/panels/home/arm", "application/json", strings.NewReader(`{"mode":"away","pin":"4321"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "30" {
-		t.Fatalf("the right PIN on the web UI after six wrong ones over MQTT: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
-	}
 	if r.sim.Snapshot().Arm != protocol.Disarmed {
-		t.Fatal("the panel was armed")
+		t.Fatal("armed over MQTT during its lockout")
+	}
+	// The owner on the web UI is another source: not locked out.
+	if st := arm("4321"); st != http.StatusOK {
+		t.Fatalf("the right PIN on the web UI while MQTT is locked out: %d", st)
+	}
+	eventually.True(t, "armed from the web UI", func() bool { return r.sim.Snapshot().Arm == protocol.ArmAway })
+	// Five wrong ones from this web client lock it out too.
+	for range 5 {
+		if st := arm("0000"); st != http.StatusForbidden {
+			t.Fatalf("a wrong PIN: %d", st)
+		}
+	}
+	if st := arm("4321"); st != http.StatusTooManyRequests {
+		t.Fatalf("the right PIN after five wrong ones from the same client: %d", st)
+	}
+}
+
+// A reload does not forgive wrong PINs: the guard of an unchanged PIN
+// lives on across SIGHUP.
+func TestServePINLockoutSurvivesReload(t *testing.T) {
+	dir := t.TempDir()
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    notifications: none\n    pin: \"4321\"\n",
+		dir, s.Addr().(*net.UDPAddr).Port)
+	load := func() (*daemon.Config, error) { return daemon.ParseConfig("g90.yaml", []byte(yaml), nil) }
+	reload := make(chan struct{})
+	started := make(chan daemon.Endpoints, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Serve(ctx, load, reload, daemon.Options{Started: func(ep daemon.Endpoints) { started <- ep }})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon.Serve: %v", err)
+		}
+	}()
+	arm := func(ep daemon.Endpoints, pin string) int {
+		t.Helper()
+		res, err := http.Post(strings.TrimSuffix(ep.Web, "/")+"/api/panels/home/arm", "application/json", strings.NewReader(`{"mode":"away","pin":"`+pin+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	ep := <-started
+	for range 5 {
+		arm(ep, "0000")
+	}
+	reload <- struct{}{}
+	select {
+	case ep = <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no restart")
+	}
+	if st := arm(ep, "4321"); st != http.StatusTooManyRequests {
+		t.Fatalf("the right PIN right after a reload that followed five wrong ones: %d, want 429", st)
 	}
 }
 

@@ -1,12 +1,10 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
-	"github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/g90alarm/g90/bridge"
+	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/internal/daemontest"
 	"github.com/g90alarm/g90/internal/eventually"
@@ -36,7 +34,7 @@ import (
 // mosquitto is a mosquitto broker run for a test on a loopback port,
 // with persistence so that sessions survive a restart.
 type mosquitto struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	dir  string
 	conf string
@@ -55,7 +53,7 @@ func startMosquittoTLS(t *testing.T, ca, cert, key string) *mosquitto {
 // the listener line, so listener options apply to it). It
 // fails the test when mosquitto is missing and G90_REQUIRE_MOSQUITTO is
 // set (as .ci/run does), and skips it otherwise.
-func startMosquitto(t *testing.T, extra string) *mosquitto {
+func startMosquitto(t testing.TB, extra string) *mosquitto {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -148,16 +146,18 @@ func (m *mosquitto) stop() {
 
 // rig is a simulated panel and g90 serve publishing to a broker.
 type rig struct {
-	sim  *sim.Panel
-	cfg  *daemon.Config
-	guid string
-	logs *lockedbuf.Buffer
-	stop func() error
+	sim    *sim.Panel
+	cfg    *daemon.Config
+	guid   string
+	notify string // the UDP address the simulator sends notifications to
+	logs   *lockedbuf.Buffer
+	stop   func() error
 }
 
 // startDaemon runs g90 serve for one simulated panel with local
-// notifications; mqtt is the config's mqtt section.
-func startDaemon(t *testing.T, mqtt string) *rig {
+// notifications; mqtt is the config's mqtt section, panel lines added to
+// the panel's.
+func startDaemon(t *testing.T, mqtt string, panel ...string) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	nc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -165,45 +165,98 @@ func startDaemon(t *testing.T, mqtt string) *rig {
 		t.Fatal(err)
 	}
 	s := simtest.Start(t, sim.Config{Notify: nc.LocalAddr().String(), Seed: 1})
-	yaml := fmt.Sprintf("mqtt:\n%sweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    poll: 1s\n",
-		mqtt, dir, s.Addr().(*net.UDPAddr).Port)
+	yaml := fmt.Sprintf("mqtt:\n%sweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    poll: 1s\n%s",
+		mqtt, dir, s.Addr().(*net.UDPAddr).Port, strings.Join(panel, ""))
 	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedbuf.Buffer{}
-	_, stop := daemontest.Run(t, cfg, daemon.Options{
-		Logger:      slogTo(logs),
+	r := &rig{sim: s, cfg: cfg, guid: s.Snapshot().Host.GUID, notify: nc.LocalAddr().String(), logs: &lockedbuf.Buffer{}}
+	r.run(t, nc)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the daemon's log:\n%s", r.logs.String())
+		}
+	})
+	return r
+}
+
+// run starts the daemon with the notifications arriving on nc.
+func (r *rig) run(t *testing.T, nc net.PacketConn) {
+	t.Helper()
+	_, r.stop = daemontest.Run(t, r.cfg, daemon.Options{
+		Logger:      slogTo(r.logs),
 		NotifyConns: map[string]net.PacketConn{"home": nc},
 		Timeout:     500 * time.Millisecond,
 	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the daemon's log:\n%s", logs.String())
-		}
+}
+
+// restart stops the daemon and starts it again on the same state
+// directory (journal, MQTT queue) and notification address.
+func (r *rig) restart(t *testing.T) {
+	t.Helper()
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.ListenPacket("udp", r.notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, nc)
+}
+
+// testBroker is a broker the suite runs the daemon against.
+type testBroker struct {
+	// url is what the daemon connects to; addr is the broker itself, for
+	// the test's own clients.
+	url, addr string
+	// outage makes the broker unreachable for the daemon; the function
+	// it returns ends the outage.
+	outage func() (end func())
+	mosq   *mosquitto // nil for the embedded broker
+}
+
+// eachBroker runs test against mosquitto and against the embedded
+// broker (package broker, which g90 serve runs without mqtt.url), each
+// a subtest; without mosquitto its subtest skips (or fails, with
+// G90_REQUIRE_MOSQUITTO).
+func eachBroker(t *testing.T, test func(t *testing.T, b *testBroker)) {
+	t.Run("mosquitto", func(t *testing.T) {
+		m := startMosquitto(t, "")
+		test(t, &testBroker{url: m.url(), addr: m.addr(), mosq: m, outage: func() func() {
+			m.stop()
+			return m.start
+		}})
 	})
-	return &rig{sim: s, cfg: cfg, guid: s.Snapshot().Host.GUID, logs: logs, stop: stop}
+	t.Run("embedded", func(t *testing.T) {
+		br, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { br.Close() })
+		// The daemon reaches it through a proxy that can cut it off: the
+		// embedded broker keeps its sessions in memory, so a restart of
+		// it would lose the subscriber's; cut off, the daemon sees the
+		// same outage and the subscriber stays.
+		cut := mqtttest.StartCutter(t, br.Addr().String())
+		test(t, &testBroker{url: cut.URL(), addr: br.Addr().String(), outage: func() func() {
+			cut.SetDown(true)
+			return func() { cut.SetDown(false) }
+		}})
+	})
 }
 
-// protocols are the values of mqtt.protocol the broker tests run with,
-// and the protocol each connects with: mosquitto speaks both.
-var protocols = []struct{ name, config, want string }{
-	{"auto", "", "5"},
-	{"3.1.1", "  protocol: 3.1.1\n", "3.1.1"},
-}
-
-// checkProtocol checks that the daemon connected with want, as it logs
-// and as mosquitto logs (p5: MQTT 5, p2: MQTT 3.1.1).
-func checkProtocol(t *testing.T, r *rig, m *mosquitto, want string) {
+// checkProtocol checks, for mosquitto, that it saw the daemon connect
+// with MQTT 3.1.1 (its log says p2).
+func checkProtocol(t *testing.T, r *rig, b *testBroker) {
 	t.Helper()
 	eventually.True(t, "the connection logged", func() bool { return strings.Contains(r.logs.String(), "connected to the MQTT broker") })
-	if l := r.logs.String(); !strings.Contains(l, "protocol="+want) {
-		t.Fatalf("the daemon did not connect with MQTT %s:\n%s", want, l)
+	if b.mosq == nil {
+		return
 	}
-	p := map[string]string{"5": "(p5,", "3.1.1": "(p2,"}[want]
 	eventually.True(t, "mosquitto to log the client's protocol", func() bool {
-		for _, l := range strings.Split(m.log.String(), "\n") {
-			if strings.Contains(l, "New client connected") && strings.Contains(l, " as g90-") && strings.Contains(l, p) {
+		for _, l := range strings.Split(b.mosq.log.String(), "\n") {
+			if strings.Contains(l, "New client connected") && strings.Contains(l, " as g90-") && strings.Contains(l, "(p2,") {
 				return true
 			}
 		}
@@ -214,18 +267,13 @@ func checkProtocol(t *testing.T, r *rig, m *mosquitto, want string) {
 // Discovery payloads on a real broker: every device payload is retained,
 // well formed and follows spec home-assistant.md §3; then sim events
 // arrive as MQTT states, and MQTT commands reach the simulator; with
-// either protocol.
-func TestMosquittoDiscoveryStatesCommands(t *testing.T) {
-	for _, proto := range protocols {
-		t.Run(proto.name, func(t *testing.T) { testDiscoveryStatesCommands(t, proto.config, proto.want) })
-	}
-}
+// mosquitto and with the embedded broker.
+func TestDiscoveryStatesCommands(t *testing.T) { eachBroker(t, testDiscoveryStatesCommands) }
 
-func testDiscoveryStatesCommands(t *testing.T, protoConfig, wantProto string) {
-	m := startMosquitto(t, "")
-	r := startDaemon(t, "  url: "+m.url()+"\n"+protoConfig)
-	checkProtocol(t, r, m, wantProto)
-	w := mqtttest.Watch(t, m.addr(), "#")
+func testDiscoveryStatesCommands(t *testing.T, b *testBroker) {
+	r := startDaemon(t, "  url: "+b.url+"\n")
+	checkProtocol(t, r, b)
+	w := mqtttest.Watch(t, b.addr, "#")
 	base := "g90/" + r.guid
 	w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
 	w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
@@ -239,7 +287,7 @@ func testDiscoveryStatesCommands(t *testing.T, protoConfig, wantProto string) {
 		checkDevicePayload(t, topic, payload, r.guid)
 	}
 	// Retained: a late subscriber gets them all from the broker.
-	late := mqtttest.Watch(t, m.addr(), "homeassistant/#")
+	late := mqtttest.Watch(t, b.addr, "homeassistant/#")
 	eventually.True(t, "retained discovery", func() bool { return len(discovery(late)) >= want })
 	for _, msg := range late.All("homeassistant/device/") {
 		if !msg.Retained {
@@ -325,31 +373,25 @@ func checkDevicePayload(t *testing.T, topic, payload, guid string) {
 	}
 }
 
-// The broker goes away for 30 s in the middle of a stream of 1,000
-// panel events and comes back: a subscriber with a persistent session
-// gets every event, exactly in order, and the journal has the same;
-// with either protocol, at once.
-func TestMosquittoRestartMidStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the broker stays down for 30 s")
-	}
-	for _, proto := range protocols {
-		t.Run(proto.name, func(t *testing.T) {
-			t.Parallel()
-			testRestartMidStream(t, proto.config, proto.want)
-		})
-	}
+// The broker goes away for 5 s in the middle of a stream of 1,000 panel
+// events, and the daemon is restarted while it is away: a subscriber
+// with a persistent session gets every event, exactly in order, and the
+// journal has the same; with mosquitto (stopped and started again, with
+// its persistence) and with the embedded broker (cut off).
+func TestBrokerOutageMidStream(t *testing.T) {
+	eachBroker(t, func(t *testing.T, b *testBroker) {
+		r := startDaemon(t, "  url: "+b.url+"\n")
+		checkProtocol(t, r, b)
+		testOutageMidStream(t, r, b)
+	})
 }
 
-func testRestartMidStream(t *testing.T, protoConfig, wantProto string) {
-	m := startMosquitto(t, "")
-	r := startDaemon(t, "  url: "+m.url()+"\n"+protoConfig)
-	checkProtocol(t, r, m, wantProto)
+func testOutageMidStream(t *testing.T, r *rig, b *testBroker) {
 	topic := "g90/" + r.guid + "/event"
 
 	var mu sync.Mutex
 	var seqs []uint64
-	sub := persistentSubscriber(t, m.url(), topic, func(payload []byte) {
+	persistentSubscriber(t, b.addr, topic, func(payload []byte) {
 		var ev struct{ Seq uint64 }
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			t.Errorf("event %q: %v", payload, err)
@@ -359,7 +401,6 @@ func testRestartMidStream(t *testing.T, protoConfig, wantProto string) {
 		seqs = append(seqs, ev.Seq)
 		mu.Unlock()
 	})
-	_ = sub
 	eventually.True(t, "the panel online", func() bool { return strings.Contains(r.logs.String(), "connected to the MQTT broker") })
 
 	// 1,000 injections: doors opening and closing, each one or two events.
@@ -379,10 +420,14 @@ func testRestartMidStream(t *testing.T, protoConfig, wantProto string) {
 		}
 	}
 	inject(0, 300)
-	m.stop()
-	inject(300, 700) // published into the bridge's disk queue
-	time.Sleep(30 * time.Second)
-	m.start()
+	start := time.Now()
+	end := b.outage()
+	inject(300, 500) // into the bridge's disk queue
+	r.restart(t)     // which the next daemon sends
+	eventually.True(t, "the daemon to read the panel again", func() bool { return strings.Count(r.logs.String(), "g90 serve running") >= 2 })
+	inject(500, 700)
+	time.Sleep(5*time.Second - time.Since(start))
+	end()
 	inject(700, 1000)
 
 	// Everything the journal has, MQTT delivers.
@@ -441,48 +486,34 @@ func journalSeqs(t *testing.T, r *rig) []uint64 {
 }
 
 // persistentSubscriber subscribes to topic with QoS 1 in a session that
-// outlives broker restarts, calling got for every message.
-func persistentSubscriber(t *testing.T, broker, topic string, got func([]byte)) *autopaho.ConnectionManager {
+// outlives broker restarts (paho.mqtt.golang reconnecting by itself),
+// calling got for every message, in order.
+func persistentSubscriber(t *testing.T, addr, topic string, got func([]byte)) {
 	t.Helper()
-	u, err := url.Parse(broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	subscribed := make(chan struct{}, 1)
-	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
-		ServerUrls: []*url.URL{u}, KeepAlive: 5,
-		CleanStartOnInitialConnection: true, SessionExpiryInterval: 3600,
-		ReconnectBackoff: autopaho.NewConstantBackoff(200 * time.Millisecond),
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err == nil {
-				select {
-				case subscribed <- struct{}{}:
-				default:
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("g90-integration-subscriber").
+		SetProtocolVersion(4).SetCleanSession(false).SetKeepAlive(5 * time.Second).
+		SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).SetConnectRetry(true).
+		SetConnectRetryInterval(200 * time.Millisecond).SetOrderMatters(true).
+		SetOnConnectHandler(func(c paho.Client) {
+			go func() {
+				if tok := c.Subscribe(topic, 1, nil); tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+					select {
+					case subscribed <- struct{}{}:
+					default:
+					}
 				}
-			}
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID: "g90-integration-subscriber",
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-				got(pr.Packet.Payload)
-				return true, nil
-			}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-cm.Done()
-	})
+			}()
+		}).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got(m.Payload()) })
+	c := paho.NewClient(opts)
+	c.Connect()
+	t.Cleanup(func() { c.Disconnect(250) })
 	select {
 	case <-subscribed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the subscriber did not subscribe")
 	}
-	return cm
 }
 
 // A broker that refuses the daemon's credentials: the daemon says so,
@@ -502,11 +533,9 @@ func TestMosquittoCredentials(t *testing.T) {
 	}
 	wrong := startDaemon(t, "  url: "+m.url()+"\n  username: g90\n  password: wrong\n")
 	eventually.True(t, "the refusal logged", func() bool { return strings.Contains(wrong.logs.String(), "cannot connect to the MQTT broker") })
-	if l := wrong.logs.String(); !strings.Contains(l, "not authorized") && !strings.Contains(l, "bad user name or password") {
-		t.Fatalf("the log does not say why:\n%s", l)
-	}
-	if l := wrong.logs.String(); strings.Contains(l, "trying MQTT 3.1.1") {
-		t.Fatalf("a refusal of the credentials made the daemon change protocol:\n%s", l)
+	if l := wrong.logs.String(); !strings.Contains(l, "not authorized (return code 5) (check mqtt.username, mqtt.password and the broker's ACL)") &&
+		!strings.Contains(l, "bad user name or password (return code 4) (check mqtt.username and mqtt.password)") {
+		t.Fatalf("the log does not say why and what to check:\n%s", l)
 	}
 	one := 1
 	if _, err := wrong.sim.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {

@@ -391,10 +391,15 @@ func (j *Journal) verify() error {
 			}
 			// Every page reached above was read without a fault; now
 			// bbolt's own check of the page structure and free list.
+			// Drain the channel: its goroutine reads the transaction
+			// until it closes it.
+			var first error
 			for err := range tx.Check() {
-				return fmt.Errorf("%w: %s: %v", ErrCorrupt, j.cfg.Path, err)
+				if first == nil {
+					first = fmt.Errorf("%w: %s: %v", ErrCorrupt, j.cfg.Path, err)
+				}
 			}
-			return nil
+			return first
 		})
 	})
 }

@@ -1,6 +1,14 @@
 package notify
 
-import "testing"
+import (
+	"context"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
 
 // doorOpen is the datagram of vector L-A-DOOR-OPEN (spec: F.2).
 var doorOpen = []byte("[208,[4,100,1,1,\"Hall\",\"DUMMYGUID\",1631545189,0,[\"\"]]]\x00")
@@ -38,5 +46,59 @@ func BenchmarkAppendAlert(b *testing.B) {
 	}
 	if string(buf) != string(doorOpen) {
 		b.Fatalf("Append = %q", buf)
+	}
+}
+
+// countSink counts what a listener hands over; it keeps nothing.
+type countSink struct{ msgs atomic.Uint64 }
+
+func (*countSink) Packet(Source, time.Time)             {}
+func (s *countSink) Message(Message, Source, time.Time) { s.msgs.Add(1) }
+
+// BenchmarkListenerLoopback is the listener's whole path over a real
+// loopback socket: the read, the sender check, decode and hand-over, in
+// batches of 128 so that the kernel buffer never overflows. The sender's
+// write is included.
+func BenchmarkListenerLoopback(b *testing.B) {
+	l, err := Listen(context.Background(), ListenerConfig{Addr: "127.0.0.1:0", Host: netip.MustParseAddr("127.0.0.1")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &countSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, sink) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	c, err := net.Dial("udp4", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.SetBytes(int64(len(doorOpen)))
+	b.ReportAllocs()
+	sent := uint64(0)
+	for b.Loop() {
+		if _, err := c.Write(doorOpen); err != nil {
+			b.Fatal(err)
+		}
+		if sent++; sent%128 == 0 {
+			waitCount(b, &sink.msgs, sent)
+		}
+	}
+	waitCount(b, &sink.msgs, sent)
+}
+
+func waitCount(b *testing.B, n *atomic.Uint64, want uint64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() < want {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d datagrams arrived", n.Load(), want)
+		}
+		runtime.Gosched()
 	}
 }

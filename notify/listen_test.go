@@ -3,13 +3,19 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/sockopt"
 )
 
 // chanSink passes what the listener hands over to the test.
@@ -59,7 +65,7 @@ func runListener(t *testing.T, host netip.Addr) (*Listener, *chanSink) {
 
 func sendTo(t *testing.T, to net.Addr, b []byte) {
 	t.Helper()
-	c, err := net.Dial("udp4", to.String())
+	c, err := net.Dial("udp", to.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,16 +155,38 @@ func waitStats(t *testing.T, l *Listener, ok func(ListenerStats) bool) {
 	}
 }
 
-// Two listeners share the port (SO_REUSEADDR, spec A.1), and a closed
+// A second listener on a listener's port is refused with an error that
+// names the port and the process holding it, because it would take the
+// first one's unicast datagrams (spec A.1.1); targeted discovery, which
+// binds the port with SO_REUSEADDR, still joins it; and a closed
 // listener's Run returns nil.
-func TestListenerSharesPort(t *testing.T) {
-	l, _ := runListener(t, netip.Addr{})
-	l2, err := Listen(context.Background(), ListenerConfig{Addr: l.Addr().String()})
-	if err != nil {
-		t.Fatalf("second listener on %v: %v", l.Addr(), err)
+func TestListenerRefusesSecondListener(t *testing.T) {
+	l, sink := runListener(t, netip.MustParseAddr("127.0.0.1"))
+	addr := l.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	l2, err := Listen(context.Background(), ListenerConfig{Addr: addr})
+	if err == nil {
+		l2.Close()
+		t.Fatalf("a second listener could bind %v", addr)
 	}
-	if err := l2.Close(); err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "UDP port "+port+" is already in use by") {
+		t.Fatalf("second listener: %v; want EADDRINUSE naming port %s", err, port)
+	}
+	if runtime.GOOS == "linux" && !strings.Contains(err.Error(), fmt.Sprintf("pid %d (", os.Getpid())) {
+		t.Fatalf("second listener: %v; want it to name this process, pid %d", err, os.Getpid())
+	}
+	// Discovery's socket joins the port while the listener runs.
+	d, err := sockopt.ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		t.Fatalf("a discovery socket cannot share %v: %v", addr, err)
+	}
+	d.Close()
+	// And the listener still gets the panel's datagrams.
+	sendTo(t, l.Addr(), []byte("[170,[5,[100,\"Hall\"]]]\x00"))
+	select {
+	case <-sink.msgs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener got nothing")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/notify"
+	defs "github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -36,6 +37,9 @@ type outcome struct {
 	// [170,payload] whatever the alert flags say (spec:
 	// notifications-and-cloud.md A.1, A.3).
 	notes []notify.Notification
+	// lateNotes are notes sent after the alerts: what the arming itself
+	// (its notification and its alert) must not clear.
+	lateNotes []notify.Notification
 	// index is the index the event stored a sensor or device at.
 	index int
 	// stored reports that index is meaningful.
@@ -87,6 +91,13 @@ func (p *Panel) apply(ev event) (outcome, error) {
 				if p.cloud != nil {
 					cloud = append(cloud, p.statusChange(*a))
 				}
+			}
+		}
+		for _, n := range out.lateNotes {
+			d := notification(n)
+			datagrams = append(datagrams, d)
+			if p.cloud != nil {
+				cloud = append(cloud, p.wrapNotification(d))
 			}
 		}
 		if len(p.state.History) > maxHistory {
@@ -177,10 +188,24 @@ func (e armEvent) apply(st *State, _ time.Time) (outcome, error) {
 	st.Arm = e.state
 	// spec: local-protocol.md 3.15.3, 9.11 alert.state_change_arm_away;
 	// notifications-and-cloud.md A.3 kind 1
-	return outcome{
+	out := outcome{
 		notes:  []notify.Notification{armNote(e.state)},
 		alerts: []protocol.HistoryEntry{stateChange(code)},
-	}, nil
+	}
+	if e.state != protocol.Disarmed {
+		// A sensor left open whose door check is on is reported after the
+		// arm state's notification and alert: the tracker clears the flag
+		// on every arm/disarm (spec: peripherals.md 8,
+		// notifications-and-cloud.md A.3 kind 6; the order on a real
+		// panel is [uncertain]).
+		const checked = int(defs.FlagEnabled | defs.FlagDetectDoor)
+		for _, i := range st.OpenDoors {
+			if j := find(st.Sensors, i); j >= 0 && st.Sensors[j].UserFlags&checked == checked {
+				out.lateNotes = append(out.lateNotes, notify.Notification{Kind: notify.KindDoorOpenWhenArming, Index: i, Name: st.Sensors[j].Name})
+			}
+		}
+	}
+	return out, nil
 }
 
 // listKind says which list a peripheral event is about.
@@ -250,6 +275,8 @@ func (e deleteEvent) apply(st *State, _ time.Time) (outcome, error) {
 	*list = slices.Delete(*list, i, i+1)
 	if e.kind == deviceList {
 		delete(st.Relays, e.index)
+	} else {
+		st.OpenDoors = slices.DeleteFunc(st.OpenDoors, func(j int) bool { return j == e.index })
 	}
 	return outcome{}, nil
 }

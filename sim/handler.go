@@ -90,17 +90,11 @@ func (p *Panel) dispatch(req protocol.Request) (resp protocol.Response, known bo
 		return get(func(st *State) []protocol.Value { return protocol.Encode(&st.CID) })
 
 	case protocol.GetSensorList:
-		return p.page(req, func(st *State) []protocol.Value { return encodePeripherals(st.Sensors) })
+		return pageOf(p, req, func(st *State) []protocol.PeripheralRecord { return st.Sensors }, encodePeripherals)
 	case protocol.GetDeviceList:
-		return p.page(req, func(st *State) []protocol.Value { return encodePeripherals(st.Devices) })
+		return pageOf(p, req, func(st *State) []protocol.PeripheralRecord { return st.Devices }, encodePeripherals)
 	case protocol.GetHistory:
-		return p.page(req, func(st *State) []protocol.Value {
-			out := make([]protocol.Value, len(st.History))
-			for i := range st.History {
-				out[i] = protocol.ArrayValue(protocol.Encode(&st.History[i])...)
-			}
-			return out
-		})
+		return pageOf(p, req, func(st *State) []protocol.HistoryEntry { return st.History }, historyValues)
 
 	case protocol.SetHostStatus:
 		n, err := intArgs(req, 1)
@@ -182,7 +176,9 @@ func (p *Panel) dispatch(req protocol.Request) (resp protocol.Response, known bo
 // echoes the requested start and counts the records sent; a start past
 // the end gives the empty body; an empty list gives [[0,0,0]], as the
 // empty-history capture shows (spec: local-protocol.md 9.6 history.empty).
-func (p *Panel) page(req protocol.Request, records func(st *State) []protocol.Value) (protocol.Response, bool, error) {
+// pageOf answers a paginated read of list, encoding only the records of
+// the page asked for (spec: local-protocol.md 4).
+func pageOf[T any](p *Panel, req protocol.Request, list func(st *State) []T, enc func([]T) []protocol.Value) (protocol.Response, bool, error) {
 	start, end, err := protocol.ParsePageParams(req)
 	if err == nil && (start < 1 || end < start) {
 		err = fmt.Errorf("%w: records %d..%d", errParams, start, end)
@@ -191,8 +187,8 @@ func (p *Panel) page(req protocol.Request, records func(st *State) []protocol.Va
 		return protocol.Response{}, true, err
 	}
 	p.mu.Lock()
-	all := records(&p.state)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	all := list(&p.state)
 	total := len(all)
 	switch {
 	case total == 0:
@@ -201,7 +197,7 @@ func (p *Panel) page(req protocol.Request, records func(st *State) []protocol.Va
 		return protocol.Response{}, true, nil
 	}
 	last := min(end, total, start+maxPageRecords-1)
-	recs := all[start-1 : last]
+	recs := enc(all[start-1 : last])
 	h := protocol.PageHeader{Total: total, Start: start, Count: len(recs)}
 	return protocol.Response{Code: req.Code, Data: protocol.PageData(h, recs)}, true, nil
 }

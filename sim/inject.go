@@ -140,6 +140,7 @@ func arm(st *State, s protocol.ArmState, out *outcome) error {
 	a, err := armEvent{s}.apply(st, time.Time{})
 	out.notes = append(out.notes, a.notes...)
 	out.alerts = append(out.alerts, a.alerts...)
+	out.lateNotes = append(out.lateNotes, a.lateNotes...)
 	return err
 }
 
@@ -229,9 +230,15 @@ func (e injectEvent) apply(st *State, now time.Time) (outcome, error) {
 			triggered(irMotion)
 		} else {
 			triggered(stDoorOpen)
+			if e.Event == "door_open" {
+				if i, found := slices.BinarySearch(st.OpenDoors, r.Index); !found {
+					st.OpenDoors = slices.Insert(st.OpenDoors, i, r.Index)
+				}
+			}
 		}
 	case "door_close":
 		out.alerts = append(out.alerts, activity(src, r.Index, stDoorClose, r.Name))
+		st.OpenDoors = slices.DeleteFunc(st.OpenDoors, func(j int) bool { return j == r.Index })
 	case "alarm":
 		out.notes = append(out.notes, activityNote(r))
 		out.alerts = append(out.alerts, alarm(src, r.Index, map[bool]int{true: irMotion, false: stDoorOpen}[ir], r.Name))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,41 @@ func TestArmCommandNotifies(t *testing.T) {
 	l.expect(p.Addr(),
 		`[170,[1,[1]]]`,
 		fmt.Sprintf(`[208,[2,4,0,0,"","SIMPANEL0001",%d,0,[""]]]`, testNow.Unix()))
+}
+
+// Arming with doors left open: each whose "check open when arming" flag
+// is on is reported after the arm state's notification and alert (spec:
+// notifications-and-cloud.md A.3 kind 6); a door without the flag, one
+// closed again and disarming are not.
+func TestArmWithDoorOpen(t *testing.T) {
+	l := listen(t)
+	p := start(t, Config{Notify: l.conn.LocalAddr().String()})
+	c := newClient(t, p.Addr())
+	sent := 0
+	for _, in := range []Injection{
+		{Event: "door_open", Sensor: intp(1)}, // Front door: checked
+		{Event: "door_open", Sensor: intp(2)}, // Back door: not checked
+		{Event: "door_open", Sensor: intp(4)}, // Garage door: checked, closed again
+		{Event: "door_close", Sensor: intp(4)},
+	} {
+		d, err := p.Inject(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent += len(d)
+	}
+	if st := p.Snapshot(); !slices.Equal(st.OpenDoors, []int{1, 2}) {
+		t.Fatalf("open doors %v, want [1 2]", st.OpenDoors)
+	}
+	for range sent {
+		l.next(p.Addr())
+	}
+	c.expect(`ISTART[101,101,[101,[2]]]IEND`, `ISTARTIEND`)
+	l.expect(p.Addr(), `[170,[1,[2]]]`, fmt.Sprintf(`[208,[2,5,0,0,"","SIMPANEL0001",%d,0,[""]]]`, testNow.Unix()), `[170,[6,[1,"Front door"]]]`)
+	l.expectNothing()
+	c.expect(`ISTART[101,101,[101,[3]]]IEND`, `ISTARTIEND`)
+	l.expect(p.Addr(), `[170,[1,[3]]]`, fmt.Sprintf(`[208,[2,3,0,0,"","SIMPANEL0001",%d,0,[""]]]`, testNow.Unix()))
+	l.expectNothing()
 }
 
 func TestInjectedEventsNotifyLikeAPanel(t *testing.T) {

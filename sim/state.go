@@ -42,6 +42,11 @@ type State struct {
 	// device, keyed by device index. The panel cannot report it; the
 	// simulator tracks it so tests can see what CONTROLDEVICE did.
 	Relays map[int][]bool
+	// OpenDoors are the indices of the sensors last reported open (a
+	// door_open without a door_close since), in ascending order: arming
+	// reports those whose door check is on (spec:
+	// notifications-and-cloud.md A.3 kind 6).
+	OpenDoors []int
 	// History is the event log, newest first.
 	History     []protocol.HistoryEntry
 	CloudServer CloudServer
@@ -103,6 +108,7 @@ func (s State) Clone() State {
 	c.SIA.Extra = slices.Clone(s.SIA.Extra)
 	c.CID.Extra = slices.Clone(s.CID.Extra)
 	c.Sensors = clonePeripherals(s.Sensors)
+	c.OpenDoors = slices.Clone(s.OpenDoors)
 	c.Devices = clonePeripherals(s.Devices)
 	if s.Relays != nil {
 		c.Relays = make(map[int][]bool, len(s.Relays))

@@ -24,6 +24,7 @@ type stateJSON struct {
 	Sensors       []json.RawMessage `json:"sensors"`
 	Devices       []json.RawMessage `json:"devices"`
 	Relays        map[int][]bool    `json:"relays"`
+	OpenDoors     []int             `json:"open_doors,omitempty"`
 	History       []json.RawMessage `json:"history"`
 	CloudServer   CloudServer       `json:"cloud_server"`
 	Reboots       Reboots           `json:"reboots"`
@@ -51,6 +52,7 @@ func (s State) MarshalJSON() ([]byte, error) {
 		Sensors:       marshalPeripherals(s.Sensors),
 		Devices:       marshalPeripherals(s.Devices),
 		Relays:        s.Relays,
+		OpenDoors:     s.OpenDoors,
 		History:       make([]json.RawMessage, len(s.History)),
 		CloudServer:   s.CloudServer,
 		Reboots:       s.Reboots,
@@ -91,6 +93,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 		Arm:         arm,
 		AlertFlags:  protocol.AlertFlags(j.AlertFlags),
 		Relays:      j.Relays,
+		OpenDoors:   j.OpenDoors,
 		CloudServer: j.CloudServer,
 		Reboots:     j.Reboots,
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -164,7 +165,10 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {
 // allowed checks the PIN and answers 403 when it is missing or wrong, 429
 // while too many wrong ones lock it out (pinguard).
 func (s *Server) allowed(w http.ResponseWriter, r *http.Request, p *panel, pin string) bool {
-	err := p.cfg.PIN.Check(pin)
+	// Counted per client address: a stranger's guesses lock out the
+	// stranger, not the owner's phone.
+	source, _, _ := net.SplitHostPort(r.RemoteAddr)
+	err := p.cfg.PIN.CheckFrom("web "+source, pin)
 	if err == nil {
 		return true
 	}

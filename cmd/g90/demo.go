@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/broker"
@@ -65,6 +65,9 @@ type demoConfig struct {
 // runDemo runs the simulator and the daemon until ctx ends (or, with
 // exit, until an event went through).
 func runDemo(cmd *cobra.Command, g *globals, dc demoConfig) error {
+	if !broker.BuiltIn {
+		return fmt.Errorf("demo: %w (g90 demo runs on it; g90 serve with mqtt.url set works without it)", broker.ErrNotBuiltIn)
+	}
 	w := cmd.OutOrStdout()
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
@@ -196,26 +199,20 @@ func demoCheck(ctx context.Context, w io.Writer, brokerAddr, guid string, s *sim
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	got := make(chan string, 16)
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", brokerAddr)
-	if err != nil {
-		return err
-	}
-	c := paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokerAddr).SetClientID("g90-demo-check").
+		SetCleanSession(true).SetProtocolVersion(4).SetAutoReconnect(false).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 			select {
-			case got <- string(pr.Packet.Payload):
+			case got <- string(m.Payload()):
 			default:
 			}
-			return true, nil
-		}},
-	})
-	defer c.Disconnect(&paho.Disconnect{})
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "g90-demo-check", KeepAlive: 30, CleanStart: true}); err != nil {
-		return err
+		}))
+	if err := waitToken(ctx, c.Connect()); err != nil {
+		return fmt.Errorf("demo: connect to the broker: %w", err)
 	}
-	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "g90/" + guid + "/event", QoS: 1}}}); err != nil {
-		return err
+	defer c.Disconnect(250)
+	if err := waitToken(ctx, c.Subscribe("g90/"+guid+"/event", 1, nil)); err != nil {
+		return fmt.Errorf("demo: subscribe: %w", err)
 	}
 	// The bridge publishes once it has read the panel; keep opening the
 	// door until an event shows.
@@ -234,6 +231,16 @@ func demoCheck(ctx context.Context, w io.Writer, brokerAddr, guid string, s *sim
 			return fmt.Errorf("demo: no event reached MQTT: %w", ctx.Err())
 		case <-tick.C:
 		}
+	}
+}
+
+// waitToken waits for an MQTT client's token, or until ctx ends.
+func waitToken(ctx context.Context, tok paho.Token) error {
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

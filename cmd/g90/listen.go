@@ -23,6 +23,7 @@ func newListenCmd(g *globals) *cobra.Command {
 		source, listen, stateFile   string
 		cloudListen, cloudAdvertise string
 		upstream                    string
+		maxConns, maxPerAddr        int
 		poll, reset                 time.Duration
 		depth, count                int
 	)
@@ -70,7 +71,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 				src = p.NewHistoryPoller(g90.HistoryConfig{Interval: poll, Depth: depth, StateFile: stateFile, Logger: log})
 				fmt.Fprintf(cmd.ErrOrStderr(), "reading the history of %s every %v\n", p.Addr(), poll)
 			case "cloud":
-				cfg := cloud.Config{Addr: cloudListen, Upstream: upstream, Logger: log}
+				cfg := cloud.Config{Addr: cloudListen, Upstream: upstream, MaxConns: maxConns, MaxPerAddr: maxPerAddr, Logger: log}
 				if cloudAdvertise != "" {
 					ap, err := netip.ParseAddrPort(cloudAdvertise)
 					if err != nil {
@@ -109,6 +110,8 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 	f.StringVar(&cloudListen, "cloud-listen", cloud.DefaultAddr, "cloud: TCP address the panel connects to")
 	f.StringVar(&cloudAdvertise, "cloud-advertise", "", "cloud: IP:PORT told to the panel in discovery replies (default: the address it connected to)")
 	f.StringVar(&upstream, "upstream", "", "cloud: relay to the vendor cloud at HOST:PORT too (chained mode)")
+	f.IntVar(&maxConns, "max-conns", cloud.DefaultMaxConns, "cloud: open panel connections in all")
+	f.IntVar(&maxPerAddr, "max-per-address", cloud.DefaultMaxPerAddr, "cloud: open panel connections from one IP address")
 	f.StringVar(&listen, "listen", notify.DefaultListen, "UDP address for local notifications")
 	f.DurationVar(&poll, "poll", 5*time.Second, "history: time between two reads")
 	f.IntVar(&depth, "depth", 10, "history: newest entries fetched per read")

@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config, fleet Fleet, inProcess bool) (Result, 
 		return res, err
 	}
 	chk := newChecker(cfg.Panels)
-	srv, err := cloud.New(cloud.Config{Listener: ln, Handler: chk, MaxConns: cfg.Panels + 16, Logger: cfg.Logger})
+	srv, err := cloud.New(cloud.Config{Listener: ln, Handler: chk, MaxConns: cfg.Panels + 16, MaxPerAddr: -1, Logger: cfg.Logger})
 	if err != nil {
 		ln.Close()
 		return res, err

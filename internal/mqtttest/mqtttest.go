@@ -1,10 +1,10 @@
 // Package mqtttest is an MQTT client for tests that records every message
-// it receives.
+// it receives. It speaks MQTT 3.1.1 (eclipse/paho.mqtt.golang), which
+// every broker g90 meets speaks, the embedded NATS broker included.
 package mqtttest
 
 import (
-	"context"
-	"net"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // clients numbers the watchers, so that each has its own client id.
@@ -21,7 +21,7 @@ var clients atomic.Uint64
 // Watcher is an MQTT client subscribed to a topic filter that records
 // every message it sees.
 type Watcher struct {
-	c    *paho.Client
+	c    mqtt.Client
 	mu   sync.Mutex
 	msgs []Msg
 	last map[string]string // retained view: topic → last payload
@@ -37,31 +37,44 @@ type Msg struct {
 // filter with QoS 1; the test's cleanup disconnects.
 func Watch(t testing.TB, addr string, filter string) *Watcher {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &Watcher{last: map[string]string{}}
-	w.c = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+	// NATS refuses client ids with white space, '.', '*' or '>'.
+	id := strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return r
+		}
+		return '-'
+	}, "watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		// 3.1.1 only: with version 0 paho falls back to 3.1 and reports
+		// that refusal instead.
+		SetProtocolVersion(4).SetCleanSession(true).SetKeepAlive(30 * time.Second).
+		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+		// In arrival order, one at a time.
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 			w.mu.Lock()
-			w.msgs = append(w.msgs, Msg{pr.Packet.Topic, string(pr.Packet.Payload), pr.Packet.Retain})
-			w.last[pr.Packet.Topic] = string(pr.Packet.Payload)
+			w.msgs = append(w.msgs, Msg{m.Topic(), string(m.Payload()), m.Retained()})
+			w.last[m.Topic()] = string(m.Payload())
 			w.mu.Unlock()
-			return true, nil
-		}},
-	})
-	ctx := context.Background()
-	id := strings.NewReplacer("/", "-", " ", "-").Replace("watcher-"+t.Name()) + "-" + strconv.FormatUint(clients.Add(1), 10)
-	if _, err := w.c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}); err != nil {
-		t.Fatal(err)
+		})
+	w.c = mqtt.NewClient(o)
+	if err := wait(w.c.Connect()); err != nil {
+		t.Fatalf("mqtttest: connect %s: %v", addr, err)
 	}
-	if _, err := w.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { w.c.Disconnect(250) })
+	if err := wait(w.c.Subscribe(filter, 1, nil)); err != nil {
+		t.Fatalf("mqtttest: subscribe %s: %v", filter, err)
 	}
-	t.Cleanup(func() { _ = w.c.Disconnect(&paho.Disconnect{}) })
 	return w
+}
+
+// wait waits for a paho token, bounded.
+func wait(tok mqtt.Token) error {
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("timed out")
+	}
+	return tok.Error()
 }
 
 // Publish sends payload to topic with QoS 1.
@@ -78,7 +91,7 @@ func (w *Watcher) PublishRetained(t testing.TB, topic, payload string) {
 
 func (w *Watcher) publish(t testing.TB, topic, payload string, retain bool) {
 	t.Helper()
-	if _, err := w.c.Publish(context.Background(), &paho.Publish{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: retain}); err != nil {
+	if err := wait(w.c.Publish(topic, 1, retain, payload)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,6 +3,8 @@
 package sockopt
 
 import (
+	"errors"
+	"net"
 	"syscall"
 )
 
@@ -17,3 +19,18 @@ func reuseAddr(_, _ string, c syscall.RawConn) error {
 	}
 	return serr
 }
+
+// reuseAfterBind sets SO_REUSEADDR on a bound socket.
+func reuseAfterBind(c net.PacketConn) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return reuseAddr("", "", rc)
+}
+
+func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
