@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -137,6 +138,106 @@ func checkBinary(t *testing.T, bin string, machine elf.Machine, goarch, goarm st
 		if settings[k] != v {
 			t.Errorf("%s: build setting %s=%q, want %q (all: %v)", bin, k, settings[k], v, settings)
 		}
+	}
+	if rev := wantRevision(t); settings["vcs.revision"] != rev {
+		t.Errorf("%s: vcs.revision %q, want %q (scripts/release builds with -buildvcs=true)", bin, settings["vcs.revision"], rev)
+	}
+}
+
+// wantRevision is the vcs.revision scripts/release's binaries must
+// record: HEAD in a clone (as .ci/run tests), and none in a linked git
+// worktree, whose .git is a file that Go does not take for a
+// repository (golang/go#58218).
+func wantRevision(t *testing.T) string {
+	t.Helper()
+	fi, err := os.Stat(filepath.Join(root, ".git"))
+	if err != nil {
+		t.Fatalf("%v: scripts/release needs a git checkout (or VERSION)", err)
+	}
+	if !fi.IsDir() {
+		return ""
+	}
+	out, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD: %v", stderrOf(err))
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// The release binaries for this machine, full and small, say the version
+// they were stamped with and the commit they were built from, and only
+// the full one has the embedded broker.
+func TestReleaseStampsVersion(t *testing.T) {
+	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
+		t.Skipf("scripts/release has no native target for %s/%s to run here", runtime.GOOS, runtime.GOARCH)
+	}
+	const version = "v0.0.0-stamptest"
+	dist := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "scripts", "release"), "-o", dist, "linux/"+runtime.GOARCH)
+	// GOFLAGS=-buildvcs=false, as this machine's go env and .ci/run have:
+	// the script's own -buildvcs=true must win.
+	cmd.Env = append(os.Environ(), "VERSION="+version, "GOFLAGS=-buildvcs=false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/release: %v\n%s", err, out)
+	}
+	t.Logf("scripts/release linux/%s:\n%s", runtime.GOARCH, out)
+	rev := wantRevision(t)
+	if rev == "" && !strings.Contains(string(out), "golang/go#58218") {
+		t.Errorf("in a linked worktree scripts/release does not say why the binaries have no revision:\n%s", out)
+	}
+	full := "g90_" + version + "_linux_" + runtime.GOARCH
+	small := "g90-small_" + version + "_linux_" + runtime.GOARCH
+	checkSums(t, dist, []string{full, small})
+	sizes := map[string]int64{}
+	for _, name := range []string{full, small} {
+		bin := filepath.Join(dist, name)
+		out, err := exec.CommandContext(t.Context(), bin, "version", "--json").Output()
+		if err != nil {
+			t.Fatalf("%s version --json: %v", name, stderrOf(err))
+		}
+		var v struct {
+			Version  string `json:"version"`
+			Revision string `json:"revision"`
+			OS       string `json:"os"`
+			Arch     string `json:"arch"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("%s version --json: %v\n%s", name, err, out)
+		}
+		if v.Version != version || v.Revision != rev || v.OS != "linux" || v.Arch != runtime.GOARCH {
+			t.Errorf("%s version --json = %+v, want version %s, revision %q, linux/%s", name, v, version, rev, runtime.GOARCH)
+		}
+		out, err = exec.CommandContext(t.Context(), bin, "version").Output()
+		if err != nil {
+			t.Fatalf("%s version: %v", name, stderrOf(err))
+		}
+		if !strings.HasPrefix(string(out), "g90 "+version+" ") {
+			t.Errorf("%s version: %q, want it to begin with %q", name, out, "g90 "+version+" ")
+		}
+		if rev != "" && !strings.Contains(string(out), rev[:12]) {
+			t.Errorf("%s version: %q does not name the commit %s", name, out, rev[:12])
+		}
+		info, err := buildinfo.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nats := false
+		for _, d := range info.Deps {
+			nats = nats || strings.HasPrefix(d.Path, "github.com/nats-io/nats-server")
+		}
+		if nats != (name == full) {
+			t.Errorf("%s: has nats-server: %v, want %v", name, nats, name == full)
+		}
+		fi, err := os.Stat(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[name] = fi.Size()
+	}
+	t.Logf("sizes: full %d B, small %d B", sizes[full], sizes[small])
+	if sizes[small] >= sizes[full] {
+		t.Errorf("the small binary (%d B) is not smaller than the full one (%d B)", sizes[small], sizes[full])
 	}
 }
 
