@@ -66,6 +66,28 @@ func TestREADMEInstall(t *testing.T) {
 	write(t, secrets, mq[1]+m[1]+"\n")
 	check(secrets, env[1]+"=secret")
 
+	// The OpenWrt config, which the small binary (no broker) accepts.
+	ow := regexp.MustCompile(`(?s)'cat >/etc/g90/g90.yaml' <<'YAML'\n(.*?)\nYAML\n`).FindStringSubmatch(s)
+	if ow == nil {
+		t.Fatal("the README's OpenWrt commands write no /etc/g90/g90.yaml (<<'YAML' … YAML)")
+	}
+	for _, line := range []string{"state_dir:", "mqtt:", "  url: "} {
+		if !regexp.MustCompile(`(?m)^` + line).MatchString(ow[1]) {
+			t.Errorf("the README's OpenWrt config has no %q: OpenWrt needs a state_dir, the small binary a broker", line)
+		}
+	}
+	openwrt := filepath.Join(dir, "openwrt.yaml")
+	write(t, openwrt, ow[1]+"\n")
+	small := filepath.Join(dir, "g90-small")
+	build := exec.Command("go", "build", "-tags", "nobroker", "-o", small, "./cmd/g90")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags nobroker ./cmd/g90: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(small, "serve", "--check", "--config", openwrt).CombinedOutput(); err != nil {
+		t.Errorf("g90-small serve --check --config (the README's OpenWrt config): %v\n%s", err, out)
+	}
+
 	// Files the commands copy from the checkout.
 	for _, m := range regexp.MustCompile(`(?m)(?:install -m [0-7]+|scp -O) (packaging/\S+|dist/\S+)`).FindAllStringSubmatch(s, -1) {
 		if strings.HasPrefix(m[1], "dist/") {
