@@ -168,6 +168,9 @@ func wantRevision(t *testing.T) string {
 // they were stamped with and the commit they were built from, and only
 // the full one has the embedded broker.
 func TestReleaseStampsVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release binaries for this machine (about 2 minutes with a cold build cache); not in -short")
+	}
 	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
 		t.Skipf("scripts/release has no native target for %s/%s to run here", runtime.GOOS, runtime.GOARCH)
 	}
