@@ -71,6 +71,13 @@ type Config struct {
 	// broker. Without it their text entities still set them, but no
 	// value leaves the bridge, and a retained one is removed.
 	PublishSecrets bool
+	// AllowConfigChanges lets MQTT change a panel that has a PIN: its
+	// configuration entities (alert flags, sensors' switches, deleting,
+	// registering, passwords, SIA and CID…) and Reboot. Home Assistant
+	// sends no code with those, so without it they are refused on such a
+	// panel, and only arming, disarming (with the PIN), relays and
+	// Refresh work. A panel without a PIN takes them all.
+	AllowConfigChanges bool
 	// NextSeq returns the next event sequence number of a panel; nil
 	// numbers from 1 in memory.
 	NextSeq func(guid string) uint64
@@ -419,6 +426,9 @@ func (p *panel) run(ctx context.Context) {
 	p.t = topics{prefix: p.b.cfg.TopicPrefix, discovery: p.b.cfg.DiscoveryPrefix, guid: st.GUID}
 	p.mu.Unlock()
 	p.b.byGUID.Store(st.GUID, p)
+	if p.cfg.PIN.Required() && !p.b.cfg.AllowConfigChanges {
+		p.b.log.Info("the panel has a PIN: its configuration entities and Reboot take no commands from MQTT (mqtt.allow_config_changes: true allows them)", "panel", p.cfg.Name)
+	}
 	p.restore()
 	// The settings first, so that the first discovery has every entity:
 	// one without some would remove them from Home Assistant.

@@ -53,6 +53,10 @@ func (p *panel) command(ctx context.Context, c command) {
 		rejected("no such entity on this panel")
 		return
 	}
+	if e.needsPermission() && p.cfg.PIN.Required() && !p.b.cfg.AllowConfigChanges {
+		rejected("a PIN is set and this command has none: configuration changes from MQTT need mqtt.allow_config_changes")
+		return
+	}
 	val, err := e.decode(payload)
 	if err == nil {
 		err = set.set(ctx, p, tg, val)
@@ -73,6 +77,14 @@ func (p *panel) command(ctx context.Context, c command) {
 		rr.reread(ctx, p, tg)
 	}
 	p.republish(e, tg)
+}
+
+// needsPermission reports whether the entity changes what the panel
+// does or protects (a configuration entity, or Reboot): on a panel with
+// a PIN only Config.AllowConfigChanges lets MQTT use it, since no code
+// comes with it (issue 13.4).
+func (e *entity) needsPermission() bool {
+	return e.Category == catConfig || e.Key == "reboot"
 }
 
 // shownPayload is a command's payload as the log shows it: no secret,

@@ -1,14 +1,18 @@
 package bridge
 
 import (
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
@@ -449,5 +453,49 @@ func TestEntitiesThePanelLacks(t *testing.T) {
 	eventually.True(t, "states again", func() bool { return r.w.Count(base+"cid_enabled") > n })
 	if _, ok := r.w.Get(base + "sia_enabled"); ok {
 		t.Error("SIA state published")
+	}
+}
+
+// A panel with a PIN: Home Assistant sends no code with its
+// configuration entities and Reboot, so they are refused and nothing
+// reaches the panel; arming with the code, relays and Refresh work. With
+// AllowConfigChanges they work too (issue 13.4).
+func TestConfigChangesNeedPermission(t *testing.T) {
+	var logs lockedbuf.Buffer
+	r := startRigWith(t, "4321", func(c *Config) {
+		c.DiagnosticsPoll, c.ConfigPoll = time.Hour, time.Hour
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	}, nil)
+	r.w.WaitFor(t, base+"sensor/1/name", mqtttest.Is("Front door"))
+	before := r.sim.Snapshot()
+	sent := r.bp.Client().Stats().Commands
+	refused := [][2]string{
+		{"alert_door_open", "OFF"}, {"sensor/1/enabled", "OFF"}, {"sensor/1/delete", "PRESS"}, {"relay/6/delete", "PRESS"},
+		{"reboot", "PRESS"}, {"panel_password", "9999"}, {"sia_enabled", "ON"}, {"register_sensor", "PRESS"},
+		{keySMSWhenArmed, "ON"}, {"arm_delay", "5"},
+	}
+	for _, c := range refused {
+		r.w.Publish(t, base+c[0]+"/set", c[1])
+	}
+	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == uint64(len(refused)) })
+	if n := r.bp.Client().Stats().Commands - sent; n != 0 || !cmp.Equal(r.sim.Snapshot().Sensors, before.Sensors) || r.sim.Snapshot().AlertFlags != before.AlertFlags {
+		t.Fatalf("%d commands reached the panel, or it changed", n)
+	}
+	if n := strings.Count(logs.String(), "configuration changes from MQTT need mqtt.allow_config_changes"); n != len(refused) {
+		t.Errorf("%d refusals logged, want %d:\n%s", n, len(refused), logs.String())
+	}
+	r.w.Publish(t, base+"relay/6/2/set", "ON")
+	r.w.WaitFor(t, base+"relay/6/2", mqtttest.Is("ON"))
+	r.w.Publish(t, base+"alarm/set", `{"action":"ARM_HOME","code":"4321"}`)
+	r.w.WaitFor(t, base+"alarm", mqtttest.Is("armed_home"))
+	r.w.Publish(t, base+"refresh/set", "PRESS")
+	waitStat(t, r.b, func(s Stats) bool { return s.Commands == 3 })
+
+	allowed := startRigWith(t, "4321", func(c *Config) { c.AllowConfigChanges = true }, nil)
+	allowed.w.WaitFor(t, base+"alert_door_open", mqtttest.Is("ON"))
+	allowed.w.Publish(t, base+"alert_door_open/set", "OFF")
+	allowed.w.WaitFor(t, base+"alert_door_open", mqtttest.Is("OFF"))
+	if allowed.sim.Snapshot().AlertFlags&protocol.AlertDoorOpen != 0 {
+		t.Fatal("allowed, the alert flag did not change on the panel")
 	}
 }

@@ -80,6 +80,9 @@ type MQTTConfig struct {
 	// PublishSecrets publishes the panel's passwords and SIA key as
 	// retained states; by default they are write-only.
 	PublishSecrets bool `yaml:"publish_secrets"`
+	// AllowConfigChanges lets MQTT change the configuration of a panel
+	// that has a PIN (bridge.Config.AllowConfigChanges).
+	AllowConfigChanges bool `yaml:"allow_config_changes"`
 	// CAFile is a PEM file of the certificate authorities that sign the
 	// broker's certificate (mqtts, ssl, wss), for a broker whose
 	// certificate the system does not trust; empty trusts the system's.

@@ -174,7 +174,7 @@ func TestConfigErrors(t *testing.T) {
 		{"syntax", "panels: [", "g90.yaml: yaml: line 1"},
 		{"two documents", panel + "---\n" + panel, "g90.yaml:3: more than one YAML document"},
 		{"unknown top-level key", panel + "mqttt:\n  url: x\n", "g90.yaml:3: mqttt: unknown key"},
-		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: ca_file, cert_file, discovery_prefix, key_file, listen, password, protocol, publish_secrets, topic_prefix, url, username)"},
+		{"unknown nested key", "mqtt:\n  passwd: x\n" + panel, "g90.yaml:2: mqtt.passwd: unknown key (known here: allow_config_changes, ca_file, cert_file, discovery_prefix, key_file, listen, password, protocol, publish_secrets, topic_prefix, url, username)"},
 		{"unknown panel key", "panels:\n  - host: a\n  - host: b\n    prot: 1\n", "g90.yaml:4: panels[1].prot: unknown key"},
 		{"duplicate key", "panels:\n  - host: a\n    host: b\n", "g90.yaml:3: panels[0].host: given twice (first on line 2)"},
 		{"mapping for a value", panel + "state_dir:\n  a: b\n", "g90.yaml:4: state_dir: want a single value, not a mapping"},

@@ -210,10 +210,10 @@ func (d *instance) build(ctx context.Context) error {
 		},
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
-		PublishSecrets: cfg.MQTT.PublishSecrets,
-		Panels:         bp,
-		NextSeq:        nextSeq(seqs),
-		Logger:         mlog,
+		PublishSecrets: cfg.MQTT.PublishSecrets, AllowConfigChanges: cfg.MQTT.AllowConfigChanges,
+		Panels:  bp,
+		NextSeq: nextSeq(seqs),
+		Logger:  mlog,
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)

@@ -83,7 +83,14 @@ func testHomeAssistant(t *testing.T, py string, b *testBroker, pin string) {
 	}
 	// Subscribed before the daemon publishes: see below.
 	w := mqtttest.Watch(t, b.addr, "#")
-	r := startDaemon(t, "  url: "+b.url+"\n", panel...)
+	mqtt := "  url: " + b.url + "\n"
+	if pin != "" {
+		// The access point switch below is a configuration change:
+		// with a PIN, it takes this (TestConfigChangesNeedPermission
+		// in package bridge shows the refusal without it).
+		mqtt += "  allow_config_changes: true\n"
+	}
+	r := startDaemon(t, mqtt, panel...)
 	snap := r.sim.Snapshot()
 	apBefore := snap.NetConfig.APEnabled
 	devices := 1 + len(snap.Sensors) + len(snap.Devices)

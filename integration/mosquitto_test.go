@@ -151,6 +151,7 @@ type rig struct {
 	guid   string
 	notify string // the UDP address the simulator sends notifications to
 	logs   *lockedbuf.Buffer
+	ep     daemon.Endpoints
 	stop   func() error
 }
 
@@ -184,7 +185,7 @@ func startDaemon(t *testing.T, mqtt string, panel ...string) *rig {
 // run starts the daemon with the notifications arriving on nc.
 func (r *rig) run(t *testing.T, nc net.PacketConn) {
 	t.Helper()
-	_, r.stop = daemontest.Run(t, r.cfg, daemon.Options{
+	r.ep, r.stop = daemontest.Run(t, r.cfg, daemon.Options{
 		Logger:      slogTo(r.logs),
 		NotifyConns: map[string]net.PacketConn{"home": nc},
 		Timeout:     500 * time.Millisecond,
@@ -470,7 +471,9 @@ func distinctInOrder(t *testing.T, seqs []uint64) []uint64 {
 // journalSeqs reads the daemon's journal while it runs.
 func journalSeqs(t *testing.T, r *rig) []uint64 {
 	t.Helper()
-	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true, LockTimeout: 5 * time.Second})
+	// While events stream in, the daemon keeps the file busy; a loaded
+	// CI machine saw a reader wait more than 5 s for its turn.
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true, LockTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,6 +111,8 @@ type Link struct {
 	url *url.URL
 	log *slog.Logger
 	q   queue
+	// damaged is what the disk queue set aside when it was opened.
+	damaged []Damage
 
 	connected atomic.Bool
 	connects  atomic.Uint64
@@ -122,6 +124,10 @@ type Stats struct {
 	Published uint64 // messages queued by Publish
 	Connects  uint64 // connections made to the broker
 	Queued    int    // messages in the queue, waiting for the broker
+	// Damaged are the runs of bytes of the disk queue that were no valid
+	// record when it was opened, each set aside in a file beside it;
+	// the messages after them were kept.
+	Damaged []Damage
 }
 
 // New checks cfg and opens the queue, so that Publish works before Run.
@@ -157,9 +163,15 @@ func New(cfg Config) (*Link, error) {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.QueueDir != "" {
-		if l.q, err = openFileQueue(cfg.QueueDir); err != nil {
+		fq, err := openFileQueue(cfg.QueueDir)
+		if err != nil {
 			return nil, fmt.Errorf("mqttlink: queue directory %s: %w", cfg.QueueDir, err)
 		}
+		for _, d := range fq.damaged {
+			l.log.Warn("MQTT queue: damaged bytes set aside; the messages after them are kept", "file", d.File, "bytes", d.Bytes)
+		}
+		l.damaged = fq.damaged
+		l.q = fq
 	} else {
 		l.q = &memQueue{}
 	}
@@ -226,7 +238,7 @@ func (l *Link) Connected() bool { return l.connected.Load() }
 
 // Stats returns the link's counters.
 func (l *Link) Stats() Stats {
-	return Stats{Published: l.published.Load(), Connects: l.connects.Load(), Queued: l.q.len()}
+	return Stats{Published: l.published.Load(), Connects: l.connects.Load(), Queued: l.q.len(), Damaged: l.damaged}
 }
 
 // Close closes the queue. Call it after Run has returned, or instead of

@@ -126,8 +126,8 @@ func (q *memQueue) close() error { return nil }
 // past compactAt the rest is copied to a new log. Nothing is fsynced: a
 // crash of the process loses nothing, a power loss may lose the newest
 // messages, and a head offset written late only sends a message twice,
-// which QoS 1 allows. A torn or corrupt record ends the log when it is
-// opened again.
+// which QoS 1 allows. A torn or corrupt record is set aside when the log
+// is opened again, and the records after it are kept.
 type fileQueue struct {
 	dir string
 
@@ -138,6 +138,8 @@ type fileQueue struct {
 	end  int64    // the log's size
 	w    waiters
 	buf  []byte
+	// damaged is what load set aside.
+	damaged []Damage
 }
 
 // record is one queued message in the log: its body's offset and
@@ -180,8 +182,11 @@ func openFileQueue(dir string) (*fileQueue, error) {
 	return q, nil
 }
 
-// load reads the head offset and indexes the records after it; a torn
-// or corrupt record and what follows it are cut off.
+// load reads the head offset and indexes the records after it. Bytes
+// that are not a valid record (a flipped bit, a torn write) do not end
+// the queue: scanRecords finds the next valid record after them, the
+// bytes are set aside in a damaged-OFFSET.mqtt file beside the queue,
+// and the log is rewritten with only the valid records (issue 13.9).
 func (q *fileQueue) load() error {
 	var hb [8]byte
 	start := int64(0)
@@ -195,31 +200,100 @@ func (q *fileQueue) load() error {
 	if start < 0 || start > int64(len(data)) {
 		start = 0 // a head from another log: send everything again
 	}
-	recs, valid := scanRecords(data, start)
+	recs, damaged := scanRecords(data, start)
 	q.recs = recs
-	q.end = valid
-	if valid < int64(len(data)) {
-		return q.log.Truncate(valid)
+	q.end = int64(len(data))
+	if len(damaged) == 0 {
+		return nil
 	}
-	return nil
+	for _, d := range damaged {
+		bad := filepath.Join(q.dir, fmt.Sprintf("damaged-%d.mqtt", d.off))
+		if err := os.WriteFile(bad, data[d.off:d.end], 0o600); err != nil {
+			return fmt.Errorf("set aside damaged bytes: %w", err)
+		}
+		q.damaged = append(q.damaged, Damage{File: bad, Bytes: int(d.end - d.off)})
+	}
+	return q.rewrite(data)
 }
 
-// scanRecords indexes the records of data from offset start and returns
-// them with the offset where the valid records end.
-func scanRecords(data []byte, start int64) ([]record, int64) {
+// Damage is a run of bytes of the disk queue that was not a valid
+// record when it was opened, set aside in File.
+type Damage struct {
+	File  string
+	Bytes int
+}
+
+// span is a run of bytes of the log, [off, end).
+type span struct{ off, end int64 }
+
+// minBody is the shortest record body that can be a message: the flags
+// and the topic's length. A shorter "record" found while resynchronising
+// (eight zero bytes are an empty body with a valid CRC) is not one.
+const minBody = 3
+
+// scanRecords indexes the records of data from offset start. Where the
+// bytes are not a valid record it looks for the next offset where one
+// starts (its length in bounds and its CRC right), and returns the runs
+// it skipped.
+func scanRecords(data []byte, start int64) ([]record, []span) {
 	var recs []record
-	off := start
-	for int64(len(data))-off >= recordHeader {
-		n := binary.BigEndian.Uint32(data[off:])
+	var damaged []span
+	valid := func(off int64, resync bool) (int64, bool) {
+		if int64(len(data))-off < recordHeader {
+			return 0, false
+		}
+		n := int64(binary.BigEndian.Uint32(data[off:]))
 		sum := binary.BigEndian.Uint32(data[off+4:])
 		p := off + recordHeader
-		if n > maxRecord || int64(n) > int64(len(data))-p || crc32.ChecksumIEEE(data[p:p+int64(n)]) != sum {
-			break
+		if n > maxRecord || n > int64(len(data))-p || (resync && n < minBody) || crc32.ChecksumIEEE(data[p:p+n]) != sum {
+			return 0, false
 		}
-		recs = append(recs, record{p, int(n)})
-		off = p + int64(n)
+		return n, true
 	}
-	return recs, off
+	off := start
+	for off < int64(len(data)) {
+		n, ok := valid(off, false)
+		if !ok {
+			next := off + 1
+			for ; next < int64(len(data)); next++ {
+				if _, ok := valid(next, true); ok {
+					break
+				}
+			}
+			damaged = append(damaged, span{off, next})
+			off = next
+			continue
+		}
+		recs = append(recs, record{off + recordHeader, int(n)})
+		off += recordHeader + n
+	}
+	return recs, damaged
+}
+
+// rewrite replaces the log with the records of q.recs, read from data
+// (the log as it was), and sets the head to 0. Called from load.
+func (q *fileQueue) rewrite(data []byte) error {
+	var out []byte
+	for i, r := range q.recs {
+		out = append(out, data[r.off-recordHeader:r.off+int64(r.n)]...)
+		q.recs[i].off = int64(len(out)) - int64(r.n)
+	}
+	path := filepath.Join(q.dir, queueLog)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	q.log.Close()
+	q.log = f
+	q.end = int64(len(out))
+	return q.writeHead(0)
 }
 
 func (q *fileQueue) close() error {

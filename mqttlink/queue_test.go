@@ -8,10 +8,13 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/g90alarm/g90/internal/lockedbuf"
 )
 
 func msg(s string) Message { return Message{Topic: "t/q", Payload: []byte(s), QoS: 1} }
@@ -308,16 +311,93 @@ func FuzzScanRecords(f *testing.F) {
 		if start < 0 || start > int64(len(data)) {
 			start = 0
 		}
-		recs, end := scanRecords(data, start)
-		if end < start || end > int64(len(data)) {
-			t.Fatalf("end %d outside %d..%d", end, start, len(data))
-		}
+		// The records and the damaged runs tile data from start: in
+		// order, without overlap, gap or excess.
+		recs, damaged := scanRecords(data, start)
+		type piece struct{ off, end int64 }
+		var all []piece
 		for _, r := range recs {
-			if r.off < start || r.off+int64(r.n) > end {
-				t.Fatalf("record %+v outside the valid part", r)
+			all = append(all, piece{r.off - recordHeader, r.off + int64(r.n)})
+		}
+		for _, d := range damaged {
+			if d.end <= d.off {
+				t.Fatalf("empty damaged run %+v", d)
 			}
+			all = append(all, piece{d.off, d.end})
+		}
+		slices.SortFunc(all, func(a, b piece) int { return int(a.off - b.off) })
+		at := start
+		for _, p := range all {
+			if p.off != at || p.end > int64(len(data)) {
+				t.Fatalf("piece %+v at %d (of %d bytes)", p, at, len(data))
+			}
+			at = p.end
+		}
+		if at != int64(len(data)) {
+			t.Fatalf("pieces end at %d of %d", at, len(data))
 		}
 	})
+}
+
+// One bad byte in the middle does not cost the messages after it: the
+// damaged record is set aside in a file, counted and logged, and every
+// other message is sent, in order (issue 13.9); the log is clean again
+// for the next open.
+func TestFileQueueResynchronises(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		at   func(first int) int // the offset to damage, past the first record of length first
+		lost int                 // messages lost: the damaged one
+	}{
+		{"a body byte", func(first int) int { return first + recordHeader + 5 }, 1},
+		{"a length byte", func(first int) int { return first + 2 }, 1},
+		{"a CRC byte", func(first int) int { return first + 6 }, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			q := openQueue(t, dir)
+			var want []string
+			for i := range 100 {
+				want = append(want, fmt.Sprintf("message %03d", i))
+			}
+			push(t, q, want...)
+			q.close()
+			path := filepath.Join(dir, queueLog)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := recordHeader + len(appendBody(nil, msg(want[0])))
+			data[c.at(first)] ^= 0xff // the second record
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs lockedbuf.Buffer
+			l, err := New(Config{URL: "mqtt://127.0.0.1:1", QueueDir: dir, Logger: logTo(&logs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := l.Stats()
+			if st.Queued != 100-c.lost || len(st.Damaged) != 1 || st.Damaged[0].Bytes != first {
+				t.Fatalf("stats %+v", st)
+			}
+			if b, err := os.ReadFile(st.Damaged[0].File); err != nil || len(b) != first {
+				t.Fatalf("set aside: %d bytes, %v", len(b), err)
+			}
+			if !strings.Contains(logs.String(), "damaged bytes set aside") {
+				t.Fatalf("not logged:\n%s", logs.String())
+			}
+			l.Close()
+			q = openQueue(t, dir)
+			got := drain(t, q)
+			if w := append([]string{want[0]}, want[1+c.lost:]...); !slices.Equal(got, w) {
+				t.Fatalf("got %d messages: %q", len(got), got)
+			}
+			if again, _ := filepath.Glob(filepath.Join(dir, "damaged-*")); len(again) != 1 {
+				t.Fatalf("damaged files %v: the log was not rewritten clean", again)
+			}
+		})
+	}
 }
 
 // A record body never panics the decoder, and one that decodes encodes

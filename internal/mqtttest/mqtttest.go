@@ -37,6 +37,12 @@ type Msg struct {
 // filter with QoS 1; the test's cleanup disconnects.
 func Watch(t testing.TB, addr string, filter string) *Watcher {
 	t.Helper()
+	return WatchAuth(t, addr, "", "", filter)
+}
+
+// WatchAuth is Watch with a user name and password ("" is none).
+func WatchAuth(t testing.TB, addr, user, password, filter string) *Watcher {
+	t.Helper()
 	w := &Watcher{last: map[string]string{}}
 	// NATS refuses client ids with white space, '.', '*' or '>'.
 	id := strings.Map(func(r rune) rune {
@@ -58,6 +64,9 @@ func Watch(t testing.TB, addr string, filter string) *Watcher {
 			w.last[m.Topic()] = string(m.Payload())
 			w.mu.Unlock()
 		})
+	if user != "" {
+		o.SetUsername(user).SetPassword(password)
+	}
 	w.c = mqtt.NewClient(o)
 	if err := wait(w.c.Connect()); err != nil {
 		t.Fatalf("mqtttest: connect %s: %v", addr, err)
