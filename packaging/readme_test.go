@@ -87,6 +87,12 @@ func TestREADMEInstall(t *testing.T) {
 	if out, err := exec.Command(small, "serve", "--check", "--config", openwrt).CombinedOutput(); err != nil {
 		t.Errorf("g90-small serve --check --config (the README's OpenWrt config): %v\n%s", err, out)
 	}
+	// and refuses the systemd one, which has no mqtt.url: the small
+	// binary could not start with it.
+	out, err := exec.Command(small, "serve", "--check", "--config", config).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "mqtt.url") {
+		t.Errorf("g90-small serve --check accepts a config without mqtt.url (err %v):\n%s", err, out)
+	}
 
 	// Files the commands copy from the checkout.
 	for _, m := range regexp.MustCompile(`(?m)(?:install -m [0-7]+|scp -O) (packaging/\S+|dist/\S+)`).FindAllStringSubmatch(s, -1) {
