@@ -336,8 +336,13 @@ func (c *Config) OpenJournal(log *slog.Logger) (j *journal.Journal, aside string
 	return j, aside, nil
 }
 
-// DefaultStateDir is $XDG_STATE_HOME/g90, or ~/.local/state/g90.
+// DefaultStateDir is $STATE_DIRECTORY, which systemd sets for a unit
+// with StateDirectory= (the first, when it names several), else
+// $XDG_STATE_HOME/g90, else ~/.local/state/g90.
 func DefaultStateDir() (string, error) {
+	if d, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); filepath.IsAbs(d) {
+		return d, nil
+	}
 	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "g90"), nil
 	}

@@ -53,6 +53,7 @@ func TestExampleConfig(t *testing.T) {
 
 // The smallest config: one host, everything else defaults.
 func TestConfigDefaults(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "")
 	t.Setenv("XDG_STATE_HOME", "/tmp/state")
 	path := filepath.Join(t.TempDir(), "g90.yaml")
 	if err := os.WriteFile(path, []byte("panels:\n  - host: 10.0.0.2\n"), 0o600); err != nil {
@@ -73,6 +74,35 @@ func TestConfigDefaults(t *testing.T) {
 	if want.Panels[0].Port != 12368 || want.Panels[0].Poll != 30*time.Second || want.MQTT.DiscoveryPrefix != "homeassistant" ||
 		want.Web.Listen != "127.0.0.1:8080" || want.Panels[0].NotifyListen != ":12901" || want.MQTT.TopicPrefix != "g90" {
 		t.Fatalf("defaults changed: %+v", want)
+	}
+}
+
+// Under systemd with StateDirectory=g90, the default state_dir is the
+// one systemd made ($STATE_DIRECTORY, the first of a list).
+func TestConfigDefaultStateDirectory(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/tmp/state")
+	for env, want := range map[string]string{
+		"/var/lib/g90":            "/var/lib/g90",
+		"/var/lib/g90:/var/lib/x": "/var/lib/g90",
+		"relative":                "/tmp/state/g90", // not systemd's: ignored
+		"":                        "/tmp/state/g90",
+	} {
+		t.Setenv("STATE_DIRECTORY", env)
+		cfg, err := ParseConfig("/etc/g90/g90.yaml", []byte("panels:\n  - host: 10.0.0.2\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.StateDir != want {
+			t.Errorf("STATE_DIRECTORY=%q: state_dir %q, want %q", env, cfg.StateDir, want)
+		}
+	}
+	t.Setenv("STATE_DIRECTORY", "/var/lib/g90")
+	cfg, err := ParseConfig("/etc/g90/g90.yaml", []byte("panels:\n  - host: 10.0.0.2\nstate_dir: /srv/g90\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/srv/g90" {
+		t.Errorf("state_dir in the file %q, want /srv/g90", cfg.StateDir)
 	}
 }
 

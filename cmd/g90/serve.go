@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/internal/floodlog"
 )
@@ -43,6 +44,11 @@ when not: for a service manager's ExecStartPre, or before a reload.`,
 				cfg, err := daemon.LoadConfig(file)
 				if err != nil {
 					return err
+				}
+				// serve would fail at once (and procd or systemd would
+				// restart it for ever): say so here.
+				if cfg.MQTT.URL == "" && !broker.BuiltIn {
+					return fmt.Errorf("%s: mqtt.url is empty: %w", file, broker.ErrNotBuiltIn)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d panel(s))\n", file, len(cfg.Panels))
 				return nil
