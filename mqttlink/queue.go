@@ -278,9 +278,21 @@ func (q *fileQueue) rewrite(data []byte) error {
 		out = append(out, data[r.off-recordHeader:r.off+int64(r.n)]...)
 		q.recs[i].off = int64(len(out)) - int64(r.n)
 	}
+	if err := q.replaceLog(out); err != nil {
+		return err
+	}
+	q.end = int64(len(out))
+	return q.writeHead(0)
+}
+
+// replaceLog puts a new log with the bytes b in place of the old one and
+// opens it. The head is the caller's to move: until it is 0, a crash
+// sends some messages twice, never loses one. q.mu is held, or the
+// queue is still being opened.
+func (q *fileQueue) replaceLog(b []byte) error {
 	path := filepath.Join(q.dir, queueLog)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -292,8 +304,7 @@ func (q *fileQueue) rewrite(data []byte) error {
 	}
 	q.log.Close()
 	q.log = f
-	q.end = int64(len(out))
-	return q.writeHead(0)
+	return nil
 }
 
 func (q *fileQueue) close() error {
@@ -407,22 +418,10 @@ func (q *fileQueue) compact() error {
 	if _, err := q.log.ReadAt(rest, from); err != nil {
 		return err
 	}
-	path := filepath.Join(q.dir, queueLog)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, rest, 0o600); err != nil {
+	// The head goes to 0 only once the new log is in place.
+	if err := q.replaceLog(rest); err != nil {
 		return err
 	}
-	// The head goes to 0 only once the new log is in place; a crash in
-	// between sends some messages twice, never loses one.
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	q.log.Close()
-	q.log = f
 	for i := range q.recs {
 		q.recs[i].off -= from
 	}
