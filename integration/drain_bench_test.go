@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/mqttlink"
@@ -33,24 +31,7 @@ func benchDrain(b *testing.B, window int) {
 		b.Fatal(err)
 	}
 	ev := []byte(`{"time":"2026-11-21T09:05:56.735526022Z","panel":"SIMPANEL0001","source":"local","type":"door_open","sensor":{"index":1,"name":"Front door","type":"Door Sensor: WDS07"},"seq":1}`)
-	for range b.N {
-		if err := l.Publish(mqttlink.Message{Topic: topic, Payload: ev, QoS: 1}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() { done <- l.Run(ctx) }()
-	for w.Count(topic) < b.N {
-		time.Sleep(time.Millisecond)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	msg := mqttlink.Message{Topic: topic, Payload: ev, QoS: 1}
+	mqtttest.BenchDrain(b, w, topic, func() error { return l.Publish(msg) }, l.Run)
 	l.Close()
 }

@@ -520,24 +520,7 @@ func BenchmarkDrain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for range b.N {
-		if err := l.Publish(Message{Topic: "g90/SIMPANEL0001/event", Payload: benchEvent, QoS: 1}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() { done <- l.Run(ctx) }()
-	for w.Count("g90/SIMPANEL0001/event") < b.N {
-		time.Sleep(time.Millisecond)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	msg := Message{Topic: "g90/SIMPANEL0001/event", Payload: benchEvent, QoS: 1}
+	mqtttest.BenchDrain(b, w, msg.Topic, func() error { return l.Publish(msg) }, l.Run)
 	l.Close()
 }

@@ -1,0 +1,35 @@
+package mqtttest
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchDrain measures a queue's drain after an outage: publish queues
+// one message, b.N times, before the clock starts; then run (the link's
+// Run) connects and sends them, and the clock stops when w has counted
+// b.N on topic. It reports msg/s, and stops run. (Functions, not the
+// link: package mqttlink's own tests use this package.)
+func BenchDrain(b *testing.B, w *Watcher, topic string, publish func() error, run func(context.Context) error) {
+	b.Helper()
+	for range b.N {
+		if err := publish(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() { done <- run(ctx) }()
+	for w.Count(topic) < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
