@@ -46,9 +46,19 @@ func (s *chanSink) packetCount() int {
 func runListener(t *testing.T, host netip.Addr) (*Listener, *chanSink) {
 	t.Helper()
 	leaktest.Check(t)
-	l, err := Listen(context.Background(), ListenerConfig{Addr: "127.0.0.1:0", Host: host})
+	return runListenerOn(t, "127.0.0.1:0", host)
+}
+
+// runListenerOn runs a listener on addr until the test ends; each setup
+// function sees it before Run.
+func runListenerOn(t *testing.T, addr string, host netip.Addr, setup ...func(*Listener)) (*Listener, *chanSink) {
+	t.Helper()
+	l, err := Listen(context.Background(), ListenerConfig{Addr: addr, Host: host})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(l)
 	}
 	sink := &chanSink{msgs: make(chan Message, 64)}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -176,9 +176,9 @@ func TestListenerInterfaceNetns(t *testing.T) {
 // netnsListener is the listener's part, run inside its namespace.
 func netnsListener(t *testing.T) {
 	host := netip.MustParseAddr(netnsPanel)
-	checked, csink := runListener2(t, "0.0.0.0:12901", host)
+	checked, csink := runListenerOn(t, "0.0.0.0:12901", host)
 	// The negative control: the address filter only.
-	control, xsink := runListener2(t, "0.0.0.0:12902", host, func(l *Listener) { l.udp = nil })
+	control, xsink := runListenerOn(t, "0.0.0.0:12902", host, func(l *Listener) { l.udp = nil })
 	if checked.udp == nil {
 		t.Fatal("the interface check is off")
 	}

@@ -3,7 +3,6 @@
 package notify
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"syscall"
@@ -18,7 +17,7 @@ func TestListenerLoopbackInterface(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(addr, func(t *testing.T) {
 			host := netip.MustParseAddrPort(addr).Addr()
-			l, sink := runListener2(t, addr, host)
+			l, sink := runListenerOn(t, addr, host)
 			lo, err := net.InterfaceByIndex(1)
 			if err != nil {
 				t.Fatal(err)
@@ -34,30 +33,6 @@ func TestListenerLoopbackInterface(t *testing.T) {
 			}
 		})
 	}
-}
-
-// runListener2 runs a listener on addr until the test ends; each setup
-// function sees it before Run.
-func runListener2(t *testing.T, addr string, host netip.Addr, setup ...func(*Listener)) (*Listener, *chanSink) {
-	t.Helper()
-	l, err := Listen(context.Background(), ListenerConfig{Addr: addr, Host: host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range setup {
-		f(l)
-	}
-	sink := &chanSink{msgs: make(chan Message, 64)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return l, sink
 }
 
 // pktinfoIfindex agrees with syscall.ParseSocketControlMessage on real
