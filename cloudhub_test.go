@@ -50,7 +50,7 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 		st.Host.GUID = g
 		s := simtest.Start(t, sim.Config{State: &st, Seed: 1})
 		mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
-		subs[i] = mon.Subscribe(64)
+		subs[i] = mon.Subscribe("test", 64)
 		runMonitor(t, mon)
 		eventually.True(t, "the first read of "+g, func() bool { return mon.State().GUID == g })
 	}
@@ -170,7 +170,7 @@ func TestCloudHubKnownGUID(t *testing.T) {
 	}
 	const guid = "GA00000A0000000"
 	mon := p.NewMonitor(MonitorConfig{Sources: []Source{hub.PanelSource(p, guid, false)}})
-	sub := mon.Subscribe(64)
+	sub := mon.Subscribe("test", 64)
 	runMonitor(t, mon)
 	eventually.True(t, "routing", func() bool { return mon.State().Cloud != nil })
 
@@ -238,7 +238,7 @@ func TestCloudHubStandaloneAnyPanel(t *testing.T) {
 	}
 	s := simtest.Start(t, sim.Config{Seed: 1})
 	mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Standalone("")}})
-	sub := mon.Subscribe(64)
+	sub := mon.Subscribe("test", 64)
 	runMonitor(t, mon)
 	eventually.True(t, "routing", func() bool {
 		hub.mu.RLock()

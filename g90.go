@@ -17,7 +17,7 @@
 // delivers each event to every subscriber in order:
 //
 //	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{listener}})
-//	sub := mon.Subscribe(1024)
+//	sub := mon.Subscribe("app", 1024)
 //	go mon.Run(ctx)
 //	for ev := range sub.Events() { ... }
 //

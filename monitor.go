@@ -41,10 +41,20 @@ type MonitorConfig struct {
 	// 30 s.
 	RefreshGap time.Duration
 	// QueueSize bounds the messages waiting for the state tracker; 0
-	// means 4096. A local notification or history entry that finds the
-	// queue full is dropped and counted; a cloud message waits for room
-	// (see Message).
+	// means 4096. A local notification that finds the queue full is
+	// dropped and counted; a cloud message or history entry waits for
+	// room (see Message).
 	QueueSize int
+	// StallTimeout is how long the monitor waits for a subscriber whose
+	// queue is full before it drops that subscriber's events (counted)
+	// until it catches up; 0 means 5 s. See Subscribe.
+	StallTimeout time.Duration
+	// NextSeq returns the number of the next event of the panel with the
+	// given GUID ("" before the GUID is known), for notify.Event.Seq; it
+	// must never return a number twice for a GUID. The daemon persists
+	// it, so that numbers go on across restarts. nil numbers from 1 in
+	// memory.
+	NextSeq func(guid string) uint64
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -54,7 +64,7 @@ type MonitorConfig struct {
 // MonitorStats counts what a Monitor has done.
 type MonitorStats struct {
 	Messages      uint64 // taken from the sources
-	Dropped       uint64 // lost because the tracker's queue was full (local and history), or the monitor stopped (cloud)
+	Dropped       uint64 // lost because the tracker's queue was full (local notifications), or the monitor stopped (cloud, history)
 	WrongDevice   uint64 // alerts with another panel's GUID (spec: A.7.2)
 	Unknown       uint64 // decoded but not routable (spec: A.7.3)
 	Events        uint64 // events produced, before any consumer's queue
@@ -64,10 +74,14 @@ type MonitorStats struct {
 
 // Monitor turns the messages of its sources into events for one panel:
 // it checks them, maps them to events, keeps the panel's state (spec:
-// B.3–B.6) and delivers each event to every subscriber, serially and in
-// wire order. The state tracker never waits on the network: reading the
-// panel's lists happens on a goroutine of its own, and events for a
-// sensor the lists do not know yet go out with the wire's index and name.
+// B.3–B.6), numbers each event (Seq) and delivers it to every
+// subscriber, serially and in wire order. The state tracker never waits
+// on the network: reading the panel's lists happens on a goroutine of its
+// own, and events for a sensor the lists do not know yet go out with the
+// wire's index and name. It waits for a subscriber that falls behind
+// (see Subscribe), and so do the cloud and history sources for it: a TCP
+// connection's reader then waits and TCP slows the panel down, so that
+// only UDP notifications are ever dropped, at the queue, and counted.
 type Monitor struct {
 	p   *Panel
 	cfg MonitorConfig
@@ -89,9 +103,17 @@ type Monitor struct {
 	announced map[int]bool // sensor_added sent from a notification
 	lastMiss  time.Time
 	evbuf     []notify.Event
-	outbuf    []notify.Event
+	outbuf    []notify.Event // the tracker's goroutine only, like pending
+	pending   []notify.Event // delivered under mu, published after
 	timer     *time.Timer
 	armedAt   time.Time // when timer fires, or zero
+
+	// sendMu is held while events are sent to the subscribers, so that
+	// Close never closes a channel during a send.
+	sendMu  sync.Mutex
+	pubSubs []*Subscription   // publish's copy of subs
+	seqs    map[string]uint64 // when cfg.NextSeq is nil
+	stall   *time.Timer       // publish's stall timer
 
 	lastPacket [3]atomic.Int64                   // unix nanoseconds per source
 	cloud      atomic.Pointer[func() CloudState] // set by a CloudHub source
@@ -117,6 +139,9 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 4096
 	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 5 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -127,8 +152,9 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	m := &Monitor{
 		p: p, cfg: cfg, log: log.With("panel", p.Addr()),
 		queue: make(chan item, cfg.QueueSize), stopped: make(chan struct{}), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
-		announced: map[int]bool{},
+		announced: map[int]bool{}, seqs: map[string]uint64{}, stall: time.NewTimer(time.Hour),
 	}
+	m.stall.Stop()
 	m.t = tracker{reset: cfg.ResetInterval, miss: m.missed}
 	return m
 }
@@ -202,6 +228,7 @@ func (m *Monitor) work(ctx context.Context) {
 			m.armTimer()
 			m.mu.Unlock()
 		}
+		m.publish()
 	}
 }
 
@@ -211,6 +238,7 @@ func (m *Monitor) drain() {
 		select {
 		case it := <-m.queue:
 			m.handle(it)
+			m.publish()
 		default:
 			return
 		}
@@ -225,12 +253,12 @@ func (m *Monitor) Packet(src notify.Source, t time.Time) {
 }
 
 // Message implements notify.Sink. When the queue is full, a local
-// notification or history entry is dropped, counted and logged: a UDP
-// datagram cannot be held back, and the listener must read the next one.
-// A cloud message waits for room instead, until the monitor stops: its
-// source is a TCP connection, whose reader then waits too, and TCP flow
-// control slows the panel down, so nothing is lost (see
-// cloud.Server.enqueue).
+// notification is dropped, counted and logged: a UDP datagram cannot be
+// held back, and the listener must read the next one. A cloud message
+// waits for room instead, until the monitor stops: its source is a TCP
+// connection, whose reader then waits too, and TCP flow control slows
+// the panel down, so nothing is lost (see cloud.Server.enqueue). A
+// history entry waits too: the poller then reads the panel later.
 func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
 	it := item{msg, src, t}
 	select {
@@ -239,7 +267,7 @@ func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
 		return
 	default:
 	}
-	if src == notify.SourceCloud {
+	if src != notify.SourceLocal {
 		select {
 		case m.queue <- it:
 			m.messages.Add(1)
@@ -298,16 +326,48 @@ func (m *Monitor) handle(it item) {
 	m.armTimer()
 }
 
-// deliver sends evs to every subscriber and keeps the buffer for reuse.
-// m.mu is held.
+// deliver hands evs, the changes the tracker made, to publish, which
+// sends them once m.mu is released: a subscriber may call State while
+// the monitor waits for it. m.mu is held.
 func (m *Monitor) deliver(evs []notify.Event) {
 	m.events.Add(uint64(len(evs)))
-	for _, s := range m.subs {
+	m.pending = evs
+}
+
+// publish numbers the delivered events and sends them to every
+// subscriber, then keeps the buffer for reuse. The tracker's goroutine
+// calls it after each step.
+func (m *Monitor) publish() {
+	evs := m.pending
+	m.pending = nil
+	if len(evs) == 0 {
+		return
+	}
+	for i := range evs {
+		evs[i].Seq = m.nextSeq(evs[i].GUID)
+	}
+	m.mu.Lock()
+	subs := append(m.pubSubs[:0], m.subs...)
+	m.mu.Unlock()
+	m.sendMu.Lock()
+	for _, s := range subs {
 		for i := range evs {
 			s.send(&evs[i])
 		}
 	}
+	m.sendMu.Unlock()
+	clear(subs)
+	m.pubSubs = subs[:0]
 	m.outbuf = evs[:0]
+}
+
+// nextSeq numbers the next event of the panel guid.
+func (m *Monitor) nextSeq(guid string) uint64 {
+	if m.cfg.NextSeq != nil {
+		return m.cfg.NextSeq(guid)
+	}
+	m.seqs[guid]++
+	return m.seqs[guid]
 }
 
 // armTimer points the timer at the earliest pending occupancy reset.
@@ -547,16 +607,19 @@ func sourceIndex(src notify.Source) int {
 func isPowerOfTwo(n uint64) bool { return bits.OnesCount64(n) == 1 }
 
 // Subscribe returns a subscription that receives every event from now on,
-// in order, through a queue of size events (0 means 256). A subscriber
-// that falls behind loses the events that find its queue full; they are
-// counted (Subscription.Dropped) and logged, and no other subscriber or
-// source waits for it. The subscription's channel is closed by Close or
-// when Run returns.
-func (m *Monitor) Subscribe(size int) *Subscription {
+// in order, through a queue of size events (0 means 256); consumer names
+// it in ConsumerStats and in logs ("journal", "mqtt", …). The monitor
+// waits for a subscriber whose queue is full, so nothing is lost to a
+// consumer that is merely slow, and the sources wait in turn (see
+// Monitor). A subscriber that takes nothing for StallTimeout is stalled:
+// its events are dropped, counted (Subscription.Dropped) and logged
+// until its queue is half empty again, and the others go on. The
+// subscription's channel is closed by Close or when Run returns.
+func (m *Monitor) Subscribe(consumer string, size int) *Subscription {
 	if size <= 0 {
 		size = 256
 	}
-	s := &Subscription{m: m, c: make(chan notify.Event, size)}
+	s := &Subscription{m: m, consumer: consumer, c: make(chan notify.Event, size), done: make(chan struct{})}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ended {
@@ -568,13 +631,37 @@ func (m *Monitor) Subscribe(size int) *Subscription {
 	return s
 }
 
+// ConsumerStats describes one subscription.
+type ConsumerStats struct {
+	Consumer string
+	Queued   int    // events waiting in its queue
+	Capacity int    // the queue's size
+	Dropped  uint64 // events lost while it was stalled
+	Stalled  bool   // its events are being dropped now
+}
+
+// Consumers describes every open subscription, in the order they were
+// made.
+func (m *Monitor) Consumers() []ConsumerStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ConsumerStats, len(m.subs))
+	for i, s := range m.subs {
+		out[i] = ConsumerStats{Consumer: s.consumer, Queued: len(s.c), Capacity: cap(s.c), Dropped: s.dropped.Load(), Stalled: s.stalled.Load()}
+	}
+	return out
+}
+
 // close ends every subscription once Run is over.
 func (m *Monitor) close() {
+	m.sendMu.Lock()
+	defer m.sendMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ended = true
 	for _, s := range m.subs {
 		s.closed = true
+		close(s.done)
 		close(s.c)
 	}
 	m.subs = nil
@@ -583,44 +670,87 @@ func (m *Monitor) close() {
 
 // Subscription is one consumer's queue of events.
 type Subscription struct {
-	m       *Monitor
-	c       chan notify.Event
-	closed  bool // guarded by m.mu
-	dropped atomic.Uint64
+	m        *Monitor
+	consumer string
+	c        chan notify.Event
+	done     chan struct{} // closed by Close: stop waiting to send
+	closed   bool          // guarded by m.mu
+	stalled  atomic.Bool   // written by the sender only
+	dropped  atomic.Uint64
 }
 
 // Events returns the channel the events arrive on. It is closed when the
 // subscription ends.
 func (s *Subscription) Events() <-chan notify.Event { return s.c }
 
-// Dropped returns how many events this subscriber lost to a full queue.
+// Dropped returns how many events this subscriber lost while stalled.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
-// Close ends the subscription and closes its channel.
+// Close ends the subscription and closes its channel. It may be called
+// while the monitor waits to send to it, from any goroutine.
 func (s *Subscription) Close() {
 	m := s.m
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if s.closed {
+		m.mu.Unlock()
 		return
 	}
 	s.closed = true
-	close(s.c)
+	close(s.done)
 	for i, o := range m.subs {
 		if o == s {
 			m.subs = append(m.subs[:i], m.subs[i+1:]...)
 			break
 		}
 	}
+	m.mu.Unlock()
+	// The sender sees done and lets go of sendMu; then no send is under
+	// way and none will start.
+	m.sendMu.Lock()
+	close(s.c)
+	m.sendMu.Unlock()
 }
 
-// send queues ev without waiting. m.mu is held.
+// send queues ev, waiting for room up to the stall timeout, or drops it
+// while the subscriber is stalled. The tracker's goroutine calls it with
+// m.sendMu held.
 func (s *Subscription) send(ev *notify.Event) {
-	select {
-	case s.c <- *ev:
-	default:
-		if n := s.dropped.Add(1); isPowerOfTwo(n) {
-			s.m.log.Warn("subscriber is too slow: event dropped", "event", ev.Type, "dropped", n)
+	m := s.m
+	if s.stalled.Load() {
+		select {
+		case <-s.done:
+		case s.c <- *ev:
+			if len(s.c) <= cap(s.c)/2 {
+				s.stalled.Store(false)
+				m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
+			}
+		default:
+			s.drop(ev)
 		}
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	case s.c <- *ev:
+		return
+	default:
+	}
+	m.stall.Reset(m.cfg.StallTimeout)
+	defer m.stall.Stop()
+	select {
+	case <-s.done:
+	case s.c <- *ev:
+	case <-m.stall.C:
+		s.stalled.Store(true)
+		m.log.Error("consumer took no event for too long: its events are dropped (counted) until it catches up", "consumer", s.consumer, "waited", m.cfg.StallTimeout)
+		s.drop(ev)
+	}
+}
+
+// drop counts an event lost to a stalled subscriber.
+func (s *Subscription) drop(ev *notify.Event) {
+	if n := s.dropped.Add(1); isPowerOfTwo(n) {
+		s.m.log.Warn("stalled consumer: event dropped", "consumer", s.consumer, "event", ev.Type, "seq", ev.Seq, "dropped", n)
 	}
 }

@@ -30,7 +30,7 @@ func BenchmarkLocalAlert(b *testing.B) {
 		list = append(list, testSensor{i + 1, "Sensor", 8, 1})
 	}
 	m.t.setSensors(nil, testSensorList(list), true, time.Now())
-	sub := m.Subscribe(1 << 12)
+	sub := m.Subscribe("bench", 1<<12)
 	done := make(chan int)
 	go func() {
 		n := 0

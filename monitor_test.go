@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func startRig(t *testing.T, mcfg MonitorConfig, lcfg notify.ListenerConfig) *rig
 	p := newPanel(t, s, 2*time.Second, 0)
 	mcfg.Sources = append(mcfg.Sources, l)
 	r := &rig{sim: s, p: p, l: l, mon: p.NewMonitor(mcfg)}
-	r.sub = r.mon.Subscribe(4096)
+	r.sub = r.mon.Subscribe("test", 4096)
 	runMonitor(t, r.mon)
 	eventually.True(t, "the first read of the panel", func() bool { return len(r.mon.State().Sensors) > 0 })
 	return r
@@ -199,48 +200,156 @@ func TestMonitorRejects(t *testing.T) {
 	}
 }
 
-// A subscriber that does not read for a long time loses events (counted)
-// but holds up neither the listener nor another subscriber, who gets
-// every event in order.
-func TestMonitorSlowConsumer(t *testing.T) {
-	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
-	slow := r.mon.Subscribe(4)
-	const n = 200
+// injectDoors sends n door events to sensor 1, alternating open and
+// close so that order is visible.
+func injectDoors(t *testing.T, r *rig, n int) {
+	t.Helper()
 	for i := range n {
-		// alternate so that order is visible
 		ev := "door_open"
 		if i%2 == 1 {
 			ev = "door_close"
 		}
 		inject(t, r.sim, sim.Injection{Event: ev, Sensor: idx(1)})
 	}
-	var doors []notify.EventType
-	for len(doors) < n {
-		ev := next(t, r.sub)
-		if ev.Type == notify.EventDoorOpen || ev.Type == notify.EventDoorClose {
-			doors = append(doors, ev.Type)
+}
+
+// doorsInOrder reads n door events from sub and fails unless they
+// alternate open, close from the first, with increasing seq.
+func doorsInOrder(t *testing.T, sub *Subscription, n int) {
+	t.Helper()
+	var doors int
+	var last uint64
+	for doors < n {
+		ev := next(t, sub)
+		if ev.Seq <= last {
+			t.Fatalf("seq %d after %d", ev.Seq, last)
 		}
-	}
-	for i, d := range doors {
+		last = ev.Seq
+		if ev.Type != notify.EventDoorOpen && ev.Type != notify.EventDoorClose {
+			continue
+		}
 		want := notify.EventDoorOpen
-		if i%2 == 1 {
+		if doors%2 == 1 {
 			want = notify.EventDoorClose
 		}
-		if d != want {
-			t.Fatalf("door event %d is %s, want %s: order lost", i, d, want)
+		if ev.Type != want {
+			t.Fatalf("door event %d is %s, want %s: order lost", doors, ev.Type, want)
 		}
+		doors++
 	}
-	if slow.Dropped() == 0 {
-		t.Fatal("the slow subscriber dropped nothing; the test proves nothing")
-	}
-	if got := len(slow.Events()); got != 4 {
-		t.Fatalf("slow queue holds %d events, want its size 4", got)
+}
+
+// A subscriber that is slow, but reads, loses nothing: the monitor waits
+// for it (issue 13.12), and the other subscriber gets every event in
+// order too.
+func TestMonitorSlowConsumer(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	slow := r.mon.Subscribe("slow", 4)
+	const n = 200
+	injectDoors(t, r, n)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range slow.Events() {
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	doorsInOrder(t, r.sub, n)
+	eventually.True(t, "the slow subscriber's queue empties", func() bool { return len(slow.Events()) == 0 })
+	if d := slow.Dropped(); d != 0 {
+		t.Fatalf("the slow subscriber lost %d events", d)
 	}
 	if ms := r.mon.Stats(); ms.Dropped != 0 {
 		t.Fatalf("the tracker's queue dropped %d messages", ms.Dropped)
 	}
 	slow.Close()
 	slow.Close() // idempotent
+	<-done
+}
+
+// A subscriber that takes nothing for the stall timeout loses the events
+// that find its queue full (counted, and shown in Consumers) and holds
+// up nobody after that; once it reads again, it gets events again.
+func TestMonitorStalledConsumer(t *testing.T) {
+	r := startRig(t, MonitorConfig{StallTimeout: 50 * time.Millisecond}, notify.ListenerConfig{})
+	stuck := r.mon.Subscribe("stuck", 4)
+	const n = 40
+	injectDoors(t, r, n)
+	doorsInOrder(t, r.sub, n)
+	var cs ConsumerStats
+	eventually.True(t, "the stuck subscriber stalled", func() bool {
+		for _, c := range r.mon.Consumers() {
+			if c.Consumer == "stuck" {
+				cs = c
+			}
+		}
+		return cs.Stalled && cs.Dropped > 0
+	})
+	if cs.Queued != 4 || cs.Capacity != 4 {
+		t.Fatalf("stuck consumer %+v: want its queue of 4 full", cs)
+	}
+	// It reads again: it is delivered to again, from the event after
+	// those it lost.
+	for range 4 {
+		<-stuck.Events()
+	}
+	dropped := stuck.Dropped()
+	injectDoors(t, r, 2)
+	doorsInOrder(t, r.sub, 2)
+	ev := next(t, stuck)
+	if ev.Type != notify.EventDoorOpen && ev.Type != notify.EventSensorActivity {
+		t.Fatalf("after catching up: %s", summary(ev))
+	}
+	if stuck.Dropped() != dropped {
+		t.Fatalf("dropped %d after catching up, was %d", stuck.Dropped(), dropped)
+	}
+	for _, c := range r.mon.Consumers() {
+		if c.Consumer == "stuck" && c.Stalled {
+			t.Fatal("still stalled after catching up")
+		}
+	}
+}
+
+// Closing a subscription while the monitor waits to send to it neither
+// panics nor holds the monitor up.
+func TestMonitorCloseWhileWaiting(t *testing.T) {
+	r := startRig(t, MonitorConfig{StallTimeout: time.Hour}, notify.ListenerConfig{})
+	full := r.mon.Subscribe("full", 1)
+	injectDoors(t, r, 4)
+	eventually.True(t, "the full queue", func() bool { return len(full.Events()) == 1 })
+	closed := make(chan struct{})
+	go func() { defer close(closed); full.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for the monitor")
+	}
+	for range full.Events() { // the queued event, then closed
+	}
+	doorsInOrder(t, r.sub, 4)
+	injectDoors(t, r, 2)
+	doorsInOrder(t, r.sub, 2)
+}
+
+// Every event gets the next number of its panel, from NextSeq when set.
+func TestMonitorSeq(t *testing.T) {
+	var asked []string
+	var mu sync.Mutex
+	n := uint64(100)
+	r := startRig(t, MonitorConfig{NextSeq: func(guid string) uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, guid)
+		n++
+		return n
+	}}, notify.ListenerConfig{})
+	injectDoors(t, r, 2)
+	doorsInOrder(t, r.sub, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 || asked[len(asked)-1] != r.mon.State().GUID {
+		t.Fatalf("NextSeq asked for %q, want the panel's GUID %q", asked, r.mon.State().GUID)
+	}
 }
 
 // A sensor added on the panel without a notification is found by the
@@ -302,7 +411,7 @@ func TestMonitorHistory(t *testing.T) {
 	p := newPanel(t, s, 100*time.Millisecond, -1)
 	h := p.NewHistoryPoller(HistoryConfig{Interval: 20 * time.Millisecond})
 	mon := p.NewMonitor(MonitorConfig{Sources: []Source{h}})
-	sub := mon.Subscribe(256)
+	sub := mon.Subscribe("test", 256)
 	runMonitor(t, mon)
 	eventually.True(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[notify.SourceHistory]; return ok })
 
@@ -354,7 +463,7 @@ func TestMonitorHistoryPause(t *testing.T) {
 		t.Fatal("a poller configured Paused is enabled")
 	}
 	mon := p.NewMonitor(MonitorConfig{Sources: []Source{h}})
-	sub := mon.Subscribe(256)
+	sub := mon.Subscribe("test", 256)
 	runMonitor(t, mon)
 	<-mon.Ready()
 	lastPoll := func() time.Time { return mon.State().LastPacket[notify.SourceHistory] }
@@ -384,7 +493,7 @@ func TestMonitorLifecycle(t *testing.T) {
 	leaktest.Check(t)
 	s := simtest.Start(t, sim.Config{Seed: 1})
 	mon := newPanel(t, s, 0, 0).NewMonitor(MonitorConfig{})
-	sub := mon.Subscribe(1)
+	sub := mon.Subscribe("test", 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
@@ -399,7 +508,7 @@ func TestMonitorLifecycle(t *testing.T) {
 	if _, ok := <-sub.Events(); ok {
 		t.Fatal("subscription still open after Run")
 	}
-	if _, ok := <-mon.Subscribe(1).Events(); ok {
+	if _, ok := <-mon.Subscribe("test", 1).Events(); ok {
 		t.Fatal("late subscription not closed")
 	}
 	if !strings.Contains(ErrRunning.Error(), "g90:") {

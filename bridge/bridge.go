@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,9 +80,6 @@ type Config struct {
 	// ConfigurationURL is where Home Assistant's device page of each
 	// panel links to, the web UI; "" is no link.
 	ConfigurationURL string
-	// NextSeq returns the next event sequence number of a panel; nil
-	// numbers from 1 in memory.
-	NextSeq func(guid string) uint64
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 }
@@ -198,7 +194,6 @@ type panel struct {
 	loads    chan loadKind
 	republic chan struct{} // republish everything (Home Assistant restarted)
 	smsSync  chan struct{} // make the SMS push flag follow the arm state
-	seq      uint64
 	// life is the worker's context, for what outlives a command (a
 	// registration); bg holds those goroutines, which the worker waits
 	// for.
@@ -280,7 +275,7 @@ func New(cfg Config) (*Bridge, error) {
 			pc.Name = "Alarm panel"
 		}
 		b.panels = append(b.panels, &panel{
-			b: b, cfg: pc, sub: pc.Monitor.Subscribe(1 << 14),
+			b: b, cfg: pc, sub: pc.Monitor.Subscribe("mqtt", 1<<14),
 			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
 			smsSync: make(chan struct{}, 1),
 			pub:     map[string]string{}, vals: newValues(),
@@ -503,15 +498,10 @@ func (p *panel) drain() {
 	}
 }
 
-// event publishes one event on the event topic and the states it changed.
+// event publishes one event on the event topic, with the Monitor's seq,
+// and the states it changed.
 func (p *panel) event(ev *notify.Event) {
-	if p.b.cfg.NextSeq != nil {
-		p.seq = p.b.cfg.NextSeq(p.t.guid)
-	} else {
-		p.seq++
-	}
 	b := ev.AppendJSON(make([]byte, 0, 256))
-	b = append(strconv.AppendUint(append(b[:len(b)-1], `,"seq":`...), p.seq, 10), '}')
 	p.b.events.Add(1)
 	p.b.publish(p.t.event(), b, false)
 	switch ev.Type {

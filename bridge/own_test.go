@@ -94,7 +94,7 @@ func TestHistorySwitch(t *testing.T) {
 		return ok
 	})
 	// Replayed history: an event with source history.
-	sub := r.mon.Subscribe(64)
+	sub := r.mon.Subscribe("test", 64)
 	defer sub.Close()
 	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
 		t.Fatal(err)

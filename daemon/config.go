@@ -9,7 +9,6 @@
 //	// per panel, before mon.Run:
 //	pm, err := m.AddPanel(daemon.PanelSources{Name: pc.Name, Monitor: mon, Client: panel.Client(), Listener: l})
 //	go pm.Run(ctx)                  // counts the monitor's events by type and source
-//	pm.WatchSubscription("mqtt", sub) // the bridge's queue depth and drops
 //	m.WatchBridge(b)                // the MQTT bridge's state and counters
 //	http.Handle("/metrics", m.Handler())
 package daemon

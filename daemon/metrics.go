@@ -149,17 +149,11 @@ type PanelMetrics struct {
 
 	mu     sync.Mutex
 	events map[eventKey]uint64
-	subs   []watched
 }
 
 type eventKey struct {
 	typ notify.EventType
 	src notify.Source
-}
-
-type watched struct {
-	consumer string
-	sub      *g90.Subscription
 }
 
 // AddPanel registers a collector for a panel and subscribes to its
@@ -185,8 +179,7 @@ func (m *Metrics) AddPanel(src PanelSources) (*PanelMetrics, error) {
 	if err := m.reg.Register(p); err != nil {
 		return nil, fmt.Errorf("daemon: metrics of panel %q: %w", src.Name, err)
 	}
-	p.sub = src.Monitor.Subscribe(src.QueueSize)
-	p.subs = append(p.subs, watched{"metrics", p.sub})
+	p.sub = src.Monitor.Subscribe("metrics", src.QueueSize)
 	m.panels[src.Name] = p
 	return p, nil
 }
@@ -224,15 +217,6 @@ func (p *PanelMetrics) Run(ctx context.Context) error {
 	}
 }
 
-// WatchSubscription reports the queue depth and drops of another
-// consumer's subscription to the monitor (the MQTT bridge, the journal,
-// the web UI) as consumer.
-func (p *PanelMetrics) WatchSubscription(consumer string, s *g90.Subscription) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.subs = append(p.subs, watched{consumer, s})
-}
-
 // desc is one metric family of a panel.
 type desc struct {
 	name, help string
@@ -262,7 +246,9 @@ var panelDescs = []desc{
 	{"g90_panel_read_errors_total", "Reads of the panel's state and lists that failed.", nil},
 	{"g90_events_total", "Events delivered, by type and source.", []string{"type", "source"}},
 	{"g90_subscriber_queue_depth", "Events waiting in a consumer's queue.", []string{"consumer"}},
-	{"g90_subscriber_dropped_total", "Events a consumer lost because its queue was full.", []string{"consumer"}},
+	{"g90_subscriber_queue_capacity", "Capacity of a consumer's queue.", []string{"consumer"}},
+	{"g90_subscriber_dropped_total", "Events a consumer lost while it was stalled (took nothing from its full queue for the stall timeout).", []string{"consumer"}},
+	{"g90_subscriber_stalled", "1 while a consumer is stalled and its events are dropped, else 0.", []string{"consumer"}},
 	{"g90_last_packet_age_seconds", "Seconds since the last packet from the panel, by source; absent before the first.", []string{"source"}},
 	{"g90_cloud_panel_conflicts_total", "Hellos naming this panel from a second address while it was connected (cloud panels only).", nil},
 	{"g90_cloud_panel_conflict", "1 for an hour after a second address claimed this panel, else 0 (cloud panels only).", nil},
@@ -337,9 +323,11 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range keys {
 		counter("g90_events_total", p.events[k], string(k.typ), string(k.src))
 	}
-	for _, w := range p.subs {
-		gauge("g90_subscriber_queue_depth", float64(len(w.sub.Events())), w.consumer)
-		counter("g90_subscriber_dropped_total", w.sub.Dropped(), w.consumer)
+	for _, c := range mon.Consumers() {
+		gauge("g90_subscriber_queue_depth", float64(c.Queued), c.Consumer)
+		gauge("g90_subscriber_queue_capacity", float64(c.Capacity), c.Consumer)
+		counter("g90_subscriber_dropped_total", c.Dropped, c.Consumer)
+		gauge("g90_subscriber_stalled", map[bool]float64{true: 1}[c.Stalled], c.Consumer)
 	}
 }
 

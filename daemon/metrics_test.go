@@ -86,7 +86,8 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, ResetInterval: -1})
+	// The "mqtt" subscription nobody reads stalls soon.
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}, ResetInterval: -1, StallTimeout: 50 * time.Millisecond})
 
 	// A panel nobody answers for: its command times out.
 	dead, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -106,8 +107,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := mon.Subscribe(1)
-	pm.WatchSubscription("mqtt", other)
+	mon.Subscribe("mqtt", 1)
 	dpm, err := m.AddPanel(PanelSources{Name: "dead", Monitor: dmon, Client: dp.Client()})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,8 @@ func TestMetrics(t *testing.T) {
 	eventually.True(t, "the door_open event in the metrics", func() bool {
 		got = scrape(t, url)
 		return got[`g90_events_total{panel="home",source="local",type="door_open"}`] == 1 &&
-			got[`g90_events_total{panel="home",source="local",type="sensor_activity"}`] == 2
+			got[`g90_events_total{panel="home",source="local",type="sensor_activity"}`] == 2 &&
+			got[`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`] == 2
 	})
 	cs, ms, ls := p.Client().Stats(), mon.Stats(), l.Stats()
 	guid := mon.State().GUID
@@ -158,8 +159,11 @@ func TestMetrics(t *testing.T) {
 		`g90_panel_read_errors_total{panel="home"}`:                                                 0,
 		`g90_subscriber_dropped_total{consumer="metrics",panel="home"}`:                             0,
 		`g90_subscriber_queue_depth{consumer="metrics",panel="home"}`:                               0,
+		`g90_subscriber_stalled{consumer="metrics",panel="home"}`:                                   0,
+		`g90_subscriber_queue_capacity{consumer="metrics",panel="home"}`:                            1024,
 		`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`:                                2, // a queue of 1 that nobody reads
 		`g90_subscriber_queue_depth{consumer="mqtt",panel="home"}`:                                  1,
+		`g90_subscriber_stalled{consumer="mqtt",panel="home"}`:                                      1,
 		`g90_panel_info{guid="",host="127.0.0.1:` + strconv.Itoa(deadAddr.Port) + `",panel="dead"}`: 1,
 		`g90_commands_total{panel="dead"}`:                                                          1,
 		`g90_command_timeouts_total{panel="dead"}`:                                                  1,

@@ -90,6 +90,7 @@ type instance struct {
 	closers []func()
 
 	journal *journal.Journal
+	seq     *seqFile
 	// journalAside is where a damaged journal was moved at start; "".
 	journalAside string
 	broker       *broker.Broker
@@ -178,16 +179,25 @@ func (d *instance) build(ctx context.Context) error {
 			return err
 		}
 	}
+	seqs, err := j.Panels()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	d.seq, err = openSeqFile(filepath.Join(cfg.StateDir, "seq.json"), seqs, d.log)
+	if err != nil {
+		return err
+	}
+	d.closers = append(d.closers, func() {
+		if err := d.seq.close(); err != nil {
+			d.log.Error("event numbers not recorded; the next run leaves a gap", "err", err)
+		}
+	})
 	for i, pc := range cfg.Panels {
 		if err := d.buildPanel(ctx, pc); err != nil {
 			return fmt.Errorf("panels[%d] (%s): %w", i, pc.Name, err)
 		}
 	}
 
-	seqs, err := j.Panels()
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
 	bp := make([]bridge.Panel, len(d.panels))
 	for i, p := range d.panels {
 		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.pin, History: p.history}
@@ -220,7 +230,6 @@ func (d *instance) build(ctx context.Context) error {
 		PublishSecrets: cfg.MQTT.PublishSecrets, AllowConfigChanges: cfg.MQTT.AllowConfigChanges,
 		ConfigurationURL: webURL(ln.Addr(), host),
 		Panels:           bp,
-		NextSeq:          nextSeq(seqs),
 		Logger:           mlog,
 	})
 	if err != nil {
@@ -380,13 +389,12 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		Logger:    log,
 	})
 	sources = append(sources, history)
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: sources, Poll: pc.Poll, Logger: log})
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: sources, Poll: pc.Poll, NextSeq: d.seq.next, Logger: log})
 	pm, err := d.metrics.AddPanel(PanelSources{Name: pc.Name, Monitor: mon, Client: p.Client(), Listener: listener})
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe(1 << 14), history: history, pin: d.guard(pc)}
-	pm.WatchSubscription("journal", rp.journal)
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe("journal", 1<<14), history: history, pin: d.guard(pc)}
 	d.panels = append(d.panels, rp)
 	return nil
 }

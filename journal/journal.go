@@ -2,9 +2,9 @@
 // order, for `g90 events`, the web UI's event log and anyone who wants to
 // know what happened while they were not looking.
 //
-// Each event is stored as its JSON line (notify.Event.AppendJSON) with a
-// per-panel sequence number "seq" added; the numbers continue across
-// restarts. Old events go by age and by size as new ones come in.
+// Each event is stored as its JSON line (notify.Event.AppendJSON) with
+// its per-panel sequence number "seq": the Monitor's, or the journal's
+// own for an event without one; the numbers continue across restarts. Old events go by age and by size as new ones come in.
 //
 //	j, err := journal.Open(journal.Config{Path: "journal.db", MaxAge: 30 * 24 * time.Hour})
 //	entry, err := j.Append(&ev)   // entry.JSON is the line, entry.Seq its number
@@ -36,7 +36,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"time"
 
@@ -107,11 +106,13 @@ type Entry struct {
 	Time time.Time
 	// Panel is the event's panel GUID ("" while the GUID was unknown).
 	Panel string
-	// Seq numbers the events of Panel: 1, 2, 3, … without gaps, across
-	// restarts; retention removes the oldest.
+	// Seq is the event's number (notify.Event.Seq): increasing per
+	// Panel and never used twice, also across restarts; a gap is an event
+	// this journal did not store, or numbers a crash left unused.
+	// Retention removes the oldest.
 	Seq uint64
-	// JSON is the event as notify.Event.AppendJSON writes it, with the
-	// key "seq" last. The Entry owns it.
+	// JSON is the event as notify.Event.AppendJSON writes it, seq
+	// included (last). The Entry owns it.
 	JSON []byte
 }
 
@@ -502,8 +503,8 @@ func (j *Journal) Stats() Stats {
 	return j.stats
 }
 
-// Append stores ev, numbered after the last event of its panel, and
-// returns the stored entry. The write is on disk when Append returns.
+// Append stores ev with its Seq, or, when ev has none (zero), numbered
+// after the last event of its panel, and returns the stored entry. The write is on disk when Append returns.
 func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 	if j.cfg.ReadOnly {
 		return Entry{}, fmt.Errorf("journal: append to %s: opened read-only", j.cfg.Path)
@@ -522,9 +523,15 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 	err := j.update(func(tx *bolt.Tx) error {
 		events, panels, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketPanels), tx.Bucket(bucketMeta)
 		pk := append([]byte("p:"), ev.GUID...)
-		seq := getUint(panels.Get(pk)) + 1
-		if err := panels.Put(pk, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
-			return err
+		last := getUint(panels.Get(pk))
+		seq := ev.Seq // the Monitor's number, or the next one here
+		if seq == 0 {
+			seq = last + 1
+		}
+		if seq > last {
+			if err := panels.Put(pk, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+				return err
+			}
 		}
 		n, err := events.NextSequence()
 		if err != nil {
@@ -536,10 +543,9 @@ func (j *Journal) Append(ev *notify.Event) (Entry, error) {
 		v = binary.AppendUvarint(v, uint64(len(ev.GUID)))
 		v = append(v, ev.GUID...)
 		head := len(v)
-		v = ev.AppendJSON(v)
-		v = append(v[:len(v)-1], `,"seq":`...)
-		v = strconv.AppendUint(v, seq, 10)
-		v = append(v, '}')
+		numbered := *ev
+		numbered.Seq = seq
+		v = numbered.AppendJSON(v)
 		binary.BigEndian.PutUint32(v, crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, v[sumLen:]))
 		j.buf = v
 		if err := events.Put(key, v); err != nil {

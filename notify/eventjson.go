@@ -11,8 +11,8 @@ import (
 // UTC), panel (the GUID), source and type, then sensor ({index, name,
 // type}) when the event is about a sensor, device ({index, node, name,
 // type}) for a device list change, then only the fields of e's
-// type: state, occupied and reset, tamper, host, button, keypad and card.
-// This is the line format of `g90 listen --json` and of the MQTT event
+// type: state, occupied and reset, tamper, host, button, keypad and card;
+// last seq, when the event has its number. This is the line format of `g90 listen --json` and of the MQTT event
 // topic.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"time":"`...)
@@ -72,6 +72,10 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `,"card":`...)
 			dst = strconv.AppendInt(dst, int64(e.Card), 10)
 		}
+	}
+	if e.Seq != 0 {
+		dst = append(dst, `,"seq":`...)
+		dst = strconv.AppendUint(dst, e.Seq, 10)
 	}
 	return append(dst, '}')
 }

@@ -26,12 +26,12 @@ type eventJSON struct {
 	Button   Button     `json:"button"`
 	Keypad   Keypad     `json:"keypad"`
 	Card     int        `json:"card"`
+	Seq      uint64     `json:"seq"`
 }
 
 // UnmarshalJSON decodes one object in AppendJSON's format, so that a
 // stored event (the journal, an MQTT message) becomes an Event again. Keys
-// AppendJSON does not write (such as the journal's "seq") are ignored;
-// type is required. AppendJSON of the result gives the same bytes back.
+// AppendJSON does not write are ignored; type is required. AppendJSON of the result gives the same bytes back.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var j eventJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -47,7 +47,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Type: j.Type, Time: j.Time, GUID: j.Panel, Source: j.Source, Device: j.Device,
 		State: j.State, Occupied: j.Occupied, Reset: j.Reset, Tamper: j.Tamper, Host: j.Host,
-		Button: j.Button, Keypad: j.Keypad, Card: j.Card,
+		Button: j.Button, Keypad: j.Keypad, Card: j.Card, Seq: j.Seq,
 	}
 	if s := j.Sensor; s != nil {
 		e.Sensor, e.Index, e.Name, e.SensorType = true, s.Index, s.Name, s.Type

@@ -42,13 +42,19 @@ func TestEventJSONRoundTrip(t *testing.T) {
 }
 
 // A host SOS names no sensor in JSON, so its index and name are lost,
-// but the encoding is stable.
+// but the encoding is stable, its seq included.
 func TestEventJSONStable(t *testing.T) {
-	ev := Event{Type: EventAlarm, Time: time.Unix(1, 0).UTC(), GUID: "G", Index: 7, Name: "Host SOS"}
+	ev := Event{Type: EventAlarm, Time: time.Unix(1, 0).UTC(), GUID: "G", Index: 7, Name: "Host SOS", Seq: 9}
 	b := ev.AppendJSON(nil)
+	if !bytes.HasSuffix(b, []byte(`,"seq":9}`)) {
+		t.Fatalf("%s: seq is not the last key", b)
+	}
 	var got Event
-	if err := got.UnmarshalJSON(append(b[:len(b)-1:len(b)-1], `,"seq":9}`...)); err != nil {
+	if err := got.UnmarshalJSON(b); err != nil {
 		t.Fatal(err)
+	}
+	if got.Seq != 9 {
+		t.Errorf("seq %d, want 9", got.Seq)
 	}
 	if again := got.AppendJSON(nil); !bytes.Equal(again, b) {
 		t.Fatalf("%s, want %s", again, b)

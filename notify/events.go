@@ -119,6 +119,11 @@ type Event struct {
 	GUID string
 	// Source is left empty by Events; whoever delivers the event sets it.
 	Source Source
+	// Seq numbers the events of one panel (by GUID): 1, 2, 3, … assigned
+	// once, by the Monitor that delivers the event, so that the journal,
+	// MQTT and the web UI show the same number (issue 13.11). Zero until
+	// then; Events leaves it zero.
+	Seq uint64
 	// Sensor reports that Index and Name identify a sensor. For a host
 	// SOS and its alarm, Sensor is false but Index is the alert's event_id
 	// and Name is "Host SOS", as the reference reports them (spec: A.5 R1).

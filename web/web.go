@@ -212,7 +212,7 @@ func New(cfg Config) (*Server, error) {
 	// Subscribe last: nothing above can fail afterwards and leave a
 	// subscription nobody closes.
 	for _, p := range s.panels {
-		p.sub = p.cfg.Monitor.Subscribe(subscriptionSize)
+		p.sub = p.cfg.Monitor.Subscribe("web", subscriptionSize)
 	}
 	return s, nil
 }

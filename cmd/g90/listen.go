@@ -126,7 +126,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 func printEvents(ctx context.Context, out, status io.Writer, mon *g90.Monitor, asJSON bool, count int) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sub := mon.Subscribe(1 << 16)
+	sub := mon.Subscribe("listen", 1<<16)
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
 	w := bufio.NewWriter(out)

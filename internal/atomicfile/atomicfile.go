@@ -8,7 +8,8 @@ import (
 )
 
 // Write replaces the file at path with b: written to a temporary file in
-// the same directory, synced, then renamed over path.
+// the same directory, synced, renamed over path, and the directory
+// synced, so that the rename itself survives a power cut.
 func Write(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -27,6 +28,15 @@ func Write(path string, b []byte) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
