@@ -279,19 +279,6 @@ func clientIDPart(s string) string {
 	return s[:min(len(s), 8)]
 }
 
-// nextSeq numbers each panel's MQTT events on from the journal's last
-// number, so that an event has the same seq on MQTT and in the journal
-// (both take every event of the panel in the same order).
-func nextSeq(last map[string]uint64) func(string) uint64 {
-	var mu sync.Mutex
-	return func(guid string) uint64 {
-		mu.Lock()
-		defer mu.Unlock()
-		last[guid]++
-		return last[guid]
-	}
-}
-
 // buildCloud opens the cloud server when one is configured.
 func (d *instance) buildCloud() error {
 	c := d.cfg.Cloud
