@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -266,6 +267,13 @@ type JournalConfig struct {
 	// MaxBytes bounds the bytes of the events kept; default 0, no
 	// bound.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// FloodBurst and FloodRate limit what the journal stores of one kind
+	// of event (panel, type, sensor, source): FloodBurst at once, then
+	// FloodRate per second; the rest is counted, not stored, so that a
+	// flood cannot push the history out. Default 100 and 1; a negative
+	// flood_burst stores everything.
+	FloodBurst int     `yaml:"flood_burst"`
+	FloodRate  float64 `yaml:"flood_rate"`
 }
 
 // Defaults of the config file.
@@ -283,6 +291,10 @@ const (
 	DefaultCloudMaxPerAddr = 8    // cloud.DefaultMaxPerAddr
 	DefaultJournalMaxAge   = 30 * 24 * time.Hour
 	DefaultJournalMaxEvent = 100_000
+	// DefaultJournalFloodBurst and DefaultJournalFloodRate: a door
+	// opened and closed every second for ever is stored whole.
+	DefaultJournalFloodBurst = 100
+	DefaultJournalFloodRate  = 1.0
 	// MinPoll is the shortest polling interval accepted.
 	MinPoll = time.Second
 	// JournalFile is the journal's name in StateDir.
@@ -306,6 +318,7 @@ func (c *Config) OpenJournal(log *slog.Logger) (j *journal.Journal, aside string
 	}
 	jc := journal.Config{
 		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
+		FloodBurst: c.Journal.FloodBurst, FloodRate: c.Journal.FloodRate,
 		Logger: log,
 	}
 	j, err = journal.Open(jc)
@@ -357,7 +370,7 @@ func defaultConfig() Config {
 		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
 		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr},
-		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent},
+		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent, FloodBurst: DefaultJournalFloodBurst, FloodRate: DefaultJournalFloodRate},
 	}
 }
 
@@ -590,6 +603,13 @@ func (d *decoder) scalar(s string, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+		if err != nil || math.IsNaN(f) {
+			d.errorf(path, "%q: not a number", s)
+			return
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Bool:
 		// YAML's core schema: true, True, TRUE and the same of false.
 		switch s {
@@ -865,6 +885,12 @@ func (d *decoder) validate(c *Config) {
 	}
 	if c.Journal.MaxBytes < 0 {
 		d.errorf("journal.max_bytes", "negative")
+	}
+	if c.Journal.FloodBurst == 0 {
+		d.errorf("journal.flood_burst", "0 would store nothing: want at least 1, or -1 to store everything")
+	}
+	if !(c.Journal.FloodRate > 0) || math.IsInf(c.Journal.FloodRate, 0) {
+		d.errorf("journal.flood_rate", "%v: want events per second, more than 0", c.Journal.FloodRate)
 	}
 	d.stateDir(c)
 }

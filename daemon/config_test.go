@@ -40,7 +40,7 @@ func TestExampleConfig(t *testing.T) {
 		},
 		Cloud:    CloudConfig{Listen: ":5678", Advertise: "192.168.1.10", Upstream: "47.88.7.61:5678", MaxConnections: 64, MaxPerAddress: 8},
 		Web:      WebConfig{Listen: "127.0.0.1:8080", Hosts: []string{}},
-		Journal:  JournalConfig{MaxAge: 720 * time.Hour, MaxEvents: 100000},
+		Journal:  JournalConfig{MaxAge: 720 * time.Hour, MaxEvents: 100000, FloodBurst: 100, FloodRate: 1},
 		StateDir: "/var/lib/g90",
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -238,6 +238,9 @@ func TestConfigErrors(t *testing.T) {
 		{"negative max_age", panel + "journal:\n  max_age: -1h\n", "g90.yaml:4: journal.max_age: negative"},
 		{"negative max_events", panel + "journal:\n  max_events: -1\n", "g90.yaml:4: journal.max_events: negative"},
 		{"negative max_bytes", panel + "journal:\n  max_bytes: -1\n", "g90.yaml:4: journal.max_bytes: negative"},
+		{"zero flood_burst", panel + "journal:\n  flood_burst: 0\n", "journal.flood_burst: 0 would store nothing"},
+		{"zero flood_rate", panel + "journal:\n  flood_rate: 0\n", "journal.flood_rate: 0: want events per second"},
+		{"flood_rate text", panel + "journal:\n  flood_rate: fast\n", `journal.flood_rate: "fast": not a number`},
 		{"max_events too big", panel + "journal:\n  max_events: 99999999999999999999\n", `journal.max_events: "99999999999999999999": not an integer`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

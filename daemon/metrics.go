@@ -343,6 +343,7 @@ var (
 	journalAppends = prometheus.NewDesc("g90_journal_appends_total", "Events appended to the journal since the daemon started.", nil, nil)
 	journalRemoved = prometheus.NewDesc("g90_journal_removed_total", "Events the journal's retention removed since the daemon started.", nil, nil)
 	journalFailed  = prometheus.NewDesc("g90_journal_write_errors_total", "Events the journal could not store (a full disk, a damaged file) since the daemon started.", nil, nil)
+	journalFlood   = prometheus.NewDesc("g90_journal_suppressed_total", "Events not stored because their kind (panel, type, sensor, source) flooded past the journal's flood limit, since the daemon started.", nil, nil)
 	journalDamaged = prometheus.NewDesc("g90_journal_damaged", "1 when the journal file was damaged at start and moved aside (label moved_to), else 0.", []string{"moved_to"}, nil)
 )
 
@@ -352,6 +353,7 @@ func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- journalAppends
 	ch <- journalRemoved
 	ch <- journalFailed
+	ch <- journalFlood
 	ch <- journalDamaged
 }
 
@@ -362,6 +364,7 @@ func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(journalAppends, prometheus.CounterValue, float64(s.Appends))
 	ch <- prometheus.MustNewConstMetric(journalRemoved, prometheus.CounterValue, float64(s.Removed))
 	ch <- prometheus.MustNewConstMetric(journalFailed, prometheus.CounterValue, float64(s.Failed))
+	ch <- prometheus.MustNewConstMetric(journalFlood, prometheus.CounterValue, float64(s.Suppressed))
 	damaged := 0.0
 	if c.aside != "" {
 		damaged = 1

@@ -390,7 +390,7 @@ func checkDevicePayload(t *testing.T, topic, payload, guid string) {
 // its persistence) and with the embedded broker (cut off).
 func TestBrokerOutageMidStream(t *testing.T) {
 	eachBroker(t, func(t *testing.T, b *testBroker) {
-		r := startDaemon(t, "  url: "+b.url+"\n")
+		r := startDaemon(t, "  url: "+b.url+"\njournal:\n  flood_burst: -1 # a stream of 1,000 door events on one sensor\n")
 		checkProtocol(t, r, b)
 		testOutageMidStream(t, r, b)
 	})

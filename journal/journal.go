@@ -58,6 +58,15 @@ type Config struct {
 	// MaxBytes bounds the bytes of the stored events (keys and values;
 	// the file is larger by bbolt's page overhead); 0 means no bound.
 	MaxBytes int64
+	// FloodBurst and FloodRate limit the events of one kind (panel,
+	// type, sensor and source) that are stored: FloodBurst at once, then
+	// FloodRate per second, so that a flood of one kind (a faulty sensor,
+	// an attacker) cannot push the rest of the history out by retention.
+	// What the limit refuses is counted (Stats.Suppressed) and logged,
+	// not stored. 0 means 100 and 1 per second; a negative FloodBurst
+	// stores everything.
+	FloodBurst int
+	FloodRate  float64
 	// ReadOnly opens the journal for Query only. It takes the file's
 	// lock only while it reads a chunk of events.
 	ReadOnly bool
@@ -131,6 +140,9 @@ type Stats struct {
 	Appends uint64 // by this Journal since Open
 	Removed uint64 // removed by retention since Open
 	Failed  uint64 // appends that failed (a full disk, a damaged file) since Open
+	// Suppressed counts events not stored since Open because their kind
+	// flooded (Config.FloodBurst).
+	Suppressed uint64
 }
 
 // Query selects entries; the zero Query selects all.
@@ -155,6 +167,7 @@ type Journal struct {
 	buf     []byte
 	stats   Stats
 	sinceAg int // appends since the last age check
+	floods  map[floodKey]*flood
 }
 
 // Database layout. Keys of bucketEvents are the arrival time in unix
@@ -504,66 +517,179 @@ func (j *Journal) Stats() Stats {
 }
 
 // Append stores ev with its Seq, or, when ev has none (zero), numbered
-// after the last event of its panel, and returns the stored entry. The write is on disk when Append returns.
+// after the last event of its panel, and returns the stored entry. The
+// write is on disk when Append returns. An event the flood limit refuses
+// is not stored: the Entry is zero, with no error.
 func (j *Journal) Append(ev *notify.Event) (Entry, error) {
+	var e Entry
+	_, err := j.append([]notify.Event{*ev}, func(stored Entry) { e = stored })
+	return e, err
+}
+
+// AppendAll stores evs as Append does, all in one transaction: one write
+// to disk for all of them, which is what lets the journal keep up with a
+// stream of events. It returns how many it stored; on an error, none.
+func (j *Journal) AppendAll(evs []notify.Event) (int, error) {
+	return j.append(evs, nil)
+}
+
+// append stores evs in one transaction, calling each with what it stored.
+func (j *Journal) append(evs []notify.Event, each func(Entry)) (int, error) {
 	if j.cfg.ReadOnly {
-		return Entry{}, fmt.Errorf("journal: append to %s: opened read-only", j.cfg.Path)
+		return 0, fmt.Errorf("journal: append to %s: opened read-only", j.cfg.Path)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	now := j.cfg.Now()
+	keep := make([]bool, len(evs))
+	n := 0
+	for i := range evs {
+		if keep[i] = j.admit(&evs[i], now); keep[i] {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
 	if _, err := j.open(); err != nil {
-		j.stats.Failed++
-		return Entry{}, err
+		j.stats.Failed += uint64(n)
+		return 0, err
 	}
 	defer j.release()
-	now := j.cfg.Now().UnixNano()
 	// The wall clock may step back; the journal's order may not.
-	at := max(now, j.lastKey)
-	var e Entry
+	at := max(now.UnixNano(), j.lastKey)
 	err := j.update(func(tx *bolt.Tx) error {
-		events, panels, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketPanels), tx.Bucket(bucketMeta)
-		pk := append([]byte("p:"), ev.GUID...)
-		last := getUint(panels.Get(pk))
-		seq := ev.Seq // the Monitor's number, or the next one here
-		if seq == 0 {
-			seq = last + 1
-		}
-		if seq > last {
-			if err := panels.Put(pk, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+		for i := range evs {
+			if !keep[i] {
+				continue
+			}
+			e, err := j.put(tx, &evs[i], at)
+			if err != nil {
 				return err
 			}
+			if each != nil {
+				each(e)
+			}
 		}
-		n, err := events.NextSequence()
-		if err != nil {
-			return err
-		}
-		key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, keyLen), uint64(at)), n)
-		v := append(j.buf[:0], 0, 0, 0, 0) // the checksum, below
-		v = binary.AppendUvarint(v, seq)
-		v = binary.AppendUvarint(v, uint64(len(ev.GUID)))
-		v = append(v, ev.GUID...)
-		head := len(v)
-		numbered := *ev
-		numbered.Seq = seq
-		v = numbered.AppendJSON(v)
-		binary.BigEndian.PutUint32(v, crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, v[sumLen:]))
-		j.buf = v
-		if err := events.Put(key, v); err != nil {
-			return err
-		}
-		if err := addMeta(meta, 1, len(key)+len(v)); err != nil {
-			return err
-		}
-		e = Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}
 		return j.trim(tx, false)
 	})
 	if err != nil {
-		j.stats.Failed++
-		return Entry{}, fmt.Errorf("journal: append to %s: %w", j.cfg.Path, err)
+		j.stats.Failed += uint64(n)
+		return 0, fmt.Errorf("journal: append to %s: %w", j.cfg.Path, err)
 	}
 	j.lastKey = at
-	j.stats.Appends++
-	return e, nil
+	j.stats.Appends += uint64(n)
+	return n, nil
+}
+
+// put stores one event in tx, with the arrival time at. j.mu is held.
+func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64) (Entry, error) {
+	events, panels, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketPanels), tx.Bucket(bucketMeta)
+	pk := append([]byte("p:"), ev.GUID...)
+	last := getUint(panels.Get(pk))
+	seq := ev.Seq // the Monitor's number, or the next one here
+	if seq == 0 {
+		seq = last + 1
+	}
+	if seq > last {
+		if err := panels.Put(pk, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+			return Entry{}, err
+		}
+	}
+	n, err := events.NextSequence()
+	if err != nil {
+		return Entry{}, err
+	}
+	key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, keyLen), uint64(at)), n)
+	v := append(j.buf[:0], 0, 0, 0, 0) // the checksum, below
+	v = binary.AppendUvarint(v, seq)
+	v = binary.AppendUvarint(v, uint64(len(ev.GUID)))
+	v = append(v, ev.GUID...)
+	head := len(v)
+	numbered := *ev
+	numbered.Seq = seq
+	v = numbered.AppendJSON(v)
+	binary.BigEndian.PutUint32(v, crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, v[sumLen:]))
+	j.buf = v
+	// bbolt keeps the slices until the transaction ends.
+	if err := events.Put(key, bytes.Clone(v)); err != nil {
+		return Entry{}, err
+	}
+	if err := addMeta(meta, 1, len(key)+len(v)); err != nil {
+		return Entry{}, err
+	}
+	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}, nil
+}
+
+// floodKey is one kind of event, for the flood limit.
+type floodKey struct {
+	panel  string
+	typ    notify.EventType
+	index  int // the sensor's, or -1
+	source notify.Source
+}
+
+// flood is a token bucket of one kind.
+type flood struct {
+	tokens     float64
+	at         time.Time // of the last refill
+	suppressed uint64    // in the current flood; 0 when none
+}
+
+// maxFloods bounds the kinds the limit remembers; beyond it, the kinds
+// whose buckets are full again are forgotten.
+const maxFloods = 4096
+
+// admit applies the flood limit to ev. j.mu is held.
+func (j *Journal) admit(ev *notify.Event, now time.Time) bool {
+	burst, rate := float64(j.cfg.FloodBurst), j.cfg.FloodRate
+	if burst < 0 {
+		return true
+	}
+	if burst == 0 {
+		burst = 100
+	}
+	if rate <= 0 {
+		rate = 1
+	}
+	k := floodKey{panel: ev.GUID, typ: ev.Type, index: -1, source: ev.Source}
+	if ev.Sensor {
+		k.index = ev.Index
+	}
+	if j.floods == nil {
+		j.floods = map[floodKey]*flood{}
+	}
+	f := j.floods[k]
+	if f == nil {
+		if len(j.floods) >= maxFloods {
+			for k, o := range j.floods {
+				if o.tokens+now.Sub(o.at).Seconds()*rate >= burst {
+					delete(j.floods, k)
+				}
+			}
+		}
+		f = &flood{tokens: burst, at: now}
+		j.floods[k] = f
+	}
+	if dt := now.Sub(f.at).Seconds(); dt > 0 {
+		f.tokens = min(burst, f.tokens+dt*rate)
+		f.at = now
+	}
+	if f.suppressed > 0 && f.tokens >= burst {
+		// Quiet for long enough to fill the bucket: the flood is over.
+		j.log.Warn("journal: the flood is over; events of that kind not stored", "panel", k.panel, "type", k.typ, "sensor", k.index, "source", k.source, "not_stored", f.suppressed)
+		f.suppressed = 0
+	}
+	if f.tokens < 1 {
+		if f.suppressed == 0 {
+			j.log.Warn("journal: a flood of one kind of event; storing only some of it until it slows down", "panel", k.panel, "type", k.typ, "sensor", k.index, "source", k.source, "burst", burst, "per_second", rate)
+		}
+		f.suppressed++
+		j.stats.Suppressed++
+		return false
+	}
+	f.tokens--
+	return true
 }
 
 func getUint(b []byte) uint64 {

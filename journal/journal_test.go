@@ -361,7 +361,7 @@ func TestCorrupt(t *testing.T) {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	j := open(b, Config{MaxEvents: 10_000})
+	j := open(b, Config{MaxEvents: 10_000, FloodBurst: -1})
 	ev := event("SIMPANEL0001", 1)
 	b.ReportAllocs()
 	for b.Loop() {
