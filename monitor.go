@@ -55,6 +55,12 @@ type MonitorConfig struct {
 	// it, so that numbers go on across restarts. nil numbers from 1 in
 	// memory.
 	NextSeq func(guid string) uint64
+	// StateFile keeps what no read of the panel reports across restarts:
+	// the sensors' tamper, low battery, open-when-arming and door-open
+	// flags and the relays' last switched states. It is written (at most
+	// once a second) when they change and read at start; "" keeps them
+	// in memory only.
+	StateFile string
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -115,6 +121,11 @@ type Monitor struct {
 	seqs    map[string]uint64 // when cfg.NextSeq is nil
 	stall   *time.Timer       // publish's stall timer
 
+	saved      *savedState // read from StateFile at start, until applied
+	dirty      bool        // events since the last save
+	lastSaved  []byte
+	saveErrors atomic.Uint64
+
 	lastPacket [3]atomic.Int64                   // unix nanoseconds per source
 	cloud      atomic.Pointer[func() CloudState] // set by a CloudHub source
 
@@ -124,6 +135,7 @@ type Monitor struct {
 
 type item struct {
 	m   notify.Message
+	ev  *notify.Event // instead of m: what a command did (SetRelay)
 	src notify.Source
 	at  time.Time
 }
@@ -186,11 +198,15 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	m.timer = time.NewTimer(time.Hour)
 	m.timer.Stop()
+	m.saved = m.loadSaved()
 	m.work(ctx)
 	close(m.stopped)
 	sources.Wait()
 	loader.Wait()
 	m.drain()
+	if m.cfg.StateFile != "" {
+		m.save()
+	}
 	m.close()
 	select {
 	case err := <-errs:
@@ -210,10 +226,21 @@ func (m *Monitor) work(ctx context.Context) {
 	var queue chan item // nil until the first read or firstReadWait
 	wait := time.NewTimer(firstReadWait)
 	defer wait.Stop()
+	var saveTick <-chan time.Time
+	if m.cfg.StateFile != "" {
+		t := time.NewTicker(saveEvery)
+		defer t.Stop()
+		saveTick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-saveTick:
+			if m.dirty {
+				m.dirty = false
+				m.save()
+			}
 		case <-wait.C:
 			queue = m.queue
 		case it := <-queue:
@@ -260,7 +287,7 @@ func (m *Monitor) Packet(src notify.Source, t time.Time) {
 // the panel down, so nothing is lost (see cloud.Server.enqueue). A
 // history entry waits too: the poller then reads the panel later.
 func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
-	it := item{msg, src, t}
+	it := item{m: msg, src: src, at: t}
 	select {
 	case m.queue <- it:
 		m.messages.Add(1)
@@ -284,6 +311,10 @@ func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
 func (m *Monitor) handle(it item) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if it.ev != nil {
+		m.deliver(m.t.apply(m.outbuf[:0], it.ev, it.at))
+		return
+	}
 	msg := &it.m
 	// History entries carry no GUID (spec: C.2, A.7.2).
 	if it.src != notify.SourceHistory {
@@ -343,6 +374,7 @@ func (m *Monitor) publish() {
 	if len(evs) == 0 {
 		return
 	}
+	m.dirty = true
 	for i := range evs {
 		evs[i].Seq = m.nextSeq(evs[i].GUID)
 	}
@@ -510,6 +542,7 @@ func (m *Monitor) apply(r loadResult) {
 			}
 		}
 	}
+	restoreSensors, restoreDevices := r.sensErr == nil && !m.loadedAny, r.devErr == nil && !m.devsAny
 	if r.sensErr == nil {
 		before := len(out)
 		out = m.t.setSensors(out, r.sensors, !m.loadedAny, now)
@@ -528,6 +561,11 @@ func (m *Monitor) apply(r loadResult) {
 	if r.devErr == nil {
 		out = m.t.setDevices(out, r.devices, !m.devsAny, now)
 		m.devsAny = true
+	}
+	// The first lists get what the last run saved (issue 15.9).
+	m.t.restore(m.saved, restoreSensors, restoreDevices)
+	if m.loadedAny && m.devsAny {
+		m.saved = nil
 	}
 	for i := range out {
 		if out[i].Source == "" {

@@ -76,6 +76,10 @@ type DeviceRef struct {
 	Node  int    `json:"node"` // 0-based node (subindex)
 	Name  string `json:"name"`
 	Type  string `json:"type"`
+	// On is the node's last switched state (a relay_switched event),
+	// kept across restarts; nil while it was never switched through g90.
+	// The panel cannot report it (spec: peripherals.md).
+	On *bool `json:"on,omitempty"`
 
 	key peripheral.Key
 }
@@ -158,8 +162,27 @@ func (t *tracker) apply(out []notify.Event, ev *notify.Event, now time.Time) []n
 		if s != nil {
 			s.DoorOpenWhenArming = true
 		}
+	case notify.EventRelaySwitched:
+		t.relaySwitched(ev)
 	}
 	return append(out, *ev)
+}
+
+// relaySwitched records a relay node's new state and names the node in
+// the event as the device list does.
+func (t *tracker) relaySwitched(ev *notify.Event) {
+	if ev.Device == nil {
+		return
+	}
+	for i := range t.st.Devices {
+		d := &t.st.Devices[i]
+		if d.Index == ev.Device.Index && d.Node == ev.Device.Node {
+			on := ev.On
+			d.On = &on
+			ev.Device = &notify.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}
+			return
+		}
+	}
 }
 
 // armDisarm clears the flags an arm state change clears (spec: B.6.2) and
@@ -270,7 +293,9 @@ func (t *tracker) setDevices(out []notify.Event, list []*peripheral.Device, firs
 	for _, d := range list {
 		for _, n := range d.Nodes() {
 			nd := DeviceRef{Index: n.Record.Index, Node: n.Subindex, Name: n.Name(), Type: n.TypeName(), key: n.Key()}
-			if !first && !slices.ContainsFunc(old, func(o DeviceRef) bool { return o.key == nd.key }) {
+			if i := slices.IndexFunc(old, func(o DeviceRef) bool { return o.key == nd.key }); i >= 0 {
+				nd.On = old[i].On
+			} else if !first {
 				out = append(out, t.deviceEvent(notify.EventDeviceAdded, nd, now))
 			}
 			next = append(next, nd)

@@ -376,7 +376,10 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		Logger:    log,
 	})
 	sources = append(sources, history)
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: sources, Poll: pc.Poll, NextSeq: d.seq.next, Logger: log})
+	mon := p.NewMonitor(g90.MonitorConfig{
+		Sources: sources, Poll: pc.Poll, NextSeq: d.seq.next, Logger: log,
+		StateFile: filepath.Join(d.cfg.StateDir, "state-"+fileName(pc.Name)+".json"),
+	})
 	pm, err := d.metrics.AddPanel(PanelSources{Name: pc.Name, Monitor: mon, Client: p.Client(), Listener: listener})
 	if err != nil {
 		return err

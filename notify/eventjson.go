@@ -11,7 +11,7 @@ import (
 // UTC), panel (the GUID), source and type, then sensor ({index, name,
 // type}) when the event is about a sensor, device ({index, node, name,
 // type}) for a device list change, then only the fields of e's
-// type: state, occupied and reset, tamper, host, button, keypad and card;
+// type: state, occupied and reset, tamper, host, on, button, keypad and card;
 // last seq, when the event has its number. This is the line format of `g90 listen --json` and of the MQTT event
 // topic.
 func (e *Event) AppendJSON(dst []byte) []byte {
@@ -60,6 +60,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	case EventSOS:
 		dst = append(dst, `,"host":`...)
 		dst = strconv.AppendBool(dst, e.Host)
+	case EventRelaySwitched:
+		dst = append(dst, `,"on":`...)
+		dst = strconv.AppendBool(dst, e.On)
 	}
 	if e.Button != "" {
 		dst = append(dst, `,"button":`...)

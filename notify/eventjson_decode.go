@@ -26,6 +26,7 @@ type eventJSON struct {
 	Button   Button     `json:"button"`
 	Keypad   Keypad     `json:"keypad"`
 	Card     int        `json:"card"`
+	On       bool       `json:"on"`
 	Seq      uint64     `json:"seq"`
 }
 
@@ -47,7 +48,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Type: j.Type, Time: j.Time, GUID: j.Panel, Source: j.Source, Device: j.Device,
 		State: j.State, Occupied: j.Occupied, Reset: j.Reset, Tamper: j.Tamper, Host: j.Host,
-		Button: j.Button, Keypad: j.Keypad, Card: j.Card, Seq: j.Seq,
+		Button: j.Button, Keypad: j.Keypad, Card: j.Card, On: j.On, Seq: j.Seq,
 	}
 	if s := j.Sensor; s != nil {
 		e.Sensor, e.Index, e.Name, e.SensorType = true, s.Index, s.Name, s.Type

@@ -80,6 +80,7 @@ func FuzzEventJSON(f *testing.F) {
 		{Type: EventArmDisarm, Time: at, GUID: "G", Source: SourceLocal, State: Alarmed},
 		{Type: EventRFIDKeypad, Time: at, Sensor: true, Index: 1, Name: "K\u00fcche", Keypad: KeypadCard, Card: 4},
 		{Type: EventDeviceRemoved, Time: at, Device: &DeviceRef{Index: 1, Node: 2, Name: "R", Type: "T"}},
+		{Type: EventRelaySwitched, Time: at, Source: SourceCommand, Device: &DeviceRef{Index: 1, Node: 0, Name: "Garden", Type: "Socket: S07"}, On: true},
 	} {
 		f.Add(ev.AppendJSON(nil))
 	}

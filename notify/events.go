@@ -50,6 +50,13 @@ const (
 	EventDeviceRemoved EventType = "device_removed"
 )
 
+// EventRelaySwitched: a relay node was switched through g90 (MQTT, the
+// web UI, the library) and the panel took the command. The panel reports
+// no relay state (spec: peripherals.md; A.3 has no such notification),
+// so the last switch is the only state there is. It sets Device and On;
+// its Source is SourceCommand.
+const EventRelaySwitched EventType = "relay_switched"
+
 // DeviceRef names one node of a device (relay, socket, siren) in a
 // device_added or device_removed event.
 type DeviceRef struct {
@@ -105,6 +112,8 @@ const (
 	// message reported: an arm state that changed unreported, sensors
 	// and devices added or removed (spec: B.8).
 	SourcePoll Source = "poll"
+	// SourceCommand marks what a command g90 sent did (a relay switched).
+	SourceCommand Source = "command"
 )
 
 // Event is one normalised protocol event. Fields that do not apply to the
@@ -144,6 +153,7 @@ type Event struct {
 	Button   Button   // remote_button
 	Keypad   Keypad   // rfid_keypad
 	Card     int      // rfid_keypad with Keypad == KeypadCard: card 0-4
+	On       bool     // relay_switched: on (true) or off
 	// Reset marks a sensor_activity with Occupied false that no message
 	// reported: the occupancy auto-reset of a sensor that never reports
 	// "inactive" (spec: B.6.1). The reference changes only the sensor's

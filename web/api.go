@@ -150,7 +150,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p *panel) {
 		return
 	}
 	what := fmt.Sprintf("relay %d:%d %s", index, node, map[bool]string{true: "on", false: "off"}[on])
-	s.command(w, r, p, what, func(ctx context.Context) error { return p.cfg.Panel.SetRelay(ctx, index, node, on) })
+	s.command(w, r, p, what, func(ctx context.Context) error { return p.cfg.Monitor.SetRelay(ctx, index, node, on) })
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {

@@ -156,6 +156,16 @@ func TestRelay(t *testing.T) {
 		if got := r.sim.Snapshot().Relays[6]; len(got) != 4 || got[2] != on || got[0] || got[1] || got[3] {
 			t.Fatalf("relay 6:2 %s: the simulator's relay 6 is %v", body, got)
 		}
+		// The switch is the relay's state in the panel's state (issue
+		// 15.4), which the page shows.
+		eventually.True(t, "relay 6:2 in the state", func() bool {
+			for _, d := range r.panelState(t).State.Devices {
+				if d.Index == 6 && d.Node == 2 {
+					return d.On != nil && *d.On == on
+				}
+			}
+			return false
+		})
 	}
 }
 

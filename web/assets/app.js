@@ -117,7 +117,11 @@ function relayRow(p, d) {
       '/relays/' + d.index + '/' + d.node, { on }, d.name + (on ? ' on' : ' off')));
     td.append(b, ' ');
   }
-  tr.append(el('td', d.index + ':' + d.node), el('td', d.name), el('td', d.type, 'muted'), td);
+  // The panel cannot report a relay's state: this is the last switch
+  // through g90, or unknown.
+  const state = d.on === undefined ? 'unknown' : d.on ? 'on' : 'off';
+  tr.append(el('td', d.index + ':' + d.node), el('td', d.name), el('td', d.type, 'muted'),
+    el('td', state, d.on ? 'on' : ''), td);
   return tr;
 }
 

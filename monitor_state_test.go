@@ -1,0 +1,186 @@
+package g90
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/sim"
+)
+
+// A relay switched through the Monitor is one fact for everyone: the
+// panel switched, a relay_switched event to every subscriber, and On in
+// the state (issue 15.4).
+func TestMonitorSetRelay(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	st := r.mon.State()
+	if len(st.Devices) == 0 {
+		t.Fatal("the simulator has no devices")
+	}
+	d := st.Devices[0]
+	if d.On != nil {
+		t.Fatalf("relay state %v before any switch, want unknown", *d.On)
+	}
+	other := r.mon.Subscribe("other", 16)
+	if err := r.mon.SetRelay(context.Background(), d.Index, d.Node, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.sim.Snapshot().Relays[d.Index][d.Node]; !got {
+		t.Fatal("the panel's relay is off")
+	}
+	for _, sub := range []*Subscription{r.sub, other} {
+		ev := next(t, sub)
+		for ev.Type != notify.EventRelaySwitched {
+			ev = next(t, sub)
+		}
+		if ev.Source != notify.SourceCommand || !ev.On || ev.Device == nil || ev.Device.Index != d.Index || ev.Device.Name != d.Name || ev.Seq == 0 {
+			t.Fatalf("event %+v (device %+v)", ev, ev.Device)
+		}
+	}
+	eventually.True(t, "On in the state", func() bool {
+		on := r.mon.State().Devices[0].On
+		return on != nil && *on
+	})
+	// A failed switch (no such relay on the panel) changes nothing.
+	if err := r.mon.SetRelay(context.Background(), 99, 0, false); err == nil {
+		t.Fatal("switching an absent relay did not fail")
+	}
+}
+
+// stateRig runs a Monitor with a StateFile against s until stop.
+// A listener runs once: only the first run gets l.
+func stateRig(t *testing.T, s *sim.Panel, l *notify.Listener, file string, log *slog.Logger) (*Monitor, func()) {
+	t.Helper()
+	var sources []Source
+	if l != nil {
+		sources = append(sources, l)
+	}
+	mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: sources, StateFile: file, Logger: log, ResetInterval: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-mon.Ready()
+	return mon, stop
+}
+
+// After a restart the sensors' tamper, low battery, open-when-arming and
+// door-open flags and the relays' last states are what they were (issue
+// 15.9): the StateFile keeps them; a damaged one is logged and ignored;
+// another panel's is not applied.
+func TestMonitorStateFile(t *testing.T) {
+	ctx := context.Background()
+	l, err := notify.Listen(ctx, notify.ListenerConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := simtest.Start(t, sim.Config{Notify: l.Addr().String(), Seed: 1})
+	file := filepath.Join(t.TempDir(), "state.json")
+
+	mon, stop := stateRig(t, s, l, file, nil)
+	sub := mon.Subscribe("test", 256)
+	st := mon.State()
+	door, pir := st.Sensors[0], st.Sensors[1]
+	if door.TypeID != 1 {
+		t.Fatalf("sensor 0 is not a door: %+v", door)
+	}
+	relay := st.Devices[0]
+	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(door.Index)})
+	inject(t, s, sim.Injection{Event: "tamper", Sensor: idx(pir.Index)})
+	inject(t, s, sim.Injection{Event: "low_battery", Sensor: idx(door.Index)})
+	if err := mon.SetRelay(ctx, relay.Index, relay.Node, true); err != nil {
+		t.Fatal(err)
+	}
+	for ev := next(t, sub); ev.Type != notify.EventRelaySwitched; ev = next(t, sub) {
+	}
+	before := mon.State()
+	stop()
+
+	mon, stop = stateRig(t, s, nil, file, nil)
+	after := mon.State()
+	stop()
+	find := func(st State, index int) SensorState {
+		for _, x := range st.Sensors {
+			if x.Index == index {
+				return x
+			}
+		}
+		t.Fatalf("no sensor %d", index)
+		return SensorState{}
+	}
+	for _, i := range []int{door.Index, pir.Index} {
+		b, a := find(before, i), find(after, i)
+		if a.Tamper != b.Tamper || a.LowBattery != b.LowBattery || a.Occupied != b.Occupied {
+			t.Errorf("sensor %d: before the restart %+v, after %+v", i, b, a)
+		}
+	}
+	if d := find(after, door.Index); !d.Occupied || !d.LowBattery {
+		t.Errorf("the door after the restart: %+v, want open with low battery", d)
+	}
+	if p := find(after, pir.Index); !p.Tamper {
+		t.Errorf("the PIR after the restart: %+v, want tamper", p)
+	}
+	if on := after.Devices[0].On; on == nil || !*on {
+		t.Errorf("the relay after the restart: %v, want on", on)
+	}
+
+	// A damaged file: logged, ignored, and replaced at the next save.
+	if err := os.WriteFile(file, []byte(`{"guid":"`+after.GUID+`","sensors":[{"key":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	mon, stop = stateRig(t, s, nil, file, slog.New(slog.NewTextHandler(&logs, nil)))
+	if find(mon.State(), pir.Index).Tamper {
+		t.Error("state restored from a damaged file")
+	}
+	stop()
+	if !strings.Contains(logs.String(), "saved sensor and relay state not read") {
+		t.Errorf("the damaged file is not logged:\n%s", logs.String())
+	}
+	b, _ := os.ReadFile(file)
+	if _, err := parseSaved(b); err != nil {
+		t.Errorf("the file was not rewritten: %v", err)
+	}
+
+	// Another panel's state is not applied.
+	saved := savedState{GUID: "OTHERPANEL01", Sensors: []savedSensor{{Key: keyOf(find(after, pir.Index).key), Tamper: true}}}
+	m := &Monitor{t: tracker{st: after}}
+	m.t.st.Sensors[1].Tamper = false
+	m.t.restore(&saved, true, true)
+	if m.t.st.Sensors[1].Tamper {
+		t.Error("another panel's state applied")
+	}
+}
+
+// parseSaved never panics; what it accepts round-trips.
+func FuzzParseSaved(f *testing.F) {
+	for _, s := range []string{
+		`{"guid":"G","sensors":[{"key":{"type":1,"subtype":0,"protocol":1,"index":1,"subindex":0},"open":true,"tamper":true}],"devices":[{"key":{"type":2,"index":0},"on":true}]}`,
+		`{"guid":""}`, `{}`, `null`, `{"guid":"G","sensors":null,"devices":[{"on":"yes"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := parseSaved(b)
+		if err != nil {
+			return
+		}
+		m := &Monitor{}
+		m.t.st.GUID = s.GUID
+		m.t.restore(s, true, true)
+	})
+}
