@@ -754,25 +754,25 @@ func (s *Subscription) Close() {
 // m.sendMu held.
 func (s *Subscription) send(ev *notify.Event) {
 	m := s.m
-	if s.stalled.Load() {
-		select {
-		case <-s.done:
-		case s.c <- *ev:
-			if len(s.c) <= cap(s.c)/2 {
-				s.stalled.Store(false)
-				m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
-			}
-		default:
-			s.drop(ev)
+	// The common case first: room in the queue. A send after Close
+	// is harmless: the channel is closed only under sendMu.
+	select {
+	case s.c <- *ev:
+		if s.stalled.Load() && len(s.c) <= cap(s.c)/2 {
+			s.stalled.Store(false)
+			m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
 		}
 		return
+	default:
 	}
 	select {
 	case <-s.done:
 		return
-	case s.c <- *ev:
-		return
 	default:
+	}
+	if s.stalled.Load() {
+		s.drop(ev)
+		return
 	}
 	m.stall.Reset(m.cfg.StallTimeout)
 	defer m.stall.Stop()
