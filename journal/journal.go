@@ -27,6 +27,7 @@ package journal
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -82,6 +83,13 @@ type Config struct {
 	// turn; 0 means 100 ms, negative keeps it open until Close. Opening
 	// again costs well under a millisecond.
 	IdleClose time.Duration
+	// MaxHold is how long a writer that is never idle (events stream in
+	// without a pause) keeps the file before it lets go of it for
+	// YieldGap, so that a reader waiting for the lock (`g90 events`)
+	// gets its turn: flock is not fair, and a reader polls for it. 0
+	// means 1 s and 100 ms; a negative MaxHold never yields.
+	MaxHold  time.Duration
+	YieldGap time.Duration
 	// Logger receives diagnostics (retention); nil is silent.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -164,6 +172,8 @@ type Journal struct {
 	lastKey int64 // unix nanoseconds of the newest key, so keys never go back
 	sums    bool  // entries carry checksums (version 2; a reader of version 1: not)
 	idle    *time.Timer
+	opened  time.Time // when db was opened, for MaxHold
+	yield   time.Time // a writer opens the file again no sooner
 	buf     []byte
 	stats   Stats
 	sinceAg int // appends since the last age check
@@ -244,6 +254,9 @@ func (j *Journal) open() (*bolt.DB, error) {
 	if j.db != nil {
 		return j.db, nil
 	}
+	if wait := time.Until(j.yield); wait > 0 {
+		time.Sleep(wait) // a reader's turn (MaxHold)
+	}
 	path := j.cfg.Path
 	if j.cfg.ReadOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -277,6 +290,7 @@ func (j *Journal) open() (*bolt.DB, error) {
 		return nil, err
 	}
 	j.db = db
+	j.opened = time.Now()
 	return db, nil
 }
 
@@ -459,6 +473,11 @@ func (j *Journal) release() {
 		return
 	}
 	if j.cfg.IdleClose < 0 {
+		return
+	}
+	if hold := j.cfg.MaxHold; hold >= 0 && time.Since(j.opened) > cmp.Or(hold, time.Second) {
+		j.closeDB()
+		j.yield = time.Now().Add(cmp.Or(j.cfg.YieldGap, 100*time.Millisecond))
 		return
 	}
 	if j.idle == nil {

@@ -409,3 +409,39 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// A writer that is never idle still lets a reader in (MaxHold): while
+// events stream in without a pause, a read-only journal opening the file
+// gets it within a few holds, not never (readers were shut out for more
+// than 5 s).
+func TestReaderNotStarved(t *testing.T) {
+	leaktest.Check(t)
+	path := filepath.Join(t.TempDir(), "j.db")
+	w := open(t, Config{Path: path, MaxHold: 100 * time.Millisecond, YieldGap: 60 * time.Millisecond, FloodBurst: -1})
+	appendN(t, w, "G", 0, 1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.Append(event("G", i)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(50 * time.Millisecond) // the stream is under way
+	r := open(t, Config{Path: path, ReadOnly: true, LockTimeout: 2 * time.Second})
+	start := time.Now()
+	for _, err := range r.Query(Query{}) {
+		if err != nil {
+			t.Fatalf("a reader during a stream of appends, after %v: %v", time.Since(start), err)
+		}
+		break
+	}
+}
