@@ -95,6 +95,25 @@ panels:
 	return r
 }
 
+// journal reads the panel's entries from the journal of a stopped
+// daemon.
+func (r *daemonRig) journal(t *testing.T) []journal.Entry {
+	t.Helper()
+	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var out []journal.Entry
+	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 func (r *daemonRig) get(t *testing.T, path string) string {
 	t.Helper()
 	res, err := http.Get(strings.TrimSuffix(r.ep.Web, "/") + path)
@@ -170,15 +189,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		onMQTT = append(onMQTT, fmt.Sprint(ev.Seq, " ", ev.Type))
 	}
-	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range r.journal(t) {
 		ev, err := e.Event()
 		if err != nil {
 			t.Fatal(err)
@@ -213,16 +224,8 @@ func TestServeDoorOpenWhenArming(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
-	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
 	found := false
-	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range r.journal(t) {
 		found = found || strings.Contains(string(e.JSON), `"type":"door_open_when_arming"`)
 	}
 	if !found {
@@ -603,16 +606,8 @@ func TestServeCloudBurstNothingLost(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
-	j, err := journal.Open(journal.Config{Path: r.cfg.JournalPath(), ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
 	var inJournal []uint64
-	for e, err := range j.Query(journal.Query{Panel: r.guid}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range r.journal(t) {
 		inJournal = append(inJournal, e.Seq)
 	}
 	if !slices.Equal(inJournal[:min(len(inJournal), len(onMQTT))], onMQTT) || len(inJournal) < len(onMQTT) {

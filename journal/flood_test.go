@@ -1,33 +1,14 @@
 package journal
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/notify"
 )
-
-// syncBuffer is a log sink for tests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // AppendAll stores a batch in order, numbered as Append numbers, in one
 // transaction, and the entries read back equal those of single appends.
@@ -80,7 +61,7 @@ func floodOf(n int) []notify.Event {
 // flood starts and once, with the count, when it is over.
 func TestFloodLimit(t *testing.T) {
 	clk := newClock()
-	var logs syncBuffer
+	var logs lockedbuf.Buffer
 	j := open(t, Config{Now: clk.Now, FloodBurst: 10, FloodRate: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if n, err := j.AppendAll(floodOf(25)); err != nil || n != 10 {
 		t.Fatalf("a flood of 25 stored %d (%v), want the burst of 10", n, err)
