@@ -188,6 +188,7 @@ func TestLinkCleanSession(t *testing.T) {
 	var got []msg
 	received := func() []msg { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
 	w.PublishRetained(t, "app/kept/set", "old")
+	w.WaitRetained(t, "app/kept/set", "old")
 	l := newLink(t, Config{
 		URL: cut.URL(), ClientID: "link-clean", Birth: birth, Subscribe: []string{"app/+/set"},
 		OnMessage: func(topic string, payload []byte, retained bool) {

@@ -98,6 +98,50 @@ func (w *Watcher) PublishRetained(t testing.TB, topic, payload string) {
 	w.publish(t, topic, payload, true)
 }
 
+// WaitRetained returns once a new subscription to topic gets payload as
+// its retained message: NATS shows a retained message to new
+// subscriptions a moment after its PUBACK, not at it (README, the
+// embedded broker), so a client that subscribes at once could miss it.
+func (w *Watcher) WaitRetained(t testing.TB, topic, payload string) {
+	t.Helper()
+	r := w.c.OptionsReader()
+	o := mqtt.NewClientOptions().SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second)
+	for _, u := range r.Servers() {
+		o.AddBroker(u.String())
+	}
+	o.SetUsername(r.Username()).SetPassword(r.Password())
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		seen := make(chan struct{}, 1)
+		o.SetClientID("retained-check-" + strconv.FormatUint(clients.Add(1), 10))
+		c := mqtt.NewClient(o)
+		if err := wait(c.Connect()); err != nil {
+			t.Fatalf("mqtttest: connect to check a retained message: %v", err)
+		}
+		err := wait(c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+			if m.Retained() && string(m.Payload()) == payload {
+				select {
+				case seen <- struct{}{}:
+				default:
+				}
+			}
+		}))
+		ok := false
+		if err == nil {
+			select {
+			case <-seen:
+				ok = true
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		c.Disconnect(0)
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("mqtttest: the retained message on %s is not shown to new subscriptions after 10 s", topic)
+}
+
 func (w *Watcher) publish(t testing.TB, topic, payload string, retain bool) {
 	t.Helper()
 	if err := wait(w.c.Publish(topic, 1, retain, payload)); err != nil {
