@@ -514,6 +514,7 @@ func (p *panel) event(ev *notify.Event) {
 	b = append(strconv.AppendUint(append(b[:len(b)-1], `,"seq":`...), p.seq, 10), '}')
 	p.b.events.Add(1)
 	p.b.publish(p.t.event(), b, false)
+	p.press(ev)
 	switch ev.Type {
 	case notify.EventSensorAdded, notify.EventSensorRemoved, notify.EventDeviceAdded, notify.EventDeviceRemoved:
 		st := p.cfg.Monitor.State()
