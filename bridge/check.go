@@ -103,9 +103,9 @@ func CheckDiscovery(payload []byte) (Discovered, error) {
 	model, _ := p.Device["model"].(string)
 	switch d.Scope {
 	case ScopeSensor:
-		d.Kind = *kindOfDefinition(peripheral.KindSensor, model, 0)
+		d.Kind = modelKind(peripheral.KindSensor, model)
 	case ScopeRelay:
-		d.Kind = *kindOfDefinition(peripheral.KindDevice, model, 0)
+		d.Kind = modelKind(peripheral.KindDevice, model)
 	}
 	if name, _ := p.Origin["name"].(string); name == "" {
 		fail("device %s: no origin name", d.ObjectID)
@@ -157,6 +157,18 @@ func CheckDiscovery(payload []byte) (Discovered, error) {
 		errs = append(errs, checkKind(d, p.Components))
 	}
 	return d, errors.Join(errs...)
+}
+
+// modelKind is the kind table's row for a device's model: a definition
+// name, or for a peripheral without a definition the type, subtype and
+// protocol as peripheral.Peripheral.TypeName gives them.
+func modelKind(k peripheral.Kind, model string) PeripheralKind {
+	var typ, sub, proto int
+	if _, err := fmt.Sscanf(model, "unknown (type %d subtype %d protocol %d)", &typ, &sub, &proto); err == nil {
+		kind, _ := KindOf(k, peripheral.Type(typ), sub)
+		return kind
+	}
+	return *kindOfDefinition(k, model, 0)
 }
 
 // checkTrigger checks a device trigger of a sensor's payload and returns

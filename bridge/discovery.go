@@ -385,9 +385,10 @@ func (p *panel) entityState(e *entity, v *view, force bool) {
 	topic := p.t.stateTopic(e, v.tg)
 	if o, typed := e.src.(offerer); typed && !o.offered(v.kind()) {
 		if _, shared := e.src.(topicer); !shared {
-			// Once, an empty retained message: it removes a state an
-			// earlier version published for an entity this kind lacks.
-			p.retain(topic, "", force)
+			// Once a run, an empty retained message: it removes a
+			// state an earlier version published for an entity this
+			// kind lacks.
+			p.retain(topic, "", false)
 		}
 		return
 	}

@@ -404,8 +404,12 @@ func complete(e *entity) error {
 // alarm panel's are <prefix>/<GUID>/alarm, the events entity reads
 // <prefix>/<GUID>/event; the sensor's own entity and its tamper, low
 // battery and open-when-arming diagnostics read the sensor's JSON state on
-// <prefix>/<GUID>/sensor/<index>; the reachability diagnostic reads the
-// panel's JSON state on <prefix>/<GUID>/state.
+// <prefix>/<GUID>/sensor/<index>; a key fob's or keypad's event entity
+// and its device triggers (the row "trigger", one component per event
+// type, which is no entity: it has no name, unique id or state topic)
+// read <prefix>/<GUID>/sensor/<index>/press; the reachability diagnostic
+// reads the panel's JSON state on <prefix>/<GUID>/state. Which rows a
+// sensor or relay has depends on its kind (PeripheralKinds).
 func Entities() []Entity {
 	var out []Entity
 	for _, scope := range []Scope{ScopePanel, ScopeSensor, ScopeRelay} {
