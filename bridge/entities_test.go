@@ -227,6 +227,10 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 		{"sensor/1/alert_mode", "sometimes"}, {"sensor/999/enabled", "ON"}, {"sensor/1/delete", "YES"},
 		{"sensor/1/tamper", "ON"}, {"sensor/x/enabled", "ON"}, {"relay/6/name", ""}, {"relay/6/9", "ON"}, {"relay/6/node", "ON"},
 		{"relay/6/delete", "press"}, {"relay/3/tamper", "ON"},
+		// Flags the sensor's kind does not offer: a PIR's door chime, a
+		// fob's arm delay and alert mode (the kind table).
+		{"sensor/7/door_chime", "ON"}, {"sensor/7/detect_door", "OFF"}, {"sensor/21/arm_delay", "ON"},
+		{"sensor/21/alert_mode", "alert_always"}, {"sensor/21/press", `{"event_type":"away"}`},
 	}
 	for _, b := range bad {
 		r.w.Publish(t, base+b[0]+"/set", b[1])
