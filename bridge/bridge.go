@@ -504,6 +504,7 @@ func (p *panel) event(ev *notify.Event) {
 	b := ev.AppendJSON(make([]byte, 0, 256))
 	p.b.events.Add(1)
 	p.b.publish(p.t.event(), b, false)
+	p.press(ev)
 	switch ev.Type {
 	case notify.EventSensorAdded, notify.EventSensorRemoved, notify.EventDeviceAdded, notify.EventDeviceRemoved:
 		st := p.cfg.Monitor.State()

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/g90alarm/g90/peripheral"
 )
 
 // Discovered is a device discovery payload as CheckDiscovery read it.
@@ -23,6 +25,11 @@ type Discovered struct {
 	// Removed are the components sent as their platform alone, which
 	// removes them from Home Assistant.
 	Removed []string
+	// Kind is the kind table's row for a sensor's or relay's model (the
+	// device's model, its definition name); Triggers are a sensor's
+	// device triggers, by component id, as their event types.
+	Kind     PeripheralKind
+	Triggers map[string]string
 }
 
 // Missing returns the keys of the rows of d's scope that every device of
@@ -31,6 +38,15 @@ func (d Discovered) Missing() []string {
 	var out []string
 	for _, e := range tables[d.Scope] {
 		if e.When != Always {
+			continue
+		}
+		if o, ok := e.src.(offerer); ok && d.Scope != ScopePanel && !o.offered(&d.Kind) {
+			continue
+		}
+		if e.Key == keyTrigger {
+			if len(d.Triggers) == 0 {
+				out = append(out, e.Key)
+			}
 			continue
 		}
 		found := false
@@ -84,6 +100,13 @@ func CheckDiscovery(payload []byte) (Discovered, error) {
 	if name, _ := p.Device["name"].(string); name == "" {
 		fail("device %s: no name", d.ObjectID)
 	}
+	model, _ := p.Device["model"].(string)
+	switch d.Scope {
+	case ScopeSensor:
+		d.Kind = modelKind(peripheral.KindSensor, model)
+	case ScopeRelay:
+		d.Kind = modelKind(peripheral.KindDevice, model)
+	}
 	if name, _ := p.Origin["name"].(string); name == "" {
 		fail("device %s: no origin name", d.ObjectID)
 	}
@@ -103,6 +126,7 @@ func CheckDiscovery(payload []byte) (Discovered, error) {
 		fail("device %s: no components", d.ObjectID)
 	}
 	d.Entities = map[string]Entity{}
+	d.Triggers = map[string]string{}
 	ids2 := make([]string, 0, len(p.Components))
 	for id := range p.Components {
 		ids2 = append(ids2, id)
@@ -114,6 +138,14 @@ func CheckDiscovery(payload []byte) (Discovered, error) {
 			d.Removed = append(d.Removed, id)
 			continue
 		}
+		if c["platform"] == "device_automation" {
+			typ, err := checkTrigger(d, id, c)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			d.Triggers[id] = typ
+			continue
+		}
 		e, err := checkComponent(d, id, c)
 		if err != nil {
 			errs = append(errs, err)
@@ -121,7 +153,125 @@ func CheckDiscovery(payload []byte) (Discovered, error) {
 		}
 		d.Entities[id] = e
 	}
+	if d.Scope != ScopePanel {
+		errs = append(errs, checkKind(d, p.Components))
+	}
 	return d, errors.Join(errs...)
+}
+
+// modelKind is the kind table's row for a device's model: a definition
+// name, or for a peripheral without a definition the type, subtype and
+// protocol as peripheral.Peripheral.TypeName gives them.
+func modelKind(k peripheral.Kind, model string) PeripheralKind {
+	var typ, sub, proto int
+	if _, err := fmt.Sscanf(model, "unknown (type %d subtype %d protocol %d)", &typ, &sub, &proto); err == nil {
+		kind, _ := KindOf(k, peripheral.Type(typ), sub)
+		return kind
+	}
+	return *kindOfDefinition(k, model, 0)
+}
+
+// checkTrigger checks a device trigger of a sensor's payload and returns
+// its event type.
+func checkTrigger(d Discovered, id string, c map[string]any) (string, error) {
+	str := func(k string) string { s, _ := c[k].(string); return s }
+	typ := str("subtype")
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("trigger %s: "+format, append([]any{id}, args...)...))
+	}
+	if d.Scope != ScopeSensor || id != d.ObjectID+"_"+keyTrigger+"_"+slug(typ) {
+		fail("not a sensor's trigger for %q", typ)
+	}
+	if str("automation_type") != "trigger" || str("type") != "button_short_press" {
+		fail("automation_type %q, type %q", str("automation_type"), str("type"))
+	}
+	if !strings.HasSuffix(str("topic"), "/sensor/"+strings.TrimPrefix(peripheralID.FindString(d.ObjectID), "_sensor_")+"/"+keyPress) {
+		fail("topic %q is not the sensor's press topic", str("topic"))
+	}
+	if str("payload") != string(pressPayload(typ)) {
+		fail("payload %q", str("payload"))
+	}
+	for _, k := range []string{"name", "unique_id", "default_entity_id", "state_topic"} {
+		if _, ok := c[k]; ok {
+			fail("has an entity's %s", k)
+		}
+	}
+	return typ, errors.Join(errs...)
+}
+
+// checkKind checks d's components against the kind table's row for its
+// model: the main entity's platform and device class, the event types,
+// one device trigger per event type, and the user flags offered (when
+// the sensor has its switches at all).
+func checkKind(d Discovered, comps map[string]map[string]any) error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("device %s (%s %d/%d): "+format, append([]any{d.ObjectID, d.Kind.Platform, d.Kind.Type, d.Kind.Subtype}, args...)...))
+	}
+	k := d.Kind
+	class := func(c map[string]any) string { s, _ := c["device_class"].(string); return s }
+	if d.Scope == ScopeRelay {
+		for id, e := range d.Entities {
+			if e.Key == "node" && class(comps[id]) != k.DeviceClass {
+				fail("%s: device_class %q, want %q", id, class(comps[id]), k.DeviceClass)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	main := d.ObjectID
+	if k.Platform == "event" {
+		main += "_" + keyPress
+	}
+	switch c, ok := comps[main]; {
+	case !ok || len(c) == 1:
+		fail("no main entity %s", main)
+	case c["platform"] != k.Platform:
+		fail("main entity %s is a %v", main, c["platform"])
+	case class(c) != k.DeviceClass:
+		fail("main entity device_class %q, want %q", class(c), k.DeviceClass)
+	case k.Platform == "event":
+		var types []string
+		raw, _ := c["event_types"].([]any)
+		for _, x := range raw {
+			s, _ := x.(string)
+			types = append(types, s)
+		}
+		if !slices.Equal(types, k.EventTypes) {
+			fail("event_types %v, want %v", types, k.EventTypes)
+		}
+		if _, stub := comps[d.ObjectID]; !stub || !slices.Contains(d.Removed, d.ObjectID) {
+			fail("the binary sensor %s of earlier versions is not removed", d.ObjectID)
+		}
+	}
+	var triggers []string
+	for _, typ := range d.Triggers {
+		triggers = append(triggers, typ)
+	}
+	slices.Sort(triggers)
+	if want := slices.Sorted(slices.Values(k.EventTypes)); !slices.Equal(triggers, want) {
+		fail("device triggers %v, want %v", triggers, want)
+	}
+	updatable := false
+	for _, e := range d.Entities {
+		updatable = updatable || e.Key == "enabled"
+	}
+	for _, e := range sensorTable {
+		o, ok := e.src.(offerer)
+		if !ok || e.Key == keyTrigger {
+			continue
+		}
+		id := d.ObjectID
+		if e.Key != "" {
+			id += "_" + e.Key
+		}
+		_, has := d.Entities[id]
+		want := o.offered(&k)
+		if has && !want || !has && want && (e.When != IfUpdatable || updatable) {
+			fail("%s %q: present %v, the kind offers it %v", e.Platform, e.Key, has, want)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkComponent checks one component of d's payload against its row.
@@ -137,6 +287,9 @@ func checkComponent(d Discovered, id string, c map[string]any) (Entity, error) {
 	key = strings.TrimPrefix(key, "_")
 	if _, err := strconv.Atoi(key); err == nil && d.Scope == ScopeRelay {
 		key = "node"
+	}
+	if key == keyTrigger {
+		return Entity{}, fmt.Errorf("component %s: a trigger that is not a device_automation", id)
 	}
 	row := lookup(d.Scope, key)
 	if row == nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/notify"
-	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -110,14 +109,7 @@ func (t topics) deviceObjectID(tg target) string {
 // component is row e's discovery component for v's target: the row's
 // options, the topics and what its platform and source add.
 func (t topics) component(e *entity, v *view) (string, component) {
-	id := t.deviceObjectID(v.tg)
-	switch e.Key {
-	case "":
-	case "node":
-		id += "_" + strconv.Itoa(v.tg.node)
-	default:
-		id += "_" + e.Key
-	}
+	id := t.componentID(e, v)
 	c := component{"platform": e.Platform, "name": nil, "unique_id": id, "default_entity_id": e.Platform + "." + id}
 	if e.Name != "" {
 		c["name"] = e.Name
@@ -152,12 +144,38 @@ func (t topics) component(e *entity, v *view) (string, component) {
 	return id, c
 }
 
+// componentID is the id of row e's component for v's target.
+func (t topics) componentID(e *entity, v *view) string {
+	id := t.deviceObjectID(v.tg)
+	switch e.Key {
+	case "":
+	case "node":
+		id += "_" + strconv.Itoa(v.tg.node)
+	default:
+		id += "_" + e.Key
+	}
+	return id
+}
+
 // components are the discovery components of v's target: every row of
-// its scope whose entity it has.
+// its scope whose entity it has, and as its platform alone every row its
+// kind does not offer (kinds.go): that removes an entity an earlier
+// version published, which Home Assistant keeps when a device payload
+// just lacks it.
 func (t topics) components(v *view) map[string]component {
 	out := map[string]component{}
 	for i := range tables[v.tg.scope] {
 		e := &tables[v.tg.scope][i]
+		if o, ok := e.src.(offerer); ok && !o.offered(v.kind()) {
+			if e.Key != keyTrigger {
+				out[t.componentID(e, v)] = component{"platform": e.Platform}
+			}
+			continue
+		}
+		if e.Key == keyTrigger {
+			maps.Copy(out, t.triggers(v))
+			continue
+		}
 		if e.Key == "node" {
 			for _, n := range v.nodes {
 				nv := *v
@@ -361,10 +379,22 @@ func (p *panel) entityStatesLocked(force bool) {
 // attributes. p.mu is held.
 func (p *panel) entityState(e *entity, v *view, force bool) {
 	g, ok := e.src.(getter)
-	if !ok || !e.src.present(v) {
+	if !ok {
 		return
 	}
 	topic := p.t.stateTopic(e, v.tg)
+	if o, typed := e.src.(offerer); typed && !o.offered(v.kind()) {
+		if _, shared := e.src.(topicer); !shared {
+			// Once a run, an empty retained message: it removes a
+			// state an earlier version published for an entity this
+			// kind lacks.
+			p.retain(topic, "", false)
+		}
+		return
+	}
+	if !e.src.present(v) {
+		return
+	}
 	if e.Secret && !v.secrets {
 		// Nothing, and once, an empty retained message: it removes a
 		// value an earlier run published.
@@ -392,44 +422,6 @@ var eventTypes = []string{
 	string(notify.EventSensorRemoved), string(notify.EventDeviceAdded), string(notify.EventDeviceRemoved),
 	string(notify.EventACPowerFailure), string(notify.EventACPowerRecover), string(notify.EventWiFiConnected),
 	string(notify.EventWiFiDisconnected), string(notify.EventHostLowBattery), string(notify.EventFirmwareUpdating),
-}
-
-// deviceClass maps a sensor type to its binary_sensor device class (spec:
-// home-assistant.md §2b).
-func deviceClass(t peripheral.Type) string {
-	switch t {
-	case peripheral.TypeDoor:
-		return "door"
-	case peripheral.TypeGlass, peripheral.TypeCurtain, peripheral.TypeSlidingWindow:
-		return "window"
-	case peripheral.TypeGas:
-		return "gas"
-	case peripheral.TypeSmoke:
-		return "smoke"
-	case peripheral.TypeSOS:
-		return "problem"
-	case peripheral.TypeVibration:
-		return "vibration"
-	case peripheral.TypeWater:
-		return "moisture"
-	case peripheral.TypeInfrared, peripheral.TypeInBeam, peripheral.TypeCordSensor:
-		return "motion"
-	case peripheral.TypeRemote, peripheral.TypeRFID, peripheral.TypeButtonID, peripheral.TypeFingerLock, peripheral.TypeRemote2G4:
-		return "lock"
-	case peripheral.TypeDoorbell, peripheral.TypeWatch:
-		return "occupancy"
-	case peripheral.TypeSubhost, peripheral.TypeTV:
-		return "connectivity"
-	case peripheral.TypeSocket:
-		return "plug"
-	case peripheral.TypeSiren:
-		return "sound"
-	case peripheral.TypeAircon:
-		return "cold"
-	case peripheral.TypeSwitch2G4, peripheral.TypeTouchSwitch2G4:
-		return "power"
-	}
-	return ""
 }
 
 // alarmState is Home Assistant's alarm_control_panel state for a panel.

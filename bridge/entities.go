@@ -275,15 +275,22 @@ var panelTable = []entity{
 
 // sensorTable is each sensor's device (spec: home-assistant.md §2b).
 var sensorTable = []entity{
+	// The sensor itself: a binary sensor, or for a key fob or keypad an
+	// event entity and a device trigger per button (the kind table,
+	// kinds.go).
 	row(ScopeSensor, "binary_sensor", "", "", "", sensorJSONSrc{field: "occupied"}, nil),
+	row(ScopeSensor, "event", keyPress, "", "", pressSrc{}, nil),
+	row(ScopeSensor, "device_automation", keyTrigger, "", "", triggerSrc{}, nil),
 	row(ScopeSensor, "binary_sensor", "tamper", "Tamper", catDiagnostic, sensorJSONSrc{field: "tamper"}, d{"device_class": "tamper"}),
 	row(ScopeSensor, "binary_sensor", "low_battery", "Low battery", catDiagnostic, sensorJSONSrc{field: "low_battery"}, d{"device_class": "battery"}),
 	row(ScopeSensor, "binary_sensor", "open_arming", "Open when arming", catDiagnostic, sensorJSONSrc{field: "door_open_when_arming"}, d{"device_class": "problem"}),
 	row(ScopeSensor, "switch", "enabled", "Enabled", catConfig, flagSrc{peripheral.FlagEnabled}, nil),
 	row(ScopeSensor, "switch", "arm_delay", "Arm delay", catConfig, flagSrc{peripheral.FlagArmDelay}, d{"icon": "mdi:timer-outline"}),
-	row(ScopeSensor, "switch", "detect_door", "Detect door", catConfig, flagSrc{peripheral.FlagDetectDoor}, d{"icon": "mdi:door"}),
+	// The names the existing integration gives the flags (spec:
+	// home-assistant.md §2b).
+	row(ScopeSensor, "switch", "detect_door", "Check open when arming", catConfig, flagSrc{peripheral.FlagDetectDoor}, d{"icon": "mdi:door"}),
 	row(ScopeSensor, "switch", "door_chime", "Door chime", catConfig, flagSrc{peripheral.FlagDoorChime}, d{"icon": "mdi:bell-ring-outline"}),
-	row(ScopeSensor, "switch", "independent_zone", "Independent zone", catConfig, flagSrc{peripheral.FlagIndependentZone}, nil),
+	row(ScopeSensor, "switch", "independent_zone", "Disarm from app only", catConfig, flagSrc{peripheral.FlagIndependentZone}, d{"icon": "mdi:cellphone-lock"}),
 	row(ScopeSensor, "select", "alert_mode", "Alert mode", catConfig, alertModeSrc{}, nil),
 	row(ScopeSensor, "text", "name", "Panel name", catConfig, nameSrc{}, nil),
 	row(ScopeSensor, "button", "delete", "Delete", catConfig, actionSrc{action: actionDelete}, d{"icon": "mdi:delete"}),
@@ -334,7 +341,7 @@ func complete(e *entity) error {
 	if e.Scope == ScopePanel && e.Key != "alarm" && slices.Contains(reservedKeys, e.Key) {
 		return fmt.Errorf("key %q is a reserved topic", e.Key)
 	}
-	e.State = e.Platform != "button"
+	e.State = e.Platform != "button" && e.Platform != "device_automation"
 	_, e.Command = e.src.(setter)
 	if t, ok := e.src.(newTypeSrc); ok {
 		e.Options = definitionNames(t.kind)
@@ -397,8 +404,12 @@ func complete(e *entity) error {
 // alarm panel's are <prefix>/<GUID>/alarm, the events entity reads
 // <prefix>/<GUID>/event; the sensor's own entity and its tamper, low
 // battery and open-when-arming diagnostics read the sensor's JSON state on
-// <prefix>/<GUID>/sensor/<index>; the reachability diagnostic reads the
-// panel's JSON state on <prefix>/<GUID>/state.
+// <prefix>/<GUID>/sensor/<index>; a key fob's or keypad's event entity
+// and its device triggers (the row "trigger", one component per event
+// type, which is no entity: it has no name, unique id or state topic)
+// read <prefix>/<GUID>/sensor/<index>/press; the reachability diagnostic
+// reads the panel's JSON state on <prefix>/<GUID>/state. Which rows a
+// sensor or relay has depends on its kind (PeripheralKinds).
 func Entities() []Entity {
 	var out []Entity
 	for _, scope := range []Scope{ScopePanel, ScopeSensor, ScopeRelay} {

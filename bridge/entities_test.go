@@ -61,7 +61,7 @@ func TestEntityTable(t *testing.T) {
 			"new_sensor_name", "new_relay_name", "register_sensor", "register_relay", "refresh",
 			"sms_alert_when_armed", "history_alerts",
 		},
-		ScopeSensor: {"", "tamper", "low_battery", "open_arming", "enabled", "arm_delay", "detect_door", "door_chime",
+		ScopeSensor: {"", "press", "trigger", "tamper", "low_battery", "open_arming", "enabled", "arm_delay", "detect_door", "door_chime",
 			"independent_zone", "alert_mode", "name", "delete"},
 		ScopeRelay: {"node", "name", "delete"},
 	}
@@ -73,7 +73,7 @@ func TestEntityTable(t *testing.T) {
 			}
 		}
 	}
-	platforms := []string{"alarm_control_panel", "event", "binary_sensor", "sensor", "switch", "number", "select", "text", "button"}
+	platforms := []string{"alarm_control_panel", "event", "binary_sensor", "sensor", "switch", "number", "select", "text", "button", "device_automation"}
 	for _, e := range all {
 		where := string(e.Scope) + " " + e.Key
 		switch {
@@ -134,9 +134,15 @@ func TestDiscoveryMatchesTable(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sensor %d: %v", rec.Index, err)
 		}
-		want := len(sensorTable)
-		if peripheral.NewSensor(1, rec).Definition == nil {
-			want = 4 // the sensor, its diagnostics and delete
+		// The rows its kind offers (the sensor, its diagnostics and
+		// delete; without a definition, nothing that writes it).
+		kind, _ := KindOf(peripheral.KindSensor, peripheral.Type(rec.TypeID), rec.Subtype)
+		updatable := peripheral.NewSensor(1, rec).Definition != nil
+		want := 0
+		for _, e := range sensorTable {
+			if o, ok := e.src.(offerer); e.Key != keyTrigger && (!ok || o.offered(&kind)) && (updatable || e.When == Always) {
+				want++
+			}
 		}
 		if d.Scope != ScopeSensor || len(d.Entities) != want || len(d.Missing()) != 0 {
 			t.Errorf("sensor %d: scope %s, %d entities, want %d; missing %v", rec.Index, d.Scope, len(d.Entities), want, d.Missing())
@@ -221,6 +227,10 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 		{"sensor/1/alert_mode", "sometimes"}, {"sensor/999/enabled", "ON"}, {"sensor/1/delete", "YES"},
 		{"sensor/1/tamper", "ON"}, {"sensor/x/enabled", "ON"}, {"relay/6/name", ""}, {"relay/6/9", "ON"}, {"relay/6/node", "ON"},
 		{"relay/6/delete", "press"}, {"relay/3/tamper", "ON"},
+		// Flags the sensor's kind does not offer: a PIR's door chime, a
+		// fob's arm delay and alert mode (the kind table).
+		{"sensor/7/door_chime", "ON"}, {"sensor/7/detect_door", "OFF"}, {"sensor/21/arm_delay", "ON"},
+		{"sensor/21/alert_mode", "alert_always"}, {"sensor/21/press", `{"event_type":"away"}`},
 	}
 	for _, b := range bad {
 		r.w.Publish(t, base+b[0]+"/set", b[1])

@@ -57,6 +57,14 @@ type rereader interface {
 	reread(ctx context.Context, p *panel, tg target)
 }
 
+// offerer: whether the entity exists depends on the kind of the sensor
+// or relay (the kind table, kinds.go). One its kind does not offer is
+// sent as its platform alone, which removes what an earlier version
+// published.
+type offerer interface {
+	offered(k *PeripheralKind) bool
+}
+
 // ticking: the entity's state depends on the clock; it is looked at on
 // every availability check.
 type ticking interface{ ticks() }
@@ -494,8 +502,20 @@ func (s actionSrc) set(ctx context.Context, p *panel, tg target, _ value) error 
 // state drives: the sensor itself and its diagnostics.
 type sensorJSONSrc struct{ field string }
 
-func (sensorJSONSrc) present(*view) bool                    { return true }
+func (s sensorJSONSrc) present(v *view) bool                { return s.offered(v.kind()) }
 func (sensorJSONSrc) stateTopic(t topics, tg target) string { return t.sensor(tg.index) }
+
+// offered: the sensor's own binary sensor unless it is an event entity;
+// open-when-arming where the open check when arming is offered.
+func (s sensorJSONSrc) offered(k *PeripheralKind) bool {
+	switch s.field {
+	case "occupied":
+		return k.Platform == "binary_sensor"
+	case "door_open_when_arming":
+		return k.Offers(peripheral.FlagDetectDoor)
+	}
+	return true
+}
 
 func (s sensorJSONSrc) discover(c component, t topics, v *view) {
 	c["value_template"] = "{{ 'ON' if value_json." + s.field + " else 'OFF' }}"
@@ -506,10 +526,8 @@ func (s sensorJSONSrc) discover(c component, t topics, v *view) {
 	// home-assistant.md §2b).
 	c["value_template"] = "{{ ('ON' if value_json.occupied else 'OFF') if value_json.enabled else 'None' }}"
 	c["json_attributes_topic"] = t.sensor(v.tg.index)
-	if v.sensor != nil {
-		if dc := deviceClass(v.sensor.TypeID); dc != "" {
-			c["device_class"] = dc
-		}
+	if dc := v.kind().DeviceClass; dc != "" {
+		c["device_class"] = dc
 	}
 }
 
@@ -524,7 +542,8 @@ func (v *view) updatable() bool {
 // flagSrc is a user flag of a sensor (spec: peripherals.md 7.4).
 type flagSrc struct{ flag peripheral.UserFlags }
 
-func (flagSrc) present(v *view) bool { return v.updatable() }
+func (s flagSrc) present(v *view) bool           { return v.updatable() && s.offered(v.kind()) }
+func (s flagSrc) offered(k *PeripheralKind) bool { return k.Offers(s.flag) }
 
 func (s flagSrc) get(v *view) (value, bool) { return intValue(boolInt(v.srec.Flag(s.flag))), true }
 
@@ -541,7 +560,8 @@ func (flagSrc) reread(ctx context.Context, p *panel, tg target) { p.rereadPeriph
 // alertModeSrc is a sensor's alert mode (spec: peripherals.md 7.4).
 type alertModeSrc struct{}
 
-func (alertModeSrc) present(v *view) bool { return v.updatable() }
+func (s alertModeSrc) present(v *view) bool         { return v.updatable() && s.offered(v.kind()) }
+func (alertModeSrc) offered(k *PeripheralKind) bool { return k.AlertMode }
 
 func (alertModeSrc) get(v *view) (value, bool) {
 	m, err := v.srec.AlertMode()
@@ -588,6 +608,12 @@ type relayNodeSrc struct{}
 func (relayNodeSrc) present(*view) bool { return true }
 
 func (relayNodeSrc) stateTopic(t topics, tg target) string { return t.relay(tg.index, tg.node) }
+
+func (relayNodeSrc) discover(c component, _ topics, v *view) {
+	if dc := v.kind().DeviceClass; dc != "" {
+		c["device_class"] = dc
+	}
+}
 
 func (relayNodeSrc) set(ctx context.Context, p *panel, tg target, val value) error {
 	on := val.n == 1

@@ -160,12 +160,19 @@ type rig struct {
 // the panel's.
 func startDaemon(t *testing.T, mqtt string, panel ...string) *rig {
 	t.Helper()
+	return startDaemonState(t, nil, mqtt, panel...)
+}
+
+// startDaemonState is startDaemon with the simulated panel starting from
+// st (nil: its default home).
+func startDaemonState(t *testing.T, st *sim.State, mqtt string, panel ...string) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	nc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := simtest.Start(t, sim.Config{Notify: nc.LocalAddr().String(), Seed: 1})
+	s := simtest.Start(t, sim.Config{Notify: nc.LocalAddr().String(), Seed: 1, State: st})
 	yaml := fmt.Sprintf("mqtt:\n%sweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    poll: 1s\n%s",
 		mqtt, dir, s.Addr().(*net.UDPAddr).Port, strings.Join(panel, ""))
 	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
