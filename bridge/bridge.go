@@ -584,6 +584,13 @@ func (p *panel) states(st g90.State, only int) {
 		}
 		p.retain(t.sensor(s.Index), string(mustJSON(m)), false)
 	}
+	// A relay's state is its last switch, whoever switched it (the
+	// monitor's, issue 15.4); unknown until the first.
+	for _, d := range st.Devices {
+		if d.On != nil && !p.vals.deleted[target{scope: ScopeRelay, index: d.Index}] {
+			p.retain(t.relay(d.Index, d.Node), map[bool]string{true: "ON", false: "OFF"}[*d.On], false)
+		}
+	}
 	// The monitor reads the alert flags at each poll: when they change,
 	// someone changed them; the worker reads them, in turn with this
 	// bridge's own writes, which a read of the monitor's may predate.

@@ -234,6 +234,12 @@ func TestCommands(t *testing.T) {
 	if !r.sim.Snapshot().Relays[6][2] {
 		t.Fatal("relay 6:2 not on in the simulator")
 	}
+	// Switched elsewhere (the web UI, the library, through the
+	// monitor): published too, one fact for every consumer (issue 15.4).
+	if err := r.mon.SetRelay(context.Background(), 6, 2, false); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, "g90/SIMPANEL0001/relay/6/2", mqtttest.Is("OFF"))
 	r.w.Publish(t, "g90/SIMPANEL0001/relay/6/x/set", "ON")
 	r.w.Publish(t, "g90/UNKNOWN/relay/6/1/set", "ON")
 	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 5 })

@@ -419,7 +419,7 @@ var eventTypes = []string{
 	string(notify.EventDoorClose), string(notify.EventDoorOpenWhenArming), string(notify.EventAlarm),
 	string(notify.EventTamper), string(notify.EventLowBattery), string(notify.EventSOS),
 	string(notify.EventRemoteButton), string(notify.EventRFIDKeypad), string(notify.EventSensorAdded),
-	string(notify.EventSensorRemoved), string(notify.EventDeviceAdded), string(notify.EventDeviceRemoved),
+	string(notify.EventSensorRemoved), string(notify.EventDeviceAdded), string(notify.EventDeviceRemoved), string(notify.EventRelaySwitched),
 	string(notify.EventACPowerFailure), string(notify.EventACPowerRecover), string(notify.EventWiFiConnected),
 	string(notify.EventWiFiDisconnected), string(notify.EventHostLowBattery), string(notify.EventFirmwareUpdating),
 }

@@ -601,8 +601,9 @@ func (nameSrc) set(ctx context.Context, p *panel, tg target, val value) error {
 func (nameSrc) reread(ctx context.Context, p *panel, tg target) { p.rereadPeripheral(ctx, tg) }
 
 // relayNodeSrc is one node of a relay. The panel cannot report relay
-// states, so the state is what the last successful command set (spec:
-// home-assistant.md §2c).
+// states, so the state is what the last successful switch set, from
+// MQTT or anywhere else (the monitor's state; spec: home-assistant.md
+// §2c).
 type relayNodeSrc struct{}
 
 func (relayNodeSrc) present(*view) bool { return true }
@@ -615,13 +616,8 @@ func (relayNodeSrc) discover(c component, _ topics, v *view) {
 	}
 }
 
+// set switches through the monitor, whose relay_switched event then
+// publishes the state, as for a switch from the web UI.
 func (relayNodeSrc) set(ctx context.Context, p *panel, tg target, val value) error {
-	on := val.n == 1
-	if err := p.cfg.Panel.SetRelay(ctx, tg.index, tg.node, on); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.retain(p.t.relay(tg.index, tg.node), map[bool]string{true: "ON", false: "OFF"}[on], false)
-	p.mu.Unlock()
-	return nil
+	return p.cfg.Monitor.SetRelay(ctx, tg.index, tg.node, val.n == 1)
 }
