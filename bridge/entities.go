@@ -45,6 +45,9 @@ const (
 	// IfHistory: the bridge was given the panel's history poller
 	// (Panel.History).
 	IfHistory Condition = "history_poller"
+	// IfCloud: the panel's events come through g90's cloud server
+	// (notifications cloud or chained).
+	IfCloud Condition = "cloud_panel"
 )
 
 // Entity describes one entity of the table. Its component in a device
@@ -184,6 +187,7 @@ var panelTable = []entity{
 	row(ScopePanel, "event", "events", "Events", "", eventSrc{}, nil),
 	row(ScopePanel, "binary_sensor", "reachable", "Panel reachable", catDiagnostic, reachableSrc{}, d{"device_class": "connectivity"}),
 	row(ScopePanel, "binary_sensor", "notifications", "Notifications protocol", catDiagnostic, notificationsSrc{}, d{"device_class": "connectivity"}),
+	row(ScopePanel, "binary_sensor", "cloud_conflict", "Cloud conflict", catDiagnostic, cloudConflictSrc{}, d{"device_class": "problem"}),
 	withOn(infoRow("binary_sensor", "wifi_status", "WiFi status", "wifi_status", d{"device_class": "connectivity"}), 3),
 	withOn(infoRow("binary_sensor", "gsm_status", "GSM status", "gsm_status", d{"device_class": "connectivity"}), 3),
 	infoRow("binary_sensor", "gprs_3g_active", "GPRS/3G active", "gprs_3g_active", d{"icon": "mdi:signal-3g"}),
@@ -360,6 +364,9 @@ func complete(e *entity) error {
 	}
 	if _, ok := e.src.(historySrc); ok {
 		e.When = IfHistory
+	}
+	if _, ok := e.src.(cloudConflictSrc); ok {
+		e.When = IfCloud
 	}
 	if _, ok := e.src.(alertModeSrc); ok {
 		e.When = IfUpdatable

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -401,6 +402,37 @@ func (notificationsSrc) attributes(v *view) (string, bool) {
 	return string(mustJSON(map[string]any{
 		"last_local_packet": at(notify.SourceLocal), "last_cloud_packet": at(notify.SourceCloud),
 		"last_history_packet": at(notify.SourceHistory),
+	})), true
+}
+
+// cloudConflictSrc: a second address claimed the panel's GUID on the
+// cloud server while it was connected (issue 13.1, 13.2): on for an
+// hour after the last time (g90.CloudState.Conflict). Cloud and chained
+// panels only.
+type cloudConflictSrc struct{}
+
+func (cloudConflictSrc) present(v *view) bool { return v.st != nil && v.st.Cloud != nil }
+func (cloudConflictSrc) ticks()               {}
+
+func (cloudConflictSrc) get(v *view) (value, bool) {
+	return intValue(boolInt(v.st.Cloud.Conflict)), true
+}
+
+func (cloudConflictSrc) attributes(v *view) (string, bool) {
+	c := v.st.Cloud
+	at := func(a netip.AddrPort) any {
+		if !a.IsValid() {
+			return nil
+		}
+		return a.String()
+	}
+	var when any
+	if !c.ConflictAt.IsZero() {
+		when = c.ConflictAt.UTC().Format(time.RFC3339)
+	}
+	return string(mustJSON(map[string]any{
+		"conflicts": c.Conflicts, "last_conflict": when, "connected_from": at(c.Remote),
+		"live_address": at(c.ConflictLive), "other_address": at(c.ConflictFrom), "takeover": c.ConflictTakeover,
 	})), true
 }
 

@@ -530,6 +530,25 @@ func TestServeCloudPanel(t *testing.T) {
 	if m := r.get(t, "/metrics"); !strings.Contains(m, "g90_cloud_connections_open 1") || !strings.Contains(m, "g90_cloud_unrouted_total 0") {
 		t.Errorf("/metrics: the cloud connection or unrouted messages:\n%s", m)
 	}
+
+	// A second address claiming the panel shows in Home Assistant as a
+	// problem, with where it came from.
+	disc := r.w.WaitFor(t, "homeassistant/device/g90_"+strings.ToLower(r.guid)+"/config", func(p string) bool { return strings.Contains(p, "cloud_conflict") })
+	if !strings.Contains(disc, `"device_class":"problem"`) {
+		t.Errorf("the cloud conflict entity: %.300s", disc)
+	}
+	r.w.WaitFor(t, base+"/cloud_conflict", mqtttest.Is("OFF"))
+	claim, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).Dial("tcp", r.ep.Cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer claim.Close()
+	hello := cloudproto.Message{Kind: cloudproto.KindHello, Header: cloudproto.KindHello.Header(), Hello: cloudproto.Hello{GUID: r.guid, FirmwareVersion: "207"}}
+	if _, err := claim.Write(hello.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/cloud_conflict", mqtttest.Is("ON"))
+	r.w.WaitFor(t, base+"/cloud_conflict/attributes", func(p string) bool { return strings.Contains(p, `"other_address":"127.0.0.2:`) })
 }
 
 // A burst from a cloud panel faster than the consumers take it loses
