@@ -261,7 +261,8 @@ type JournalConfig struct {
 	// MaxAge drops events older than this; default 30 days (720h), 0
 	// keeps them.
 	MaxAge time.Duration `yaml:"max_age"`
-	// MaxEvents bounds the events kept; default 100000, 0 means no
+	// MaxEvents bounds the events kept of each panel, so that one
+	// panel's cannot push another's out; default 100000, 0 means no
 	// bound.
 	MaxEvents int `yaml:"max_events"`
 	// MaxBytes bounds the bytes of the events kept; default 0, no
@@ -317,7 +318,7 @@ func (c *Config) OpenJournal(log *slog.Logger) (j *journal.Journal, aside string
 		return nil, "", fmt.Errorf("state_dir: %w", err)
 	}
 	jc := journal.Config{
-		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
+		Path: c.JournalPath(), MaxAge: c.Journal.MaxAge, MaxPanelEvents: c.Journal.MaxEvents, MaxBytes: c.Journal.MaxBytes,
 		FloodBurst: c.Journal.FloodBurst, FloodRate: c.Journal.FloodRate,
 		Logger: log,
 	}

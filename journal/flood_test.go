@@ -152,3 +152,49 @@ func BenchmarkAppendAll(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
 }
+
+// One panel's many events do not push another's out (issue 13.13): each
+// panel keeps its own MaxPanelEvents newest, on append (within 1/32) and
+// exactly at Open.
+func TestRetentionPerPanel(t *testing.T) {
+	path := t.TempDir() + "/j.db"
+	cfg := Config{Path: path, MaxPanelEvents: 100}
+	j := open(t, cfg)
+	appendN(t, j, "QUIET", 0, 10)
+	for i := range 10 {
+		batch := make([]notify.Event, 100)
+		for k := range batch {
+			batch[k] = *event("BUSY", i*100+k)
+		}
+		if _, err := j.AppendAll(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(j *Journal) map[string]int {
+		n := map[string]int{}
+		for _, e := range all(t, j, Query{}) {
+			n[e.Panel]++
+		}
+		return n
+	}
+	got := count(j)
+	if got["QUIET"] != 10 || got["BUSY"] < 100 || got["BUSY"] > 103 {
+		t.Fatalf("kept %v: want QUIET's 10 and BUSY's newest 100 (to 103)", got)
+	}
+	// The newest are the ones kept.
+	var last Entry
+	for _, e := range all(t, j, Query{Panel: "BUSY"}) {
+		last = e
+	}
+	if last.Seq != 1000 {
+		t.Fatalf("BUSY's last entry has seq %d, want 1000", last.Seq)
+	}
+	if s := j.Stats(); s.Events != uint64(got["QUIET"]+got["BUSY"]) {
+		t.Fatalf("stats %+v, counted %v", s, got)
+	}
+	j.Close()
+	j2 := open(t, cfg)
+	if got := count(j2); got["QUIET"] != 10 || got["BUSY"] != 100 {
+		t.Fatalf("after reopening: %v", got)
+	}
+}

@@ -56,6 +56,9 @@ type Config struct {
 	MaxAge time.Duration
 	// MaxEvents bounds the number of events kept; 0 means no bound.
 	MaxEvents int
+	// MaxPanelEvents bounds the events kept of each panel, so that one
+	// panel's many events never push another's out; 0 means no bound.
+	MaxPanelEvents int
 	// MaxBytes bounds the bytes of the stored events (keys and values;
 	// the file is larger by bbolt's page overhead); 0 means no bound.
 	MaxBytes int64
@@ -178,6 +181,10 @@ type Journal struct {
 	stats   Stats
 	sinceAg int // appends since the last age check
 	floods  map[floodKey]*flood
+	// perPanel counts each panel's stored events (a writer's, from the
+	// check at Open); pending is the open transaction's change to it.
+	perPanel map[string]int64
+	pending  map[string]int64
 }
 
 // Database layout. Keys of bucketEvents are the arrival time in unix
@@ -236,7 +243,12 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	if !cfg.ReadOnly {
-		err := j.update(func(tx *bolt.Tx) error { return j.trim(tx, true) })
+		err := j.update(func(tx *bolt.Tx) error {
+			if err := j.trim(tx, true); err != nil {
+				return err
+			}
+			return j.trimPanels(tx, true)
+		})
 		if err != nil {
 			j.db.Close()
 			return nil, fmt.Errorf("journal: open %s: retention: %w", cfg.Path, err)
@@ -394,10 +406,13 @@ func (j *Journal) verify() error {
 				return nil // a new file, still empty
 			}
 			var n, size uint64
+			j.perPanel = map[string]int64{}
 			err := events.ForEach(func(k, v []byte) error {
-				if _, err := decodeEntry(k, v, j.sums); err != nil {
+				e, err := decodeEntry(k, v, j.sums)
+				if err != nil {
 					return fmt.Errorf("%w: %s: entry %x: %v", ErrCorrupt, j.cfg.Path, k, err)
 				}
+				j.perPanel[e.Panel]++
 				n++
 				size += uint64(len(k) + len(v))
 				return nil
@@ -459,7 +474,20 @@ func (j *Journal) safely(fn func() error) (err error) {
 
 // update runs fn in a write transaction. j.mu is held and the file open.
 func (j *Journal) update(fn func(tx *bolt.Tx) error) error {
-	return j.safely(func() error { return j.db.Update(fn) })
+	j.pending = map[string]int64{}
+	err := j.safely(func() error { return j.db.Update(fn) })
+	if err == nil {
+		if j.perPanel == nil {
+			j.perPanel = map[string]int64{}
+		}
+		for g, d := range j.pending {
+			if j.perPanel[g] += d; j.perPanel[g] <= 0 {
+				delete(j.perPanel, g)
+			}
+		}
+	}
+	j.pending = nil
+	return err
 }
 
 // release lets other processes have the file: a reader closes it at once,
@@ -590,7 +618,10 @@ func (j *Journal) append(evs []notify.Event, each func(Entry)) (int, error) {
 				each(e)
 			}
 		}
-		return j.trim(tx, false)
+		if err := j.trim(tx, false); err != nil {
+			return err
+		}
+		return j.trimPanels(tx, false)
 	})
 	if err != nil {
 		j.stats.Failed += uint64(n)
@@ -637,6 +668,7 @@ func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64) (Entry, error) {
 	if err := addMeta(meta, 1, len(key)+len(v)); err != nil {
 		return Entry{}, err
 	}
+	j.pending[ev.GUID]++
 	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}, nil
 }
 
@@ -772,6 +804,9 @@ func (j *Journal) trim(tx *bolt.Tx, exact bool) error {
 			break
 		}
 		n := len(k) + len(v)
+		if e, err := decodeEntry(k, v, j.sums); err == nil {
+			j.pending[e.Panel]--
+		}
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -786,6 +821,57 @@ func (j *Journal) trim(tx *bolt.Tx, exact bool) error {
 	j.stats.Removed += uint64(removed)
 	j.stats.Events, j.stats.Bytes = count, size
 	j.log.Debug("journal: retention removed old events", "path", j.cfg.Path, "events", removed, "bytes", freed)
+	return addMeta(meta, -removed, -freed)
+}
+
+// trimPanels applies MaxPanelEvents: the oldest events of each panel
+// over it go (1/32 past it on append, as trim). j.mu is held.
+func (j *Journal) trimPanels(tx *bolt.Tx, exact bool) error {
+	limit := int64(j.cfg.MaxPanelEvents)
+	if limit <= 0 || j.cfg.ReadOnly {
+		return nil
+	}
+	over := map[string]int64{} // how many to remove
+	for g, n := range j.perPanel {
+		n += j.pending[g]
+		if n > limit && (exact || n > limit+limit/32) {
+			over[g] = n - limit
+		}
+	}
+	for g, d := range j.pending {
+		if _, counted := j.perPanel[g]; !counted && d > limit && (exact || d > limit+limit/32) {
+			over[g] = d - limit
+		}
+	}
+	if len(over) == 0 {
+		return nil
+	}
+	meta := tx.Bucket(bucketMeta)
+	c := tx.Bucket(bucketEvents).Cursor()
+	removed, freed := 0, 0
+	for k, v := c.First(); k != nil && len(over) > 0; {
+		e, err := decodeEntry(k, v, j.sums)
+		if left, ok := over[e.Panel]; err != nil || !ok {
+			k, v = c.Next()
+			continue
+		} else if left == 1 {
+			delete(over, e.Panel)
+		} else {
+			over[e.Panel] = left - 1
+		}
+		j.pending[e.Panel]--
+		removed++
+		freed += len(k) + len(v)
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		// After Delete the cursor is on the next item.
+		k, v = c.Seek(k)
+	}
+	j.stats.Removed += uint64(removed)
+	j.stats.Events -= uint64(removed)
+	j.stats.Bytes -= uint64(freed)
+	j.log.Debug("journal: retention removed a panel's old events", "path", j.cfg.Path, "events", removed, "bytes", freed)
 	return addMeta(meta, -removed, -freed)
 }
 
