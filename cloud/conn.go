@@ -195,8 +195,13 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 	for {
 		raw, err := c.framer.Next()
 		if err != nil {
+			// One record per run of dropped bytes, with "remote" so that
+			// the daemon's log handler (floodlog) limits a garbage flood
+			// from one panel to a few records a minute.
+			d := dropped(err)
 			s.stats.framingErrors.Add(1)
-			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", floodlog.Bytes(dropped(err)))
+			s.stats.framingBytes.Add(int64(len(d)))
+			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", floodlog.Bytes(d))
 			continue
 		}
 		if raw == nil {

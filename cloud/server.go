@@ -222,6 +222,7 @@ type Stats struct {
 	Waits         int64 // messages that found the Handler's queue full, and waited for room
 	Dropped       int64 // messages dropped because Serve stopped while they waited for room
 	FramingErrors int64 // runs of bytes dropped by the framer (bad message_length)
+	FramingBytes  int64 // bytes in those runs
 	DecodeErrors  int64 // messages that did not decode (cloudproto.DecodeError)
 	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID, unroutable alert
 
@@ -237,7 +238,7 @@ type counters struct {
 	open, accepted, rejected, overLimit, replaced, idleClosed         atomic.Int64
 	conflicts, takeovers, helloTimeouts                               atomic.Int64
 	messages, unknown, unidentified, delivered, waits, dropped        atomic.Int64
-	framingErrors, decodeErrors, invalid                              atomic.Int64
+	framingErrors, framingBytes, decodeErrors, invalid                atomic.Int64
 	upstreamConnects, upstreamFailures, upstreamDropped, localReplies atomic.Int64
 	upstreamStalls                                                    atomic.Int64
 }
@@ -396,7 +397,7 @@ func (s *Server) Stats() Stats {
 		OverLimit: c.overLimit.Load(), Replaced: c.replaced.Load(), IdleClosed: c.idleClosed.Load(),
 		Conflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(), HelloTimeouts: c.helloTimeouts.Load(),
 		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
-		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
+		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(), FramingBytes: c.framingBytes.Load(),
 		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
 		UpstreamConnects: c.upstreamConnects.Load(), UpstreamFailures: c.upstreamFailures.Load(),
 		UpstreamStalls: c.upstreamStalls.Load(), UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
