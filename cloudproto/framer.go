@@ -123,6 +123,11 @@ func (f *Framer) drop(rest []byte, length int32, from int) *FrameError {
 	return err
 }
 
+// Offset returns the stream offset of the first byte Next has not
+// consumed: of Buffered()[0]. A relay uses it to tell whether a read
+// begins with the rest of a message begun in an earlier one.
+func (f *Framer) Offset() int64 { return f.off }
+
 // Buffered returns the bytes of an incomplete message held for the next
 // Feed; a server logs them when the connection closes (spec: D.6.2).
 func (f *Framer) Buffered() []byte { return f.buf[f.r:] }
