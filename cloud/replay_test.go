@@ -288,3 +288,81 @@ func checkReplayStats(t *testing.T, srv *Server) {
 		t.Errorf("stats %+v: buffered is not replayed + dropped + lost + pending", st)
 	}
 }
+
+// TestChainedReplayPanelReconnects: what a panel's connection kept for
+// the upstream is not lost when the panel reconnects before the upstream
+// is back: its next connection replays it (issue 13.16).
+func TestChainedReplayPanelReconnects(t *testing.T) {
+	const n = 5
+	fake := newFakeCloud(t, nil)
+	defer fake.Stop()
+	srv, _ := start(t, Config{Upstream: fake.addr, UpstreamTimeout: 50 * time.Millisecond,
+		BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+	hello := helloWithGUID(t, "PANEL-A")
+	p := dial(t, srv)
+	p.send(hello)
+	fake.next(t)
+	p.expect(helloReplies(srv)) // the fake answers a hello as the server does
+	goDown(t, p, fake)
+	var want [][]byte
+	for i := range n {
+		want = append(want, notification(i))
+		p.send(want[i])
+	}
+	p.sync()
+	waitStats(t, srv, func(s Stats) bool { return s.ReplayPending == n })
+	p.nc.Close()
+	waitStats(t, srv, func(s Stats) bool { return s.Open == 0 })
+	q := dial(t, srv)
+	q.send(hello)
+	q.expect(helloReplies(srv))
+	fake.restart(t)
+	if got := upstreamGot(t, fake, q, 1, cloudproto.KindNotification, n); !slicesEqual(got, want) {
+		t.Fatalf("upstream got\n%q\nwant\n%q", got, want)
+	}
+	upSync(q)
+	if st := srv.Stats(); st.Replayed != n || st.ReplayLost != 0 || st.ReplayPending != 0 {
+		t.Errorf("stats %+v: want %d replayed, none lost or pending", st, n)
+	}
+	checkReplayStats(t, srv)
+}
+
+// TestChainedReconnectMidMessage: a message split across reads, the
+// first of which the upstream did not get, reaches the new upstream
+// connection whole, not as its second half.
+func TestChainedReconnectMidMessage(t *testing.T) {
+	fake := newFakeCloud(t, nil)
+	defer fake.Stop()
+	var tick atomic.Int64 // each read gets a new time: LastPacket shows it
+	srv, _ := start(t, Config{Upstream: fake.addr, UpstreamTimeout: 50 * time.Millisecond,
+		BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond,
+		Now: func() time.Time { return fixedNow.Add(time.Duration(tick.Add(1))) }})
+	p := dial(t, srv)
+	p.send(ping)
+	p.expect(marker(1))
+	goDown(t, p, fake)
+	status := vector(t, "C-STATUS-SENSOR-OPEN")
+	before := srv.Panels()[0].LastPacket
+	p.send(status[:50])
+	for deadline := time.Now().Add(patience); srv.Panels()[0].LastPacket.Equal(before); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not read the first part")
+		}
+	}
+	fake.restart(t)
+	p.send(status[50:])
+	for {
+		r := fake.next(t)
+		if r.conn < 2 {
+			continue
+		}
+		if !bytes.Equal(r.msg, status) {
+			t.Fatalf("the new upstream connection got % x first, want the status change whole", r.msg)
+		}
+		break
+	}
+	upSync(p)
+	if st := srv.Stats(); st.FramingErrors != 0 {
+		t.Errorf("stats %+v: want no framing errors", st)
+	}
+}
