@@ -235,7 +235,7 @@ func (r *relay) relay(ctx context.Context, it item) bool {
 // panel has already had from the server (spec: E.4.3 [REC]); an old one
 // would only make the vendor answer again. A command response answers a
 // command of the upstream connection that is gone (spec: D.5.8, D.5.9).
-// All of those stay live-only.
+// All of those stay live-only ([REC], spec: E.4.3.1).
 func (r *relay) buffer(msgs [][]byte) {
 	s := r.c.srv
 	if s.replayMax < 0 || len(msgs) == 0 {
@@ -291,7 +291,7 @@ func (r *relay) flush() {
 // notification (spec: D.7), so this is the best sign there is that a
 // vendor that resets every new connection (issue 13) did not swallow
 // them. The price: a connection that dies young and silent after the
-// vendor did take them makes it get them twice.
+// vendor did take them makes it get them twice (spec: E.4.3.1).
 func (r *relay) confirm() {
 	if r.proven || r.up == nil {
 		return
@@ -431,7 +431,7 @@ func (r *relay) connect(ctx context.Context) {
 
 // failed schedules the next connect attempt with exponential backoff,
 // waiting between half and all of it so that panels that lost the
-// upstream together do not come back together.
+// upstream together do not come back together (spec: E.4.3.1).
 func (r *relay) failed() {
 	s := r.c.srv
 	r.backoff = min(max(2*r.backoff, s.backoffMin), s.backoffMax)

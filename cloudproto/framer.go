@@ -60,7 +60,8 @@ func (e *FrameError) Unwrap() error { return ErrFraming }
 // (spec: D.5.7-D.5.9; JSON text has no NUL). The Framer decides this as
 // soon as the following header is buffered, so it resynchronises on it
 // without waiting for the claimed length. A longer message with no such
-// header inside passes (spec: D.6.1 (c)).
+// header inside passes (spec: D.6.1 (c)). The rule is g90's ([REC],
+// spec: D.6.2).
 type Framer struct {
 	buf []byte
 	r   int   // read position in buf
