@@ -252,7 +252,7 @@ type Stats struct {
 	UpstreamReconnects int64
 
 	// Replay buffers (Config.ReplayBuffer).
-	ReplayBuffered int64 // status changes and notifications kept while the upstream was unreachable
+	ReplayBuffered int64 // status changes and notifications kept for the upstream: it was unreachable, or its new connection died before it proved alive
 	Replayed       int64 // of which relayed to the upstream once it was back
 	ReplayDropped  int64 // of which dropped, oldest first, because a buffer was full
 	ReplayLost     int64 // of which discarded: the server stopped, or the panel left without naming itself
