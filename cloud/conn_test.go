@@ -399,6 +399,8 @@ func TestConfigErrors(t *testing.T) {
 		{Listener: ln, Advertise: netip.MustParseAddrPort("10.0.0.1:0")},
 		{Listener: ln, MaxConns: -1},
 		{Listener: ln, AllowNets: []netip.Prefix{{}}},
+		{Listener: ln, ReplayBuffer: -2},
+		{Listener: ln, BackoffReset: -time.Second},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
