@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -21,6 +22,16 @@ const (
 	// failed upstream connects.
 	DefaultBackoffMin = time.Second
 	DefaultBackoffMax = time.Minute
+	// DefaultBackoffReset is how long an upstream connection must live
+	// for the backoff to reset: half a ping period (spec: D.5.1, G.10),
+	// so a connection that carried a ping and its answer counts, and
+	// one the vendor resets at once does not (issue 13: 15 connects in
+	// 3 s).
+	DefaultBackoffReset = 30 * time.Second
+	// DefaultReplayBuffer bounds a panel's replay buffer: at a few
+	// hundred bytes each (spec: D.4), some 150 KB, and more events than
+	// a panel sends in hours.
+	DefaultReplayBuffer = 1024
 	// DefaultUpstreamQueue bounds the panel reads waiting to be relayed.
 	DefaultUpstreamQueue = 64
 	// DefaultUpstreamTimeout is how long the upstream may leave a
@@ -37,6 +48,13 @@ const (
 type item struct {
 	chunk []byte
 	local []byte
+	// replay are the messages the read completed that go to the replay
+	// buffer when the upstream is down (relay.buffer).
+	replay [][]byte
+	// first and lead are conn.first and conn.lead: how a new upstream
+	// connection gets this read from a message boundary.
+	first []byte
+	lead  int
 }
 
 // relay owns the upstream connection of one panel connection in chained
@@ -56,8 +74,25 @@ type relay struct {
 	// Owned by run (which alone sets up, under upMu):
 	up      net.Conn
 	upDone  chan struct{} // closed when the upstream reader has ended
-	backoff time.Duration
-	retryAt time.Time
+	upSince time.Time     // when up connected
+	upReads int64         // reads when up connected: more means it answered
+	// inStream is set once up has been sent the panel's stream from a
+	// message boundary, so that reads continue it as they are.
+	inStream bool
+	backoff  time.Duration
+	retryAt  time.Time
+	retry    *time.Timer // fires at retryAt while there is a backlog to replay
+	tries    int         // connect attempts
+	// backlog is the replay buffer. Until up has proved alive (proven,
+	// see confirm), the messages replayed to it and those relayed to it
+	// live that would have gone to the backlog are kept too (replaying,
+	// unproven), to go back to the backlog if up dies first. guid is the
+	// panel's, once known, for parking the backlog when the panel leaves.
+	backlog   replayBuf
+	proven    bool
+	replaying [][]byte
+	unproven  [][]byte
+	guid      string
 	// awaiting are the local replies to the requests relayed since the
 	// upstream last sent anything, and mark the value of reads then.
 	awaiting []byte
@@ -90,7 +125,11 @@ func (r *relay) run(ctx context.Context) {
 	r.timer = time.NewTimer(time.Hour)
 	r.timer.Stop()
 	defer r.timer.Stop()
+	r.retry = time.NewTimer(time.Hour)
+	r.retry.Stop()
+	defer r.retry.Stop()
 	defer r.disconnect()
+	defer r.park(ctx) // first: it looks at the upstream connection
 	// A stopping server must not wait for a write to a stalled upstream.
 	stop := context.AfterFunc(ctx, func() {
 		r.upMu.Lock()
@@ -113,9 +152,16 @@ func (r *relay) run(ctx context.Context) {
 				return
 			}
 		case <-r.upDone: // nil while there is no upstream connection
-			r.c.srv.log.Info("cloud: upstream connection lost", "remote", r.c.remote)
-			if !r.giveUp() {
+			r.c.srv.log.Info("cloud: upstream connection lost", "remote", r.c.remote, "lived", time.Since(r.upSince).Round(time.Millisecond))
+			if !r.lost() {
 				return
+			}
+		case <-r.retry.C:
+			// Replay as soon as the upstream is back, not at the panel's
+			// next read.
+			r.adopt()
+			if r.up == nil && r.backlog.len() > 0 && ctx.Err() == nil {
+				r.connect(ctx)
 			}
 		case <-r.timer.C:
 			if r.reads.Load() != r.mark {
@@ -124,10 +170,9 @@ func (r *relay) run(ctx context.Context) {
 			}
 			r.c.srv.stats.upstreamStalls.Add(1)
 			r.c.srv.log.Warn("cloud: upstream left a request unanswered; answering locally", "remote", r.c.remote, "timeout", r.c.srv.upTimeout)
-			if !r.giveUp() {
+			if !r.lost() {
 				return
 			}
-			r.failed()
 		}
 	}
 }
@@ -138,14 +183,32 @@ func (r *relay) relay(ctx context.Context, it item) bool {
 	if r.reads.Load() != r.mark {
 		r.awaiting = r.awaiting[:0] // the upstream answered
 	}
+	r.adopt()
+	r.confirm()
 	if r.up == nil && !time.Now().Before(r.retryAt) {
 		r.connect(ctx)
 	}
+	if r.up != nil && r.backlog.len() > 0 {
+		r.flush() // a backlog parked by the panel's previous connection
+	}
 	if r.up != nil {
+		out := it.chunk
+		if !r.inStream {
+			// A new connection starts at a message boundary: the whole
+			// message an earlier read began, then the rest of this read.
+			out = append(it.first, it.chunk[it.lead:]...)
+		}
+		if len(out) == 0 {
+			return true // the middle of a message: wait for its end
+		}
 		mark := r.reads.Load() // before the write: the answer may come before it returns
 		r.up.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := r.up.Write(it.chunk)
+		_, err := r.up.Write(out)
 		if err == nil {
+			r.inStream = true
+			if !r.proven && r.c.srv.replayMax >= 0 {
+				r.unproven = append(r.unproven, it.replay...)
+			}
 			if len(it.local) > 0 {
 				if len(r.awaiting) == 0 {
 					r.mark = mark
@@ -156,12 +219,163 @@ func (r *relay) relay(ctx context.Context, it item) bool {
 			return true
 		}
 		r.c.srv.log.Info("cloud: upstream write failed; answering locally", "remote", r.c.remote, "err", err)
-		if !r.giveUp() {
+		if !r.lost() {
 			return false
 		}
-		r.failed()
 	}
+	r.buffer(it.replay)
 	return r.answer(it.local)
+}
+
+// buffer keeps the status changes and notifications of a read the
+// upstream did not get, for replay. Only these: they are what the vendor
+// app shows, and neither side answers them (spec: D.4, D.7), so sent
+// late they mean what they meant. Pings and hellos are keepalives (spec:
+// D.5.1, D.9) and discovery a handshake (spec: D.8) whose answers the
+// panel has already had from the server (spec: E.4.3 [REC]); an old one
+// would only make the vendor answer again. A command response answers a
+// command of the upstream connection that is gone (spec: D.5.8, D.5.9).
+// All of those stay live-only ([REC], spec: E.4.3.1).
+func (r *relay) buffer(msgs [][]byte) {
+	s := r.c.srv
+	if s.replayMax < 0 || len(msgs) == 0 {
+		return
+	}
+	dropped := 0
+	for _, m := range msgs {
+		dropped += r.backlog.push(m, s.replayMax)
+	}
+	s.stats.replayBuffered.Add(int64(len(msgs)))
+	s.stats.replayPending.Add(int64(len(msgs)))
+	r.dropped(dropped)
+	r.scheduleRetry()
+}
+
+// dropped counts and logs n messages dropped from a full replay buffer.
+// One record per read that overflows, with "remote", which the daemon's
+// log handler (floodlog) limits to a few a minute.
+func (r *relay) dropped(n int) {
+	if n == 0 {
+		return
+	}
+	s := r.c.srv
+	s.stats.replayDropped.Add(int64(n))
+	s.stats.replayPending.Add(-int64(n))
+	s.log.Warn("cloud: replay buffer full; oldest messages dropped", "remote", r.c.remote, "guid", r.guid, "dropped", n, "bound", s.replayMax)
+}
+
+// flush replays the backlog to the upstream connection, oldest first,
+// in one write. The messages are kept (replaying) until the connection
+// proves alive, and put back if it does not.
+func (r *relay) flush() {
+	s := r.c.srv
+	msgs := r.backlog.take()
+	var b []byte
+	for _, m := range msgs {
+		b = append(b, m...)
+	}
+	r.up.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := r.up.Write(b); err != nil {
+		s.log.Info("cloud: upstream write failed while replaying", "remote", r.c.remote, "err", err)
+		r.dropped(r.backlog.prepend(msgs, s.replayMax))
+		r.lost() // a panel gone shows at its next read
+		return
+	}
+	s.log.Info("cloud: replayed to the upstream what it missed", "remote", r.c.remote, "guid", r.guid, "messages", len(msgs))
+	r.replaying = append(r.replaying, msgs...)
+}
+
+// confirm marks the upstream connection proven once it has answered
+// something or lived BackoffReset, and counts what was replayed to it as
+// delivered. No message of the protocol acknowledges a status change or a
+// notification (spec: D.7), so this is the best sign there is that a
+// vendor that resets every new connection (issue 13) did not swallow
+// them. The price: a connection that dies young and silent after the
+// vendor did take them makes it get them twice (spec: E.4.3.1).
+func (r *relay) confirm() {
+	if r.proven || r.up == nil {
+		return
+	}
+	if r.reads.Load() == r.upReads && time.Since(r.upSince) < r.c.srv.backoffReset {
+		return
+	}
+	n := int64(len(r.replaying))
+	r.c.srv.stats.replayed.Add(n)
+	r.c.srv.stats.replayPending.Add(-n)
+	r.proven, r.replaying, r.unproven = true, nil, nil
+}
+
+// requeue puts back in front of the backlog what an upstream connection
+// that died unproven was sent, oldest first.
+func (r *relay) requeue() {
+	s := r.c.srv
+	r.confirm()
+	if n := int64(len(r.unproven)); n > 0 && s.replayMax >= 0 {
+		s.stats.replayBuffered.Add(n)
+		s.stats.replayPending.Add(n)
+	}
+	if msgs := append(r.replaying, r.unproven...); len(msgs) > 0 && s.replayMax >= 0 {
+		r.dropped(r.backlog.prepend(msgs, s.replayMax))
+	}
+	r.replaying, r.unproven = nil, nil
+}
+
+// lost handles the end of the upstream connection: what it left
+// unanswered is answered locally, what was replayed to it unconfirmed is
+// kept for the next one, and the next connect waits for the backoff,
+// reset first if the connection lived BackoffReset. It returns false when
+// the panel connection is gone.
+func (r *relay) lost() bool {
+	s := r.c.srv
+	r.requeue()
+	if time.Since(r.upSince) >= s.backoffReset {
+		r.backoff = 0
+	}
+	ok := r.giveUp()
+	r.failed()
+	return ok
+}
+
+// adopt takes over the backlog the panel's previous connection parked,
+// once the panel has named itself: older, so in front.
+func (r *relay) adopt() {
+	if r.guid == "" {
+		if r.guid = r.c.getGUID(); r.guid == "" {
+			return
+		}
+	}
+	if b := r.c.srv.unpark(r.guid); b != nil {
+		r.dropped(r.backlog.prepend(b.take(), r.c.srv.replayMax))
+		r.scheduleRetry()
+	}
+}
+
+// park hands what the relay still keeps to the panel's next connection
+// when this one ends; without a GUID, or when the server stops, it is
+// lost.
+func (r *relay) park(ctx context.Context) {
+	s := r.c.srv
+	r.requeue()
+	n := r.backlog.len()
+	if n == 0 {
+		return
+	}
+	r.adopt()
+	if r.guid == "" || ctx.Err() != nil {
+		s.stats.replayLost.Add(int64(n))
+		s.stats.replayPending.Add(-int64(n))
+		s.log.Warn("cloud: panel gone; messages kept for the upstream discarded", "remote", r.c.remote, "guid", r.guid, "messages", n)
+		return
+	}
+	s.park(r.guid, &r.backlog)
+}
+
+// scheduleRetry sets the retry timer for retryAt when there is a backlog
+// and no upstream connection.
+func (r *relay) scheduleRetry() {
+	if r.up == nil && r.backlog.len() > 0 {
+		r.retry.Reset(max(time.Until(r.retryAt), 0))
+	}
 }
 
 // giveUp drops the upstream connection and answers locally what was
@@ -193,6 +407,9 @@ func (r *relay) connect(ctx context.Context) {
 	s := r.c.srv
 	dctx, cancel := context.WithTimeout(ctx, s.connectTimeout)
 	defer cancel()
+	if r.tries++; r.tries > 1 {
+		s.stats.upstreamReconnects.Add(1)
+	}
 	up, err := s.dial(dctx, "tcp", s.upstream)
 	if err != nil {
 		s.stats.upstreamFailures.Add(1)
@@ -203,16 +420,25 @@ func (r *relay) connect(ctx context.Context) {
 	s.stats.upstreamConnects.Add(1)
 	s.log.Info("cloud: upstream connected", "remote", r.c.remote, "upstream", s.upstream)
 	r.upMu.Lock()
-	r.up, r.upDone, r.backoff = up, make(chan struct{}), 0
+	r.up, r.upDone = up, make(chan struct{})
 	r.upMu.Unlock()
+	r.upSince, r.upReads, r.inStream, r.proven = time.Now(), r.reads.Load(), false, false
 	go r.readUpstream(up, r.upDone)
+	if r.backlog.len() > 0 {
+		r.flush()
+	}
 }
 
-// failed schedules the next connect attempt with exponential backoff.
+// failed schedules the next connect attempt with exponential backoff,
+// waiting between half and all of it so that panels that lost the
+// upstream together do not come back together (spec: E.4.3.1).
 func (r *relay) failed() {
 	s := r.c.srv
 	r.backoff = min(max(2*r.backoff, s.backoffMin), s.backoffMax)
-	r.retryAt = time.Now().Add(r.backoff)
+	wait := r.backoff/2 + rand.N(r.backoff/2+1)
+	r.retryAt = time.Now().Add(wait)
+	s.log.Info("cloud: upstream connect backing off", "remote", r.c.remote, "wait", wait.Round(time.Millisecond))
+	r.scheduleRetry()
 }
 
 // disconnect closes the upstream connection and waits for its reader.

@@ -40,6 +40,13 @@ type conn struct {
 	framer  cloudproto.Framer
 	out     []byte    // replies to the current read
 	pending []pending // messages of the current read that carry events
+	// first is the message the current read completed that an earlier
+	// read began, and lead the bytes of the read it took, or all of them
+	// when the read did not complete it: a new upstream connection
+	// starts at a message boundary (relay.relay). first aliases the
+	// framer's buffer.
+	first []byte
+	lead  int
 
 	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
 	relay *relay     // chained mode only; set before the connection is shared
@@ -104,7 +111,7 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			c.fresh = false
 			now := s.now()
 			c.last.Store(now.UnixNano())
-			c.out, c.pending = c.out[:0], c.pending[:0]
+			c.out, c.pending, c.first, c.lead = c.out[:0], c.pending[:0], nil, 0
 			keep := c.drain(buf[:n], now)
 			// Events go to the Handler's queue while it has room; before
 			// the reader waits for room (Server.enqueue), it sends the
@@ -157,7 +164,11 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 		// spec: E.4.1: every read goes upstream unmodified; not before
 		// the panel named itself when only some are served.
 		if !s.restricted() || c.getGUID() != "" {
-			c.relay.enqueue(ctx, item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out)})
+			it := item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out), first: bytes.Clone(c.first), lead: c.lead}
+			for _, pm := range c.pending {
+				it.replay = append(it.replay, bytes.Clone(pm.raw))
+			}
+			c.relay.enqueue(ctx, it)
 		}
 	case len(c.out) > 0:
 		// One write: the bytes the panel receives are those of the
@@ -191,16 +202,30 @@ func (c *conn) closed(err error) {
 // when the connection must close.
 func (c *conn) drain(chunk []byte, now time.Time) bool {
 	s := c.srv
+	start := c.framer.Offset() + int64(len(c.framer.Buffered())) // of chunk[0]
 	c.framer.Feed(chunk)
+	defer func() {
+		if c.framer.Offset() < start {
+			c.lead = len(chunk) // all of it continues an unfinished message
+		}
+	}()
 	for {
 		raw, err := c.framer.Next()
 		if err != nil {
+			// One record per run of dropped bytes, with "remote" so that
+			// the daemon's log handler (floodlog) limits a garbage flood
+			// from one panel to a few records a minute.
+			d := dropped(err)
 			s.stats.framingErrors.Add(1)
-			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", floodlog.Bytes(dropped(err)))
+			s.stats.framingBytes.Add(int64(len(d)))
+			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", floodlog.Bytes(d))
 			continue
 		}
 		if raw == nil {
 			return true
+		}
+		if at := c.framer.Offset() - int64(len(raw)); at < start {
+			c.first, c.lead = raw, int(at+int64(len(raw))-start)
 		}
 		if !c.handle(raw, now) {
 			return false

@@ -42,11 +42,31 @@ func TestGarbageBetweenMessages(t *testing.T) {
 	p.send(bytes.Join([][]byte{zero, ping, []byte("garbage!"), huge, status, ping, huge}, nil))
 	p.send(ping)
 	p.expect(bytes.Repeat(ping, 3))
-	if st := srv.Stats(); st.FramingErrors != 3 || st.Messages != 4 {
-		t.Errorf("stats %+v: want 3 framing errors, 4 messages", st)
+	if st := srv.Stats(); st.FramingErrors != 3 || st.FramingBytes != int64(len(zero)+len("garbage!")+2*len(huge)) || st.Messages != 4 {
+		t.Errorf("stats %+v: want 3 framing errors of %d bytes, 4 messages", st, len(zero)+len("garbage!")+2*len(huge))
 	}
 	if msgs := rec.wait(t, 1); len(msgs) != 1 || msgs[0].Kind != cloudproto.KindStatusChange {
 		t.Errorf("messages %+v, want the status change", msgs)
+	}
+}
+
+// TestWrongLength: a header whose message_length is in range but too
+// long does not hold up the messages after it: they are answered and
+// handled at once, and the bytes of the bad message counted (issue
+// 13.17).
+func TestWrongLength(t *testing.T) {
+	srv, rec := start(t, Config{})
+	p := dial(t, srv)
+	status := vector(t, "C-STATUS-SENSOR-OPEN")
+	bad := bytes.Clone(vector(t, "C-NOTIFICATION"))
+	bad[4] = 200 // 37 bytes long
+	p.send(bad, status, ping)
+	p.expect(ping)
+	if msgs := rec.wait(t, 1); len(msgs) != 1 || msgs[0].Kind != cloudproto.KindStatusChange {
+		t.Errorf("messages %+v, want the status change", msgs)
+	}
+	if st := srv.Stats(); st.FramingErrors != 1 || st.FramingBytes != int64(len(bad)) || st.Messages != 2 {
+		t.Errorf("stats %+v: want 1 framing error of %d bytes, 2 messages", st, len(bad))
 	}
 }
 
@@ -379,6 +399,8 @@ func TestConfigErrors(t *testing.T) {
 		{Listener: ln, Advertise: netip.MustParseAddrPort("10.0.0.1:0")},
 		{Listener: ln, MaxConns: -1},
 		{Listener: ln, AllowNets: []netip.Prefix{{}}},
+		{Listener: ln, ReplayBuffer: -2},
+		{Listener: ln, BackoffReset: -time.Second},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)

@@ -4,9 +4,10 @@
 // cloud would (standalone mode, spec: E.3), and it hands every status
 // change and wrapped notification, converted to a notify.Message, to a
 // Handler. In chained mode (Config.Upstream, spec: E.4) it also relays
-// each panel's connection to the vendor cloud, in order, and answers
-// locally while the vendor is unreachable. The wire format is package
-// cloudproto.
+// each panel's connection to the vendor cloud, in order, answers
+// locally while the vendor is unreachable, and relays the status changes
+// and notifications the vendor missed once it is back (Config.ReplayBuffer,
+// spec: E.4.3.1). The wire format is package cloudproto.
 //
 // Comments cite the specification as "spec: E.5" for sections of
 // spec/notifications-and-cloud.md.

@@ -136,9 +136,23 @@ type Config struct {
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait after a failed upstream
-	// connect, which doubles from one to the other; defaults
-	// DefaultBackoffMin and DefaultBackoffMax.
+	// connect, or after an upstream connection that ended younger than
+	// BackoffReset, which doubles from one to the other; each wait is
+	// drawn between half and all of it (jitter), so that many panels do
+	// not reconnect in step. Defaults DefaultBackoffMin and
+	// DefaultBackoffMax.
 	BackoffMin, BackoffMax time.Duration
+	// BackoffReset is how long an upstream connection must have lived for
+	// the backoff to start again from BackoffMin once it ends: a vendor
+	// that accepts and closes every connection is retried ever more
+	// slowly, not once per panel read. Default DefaultBackoffReset.
+	BackoffReset time.Duration
+	// ReplayBuffer bounds, per panel, the status changes and
+	// notifications kept while the upstream is unreachable, to be relayed
+	// to it in order when it is back, before any newer message; beyond
+	// it the oldest are dropped (Stats.ReplayDropped). Default
+	// DefaultReplayBuffer; -1 keeps none.
+	ReplayBuffer int
 	// UpstreamQueue bounds the panel reads waiting to be relayed; when it
 	// is full the panel's reader waits for room, as for the Handler's
 	// queue. Default DefaultUpstreamQueue.
@@ -222,6 +236,7 @@ type Stats struct {
 	Waits         int64 // messages that found the Handler's queue full, and waited for room
 	Dropped       int64 // messages dropped because Serve stopped while they waited for room
 	FramingErrors int64 // runs of bytes dropped by the framer (bad message_length)
+	FramingBytes  int64 // bytes in those runs
 	DecodeErrors  int64 // messages that did not decode (cloudproto.DecodeError)
 	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID, unroutable alert
 
@@ -231,15 +246,27 @@ type Stats struct {
 	UpstreamStalls   int64 // upstream connections dropped for leaving a request unanswered (UpstreamTimeout)
 	UpstreamDropped  int64 // panel reads not relayed because Serve stopped while they waited for room
 	LocalReplies     int64 // panel reads answered locally because the upstream was down
+	// UpstreamReconnects counts the upstream connects attempted after a
+	// panel connection's first: after a failure or a lost connection,
+	// each after its backoff.
+	UpstreamReconnects int64
+
+	// Replay buffers (Config.ReplayBuffer).
+	ReplayBuffered int64 // status changes and notifications kept for the upstream: it was unreachable, or its new connection died before it proved alive
+	Replayed       int64 // of which relayed to the upstream once it was back
+	ReplayDropped  int64 // of which dropped, oldest first, because a buffer was full
+	ReplayLost     int64 // of which discarded: the server stopped, or the panel left without naming itself
+	ReplayPending  int64 // kept now, waiting for the upstream
 }
 
 type counters struct {
-	open, accepted, rejected, overLimit, replaced, idleClosed         atomic.Int64
-	conflicts, takeovers, helloTimeouts                               atomic.Int64
-	messages, unknown, unidentified, delivered, waits, dropped        atomic.Int64
-	framingErrors, decodeErrors, invalid                              atomic.Int64
-	upstreamConnects, upstreamFailures, upstreamDropped, localReplies atomic.Int64
-	upstreamStalls                                                    atomic.Int64
+	open, accepted, rejected, overLimit, replaced, idleClosed          atomic.Int64
+	conflicts, takeovers, helloTimeouts                                atomic.Int64
+	messages, unknown, unidentified, delivered, waits, dropped         atomic.Int64
+	framingErrors, framingBytes, decodeErrors, invalid                 atomic.Int64
+	upstreamConnects, upstreamFailures, upstreamDropped, localReplies  atomic.Int64
+	upstreamStalls, upstreamReconnects                                 atomic.Int64
+	replayBuffered, replayed, replayDropped, replayLost, replayPending atomic.Int64
 }
 
 // Server is a cloud server for many panels at once. Its methods are safe
@@ -268,6 +295,8 @@ type Server struct {
 	connectTimeout   time.Duration
 	backoffMin       time.Duration
 	backoffMax       time.Duration
+	backoffReset     time.Duration
+	replayMax        int
 	upQueue          int
 	upTimeout        time.Duration
 	rewriteDiscovery bool
@@ -279,6 +308,10 @@ type Server struct {
 	serving bool
 	conns   map[*conn]struct{}
 	byGUID  map[string]*conn
+	// parked are the replay buffers of chained panels whose connection
+	// ended with messages still kept, by GUID, for the panel's next
+	// connection; at most maxConns.
+	parked  map[string]*replayBuf
 	seq     uint64 // of the last connection accepted
 	closing bool
 }
@@ -301,12 +334,15 @@ func New(cfg Config) (*Server, error) {
 		now:        cfg.Now,
 		conns:      map[*conn]struct{}{},
 		byGUID:     map[string]*conn{},
+		parked:     map[string]*replayBuf{},
 
 		upstream: cfg.Upstream, chain: cfg.Chain,
 		dial:             cfg.Dial,
 		connectTimeout:   cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout),
 		backoffMin:       cmp.Or(cfg.BackoffMin, DefaultBackoffMin),
 		backoffMax:       cmp.Or(cfg.BackoffMax, DefaultBackoffMax),
+		backoffReset:     cmp.Or(cfg.BackoffReset, DefaultBackoffReset),
+		replayMax:        cmp.Or(cfg.ReplayBuffer, DefaultReplayBuffer),
 		upQueue:          cmp.Or(cfg.UpstreamQueue, DefaultUpstreamQueue),
 		upTimeout:        cmp.Or(cfg.UpstreamTimeout, DefaultUpstreamTimeout),
 		rewriteDiscovery: cfg.RewriteDiscovery,
@@ -331,7 +367,7 @@ func New(cfg Config) (*Server, error) {
 		qs = DefaultQueueSize
 	}
 	switch {
-	case s.idle < 0 || s.helloWait < 0 || s.takeover < 0 || s.maxConns < 0 || s.perAddr < -1 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.upQueue < 0 || s.upTimeout < 0:
+	case s.idle < 0 || s.helloWait < 0 || s.takeover < 0 || s.maxConns < 0 || s.perAddr < -1 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.backoffReset < 0 || s.replayMax < -1 || s.upQueue < 0 || s.upTimeout < 0:
 		return nil, fmt.Errorf("%w: negative duration or size", ErrConfig)
 	case s.backoffMax < s.backoffMin:
 		return nil, fmt.Errorf("%w: BackoffMax %v below BackoffMin %v", ErrConfig, s.backoffMax, s.backoffMin)
@@ -396,10 +432,13 @@ func (s *Server) Stats() Stats {
 		OverLimit: c.overLimit.Load(), Replaced: c.replaced.Load(), IdleClosed: c.idleClosed.Load(),
 		Conflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(), HelloTimeouts: c.helloTimeouts.Load(),
 		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
-		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(),
+		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(), FramingBytes: c.framingBytes.Load(),
 		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
 		UpstreamConnects: c.upstreamConnects.Load(), UpstreamFailures: c.upstreamFailures.Load(),
 		UpstreamStalls: c.upstreamStalls.Load(), UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
+		UpstreamReconnects: c.upstreamReconnects.Load(),
+		ReplayBuffered:     c.replayBuffered.Load(), Replayed: c.replayed.Load(), ReplayDropped: c.replayDropped.Load(),
+		ReplayLost: c.replayLost.Load(), ReplayPending: c.replayPending.Load(),
 	}
 }
 

@@ -2,6 +2,7 @@ package cloudproto
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -165,5 +166,74 @@ func TestFramerBound(t *testing.T) {
 	b[4]++ // one byte over the limit
 	if _, errs, _ = frames(b); len(errs) == 0 || errs[0].Length != MaxMessageSize+1 {
 		t.Fatalf("errors %v, want one for length %d", errs, MaxMessageSize+1)
+	}
+}
+
+// withLength returns a copy of msg whose message_length says n.
+func withLength(msg []byte, n int) []byte {
+	b := bytes.Clone(msg)
+	binary.LittleEndian.PutUint32(b[4:], uint32(n))
+	return b
+}
+
+// TestFramerWrongLength: a message_length in range but wrong, longer than
+// the message, is a framing error as soon as the header of the next
+// message is in: the valid messages after it come out without waiting
+// for the bytes the wrong length claims, and only the wrong message is
+// dropped (issue 13.17; spec: D.4, D.5.7-D.5.9).
+func TestFramerWrongLength(t *testing.T) {
+	msgs := allMessages(t)
+	byKind := map[Kind][]byte{}
+	for _, m := range msgs {
+		d, err := Decode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := byKind[d.Kind]; !ok {
+			byKind[d.Kind] = m
+		}
+	}
+	ping, hello, status := byKind[KindPing], byKind[KindHello], byKind[KindStatusChange]
+	after := bytes.Join([][]byte{ping, status, hello}, nil)
+	for k, m := range byKind {
+		for _, extra := range []int{len(ping), 100, 1000, MaxMessageSize - len(m)} {
+			t.Run(fmt.Sprintf("%v+%d", k, extra), func(t *testing.T) {
+				bad := withLength(m, len(m)+extra)
+				stream := append(bytes.Clone(bad), after...)
+				for _, chunks := range [][][]byte{{stream}, splitEvery(stream, 7), splitEvery(stream, 1)} {
+					got, errs, f := frames(chunks...)
+					if !bytes.Equal(bytes.Join(got, nil), after) || len(got) != 3 {
+						t.Fatalf("%d chunks: got messages % x, want the three after the bad one", len(chunks), got)
+					}
+					if d := droppedBytes(errs); !bytes.Equal(d, bad) {
+						t.Fatalf("%d chunks: dropped % x, want the bad message % x", len(chunks), d, bad)
+					}
+					if !errs[0].Overrun || errs[0].Length != int32(len(m)+extra) {
+						t.Errorf("first error %+v, want an overrun of length %d", errs[0], len(m)+extra)
+					}
+					if len(f.Buffered()) != 0 {
+						t.Errorf("%d bytes left buffered", len(f.Buffered()))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestFramerLongerPasses: a message longer than its layout with no
+// header inside is framed whole, its extra bytes ignored by Decode (spec:
+// D.6.1 (c)); a header that begins only past message_length is the next
+// message.
+func TestFramerLongerPasses(t *testing.T) {
+	hello := allMessages(t)[1]
+	long := append(withLength(hello, len(hello)+7), pingBytes[:7]...)
+	got, errs, _ := frames(long, pingBytes)
+	if len(errs) != 0 || len(got) != 2 || !bytes.Equal(got[0], long) || !bytes.Equal(got[1], pingBytes) {
+		t.Fatalf("got % x, errors %v", got, errs)
+	}
+	note := Message{Kind: KindNotification, Header: KindNotification.Header(), Body: []byte("[170,[5,[101,\"x\"]]]\x00\x00\x00\x00")}
+	b := note.Append(nil)
+	if got, errs, _ := frames(b, pingBytes); len(errs) != 0 || len(got) != 2 {
+		t.Fatalf("NUL padding after the JSON: got % x, errors %v", got, errs)
 	}
 }

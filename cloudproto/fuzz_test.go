@@ -127,6 +127,13 @@ func FuzzFramer(f *testing.F) {
 		f.Add(bytes.Join([][]byte{b, next}, nil), uint8(i))
 		f.Add(bytes.Join([][]byte{b, []byte("garbage\x00\x00\x00\x00"), next}, nil), uint8(i+7))
 		f.Add(bytes.Join([][]byte{{0x01, 0x10, 0, 0, 0, 0, 0, 0}, b, next[:len(next)/2]}, nil), uint8(3))
+		// A length in range but too long, with the next message inside
+		// it (issue 13.17).
+		if len(b) >= BasicHeaderSize {
+			long := bytes.Clone(b)
+			binary.LittleEndian.PutUint32(long[4:], uint32(len(b)+len(next)+3))
+			f.Add(bytes.Join([][]byte{long, next, b}, nil), uint8(i+5))
+		}
 	}
 	f.Fuzz(func(t *testing.T, stream []byte, size uint8) {
 		n := int(size)%64 + 1

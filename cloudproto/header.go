@@ -90,21 +90,25 @@ type kindInfo struct {
 	src, dst  Direction
 	versioned bool
 	fixed     int // payload bytes of the fixed layout
+	// exact is set for the kinds whose every message has just the fixed
+	// layout (spec: D.4, column Total); the others end with a body of
+	// JSON text and one NUL (spec: D.5.7-D.5.9).
+	exact bool
 }
 
 var kinds = [...]kindInfo{
 	KindUnknown:           {name: "unknown"},
-	KindPing:              {"M1 ping", CodeHello, DirDevice, DirUnspecified, false, 0},
-	KindHello:             {"M2 hello", CodeHello, DirDevice, DirCloud, true, helloSize},
-	KindDiscovery:         {"M3 hello discovery", CodeHello, DirDeviceDiscovery, DirCloud, true, discoverySize},
-	KindStatusChange:      {"M4 status change", CodeStatusChange, DirDevice, DirCloud, true, statusSize},
-	KindNotification:      {"M5 notification", CodeNotification, DirDevice, DirCloud, true, 0},
-	KindCommandResponse:   {"M6 command response", CodeHello, DirUnspecified, DirCloud, false, responseSize},
-	KindHelloAck:          {"M8 hello ack", CodeHelloAck, DirCloud, DirDevice, true, 1},
-	KindHelloResponse:     {"M9 hello response", CodeHello, DirCloud, DirDevice, true, 1},
-	KindHelloInfo:         {"M10 hello info", CodeHelloInfo, DirCloud, DirDevice, true, 4},
-	KindDiscoveryResponse: {"M11 discovery response", CodeHello, DirCloudDiscovery, DirDevice, true, discoveryReplySize},
-	KindCommand:           {"M12 command", CodeCommand, DirCloudCommand, DirDevice, true, commandSize},
+	KindPing:              {"M1 ping", CodeHello, DirDevice, DirUnspecified, false, 0, true},
+	KindHello:             {"M2 hello", CodeHello, DirDevice, DirCloud, true, helloSize, true},
+	KindDiscovery:         {"M3 hello discovery", CodeHello, DirDeviceDiscovery, DirCloud, true, discoverySize, true},
+	KindStatusChange:      {"M4 status change", CodeStatusChange, DirDevice, DirCloud, true, statusSize, true},
+	KindNotification:      {"M5 notification", CodeNotification, DirDevice, DirCloud, true, 0, false},
+	KindCommandResponse:   {"M6 command response", CodeHello, DirUnspecified, DirCloud, false, responseSize, false},
+	KindHelloAck:          {"M8 hello ack", CodeHelloAck, DirCloud, DirDevice, true, 1, true},
+	KindHelloResponse:     {"M9 hello response", CodeHello, DirCloud, DirDevice, true, 1, true},
+	KindHelloInfo:         {"M10 hello info", CodeHelloInfo, DirCloud, DirDevice, true, 4, true},
+	KindDiscoveryResponse: {"M11 discovery response", CodeHello, DirCloudDiscovery, DirDevice, true, discoveryReplySize, true},
+	KindCommand:           {"M12 command", CodeCommand, DirCloudCommand, DirDevice, true, commandSize, false},
 }
 
 // String returns the kind's number and name in the spec, e.g. "M2 hello".
