@@ -37,6 +37,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/journal"
 )
 
@@ -191,6 +192,11 @@ type CloudConfig struct {
 	// default DefaultCloudMaxPerAddr. Raise it for many panels behind
 	// one NAT.
 	MaxPerAddress int `yaml:"max_per_address"`
+	// ReplayBuffer bounds, per chained panel, the status changes and
+	// notifications kept while the vendor's cloud is unreachable, sent
+	// to it in order once it is back; beyond it the oldest go. Default
+	// cloud.DefaultReplayBuffer; -1 keeps none.
+	ReplayBuffer int `yaml:"replay_buffer"`
 }
 
 // AllowNets returns Allow as prefixes; a single address is its own
@@ -370,7 +376,7 @@ func defaultConfig() Config {
 	return Config{
 		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
-		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr},
+		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr, ReplayBuffer: cloud.DefaultReplayBuffer},
 		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent, FloodBurst: DefaultJournalFloodBurst, FloodRate: DefaultJournalFloodRate},
 	}
 }
@@ -871,6 +877,9 @@ func (d *decoder) validate(c *Config) {
 	}
 	if c.Cloud.MaxPerAddress < 1 {
 		d.errorf("cloud.max_per_address", "%d: want at least 1", c.Cloud.MaxPerAddress)
+	}
+	if c.Cloud.ReplayBuffer < -1 || c.Cloud.ReplayBuffer == 0 {
+		d.errorf("cloud.replay_buffer", "%d: want at least 1, or -1 to keep none", c.Cloud.ReplayBuffer)
 	}
 	d.checkAddr("web.listen", c.Web.Listen, false)
 	for i, h := range c.Web.Hosts {

@@ -409,6 +409,13 @@ var (
 		{cloudDesc("g90_cloud_upstream_connects_total", "Connections made to the vendor's cloud (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamConnects }},
 		{cloudDesc("g90_cloud_upstream_failures_total", "Connects to the vendor's cloud that failed, and connections dropped for leaving a request unanswered (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamFailures + s.UpstreamStalls }},
 		{cloudDesc("g90_cloud_local_replies_total", "Panel messages answered by us while the vendor's cloud was down (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.LocalReplies }},
+		{cloudDesc("g90_cloud_framing_bytes_total", "Bytes the framer skipped to find the next valid message header."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.FramingBytes }},
+		{cloudDesc("g90_cloud_upstream_reconnects_total", "Connects to the vendor's cloud after a failure or a reset, each after its backoff (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamReconnects }},
+		{cloudDesc("g90_cloud_replay_buffered_total", "Status changes and notifications kept to be sent to the vendor's cloud once it is back (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.ReplayBuffered }},
+		{cloudDesc("g90_cloud_replayed_total", "Of those, sent to the vendor's cloud once it was back."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Replayed }},
+		{cloudDesc("g90_cloud_replay_dropped_total", "Of those, dropped, oldest first, because a panel's replay buffer was full (cloud.replay_buffer)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.ReplayDropped }},
+		{cloudDesc("g90_cloud_replay_lost_total", "Of those, discarded because the server stopped or the panel left before naming itself."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.ReplayLost }},
+		{cloudDesc("g90_cloud_replay_pending", "Status changes and notifications waiting for the vendor's cloud now."), prometheus.GaugeValue, func(s cloud.Stats) int64 { return s.ReplayPending }},
 	}
 	cloudUnrouted = cloudDesc("g90_cloud_unrouted_total", "Cloud messages from a panel no configured panel's GUID matches, dropped.")
 )

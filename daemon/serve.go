@@ -305,7 +305,7 @@ func (d *instance) buildCloud() error {
 			// CloudHub.ChainedSource). Keep them pointed at us when the
 			// vendor answers their discovery (spec:
 			// notifications-and-cloud.md G.5).
-			cc.Upstream, cc.RewriteDiscovery = c.Upstream, true
+			cc.Upstream, cc.RewriteDiscovery, cc.ReplayBuffer = c.Upstream, true, c.ReplayBuffer
 		}
 	}
 	hub, err := g90.NewCloudHub(cc)
