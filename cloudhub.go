@@ -51,6 +51,10 @@ type CloudState struct {
 	// Connected when it was accepted; zero while it has none.
 	Remote    netip.AddrPort `json:"remote,omitzero"`
 	Connected time.Time      `json:"connected,omitzero"`
+	// LastUpstream is when the vendor's cloud last sent something for
+	// the panel (chained panels; spec: E.4.5 last_upstream_packet_time);
+	// zero before that.
+	LastUpstream time.Time `json:"last_upstream,omitzero"`
 	// Conflicts counts the conflicts since start.
 	Conflicts uint64 `json:"conflicts"`
 	// Conflict is true for ConflictHold after the last one: a problem
@@ -189,7 +193,7 @@ func (h *CloudHub) State(guid string) CloudState {
 	h.mu.RUnlock()
 	if guid != "" {
 		if p, ok := h.srv.Panel(guid); ok {
-			st.Remote, st.Connected = p.Remote, p.Connected
+			st.Remote, st.Connected, st.LastUpstream = p.Remote, p.Connected, p.LastUpstream
 		}
 	}
 	if !st.ConflictAt.IsZero() && time.Since(st.ConflictAt) < ConflictHold {

@@ -399,9 +399,15 @@ func (notificationsSrc) attributes(v *view) (string, bool) {
 		}
 		return nil
 	}
+	// A chained panel's also has when the vendor's cloud last answered
+	// for it (spec: E.4.5 last_upstream_packet_time; issue 15.8).
+	var upstream any
+	if c := v.st.Cloud; c != nil && !c.LastUpstream.IsZero() {
+		upstream = c.LastUpstream.UTC().Format(time.RFC3339)
+	}
 	return string(mustJSON(map[string]any{
 		"last_local_packet": at(notify.SourceLocal), "last_cloud_packet": at(notify.SourceCloud),
-		"last_history_packet": at(notify.SourceHistory),
+		"last_history_packet": at(notify.SourceHistory), "last_upstream_packet": upstream,
 	})), true
 }
 

@@ -707,9 +707,15 @@ func TestServeCloudAndChainedPanels(t *testing.T) {
 		return vendorSaw[guids[0]]
 	})
 	mu.Lock()
-	defer mu.Unlock()
 	if vendorSaw[guids[1]] {
 		t.Fatalf("the vendor saw %v, want the chained panel %s only", vendorSaw, guids[0])
+	}
+	mu.Unlock()
+	// The chained panel's notifications entity says when the vendor
+	// last answered for it (issue 15.8); the other's has none.
+	w.WaitFor(t, "g90/"+guids[0]+"/notifications/attributes", func(p string) bool { return strings.Contains(p, `"last_upstream_packet":"20`) })
+	if p, _ := w.Get("g90/" + guids[1] + "/notifications/attributes"); !strings.Contains(p, `"last_upstream_packet":null`) {
+		t.Errorf("the standalone panel's notifications attributes: %s", p)
 	}
 }
 
