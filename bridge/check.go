@@ -231,13 +231,7 @@ func checkKind(d Discovered, comps map[string]map[string]any) error {
 	case class(c) != k.DeviceClass:
 		fail("main entity device_class %q, want %q", class(c), k.DeviceClass)
 	case k.Platform == "event":
-		var types []string
-		raw, _ := c["event_types"].([]any)
-		for _, x := range raw {
-			s, _ := x.(string)
-			types = append(types, s)
-		}
-		if !slices.Equal(types, k.EventTypes) {
+		if types := stringList(c["event_types"]); !slices.Equal(types, k.EventTypes) {
 			fail("event_types %v, want %v", types, k.EventTypes)
 		}
 		if _, stub := comps[d.ObjectID]; !stub || !slices.Contains(d.Removed, d.ObjectID) {
@@ -330,13 +324,7 @@ func checkComponent(d Discovered, id string, c map[string]any) (Entity, error) {
 	}
 	switch e.Platform {
 	case "select":
-		var opts []string
-		raw, _ := c["options"].([]any)
-		for _, o := range raw {
-			s, _ := o.(string)
-			opts = append(opts, s)
-		}
-		if !slices.Equal(opts, e.Options) {
+		if opts := stringList(c["options"]); !slices.Equal(opts, e.Options) {
 			fail("options %v, want %v", opts, e.Options)
 		}
 	case "number", "text":
@@ -346,4 +334,16 @@ func checkComponent(d Discovered, id string, c map[string]any) (Entity, error) {
 	}
 	e.Options = slices.Clone(e.Options)
 	return e, errors.Join(errs...)
+}
+
+// stringList is a decoded JSON list of strings; what is not a string is
+// "".
+func stringList(v any) []string {
+	raw, _ := v.([]any)
+	var out []string
+	for _, x := range raw {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }

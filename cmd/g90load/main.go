@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/internal/cloudload"
+	"github.com/g90alarm/g90/internal/rlimit"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func run(ctx context.Context, cfg cloudload.Config, fleet string, inProcess, asJ
 	if inProcess {
 		files += uint64(cfg.Panels)
 	}
-	if err := cloudload.RaiseFileLimit(files); err != nil {
+	if err := rlimit.Files(files); err != nil {
 		return err
 	}
 	if fleet != "" {

@@ -3,10 +3,8 @@ package cloudload
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 )
 
 // rss returns the process's resident memory now and at its peak, in
@@ -34,22 +32,4 @@ func rss() (now, peak int64) {
 		}
 	}
 	return now, peak
-}
-
-// RaiseFileLimit makes sure the process may have n files open, raising
-// RLIMIT_NOFILE where it may (its hard limit too, as root), or says how
-// to.
-func RaiseFileLimit(n uint64) error {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		return fmt.Errorf("read the open file limit: %w", err)
-	}
-	if r.Cur >= n {
-		return nil
-	}
-	err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: max(r.Max, n)})
-	if err != nil {
-		return fmt.Errorf("need %d open files, but the limit is %d (hard limit %d) and cannot be raised (%v): run 'ulimit -n %d' as root first, or raise the hard limit (limits.conf, systemd LimitNOFILE)", n, r.Cur, r.Max, err, n)
-	}
-	return nil
 }
