@@ -121,10 +121,12 @@ type Monitor struct {
 	seqs    map[string]uint64 // when cfg.NextSeq is nil
 	stall   *time.Timer       // publish's stall timer
 
-	saved      *savedState // read from StateFile at start, until applied
-	dirty      bool        // events since the last save
-	lastSaved  []byte
-	saveErrors atomic.Uint64
+	saved *savedState // read from StateFile at start, until applied
+	// sensorsRestored, devicesRestored: saved was applied to that list.
+	sensorsRestored, devicesRestored bool
+	dirty                            bool // events since the last save
+	lastSaved                        []byte
+	saveErrors                       atomic.Uint64
 
 	lastPacket [3]atomic.Int64                   // unix nanoseconds per source
 	cloud      atomic.Pointer[func() CloudState] // set by a CloudHub source
@@ -542,7 +544,6 @@ func (m *Monitor) apply(r loadResult) {
 			}
 		}
 	}
-	restoreSensors, restoreDevices := r.sensErr == nil && !m.loadedAny, r.devErr == nil && !m.devsAny
 	if r.sensErr == nil {
 		before := len(out)
 		out = m.t.setSensors(out, r.sensors, !m.loadedAny, now)
@@ -562,10 +563,16 @@ func (m *Monitor) apply(r loadResult) {
 		out = m.t.setDevices(out, r.devices, !m.devsAny, now)
 		m.devsAny = true
 	}
-	// The first lists get what the last run saved (issue 15.9).
-	m.t.restore(m.saved, restoreSensors, restoreDevices)
-	if m.loadedAny && m.devsAny {
-		m.saved = nil
+	// The first lists read once the GUID is known get what the last run
+	// saved (issue 15.9); until then nothing is saved over it.
+	if m.saved != nil && st.GUID != "" {
+		sensors, devices := r.sensErr == nil && !m.sensorsRestored, r.devErr == nil && !m.devicesRestored
+		m.t.restore(m.saved, sensors, devices)
+		m.sensorsRestored = m.sensorsRestored || sensors
+		m.devicesRestored = m.devicesRestored || devices
+		if m.sensorsRestored && m.devicesRestored {
+			m.saved = nil
+		}
 	}
 	for i := range out {
 		if out[i].Source == "" {

@@ -110,8 +110,9 @@ func (m *Monitor) loadSaved() *savedState {
 	return s
 }
 
-// restore gives the sensors and devices of the first read the state
-// saved for them, when the saved state is this panel's. m.mu is held.
+// restore gives the sensors and devices of the first read (with the
+// GUID known) the state saved for them, when the saved state is this
+// panel's. A flag an event set since the start stays set. m.mu is held.
 func (t *tracker) restore(s *savedState, sensors, devices bool) {
 	if s == nil || s.GUID != t.st.GUID {
 		return
@@ -121,8 +122,9 @@ func (t *tracker) restore(s *savedState, sensors, devices bool) {
 			for i := range t.st.Sensors {
 				st := &t.st.Sensors[i]
 				if st.key == ss.Key.key() {
-					st.Tamper, st.LowBattery, st.DoorOpenWhenArming = ss.Tamper, ss.LowBattery, ss.DoorOpenWhenArming
-					st.Occupied = st.door && ss.Open
+					st.Tamper, st.LowBattery = st.Tamper || ss.Tamper, st.LowBattery || ss.LowBattery
+					st.DoorOpenWhenArming = st.DoorOpenWhenArming || ss.DoorOpenWhenArming
+					st.Occupied = st.Occupied || st.door && ss.Open
 				}
 			}
 		}
@@ -130,7 +132,7 @@ func (t *tracker) restore(s *savedState, sensors, devices bool) {
 	if devices {
 		for _, sd := range s.Devices {
 			for i := range t.st.Devices {
-				if d := &t.st.Devices[i]; d.key == sd.Key.key() {
+				if d := &t.st.Devices[i]; d.key == sd.Key.key() && d.On == nil {
 					on := sd.On
 					d.On = &on
 				}
@@ -165,7 +167,7 @@ const saveEvery = time.Second
 // goroutine calls it.
 func (m *Monitor) save() {
 	m.mu.Lock()
-	if !m.loadedAny || !m.devsAny || m.t.st.GUID == "" {
+	if !m.loadedAny || !m.devsAny || m.t.st.GUID == "" || m.saved != nil {
 		m.mu.Unlock()
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
 
@@ -77,6 +78,21 @@ func stateRig(t *testing.T, s *sim.Panel, l *notify.Listener, file string, log *
 	return mon, stop
 }
 
+// stateRigNoWait is stateRig without a listener, not waiting for Ready.
+func stateRigNoWait(t *testing.T, s *sim.Panel, file string) (*Monitor, func()) {
+	t.Helper()
+	mon := newPanel(t, s, 300*time.Millisecond, -1).NewMonitor(MonitorConfig{StateFile: file, ResetInterval: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	return mon, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // After a restart the sensors' tamper, low battery, open-when-arming and
 // door-open flags and the relays' last states are what they were (issue
 // 15.9): the StateFile keeps them; a damaged one is logged and ignored;
@@ -113,6 +129,10 @@ func TestMonitorStateFile(t *testing.T) {
 	mon, stop = stateRig(t, s, nil, file, nil)
 	after := mon.State()
 	stop()
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
 	find := func(st State, index int) SensorState {
 		for _, x := range st.Sensors {
 			if x.Index == index {
@@ -155,6 +175,32 @@ func TestMonitorStateFile(t *testing.T) {
 	if _, err := parseSaved(b); err != nil {
 		t.Errorf("the file was not rewritten: %v", err)
 	}
+
+	// A first read without the GUID (host info unanswered) restores
+	// nothing and saves nothing over the file; the first read with it
+	// restores.
+	if err := os.WriteFile(file, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFaults(sim.Faults{IgnoreCode: int(protocol.GetHostInfo)}); err != nil {
+		t.Fatal(err)
+	}
+	mon, stop = stateRigNoWait(t, s, file)
+	eventually.True(t, "the lists read without the GUID", func() bool { st := mon.State(); return len(st.Sensors) > 0 && st.GUID == "" })
+	if find(mon.State(), pir.Index).Tamper {
+		t.Error("restored without knowing the panel")
+	}
+	time.Sleep(saveEvery + 200*time.Millisecond)
+	// Meanwhile nothing was saved over the file.
+	if b, _ := os.ReadFile(file); string(b) != string(good) {
+		t.Errorf("the saved state was overwritten before it was restored:\n%s\nwas\n%s", b, good)
+	}
+	if err := s.SetFaults(sim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	mon.Refresh()
+	eventually.True(t, "restored once the GUID is known", func() bool { return find(mon.State(), pir.Index).Tamper })
+	stop()
 
 	// Another panel's state is not applied.
 	saved := savedState{GUID: "OTHERPANEL01", Sensors: []savedSensor{{Key: keyOf(find(after, pir.Index).key), Tamper: true}}}
