@@ -589,7 +589,8 @@ func (m *Monitor) apply(r loadResult) {
 }
 
 // Ready is closed once the first read of the panel is done, whether or
-// not the panel answered; State then says what it found.
+// not the panel answered, or when Run has ended before it; State then
+// says what it found.
 func (m *Monitor) Ready() <-chan struct{} { return m.ready }
 
 // armStateOf maps the host status's arm state (spec: A.6.1).
@@ -711,6 +712,13 @@ func (m *Monitor) close() {
 	}
 	m.subs = nil
 	m.timer.Stop()
+	// Whoever waits for the first read must not wait for ever when Run
+	// ended before it (a source that failed at once).
+	select {
+	case <-m.ready:
+	default:
+		close(m.ready)
+	}
 }
 
 // Subscription is one consumer's queue of events.

@@ -2,6 +2,7 @@ package g90
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -513,5 +514,29 @@ func TestMonitorLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(ErrRunning.Error(), "g90:") {
 		t.Fatal("error lacks the package prefix")
+	}
+}
+
+// failingSource fails at once.
+type failingSource struct{}
+
+func (failingSource) Run(context.Context, notify.Sink) error { return errors.New("no socket") }
+
+// A Monitor whose source fails at once returns the error, and Ready is
+// closed: nobody waits for a first read that never comes.
+func TestMonitorSourceFailsAtOnce(t *testing.T) {
+	leaktest.Check(t)
+	p, err := New(Config{Host: "127.0.0.1", Port: 9, Timeout: 50 * time.Millisecond, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := p.NewMonitor(MonitorConfig{Sources: []Source{failingSource{}}})
+	if err := mon.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "no socket") {
+		t.Fatalf("Run: %v", err)
+	}
+	select {
+	case <-mon.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ready not closed after Run ended")
 	}
 }
