@@ -606,17 +606,23 @@ func (j *Journal) append(evs []notify.Event, each func(Entry)) (int, error) {
 	// The wall clock may step back; the journal's order may not.
 	at := max(now.UnixNano(), j.lastKey)
 	err := j.update(func(tx *bolt.Tx) error {
+		stored := 0
 		for i := range evs {
 			if !keep[i] {
 				continue
 			}
-			e, err := j.put(tx, &evs[i], at)
+			e, size, err := j.put(tx, &evs[i], at, each != nil)
 			if err != nil {
 				return err
 			}
+			stored += size
 			if each != nil {
 				each(e)
 			}
+		}
+		// The counts once per batch, not per event.
+		if err := addMeta(tx.Bucket(bucketMeta), n, stored); err != nil {
+			return err
 		}
 		if err := j.trim(tx, false); err != nil {
 			return err
@@ -632,9 +638,11 @@ func (j *Journal) append(evs []notify.Event, each func(Entry)) (int, error) {
 	return n, nil
 }
 
-// put stores one event in tx, with the arrival time at. j.mu is held.
-func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64) (Entry, error) {
-	events, panels, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketPanels), tx.Bucket(bucketMeta)
+// put stores one event in tx, with the arrival time at, and returns its
+// size (key and value) and, with entry, the stored Entry. The caller adds
+// the sizes to the stored counts. j.mu is held.
+func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64, entry bool) (Entry, int, error) {
+	events, panels := tx.Bucket(bucketEvents), tx.Bucket(bucketPanels)
 	pk := append([]byte("p:"), ev.GUID...)
 	last := getUint(panels.Get(pk))
 	seq := ev.Seq // the Monitor's number, or the next one here
@@ -643,12 +651,12 @@ func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64) (Entry, error) {
 	}
 	if seq > last {
 		if err := panels.Put(pk, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
-			return Entry{}, err
+			return Entry{}, 0, err
 		}
 	}
 	n, err := events.NextSequence()
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, 0, err
 	}
 	key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, keyLen), uint64(at)), n)
 	v := append(j.buf[:0], 0, 0, 0, 0) // the checksum, below
@@ -663,13 +671,14 @@ func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64) (Entry, error) {
 	j.buf = v
 	// bbolt keeps the slices until the transaction ends.
 	if err := events.Put(key, bytes.Clone(v)); err != nil {
-		return Entry{}, err
-	}
-	if err := addMeta(meta, 1, len(key)+len(v)); err != nil {
-		return Entry{}, err
+		return Entry{}, 0, err
 	}
 	j.pending[ev.GUID]++
-	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}, nil
+	size := len(key) + len(v)
+	if !entry {
+		return Entry{}, size, nil
+	}
+	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}, size, nil
 }
 
 // floodKey is one kind of event, for the flood limit.
