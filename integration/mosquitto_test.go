@@ -284,7 +284,10 @@ func testDiscoveryStatesCommands(t *testing.T, b *testBroker) {
 	w := mqtttest.Watch(t, b.addr, "#")
 	base := "g90/" + r.guid
 	w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
-	w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
+	// Published as the daemon connected, before w subscribed: the
+	// embedded broker shows a retained message to new subscriptions a
+	// moment after its PUBACK.
+	w.WaitRetained(t, "g90/bridge/status", "online")
 
 	// Discovery: one device payload for the panel and one per sensor and
 	// relay device.
