@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -136,8 +137,8 @@ func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
 		}
 		return
 	}
-	sink.Packet(notify.SourceCloud, m.Received)
-	sink.Message(m.Notify, notify.SourceCloud, m.Received)
+	sink.Packet(event.SourceCloud, m.Received)
+	sink.Message(m.Notify, event.SourceCloud, m.Received)
 }
 
 // served reports whether the panel guid is one of the hub's.

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/atomicfile"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
@@ -81,7 +82,7 @@ func (p *Panel) NewHistoryPoller(cfg HistoryConfig) *HistoryPoller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &HistoryPoller{p: p, cfg: cfg, log: log.With("panel", p.Addr(), "source", notify.SourceHistory), wake: make(chan struct{}, 1)}
+	h := &HistoryPoller{p: p, cfg: cfg, log: log.With("panel", p.Addr(), "source", event.SourceHistory), wake: make(chan struct{}, 1)}
 	h.on.Store(!cfg.Paused)
 	return h
 }
@@ -143,7 +144,7 @@ func (h *HistoryPoller) poll(ctx context.Context, sink notify.Sink) {
 		}
 		return
 	}
-	sink.Packet(notify.SourceHistory, time.Now())
+	sink.Packet(event.SourceHistory, time.Now())
 	next := h.replay(entries, sink)
 	if next.Set == h.cur.Set && next.Time == h.cur.Time && maps.Equal(next.Seen, h.cur.Seen) {
 		return
@@ -180,7 +181,7 @@ func (h *HistoryPoller) replay(entries []HistoryEntry, sink notify.Sink) cursor 
 			}
 		}
 		newest = max(newest, e.UnixTime)
-		sink.Message(alertOf(e), notify.SourceHistory, time.Unix(int64(e.UnixTime), 0))
+		sink.Message(alertOf(e), event.SourceHistory, time.Unix(int64(e.UnixTime), 0))
 	}
 	if newest == cur.Time {
 		seen := map[string]int{}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -18,9 +19,9 @@ type collectSink struct {
 	packets int
 }
 
-func (s *collectSink) Packet(notify.Source, time.Time) { s.packets++ }
-func (s *collectSink) Message(m notify.Message, src notify.Source, _ time.Time) {
-	if src != notify.SourceHistory {
+func (s *collectSink) Packet(event.Source, time.Time) { s.packets++ }
+func (s *collectSink) Message(m notify.Message, src event.Source, _ time.Time) {
+	if src != event.SourceHistory {
 		panic("wrong source " + src)
 	}
 	s.msgs = append(s.msgs, m)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
@@ -50,7 +51,7 @@ type MonitorConfig struct {
 	// until it catches up; 0 means 5 s. See Subscribe.
 	StallTimeout time.Duration
 	// NextSeq returns the number of the next event of the panel with the
-	// given GUID ("" before the GUID is known), for notify.Event.Seq; it
+	// given GUID ("" before the GUID is known), for event.Event.Seq; it
 	// must never return a number twice for a GUID. The daemon persists
 	// it, so that numbers go on across restarts. nil numbers from 1 in
 	// memory.
@@ -108,9 +109,9 @@ type Monitor struct {
 	devsAny   bool         // devices have been read once
 	announced map[int]bool // sensor_added sent from a notification
 	lastMiss  time.Time
-	evbuf     []notify.Event
-	outbuf    []notify.Event // the tracker's goroutine only, like pending
-	pending   []notify.Event // delivered under mu, published after
+	evbuf     []event.Event
+	outbuf    []event.Event // the tracker's goroutine only, like pending
+	pending   []event.Event // delivered under mu, published after
 	timer     *time.Timer
 	armedAt   time.Time // when timer fires, or zero
 
@@ -137,8 +138,8 @@ type Monitor struct {
 
 type item struct {
 	m   notify.Message
-	ev  *notify.Event // instead of m: what a command did (SetRelay)
-	src notify.Source
+	ev  *event.Event // instead of m: what a command did (SetRelay)
+	src event.Source
 	at  time.Time
 }
 
@@ -275,7 +276,7 @@ func (m *Monitor) drain() {
 }
 
 // Packet implements notify.Sink.
-func (m *Monitor) Packet(src notify.Source, t time.Time) {
+func (m *Monitor) Packet(src event.Source, t time.Time) {
 	if i := sourceIndex(src); i >= 0 {
 		m.lastPacket[i].Store(t.UnixNano())
 	}
@@ -288,7 +289,7 @@ func (m *Monitor) Packet(src notify.Source, t time.Time) {
 // connection, whose reader then waits too, and TCP flow control slows
 // the panel down, so nothing is lost (see cloud.Server.enqueue). A
 // history entry waits too: the poller then reads the panel later.
-func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
+func (m *Monitor) Message(msg notify.Message, src event.Source, t time.Time) {
 	it := item{m: msg, src: src, at: t}
 	select {
 	case m.queue <- it:
@@ -296,7 +297,7 @@ func (m *Monitor) Message(msg notify.Message, src notify.Source, t time.Time) {
 		return
 	default:
 	}
-	if src != notify.SourceLocal {
+	if src != event.SourceLocal {
 		select {
 		case m.queue <- it:
 			m.messages.Add(1)
@@ -319,7 +320,7 @@ func (m *Monitor) handle(it item) {
 	}
 	msg := &it.m
 	// History entries carry no GUID (spec: C.2, A.7.2).
-	if it.src != notify.SourceHistory {
+	if it.src != event.SourceHistory {
 		if err := msg.CheckGUID(m.t.st.GUID); err != nil {
 			m.wrongDevice.Add(1)
 			m.log.Warn("dropped alert", "source", it.src, "err", err, "bytes", hex.EncodeToString(msg.Append(nil)))
@@ -340,7 +341,7 @@ func (m *Monitor) handle(it item) {
 	// The receive time of a live message is now; a history entry's is
 	// the panel's time of the entry, in the past.
 	now := it.at
-	if it.src == notify.SourceHistory {
+	if it.src == event.SourceHistory {
 		now = m.cfg.Now()
 	}
 	out := m.outbuf[:0]
@@ -350,7 +351,7 @@ func (m *Monitor) handle(it item) {
 		if ev.Time.IsZero() {
 			ev.Time = it.at
 		}
-		if ev.Type == notify.EventSensorAdded {
+		if ev.Type == event.SensorAdded {
 			m.announced[ev.Index] = true
 		}
 		out = m.t.apply(out, ev, now)
@@ -362,7 +363,7 @@ func (m *Monitor) handle(it item) {
 // deliver hands evs, the changes the tracker made, to publish, which
 // sends them once m.mu is released: a subscriber may call State while
 // the monitor waits for it. m.mu is held.
-func (m *Monitor) deliver(evs []notify.Event) {
+func (m *Monitor) deliver(evs []event.Event) {
 	m.events.Add(uint64(len(evs)))
 	m.pending = evs
 }
@@ -540,7 +541,7 @@ func (m *Monitor) apply(r loadResult) {
 			} else {
 				// A change no message reported (a lost datagram, or no
 				// event source at all): the status read is the source.
-				out = m.t.apply(out, &notify.Event{Type: notify.EventArmDisarm, Time: now, Source: notify.SourcePoll, State: s}, now)
+				out = m.t.apply(out, &event.Event{Type: event.ArmDisarm, Time: now, Source: event.SourcePoll, State: s}, now)
 			}
 		}
 	}
@@ -551,7 +552,7 @@ func (m *Monitor) apply(r loadResult) {
 		// A sensor a notification announced is not announced twice.
 		kept := out[:before]
 		for _, ev := range out[before:] {
-			if ev.Type == notify.EventSensorAdded && m.announced[ev.Index] {
+			if ev.Type == event.SensorAdded && m.announced[ev.Index] {
 				continue
 			}
 			kept = append(kept, ev)
@@ -576,7 +577,7 @@ func (m *Monitor) apply(r loadResult) {
 	}
 	for i := range out {
 		if out[i].Source == "" {
-			out[i].Source = notify.SourcePoll
+			out[i].Source = event.SourcePoll
 		}
 	}
 	m.deliver(out)
@@ -594,16 +595,16 @@ func (m *Monitor) apply(r loadResult) {
 func (m *Monitor) Ready() <-chan struct{} { return m.ready }
 
 // armStateOf maps the host status's arm state (spec: A.6.1).
-func armStateOf(s protocol.ArmState) (notify.ArmState, bool) {
+func armStateOf(s protocol.ArmState) (event.ArmState, bool) {
 	switch s {
 	case protocol.ArmAway:
-		return notify.ArmAway, true
+		return event.ArmAway, true
 	case protocol.ArmHome:
-		return notify.ArmHome, true
+		return event.ArmHome, true
 	case protocol.Disarmed:
-		return notify.Disarmed, true
+		return event.Disarmed, true
 	case protocol.ArmAlarm:
-		return notify.Alarmed, true
+		return event.Alarmed, true
 	}
 	return "", false
 }
@@ -613,7 +614,7 @@ func (m *Monitor) State() State {
 	m.mu.Lock()
 	s := m.t.snapshot()
 	m.mu.Unlock()
-	s.LastPacket = map[notify.Source]time.Time{}
+	s.LastPacket = map[event.Source]time.Time{}
 	for i, src := range sources {
 		if ns := m.lastPacket[i].Load(); ns != 0 {
 			s.LastPacket[src] = time.Unix(0, ns)
@@ -639,9 +640,9 @@ func (m *Monitor) Stats() MonitorStats {
 	}
 }
 
-var sources = [...]notify.Source{notify.SourceLocal, notify.SourceCloud, notify.SourceHistory}
+var sources = [...]event.Source{event.SourceLocal, event.SourceCloud, event.SourceHistory}
 
-func sourceIndex(src notify.Source) int {
+func sourceIndex(src event.Source) int {
 	for i, s := range sources {
 		if s == src {
 			return i
@@ -665,7 +666,7 @@ func (m *Monitor) Subscribe(consumer string, size int) *Subscription {
 	if size <= 0 {
 		size = 256
 	}
-	s := &Subscription{m: m, consumer: consumer, c: make(chan notify.Event, size), done: make(chan struct{})}
+	s := &Subscription{m: m, consumer: consumer, c: make(chan event.Event, size), done: make(chan struct{})}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ended {
@@ -725,7 +726,7 @@ func (m *Monitor) close() {
 type Subscription struct {
 	m        *Monitor
 	consumer string
-	c        chan notify.Event
+	c        chan event.Event
 	done     chan struct{} // closed by Close: stop waiting to send
 	closed   bool          // guarded by m.mu
 	stalled  atomic.Bool   // written by the sender only
@@ -734,7 +735,7 @@ type Subscription struct {
 
 // Events returns the channel the events arrive on. It is closed when the
 // subscription ends.
-func (s *Subscription) Events() <-chan notify.Event { return s.c }
+func (s *Subscription) Events() <-chan event.Event { return s.c }
 
 // Dropped returns how many events this subscriber lost while stalled.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
@@ -767,7 +768,7 @@ func (s *Subscription) Close() {
 // send queues ev, waiting for room up to the stall timeout, or drops it
 // while the subscriber is stalled. The tracker's goroutine calls it with
 // m.sendMu held.
-func (s *Subscription) send(ev *notify.Event) {
+func (s *Subscription) send(ev *event.Event) {
 	m := s.m
 	// The common case first: room in the queue. A send after Close
 	// is harmless: the channel is closed only under sendMu.
@@ -802,7 +803,7 @@ func (s *Subscription) send(ev *notify.Event) {
 }
 
 // drop counts an event lost to a stalled subscriber.
-func (s *Subscription) drop(ev *notify.Event) {
+func (s *Subscription) drop(ev *event.Event) {
 	if n := s.dropped.Add(1); isPowerOfTwo(n) {
 		s.m.log.Warn("stalled consumer: event dropped", "consumer", s.consumer, "event", ev.Type, "seq", ev.Seq, "dropped", n)
 	}

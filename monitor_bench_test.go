@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -47,7 +48,7 @@ func BenchmarkLocalAlert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m.handle(item{m: msg, src: notify.SourceLocal, at: now})
+		m.handle(item{m: msg, src: event.SourceLocal, at: now})
 		m.publish()
 	}
 	b.StopTimer()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -18,7 +19,7 @@ func TestMonitorQueueDepth(t *testing.T) {
 		t.Fatalf("QueueDepth() = %d, %d before any message", n, c)
 	}
 	for range 3 {
-		m.Message(notify.Message{}, notify.SourceLocal, time.Now())
+		m.Message(notify.Message{}, event.SourceLocal, time.Now())
 	}
 	if n, c := m.QueueDepth(); n != 2 || c != 2 || m.Stats().Dropped != 1 {
 		t.Fatalf("QueueDepth() = %d, %d, dropped %d; want 2, 2, 1", n, c, m.Stats().Dropped)
@@ -35,13 +36,13 @@ func TestMonitorCloudWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := p.NewMonitor(MonitorConfig{QueueSize: 1})
-	m.Message(notify.Message{}, notify.SourceCloud, time.Now()) // fills the queue
+	m.Message(notify.Message{}, event.SourceCloud, time.Now()) // fills the queue
 	waited := make(chan struct{})
 	go func() {
-		m.Message(notify.Message{}, notify.SourceCloud, time.Now())
+		m.Message(notify.Message{}, event.SourceCloud, time.Now())
 		close(waited)
 	}()
-	m.Message(notify.Message{}, notify.SourceLocal, time.Now())
+	m.Message(notify.Message{}, event.SourceLocal, time.Now())
 	if st := m.Stats(); st.Dropped != 1 || st.Messages != 1 {
 		t.Fatalf("stats %+v: want the local message dropped", st)
 	}
@@ -53,7 +54,7 @@ func TestMonitorCloudWaits(t *testing.T) {
 
 	stuck := make(chan struct{})
 	go func() {
-		m.Message(notify.Message{}, notify.SourceCloud, time.Now())
+		m.Message(notify.Message{}, event.SourceCloud, time.Now())
 		close(stuck)
 	}()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/atomicfile"
-	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/peripheral"
 )
 
@@ -23,12 +23,12 @@ func (m *Monitor) SetRelay(ctx context.Context, index, node int, on bool) error 
 	if err := m.p.SetRelay(ctx, index, node, on); err != nil {
 		return err
 	}
-	ev := &notify.Event{
-		Type: notify.EventRelaySwitched, Time: m.cfg.Now(), Source: notify.SourceCommand,
-		Device: &notify.DeviceRef{Index: index, Node: node}, On: on,
+	ev := &event.Event{
+		Type: event.RelaySwitched, Time: m.cfg.Now(), Source: event.SourceCommand,
+		Device: &event.DeviceRef{Index: index, Node: node}, On: on,
 	}
 	select {
-	case m.queue <- item{ev: ev, src: notify.SourceCommand, at: ev.Time}:
+	case m.queue <- item{ev: ev, src: event.SourceCommand, at: ev.Time}:
 		m.messages.Add(1)
 		return nil
 	case <-m.stopped:

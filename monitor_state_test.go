@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/simtest"
 	"github.com/g90alarm/g90/notify"
@@ -39,10 +40,10 @@ func TestMonitorSetRelay(t *testing.T) {
 	}
 	for _, sub := range []*Subscription{r.sub, other} {
 		ev := next(t, sub)
-		for ev.Type != notify.EventRelaySwitched {
+		for ev.Type != event.RelaySwitched {
 			ev = next(t, sub)
 		}
-		if ev.Source != notify.SourceCommand || !ev.On || ev.Device == nil || ev.Device.Index != d.Index || ev.Device.Name != d.Name || ev.Seq == 0 {
+		if ev.Source != event.SourceCommand || !ev.On || ev.Device == nil || ev.Device.Index != d.Index || ev.Device.Name != d.Name || ev.Seq == 0 {
 			t.Fatalf("event %+v (device %+v)", ev, ev.Device)
 		}
 	}
@@ -121,7 +122,7 @@ func TestMonitorStateFile(t *testing.T) {
 	if err := mon.SetRelay(ctx, relay.Index, relay.Node, true); err != nil {
 		t.Fatal(err)
 	}
-	for ev := next(t, sub); ev.Type != notify.EventRelaySwitched; ev = next(t, sub) {
+	for ev := next(t, sub); ev.Type != event.RelaySwitched; ev = next(t, sub) {
 	}
 	before := mon.State()
 	stop()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -71,7 +72,7 @@ func runMonitor(t *testing.T, m *Monitor) {
 }
 
 // next returns the next event of sub, failing after a generous wait.
-func next(t *testing.T, sub *Subscription) notify.Event {
+func next(t *testing.T, sub *Subscription) event.Event {
 	t.Helper()
 	select {
 	case ev, ok := <-sub.Events():
@@ -86,9 +87,9 @@ func next(t *testing.T, sub *Subscription) notify.Event {
 }
 
 // expect reads len(want) events and compares their summaries.
-func expect(t *testing.T, sub *Subscription, want ...string) []notify.Event {
+func expect(t *testing.T, sub *Subscription, want ...string) []event.Event {
 	t.Helper()
-	var evs []notify.Event
+	var evs []event.Event
 	for _, w := range want {
 		ev := next(t, sub)
 		evs = append(evs, ev)
@@ -113,7 +114,7 @@ func idx(i int) *int { return &i }
 // sensor's type, and the state follows.
 func TestMonitorLocal(t *testing.T) {
 	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
-	if st := r.mon.State(); st.GUID != "SIMPANEL0001" || st.Arm != notify.Disarmed {
+	if st := r.mon.State(); st.GUID != "SIMPANEL0001" || st.Arm != event.Disarmed {
 		t.Fatalf("state after the first read: GUID %q arm %q", st.GUID, st.Arm)
 	}
 
@@ -123,7 +124,7 @@ func TestMonitorLocal(t *testing.T) {
 		`sensor_activity 1 "Front door" occupied=true`, // the door-open alert (spec B.10: no dedup)
 		`door_open 1 "Front door"`)
 	for _, ev := range evs {
-		if ev.GUID != "SIMPANEL0001" || ev.Source != notify.SourceLocal || ev.SensorType == "" || ev.Time.IsZero() {
+		if ev.GUID != "SIMPANEL0001" || ev.Source != event.SourceLocal || ev.SensorType == "" || ev.Time.IsZero() {
 			t.Fatalf("event lacks panel, source, sensor type or time: %+v", ev)
 		}
 	}
@@ -135,17 +136,17 @@ func TestMonitorLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, r.sub, `arm_disarm away`, `arm_disarm away`) // notification and alert
-	if st := r.mon.State(); st.Arm != notify.ArmAway {
+	if st := r.mon.State(); st.Arm != event.ArmAway {
 		t.Fatalf("arm state %q", st.Arm)
 	}
-	if _, ok := r.mon.State().LastPacket[notify.SourceLocal]; !ok {
+	if _, ok := r.mon.State().LastPacket[event.SourceLocal]; !ok {
 		t.Fatal("no last packet time for the local source")
 	}
 
 	// A motion while armed away is an alarm; disarming ends it.
 	inject(t, r.sim, sim.Injection{Event: "alarm", Sensor: idx(7)})
 	for {
-		if ev := next(t, r.sub); ev.Type == notify.EventAlarm {
+		if ev := next(t, r.sub); ev.Type == event.Alarm {
 			break
 		}
 	}
@@ -226,12 +227,12 @@ func doorsInOrder(t *testing.T, sub *Subscription, n int) {
 			t.Fatalf("seq %d after %d", ev.Seq, last)
 		}
 		last = ev.Seq
-		if ev.Type != notify.EventDoorOpen && ev.Type != notify.EventDoorClose {
+		if ev.Type != event.DoorOpen && ev.Type != event.DoorClose {
 			continue
 		}
-		want := notify.EventDoorOpen
+		want := event.DoorOpen
 		if doors%2 == 1 {
-			want = notify.EventDoorClose
+			want = event.DoorClose
 		}
 		if ev.Type != want {
 			t.Fatalf("door event %d is %s, want %s: order lost", doors, ev.Type, want)
@@ -298,7 +299,7 @@ func TestMonitorStalledConsumer(t *testing.T) {
 	injectDoors(t, r, 2)
 	doorsInOrder(t, r.sub, 2)
 	ev := next(t, stuck)
-	if ev.Type != notify.EventDoorOpen && ev.Type != notify.EventSensorActivity {
+	if ev.Type != event.DoorOpen && ev.Type != event.SensorActivity {
 		t.Fatalf("after catching up: %s", summary(ev))
 	}
 	if stuck.Dropped() != dropped {
@@ -370,17 +371,17 @@ func TestMonitorLookupMissRefresh(t *testing.T) {
 	if summary(ev) != `sensor_activity 60 "Garage door" occupied=true` || ev.SensorType != "" {
 		t.Fatalf("first event %s type %q: want the wire's index and name, no type", summary(ev), ev.SensorType)
 	}
-	var added notify.Event
-	for added.Type != notify.EventSensorAdded {
+	var added event.Event
+	for added.Type != event.SensorAdded {
 		added = next(t, r.sub)
 	}
-	if added.Index != 60 || added.Source != notify.SourcePoll || added.SensorType == "" {
+	if added.Index != 60 || added.Source != event.SourcePoll || added.SensorType == "" {
 		t.Fatalf("sensor_added %+v", added)
 	}
 	inject(t, r.sim, sim.Injection{Event: "door_close", Sensor: idx(60)})
 	for {
 		ev := next(t, r.sub)
-		if ev.Type == notify.EventDoorClose {
+		if ev.Type == event.DoorClose {
 			if ev.SensorType == "" {
 				t.Fatal("no sensor type after the refresh")
 			}
@@ -414,11 +415,11 @@ func TestMonitorHistory(t *testing.T) {
 	mon := p.NewMonitor(MonitorConfig{Sources: []Source{h}})
 	sub := mon.Subscribe("test", 256)
 	runMonitor(t, mon)
-	eventually.True(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[notify.SourceHistory]; return ok })
+	eventually.True(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[event.SourceHistory]; return ok })
 
 	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(1)})
 	evs := expect(t, sub, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
-	if evs[0].Source != notify.SourceHistory || evs[0].GUID != "SIMPANEL0001" {
+	if evs[0].Source != event.SourceHistory || evs[0].GUID != "SIMPANEL0001" {
 		t.Fatalf("event %+v: want source history and the panel's GUID", evs[0])
 	}
 
@@ -467,7 +468,7 @@ func TestMonitorHistoryPause(t *testing.T) {
 	sub := mon.Subscribe("test", 256)
 	runMonitor(t, mon)
 	<-mon.Ready()
-	lastPoll := func() time.Time { return mon.State().LastPacket[notify.SourceHistory] }
+	lastPoll := func() time.Time { return mon.State().LastPacket[event.SourceHistory] }
 
 	h.SetEnabled(true)
 	eventually.True(t, "the history baseline", func() bool { return !lastPoll().IsZero() })

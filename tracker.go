@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -17,7 +17,7 @@ type State struct {
 	// Arm is the arm state: from the last arm/disarm event, or from the
 	// status read at start and at each poll; "" while unknown. The
 	// reference keeps none (spec: B.5 [REC]).
-	Arm notify.ArmState `json:"arm"`
+	Arm event.ArmState `json:"arm"`
 	// Alarm is true from an alarm (or an arm state "alarmed") until the
 	// next arm/disarm event to another state.
 	Alarm bool `json:"alarm"`
@@ -38,7 +38,7 @@ type State struct {
 	LastRead  time.Time `json:"last_read"`
 	// LastPacket is when a packet last came from the panel, per source
 	// (spec: A.8): "local", "cloud", "history".
-	LastPacket map[notify.Source]time.Time `json:"last_packet"`
+	LastPacket map[event.Source]time.Time `json:"last_packet"`
 	// Cloud is what the cloud server knows of the panel's connection:
 	// its address and any conflict (two addresses naming the panel);
 	// nil unless the panel's events come from a CloudHub.
@@ -120,7 +120,7 @@ func (t *tracker) lookup(index int, name string) *SensorState {
 // apply updates the state for one event and appends to out what the
 // consumers get: the event itself, preceded by the sensor activity an
 // alarm implies for an unoccupied sensor (spec: B.3 Alarm step 2.2).
-func (t *tracker) apply(out []notify.Event, ev *notify.Event, now time.Time) []notify.Event {
+func (t *tracker) apply(out []event.Event, ev *event.Event, now time.Time) []event.Event {
 	if ev.GUID == "" {
 		ev.GUID = t.st.GUID
 	}
@@ -131,21 +131,21 @@ func (t *tracker) apply(out []notify.Event, ev *notify.Event, now time.Time) []n
 		}
 	}
 	switch ev.Type {
-	case notify.EventArmDisarm:
+	case event.ArmDisarm:
 		t.armDisarm(ev.State)
-	case notify.EventSensorActivity:
+	case event.SensorActivity:
 		t.activity(s, ev.Occupied, now)
-	case notify.EventTamper, notify.EventAlarm:
+	case event.Tamper, event.Alarm:
 		if s != nil && !s.Occupied {
 			act := *ev
-			act.Type, act.Occupied, act.Tamper = notify.EventSensorActivity, true, false
+			act.Type, act.Occupied, act.Tamper = event.SensorActivity, true, false
 			t.activity(s, true, now)
 			out = append(out, act)
 		}
-		if ev.Type == notify.EventTamper && s != nil {
+		if ev.Type == event.Tamper && s != nil {
 			s.Tamper = true
 		}
-		if ev.Type == notify.EventAlarm {
+		if ev.Type == event.Alarm {
 			// The first sensor is the one that raised it; an arm state
 			// "alarmed" may have come first.
 			t.st.Alarm = true
@@ -154,15 +154,15 @@ func (t *tracker) apply(out []notify.Event, ev *notify.Event, now time.Time) []n
 			}
 			t.alarmEvent = true
 		}
-	case notify.EventLowBattery:
+	case event.LowBattery:
 		if s != nil {
 			s.LowBattery = true
 		}
-	case notify.EventDoorOpenWhenArming:
+	case event.DoorOpenWhenArming:
 		if s != nil {
 			s.DoorOpenWhenArming = true
 		}
-	case notify.EventRelaySwitched:
+	case event.RelaySwitched:
 		t.relaySwitched(ev)
 	}
 	return append(out, *ev)
@@ -170,7 +170,7 @@ func (t *tracker) apply(out []notify.Event, ev *notify.Event, now time.Time) []n
 
 // relaySwitched records a relay node's new state and names the node in
 // the event as the device list does.
-func (t *tracker) relaySwitched(ev *notify.Event) {
+func (t *tracker) relaySwitched(ev *event.Event) {
 	if ev.Device == nil {
 		return
 	}
@@ -179,7 +179,7 @@ func (t *tracker) relaySwitched(ev *notify.Event) {
 		if d.Index == ev.Device.Index && d.Node == ev.Device.Node {
 			on := ev.On
 			d.On = &on
-			ev.Device = &notify.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}
+			ev.Device = &event.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}
 			return
 		}
 	}
@@ -187,7 +187,7 @@ func (t *tracker) relaySwitched(ev *notify.Event) {
 
 // armDisarm clears the flags an arm state change clears (spec: B.6.2) and
 // tracks the alarm.
-func (t *tracker) armDisarm(state notify.ArmState) {
+func (t *tracker) armDisarm(state event.ArmState) {
 	for i := range t.st.Sensors {
 		t.st.Sensors[i].Tamper = false
 		t.st.Sensors[i].DoorOpenWhenArming = false
@@ -195,9 +195,9 @@ func (t *tracker) armDisarm(state notify.ArmState) {
 	t.setArm(state)
 }
 
-func (t *tracker) setArm(state notify.ArmState) {
+func (t *tracker) setArm(state event.ArmState) {
 	t.st.Arm = state
-	if state == notify.Alarmed {
+	if state == event.Alarmed {
 		t.st.Alarm = true
 	} else {
 		t.st.Alarm, t.st.AlarmSensor, t.alarmEvent = false, nil, false
@@ -234,7 +234,7 @@ func (t *tracker) nextReset() time.Time {
 // resetDue clears the occupancy of every sensor whose reset is due and
 // appends a sensor_activity event with Reset set for each that was
 // occupied.
-func (t *tracker) resetDue(out []notify.Event, now time.Time) []notify.Event {
+func (t *tracker) resetDue(out []event.Event, now time.Time) []event.Event {
 	for i := range t.st.Sensors {
 		s := &t.st.Sensors[i]
 		if s.resetAt.IsZero() || s.resetAt.After(now) {
@@ -245,8 +245,8 @@ func (t *tracker) resetDue(out []notify.Event, now time.Time) []notify.Event {
 			continue
 		}
 		s.Occupied = false
-		out = append(out, notify.Event{
-			Type: notify.EventSensorActivity, Time: now, GUID: t.st.GUID,
+		out = append(out, event.Event{
+			Type: event.SensorActivity, Time: now, GUID: t.st.GUID,
 			Sensor: true, Index: s.Index, Name: s.Name, SensorType: s.Type, Reset: true,
 		})
 	}
@@ -257,7 +257,7 @@ func (t *tracker) resetDue(out []notify.Event, now time.Time) []notify.Event {
 // of the sensors that stayed, and appends sensor_added and sensor_removed
 // events for the differences (spec: B.8; unlike the reference, a refresh
 // reports only changes). The first list sets the baseline silently.
-func (t *tracker) setSensors(out []notify.Event, list []*peripheral.Sensor, first bool, now time.Time) []notify.Event {
+func (t *tracker) setSensors(out []event.Event, list []*peripheral.Sensor, first bool, now time.Time) []event.Event {
 	old := t.st.Sensors
 	next := make([]SensorState, 0, len(list))
 	for _, s := range list {
@@ -270,14 +270,14 @@ func (t *tracker) setSensors(out []notify.Event, list []*peripheral.Sensor, firs
 			o := old[i]
 			ns.Occupied, ns.Tamper, ns.LowBattery, ns.DoorOpenWhenArming, ns.resetAt = o.Occupied, o.Tamper, o.LowBattery, o.DoorOpenWhenArming, o.resetAt
 		} else if !first {
-			out = append(out, t.listEvent(notify.EventSensorAdded, ns.SensorRef, now))
+			out = append(out, t.listEvent(event.SensorAdded, ns.SensorRef, now))
 		}
 		next = append(next, ns)
 	}
 	if !first {
 		for _, o := range old {
 			if !slices.ContainsFunc(next, func(n SensorState) bool { return n.key == o.key }) {
-				out = append(out, t.listEvent(notify.EventSensorRemoved, o.SensorRef, now))
+				out = append(out, t.listEvent(event.SensorRemoved, o.SensorRef, now))
 			}
 		}
 	}
@@ -287,7 +287,7 @@ func (t *tracker) setSensors(out []notify.Event, list []*peripheral.Sensor, firs
 
 // setDevices is setSensors for the device list, one entity per node
 // (spec: B.8).
-func (t *tracker) setDevices(out []notify.Event, list []*peripheral.Device, first bool, now time.Time) []notify.Event {
+func (t *tracker) setDevices(out []event.Event, list []*peripheral.Device, first bool, now time.Time) []event.Event {
 	old := t.st.Devices
 	var next []DeviceRef
 	for _, d := range list {
@@ -296,7 +296,7 @@ func (t *tracker) setDevices(out []notify.Event, list []*peripheral.Device, firs
 			if i := slices.IndexFunc(old, func(o DeviceRef) bool { return o.key == nd.key }); i >= 0 {
 				nd.On = old[i].On
 			} else if !first {
-				out = append(out, t.deviceEvent(notify.EventDeviceAdded, nd, now))
+				out = append(out, t.deviceEvent(event.DeviceAdded, nd, now))
 			}
 			next = append(next, nd)
 		}
@@ -304,7 +304,7 @@ func (t *tracker) setDevices(out []notify.Event, list []*peripheral.Device, firs
 	if !first {
 		for _, o := range old {
 			if !slices.ContainsFunc(next, func(n DeviceRef) bool { return n.key == o.key }) {
-				out = append(out, t.deviceEvent(notify.EventDeviceRemoved, o, now))
+				out = append(out, t.deviceEvent(event.DeviceRemoved, o, now))
 			}
 		}
 	}
@@ -312,12 +312,12 @@ func (t *tracker) setDevices(out []notify.Event, list []*peripheral.Device, firs
 	return out
 }
 
-func (t *tracker) listEvent(typ notify.EventType, s SensorRef, now time.Time) notify.Event {
-	return notify.Event{Type: typ, Time: now, GUID: t.st.GUID, Sensor: true, Index: s.Index, Name: s.Name, SensorType: s.Type}
+func (t *tracker) listEvent(typ event.Type, s SensorRef, now time.Time) event.Event {
+	return event.Event{Type: typ, Time: now, GUID: t.st.GUID, Sensor: true, Index: s.Index, Name: s.Name, SensorType: s.Type}
 }
 
-func (t *tracker) deviceEvent(typ notify.EventType, d DeviceRef, now time.Time) notify.Event {
-	return notify.Event{Type: typ, Time: now, GUID: t.st.GUID, Device: &notify.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}}
+func (t *tracker) deviceEvent(typ event.Type, d DeviceRef, now time.Time) event.Event {
+	return event.Event{Type: typ, Time: now, GUID: t.st.GUID, Device: &event.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}}
 }
 
 // snapshot returns a copy of the state that shares nothing with t.

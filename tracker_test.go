@@ -8,35 +8,36 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
 
 // summary is an event as the scenarios of spec F.3 write it.
-func summary(ev notify.Event) string {
+func summary(ev event.Event) string {
 	var b strings.Builder
 	b.WriteString(string(ev.Type))
-	if ev.Sensor || ev.Type == notify.EventSOS || ev.Type == notify.EventAlarm {
+	if ev.Sensor || ev.Type == event.SOS || ev.Type == event.Alarm {
 		fmt.Fprintf(&b, " %d %q", ev.Index, ev.Name)
 	}
 	switch ev.Type {
-	case notify.EventArmDisarm:
+	case event.ArmDisarm:
 		b.WriteString(" " + string(ev.State))
-	case notify.EventSensorActivity:
+	case event.SensorActivity:
 		fmt.Fprintf(&b, " occupied=%v", ev.Occupied)
 		if ev.Reset {
 			b.WriteString(" reset")
 		}
-	case notify.EventAlarm:
+	case event.Alarm:
 		fmt.Fprintf(&b, " tamper=%v", ev.Tamper)
-	case notify.EventSOS:
+	case event.SOS:
 		fmt.Fprintf(&b, " host=%v", ev.Host)
-	case notify.EventRemoteButton:
+	case event.RemoteButton:
 		b.WriteString(" " + string(ev.Button))
-	case notify.EventRFIDKeypad:
+	case event.RFIDKeypad:
 		b.WriteString(" " + string(ev.Keypad))
-		if ev.Keypad == notify.KeypadCard {
+		if ev.Keypad == event.KeypadCard {
 			fmt.Fprintf(&b, " %d", ev.Card)
 		}
 	}
@@ -91,7 +92,7 @@ func feed(t *testing.T, tr *tracker, now time.Time, datagrams ...string) []strin
 		if err != nil {
 			t.Fatalf("events %s: %v", d, err)
 		}
-		var out []notify.Event
+		var out []event.Event
 		for i := range evs {
 			out = tr.apply(out, &evs[i], now)
 		}
@@ -178,7 +179,7 @@ func TestTrackerScenarios(t *testing.T) {
 		if diff := cmp.Diff([]string{`arm_disarm disarmed`}, got); diff != "" {
 			t.Fatal(diff)
 		}
-		if sensorState(tr, 21).DoorOpenWhenArming || tr.st.Arm != notify.Disarmed {
+		if sensorState(tr, 21).DoorOpenWhenArming || tr.st.Arm != event.Disarmed {
 			t.Fatalf("state %+v", tr.st)
 		}
 	})
@@ -189,7 +190,7 @@ func TestTrackerScenarios(t *testing.T) {
 		if diff := cmp.Diff([]string{`arm_disarm away`}, got); diff != "" {
 			t.Fatal(diff)
 		}
-		if tr.st.Arm != notify.ArmAway {
+		if tr.st.Arm != event.ArmAway {
 			t.Fatalf("arm %q", tr.st.Arm)
 		}
 	})

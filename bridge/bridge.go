@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/mqttlink"
-	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 )
 
@@ -500,13 +500,13 @@ func (p *panel) drain() {
 
 // event publishes one event on the event topic, with the Monitor's seq,
 // and the states it changed.
-func (p *panel) event(ev *notify.Event) {
+func (p *panel) event(ev *event.Event) {
 	b := ev.AppendJSON(make([]byte, 0, 256))
 	p.b.events.Add(1)
 	p.b.publish(p.t.event(), b, false)
 	p.press(ev)
 	switch ev.Type {
-	case notify.EventSensorAdded, notify.EventSensorRemoved, notify.EventDeviceAdded, notify.EventDeviceRemoved:
+	case event.SensorAdded, event.SensorRemoved, event.DeviceAdded, event.DeviceRemoved:
 		st := p.cfg.Monitor.State()
 		p.mu.Lock()
 		p.discoveryLocked(&st, false)
@@ -514,7 +514,7 @@ func (p *panel) event(ev *notify.Event) {
 		p.mu.Unlock()
 		// The records behind the new one's config entities.
 		p.requestLoad(loadLists)
-	case notify.EventArmDisarm:
+	case event.ArmDisarm:
 		// Disarming clears every sensor's tamper and open-when-arming.
 		p.publishStates(p.cfg.Monitor.State(), allSensors)
 		p.requestSMSSync()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/broker"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
@@ -505,7 +506,7 @@ func TestAlarmStateUnknown(t *testing.T) {
 	if got := alarmState(g90.State{}); got != "None" {
 		t.Fatalf("unknown arm state published as %q", got)
 	}
-	if got := alarmState(g90.State{Arm: notify.ArmHome}); got != "armed_home" {
+	if got := alarmState(g90.State{Arm: event.ArmHome}); got != "armed_home" {
 		t.Fatalf("home: %q", got)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -415,13 +415,13 @@ func (p *panel) entityState(e *entity, v *view, force bool) {
 
 // eventTypes are the event entity's types: every event name.
 var eventTypes = []string{
-	string(notify.EventArmDisarm), string(notify.EventSensorActivity), string(notify.EventDoorOpen),
-	string(notify.EventDoorClose), string(notify.EventDoorOpenWhenArming), string(notify.EventAlarm),
-	string(notify.EventTamper), string(notify.EventLowBattery), string(notify.EventSOS),
-	string(notify.EventRemoteButton), string(notify.EventRFIDKeypad), string(notify.EventSensorAdded),
-	string(notify.EventSensorRemoved), string(notify.EventDeviceAdded), string(notify.EventDeviceRemoved), string(notify.EventRelaySwitched),
-	string(notify.EventACPowerFailure), string(notify.EventACPowerRecover), string(notify.EventWiFiConnected),
-	string(notify.EventWiFiDisconnected), string(notify.EventHostLowBattery), string(notify.EventFirmwareUpdating),
+	string(event.ArmDisarm), string(event.SensorActivity), string(event.DoorOpen),
+	string(event.DoorClose), string(event.DoorOpenWhenArming), string(event.Alarm),
+	string(event.Tamper), string(event.LowBattery), string(event.SOS),
+	string(event.RemoteButton), string(event.RFIDKeypad), string(event.SensorAdded),
+	string(event.SensorRemoved), string(event.DeviceAdded), string(event.DeviceRemoved), string(event.RelaySwitched),
+	string(event.ACPowerFailure), string(event.ACPowerRecover), string(event.WiFiConnected),
+	string(event.WiFiDisconnected), string(event.HostLowBattery), string(event.FirmwareUpdating),
 }
 
 // alarmState is Home Assistant's alarm_control_panel state for a panel.
@@ -433,13 +433,13 @@ func alarmState(st g90.State) string {
 		return "triggered"
 	}
 	switch st.Arm {
-	case notify.ArmAway:
+	case event.ArmAway:
 		return "armed_away"
-	case notify.ArmHome:
+	case event.ArmHome:
 		return "armed_home"
-	case notify.Disarmed:
+	case event.Disarmed:
 		return "disarmed"
-	case notify.Alarmed:
+	case event.Alarmed:
 		return "triggered"
 	}
 	return "None"

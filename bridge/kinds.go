@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/peripheral"
 )
 
@@ -59,9 +59,9 @@ const (
 // remote_button and the actions of rfid_keypad, a card as card_N (spec:
 // notifications-and-cloud.md A.6.5, A.6.8).
 var (
-	remoteEvents = []string{string(notify.ButtonAway), string(notify.ButtonHome), string(notify.ButtonDisarm), string(notify.ButtonSOS)}
+	remoteEvents = []string{string(event.ButtonAway), string(event.ButtonHome), string(event.ButtonDisarm), string(event.ButtonSOS)}
 	keypadEvents = []string{
-		string(notify.KeypadAway), string(notify.KeypadHome), string(notify.KeypadDisarm),
+		string(event.KeypadAway), string(event.KeypadHome), string(event.KeypadDisarm),
 		"card_0", "card_1", "card_2", "card_3", "card_4",
 	}
 )
@@ -236,13 +236,13 @@ func (v *view) kind() *PeripheralKind {
 
 // pressType is the event type of a fob's or keypad's event for its event
 // entity, or "" for an event that is no press (a keypad's low battery).
-func pressType(ev *notify.Event) string {
+func pressType(ev *event.Event) string {
 	switch {
-	case ev.Type == notify.EventRemoteButton:
+	case ev.Type == event.RemoteButton:
 		return string(ev.Button)
-	case ev.Type == notify.EventRFIDKeypad && ev.Keypad == notify.KeypadCard:
+	case ev.Type == event.RFIDKeypad && ev.Keypad == event.KeypadCard:
 		return "card_" + strconv.Itoa(ev.Card)
-	case ev.Type == notify.EventRFIDKeypad && ev.Keypad != notify.KeypadLowBattery:
+	case ev.Type == event.RFIDKeypad && ev.Keypad != event.KeypadLowBattery:
 		return string(ev.Keypad)
 	}
 	return ""

@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/atomicfile"
-	"github.com/g90alarm/g90/notify"
 )
 
 // The bridge's own switches: behaviours of the bridge, not settings of
@@ -106,9 +106,9 @@ func (p *panel) requestSMSSync() {
 func (p *panel) syncSMS(ctx context.Context) error {
 	var want int
 	switch p.cfg.Monitor.State().Arm {
-	case notify.ArmAway, notify.ArmHome, notify.Alarmed:
+	case event.ArmAway, event.ArmHome, event.Alarmed:
 		want = 1
-	case notify.Disarmed:
+	case event.Disarmed:
 	default:
 		return nil // not known yet: the first arm/disarm event will tell
 	}

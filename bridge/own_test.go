@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/mqtttest"
-	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
@@ -90,7 +90,7 @@ func TestHistorySwitch(t *testing.T) {
 	r.w.Publish(t, base+keyHistory+"/set", "ON")
 	r.w.WaitFor(t, base+keyHistory, mqtttest.Is("ON"))
 	eventually.True(t, "the history read", func() bool {
-		_, ok := r.mon.State().LastPacket[notify.SourceHistory]
+		_, ok := r.mon.State().LastPacket[event.SourceHistory]
 		return ok
 	})
 	// Replayed history: an event with source history.
@@ -103,7 +103,7 @@ func TestHistorySwitch(t *testing.T) {
 	for seen := false; !seen; {
 		select {
 		case ev := <-sub.Events():
-			seen = ev.Source == notify.SourceHistory
+			seen = ev.Source == event.SourceHistory
 		case <-deadline:
 			t.Fatal("no event from the history")
 		}

@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 )
 
 // A key fob's or keypad's presses (spec: home-assistant.md §2e): its
@@ -71,7 +71,7 @@ func (t topics) triggers(v *view) map[string]component {
 
 // press publishes the press of a fob's or keypad's event to its event
 // entity and device triggers, if its kind has that event type.
-func (p *panel) press(ev *notify.Event) {
+func (p *panel) press(ev *event.Event) {
 	typ := pressType(ev)
 	if typ == "" || !ev.Sensor {
 		return

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -385,15 +385,15 @@ func (notificationsSrc) present(*view) bool { return true }
 func (notificationsSrc) ticks()             {}
 
 func (notificationsSrc) get(v *view) (value, bool) {
-	last := v.st.LastPacket[notify.SourceLocal]
-	if c := v.st.LastPacket[notify.SourceCloud]; c.After(last) {
+	last := v.st.LastPacket[event.SourceLocal]
+	if c := v.st.LastPacket[event.SourceCloud]; c.After(last) {
 		last = c
 	}
 	return intValue(boolInt(!last.IsZero() && v.now.Sub(last) < notifyWindow)), true
 }
 
 func (notificationsSrc) attributes(v *view) (string, bool) {
-	at := func(src notify.Source) any {
+	at := func(src event.Source) any {
 		if t, ok := v.st.LastPacket[src]; ok {
 			return t.UTC().Format(time.RFC3339)
 		}
@@ -406,8 +406,8 @@ func (notificationsSrc) attributes(v *view) (string, bool) {
 		upstream = c.LastUpstream.UTC().Format(time.RFC3339)
 	}
 	return string(mustJSON(map[string]any{
-		"last_local_packet": at(notify.SourceLocal), "last_cloud_packet": at(notify.SourceCloud),
-		"last_history_packet": at(notify.SourceHistory), "last_upstream_packet": upstream,
+		"last_local_packet": at(event.SourceLocal), "last_cloud_packet": at(event.SourceCloud),
+		"last_history_packet": at(event.SourceHistory), "last_upstream_packet": upstream,
 	})), true
 }
 

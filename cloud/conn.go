@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/notify"
 )
@@ -299,7 +300,7 @@ func (c *conn) message(pm pending, now time.Time) *Message {
 	if err != nil {
 		return nil
 	}
-	nm, ok, err := m.Notify(guid)
+	nm, ok, err := notify.FromCloud(&m, guid)
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", floodlog.Bytes(raw))
@@ -315,7 +316,7 @@ func (c *conn) message(pm pending, now time.Time) *Message {
 		return nil
 	}
 	for i := range evs {
-		evs[i].Source = notify.SourceCloud
+		evs[i].Source = event.SourceCloud
 		if evs[i].Time.IsZero() {
 			evs[i].Time = now
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/connlimit"
 	"github.com/g90alarm/g90/notify"
 )
@@ -196,10 +197,10 @@ type Message struct {
 	// Notify is the status change converted to an alert (spec: D.10.1), or
 	// the wrapped notification decoded (spec: D.5.7).
 	Notify notify.Message
-	// Events are Notify.Events with Source set to notify.SourceCloud and,
+	// Events are Notify.Events with Source set to event.SourceCloud and,
 	// for notifications, which carry no time, Time set to Received. A
 	// message the spec drops never reaches the Handler.
-	Events []notify.Event
+	Events []event.Event
 }
 
 // Handler receives panel messages. HandleCloud is called from one

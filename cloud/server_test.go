@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 )
 
 // waitStats polls the counters until ok holds. The server counts before
@@ -60,19 +60,19 @@ func TestStandalone(t *testing.T) {
 	p.send(vector(t, "C-STATUS-ALARM-TAMPER"), vector(t, "C-NOTIFICATION"), vector(t, "C-STATUS-SENSOR-OPEN"))
 	p.sync()
 	msgs := rec.wait(t, 3)
-	var types []notify.EventType
+	var types []event.Type
 	for _, m := range msgs {
 		if m.GUID != "GA00000A0000000" || m.Received != fixedNow || m.Remote != addrPort(p.nc.LocalAddr()) {
 			t.Errorf("message %+v: wrong GUID, time or remote", m)
 		}
 		for _, ev := range m.Events {
-			if ev.Source != notify.SourceCloud || ev.Time.IsZero() {
+			if ev.Source != event.SourceCloud || ev.Time.IsZero() {
 				t.Errorf("event %+v: want source cloud and a time", ev)
 			}
 			types = append(types, ev.Type)
 		}
 	}
-	wantTypes := []notify.EventType{notify.EventTamper, notify.EventAlarm, notify.EventSensorActivity, notify.EventSensorActivity, notify.EventDoorOpen}
+	wantTypes := []event.Type{event.Tamper, event.Alarm, event.SensorActivity, event.SensorActivity, event.DoorOpen}
 	if !slices.Equal(types, wantTypes) {
 		t.Errorf("event types %v, want %v", types, wantTypes)
 	}

@@ -1,8 +1,10 @@
-package cloudproto
+package cloudproto_test
 
 import (
+	"github.com/g90alarm/g90/cloudproto"
 	"testing"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -10,16 +12,16 @@ import (
 // sensor-activity status change (vector C-STATUS-SENSOR-OPEN), decoded,
 // converted to an alert and mapped to its events.
 func BenchmarkDecodeStatusEvents(b *testing.B) {
-	raw := vectorInput(b, loadVectors(b), "C-STATUS-SENSOR-OPEN")
-	evs := make([]notify.Event, 0, 8)
+	raw := vectorInput(b, cloudproto.LoadVectors(b), "C-STATUS-SENSOR-OPEN")
+	evs := make([]event.Event, 0, 8)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		m, err := Decode(raw)
+		m, err := cloudproto.Decode(raw)
 		if err != nil {
 			b.Fatal(err)
 		}
-		nm, ok, err := m.Notify("GA00000A0000000")
+		nm, ok, err := notify.FromCloud(&m, "GA00000A0000000")
 		if !ok || err != nil {
 			b.Fatal(ok, err)
 		}
@@ -27,7 +29,7 @@ func BenchmarkDecodeStatusEvents(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if len(evs) != 2 || evs[1].Type != notify.EventDoorOpen {
+	if len(evs) != 2 || evs[1].Type != event.DoorOpen {
 		b.Fatalf("events = %+v", evs)
 	}
 }
@@ -35,9 +37,9 @@ func BenchmarkDecodeStatusEvents(b *testing.B) {
 // BenchmarkFramerDecodeNotification: a wrapped notification (vector
 // C-NOTIFICATION) through the framer, decoded and mapped to events.
 func BenchmarkFramerDecodeNotification(b *testing.B) {
-	raw := vectorInput(b, loadVectors(b), "C-NOTIFICATION")
-	var f Framer
-	evs := make([]notify.Event, 0, 8)
+	raw := vectorInput(b, cloudproto.LoadVectors(b), "C-NOTIFICATION")
+	var f cloudproto.Framer
+	evs := make([]event.Event, 0, 8)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -46,11 +48,11 @@ func BenchmarkFramerDecodeNotification(b *testing.B) {
 		if msg == nil || err != nil {
 			b.Fatal(err)
 		}
-		m, err := Decode(msg)
+		m, err := cloudproto.Decode(msg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		nm, ok, err := m.Notify("")
+		nm, ok, err := notify.FromCloud(&m, "")
 		if !ok || err != nil {
 			b.Fatal(ok, err)
 		}
@@ -62,11 +64,11 @@ func BenchmarkFramerDecodeNotification(b *testing.B) {
 
 // BenchmarkAppendReplies: the three replies to a hello.
 func BenchmarkAppendReplies(b *testing.B) {
-	hello := Message{Kind: KindHello}
+	hello := cloudproto.Message{Kind: cloudproto.KindHello}
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendReplies(buf[:0], &hello, defaultParams)
+		buf = cloudproto.AppendReplies(buf[:0], &hello, cloudproto.DefaultParams)
 	}
 	if len(buf) != 42 {
 		b.Fatalf("replies = % x", buf)

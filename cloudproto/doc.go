@@ -1,9 +1,10 @@
 // Package cloudproto is the pure codec of the binary TCP protocol a G90
 // panel speaks to its vendor cloud (spec: notifications-and-cloud.md D):
 // the two header forms, every message kind M1–M12, the byte-exact replies
-// a standalone server sends, the conversion of status changes and wrapped
-// notifications to notify.Message, and a stream framer that reassembles
-// messages split across reads. It has no sockets, goroutines or clock;
+// a standalone server sends, and a stream framer that reassembles
+// messages split across reads. What a message means as events is not
+// here: notify.FromCloud turns status changes and wrapped notifications
+// into the local notify.Message, whose mapping gives the events. It has no sockets, goroutines or clock;
 // package cloud is the server built on top of it.
 //
 // Comments cite the specification as "spec: D.5.5" for sections of
@@ -30,7 +31,7 @@
 //			guid = g
 //		}
 //		reply = cloudproto.AppendReplies(reply[:0], &m, params)
-//		nm, ok, err := m.Notify(guid)
+//		nm, ok, err := notify.FromCloud(&m, guid) // the mapping lives in notify
 //		if ok {
 //			evs, _ = nm.Events(evs[:0])
 //		}

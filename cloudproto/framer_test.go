@@ -15,7 +15,7 @@ import (
 func allMessages(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
-	for _, e := range loadVectors(tb) {
+	for _, e := range LoadVectors(tb) {
 		b, ok := vectors.Hex(e.Fields["input_hex"])
 		if !ok {
 			continue
@@ -24,10 +24,10 @@ func allMessages(tb testing.TB) [][]byte {
 			out = append(out, b)
 		}
 	}
-	for _, r := range HelloReplies(defaultParams.LocalPort) {
+	for _, r := range HelloReplies(DefaultParams.LocalPort) {
 		out = append(out, r.Append(nil))
 	}
-	disc := DiscoveryReply(defaultParams.Advertise, defaultParams.Now)
+	disc := DiscoveryReply(DefaultParams.Advertise, DefaultParams.Now)
 	out = append(out, disc.Append(nil))
 	cmd := Message{Kind: KindCommand, Header: KindCommand.Header(), Command: Command{Unknown1: 2, CommandCode: 200, SubcommandCode: 200, Unknown2: 5}, Body: []byte("[200,[1,10]]\x00")}
 	return append(out, cmd.Append(nil))
@@ -149,7 +149,7 @@ func splitEvery(b []byte, n int) [][]byte {
 // framed (and then skipped by kind), not treated as garbage (spec: D.12).
 func TestFramerUnknownPasses(t *testing.T) {
 	unknown := []byte{0x99, 0x10, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00}
-	got, errs, _ := frames(unknown, pingBytes)
+	got, errs, _ := frames(unknown, PingBytes)
 	if len(errs) != 0 || len(got) != 2 {
 		t.Fatalf("got %d messages, errors %v", len(got), errs)
 	}
@@ -226,14 +226,14 @@ func TestFramerWrongLength(t *testing.T) {
 // message.
 func TestFramerLongerPasses(t *testing.T) {
 	hello := allMessages(t)[1]
-	long := append(withLength(hello, len(hello)+7), pingBytes[:7]...)
-	got, errs, _ := frames(long, pingBytes)
-	if len(errs) != 0 || len(got) != 2 || !bytes.Equal(got[0], long) || !bytes.Equal(got[1], pingBytes) {
+	long := append(withLength(hello, len(hello)+7), PingBytes[:7]...)
+	got, errs, _ := frames(long, PingBytes)
+	if len(errs) != 0 || len(got) != 2 || !bytes.Equal(got[0], long) || !bytes.Equal(got[1], PingBytes) {
 		t.Fatalf("got % x, errors %v", got, errs)
 	}
 	note := Message{Kind: KindNotification, Header: KindNotification.Header(), Body: []byte("[170,[5,[101,\"x\"]]]\x00\x00\x00\x00")}
 	b := note.Append(nil)
-	if got, errs, _ := frames(b, pingBytes); len(errs) != 0 || len(got) != 2 {
+	if got, errs, _ := frames(b, PingBytes); len(errs) != 0 || len(got) != 2 {
 		t.Fatalf("NUL padding after the JSON: got % x, errors %v", got, errs)
 	}
 }

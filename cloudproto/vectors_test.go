@@ -1,16 +1,17 @@
-package cloudproto
+package cloudproto_test
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/g90alarm/g90/cloudproto"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/notify"
 	"github.com/google/go-cmp/cmp"
@@ -19,35 +20,6 @@ import (
 // The spec's cloud vectors (spec: F.4, F.5) are read with
 // internal/vectors.ParseEntries; a value given in words instead of hex is
 // spelled out by the vector's row (vectorrows_test.go).
-
-// knownKeys are the keys the C-* vectors use; an unknown key fails the
-// load, so a spec change that adds one is noticed.
-var knownKeys = map[string]bool{
-	"input_hex": true, "input_chunks": true, "input": true, "decoded": true, "config": true,
-	"now_utc": true, "sensors": true, "expect_reply_hex": true, "expect_reply": true,
-	"expect_reply_hex_hello_info": true, "expect_reply_hex_discovery_prefix": true,
-	"expect_protocol": true, "expect_state": true, "expect_log": true,
-}
-
-func loadVectors(tb testing.TB) []vectors.Entry {
-	tb.Helper()
-	b, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	es, err := vectors.ParseEntries(b)
-	if err != nil {
-		tb.Fatalf("%s: %v", vectorsFile, err)
-	}
-	for _, e := range es {
-		for k := range e.Fields {
-			if !knownKeys[k] {
-				tb.Fatalf("%s: vector %s has unknown key %s", vectorsFile, e.ID, k)
-			}
-		}
-	}
-	return es
-}
 
 func vectorEntry(tb testing.TB, es []vectors.Entry, id string) vectors.Entry {
 	tb.Helper()
@@ -70,28 +42,27 @@ func vectorInput(tb testing.TB, es []vectors.Entry, id string) []byte {
 	return b
 }
 
-// defaultParams are the settings of spec: F.4: local_port = cloud_port =
+// cloudproto.DefaultParams are the settings of spec: F.4: local_port = cloud_port =
 // 5678, cloud_ip = 127.0.0.1.
-var defaultParams = ReplyParams{LocalPort: 5678, Advertise: netip.MustParseAddrPort("127.0.0.1:5678"), Now: time.Unix(1735689600, 0)}
 
 // session is what a standalone server does with the chunks of one
 // connection (spec: D.6.2, D.7), without the sockets.
 type session struct {
 	guid      string
 	replies   []byte
-	msgs      []Message
+	msgs      []cloudproto.Message
 	raws      [][]byte // the bytes of each of msgs
-	events    []notify.Event
+	events    []event.Event
 	decodeErr []error // Decode errors
 	frameErr  []error // Framer errors
 	notifyErr []error // Notify and Events errors
 	buffered  int     // bytes left in the framer
 }
 
-func runSession(chunks [][]byte, p ReplyParams) session {
+func runSession(chunks [][]byte, p cloudproto.ReplyParams) session {
 	var (
 		s session
-		f Framer
+		f cloudproto.Framer
 	)
 	for _, c := range chunks {
 		f.Feed(c)
@@ -104,19 +75,19 @@ func runSession(chunks [][]byte, p ReplyParams) session {
 			if raw == nil {
 				break
 			}
-			m, err := Decode(raw)
+			m, err := cloudproto.Decode(raw)
 			if err != nil {
 				s.decodeErr = append(s.decodeErr, err)
 				continue
 			}
 			raw = bytes.Clone(raw)
-			m, _ = Decode(raw) // Body must not alias the framer's buffer
+			m, _ = cloudproto.Decode(raw) // Body must not alias the framer's buffer
 			s.msgs, s.raws = append(s.msgs, m), append(s.raws, raw)
 			if g := m.GUID(); g != "" {
 				s.guid = g
 			}
-			s.replies = AppendReplies(s.replies, &m, p)
-			nm, ok, err := m.Notify(s.guid)
+			s.replies = cloudproto.AppendReplies(s.replies, &m, p)
+			nm, ok, err := notify.FromCloud(&m, s.guid)
 			if err != nil {
 				s.notifyErr = append(s.notifyErr, err)
 			}
@@ -135,7 +106,7 @@ func runSession(chunks [][]byte, p ReplyParams) session {
 // TestVectors drives framing, decode, encode, replies and events from the
 // C-* vectors of spec: F.4 and F.5, one row each (vectorrows_test.go).
 func TestVectors(t *testing.T) {
-	es := loadVectors(t)
+	es := cloudproto.LoadVectors(t)
 	var ids, rowIDs []string
 	for _, e := range es {
 		ids = append(ids, e.ID)
@@ -168,7 +139,7 @@ func runVector(t *testing.T, es []vectors.Entry, e vectors.Entry, r row) {
 	} else {
 		t.Fatalf("input is in words; the row must give the chunks")
 	}
-	p := defaultParams
+	p := cloudproto.DefaultParams
 	if raw, ok := e.Fields["config"]; ok {
 		cfg, err := vectors.FlowMap(raw)
 		if err != nil {
@@ -230,7 +201,7 @@ func runVector(t *testing.T, es []vectors.Entry, e vectors.Entry, r row) {
 		if got := s.msgs[len(s.msgs)-1].Kind; got != r.kind {
 			t.Errorf("last message kind = %v, want %v", got, r.kind)
 		}
-	} else if r.kind != KindUnknown {
+	} else if r.kind != cloudproto.KindUnknown {
 		t.Errorf("no message decoded, want a %v", r.kind)
 	}
 	if g, ok := e.Fields["expect_state"]; ok {
@@ -269,7 +240,7 @@ func runVector(t *testing.T, es []vectors.Entry, e vectors.Entry, r row) {
 	// bytes the spec ignores, which are sent as 00.
 	for i, m := range s.msgs {
 		want := s.raws[i]
-		if m.Kind == KindStatusChange && m.Status.Type == StatusState {
+		if m.Kind == cloudproto.KindStatusChange && m.Status.Type == cloudproto.StatusState {
 			// spec: D.5.4: bytes 14-47 are leftovers of a notification.
 			want = bytes.Clone(want)
 			clear(want[14:48])
@@ -292,7 +263,7 @@ func checkErrs(t *testing.T, what string, got []error, want error) {
 
 // field returns the value of a "decoded:" key of the spec for m, in the
 // form expectValue gives the spec's values.
-func field(m *Message, key string) (string, bool) {
+func field(m *cloudproto.Message, key string) (string, bool) {
 	d := func(v int64) (string, bool) { return strconv.FormatInt(v, 10), true }
 	h, st := &m.Hello, &m.Status
 	switch key {
@@ -341,7 +312,7 @@ func field(m *Message, key string) (string, bool) {
 	case "body":
 		return string(m.Body), true
 	}
-	if m.Kind == KindCommandResponse {
+	if m.Kind == cloudproto.KindCommandResponse {
 		switch key {
 		case "unknown1":
 			return d(int64(m.Response.Unknown1))

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -291,7 +291,7 @@ func TestOpenJournal(t *testing.T) {
 		t.Fatalf("path %s", j.Path())
 	}
 	for range 3 {
-		if _, err := j.Append(&notify.Event{Type: notify.EventTamper}); err != nil {
+		if _, err := j.Append(&event.Event{Type: event.Tamper}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,7 +330,7 @@ func TestOpenJournal(t *testing.T) {
 	if _, err := os.Stat(aside); err != nil {
 		t.Errorf("the damaged file is not kept: %v", err)
 	}
-	e, err := j.Append(&notify.Event{Type: notify.EventTamper})
+	e, err := j.Append(&event.Event{Type: event.Tamper})
 	if err != nil || e.Seq != 4 {
 		t.Errorf("first event of the new journal: seq %d, %v; want 4, after the old journal's 3", e.Seq, err)
 	}

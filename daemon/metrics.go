@@ -17,6 +17,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
@@ -152,8 +153,8 @@ type PanelMetrics struct {
 }
 
 type eventKey struct {
-	typ notify.EventType
-	src notify.Source
+	typ event.Type
+	src event.Source
 }
 
 // AddPanel registers a collector for a panel and subscribes to its
@@ -288,7 +289,7 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 		counter("g90_notify_datagrams_total", ls.Datagrams)
 		counter("g90_notify_wrong_host_total", ls.WrongHost)
 		counter("g90_notify_wrong_interface_total", ls.WrongInterface)
-		counter("g90_decode_errors_total", ls.Malformed, string(notify.SourceLocal))
+		counter("g90_decode_errors_total", ls.Malformed, string(event.SourceLocal))
 	}
 	ms := mon.Stats()
 	counter("g90_monitor_messages_total", ms.Messages)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/bridge"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
@@ -236,7 +237,7 @@ func TestMetricsJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if _, err := j.Append(&notify.Event{Type: notify.EventTamper, GUID: "G"}); err != nil {
+	if _, err := j.Append(&event.Event{Type: event.Tamper, GUID: "G"}); err != nil {
 		t.Fatal(err)
 	}
 	m := NewMetrics()

@@ -22,7 +22,7 @@ const seqBlock = 1000
 const seqSkip = 100_000
 
 // seqFile numbers the events of every panel for the Monitors
-// (g90.MonitorConfig.NextSeq, notify.Event.Seq), in one place, so that
+// (g90.MonitorConfig.NextSeq, event.Event.Seq), in one place, so that
 // the journal, MQTT and the web UI show the same number (issue 13.11),
 // and keeps the numbers in state_dir/seq.json, so that they go on
 // across restarts and no number is used twice. It reserves numbers in

@@ -18,6 +18,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/mqttlink"
@@ -479,7 +480,7 @@ const journalBatch = 512
 // disk (group commit): a lone event costs one fsync, and a stream is
 // stored as fast as it comes (issue 20.1).
 func (d *instance) writeJournal(p *runPanel) {
-	batch := make([]notify.Event, 0, journalBatch)
+	batch := make([]event.Event, 0, journalBatch)
 	events := p.journal.Events()
 	var failures uint64
 	for ev := range events {

@@ -29,7 +29,7 @@ func goodJournal(t testing.TB, n int) ([]byte, map[storedKey]string) {
 	j := open(t, Config{Path: path, Now: c.Now})
 	for i := range n {
 		c.Add(1e6)
-		if _, err := j.Append(event([]string{"GUID-A", "GUID-B"}[i%2], i)); err != nil {
+		if _, err := j.Append(mkEvent([]string{"GUID-A", "GUID-B"}[i%2], i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,7 +90,7 @@ func useDamaged(t *testing.T, path string, want map[storedKey]string) (outcome s
 			}
 		}
 		if !ro {
-			if _, err := j.Append(event("GUID-A", 1)); err != nil && !errors.Is(err, ErrCorrupt) {
+			if _, err := j.Append(mkEvent("GUID-A", 1)); err != nil && !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Append: %v", err)
 			}
 		}

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/journal"
-	"github.com/g90alarm/g90/notify"
 )
 
 func Example() {
@@ -24,9 +24,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	for _, ev := range []notify.Event{
-		{Type: notify.EventArmDisarm, Time: at, GUID: "SIMPANEL0001", Source: notify.SourceLocal, State: notify.ArmAway},
-		{Type: notify.EventDoorOpen, Time: at, GUID: "SIMPANEL0001", Source: notify.SourceLocal, Sensor: true, Index: 1, Name: "Front door"},
+	for _, ev := range []event.Event{
+		{Type: event.ArmDisarm, Time: at, GUID: "SIMPANEL0001", Source: event.SourceLocal, State: event.ArmAway},
+		{Type: event.DoorOpen, Time: at, GUID: "SIMPANEL0001", Source: event.SourceLocal, Sensor: true, Index: 1, Name: "Front door"},
 	} {
 		if _, err := j.Append(&ev); err != nil {
 			log.Fatal(err)

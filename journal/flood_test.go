@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/lockedbuf"
-	"github.com/g90alarm/g90/notify"
 )
 
 // AppendAll stores a batch in order, numbered as Append numbers, in one
 // transaction, and the entries read back equal those of single appends.
 func TestAppendAll(t *testing.T) {
 	j := open(t, Config{})
-	batch := make([]notify.Event, 50)
+	batch := make([]event.Event, 50)
 	for i := range batch {
-		batch[i] = *event("G", i)
+		batch[i] = *mkEvent("G", i)
 	}
 	batch[10].Seq = 500 // the Monitor's number is kept
 	n, err := j.AppendAll(batch)
@@ -48,10 +48,10 @@ func TestAppendAll(t *testing.T) {
 }
 
 // flood returns n copies of one kind of event: a door of sensor 3.
-func floodOf(n int) []notify.Event {
-	out := make([]notify.Event, n)
+func floodOf(n int) []event.Event {
+	out := make([]event.Event, n)
 	for i := range out {
-		out[i] = notify.Event{Type: notify.EventDoorOpen, GUID: "G", Source: notify.SourceCloud, Sensor: true, Index: 3, Name: "Door"}
+		out[i] = event.Event{Type: event.DoorOpen, GUID: "G", Source: event.SourceCloud, Sensor: true, Index: 3, Name: "Door"}
 	}
 	return out
 }
@@ -66,7 +66,7 @@ func TestFloodLimit(t *testing.T) {
 	if n, err := j.AppendAll(floodOf(25)); err != nil || n != 10 {
 		t.Fatalf("a flood of 25 stored %d (%v), want the burst of 10", n, err)
 	}
-	if _, err := j.AppendAll([]notify.Event{*event("G", 1)}); err != nil {
+	if _, err := j.AppendAll([]event.Event{*mkEvent("G", 1)}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(1500 * time.Millisecond) // 3 more at 2 per second
@@ -101,7 +101,7 @@ func TestFloodKeepsHistory(t *testing.T) {
 	clk := newClock()
 	j := open(t, Config{Now: clk.Now, MaxEvents: 1000})
 	for i := range 19 {
-		if _, err := j.Append(event("G", i)); err != nil {
+		if _, err := j.Append(mkEvent("G", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestFloodKeepsHistory(t *testing.T) {
 	got := all(t, j, Query{})
 	others := 0
 	for _, e := range got {
-		if ev, _ := e.Event(); ev.Type == notify.EventSensorActivity {
+		if ev, _ := e.Event(); ev.Type == event.SensorActivity {
 			others++
 		}
 	}
@@ -139,9 +139,9 @@ func TestFloodLimitOff(t *testing.T) {
 // per-event cost of a batch of 512 against Append's (BenchmarkAppend).
 func BenchmarkAppendAll(b *testing.B) {
 	j := open(b, Config{FloodBurst: -1})
-	batch := make([]notify.Event, 512)
+	batch := make([]event.Event, 512)
 	for i := range batch {
-		batch[i] = *event("G", i)
+		batch[i] = *mkEvent("G", i)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -162,9 +162,9 @@ func TestRetentionPerPanel(t *testing.T) {
 	j := open(t, cfg)
 	appendN(t, j, "QUIET", 0, 10)
 	for i := range 10 {
-		batch := make([]notify.Event, 100)
+		batch := make([]event.Event, 100)
 		for k := range batch {
-			batch[k] = *event("BUSY", i*100+k)
+			batch[k] = *mkEvent("BUSY", i*100+k)
 		}
 		if _, err := j.AppendAll(batch); err != nil {
 			t.Fatal(err)

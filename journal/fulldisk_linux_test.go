@@ -49,7 +49,7 @@ func fullDiskChild() {
 	var appendErr error
 	stored := 0
 	for i := range 20_000 {
-		if _, appendErr = j.Append(event("GUID-A", i)); appendErr != nil {
+		if _, appendErr = j.Append(mkEvent("GUID-A", i)); appendErr != nil {
 			break
 		}
 		stored++

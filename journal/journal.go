@@ -2,7 +2,7 @@
 // order, for `g90 events`, the web UI's event log and anyone who wants to
 // know what happened while they were not looking.
 //
-// Each event is stored as its JSON line (notify.Event.AppendJSON) with
+// Each event is stored as its JSON line (event.Event.AppendJSON) with
 // its per-panel sequence number "seq": the Monitor's, or the journal's
 // own for an event without one; the numbers continue across restarts. Old events go by age and by size as new ones come in.
 //
@@ -43,7 +43,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 )
 
 // Config configures a Journal. The zero value of every field but Path
@@ -126,19 +126,19 @@ type Entry struct {
 	Time time.Time
 	// Panel is the event's panel GUID ("" while the GUID was unknown).
 	Panel string
-	// Seq is the event's number (notify.Event.Seq): increasing per
+	// Seq is the event's number (event.Event.Seq): increasing per
 	// Panel and never used twice, also across restarts; a gap is an event
 	// this journal did not store, or numbers a crash left unused.
 	// Retention removes the oldest.
 	Seq uint64
-	// JSON is the event as notify.Event.AppendJSON writes it, seq
+	// JSON is the event as event.Event.AppendJSON writes it, seq
 	// included (last). The Entry owns it.
 	JSON []byte
 }
 
 // Event decodes the stored event.
-func (e *Entry) Event() (notify.Event, error) {
-	var ev notify.Event
+func (e *Entry) Event() (event.Event, error) {
+	var ev event.Event
 	err := ev.UnmarshalJSON(e.JSON)
 	return ev, err
 }
@@ -567,21 +567,21 @@ func (j *Journal) Stats() Stats {
 // after the last event of its panel, and returns the stored entry. The
 // write is on disk when Append returns. An event the flood limit refuses
 // is not stored: the Entry is zero, with no error.
-func (j *Journal) Append(ev *notify.Event) (Entry, error) {
+func (j *Journal) Append(ev *event.Event) (Entry, error) {
 	var e Entry
-	_, err := j.append([]notify.Event{*ev}, func(stored Entry) { e = stored })
+	_, err := j.append([]event.Event{*ev}, func(stored Entry) { e = stored })
 	return e, err
 }
 
 // AppendAll stores evs as Append does, all in one transaction: one write
 // to disk for all of them, which is what lets the journal keep up with a
 // stream of events. It returns how many it stored; on an error, none.
-func (j *Journal) AppendAll(evs []notify.Event) (int, error) {
+func (j *Journal) AppendAll(evs []event.Event) (int, error) {
 	return j.append(evs, nil)
 }
 
 // append stores evs in one transaction, calling each with what it stored.
-func (j *Journal) append(evs []notify.Event, each func(Entry)) (int, error) {
+func (j *Journal) append(evs []event.Event, each func(Entry)) (int, error) {
 	if j.cfg.ReadOnly {
 		return 0, fmt.Errorf("journal: append to %s: opened read-only", j.cfg.Path)
 	}
@@ -641,7 +641,7 @@ func (j *Journal) append(evs []notify.Event, each func(Entry)) (int, error) {
 // put stores one event in tx, with the arrival time at, and returns its
 // size (key and value) and, with entry, the stored Entry. The caller adds
 // the sizes to the stored counts. j.mu is held.
-func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64, entry bool) (Entry, int, error) {
+func (j *Journal) put(tx *bolt.Tx, ev *event.Event, at int64, entry bool) (Entry, int, error) {
 	events, panels := tx.Bucket(bucketEvents), tx.Bucket(bucketPanels)
 	pk := append([]byte("p:"), ev.GUID...)
 	last := getUint(panels.Get(pk))
@@ -684,9 +684,9 @@ func (j *Journal) put(tx *bolt.Tx, ev *notify.Event, at int64, entry bool) (Entr
 // floodKey is one kind of event, for the flood limit.
 type floodKey struct {
 	panel  string
-	typ    notify.EventType
+	typ    event.Type
 	index  int // the sensor's, or -1
-	source notify.Source
+	source event.Source
 }
 
 // flood is a token bucket of one kind.
@@ -701,7 +701,7 @@ type flood struct {
 const maxFloods = 4096
 
 // admit applies the flood limit to ev. j.mu is held.
-func (j *Journal) admit(ev *notify.Event, now time.Time) bool {
+func (j *Journal) admit(ev *event.Event, now time.Time) bool {
 	burst, rate := float64(j.cfg.FloodBurst), j.cfg.FloodRate
 	if burst < 0 {
 		return true

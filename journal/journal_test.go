@@ -13,8 +13,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/notify"
 )
 
 // clock is a settable clock.
@@ -50,17 +50,17 @@ func open(t testing.TB, cfg Config) *Journal {
 	return j
 }
 
-func event(guid string, i int) *notify.Event {
-	return &notify.Event{
-		Type: notify.EventSensorActivity, Time: time.Unix(int64(1_700_000_000+i), 0).UTC(), GUID: guid,
-		Source: notify.SourceLocal, Sensor: true, Index: i, Name: fmt.Sprintf("sensor %d", i), Occupied: true,
+func mkEvent(guid string, i int) *event.Event {
+	return &event.Event{
+		Type: event.SensorActivity, Time: time.Unix(int64(1_700_000_000+i), 0).UTC(), GUID: guid,
+		Source: event.SourceLocal, Sensor: true, Index: i, Name: fmt.Sprintf("sensor %d", i), Occupied: true,
 	}
 }
 
 func appendN(t testing.TB, j *Journal, guid string, from, n int) {
 	t.Helper()
 	for i := from; i < from+n; i++ {
-		if _, err := j.Append(event(guid, i)); err != nil {
+		if _, err := j.Append(mkEvent(guid, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestAppendQuery(t *testing.T) {
 	leaktest.Check(t)
 	c := newClock()
 	j := open(t, Config{Now: c.Now})
-	ev := event("G1", 3)
+	ev := mkEvent("G1", 3)
 	e, err := j.Append(ev)
 	if err != nil {
 		t.Fatal(err)
@@ -161,11 +161,11 @@ func TestReopen(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Append(event("A", 0)); !errors.Is(err, ErrClosed) {
+	if _, err := j.Append(mkEvent("A", 0)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 	j = open(t, Config{Path: path})
-	e, err := j.Append(event("A", 9))
+	e, err := j.Append(mkEvent("A", 9))
 	if err != nil || e.Seq != 6 {
 		t.Fatalf("seq after reopen %d, %v", e.Seq, err)
 	}
@@ -230,7 +230,7 @@ func TestRetentionAge(t *testing.T) {
 	if got := all(t, j, Query{}); len(got) != 0 {
 		t.Fatalf("%d kept after open", len(got))
 	}
-	if e, _ := j.Append(event("G", 0)); e.Seq != 11+ageCheckEvery {
+	if e, _ := j.Append(mkEvent("G", 0)); e.Seq != 11+ageCheckEvery {
 		t.Fatalf("seq %d after everything expired", e.Seq)
 	}
 }
@@ -318,7 +318,7 @@ func TestLocked(t *testing.T) {
 	if len(got) != 4 || got[3].Seq != 4 {
 		t.Fatalf("reader got %d entries", len(got))
 	}
-	if _, err := r.Append(event("G", 0)); err == nil {
+	if _, err := r.Append(mkEvent("G", 0)); err == nil {
 		t.Fatal("append to a read-only journal")
 	}
 	// The reader let go of the file: the writer goes on.
@@ -362,7 +362,7 @@ func TestCorrupt(t *testing.T) {
 
 func BenchmarkAppend(b *testing.B) {
 	j := open(b, Config{MaxEvents: 10_000, FloodBurst: -1})
-	ev := event("SIMPANEL0001", 1)
+	ev := mkEvent("SIMPANEL0001", 1)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := j.Append(ev); err != nil {
@@ -428,7 +428,7 @@ func TestReaderNotStarved(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := w.Append(event("G", i)); err != nil {
+			if _, err := w.Append(mkEvent("G", i)); err != nil {
 				t.Error(err)
 				return
 			}

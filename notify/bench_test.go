@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/g90alarm/g90/event"
 )
 
 // doorOpen is the datagram of vector L-A-DOOR-OPEN (spec: F.2).
@@ -16,7 +18,7 @@ var doorOpen = []byte("[208,[4,100,1,1,\"Hall\",\"DUMMYGUID\",1631545189,0,[\"\"
 // BenchmarkDecodeAlert is the listener's hot path: one door-open alert,
 // decoded and mapped to its events.
 func BenchmarkDecodeAlert(b *testing.B) {
-	evs := make([]Event, 0, 8)
+	evs := make([]event.Event, 0, 8)
 	b.SetBytes(int64(len(doorOpen)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -28,7 +30,7 @@ func BenchmarkDecodeAlert(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if len(evs) != 2 || evs[1].Type != EventDoorOpen {
+	if len(evs) != 2 || evs[1].Type != event.DoorOpen {
 		b.Fatalf("events = %+v", evs)
 	}
 }
@@ -52,8 +54,8 @@ func BenchmarkAppendAlert(b *testing.B) {
 // countSink counts what a listener hands over; it keeps nothing.
 type countSink struct{ msgs atomic.Uint64 }
 
-func (*countSink) Packet(Source, time.Time)             {}
-func (s *countSink) Message(Message, Source, time.Time) { s.msgs.Add(1) }
+func (*countSink) Packet(event.Source, time.Time)             {}
+func (s *countSink) Message(Message, event.Source, time.Time) { s.msgs.Add(1) }
 
 // BenchmarkListenerLoopback is the listener's whole path over a real
 // loopback socket: the read, the sender check, decode and hand-over, in

@@ -28,7 +28,7 @@
 //		return
 //	}
 //	for _, ev := range evs {
-//		ev.Source = notify.SourceLocal
+//		ev.Source = event.SourceLocal
 //		if ev.Time.IsZero() {
 //			ev.Time = received
 //		}

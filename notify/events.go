@@ -6,160 +6,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/protocol"
 )
-
-// EventType names a normalised protocol event. The values are the event
-// names of DESIGN.md ("Events"), used alike by the library, JSON, MQTT
-// and the web UI.
-type EventType string
-
-// Event types Events produces, with the fields each sets besides Time and
-// GUID. Sensor events set Sensor, Index and Name.
-const (
-	EventArmDisarm          EventType = "arm_disarm"            // State
-	EventSensorActivity     EventType = "sensor_activity"       // sensor, Occupied
-	EventDoorOpen           EventType = "door_open"             // sensor
-	EventDoorClose          EventType = "door_close"            // sensor
-	EventDoorOpenWhenArming EventType = "door_open_when_arming" // sensor
-	EventAlarm              EventType = "alarm"                 // sensor (not for a host SOS), Tamper
-	EventTamper             EventType = "tamper"                // sensor
-	EventLowBattery         EventType = "low_battery"           // sensor
-	EventSOS                EventType = "sos"                   // sensor (not for a host SOS), Host
-	EventRemoteButton       EventType = "remote_button"         // sensor, Button
-	EventRFIDKeypad         EventType = "rfid_keypad"           // sensor, Keypad, Card
-	EventSensorAdded        EventType = "sensor_added"          // sensor
-	EventACPowerFailure     EventType = "ac_power_failure"
-	EventACPowerRecover     EventType = "ac_power_recover"
-	EventWiFiConnected      EventType = "wifi_connected"
-	EventWiFiDisconnected   EventType = "wifi_disconnected"
-	EventHostLowBattery     EventType = "host_low_battery"
-	EventFirmwareUpdating   EventType = "firmware_updating"
-)
-
-// EventSensorRemoved is the DESIGN.md name for a sensor that left the
-// panel's list. Events never returns it: no notification or alert reports
-// a removal (spec: A.3, B.8); a sensor list refresh finds it.
-const EventSensorRemoved EventType = "sensor_removed"
-
-// Device list changes (DESIGN.md). No message reports them: the panel
-// sends nothing when a device is added (spec: B.8); a device list refresh
-// finds them. They set Event.Device.
-const (
-	EventDeviceAdded   EventType = "device_added"
-	EventDeviceRemoved EventType = "device_removed"
-)
-
-// EventRelaySwitched: a relay node was switched through g90 (MQTT, the
-// web UI, the library) and the panel took the command. The panel reports
-// no relay state (spec: peripherals.md; A.3 has no such notification),
-// so the last switch is the only state there is. It sets Device and On;
-// its Source is SourceCommand.
-const EventRelaySwitched EventType = "relay_switched"
-
-// DeviceRef names one node of a device (relay, socket, siren) in a
-// device_added or device_removed event.
-type DeviceRef struct {
-	Index int    `json:"index"`
-	Node  int    `json:"node"` // 0-based node (subindex)
-	Name  string `json:"name"`
-	Type  string `json:"type"` // the definition name, as in the device list
-}
-
-// ArmState is the panel's arm state in an arm_disarm event.
-type ArmState string
-
-// Arm states (spec: A.6.1).
-const (
-	ArmAway  ArmState = "away"
-	ArmHome  ArmState = "home"
-	Disarmed ArmState = "disarmed"
-	Alarmed  ArmState = "alarmed"
-)
-
-// Button is the key fob button of a remote_button event.
-type Button string
-
-// Remote buttons (spec: A.6.5).
-const (
-	ButtonAway   Button = "away"
-	ButtonHome   Button = "home"
-	ButtonDisarm Button = "disarm"
-	ButtonSOS    Button = "sos"
-)
-
-// Keypad is the action of an rfid_keypad event.
-type Keypad string
-
-// RFID keypad actions (spec: A.6.8).
-const (
-	KeypadAway       Keypad = "away"
-	KeypadHome       Keypad = "home"
-	KeypadDisarm     Keypad = "disarm"
-	KeypadLowBattery Keypad = "low_battery"
-	KeypadCard       Keypad = "card" // a card was presented; Event.Card says which
-)
-
-// Source says which transport an event came through (DESIGN.md "Events").
-type Source string
-
-// Event sources.
-const (
-	SourceLocal   Source = "local"   // local UDP notifications, this package
-	SourceCloud   Source = "cloud"   // the cloud server
-	SourceHistory Source = "history" // history polling
-	// SourcePoll marks what a read of the panel found rather than a
-	// message reported: an arm state that changed unreported, sensors
-	// and devices added or removed (spec: B.8).
-	SourcePoll Source = "poll"
-	// SourceCommand marks what a command g90 sent did (a relay switched).
-	SourceCommand Source = "command"
-)
-
-// Event is one normalised protocol event. Fields that do not apply to the
-// Type are zero.
-type Event struct {
-	Type EventType
-	// Time is the panel's clock from an alert's unix_time. It is zero for
-	// notifications, which carry no time; the receiver fills it in.
-	Time time.Time
-	// GUID is the panel GUID from an alert's device_id; empty for
-	// notifications.
-	GUID string
-	// Source is left empty by Events; whoever delivers the event sets it.
-	Source Source
-	// Seq numbers the events of one panel (by GUID): 1, 2, 3, … assigned
-	// once, by the Monitor that delivers the event, so that the journal,
-	// MQTT and the web UI show the same number (issue 13.11). Zero until
-	// then; Events leaves it zero.
-	Seq uint64
-	// Sensor reports that Index and Name identify a sensor. For a host
-	// SOS and its alarm, Sensor is false but Index is the alert's event_id
-	// and Name is "Host SOS", as the reference reports them (spec: A.5 R1).
-	Sensor bool
-	Index  int
-	Name   string
-	// SensorType is the sensor's definition name (as in the sensor list,
-	// e.g. "Door Sensor: WRDS01"), filled in by whoever knows the sensor
-	// list; Events leaves it empty.
-	SensorType string
-	// Device is the device node of device_added and device_removed.
-	Device *DeviceRef
-
-	State    ArmState // arm_disarm
-	Occupied bool     // sensor_activity: active (true) or inactive (false, a door close)
-	Tamper   bool     // alarm: a tamper alarm (a tamper event precedes it)
-	Host     bool     // sos: from the panel itself (true) or a remote (false)
-	Button   Button   // remote_button
-	Keypad   Keypad   // rfid_keypad
-	Card     int      // rfid_keypad with Keypad == KeypadCard: card 0-4
-	On       bool     // relay_switched: on (true) or off
-	// Reset marks a sensor_activity with Occupied false that no message
-	// reported: the occupancy auto-reset of a sensor that never reports
-	// "inactive" (spec: B.6.1). The reference changes only the sensor's
-	// state then; we emit it so that every consumer sees the change.
-	Reset bool
-}
 
 // ErrUnknown is wrapped by the error of Message.Events for a message the
 // spec drops after decoding it: an unknown code or notification kind, an
@@ -180,22 +29,22 @@ var ErrUnknown = errors.New("notify: unknown message")
 // events and no error. A message the spec drops gives an error wrapping
 // ErrUnknown and no events. Events does not check the GUID; see
 // CheckGUID.
-func (m *Message) Events(dst []Event) ([]Event, error) {
+func (m *Message) Events(dst []event.Event) ([]event.Event, error) {
 	r := m.rule()
 	if r == nil {
 		return dst, m.unknown()
 	}
 	var (
-		ev Event
+		ev event.Event
 		in input
 	)
 	if m.Code == protocol.CodeAlert {
 		a := &m.Alert
-		ev = Event{Time: time.Unix(a.UnixTime, 0).UTC(), GUID: a.GUID, Sensor: true, Index: a.EventID, Name: a.Name}
+		ev = event.Event{Time: time.Unix(a.UnixTime, 0).UTC(), GUID: a.GUID, Sensor: true, Index: a.EventID, Name: a.Name}
 		in = input{src: a.Source, state: a.State, id: a.EventID}
 	} else {
 		n := &m.Notification
-		ev = Event{Sensor: true, Index: n.Index, Name: n.Name}
+		ev = event.Event{Sensor: true, Index: n.Index, Name: n.Name}
 		in = input{state: int(n.State), id: n.Action}
 	}
 	out, err := r.emit(dst, ev, in)
@@ -217,7 +66,7 @@ type rule struct {
 }
 
 // emitter appends a rule's events to dst.
-type emitter func(dst []Event, ev Event, in input) ([]Event, error)
+type emitter func(dst []event.Event, ev event.Event, in input) ([]event.Event, error)
 
 // input is what the emitters read from a message. It is passed by value so
 // that the Message, behind a call through a func value, stays on the
@@ -246,8 +95,8 @@ var rules = [...]rule{
 	notification(KindArmDisarm, "spec A.3 kind 1", armDisarm),
 	notification(KindSensorChange, "spec A.3 kind 4", sensorChange),
 	notification(KindSensorActivity, "spec A.3 kind 5", sensorActivity),
-	notification(KindDoorOpenWhenArming, "spec A.3 kind 6", one(EventDoorOpenWhenArming)),
-	notification(KindFirmwareUpdating, "spec B.9 firmware updating", panelEvent(EventFirmwareUpdating)),
+	notification(KindDoorOpenWhenArming, "spec A.3 kind 6", one(event.DoorOpenWhenArming)),
+	notification(KindFirmwareUpdating, "spec B.9 firmware updating", panelEvent(event.FirmwareUpdating)),
 
 	// Alerts (spec: A.5, rows in the spec's order).
 	alert(protocol.TypeHostSOS, anyValue, anyValue, "spec A.5 R1", hostSOS),
@@ -258,7 +107,7 @@ var rules = [...]rule{
 	alert(protocol.TypeSensorActivity, int(protocol.SourceRFID), anyValue, "spec A.5 R6", rfidKeypad),
 	alert(protocol.TypeSensorActivity, anyValue, stateDoorClose, "spec A.5 R7", doorOpenClose),
 	alert(protocol.TypeSensorActivity, anyValue, stateDoorOpen, "spec A.5 R7", doorOpenClose),
-	alert(protocol.TypeSensorActivity, int(protocol.SourceSensor), stateLowBattery, "spec A.5 R8", one(EventLowBattery)),
+	alert(protocol.TypeSensorActivity, int(protocol.SourceSensor), stateLowBattery, "spec A.5 R8", one(event.LowBattery)),
 	// Anything else is R9 / R10: unknown.
 }
 
@@ -308,29 +157,29 @@ const (
 // (spec: A.6.7). Note the numbering differs from spec: A.6.1. Codes 1, 2,
 // 6, 7 and 8 give no event in the reference; we emit them (spec: B.9).
 var stateChanges = [...]struct {
-	typ   EventType
-	state ArmState
+	typ   event.Type
+	state event.ArmState
 }{
-	1: {EventACPowerFailure, ""},
-	2: {EventACPowerRecover, ""},
-	3: {EventArmDisarm, Disarmed},
-	4: {EventArmDisarm, ArmAway},
-	5: {EventArmDisarm, ArmHome},
-	6: {EventHostLowBattery, ""},
-	7: {EventWiFiConnected, ""},
-	8: {EventWiFiDisconnected, ""},
+	1: {event.ACPowerFailure, ""},
+	2: {event.ACPowerRecover, ""},
+	3: {event.ArmDisarm, event.Disarmed},
+	4: {event.ArmDisarm, event.ArmAway},
+	5: {event.ArmDisarm, event.ArmHome},
+	6: {event.HostLowBattery, ""},
+	7: {event.WiFiConnected, ""},
+	8: {event.WiFiDisconnected, ""},
 }
 
 // armStates maps a notification's arm state (spec: A.6.1).
-var armStates = [...]ArmState{protocol.ArmAway: ArmAway, protocol.ArmHome: ArmHome, protocol.Disarmed: Disarmed, protocol.ArmAlarm: Alarmed}
+var armStates = [...]event.ArmState{protocol.ArmAway: event.ArmAway, protocol.ArmHome: event.ArmHome, protocol.Disarmed: event.Disarmed, protocol.ArmAlarm: event.Alarmed}
 
 // buttons maps the state of a remote alert (spec: A.6.5).
-var buttons = [...]Button{ButtonAway, ButtonHome, ButtonDisarm, ButtonSOS}
+var buttons = [...]event.Button{event.ButtonAway, event.ButtonHome, event.ButtonDisarm, event.ButtonSOS}
 
 // keypads maps the state of an RFID alert (spec: A.6.8); 3 and 4 are
 // undefined.
-var keypads = [...]Keypad{0: KeypadAway, 1: KeypadHome, 2: KeypadDisarm, 5: KeypadLowBattery,
-	6: KeypadCard, 7: KeypadCard, 8: KeypadCard, 9: KeypadCard, 10: KeypadCard}
+var keypads = [...]event.Keypad{0: event.KeypadAway, 1: event.KeypadHome, 2: event.KeypadDisarm, 5: event.KeypadLowBattery,
+	6: event.KeypadCard, 7: event.KeypadCard, 8: event.KeypadCard, 9: event.KeypadCard, 10: event.KeypadCard}
 
 // firstCardState is the RFID state of card 0 (spec: A.6.8).
 const firstCardState = 6
@@ -418,29 +267,29 @@ func (m *Message) Known() bool {
 // keeps its dispatch order.
 
 // one emits a single sensor event.
-func one(t EventType) emitter {
-	return func(dst []Event, ev Event, _ input) ([]Event, error) {
+func one(t event.Type) emitter {
+	return func(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
 		ev.Type = t
 		return append(dst, ev), nil
 	}
 }
 
 // panelEvent emits a single event about the panel itself.
-func panelEvent(t EventType) emitter {
-	return func(dst []Event, ev Event, _ input) ([]Event, error) {
-		return append(dst, Event{Type: t, Time: ev.Time, GUID: ev.GUID}), nil
+func panelEvent(t event.Type) emitter {
+	return func(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
+		return append(dst, event.Event{Type: t, Time: ev.Time, GUID: ev.GUID}), nil
 	}
 }
 
 // armDisarm: notification kind 1 (spec: A.3, B.3 ArmDisarm). A state
 // outside spec: A.6.1 is an uncaught error in the reference; we drop it
 // with an error ([REC], spec: A.3 notes).
-func armDisarm(dst []Event, ev Event, in input) ([]Event, error) {
+func armDisarm(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	s, ok := lookup(armStates[:], in.state)
 	if !ok {
 		return dst, fmt.Errorf("arm state %d out of range (spec: A.6.1)", in.state)
 	}
-	return append(dst, Event{Type: EventArmDisarm, Time: ev.Time, GUID: ev.GUID, State: s}), nil
+	return append(dst, event.Event{Type: event.ArmDisarm, Time: ev.Time, GUID: ev.GUID, State: s}), nil
 }
 
 // sensorChange: notification kind 4 (spec: A.3, B.8). The reference emits
@@ -448,58 +297,58 @@ func armDisarm(dst []Event, ev Event, in input) ([]Event, error) {
 // hint for action 1, the only value the spec gives a meaning. Other
 // actions are believed to be updates (spec: G.12), not removals, so they
 // give no event.
-func sensorChange(dst []Event, ev Event, in input) ([]Event, error) {
+func sensorChange(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	if in.id != 1 {
 		return dst, nil
 	}
-	ev.Type = EventSensorAdded
+	ev.Type = event.SensorAdded
 	return append(dst, ev), nil
 }
 
 // sensorActivity: notification kind 5 (spec: B.3 SensorActivity with
 // occupied = true).
-func sensorActivity(dst []Event, ev Event, _ input) ([]Event, error) {
-	ev.Type, ev.Occupied = EventSensorActivity, true
+func sensorActivity(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
+	ev.Type, ev.Occupied = event.SensorActivity, true
 	return append(dst, ev), nil
 }
 
 // hostSOS: R1. The wire name is replaced by "Host SOS" (spec: A.5 R1);
 // B.3 SOS emits SOS, then chains Alarm(tamper = false).
-func hostSOS(dst []Event, ev Event, _ input) ([]Event, error) {
+func hostSOS(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
 	ev.Sensor, ev.Name = false, "Host SOS"
 	sos, alarm := ev, ev
-	sos.Type, sos.Host = EventSOS, true
-	alarm.Type = EventAlarm
+	sos.Type, sos.Host = event.SOS, true
+	alarm.Type = event.Alarm
 	return append(dst, sos, alarm), nil
 }
 
 // stateChange: R2. The code is the event_id; source and state are
 // ignored; an unknown code is accepted without an event (spec: A.5 R2).
-func stateChange(dst []Event, ev Event, in input) ([]Event, error) {
+func stateChange(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	sc, ok := lookup(stateChanges[:], in.id)
 	if !ok {
 		return dst, nil
 	}
-	return append(dst, Event{Type: sc.typ, Time: ev.Time, GUID: ev.GUID, State: sc.state}), nil
+	return append(dst, event.Event{Type: sc.typ, Time: ev.Time, GUID: ev.GUID, State: sc.state}), nil
 }
 
 // remoteSOS: R3, an alarm from a key fob is an SOS; the state is not
 // examined. B.3 SOS: SOS, Alarm(tamper = false), then RemoteButtonPress
 // (SOS), which emits the button and SensorActivity(true); the panel sends
 // no separate button alert for it.
-func remoteSOS(dst []Event, ev Event, _ input) ([]Event, error) {
+func remoteSOS(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
 	sos, alarm, button, activity := ev, ev, ev, ev
-	sos.Type = EventSOS
-	alarm.Type = EventAlarm
-	button.Type, button.Button = EventRemoteButton, ButtonSOS
-	activity.Type, activity.Occupied = EventSensorActivity, true
+	sos.Type = event.SOS
+	alarm.Type = event.Alarm
+	button.Type, button.Button = event.RemoteButton, event.ButtonSOS
+	activity.Type, activity.Occupied = event.SensorActivity, true
 	return append(dst, sos, alarm, button, activity), nil
 }
 
 // alarm: R4. The source must be known and the state valid for it; tamper
 // is decided on the consolidated state, so infrared state 1 is a tamper
 // (spec: A.6.6). B.3 Alarm: Tamper (when tampered), then Alarm.
-func alarm(dst []Event, ev Event, in input) ([]Event, error) {
+func alarm(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	if !in.src.Known() {
 		return dst, fmt.Errorf("alarm source %d unknown (spec: A.6.3)", in.src)
 	}
@@ -510,44 +359,44 @@ func alarm(dst []Event, ev Event, in input) ([]Event, error) {
 	ev.Tamper = st == stateTamper
 	if ev.Tamper {
 		tamper := ev
-		tamper.Type, tamper.Tamper = EventTamper, false
+		tamper.Type, tamper.Tamper = event.Tamper, false
 		dst = append(dst, tamper)
 	}
-	ev.Type = EventAlarm
+	ev.Type = event.Alarm
 	return append(dst, ev), nil
 }
 
 // remoteButton: R5. B.3 RemoteButtonPress: the button, then
 // SensorActivity(true).
-func remoteButton(dst []Event, ev Event, in input) ([]Event, error) {
+func remoteButton(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	b, ok := lookup(buttons[:], in.state)
 	if !ok {
 		return dst, fmt.Errorf("remote button %d out of range (spec: A.6.5)", in.state)
 	}
 	button, activity := ev, ev
-	button.Type, button.Button = EventRemoteButton, b
-	activity.Type, activity.Occupied = EventSensorActivity, true
+	button.Type, button.Button = event.RemoteButton, b
+	activity.Type, activity.Occupied = event.SensorActivity, true
 	return append(dst, button, activity), nil
 }
 
 // rfidKeypad: R6. B.3 RFIDKeypad: the keypad event, then LowBattery for
 // state 5 or SensorActivity(true) for any other state (which would clear
 // the low-battery flag).
-func rfidKeypad(dst []Event, ev Event, in input) ([]Event, error) {
+func rfidKeypad(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	st := in.state
 	k, ok := lookup(keypads[:], st)
 	if !ok {
 		return dst, fmt.Errorf("RFID keypad state %d undefined (spec: A.6.8)", st)
 	}
 	keypad, next := ev, ev
-	keypad.Type, keypad.Keypad = EventRFIDKeypad, k
-	if k == KeypadCard {
+	keypad.Type, keypad.Keypad = event.RFIDKeypad, k
+	if k == event.KeypadCard {
 		keypad.Card = st - firstCardState
 	}
-	if k == KeypadLowBattery {
-		next.Type = EventLowBattery
+	if k == event.KeypadLowBattery {
+		next.Type = event.LowBattery
 	} else {
-		next.Type, next.Occupied = EventSensorActivity, true
+		next.Type, next.Occupied = event.SensorActivity, true
 	}
 	return append(dst, keypad, next), nil
 }
@@ -556,13 +405,13 @@ func rfidKeypad(dst []Event, ev Event, in input) ([]Event, error) {
 // remapping (spec: A.6.6): only a sensor's state 1 is open, and a doorbell
 // is always open. B.3 DoorOpenClose: SensorActivity(occupied = open), then
 // the door event.
-func doorOpenClose(dst []Event, ev Event, in input) ([]Event, error) {
+func doorOpenClose(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	open := (in.src == protocol.SourceSensor && in.state == stateDoorOpen) || in.src == protocol.SourceDoorbell
 	activity, door := ev, ev
-	activity.Type, activity.Occupied = EventSensorActivity, open
-	door.Type = EventDoorClose
+	activity.Type, activity.Occupied = event.SensorActivity, open
+	door.Type = event.DoorClose
 	if open {
-		door.Type = EventDoorOpen
+		door.Type = event.DoorOpen
 	}
 	return append(dst, activity, door), nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/g90alarm/g90/event"
 )
 
 // FuzzDecode holds the property of every decoder (STYLE: tests): no
@@ -77,7 +79,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Events of %q = %+v, %v; an error must wrap ErrUnknown and come alone", b, evs, err)
 		}
 		for _, ev := range evs {
-			if ev.Type == "" || ev.Type == EventSensorRemoved {
+			if ev.Type == "" || ev.Type == event.SensorRemoved {
 				t.Fatalf("Events of %q gave an event of type %q", b, ev.Type)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/internal/sockopt"
 )
@@ -27,10 +28,10 @@ type Sink interface {
 	// Packet reports that a packet from the panel arrived at t, before it
 	// is decoded: a malformed packet from the right host counts too
 	// (spec: A.8).
-	Packet(src Source, t time.Time)
+	Packet(src event.Source, t time.Time)
 	// Message hands over one decoded message received at t. The sink owns
 	// m from then on.
-	Message(m Message, src Source, t time.Time)
+	Message(m Message, src event.Source, t time.Time)
 }
 
 // ListenerConfig configures a Listener. The zero value of every field
@@ -253,7 +254,7 @@ func (l *Listener) receive(sink Sink, from netip.AddrPort, ifindex int, b []byte
 			"from", from, "interface", r.Interface, "expected", want, "bytes", floodlog.Bytes(b))
 		return
 	}
-	sink.Packet(SourceLocal, now)
+	sink.Packet(event.SourceLocal, now)
 	m, err := Decode(b)
 	if err != nil {
 		l.malformed.Add(1)
@@ -261,7 +262,7 @@ func (l *Listener) receive(sink Sink, from netip.AddrPort, ifindex int, b []byte
 		return
 	}
 	l.messages.Add(1)
-	sink.Message(m, SourceLocal, now)
+	sink.Message(m, event.SourceLocal, now)
 }
 
 // onPanelInterface says whether ifindex leads to the panel, looking the

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/sockopt"
 )
@@ -25,8 +26,8 @@ type chanSink struct {
 	msgs    chan Message
 }
 
-func (s *chanSink) Packet(src Source, _ time.Time) {
-	if src != SourceLocal {
+func (s *chanSink) Packet(src event.Source, _ time.Time) {
+	if src != event.SourceLocal {
 		panic("source " + src)
 	}
 	s.mu.Lock()
@@ -34,7 +35,7 @@ func (s *chanSink) Packet(src Source, _ time.Time) {
 	s.mu.Unlock()
 }
 
-func (s *chanSink) Message(m Message, _ Source, _ time.Time) { s.msgs <- m }
+func (s *chanSink) Message(m Message, _ event.Source, _ time.Time) { s.msgs <- m }
 
 func (s *chanSink) packetCount() int {
 	s.mu.Lock()
@@ -133,7 +134,7 @@ func TestListenerErrorVectors(t *testing.T) {
 				switch {
 				case v.ID == "L-ERR-FIRMWARE":
 					// Kind 8 is firmware_updating here (spec B.9 [REC]).
-					if eerr != nil || len(evs) != 1 || evs[0].Type != EventFirmwareUpdating {
+					if eerr != nil || len(evs) != 1 || evs[0].Type != event.FirmwareUpdating {
 						t.Fatalf("firmware notification: %+v, %v", evs, eerr)
 					}
 				case errors.Is(gerr, ErrWrongDevice):

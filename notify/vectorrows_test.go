@@ -2,6 +2,8 @@ package notify
 
 import (
 	"time"
+
+	"github.com/g90alarm/g90/event"
 )
 
 // The rows of TestVectors: what this package does with every L-* vector
@@ -21,7 +23,7 @@ type row struct {
 	// eventsErr means Events returns an error wrapping ErrUnknown.
 	eventsErr bool
 	// want are the events.
-	want []Event
+	want []event.Event
 	// senderErr and guidErr are the results of CheckSender and CheckGUID
 	// for vectors that configure a host or a GUID.
 	senderErr, guidErr error
@@ -34,28 +36,28 @@ type row struct {
 const guid = "DUMMYGUID"
 
 // sensorEvent is an event of an alert about sensor i named n at unix.
-func sensorEvent(t EventType, unix int64, i int, n string) Event {
-	return Event{Type: t, Time: time.Unix(unix, 0).UTC(), GUID: guid, Sensor: true, Index: i, Name: n}
+func sensorEvent(t event.Type, unix int64, i int, n string) event.Event {
+	return event.Event{Type: t, Time: time.Unix(unix, 0).UTC(), GUID: guid, Sensor: true, Index: i, Name: n}
 }
 
 // notified is an event of a notification about sensor i named n.
-func notified(t EventType, i int, n string) Event {
-	return Event{Type: t, Sensor: true, Index: i, Name: n}
+func notified(t event.Type, i int, n string) event.Event {
+	return event.Event{Type: t, Sensor: true, Index: i, Name: n}
 }
 
-func panelAlert(t EventType, unix int64) Event {
-	return Event{Type: t, Time: time.Unix(unix, 0).UTC(), GUID: guid}
+func panelAlert(t event.Type, unix int64) event.Event {
+	return event.Event{Type: t, Time: time.Unix(unix, 0).UTC(), GUID: guid}
 }
 
-func with(e Event, f func(*Event)) Event { f(&e); return e }
+func with(e event.Event, f func(*event.Event)) event.Event { f(&e); return e }
 
-func occupied(e Event) Event {
-	e.Type, e.Occupied = EventSensorActivity, true
+func occupied(e event.Event) event.Event {
+	e.Type, e.Occupied = event.SensorActivity, true
 	return e
 }
 
-func vacated(e Event) Event {
-	e.Type, e.Occupied = EventSensorActivity, false
+func vacated(e event.Event) event.Event {
+	e.Type, e.Occupied = event.SensorActivity, false
 	return e
 }
 
@@ -77,11 +79,11 @@ var rows = []row{
 	// is L-ERR-ALERT-TYPE.
 	{id: "L-ERR-WRONG-HOST", senderErr: ErrWrongHost, unknown: true, eventsErr: true},
 	{id: "L-ERR-WRONG-GUID", guidErr: ErrWrongDevice,
-		want: []Event{with(panelAlert(EventArmDisarm, 1630876128), func(e *Event) { e.GUID, e.State = "DIFFERENTGUID", ArmAway })}},
+		want: []event.Event{with(panelAlert(event.ArmDisarm, 1630876128), func(e *event.Event) { e.GUID, e.State = "DIFFERENTGUID", event.ArmAway })}},
 	{id: "L-ERR-CODE", unknown: true, eventsErr: true},
 	{id: "L-ERR-DOUBLE-NUL", decodeErr: ErrSyntax, offset: 13},
 	{id: "L-ERR-EXTRA-FIELD", decodeErr: ErrMalformed, record: "sensor activity"},
-	{id: "L-ERR-FIRMWARE", want: []Event{{Type: EventFirmwareUpdating}},
+	{id: "L-ERR-FIRMWARE", want: []event.Event{{Type: event.FirmwareUpdating}},
 		why: "spec B.9 [REC]: firmware updating is an event, with its payload kept opaque in the Message"},
 	{id: "L-ERR-INFRARED-ACTIVITY-BATTERY", eventsErr: true},
 	{id: "L-ERR-ARM-STATE", unknown: true, eventsErr: true},
@@ -90,61 +92,61 @@ var rows = []row{
 	{id: "L-ERR-ALARM-STATE", unknown: true, eventsErr: true},
 
 	// spec: F.2.
-	{id: "L-N-SENSOR", want: []Event{occupied(notified("", 100, "Hall"))}},
-	{id: "L-N-ARM", want: []Event{{Type: EventArmDisarm, State: ArmAway}}},
-	{id: "L-N-ALARMED", want: []Event{{Type: EventArmDisarm, State: Alarmed}}},
-	{id: "L-N-DOWA", want: []Event{notified(EventDoorOpenWhenArming, 21, "Hall")}},
-	{id: "L-N-SENSOR-ADDED", want: []Event{notified(EventSensorAdded, 3, "Test sensor")}},
+	{id: "L-N-SENSOR", want: []event.Event{occupied(notified("", 100, "Hall"))}},
+	{id: "L-N-ARM", want: []event.Event{{Type: event.ArmDisarm, State: event.ArmAway}}},
+	{id: "L-N-ALARMED", want: []event.Event{{Type: event.ArmDisarm, State: event.Alarmed}}},
+	{id: "L-N-DOWA", want: []event.Event{notified(event.DoorOpenWhenArming, 21, "Hall")}},
+	{id: "L-N-SENSOR-ADDED", want: []event.Event{notified(event.SensorAdded, 3, "Test sensor")}},
 	{id: "L-N-SENSOR-CHANGED",
 		why: "the reference's sensor_change(added=false) only feeds a waiting registration and has no user event (spec: B.3, B.8); DESIGN.md has no event for an update and action 2 is not a removal (spec: G.12), so no event"},
-	{id: "L-A-ARM-AWAY", want: []Event{with(panelAlert(EventArmDisarm, 1630876128), func(e *Event) { e.State = ArmAway })}},
-	{id: "L-A-WIFI-CONNECTED", want: []Event{panelAlert(EventWiFiConnected, 1)},
+	{id: "L-A-ARM-AWAY", want: []event.Event{with(panelAlert(event.ArmDisarm, 1630876128), func(e *event.Event) { e.State = event.ArmAway })}},
+	{id: "L-A-WIFI-CONNECTED", want: []event.Event{panelAlert(event.WiFiConnected, 1)},
 		why: "spec B.9 [REC]: Wi-Fi connected is an event; the reference accepts it without one"},
 	{id: "L-A-UNKNOWN-STATE-CHANGE", unknown: true},
-	{id: "L-A-DOOR-OPEN", want: []Event{
+	{id: "L-A-DOOR-OPEN", want: []event.Event{
 		occupied(sensorEvent("", 1631545189, 100, "Hall")),
-		sensorEvent(EventDoorOpen, 1631545189, 100, "Hall")}},
-	{id: "L-A-DOOR-CLOSE", want: []Event{
+		sensorEvent(event.DoorOpen, 1631545189, 100, "Hall")}},
+	{id: "L-A-DOOR-CLOSE", want: []event.Event{
 		vacated(sensorEvent("", 1631545189, 100, "Hall")),
-		sensorEvent(EventDoorClose, 1631545189, 100, "Hall")}},
-	{id: "L-A-DOORBELL", want: []Event{
+		sensorEvent(event.DoorClose, 1631545189, 100, "Hall")}},
+	{id: "L-A-DOORBELL", want: []event.Event{
 		occupied(sensorEvent("", 1655745021, 111, "Doorbell")),
-		sensorEvent(EventDoorOpen, 1655745021, 111, "Doorbell")}},
-	{id: "L-A-DOORBELL-1", want: []Event{
+		sensorEvent(event.DoorOpen, 1655745021, 111, "Doorbell")}},
+	{id: "L-A-DOORBELL-1", want: []event.Event{
 		occupied(sensorEvent("", 1, 111, "Doorbell")),
-		sensorEvent(EventDoorOpen, 1, 111, "Doorbell")}},
-	{id: "L-A-INFRARED-ACTIVITY", want: []Event{
+		sensorEvent(event.DoorOpen, 1, 111, "Doorbell")}},
+	{id: "L-A-INFRARED-ACTIVITY", want: []event.Event{
 		vacated(sensorEvent("", 1, 103, "Infrared")),
-		sensorEvent(EventDoorClose, 1, 103, "Infrared")}},
-	{id: "L-A-DEVICE-SOURCE-OPEN", want: []Event{
+		sensorEvent(event.DoorClose, 1, 103, "Infrared")}},
+	{id: "L-A-DEVICE-SOURCE-OPEN", want: []event.Event{
 		vacated(sensorEvent("", 1, 5, "X")),
-		sensorEvent(EventDoorClose, 1, 5, "X")}},
-	{id: "L-A-LOW-BATTERY", want: []Event{sensorEvent(EventLowBattery, 1719223959, 26, "Hall")}},
-	{id: "L-A-REMOTE-ARM-AWAY", want: []Event{
-		with(sensorEvent(EventRemoteButton, 1734176900, 11, "Remote"), func(e *Event) { e.Button = ButtonAway }),
+		sensorEvent(event.DoorClose, 1, 5, "X")}},
+	{id: "L-A-LOW-BATTERY", want: []event.Event{sensorEvent(event.LowBattery, 1719223959, 26, "Hall")}},
+	{id: "L-A-REMOTE-ARM-AWAY", want: []event.Event{
+		with(sensorEvent(event.RemoteButton, 1734176900, 11, "Remote"), func(e *event.Event) { e.Button = event.ButtonAway }),
 		occupied(sensorEvent("", 1734176900, 11, "Remote"))}},
-	{id: "L-A-RFID-CARD1", want: []Event{
-		with(sensorEvent(EventRFIDKeypad, 1734176900, 15, "Keypad-"), func(e *Event) { e.Keypad, e.Card = KeypadCard, 1 }),
+	{id: "L-A-RFID-CARD1", want: []event.Event{
+		with(sensorEvent(event.RFIDKeypad, 1734176900, 15, "Keypad-"), func(e *event.Event) { e.Keypad, e.Card = event.KeypadCard, 1 }),
 		occupied(sensorEvent("", 1734176900, 15, "Keypad-"))}},
-	{id: "L-A-RFID-LOWBAT", want: []Event{
-		with(sensorEvent(EventRFIDKeypad, 1734176900, 15, "Keypad-"), func(e *Event) { e.Keypad = KeypadLowBattery }),
-		sensorEvent(EventLowBattery, 1734176900, 15, "Keypad-")}},
-	{id: "L-A-ALARM", want: []Event{sensorEvent(EventAlarm, 1630876128, 11, "Hall")}},
-	{id: "L-A-ALARM-TAMPER", want: []Event{
-		sensorEvent(EventTamper, 1630876128, 11, "Hall"),
-		with(sensorEvent(EventAlarm, 1630876128, 11, "Hall"), func(e *Event) { e.Tamper = true })}},
-	{id: "L-A-ALARM-INFRARED-TAMPER", want: []Event{
-		sensorEvent(EventTamper, 1630876128, 100, "Hall"),
-		with(sensorEvent(EventAlarm, 1630876128, 100, "Hall"), func(e *Event) { e.Tamper = true })}},
-	{id: "L-A-ALARM-INFRARED-MOTION", want: []Event{sensorEvent(EventAlarm, 1630876128, 103, "Infrared")}},
-	{id: "L-A-ALARM-SOS-STATE", want: []Event{sensorEvent(EventAlarm, 1, 5, "X")}},
-	{id: "L-A-ALARM-GENERIC", want: []Event{sensorEvent(EventAlarm, 1, 5, "X")}},
-	{id: "L-A-HOST-SOS", want: []Event{
-		with(panelAlert(EventSOS, 1734175050), func(e *Event) { e.Index, e.Name, e.Host = 1, "Host SOS", true }),
-		with(panelAlert(EventAlarm, 1734175050), func(e *Event) { e.Index, e.Name = 1, "Host SOS" })}},
-	{id: "L-A-REMOTE-SOS", want: []Event{
-		sensorEvent(EventSOS, 1734177048, 1, "Remote"),
-		sensorEvent(EventAlarm, 1734177048, 1, "Remote"),
-		with(sensorEvent(EventRemoteButton, 1734177048, 1, "Remote"), func(e *Event) { e.Button = ButtonSOS }),
+	{id: "L-A-RFID-LOWBAT", want: []event.Event{
+		with(sensorEvent(event.RFIDKeypad, 1734176900, 15, "Keypad-"), func(e *event.Event) { e.Keypad = event.KeypadLowBattery }),
+		sensorEvent(event.LowBattery, 1734176900, 15, "Keypad-")}},
+	{id: "L-A-ALARM", want: []event.Event{sensorEvent(event.Alarm, 1630876128, 11, "Hall")}},
+	{id: "L-A-ALARM-TAMPER", want: []event.Event{
+		sensorEvent(event.Tamper, 1630876128, 11, "Hall"),
+		with(sensorEvent(event.Alarm, 1630876128, 11, "Hall"), func(e *event.Event) { e.Tamper = true })}},
+	{id: "L-A-ALARM-INFRARED-TAMPER", want: []event.Event{
+		sensorEvent(event.Tamper, 1630876128, 100, "Hall"),
+		with(sensorEvent(event.Alarm, 1630876128, 100, "Hall"), func(e *event.Event) { e.Tamper = true })}},
+	{id: "L-A-ALARM-INFRARED-MOTION", want: []event.Event{sensorEvent(event.Alarm, 1630876128, 103, "Infrared")}},
+	{id: "L-A-ALARM-SOS-STATE", want: []event.Event{sensorEvent(event.Alarm, 1, 5, "X")}},
+	{id: "L-A-ALARM-GENERIC", want: []event.Event{sensorEvent(event.Alarm, 1, 5, "X")}},
+	{id: "L-A-HOST-SOS", want: []event.Event{
+		with(panelAlert(event.SOS, 1734175050), func(e *event.Event) { e.Index, e.Name, e.Host = 1, "Host SOS", true }),
+		with(panelAlert(event.Alarm, 1734175050), func(e *event.Event) { e.Index, e.Name = 1, "Host SOS" })}},
+	{id: "L-A-REMOTE-SOS", want: []event.Event{
+		sensorEvent(event.SOS, 1734177048, 1, "Remote"),
+		sensorEvent(event.Alarm, 1734177048, 1, "Remote"),
+		with(sensorEvent(event.RemoteButton, 1734177048, 1, "Remote"), func(e *event.Event) { e.Button = event.ButtonSOS }),
 		occupied(sensorEvent("", 1734177048, 1, "Remote"))}},
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/google/go-cmp/cmp"
 )
@@ -111,7 +112,7 @@ func runVector(t *testing.T, v vector, r row) {
 
 // checkDiffers compares our outcome with the reference's, as the vector
 // gives it, and demands a row.why exactly where they differ.
-func checkDiffers(t *testing.T, v vector, r row, dropped bool, delivered []Event) {
+func checkDiffers(t *testing.T, v vector, r row, dropped bool, delivered []event.Event) {
 	t.Helper()
 	var differs []string
 	if v.drops() != dropped {
@@ -134,11 +135,11 @@ func checkDiffers(t *testing.T, v vector, r row, dropped bool, delivered []Event
 // intro), as the vectors' expect_protocol writes them: the inverse of the
 // B.3 expansion. Events the reference does not have (spec: B.9) show as
 // "extension(type)", so they count as a difference.
-func refView(evs []Event) []string {
+func refView(evs []event.Event) []string {
 	var out []string
 	for i := 0; i < len(evs); i++ {
 		e := evs[i]
-		next := func(types ...EventType) *Event {
+		next := func(types ...event.Type) *event.Event {
 			if i+1 < len(evs) && slices.Contains(types, evs[i+1].Type) {
 				i++
 				return &evs[i]
@@ -147,37 +148,37 @@ func refView(evs []Event) []string {
 		}
 		add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 		switch e.Type {
-		case EventArmDisarm:
-			add("armdisarm(%d)", map[ArmState]protocol.ArmState{ArmAway: 1, ArmHome: 2, Disarmed: 3, Alarmed: 4}[e.State])
-		case EventSensorActivity:
-			if d := next(EventDoorOpen, EventDoorClose); d != nil {
-				add("door_open_close(%d, %q, %t)", e.Index, e.Name, d.Type == EventDoorOpen)
+		case event.ArmDisarm:
+			add("armdisarm(%d)", map[event.ArmState]protocol.ArmState{event.ArmAway: 1, event.ArmHome: 2, event.Disarmed: 3, event.Alarmed: 4}[e.State])
+		case event.SensorActivity:
+			if d := next(event.DoorOpen, event.DoorClose); d != nil {
+				add("door_open_close(%d, %q, %t)", e.Index, e.Name, d.Type == event.DoorOpen)
 			} else {
 				add("sensor_activity(%d, %q)", e.Index, e.Name)
 			}
-		case EventDoorOpenWhenArming:
+		case event.DoorOpenWhenArming:
 			add("door_open_when_arming(%d, %q)", e.Index, e.Name)
-		case EventSensorAdded:
+		case event.SensorAdded:
 			add("sensor_change(%d, %q, added=true)", e.Index, e.Name)
-		case EventLowBattery:
+		case event.LowBattery:
 			add("low_battery(%d, %q)", e.Index, e.Name)
-		case EventRemoteButton:
-			next(EventSensorActivity)
+		case event.RemoteButton:
+			next(event.SensorActivity)
 			add("remote_button_press(%d, %q, %d)", e.Index, e.Name, slices.Index(buttons[:], e.Button))
-		case EventRFIDKeypad:
-			next(EventSensorActivity, EventLowBattery)
+		case event.RFIDKeypad:
+			next(event.SensorActivity, event.LowBattery)
 			k := slices.Index(keypads[:], e.Keypad) + e.Card
 			add("rfid_keypad(%d, %q, %d)", e.Index, e.Name, k)
-		case EventTamper:
-			a := next(EventAlarm)
+		case event.Tamper:
+			a := next(event.Alarm)
 			add("alarm(%d, %q, tampered=%t)", e.Index, e.Name, a != nil && a.Tamper)
-		case EventAlarm:
+		case event.Alarm:
 			add("alarm(%d, %q, tampered=%t)", e.Index, e.Name, e.Tamper)
-		case EventSOS:
-			next(EventAlarm)
+		case event.SOS:
+			next(event.Alarm)
 			if !e.Host {
-				next(EventRemoteButton)
-				next(EventSensorActivity)
+				next(event.RemoteButton)
+				next(event.SensorActivity)
 			}
 			add("sos(%d, %q, is_host=%t)", e.Index, e.Name, e.Host)
 		default:

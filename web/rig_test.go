@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -278,9 +279,9 @@ func (s *stream) until(t *testing.T, what string, ok func(sseMsg) bool) sseMsg {
 }
 
 // event decodes an "event" message.
-func event(t *testing.T, m sseMsg) notify.Event {
+func decodeEvent(t *testing.T, m sseMsg) event.Event {
 	t.Helper()
-	var ev notify.Event
+	var ev event.Event
 	if err := ev.UnmarshalJSON([]byte(m.data)); err != nil {
 		t.Fatalf("event %q: %v", m.data, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/event"
 )
 
 // The live streams. One goroutine per panel (the feed, run by Run) reads
@@ -198,7 +198,7 @@ func (s *Server) feed(ctx context.Context, p *panel) {
 }
 
 // eventMessage encodes ev and keeps it for the in-memory log.
-func (s *Server) eventMessage(p *panel, ev *notify.Event) []byte {
+func (s *Server) eventMessage(p *panel, ev *event.Event) []byte {
 	js := ev.AppendJSON(nil)
 	if s.recent != nil {
 		s.recent.add(recentEvent{panel: p.i, at: time.Now(), json: js})

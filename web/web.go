@@ -23,7 +23,7 @@
 //	GET  /api/events/stream?panel=                Server-Sent Events
 //
 // A panel is {"name","addr","pin_required","ready","state"} with state as
-// g90.State marshals it; an event is notify.Event.AppendJSON's object
+// g90.State marshals it; an event is event.Event.AppendJSON's object
 // (from the journal with its "seq"). The stream sends "state" messages
 // (a panel, at connect and whenever it changed) and "event" messages.
 // Commands answer {"ok":true}; errors are {"error":"…"} with 400 (bad

@@ -18,9 +18,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/journal"
-	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -123,12 +123,12 @@ func TestArmDisarm(t *testing.T) {
 	for _, c := range []struct {
 		path, body string
 		sim        protocol.ArmState
-		state      notify.ArmState
+		state      event.ArmState
 	}{
-		{"/api/panels/Home/arm", `{"mode":"away"}`, protocol.ArmAway, notify.ArmAway},
-		{"/api/panels/Home/disarm", ``, protocol.Disarmed, notify.Disarmed},
-		{"/api/panels/" + guid + "/arm", `{"mode":"home"}`, protocol.ArmHome, notify.ArmHome},
-		{"/api/panels/Home/disarm", `{}`, protocol.Disarmed, notify.Disarmed},
+		{"/api/panels/Home/arm", `{"mode":"away"}`, protocol.ArmAway, event.ArmAway},
+		{"/api/panels/Home/disarm", ``, protocol.Disarmed, event.Disarmed},
+		{"/api/panels/" + guid + "/arm", `{"mode":"home"}`, protocol.ArmHome, event.ArmHome},
+		{"/api/panels/Home/disarm", `{}`, protocol.Disarmed, event.Disarmed},
 	} {
 		status, out := r.do(t, "POST", c.path, c.body)
 		if status != 200 || out["ok"] != true {
@@ -324,9 +324,9 @@ func TestStream(t *testing.T) {
 		st.until(t, "door_open and the front door open", func(m sseMsg) bool {
 			switch m.event {
 			case "event":
-				if ev := event(t, m); ev.Type == notify.EventDoorOpen {
+				if ev := decodeEvent(t, m); ev.Type == event.DoorOpen {
 					opened = true
-					if ev.GUID != guid || ev.Name != "Front door" || ev.Source != notify.SourceLocal || ev.Seq == 0 {
+					if ev.GUID != guid || ev.Name != "Front door" || ev.Source != event.SourceLocal || ev.Seq == 0 {
 						t.Errorf("event %+v", ev)
 					}
 				}
@@ -400,7 +400,7 @@ func TestSlowClient(t *testing.T) {
 			t.Fatal("the stuck client was never dropped")
 		}
 		inject(t, r.sim, sim.Injection{Event: "door_open", Sensor: idx(1)})
-		fast.until(t, "door_open", func(m sseMsg) bool { return m.event == "event" && event(t, m).Type == notify.EventDoorOpen })
+		fast.until(t, "door_open", func(m sseMsg) bool { return m.event == "event" && decodeEvent(t, m).Type == event.DoorOpen })
 	}
 	if st := r.srv.Stats(); st.SlowClients != 1 || st.Clients != 1 || st.EventsDropped != 0 {
 		t.Errorf("stats %+v", st)
@@ -408,7 +408,7 @@ func TestSlowClient(t *testing.T) {
 	// The fast client goes on.
 	inject(t, r.sim, sim.Injection{Event: "door_open", Sensor: idx(2)})
 	fast.until(t, "door_open of the back door", func(m sseMsg) bool {
-		return m.event == "event" && event(t, m).Type == notify.EventDoorOpen && event(t, m).Index == 2
+		return m.event == "event" && decodeEvent(t, m).Type == event.DoorOpen && decodeEvent(t, m).Index == 2
 	})
 	// Unstuck, the dropped client's stream ends.
 	close(release)
@@ -450,7 +450,7 @@ func TestEventLogJournal(t *testing.T) {
 	}
 	defer j.Close()
 	for i, g := range []string{guid, "OTHERPANEL", guid, guid} {
-		ev := notify.Event{Type: notify.EventSensorActivity, Time: t0, GUID: g, Source: notify.SourceLocal, Sensor: true, Index: i, Name: "s", Occupied: true}
+		ev := event.Event{Type: event.SensorActivity, Time: t0, GUID: g, Source: event.SourceLocal, Sensor: true, Index: i, Name: "s", Occupied: true}
 		if _, err := j.Append(&ev); err != nil {
 			t.Fatal(err)
 		}

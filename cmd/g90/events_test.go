@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/journal"
-	"github.com/g90alarm/g90/notify"
 )
 
 // runCLI executes the CLI in-process without a panel.
@@ -40,11 +40,11 @@ func writeJournal(t *testing.T, path string, idle time.Duration) *journal.Journa
 	}
 	t.Cleanup(func() { j.Close() })
 	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	evs := []notify.Event{
-		{Type: notify.EventArmDisarm, Time: at, GUID: "PANEL-A", Source: notify.SourceLocal, State: notify.ArmAway},
-		{Type: notify.EventDoorOpen, Time: at, GUID: "PANEL-B", Source: notify.SourceCloud, Sensor: true, Index: 1, Name: "Front door", SensorType: "Door Sensor: WRDS01"},
-		{Type: notify.EventSensorActivity, Time: at, GUID: "PANEL-A", Source: notify.SourceLocal, Sensor: true, Index: 2, Name: "Hall", Occupied: true},
-		{Type: notify.EventAlarm, Time: at, GUID: "PANEL-A", Source: notify.SourceLocal, Sensor: true, Index: 2, Name: "Hall", Tamper: true},
+	evs := []event.Event{
+		{Type: event.ArmDisarm, Time: at, GUID: "PANEL-A", Source: event.SourceLocal, State: event.ArmAway},
+		{Type: event.DoorOpen, Time: at, GUID: "PANEL-B", Source: event.SourceCloud, Sensor: true, Index: 1, Name: "Front door", SensorType: "Door Sensor: WRDS01"},
+		{Type: event.SensorActivity, Time: at, GUID: "PANEL-A", Source: event.SourceLocal, Sensor: true, Index: 2, Name: "Hall", Occupied: true},
+		{Type: event.Alarm, Time: at, GUID: "PANEL-A", Source: event.SourceLocal, Sensor: true, Index: 2, Name: "Hall", Tamper: true},
 	}
 	for i := range evs {
 		if i == 2 {

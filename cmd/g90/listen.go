@@ -15,6 +15,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 )
 
@@ -135,7 +136,7 @@ func printEvents(ctx context.Context, out, status io.Writer, mon *g90.Monitor, a
 	ready := mon.Ready()
 loop:
 	for {
-		var ev notify.Event
+		var ev event.Event
 		select {
 		case <-ready:
 			ready = nil
@@ -186,7 +187,7 @@ loop:
 
 // appendEventText is the human line of an event:
 // time, source, type, the sensor, then the event's own fields.
-func appendEventText(b []byte, ev *notify.Event) []byte {
+func appendEventText(b []byte, ev *event.Event) []byte {
 	b = ev.Time.Local().AppendFormat(b, "2006-01-02 15:04:05")
 	b = append(b, "  "...)
 	b = append(b, ev.Source...)
@@ -211,17 +212,17 @@ func appendEventText(b []byte, ev *notify.Event) []byte {
 		b = append(b, ev.State...)
 	}
 	switch ev.Type {
-	case notify.EventSensorActivity:
+	case event.SensorActivity:
 		b = append(b, "  occupied="...)
 		b = strconv.AppendBool(b, ev.Occupied)
 		if ev.Reset {
 			b = append(b, " (auto reset)"...)
 		}
-	case notify.EventAlarm:
+	case event.Alarm:
 		if ev.Tamper {
 			b = append(b, "  tamper"...)
 		}
-	case notify.EventSOS:
+	case event.SOS:
 		if ev.Host {
 			b = append(b, "  from the panel"...)
 		}
@@ -233,7 +234,7 @@ func appendEventText(b []byte, ev *notify.Event) []byte {
 	if ev.Keypad != "" {
 		b = append(b, "  keypad="...)
 		b = append(b, ev.Keypad...)
-		if ev.Keypad == notify.KeypadCard {
+		if ev.Keypad == event.KeypadCard {
 			b = append(b, " card="...)
 			b = strconv.AppendInt(b, int64(ev.Card), 10)
 		}

@@ -1,4 +1,4 @@
-package notify
+package event
 
 import (
 	"bytes"
@@ -13,18 +13,18 @@ func TestEventJSONRoundTrip(t *testing.T) {
 	sensor := Event{Time: at, GUID: "GUID1", Source: SourceLocal, Sensor: true, Index: 3, Name: "Hall \"PIR\"\n", SensorType: "Motion: WRIR01"}
 	with := func(e Event, f func(*Event)) Event { f(&e); return e }
 	events := []Event{
-		{Type: EventArmDisarm, Time: at, GUID: "GUID1", Source: SourceCloud, State: ArmAway},
-		with(sensor, func(e *Event) { e.Type, e.Occupied = EventSensorActivity, true }),
-		with(sensor, func(e *Event) { e.Type, e.Reset = EventSensorActivity, true }),
-		with(sensor, func(e *Event) { e.Type = EventDoorOpen }),
-		with(sensor, func(e *Event) { e.Type, e.Tamper = EventAlarm, true }),
-		with(sensor, func(e *Event) { e.Type = EventSOS }),
-		{Type: EventSOS, Time: at, GUID: "G", Source: SourceLocal, Host: true},
-		with(sensor, func(e *Event) { e.Type, e.Button = EventRemoteButton, ButtonSOS }),
-		with(sensor, func(e *Event) { e.Type, e.Keypad, e.Card = EventRFIDKeypad, KeypadCard, 3 }),
-		with(sensor, func(e *Event) { e.Type, e.Keypad = EventRFIDKeypad, KeypadDisarm }),
-		{Type: EventDeviceAdded, Time: at, GUID: "G", Source: SourcePoll, Device: &DeviceRef{Index: 2, Node: 1, Name: "Relay ☃", Type: "Socket: JDQ"}},
-		{Type: EventACPowerFailure, Time: at, Source: SourceHistory},
+		{Type: ArmDisarm, Time: at, GUID: "GUID1", Source: SourceCloud, State: ArmAway},
+		with(sensor, func(e *Event) { e.Type, e.Occupied = SensorActivity, true }),
+		with(sensor, func(e *Event) { e.Type, e.Reset = SensorActivity, true }),
+		with(sensor, func(e *Event) { e.Type = DoorOpen }),
+		with(sensor, func(e *Event) { e.Type, e.Tamper = Alarm, true }),
+		with(sensor, func(e *Event) { e.Type = SOS }),
+		{Type: SOS, Time: at, GUID: "G", Source: SourceLocal, Host: true},
+		with(sensor, func(e *Event) { e.Type, e.Button = RemoteButton, ButtonSOS }),
+		with(sensor, func(e *Event) { e.Type, e.Keypad, e.Card = RFIDKeypad, KeypadCard, 3 }),
+		with(sensor, func(e *Event) { e.Type, e.Keypad = RFIDKeypad, KeypadDisarm }),
+		{Type: DeviceAdded, Time: at, GUID: "G", Source: SourcePoll, Device: &DeviceRef{Index: 2, Node: 1, Name: "Relay ☃", Type: "Socket: JDQ"}},
+		{Type: ACPowerFailure, Time: at, Source: SourceHistory},
 	}
 	for _, ev := range events {
 		b := ev.AppendJSON(nil)
@@ -44,7 +44,7 @@ func TestEventJSONRoundTrip(t *testing.T) {
 // A host SOS names no sensor in JSON, so its index and name are lost,
 // but the encoding is stable, its seq included.
 func TestEventJSONStable(t *testing.T) {
-	ev := Event{Type: EventAlarm, Time: time.Unix(1, 0).UTC(), GUID: "G", Index: 7, Name: "Host SOS", Seq: 9}
+	ev := Event{Type: Alarm, Time: time.Unix(1, 0).UTC(), GUID: "G", Index: 7, Name: "Host SOS", Seq: 9}
 	b := ev.AppendJSON(nil)
 	if !bytes.HasSuffix(b, []byte(`,"seq":9}`)) {
 		t.Fatalf("%s: seq is not the last key", b)
@@ -77,10 +77,10 @@ func TestEventJSONErrors(t *testing.T) {
 func FuzzEventJSON(f *testing.F) {
 	at := time.Date(2026, 11, 21, 8, 30, 15, 5, time.UTC)
 	for _, ev := range []Event{
-		{Type: EventArmDisarm, Time: at, GUID: "G", Source: SourceLocal, State: Alarmed},
-		{Type: EventRFIDKeypad, Time: at, Sensor: true, Index: 1, Name: "K\u00fcche", Keypad: KeypadCard, Card: 4},
-		{Type: EventDeviceRemoved, Time: at, Device: &DeviceRef{Index: 1, Node: 2, Name: "R", Type: "T"}},
-		{Type: EventRelaySwitched, Time: at, Source: SourceCommand, Device: &DeviceRef{Index: 1, Node: 0, Name: "Garden", Type: "Socket: S07"}, On: true},
+		{Type: ArmDisarm, Time: at, GUID: "G", Source: SourceLocal, State: Alarmed},
+		{Type: RFIDKeypad, Time: at, Sensor: true, Index: 1, Name: "K\u00fcche", Keypad: KeypadCard, Card: 4},
+		{Type: DeviceRemoved, Time: at, Device: &DeviceRef{Index: 1, Node: 2, Name: "R", Type: "T"}},
+		{Type: RelaySwitched, Time: at, Source: SourceCommand, Device: &DeviceRef{Index: 1, Node: 0, Name: "Garden", Type: "Socket: S07"}, On: true},
 	} {
 		f.Add(ev.AppendJSON(nil))
 	}
