@@ -62,6 +62,13 @@ type MonitorConfig struct {
 	// once a second) when they change and read at start; "" keeps them
 	// in memory only.
 	StateFile string
+	// Raw delivers every report of a happening as its own event, as the
+	// reference does (spec: B.10 [REF]): a notification and its alert,
+	// the local and the cloud link, a history entry of an alert seen
+	// live. By default they are merged into one event whose Sources
+	// names every source that reported it (see merge.go). For
+	// debugging and `g90 listen --raw`.
+	Raw bool
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -70,11 +77,14 @@ type MonitorConfig struct {
 
 // MonitorStats counts what a Monitor has done.
 type MonitorStats struct {
-	Messages      uint64 // taken from the sources
-	Dropped       uint64 // lost because the tracker's queue was full (local notifications), or the monitor stopped (cloud, history)
-	WrongDevice   uint64 // alerts with another panel's GUID (spec: A.7.2)
-	Unknown       uint64 // decoded but not routable (spec: A.7.3)
-	Events        uint64 // events produced, before any consumer's queue
+	Messages    uint64 // taken from the sources
+	Dropped     uint64 // lost because the tracker's queue was full (local notifications), or the monitor stopped (cloud, history)
+	WrongDevice uint64 // alerts with another panel's GUID (spec: A.7.2)
+	Unknown     uint64 // decoded but not routable (spec: A.7.3)
+	Events      uint64 // events produced, before any consumer's queue
+	// Merged counts the reports merged into an earlier event of the
+	// same happening (one per source), instead of being delivered again.
+	Merged        map[event.Source]uint64
 	Refreshes     uint64 // reads of the panel's state and lists
 	RefreshErrors uint64 // reads that failed
 }
@@ -112,8 +122,15 @@ type Monitor struct {
 	evbuf     []event.Event
 	outbuf    []event.Event // the tracker's goroutine only, like pending
 	pending   []event.Event // delivered under mu, published after
-	timer     *time.Timer
-	armedAt   time.Time // when timer fires, or zero
+	merge     merger
+	// recents are the merger's slots of the pending events (index into
+	// pending), filled in by publish; updates are the events whose
+	// Sources a merged report grew, for the subscribers that take them.
+	recents      []pendingRecent
+	updates      []event.Event
+	stateChanged bool // a read was applied: a state-only delivery is due
+	timer        *time.Timer
+	armedAt      time.Time // when timer fires, or zero
 
 	// sendMu is held while events are sent to the subscribers, so that
 	// Close never closes a channel during a send.
@@ -134,6 +151,12 @@ type Monitor struct {
 
 	// counters of MonitorStats
 	messages, dropped, wrongDevice, unknown, events, refreshes, refreshErrors atomic.Uint64
+}
+
+// pendingRecent ties a pending event to its merger slot.
+type pendingRecent struct {
+	i int
+	r *recentEvent
 }
 
 type item struct {
@@ -344,20 +367,53 @@ func (m *Monitor) handle(it item) {
 	if it.src == event.SourceHistory {
 		now = m.cfg.Now()
 	}
+	ch := channelOf(it.src, msg.Code)
+	var panelTime int64
+	if msg.Code == protocol.CodeAlert {
+		panelTime = msg.Alert.UnixTime
+	}
 	out := m.outbuf[:0]
 	for i := range evs {
 		ev := &evs[i]
-		ev.Source = it.src
+		ev.Source, ev.Sources = it.src, event.SourcesOf(it.src)
 		if ev.Time.IsZero() {
 			ev.Time = it.at
+		}
+		if !m.cfg.Raw && m.merged(ev, ch, now, panelTime, it.src) {
+			continue
 		}
 		if ev.Type == event.SensorAdded {
 			m.announced[ev.Index] = true
 		}
 		out = m.t.apply(out, ev, now)
+		if !m.cfg.Raw && ch != 0 {
+			// The tracker appends the event last.
+			m.recents = append(m.recents, pendingRecent{len(out) - 1, m.merge.add(ev, ch, now, panelTime)})
+		}
 	}
 	m.deliver(out)
 	m.armTimer()
+}
+
+// merged reports whether ev, a report through ch, repeats a recent event;
+// it then merges into that one (issue 16.1, merge.go): its channel and,
+// when new, its source are added, and the event with its grown Sources
+// goes to the subscribers that take updates. m.mu is held.
+func (m *Monitor) merged(ev *event.Event, ch channel, now time.Time, panelTime int64, src event.Source) bool {
+	r := m.merge.match(ev, ch, now, panelTime)
+	if r == nil {
+		return false
+	}
+	r.channels |= ch
+	if r.panelTime == 0 {
+		r.panelTime = panelTime
+	}
+	m.merge.count(src)
+	if !r.ev.Sources.Has(src) && r.ev.Seq != 0 {
+		r.ev.Sources = r.ev.Sources.With(src)
+		m.updates = append(m.updates, r.ev)
+	}
+	return true
 }
 
 // deliver hands evs, the changes the tracker made, to publish, which
@@ -369,25 +425,56 @@ func (m *Monitor) deliver(evs []event.Event) {
 }
 
 // publish numbers the delivered events and sends them to every
-// subscriber, then keeps the buffer for reuse. The tracker's goroutine
-// calls it after each step.
+// subscriber, then keeps the buffer for reuse; a state subscriber gets
+// each with the state they produced, the updates of merged events and,
+// after a read that gave no event, the state alone. The tracker's
+// goroutine calls it after each step.
 func (m *Monitor) publish() {
-	evs := m.pending
-	m.pending = nil
-	if len(evs) == 0 {
+	evs, updates := m.pending, m.updates
+	m.pending, m.updates = nil, m.updates[:0]
+	stateOnly := m.stateChanged && len(evs) == 0
+	m.stateChanged = false
+	if len(evs) == 0 && len(updates) == 0 && !stateOnly {
 		return
 	}
-	m.dirty = true
+	if len(evs) > 0 {
+		m.dirty = true
+	}
 	for i := range evs {
 		evs[i].Seq = m.nextSeq(evs[i].GUID)
 	}
+	for _, pr := range m.recents {
+		pr.r.ev = evs[pr.i]
+	}
+	clear(m.recents)
+	m.recents = m.recents[:0]
 	m.mu.Lock()
 	subs := append(m.pubSubs[:0], m.subs...)
+	var st *State
+	for _, s := range subs {
+		if s.d != nil {
+			snap := m.stateLocked()
+			st = &snap
+			break
+		}
+	}
 	m.mu.Unlock()
 	m.sendMu.Lock()
 	for _, s := range subs {
+		if s.d == nil {
+			for i := range evs {
+				send(s, s.c, evs[i], &evs[i])
+			}
+			continue
+		}
 		for i := range evs {
-			s.send(&evs[i])
+			send(s, s.d, Delivery{Event: evs[i], State: st}, &evs[i])
+		}
+		for i := range updates {
+			send(s, s.d, Delivery{Event: updates[i], State: st, Update: true}, &updates[i])
+		}
+		if stateOnly {
+			send(s, s.d, Delivery{State: st}, nil)
 		}
 	}
 	m.sendMu.Unlock()
@@ -581,6 +668,7 @@ func (m *Monitor) apply(r loadResult) {
 		}
 	}
 	m.deliver(out)
+	m.stateChanged = true
 	m.armTimer()
 	select {
 	case <-m.ready:
@@ -609,11 +697,18 @@ func armStateOf(s protocol.ArmState) (event.ArmState, bool) {
 	return "", false
 }
 
-// State returns a snapshot of the panel's state.
+// State returns a snapshot of the panel's state. A consumer that takes
+// events should not call it after each one: SubscribeState delivers
+// every event with the state it produced.
 func (m *Monitor) State() State {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stateLocked()
+}
+
+// stateLocked is State with m.mu held.
+func (m *Monitor) stateLocked() State {
 	s := m.t.snapshot()
-	m.mu.Unlock()
 	s.LastPacket = map[event.Source]time.Time{}
 	for i, src := range sources {
 		if ns := m.lastPacket[i].Load(); ns != 0 {
@@ -637,7 +732,19 @@ func (m *Monitor) Stats() MonitorStats {
 		Messages: m.messages.Load(), Dropped: m.dropped.Load(), WrongDevice: m.wrongDevice.Load(),
 		Unknown: m.unknown.Load(), Events: m.events.Load(),
 		Refreshes: m.refreshes.Load(), RefreshErrors: m.refreshErrors.Load(),
+		Merged: m.mergedCounts(),
 	}
+}
+
+// mergedCounts returns the merger's counters per source.
+func (m *Monitor) mergedCounts() map[event.Source]uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[event.Source]uint64, len(sourceSlots))
+	for i, src := range sourceSlots {
+		out[src] = m.merge.merged[i]
+	}
+	return out
 }
 
 var sources = [...]event.Source{event.SourceLocal, event.SourceCloud, event.SourceHistory}
@@ -666,11 +773,43 @@ func (m *Monitor) Subscribe(consumer string, size int) *Subscription {
 	if size <= 0 {
 		size = 256
 	}
-	s := &Subscription{m: m, consumer: consumer, c: make(chan event.Event, size), done: make(chan struct{})}
+	return m.subscribe(&Subscription{m: m, consumer: consumer, c: make(chan event.Event, size), done: make(chan struct{})})
+}
+
+// Delivery is what a state subscription receives (SubscribeState).
+type Delivery struct {
+	// Event is the event; its Type is "" in a state-only delivery.
+	Event event.Event
+	// State is the panel's state once the message that brought the
+	// event was applied: consumers need not call Monitor.State. It is
+	// shared by every subscriber and must not be modified.
+	State *State
+	// Update marks an event delivered before (the same Seq) whose
+	// Sources grew: a later report of the same happening came through
+	// another source and was merged into it (issue 16.1). A journal
+	// stores the new Sources; a consumer that acts on events ignores it.
+	Update bool
+}
+
+// SubscribeState is Subscribe for a consumer that keeps the panel's
+// state: every Delivery carries the state its event produced, updates of
+// merged events come too, and a read of the panel (at start, at each
+// Poll, after Refresh) that gave no event delivers the state alone
+// (Event.Type ""). The first delivery after the first read has the
+// GUID, host info and lists (unless the panel did not answer). Events
+// returns nil for it; read Deliveries.
+func (m *Monitor) SubscribeState(consumer string, size int) *Subscription {
+	if size <= 0 {
+		size = 256
+	}
+	return m.subscribe(&Subscription{m: m, consumer: consumer, d: make(chan Delivery, size), done: make(chan struct{})})
+}
+
+func (m *Monitor) subscribe(s *Subscription) *Subscription {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ended {
-		close(s.c)
+		s.closeChan()
 		s.closed = true
 		return s
 	}
@@ -694,7 +833,7 @@ func (m *Monitor) Consumers() []ConsumerStats {
 	defer m.mu.Unlock()
 	out := make([]ConsumerStats, len(m.subs))
 	for i, s := range m.subs {
-		out[i] = ConsumerStats{Consumer: s.consumer, Queued: len(s.c), Capacity: cap(s.c), Dropped: s.dropped.Load(), Stalled: s.stalled.Load()}
+		out[i] = ConsumerStats{Consumer: s.consumer, Queued: s.queued(), Capacity: s.capacity(), Dropped: s.dropped.Load(), Stalled: s.stalled.Load()}
 	}
 	return out
 }
@@ -709,7 +848,7 @@ func (m *Monitor) close() {
 	for _, s := range m.subs {
 		s.closed = true
 		close(s.done)
-		close(s.c)
+		s.closeChan()
 	}
 	m.subs = nil
 	m.timer.Stop()
@@ -726,16 +865,43 @@ func (m *Monitor) close() {
 type Subscription struct {
 	m        *Monitor
 	consumer string
-	c        chan event.Event
-	done     chan struct{} // closed by Close: stop waiting to send
-	closed   bool          // guarded by m.mu
-	stalled  atomic.Bool   // written by the sender only
+	c        chan event.Event // Subscribe's
+	d        chan Delivery    // SubscribeState's
+	done     chan struct{}    // closed by Close: stop waiting to send
+	closed   bool             // guarded by m.mu
+	stalled  atomic.Bool      // written by the sender only
 	dropped  atomic.Uint64
 }
 
 // Events returns the channel the events arrive on. It is closed when the
-// subscription ends.
+// subscription ends; nil for a SubscribeState subscription.
 func (s *Subscription) Events() <-chan event.Event { return s.c }
+
+// Deliveries returns the channel of a SubscribeState subscription; it is
+// closed when the subscription ends. nil for a Subscribe subscription.
+func (s *Subscription) Deliveries() <-chan Delivery { return s.d }
+
+func (s *Subscription) closeChan() {
+	if s.d != nil {
+		close(s.d)
+	} else {
+		close(s.c)
+	}
+}
+
+func (s *Subscription) queued() int {
+	if s.d != nil {
+		return len(s.d)
+	}
+	return len(s.c)
+}
+
+func (s *Subscription) capacity() int {
+	if s.d != nil {
+		return cap(s.d)
+	}
+	return cap(s.c)
+}
 
 // Dropped returns how many events this subscriber lost while stalled.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
@@ -761,20 +927,21 @@ func (s *Subscription) Close() {
 	// The sender sees done and lets go of sendMu; then no send is under
 	// way and none will start.
 	m.sendMu.Lock()
-	close(s.c)
+	s.closeChan()
 	m.sendMu.Unlock()
 }
 
-// send queues ev, waiting for room up to the stall timeout, or drops it
-// while the subscriber is stalled. The tracker's goroutine calls it with
-// m.sendMu held.
-func (s *Subscription) send(ev *event.Event) {
+// send queues v on c, s's channel, waiting for room up to the stall
+// timeout, or drops it while the subscriber is stalled; ev is v's event
+// for the log, or nil. The tracker's goroutine calls it with m.sendMu
+// held.
+func send[T any](s *Subscription, c chan T, v T, ev *event.Event) {
 	m := s.m
 	// The common case first: room in the queue. A send after Close
 	// is harmless: the channel is closed only under sendMu.
 	select {
-	case s.c <- *ev:
-		if s.stalled.Load() && len(s.c) <= cap(s.c)/2 {
+	case c <- v:
+		if s.stalled.Load() && len(c) <= cap(c)/2 {
 			s.stalled.Store(false)
 			m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
 		}
@@ -794,7 +961,7 @@ func (s *Subscription) send(ev *event.Event) {
 	defer m.stall.Stop()
 	select {
 	case <-s.done:
-	case s.c <- *ev:
+	case c <- v:
 	case <-m.stall.C:
 		s.stalled.Store(true)
 		m.log.Error("consumer took no event for too long: its events are dropped (counted) until it catches up", "consumer", s.consumer, "waited", m.cfg.StallTimeout)
@@ -805,6 +972,11 @@ func (s *Subscription) send(ev *event.Event) {
 // drop counts an event lost to a stalled subscriber.
 func (s *Subscription) drop(ev *event.Event) {
 	if n := s.dropped.Add(1); isPowerOfTwo(n) {
-		s.m.log.Warn("stalled consumer: event dropped", "consumer", s.consumer, "event", ev.Type, "seq", ev.Seq, "dropped", n)
+		var typ event.Type
+		var seq uint64
+		if ev != nil {
+			typ, seq = ev.Type, ev.Seq
+		}
+		s.m.log.Warn("stalled consumer: event dropped", "consumer", s.consumer, "event", typ, "seq", seq, "dropped", n)
 	}
 }

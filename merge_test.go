@@ -1,0 +1,233 @@
+package g90
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/notify"
+)
+
+// The captured datagrams of spec: F (local-vectors.yaml L-N-SENSOR,
+// L-A-DOOR-OPEN, L-A-DOOR-CLOSE, L-N-ARM, L-A-ARM-AWAY), for the
+// simulator's front door (index 1) and GUID. A cloud connection carries
+// the same messages (spec: D.10.1, D.5.7): notify.FromCloud makes the
+// same notify.Message of them, which is what a cloud source hands over.
+const (
+	capDoorNotification = `[170,[5,[1,"Front door"]]]`
+	capDoorOpenAlert    = `[208,[4,1,1,1,"Front door","SIMPANEL0001",1631545189,0,[""]]]`
+	capDoorCloseAlert   = `[208,[4,1,1,0,"Front door","SIMPANEL0001",1631545189,0,[""]]]`
+	capArmNotification  = `[170,[1,[1]]]`
+	capArmAlert         = `[208,[2,4,0,0,"","SIMPANEL0001",1630876128,0,[""]]]`
+)
+
+func captured(t *testing.T, text string) notify.Message {
+	t.Helper()
+	m, err := notify.Decode([]byte(text + "\x00"))
+	if err != nil {
+		t.Fatalf("%s: %v", text, err)
+	}
+	return m
+}
+
+// historyOf is the history entry the panel logs for an alert: the alert
+// without its GUID (spec: C.2).
+func historyOf(t *testing.T, text string) notify.Message {
+	m := captured(t, text)
+	m.Alert.GUID = ""
+	return m
+}
+
+// feedReports hands the messages to the monitor as their sources would, in order.
+func feedReports(r *rig, msgs ...report) {
+	for _, m := range msgs {
+		r.mon.Message(m.m, m.src, time.Now())
+	}
+}
+
+type report struct {
+	m   notify.Message
+	src event.Source
+}
+
+// deliveries reads n deliveries with an event, skipping state-only ones.
+func deliveries(t *testing.T, sub *Subscription, n int) []Delivery {
+	t.Helper()
+	var out []Delivery
+	for len(out) < n {
+		select {
+		case d, ok := <-sub.Deliveries():
+			if !ok {
+				t.Fatal("subscription closed")
+			}
+			if d.Event.Type != "" {
+				out = append(out, d)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d deliveries, want %d", len(out), n)
+		}
+	}
+	return out
+}
+
+// quiet fails if sub gets another event within a while: nothing was
+// delivered twice.
+func quiet(t *testing.T, r *rig, sub *Subscription) {
+	t.Helper()
+	// A marker through the same pipeline: once it is out, everything fed
+	// before it is too.
+	r.mon.Message(captured(t, `[170,[6,[9,"marker"]]]`), event.SourceLocal, time.Now())
+	for {
+		d := deliveries(t, sub, 1)[0]
+		if d.Event.Type == event.DoorOpenWhenArming && d.Event.Index == 9 {
+			return
+		}
+		if !d.Update {
+			t.Fatalf("an extra event: %s sources %v", summary(d.Event), d.Event.Sources.List())
+		}
+	}
+}
+
+func summaries(ds []Delivery) string {
+	var s []string
+	for _, d := range ds {
+		x := summary(d.Event)
+		if d.Update {
+			x = "update " + x
+		}
+		for _, src := range d.Event.Sources.List() {
+			x += " +" + string(src)
+		}
+		s = append(s, x)
+	}
+	return strings.Join(s, "; ")
+}
+
+// A door opening reported as a notification and an alert, over the local
+// link and the cloud, and then replayed from history is one
+// sensor_activity and one door_open, whose sources grow as the reports
+// come; the tracker sees each once.
+func TestMergeOneHappening(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	sub := r.mon.SubscribeState("test", 64)
+	feedReports(r,
+		report{captured(t, capDoorNotification), event.SourceLocal},
+		report{captured(t, capDoorOpenAlert), event.SourceLocal},
+		report{captured(t, capDoorNotification), event.SourceCloud},
+		report{captured(t, capDoorOpenAlert), event.SourceCloud},
+		report{historyOf(t, capDoorOpenAlert), event.SourceHistory},
+	)
+	got := summaries(deliveries(t, sub, 5))
+	want := `sensor_activity 1 "Front door" occupied=true +local; ` +
+		`door_open 1 "Front door" +local; ` +
+		`update sensor_activity 1 "Front door" occupied=true +local +cloud; ` +
+		`update door_open 1 "Front door" +local +cloud; ` +
+		// The history entry names the door opening only: a sensor_activity
+		// from the history's door alert merges into the same event.
+		`update sensor_activity 1 "Front door" occupied=true +local +cloud +history`
+	if got != want {
+		t.Fatalf("deliveries\n%s\nwant\n%s", got, want)
+	}
+	// The history alert gives a door_open too.
+	d := deliveries(t, sub, 1)[0]
+	if !d.Update || d.Event.Type != event.DoorOpen || !d.Event.Sources.Has(event.SourceHistory) {
+		t.Fatalf("then %s", summaries([]Delivery{d}))
+	}
+	quiet(t, r, sub)
+	st := r.mon.Stats()
+	if st.Merged[event.SourceLocal] != 1 || st.Merged[event.SourceCloud] != 3 || st.Merged[event.SourceHistory] != 2 {
+		t.Fatalf("merged %v", st.Merged)
+	}
+	if d.State == nil || !d.State.Sensors[0].Occupied {
+		t.Fatalf("the delivery's state does not have the door open: %+v", d.State)
+	}
+}
+
+// Two real happenings in a row stay apart however fast they come: door
+// open, closed, open (each a notification and an alert) is three door
+// events, and a history entry with another panel time is not merged.
+func TestMergeKeepsRepeats(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	sub := r.mon.SubscribeState("test", 64)
+	feedReports(r,
+		report{captured(t, capDoorNotification), event.SourceLocal},
+		report{captured(t, capDoorOpenAlert), event.SourceLocal},
+		report{captured(t, capDoorCloseAlert), event.SourceLocal},
+		report{captured(t, capDoorNotification), event.SourceLocal},
+		report{captured(t, capDoorOpenAlert), event.SourceLocal},
+	)
+	got := summaries(deliveries(t, sub, 6))
+	want := `sensor_activity 1 "Front door" occupied=true +local; door_open 1 "Front door" +local; ` +
+		`sensor_activity 1 "Front door" occupied=false +local; door_close 1 "Front door" +local; ` +
+		`sensor_activity 1 "Front door" occupied=true +local; door_open 1 "Front door" +local`
+	if got != want {
+		t.Fatalf("deliveries\n%s\nwant\n%s", got, want)
+	}
+	// An older opening from history (another panel time) is its own.
+	older := historyOf(t, capDoorOpenAlert)
+	older.Alert.UnixTime -= 60
+	feedReports(r, report{older, event.SourceHistory})
+	if got := summaries(deliveries(t, sub, 2)); got != `sensor_activity 1 "Front door" occupied=true +history; door_open 1 "Front door" +history` {
+		t.Fatalf("history entry: %s", got)
+	}
+	quiet(t, r, sub)
+}
+
+// An arming is one arm_disarm; a plain subscriber (the journal's kind)
+// gets no updates; Raw gives every report, as the reference does.
+func TestMergeArmAndRaw(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	feedReports(r,
+		report{captured(t, capArmNotification), event.SourceLocal},
+		report{captured(t, capArmAlert), event.SourceLocal},
+		report{captured(t, capArmAlert), event.SourceCloud},
+	)
+	expect(t, r.sub, `arm_disarm away`)
+	r.mon.Message(captured(t, `[170,[6,[9,"marker"]]]`), event.SourceLocal, time.Now())
+	expect(t, r.sub, `door_open_when_arming 9 "marker"`)
+
+	raw := startRig(t, MonitorConfig{Raw: true}, notify.ListenerConfig{})
+	feedReports(raw,
+		report{captured(t, capDoorNotification), event.SourceLocal},
+		report{captured(t, capDoorOpenAlert), event.SourceLocal},
+	)
+	evs := expect(t, raw.sub, `sensor_activity 1 "Front door" occupied=true`, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
+	if evs[0].Sources != event.SourcesOf(event.SourceLocal) {
+		t.Fatalf("sources %v", evs[0].Sources.List())
+	}
+}
+
+// The window: a live report later than mergeWindow is a new happening.
+func TestMergeWindow(t *testing.T) {
+	var g merger
+	ev := event.Event{Type: event.DoorOpen, Sensor: true, Index: 1}
+	t0 := time.Unix(1_700_000_000, 0)
+	r := g.add(&ev, chLocalNotification, t0, 0)
+	if g.match(&ev, chLocalAlert, t0.Add(mergeWindow), 1631545189) != r {
+		t.Fatal("an alert within the window did not merge")
+	}
+	if g.match(&ev, chLocalAlert, t0.Add(mergeWindow+time.Millisecond), 1631545189) != nil {
+		t.Fatal("an alert after the window merged")
+	}
+	if g.match(&ev, chLocalNotification, t0, 0) != nil {
+		t.Fatal("a second notification merged: it is a second happening")
+	}
+	other := ev
+	other.Index = 2
+	if g.match(&other, chLocalAlert, t0, 0) != nil {
+		t.Fatal("another sensor's event merged")
+	}
+	// History needs the panel time of an alert already merged.
+	if g.match(&ev, chHistory, t0.Add(time.Second), 1631545189) != nil {
+		t.Fatal("history merged into an event no alert reported")
+	}
+	r.channels |= chLocalAlert
+	r.panelTime = 1631545189
+	if g.match(&ev, chHistory, t0.Add(historyWindow), 1631545190) != r {
+		t.Fatal("history of the alert did not merge")
+	}
+	if g.match(&ev, chHistory, t0.Add(historyWindow+time.Second), 1631545189) != nil {
+		t.Fatal("history after its window merged")
+	}
+}
