@@ -108,6 +108,7 @@ type Monitor struct {
 	stopped chan struct{} // closed when the tracker's loop has ended
 	ready   chan struct{} // closed when the first read is applied
 	refresh chan struct{} // capacity 1: requests coalesce
+	rereads atomic.Uint32 // what the pending refresh reads (ReadSet)
 	loaded  chan loadResult
 	running atomic.Bool
 
@@ -519,19 +520,47 @@ func (m *Monitor) missed(index int, name string) {
 	m.requestRefresh()
 }
 
-func (m *Monitor) requestRefresh() {
+func (m *Monitor) requestRefresh() { m.Reread(ReadAll) }
+
+// Refresh asks the monitor to read the panel's state and lists again; it
+// returns at once. Changes are reported as events. Reread reads less.
+func (m *Monitor) Refresh() { m.requestRefresh() }
+
+// ReadSet says what a read of the panel reads (Monitor.Reread).
+type ReadSet uint32
+
+// What Reread can read.
+const (
+	ReadInfo    ReadSet = 1 << iota // host info (GUID, versions, signal)
+	ReadStatus                      // arm state; reachability
+	ReadAlerts                      // alert flags
+	ReadSensors                     // the sensor list
+	ReadDevices                     // the device list
+	ReadAll     = ReadInfo | ReadStatus | ReadAlerts | ReadSensors | ReadDevices
+)
+
+// Reread asks the monitor to read what is in set again, and returns at
+// once: after a command, what the command can change (a sensor's
+// update: ReadSensors), not everything. Requests made before the read
+// starts coalesce. Changes are reported as events and in the state.
+func (m *Monitor) Reread(set ReadSet) {
+	for {
+		old := m.rereads.Load()
+		if m.rereads.CompareAndSwap(old, old|uint32(set)) {
+			break
+		}
+	}
 	select {
 	case m.refresh <- struct{}{}:
 	default: // one is pending already
 	}
 }
 
-// Refresh asks the monitor to read the panel's state and lists again; it
-// returns at once. Changes are reported as events.
-func (m *Monitor) Refresh() { m.requestRefresh() }
-
-// loadResult is one read of the panel's state; nil fields failed.
+// loadResult is one read of the panel's state; nil fields failed or
+// were not read (set).
 type loadResult struct {
+	set     ReadSet
+	info    *protocol.HostInfo
 	guid    *string
 	status  *protocol.HostStatus
 	flags   *protocol.AlertFlags
@@ -549,8 +578,9 @@ func (m *Monitor) load(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
+	set := ReadAll
 	for {
-		r := m.read(ctx)
+		r := m.read(ctx, set)
 		select {
 		case m.loaded <- r:
 		case <-ctx.Done():
@@ -560,44 +590,66 @@ func (m *Monitor) load(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-m.refresh:
+			set = ReadSet(m.rereads.Swap(0))
+			if set == 0 {
+				set = ReadAll
+			}
 		case <-tick:
+			set = ReadAll
 		}
 	}
 }
 
 // read reads what the tracker needs from the panel; each failure is
 // logged and leaves its field nil.
-func (m *Monitor) read(ctx context.Context) loadResult {
+func (m *Monitor) read(ctx context.Context, set ReadSet) loadResult {
 	m.refreshes.Add(1)
-	var r loadResult
+	r := loadResult{set: set}
 	fail := func(what string, err error) {
 		if ctx.Err() == nil {
 			m.refreshErrors.Add(1)
 			m.log.Warn("monitor: read failed", "what", what, "err", err)
 		}
 	}
-	if info, err := m.p.Info(ctx); err != nil {
-		fail("host info", err)
-	} else {
-		r.guid = &info.GUID
+	// The GUID names the panel's events: until it is known, every read
+	// reads it.
+	m.mu.Lock()
+	noGUID := m.t.st.GUID == ""
+	m.mu.Unlock()
+	if set&ReadInfo != 0 || noGUID {
+		if info, err := m.p.Info(ctx); err != nil {
+			fail("host info", err)
+		} else {
+			r.info, r.guid = &info, &info.GUID
+		}
 	}
-	if st, err := m.p.Status(ctx); err != nil {
-		fail("host status", err)
-	} else {
-		r.status = &st
+	if set&ReadStatus != 0 {
+		if st, err := m.p.Status(ctx); err != nil {
+			fail("host status", err)
+		} else {
+			r.status = &st
+		}
 	}
-	if ac, err := m.p.AlertConfig(ctx); err != nil {
-		fail("alert flags", err)
-	} else {
-		r.flags = &ac.Flags
+	if set&ReadAlerts != 0 {
+		if ac, err := m.p.AlertConfig(ctx); err != nil {
+			fail("alert flags", err)
+		} else {
+			r.flags = &ac.Flags
+		}
 	}
-	r.sensors, r.sensErr = m.p.Sensors(ctx)
-	if r.sensErr != nil {
-		fail("sensors", r.sensErr)
+	errSkipped := errors.New("not read")
+	r.sensErr, r.devErr = errSkipped, errSkipped
+	if set&ReadSensors != 0 {
+		r.sensors, r.sensErr = m.p.Sensors(ctx)
+		if r.sensErr != nil {
+			fail("sensors", r.sensErr)
+		}
 	}
-	r.devices, r.devErr = m.p.Devices(ctx)
-	if r.devErr != nil {
-		fail("devices", r.devErr)
+	if set&ReadDevices != 0 {
+		r.devices, r.devErr = m.p.Devices(ctx)
+		if r.devErr != nil {
+			fail("devices", r.devErr)
+		}
 	}
 	return r
 }
@@ -612,12 +664,21 @@ func (m *Monitor) apply(r loadResult) {
 	if r.guid != nil && strings.TrimSpace(*r.guid) != "" {
 		st.GUID = *r.guid
 	}
+	if r.info != nil {
+		st.Info = r.info
+	}
 	if r.flags != nil {
 		f := *r.flags
 		st.AlertFlags = &f
 	}
-	st.Reachable = r.status != nil
-	if st.Reachable {
+	// Reachability is the status read's; a read without it is as
+	// reachable as any answer says.
+	if r.set&ReadStatus != 0 {
+		st.Reachable = r.status != nil
+	} else if r.info != nil || r.sensErr == nil || r.devErr == nil {
+		st.Reachable = true
+	}
+	if r.status != nil || (r.set&ReadStatus == 0 && st.Reachable) {
 		st.LastRead = now
 	}
 	out := m.outbuf[:0]

@@ -26,8 +26,17 @@ type State struct {
 	// AlertFlags are the panel's alert configuration flags (command 117),
 	// read at start and at each refresh; nil while never read.
 	AlertFlags *protocol.AlertFlags `json:"alert_flags,omitempty"`
+	// Info is the panel's host info (command 206: versions, signal
+	// levels, network), from the last read; nil while never read. Shared
+	// by the snapshots of one read: read-only.
+	Info *protocol.HostInfo `json:"info,omitempty"`
 	// Sensors are the panel's sensors with the state events gave them.
 	Sensors []SensorState `json:"sensors"`
+	// SensorRecords and DeviceRecords are the lists as last read from
+	// the panel (flags, alert modes, protocols: what a consumer needs to
+	// change a peripheral), shared by every snapshot: read-only.
+	SensorRecords []*peripheral.Sensor `json:"-"`
+	DeviceRecords []*peripheral.Device `json:"-"`
 	// Devices are the panel's relays, sockets and sirens, one entry per
 	// node.
 	Devices []DeviceRef `json:"devices"`
@@ -281,7 +290,7 @@ func (t *tracker) setSensors(out []event.Event, list []*peripheral.Sensor, first
 			}
 		}
 	}
-	t.st.Sensors = next
+	t.st.Sensors, t.st.SensorRecords = next, slices.Clip(list)
 	return out
 }
 
@@ -308,7 +317,7 @@ func (t *tracker) setDevices(out []event.Event, list []*peripheral.Device, first
 			}
 		}
 	}
-	t.st.Devices = next
+	t.st.Devices, t.st.DeviceRecords = next, slices.Clip(list)
 	return out
 }
 

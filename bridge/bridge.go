@@ -28,6 +28,7 @@ import (
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/mqttlink"
+	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/pinguard"
 )
 
@@ -50,10 +51,6 @@ type Config struct {
 	// AvailabilityCheck is how often a panel's reachability is looked
 	// at; 0 means 1 s.
 	AvailabilityCheck time.Duration
-	// DiagnosticsPoll is how often the panel's host info (signal levels,
-	// battery voltage, Wi-Fi and GSM status) is read for the diagnostic
-	// entities; 0 means 30 s, the reference's polling period.
-	DiagnosticsPoll time.Duration
 	// ConfigPoll is how often the configuration and the sensor and
 	// device records behind the config entities are read again, so that
 	// changes made elsewhere show; 0 means 10 min. They are also read at
@@ -235,9 +232,6 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.AvailabilityCheck <= 0 {
 		cfg.AvailabilityCheck = time.Second
 	}
-	if cfg.DiagnosticsPoll <= 0 {
-		cfg.DiagnosticsPoll = 30 * time.Second
-	}
 	if cfg.ConfigPoll <= 0 {
 		cfg.ConfigPoll = 10 * time.Minute
 	}
@@ -275,7 +269,7 @@ func New(cfg Config) (*Bridge, error) {
 			pc.Name = "Alarm panel"
 		}
 		b.panels = append(b.panels, &panel{
-			b: b, cfg: pc, sub: pc.Monitor.Subscribe("mqtt", 1<<14),
+			b: b, cfg: pc, sub: pc.Monitor.SubscribeState("mqtt", 1<<14),
 			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
 			smsSync: make(chan struct{}, 1),
 			pub:     map[string]string{}, vals: newValues(),
@@ -423,20 +417,29 @@ func (b *Bridge) received(topic string, payload []byte, retained bool) {
 // run publishes the panel's discovery, states and events, and runs its
 // worker.
 func (p *panel) run(ctx context.Context) {
-	// The GUID names the topics: wait for the first read of the panel.
-	tick := time.NewTicker(50 * time.Millisecond)
+	// The GUID names the topics: wait for a delivery of the Monitor
+	// that has it (the first read of the panel delivers one). What comes
+	// before goes out after.
+	var early []g90.Delivery
 	var st g90.State
-	for st = p.cfg.Monitor.State(); st.GUID == "" || st.LastRead.IsZero(); st = p.cfg.Monitor.State() {
+	for st.GUID == "" || st.LastRead.IsZero() {
 		select {
 		case <-ctx.Done():
-			tick.Stop()
 			return
-		case <-tick.C:
+		case d, ok := <-p.sub.Deliveries():
+			if !ok {
+				return
+			}
+			if d.Event.Type != "" {
+				early = append(early, d)
+			}
+			st = *d.State
 		}
 	}
-	tick.Stop()
 	p.mu.Lock()
 	p.t = topics{prefix: p.b.cfg.TopicPrefix, discovery: p.b.cfg.DiscoveryPrefix, guid: st.GUID}
+	p.st = st
+	p.fromState(&st)
 	p.mu.Unlock()
 	p.b.byGUID.Store(st.GUID, p)
 	if p.cfg.PIN.Required() && !p.b.cfg.AllowConfigChanges {
@@ -446,7 +449,10 @@ func (p *panel) run(ctx context.Context) {
 	// The settings first, so that the first discovery has every entity:
 	// one without some would remove them from Home Assistant.
 	p.load(ctx, loadAll)
-	p.publishAll(p.cfg.Monitor.State(), false)
+	p.publishAll(st, false)
+	for i := range early {
+		p.event(&early[i])
+	}
 	// A restored "SMS alert when armed" applies to the present state.
 	p.requestSMSSync()
 
@@ -463,19 +469,18 @@ func (p *panel) run(ctx context.Context) {
 		case <-ctx.Done():
 			p.drain()
 			return
-		case ev, ok := <-p.sub.Events():
+		case d, ok := <-p.sub.Deliveries():
 			if !ok {
 				return
 			}
-			p.event(&ev)
+			p.event(&d)
 		case <-p.republic:
-			p.publishAll(p.cfg.Monitor.State(), true)
+			p.publishAll(p.lastState(), true)
 			p.requestLoad(loadAll)
 		case <-avail.C:
-			// Every sensor: a change the Monitor learns by polling
-			// (a rename in the vendor's app) comes with no event.
-			// Only what changed goes out.
-			p.publishStates(p.cfg.Monitor.State(), allSensors)
+			// The entities that change with time alone (a conflict
+			// that is over), from the last state delivered.
+			p.publishStates(p.lastState(), noSensor)
 		}
 	}
 }
@@ -487,36 +492,56 @@ func (p *panel) run(ctx context.Context) {
 func (p *panel) drain() {
 	for {
 		select {
-		case ev, ok := <-p.sub.Events():
+		case d, ok := <-p.sub.Deliveries():
 			if !ok {
 				return
 			}
-			p.event(&ev)
+			p.event(&d)
 		default:
 			return
 		}
 	}
 }
 
-// event publishes one event on the event topic, with the Monitor's seq,
-// and the states it changed.
-func (p *panel) event(ev *event.Event) {
+// event publishes one delivery of the Monitor: the event on the event
+// topic, with the Monitor's seq, and the states it changed, from the
+// state delivered with it. An update of a merged event (its Sources
+// grew) is not an event again; a state-only delivery (a read of the
+// panel) publishes every state that changed.
+func (p *panel) event(d *g90.Delivery) {
+	st := *d.State
+	ev := &d.Event
+	if d.Update {
+		return
+	}
+	p.mu.Lock()
+	if p.fromState(&st) {
+		// A new read: its records are behind the config and diagnostic
+		// entities.
+		p.st = st
+		p.discoveryLocked(&st, false)
+		p.entityStatesLocked(false)
+	}
+	p.mu.Unlock()
+	if ev.Type == "" {
+		p.publishStates(st, allSensors)
+		return
+	}
 	b := ev.AppendJSON(make([]byte, 0, 256))
 	p.b.events.Add(1)
 	p.b.publish(p.t.event(), b, false)
 	p.press(ev)
 	switch ev.Type {
 	case event.SensorAdded, event.SensorRemoved, event.DeviceAdded, event.DeviceRemoved:
-		st := p.cfg.Monitor.State()
+		// The state has the lists with the change and their records.
 		p.mu.Lock()
 		p.discoveryLocked(&st, false)
 		p.states(st, allSensors)
+		p.entityStatesLocked(false)
 		p.mu.Unlock()
-		// The records behind the new one's config entities.
-		p.requestLoad(loadLists)
 	case event.ArmDisarm:
 		// Disarming clears every sensor's tamper and open-when-arming.
-		p.publishStates(p.cfg.Monitor.State(), allSensors)
+		p.publishStates(st, allSensors)
 		p.requestSMSSync()
 	default:
 		// Only the event's sensor can have changed (and the alarm).
@@ -524,8 +549,51 @@ func (p *panel) event(ev *event.Event) {
 		if ev.Sensor {
 			only = ev.Index
 		}
-		p.publishStates(p.cfg.Monitor.State(), only)
+		p.publishStates(st, only)
 	}
+}
+
+// lastState returns the state the Monitor delivered last.
+func (p *panel) lastState() g90.State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.st
+}
+
+// fromState takes the host info and the peripheral records of a state
+// the Monitor delivered, when they are a new read, and reports whether
+// they were. The Monitor reads them; the bridge does not (issue 16.3).
+// p.mu is held.
+func (p *panel) fromState(st *g90.State) bool {
+	changed := false
+	if st.Info != nil && st.Info != p.vals.info {
+		p.vals.info = st.Info
+		p.vals.recs[sectionInfo] = st.Info
+		changed = true
+	}
+	if st.SensorRecords != nil && !sameList(st.SensorRecords, p.vals.sensorList) {
+		p.vals.sensorList = st.SensorRecords
+		p.vals.sensors = map[int]*peripheral.Sensor{}
+		for _, s := range st.SensorRecords {
+			p.vals.sensors[s.Index()] = s
+		}
+		changed = true
+	}
+	if st.DeviceRecords != nil && !sameList(st.DeviceRecords, p.vals.deviceList) {
+		p.vals.deviceList = st.DeviceRecords
+		p.vals.devices = map[int]*peripheral.Device{}
+		for _, d := range st.DeviceRecords {
+			p.vals.devices[d.Index()] = d
+		}
+		changed = true
+	}
+	return changed
+}
+
+// sameList reports whether a and b are the same read: the Monitor's
+// lists are shared, never changed, and a new read is a new slice.
+func sameList[T any](a, b []*T) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0])
 }
 
 // Sensor selections of publishStates.
@@ -623,8 +691,6 @@ func (p *panel) retain(topic, payload string, force bool) {
 func (p *panel) worker(ctx context.Context) {
 	p.life = ctx
 	defer p.bg.Wait()
-	diag := time.NewTicker(p.b.cfg.DiagnosticsPoll)
-	defer diag.Stop()
 	conf := time.NewTicker(p.b.cfg.ConfigPoll)
 	defer conf.Stop()
 	for {
@@ -639,8 +705,6 @@ func (p *panel) worker(ctx context.Context) {
 			if err := p.syncSMS(ctx); err != nil && ctx.Err() == nil {
 				p.b.log.Error("cannot set the SMS push alert flag to follow the arm state", "panel", p.t.guid, "err", err)
 			}
-		case <-diag.C:
-			p.load(ctx, loadInfo)
 		case <-conf.C:
 			p.load(ctx, loadAll)
 		}

@@ -33,8 +33,8 @@ func (p *panel) command(ctx context.Context, c command) {
 		rejected("unknown command")
 		return
 	}
-	st := p.cfg.Monitor.State()
 	p.mu.Lock()
+	st := p.st
 	present := false
 	for _, v := range p.views(&st) {
 		if v.tg.scope == tg.scope && v.tg.index == tg.index {
@@ -156,10 +156,9 @@ func (p *panel) route(topic string) (*entity, target, bool) {
 
 // republish publishes row e's state for tg again, even if unchanged.
 func (p *panel) republish(e *entity, tg target) {
-	st := p.cfg.Monitor.State()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.st = st
+	st := p.st
 	for _, v := range p.views(&st) {
 		if v.tg.scope == tg.scope && v.tg.index == tg.index {
 			p.entityState(e, v, true)

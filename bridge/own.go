@@ -105,7 +105,7 @@ func (p *panel) requestSMSSync() {
 // Nothing is sent when the flag is as wanted already.
 func (p *panel) syncSMS(ctx context.Context) error {
 	var want int
-	switch p.cfg.Monitor.State().Arm {
+	switch p.lastState().Arm {
 	case event.ArmAway, event.ArmHome, event.Alarmed:
 		want = 1
 	case event.Disarmed:

@@ -93,20 +93,29 @@ func TestHistorySwitch(t *testing.T) {
 		_, ok := r.mon.State().LastPacket[event.SourceHistory]
 		return ok
 	})
-	// Replayed history: an event with source history.
-	sub := r.mon.Subscribe("test", 64)
+	// Replayed history beside working notifications: the door opening
+	// the history replays is merged into the live one (issue 16.1): an
+	// update that adds "history" to its sources, never an event again.
+	sub := r.mon.SubscribeState("test", 64)
 	defer sub.Close()
 	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(20 * time.Second)
+	opens := 0
 	for seen := false; !seen; {
 		select {
-		case ev := <-sub.Events():
-			seen = ev.Source == event.SourceHistory
+		case d := <-sub.Deliveries():
+			if d.Event.Type == event.DoorOpen && !d.Update {
+				opens++
+			}
+			seen = d.Update && d.Event.Type == event.DoorOpen && d.Event.Sources.Has(event.SourceHistory)
 		case <-deadline:
-			t.Fatal("no event from the history")
+			t.Fatal("the history's report was not merged into the live event")
 		}
+	}
+	if opens != 1 {
+		t.Fatalf("%d door_open events, want 1", opens)
 	}
 	r.w.Publish(t, base+keyHistory+"/set", "OFF")
 	r.w.WaitFor(t, base+keyHistory, mqtttest.Is("OFF"))

@@ -76,7 +76,13 @@ func (p *panel) register(kind peripheral.Kind) error {
 			return
 		}
 		p.b.log.Info("registered a new peripheral", "panel", p.t.guid, "kind", what, "index", index, "name", name)
-		p.cfg.Monitor.Refresh()
+		// Its list only: the Monitor delivers the addition with the
+		// new records.
+		if kind == peripheral.KindDevice {
+			p.cfg.Monitor.Reread(g90.ReadDevices)
+		} else {
+			p.cfg.Monitor.Reread(g90.ReadSensors)
+		}
 	})
 	return nil
 }

@@ -345,7 +345,7 @@ func (alarmSrc) set(ctx context.Context, p *panel, _ target, val value) error {
 	p.mu.Lock()
 	p.retain(p.t.alarm(), state, false)
 	p.mu.Unlock()
-	p.cfg.Monitor.Refresh()
+	p.cfg.Monitor.Reread(g90.ReadStatus)
 	return nil
 }
 
@@ -529,7 +529,7 @@ func (s actionSrc) set(ctx context.Context, p *panel, tg target, _ value) error 
 	case actionReboot:
 		return p.cfg.Panel.Reboot(ctx, g90.ModuleAll)
 	case actionRefresh:
-		p.cfg.Monitor.Refresh()
+		p.cfg.Monitor.Refresh() // the host info, state and lists
 		p.requestLoad(loadRefresh)
 		return nil
 	}

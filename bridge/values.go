@@ -37,6 +37,11 @@ type values struct {
 	reg              regStatus
 	// own holds the bridge's own switches by key (own.go).
 	own map[string]bool
+	// info, sensorList and deviceList are the Monitor's reads last
+	// taken (panel.fromState).
+	info       *protocol.HostInfo
+	sensorList []*peripheral.Sensor
+	deviceList []*peripheral.Device
 }
 
 func newValues() values {
@@ -65,16 +70,13 @@ func (v *values) resetNew(k peripheral.Kind) {
 type loadKind int
 
 const (
-	// loadAll: host info, the configuration (the Panel's cache serves
-	// what is fresh), the lists. SIA and CID unless their read failed.
+	// loadAll: the configuration (the Panel's cache serves what is
+	// fresh); SIA and CID unless their read failed. The host info and
+	// the lists are the Monitor's: they come with its deliveries.
 	loadAll loadKind = iota
 	// loadRefresh: loadAll with the caches dropped, SIA and CID
-	// included.
+	// included, and the Monitor asked to read everything again.
 	loadRefresh
-	// loadLists: the sensor and device lists.
-	loadLists
-	// loadInfo: the host info.
-	loadInfo
 	// loadAlerts: the alert flags.
 	loadAlerts
 )
@@ -104,13 +106,6 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 			got[g90.SectionAlerts] = r
 		}
 	}
-	if k != loadLists && k != loadAlerts {
-		if info, err := pn.Info(ctx); err != nil {
-			errs = append(errs, err)
-		} else {
-			got[sectionInfo] = &info
-		}
-	}
 	if k == loadAll || k == loadRefresh {
 		p.mu.Lock()
 		skip := maps.Clone(p.vals.failed)
@@ -133,28 +128,16 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 			}
 		}
 	}
-	var sensors []*peripheral.Sensor
-	var devices []*peripheral.Device
-	var sensErr, devErr error
-	lists := k == loadAll || k == loadRefresh || k == loadLists
-	if lists {
-		if sensors, sensErr = pn.Sensors(ctx); sensErr != nil {
-			errs = append(errs, sensErr)
-		}
-		if devices, devErr = pn.Devices(ctx); devErr != nil {
-			errs = append(errs, devErr)
-		}
-	}
 	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
-		if k == loadInfo || k == loadAlerts {
+		if k == loadAlerts {
 			p.b.log.Debug("cannot read the panel's host info", "panel", p.t.guid, "err", err)
 		} else {
 			p.b.log.Warn("cannot read all of the panel's settings", "panel", p.t.guid, "err", err)
 		}
 	}
-	st := p.cfg.Monitor.State()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	st := p.st
 	for s, r := range got {
 		p.vals.recs[s] = r
 		delete(p.vals.failed, s)
@@ -162,18 +145,6 @@ func (p *panel) load(ctx context.Context, k loadKind) {
 	for s := range failed {
 		if p.vals.recs[s] == nil {
 			p.vals.failed[s] = true
-		}
-	}
-	if lists && sensErr == nil {
-		p.vals.sensors = map[int]*peripheral.Sensor{}
-		for _, s := range sensors {
-			p.vals.sensors[s.Index()] = s
-		}
-	}
-	if lists && devErr == nil {
-		p.vals.devices = map[int]*peripheral.Device{}
-		for _, d := range devices {
-			p.vals.devices[d.Index()] = d
 		}
 	}
 	p.discoveryLocked(&st, false)
@@ -232,7 +203,8 @@ func (p *panel) updatePeripheral(ctx context.Context, tg target, c g90.Periphera
 		return err
 	})
 	if err == nil {
-		p.cfg.Monitor.Refresh() // its names and enabled flags
+		// Its names and enabled flags: only the list the change is in.
+		p.cfg.Monitor.Reread(rereadOf(tg))
 	}
 	return err
 }
@@ -263,9 +235,9 @@ func (p *panel) withRecord(ctx context.Context, tg target, op func(*peripheral.S
 // keepPeripheral stores a record the panel now holds, or forgets the
 // target's when both are nil, and publishes what changed.
 func (p *panel) keepPeripheral(tg target, s *peripheral.Sensor, d *peripheral.Device) {
-	st := p.cfg.Monitor.State()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	st := p.st
 	switch {
 	case s != nil:
 		p.vals.sensors[tg.index] = s
@@ -303,8 +275,8 @@ func (p *panel) delete(ctx context.Context, tg target) error {
 	if err != nil {
 		return err
 	}
-	st := p.cfg.Monitor.State()
 	p.mu.Lock()
+	st := p.st
 	p.vals.deleted[target{scope: tg.scope, index: tg.index}] = true
 	if tg.scope == ScopeRelay {
 		delete(p.vals.devices, tg.index)
@@ -313,6 +285,15 @@ func (p *panel) delete(ctx context.Context, tg target) error {
 	}
 	p.discoveryLocked(&st, false)
 	p.mu.Unlock()
-	p.cfg.Monitor.Refresh()
+	p.cfg.Monitor.Reread(rereadOf(tg))
 	return nil
+}
+
+// rereadOf is what the Monitor reads again after a change to tg: its
+// list only.
+func rereadOf(tg target) g90.ReadSet {
+	if tg.scope == ScopeRelay {
+		return g90.ReadDevices
+	}
+	return g90.ReadSensors
 }
