@@ -54,7 +54,7 @@ type panelView struct {
 func (p *panel) view() panelView {
 	return panelView{
 		Name: p.cfg.Name, Addr: p.cfg.Panel.Addr(), PINRequired: p.cfg.PIN.Required(),
-		Ready: p.ready(), State: p.cfg.Monitor.State(),
+		Ready: p.ready(), State: p.state(),
 	}
 }
 
@@ -145,7 +145,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p *panel) {
 	}
 	index, node, on := at[0], at[1], *req.On
 	// Only relays the panel listed: a wrong number sends nothing.
-	if !slices.ContainsFunc(p.cfg.Monitor.State().Devices, func(d g90.DeviceRef) bool { return d.Index == index && d.Node == node }) {
+	if !slices.ContainsFunc(p.state().Devices, func(d g90.DeviceRef) bool { return d.Index == index && d.Node == node }) {
 		s.refuse(w, r, p, http.StatusNotFound, fmt.Sprintf("panel %q has no relay %d:%d (refresh if it was just added)", p.cfg.Name, index, node))
 		return
 	}
@@ -290,7 +290,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	} else {
 		jq := journal.Query{Since: since}
 		if p != nil {
-			if jq.Panel = p.cfg.Monitor.State().GUID; jq.Panel == "" {
+			if jq.Panel = p.state().GUID; jq.Panel == "" {
 				// Its GUID is not known yet, so neither are its events.
 				writeJSON(w, http.StatusOK, ordered())
 				return

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
 )
 
@@ -158,7 +159,7 @@ const maxBatch = 64
 func (s *Server) feed(ctx context.Context, p *panel) {
 	tick := time.NewTicker(s.cfg.StateInterval)
 	defer tick.Stop()
-	events := p.sub.Events()
+	events := p.sub.Deliveries()
 	var batch [][]byte
 	for {
 		select {
@@ -168,21 +169,21 @@ func (s *Server) feed(ctx context.Context, p *panel) {
 			s.hub.mu.Lock()
 			s.sendState(p)
 			s.hub.mu.Unlock()
-		case ev, ok := <-events:
+		case d, ok := <-events:
 			if !ok {
-				events = nil // the monitor has stopped; its state may still be read
+				events = nil // the monitor has stopped; its last state stays
 				continue
 			}
-			batch = append(batch[:0], s.eventMessage(p, &ev))
+			batch = s.deliveryMessage(batch[:0], p, &d)
 		more:
 			for len(batch) < maxBatch {
 				select {
-				case ev, ok := <-events:
+				case d, ok := <-events:
 					if !ok {
 						events = nil
 						break more
 					}
-					batch = append(batch, s.eventMessage(p, &ev))
+					batch = s.deliveryMessage(batch, p, &d)
 				default:
 					break more
 				}
@@ -197,14 +198,32 @@ func (s *Server) feed(ctx context.Context, p *panel) {
 	}
 }
 
-// eventMessage encodes ev and keeps it for the in-memory log.
-func (s *Server) eventMessage(p *panel, ev *event.Event) []byte {
+// deliveryMessage keeps the state of one delivery of the Monitor and
+// appends its message to batch: an "event", an "update" of an event
+// whose sources grew (the browser replaces its line), or none for a
+// state alone (the state follows every batch).
+func (s *Server) deliveryMessage(batch [][]byte, p *panel, d *g90.Delivery) [][]byte {
+	if d.State != nil {
+		p.st.Store(d.State)
+	}
+	switch {
+	case d.Event.Type == "":
+		return batch
+	case d.Update:
+		return append(batch, s.eventMessage(p, &d.Event, "update"))
+	}
+	return append(batch, s.eventMessage(p, &d.Event, "event"))
+}
+
+// eventMessage encodes ev as an SSE message of kind and keeps it for the
+// in-memory log.
+func (s *Server) eventMessage(p *panel, ev *event.Event, kind string) []byte {
 	js := ev.AppendJSON(nil)
 	if s.recent != nil {
-		s.recent.add(recentEvent{panel: p.i, at: time.Now(), json: js})
+		s.recent.add(recentEvent{panel: p.i, at: time.Now(), json: js, update: kind == "update", seq: ev.Seq})
 	}
 	msg := make([]byte, 0, len(js)+32)
-	msg = append(msg, "event: event\ndata: "...)
+	msg = append(msg, "event: "+kind+"\ndata: "...)
 	msg = append(msg, js...)
 	return append(msg, "\n\n"...)
 }

@@ -152,6 +152,17 @@ type panel struct {
 	// last is the state message every stream client got last; guarded
 	// by hub.mu.
 	last []byte
+	// st is the state the Monitor delivered last (issue 16.3: the web UI
+	// never pulls State); nil before the first.
+	st atomic.Pointer[g90.State]
+}
+
+// state returns the state the Monitor delivered last, or a zero one.
+func (p *panel) state() g90.State {
+	if st := p.st.Load(); st != nil {
+		return *st
+	}
+	return g90.State{}
 }
 
 // New checks cfg and subscribes to the panels' events, so that none is
@@ -212,7 +223,7 @@ func New(cfg Config) (*Server, error) {
 	// Subscribe last: nothing above can fail afterwards and leave a
 	// subscription nobody closes.
 	for _, p := range s.panels {
-		p.sub = p.cfg.Monitor.Subscribe("web", subscriptionSize)
+		p.sub = p.cfg.Monitor.SubscribeState("web", subscriptionSize)
 	}
 	return s, nil
 }
@@ -281,7 +292,7 @@ func (s *Server) lookup(key string) *panel {
 		}
 	}
 	for _, p := range s.panels {
-		if g := p.cfg.Monitor.State().GUID; g != "" && g == key {
+		if g := p.state().GUID; g != "" && g == key {
 			return p
 		}
 	}
@@ -307,9 +318,11 @@ type ring struct {
 }
 
 type recentEvent struct {
-	panel int
-	at    time.Time // arrival
-	json  []byte
+	panel  int
+	at     time.Time // arrival
+	json   []byte
+	seq    uint64
+	update bool // replaces the event with its seq (its sources grew)
 }
 
 func newRing(n int) *ring { return &ring{buf: make([]recentEvent, n)} }
@@ -317,6 +330,14 @@ func newRing(n int) *ring { return &ring{buf: make([]recentEvent, n)} }
 func (r *ring) add(e recentEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if e.update {
+		for i := range r.buf {
+			if o := &r.buf[i]; o.json != nil && o.panel == e.panel && o.seq == e.seq {
+				o.json = e.json
+			}
+		}
+		return
+	}
 	r.buf[r.next] = e
 	r.next++
 	if r.next == len(r.buf) {

@@ -171,9 +171,26 @@ function logRow(ev) {
   const tr = el('tr');
   const panel = el('td', names.get(ev.panel) || ev.panel || '?', 'panel');
   panel.dataset.guid = ev.panel || '';
+  tr.dataset.key = (ev.panel || '') + '/' + (ev.seq || '');
   tr.append(el('td', new Date(ev.time).toLocaleString()), panel,
-    el('td', ev.type), el('td', details(ev)), el('td', ev.source, 'muted'));
+    el('td', ev.type), el('td', details(ev)), el('td', (ev.sources || [ev.source]).join(' + '), 'muted'));
   return tr;
+}
+
+// updateEvent shows the grown sources of an event already in the log: a
+// later report of the same happening was merged into it.
+function updateEvent(ev) {
+  if (pending) {
+    pending.push(ev);
+    return;
+  }
+  const key = (ev.panel || '') + '/' + (ev.seq || '');
+  for (const tr of $('#events').children) {
+    if (tr.dataset.key === key) {
+      tr.replaceWith(logRow(ev));
+      return;
+    }
+  }
 }
 
 function addEvent(ev) {
@@ -189,9 +206,7 @@ function addEvent(ev) {
 // eventKey identifies an event whether it came from the journal (with
 // its "seq") or live: both are the same JSON object otherwise.
 function eventKey(ev) {
-  const c = Object.assign({}, ev);
-  delete c.seq;
-  return JSON.stringify(c);
+  return (ev.panel || '') + '/' + ev.seq;
 }
 
 // loadLog reads the log while the stream runs: live events that came
@@ -206,8 +221,10 @@ async function loadLog() {
   } catch (err) {
     failed = err;
   }
-  const seen = new Set(events.map(eventKey));
-  const all = events.concat(pending.filter(ev => !seen.has(eventKey(ev)))).slice(-MAX_LOG);
+  // An update (the same seq again) replaces the event it updates.
+  const byKey = new Map(events.map(ev => [eventKey(ev), ev]));
+  for (const ev of pending) byKey.set(eventKey(ev), ev);
+  const all = [...byKey.values()].slice(-MAX_LOG);
   pending = null;
   const rows = all.reverse().map(logRow);
   if (failed) {
@@ -241,6 +258,7 @@ function connect() {
   });
   es.addEventListener('state', e => render(JSON.parse(e.data)));
   es.addEventListener('event', e => addEvent(JSON.parse(e.data)));
+  es.addEventListener('update', e => updateEvent(JSON.parse(e.data)));
 }
 
 connect();
