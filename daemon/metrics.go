@@ -246,6 +246,7 @@ var panelDescs = []desc{
 	{"g90_panel_reads_total", "Reads of the panel's state and lists (start, polls, refreshes).", nil},
 	{"g90_panel_read_errors_total", "Reads of the panel's state and lists that failed.", nil},
 	{"g90_events_total", "Events delivered, by type and source.", []string{"type", "source"}},
+	{"g90_events_merged_total", "Reports of a happening merged into the event an earlier report gave (a notification and its alert, the cloud beside the local link, history of an alert seen live), by the source of the merged report.", []string{"source"}},
 	{"g90_subscriber_queue_depth", "Events waiting in a consumer's queue.", []string{"consumer"}},
 	{"g90_subscriber_queue_capacity", "Capacity of a consumer's queue.", []string{"consumer"}},
 	{"g90_subscriber_dropped_total", "Events a consumer lost while it was stalled (took nothing from its full queue for the stall timeout).", []string{"consumer"}},
@@ -296,6 +297,9 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 	counter("g90_monitor_dropped_total", ms.Dropped)
 	counter("g90_monitor_wrong_device_total", ms.WrongDevice)
 	counter("g90_monitor_unknown_total", ms.Unknown)
+	for _, src := range []event.Source{event.SourceLocal, event.SourceCloud, event.SourceHistory} {
+		counter("g90_events_merged_total", ms.Merged[src], string(src))
+	}
 	counter("g90_panel_reads_total", ms.Refreshes)
 	counter("g90_panel_read_errors_total", ms.RefreshErrors)
 	n, capacity := mon.QueueDepth()

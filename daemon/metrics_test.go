@@ -134,8 +134,8 @@ func TestMetrics(t *testing.T) {
 	eventually.True(t, "the door_open event in the metrics", func() bool {
 		got = scrape(t, url)
 		return got[`g90_events_total{panel="home",source="local",type="door_open"}`] == 1 &&
-			got[`g90_events_total{panel="home",source="local",type="sensor_activity"}`] == 2 &&
-			got[`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`] == 2
+			got[`g90_events_total{panel="home",source="local",type="sensor_activity"}`] == 1 &&
+			got[`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`] == 1
 	})
 	cs, ms, ls := p.Client().Stats(), mon.Stats(), l.Stats()
 	guid := mon.State().GUID
@@ -153,6 +153,9 @@ func TestMetrics(t *testing.T) {
 		`g90_monitor_messages_total{panel="home"}`:                                                  2,
 		`g90_monitor_dropped_total{panel="home"}`:                                                   0,
 		`g90_monitor_unknown_total{panel="home"}`:                                                   0,
+		`g90_events_merged_total{panel="home",source="local"}`:                                      1, // the alert's sensor_activity, merged into the notification's
+		`g90_events_merged_total{panel="home",source="cloud"}`:                                      0,
+		`g90_events_merged_total{panel="home",source="history"}`:                                    0,
 		`g90_monitor_wrong_device_total{panel="home"}`:                                              0,
 		`g90_monitor_queue_depth{panel="home"}`:                                                     0,
 		`g90_monitor_queue_capacity{panel="home"}`:                                                  4096,
@@ -162,7 +165,7 @@ func TestMetrics(t *testing.T) {
 		`g90_subscriber_queue_depth{consumer="metrics",panel="home"}`:                               0,
 		`g90_subscriber_stalled{consumer="metrics",panel="home"}`:                                   0,
 		`g90_subscriber_queue_capacity{consumer="metrics",panel="home"}`:                            1024,
-		`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`:                                2, // a queue of 1 that nobody reads
+		`g90_subscriber_dropped_total{consumer="mqtt",panel="home"}`:                                1, // a queue of 1 that nobody reads
 		`g90_subscriber_queue_depth{consumer="mqtt",panel="home"}`:                                  1,
 		`g90_subscriber_stalled{consumer="mqtt",panel="home"}`:                                      1,
 		`g90_panel_info{guid="",host="127.0.0.1:` + strconv.Itoa(deadAddr.Port) + `",panel="dead"}`: 1,

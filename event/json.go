@@ -10,12 +10,13 @@ import (
 )
 
 // AppendJSON appends e as one JSON object to dst: the keys time (RFC 3339,
-// UTC), panel (the GUID), source, sources (when the Monitor merged
-// reports: every source, in a fixed order) and type, then sensor ({index, name,
+// UTC), panel (the GUID), source (the first that reported it) and type, then sensor ({index, name,
 // type}) when the event is about a sensor, device ({index, node, name,
 // type}) for a device list change, then only the fields of e's
 // type: state, occupied and reset, tamper, host, on, button, keypad and card;
-// last seq, when the event has its number. This is the line format of `g90 listen --json` and of the MQTT event
+// then sources (every source that reported the happening, in a fixed
+// order; the Monitor merges their reports) and last seq, when the event
+// has its number. This is the line format of `g90 listen --json` and of the MQTT event
 // topic.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"time":"`...)
@@ -24,22 +25,6 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = protocol.AppendJSONString(dst, e.GUID)
 	dst = append(dst, `,"source":`...)
 	dst = protocol.AppendJSONString(dst, string(e.Source))
-	if e.Sources != 0 {
-		dst = append(dst, `,"sources":[`...)
-		first := true
-		for i, b := range sourceBits {
-			if e.Sources&(1<<i) != 0 {
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				dst = append(dst, '"')
-				dst = append(dst, b...)
-				dst = append(dst, '"')
-			}
-		}
-		dst = append(dst, ']')
-	}
 	dst = append(dst, `,"type":`...)
 	dst = protocol.AppendJSONString(dst, string(e.Type))
 	if e.Sensor {
@@ -94,6 +79,22 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `,"card":`...)
 			dst = strconv.AppendInt(dst, int64(e.Card), 10)
 		}
+	}
+	if e.Sources != 0 {
+		dst = append(dst, `,"sources":[`...)
+		first := true
+		for i, b := range sourceBits {
+			if e.Sources&(1<<i) != 0 {
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, '"')
+				dst = append(dst, b...)
+				dst = append(dst, '"')
+			}
+		}
+		dst = append(dst, ']')
 	}
 	if e.Seq != 0 {
 		dst = append(dst, `,"seq":`...)

@@ -27,6 +27,7 @@ func newListenCmd(g *globals) *cobra.Command {
 		maxConns, maxPerAddr        int
 		poll, reset                 time.Duration
 		depth, count                int
+		raw                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "listen",
@@ -44,8 +45,13 @@ with any panel, but sees only what the panel records (alerts enabled in
 'g90 config show alerts') and reports it up to --poll late.
 
 With --json each line is one object with the keys time, panel, source,
-type, sensor {index, name, type} where one applies, and the event's own
-fields (state, occupied, tamper, host, button, keypad, card).`,
+type, sensor {index, name, type} where one applies, the event's own
+fields (state, occupied, tamper, host, button, keypad, card), sources and
+seq.
+
+The panel reports one happening several ways (a notification and an
+alert); each is printed once. --raw prints every report as its own
+event instead, as the panel sends them (for debugging).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := g.panel(cmd)
@@ -102,7 +108,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 			default:
 				return fmt.Errorf("--source %q: want local, cloud or history", source)
 			}
-			mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{src}, ResetInterval: reset, Logger: log})
+			mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{src}, ResetInterval: reset, Raw: raw, Logger: log})
 			return printEvents(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), mon, g.json, count)
 		},
 	}
@@ -119,6 +125,7 @@ fields (state, occupied, tamper, host, button, keypad, card).`,
 	f.StringVar(&stateFile, "state", "", "history: file that keeps the position across restarts")
 	f.DurationVar(&reset, "reset", 3*time.Second, "time after which a sensor that never reports \"inactive\" is idle again")
 	f.IntVar(&count, "count", 0, "exit after this many events (0: run until interrupted)")
+	f.BoolVar(&raw, "raw", false, "print every report of a happening (a notification and its alert) as its own event")
 	return cmd
 }
 

@@ -162,12 +162,14 @@ func TestListenLocalJSON(t *testing.T) {
 	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: &one}); err != nil {
 		t.Fatal(err)
 	}
-	got := waitLines(t, out, 3, 10*time.Second)
+	// The notification and the alert of the opening are one
+	// sensor_activity and one door_open (issue 16.1).
+	got := waitLines(t, out, 2, 10*time.Second)
 	var ev map[string]any
-	if err := json.Unmarshal([]byte(got[2]), &ev); err != nil {
-		t.Fatalf("%v: %s", err, got[2])
+	if err := json.Unmarshal([]byte(got[1]), &ev); err != nil {
+		t.Fatalf("%v: %s", err, got[1])
 	}
-	hasKeys(t, "event", ev, "time", "panel", "source", "type", "sensor")
+	hasKeys(t, "event", ev, "time", "panel", "source", "type", "sensor", "sources", "seq")
 	if ev["type"] != "door_open" || ev["source"] != "local" || ev["panel"] != "SIMPANEL0001" {
 		t.Fatalf("event %v", ev)
 	}
@@ -225,6 +227,27 @@ func TestListenHistory(t *testing.T) {
 	}
 }
 
+// --raw prints every report: the opening's notification and alert give
+// two sensor_activity lines and a door_open, as the panel sends them.
+func TestListenRaw(t *testing.T) {
+	leaktest.Check(t)
+	addr := freeUDP(t)
+	s := simtest.Start(t, sim.Config{Notify: addr, Seed: 1})
+	out, stop := startListen(t, s, "--listen", addr, "--json", "--raw")
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitLines(t, out, 3, 10*time.Second)
+	for i, want := range []string{`"type":"sensor_activity"`, `"type":"sensor_activity"`, `"type":"door_open"`} {
+		if !strings.Contains(got[i], want) {
+			t.Fatalf("line %d %s, want %s", i, got[i], want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestListenBadSource(t *testing.T) {
 	s := simtest.Start(t, sim.Config{Seed: 1})
 	if _, err := run(t, s, "listen", "--source", "carrier-pigeon"); err == nil || !strings.Contains(err.Error(), "--source") {
@@ -252,9 +275,9 @@ func TestListen20000Alerts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every door_open gives a notification and an alert (3 events), every
-	// door_close an alert (2 events).
-	got := waitLines(t, out, n/2*3+n/2*2, 60*time.Second)
+	// Every door_open gives a notification and an alert, merged into 2
+	// events; every door_close an alert (2 events).
+	got := waitLines(t, out, n/2*2+n/2*2, 60*time.Second)
 	t.Logf("%d events from %d alerts in %v", len(got), n, time.Since(start))
 	doors := 0
 	for _, l := range got {
