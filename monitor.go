@@ -453,7 +453,7 @@ func (m *Monitor) publish() {
 	subs := append(m.pubSubs[:0], m.subs...)
 	var st *State
 	for _, s := range subs {
-		if s.d != nil {
+		if s.withState {
 			snap := m.stateLocked()
 			st = &snap
 			break
@@ -468,13 +468,17 @@ func (m *Monitor) publish() {
 			}
 			continue
 		}
+		sst := st
+		if !s.withState {
+			sst = nil
+		}
 		for i := range evs {
-			send(s, s.d, Delivery{Event: evs[i], State: st}, &evs[i])
+			send(s, s.d, Delivery{Event: evs[i], State: sst}, &evs[i])
 		}
 		for i := range updates {
-			send(s, s.d, Delivery{Event: updates[i], State: st, Update: true}, &updates[i])
+			send(s, s.d, Delivery{Event: updates[i], State: sst, Update: true}, &updates[i])
 		}
-		if stateOnly {
+		if stateOnly && s.withState {
 			send(s, s.d, Delivery{State: st}, nil)
 		}
 	}
@@ -843,7 +847,8 @@ type Delivery struct {
 	Event event.Event
 	// State is the panel's state once the message that brought the
 	// event was applied: consumers need not call Monitor.State. It is
-	// shared by every subscriber and must not be modified.
+	// shared by every subscriber and must not be modified; nil for
+	// SubscribeUpdates.
 	State *State
 	// Update marks an event delivered before (the same Seq) whose
 	// Sources grew: a later report of the same happening came through
@@ -860,6 +865,16 @@ type Delivery struct {
 // GUID, host info and lists (unless the panel did not answer). Events
 // returns nil for it; read Deliveries.
 func (m *Monitor) SubscribeState(consumer string, size int) *Subscription {
+	if size <= 0 {
+		size = 256
+	}
+	return m.subscribe(&Subscription{m: m, consumer: consumer, d: make(chan Delivery, size), withState: true, done: make(chan struct{})})
+}
+
+// SubscribeUpdates is SubscribeState without the state: Deliveries
+// carries every event and the updates of merged events (Update set), with
+// State nil, for a consumer that stores events (the journal).
+func (m *Monitor) SubscribeUpdates(consumer string, size int) *Subscription {
 	if size <= 0 {
 		size = 256
 	}
@@ -927,11 +942,13 @@ type Subscription struct {
 	m        *Monitor
 	consumer string
 	c        chan event.Event // Subscribe's
-	d        chan Delivery    // SubscribeState's
-	done     chan struct{}    // closed by Close: stop waiting to send
-	closed   bool             // guarded by m.mu
-	stalled  atomic.Bool      // written by the sender only
-	dropped  atomic.Uint64
+	d        chan Delivery    // SubscribeState's and SubscribeUpdates'
+	// withState: the deliveries carry the state (SubscribeState).
+	withState bool
+	done      chan struct{} // closed by Close: stop waiting to send
+	closed    bool          // guarded by m.mu
+	stalled   atomic.Bool   // written by the sender only
+	dropped   atomic.Uint64
 }
 
 // Events returns the channel the events arrive on. It is closed when the

@@ -385,7 +385,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.Subscribe("journal", 1<<14), history: history, pin: d.guard(pc)}
+	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.SubscribeUpdates("journal", 1<<14), history: history, pin: d.guard(pc)}
 	d.panels = append(d.panels, rp)
 	return nil
 }
@@ -478,32 +478,55 @@ const journalBatch = 512
 // writeJournal stores every event of p until its Monitor ends. It
 // stores what has queued up meanwhile in one transaction, one write to
 // disk (group commit): a lone event costs one fsync, and a stream is
-// stored as fast as it comes (issue 20.1).
+// stored as fast as it comes (issue 20.1). The updates of merged events
+// (their sources grew) are stored after the events before them.
 func (d *instance) writeJournal(p *runPanel) {
 	batch := make([]event.Event, 0, journalBatch)
-	events := p.journal.Events()
+	var updates []event.Event
+	deliveries := p.journal.Deliveries()
 	var failures uint64
-	for ev := range events {
-		batch = append(batch[:0], ev)
+	flush := func() {
+		if len(batch) > 0 {
+			if _, err := d.journal.AppendAll(batch); err != nil {
+				// Counted in the journal's Stats (a metric); a full disk
+				// fails every write, so the log gets the 1st, 2nd, 4th, …
+				if failures++; isPowerOfTwo(failures) {
+					d.log.Error("journal: events not stored", "panel", p.cfg.Name, "events", len(batch), "first_seq", batch[0].Seq, "failures", failures, "err", err)
+				}
+			}
+		}
+		if len(updates) > 0 {
+			if _, err := d.journal.UpdateSources(updates); err != nil {
+				d.log.Warn("journal: merged sources not stored", "panel", p.cfg.Name, "events", len(updates), "err", err)
+			}
+		}
+		batch, updates = batch[:0], updates[:0]
+	}
+	add := func(dl *g90.Delivery) {
+		if dl.Update {
+			updates = append(updates, dl.Event)
+			return
+		}
+		if len(updates) > 0 {
+			flush() // an update applies to what came before it
+		}
+		batch = append(batch, dl.Event)
+	}
+	for dl := range deliveries {
+		add(&dl)
 	more:
-		for len(batch) < journalBatch {
+		for len(batch)+len(updates) < journalBatch {
 			select {
-			case ev, ok := <-events:
+			case dl, ok := <-deliveries:
 				if !ok {
 					break more
 				}
-				batch = append(batch, ev)
+				add(&dl)
 			default:
 				break more
 			}
 		}
-		if _, err := d.journal.AppendAll(batch); err != nil {
-			// Counted in the journal's Stats (a metric); a full disk
-			// fails every write, so the log gets the 1st, 2nd, 4th, …
-			if failures++; isPowerOfTwo(failures) {
-				d.log.Error("journal: events not stored", "panel", p.cfg.Name, "events", len(batch), "first_seq", batch[0].Seq, "failures", failures, "err", err)
-			}
-		}
+		flush()
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/daemontest"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
@@ -261,6 +262,57 @@ func TestServeHistorySwitch(t *testing.T) {
 
 	h := startDaemon(t, "    notifications: history\n")
 	h.w.WaitFor(t, "g90/"+h.guid+"/history_alerts", mqtttest.Is("ON"))
+}
+
+// "Simulate alerts from history" beside working notifications no longer
+// doubles events (issue 16.1): a door opening is one door_open on MQTT,
+// and the journal's entry has both sources once the history replayed it.
+func TestServeHistoryBesideNotifications(t *testing.T) {
+	r := startDaemon(t, "    history_interval: 1s\n")
+	base := "g90/" + r.guid
+	r.w.WaitFor(t, base+"/history_alerts", mqtttest.Is("OFF"))
+	r.w.Publish(t, base+"/history_alerts/set", "ON")
+	r.w.WaitFor(t, base+"/history_alerts", mqtttest.Is("ON"))
+	eventually.True(t, "the history's baseline", func() bool {
+		_, err := os.Stat(filepath.Join(r.cfg.StateDir, "history-home.json"))
+		return err == nil
+	})
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/event", func(p string) bool { return strings.Contains(p, `"type":"door_open"`) })
+	// The history is read every second: give it a few to replay the
+	// opening, then a door closing as a marker behind it.
+	time.Sleep(3 * time.Second)
+	if _, err := r.sim.Inject(sim.Injection{Event: "door_close", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/event", func(p string) bool { return strings.Contains(p, `"type":"door_close"`) })
+	opens := 0
+	for _, m := range r.w.All(base + "/event") {
+		if strings.Contains(m.Payload, `"type":"door_open"`) {
+			opens++
+		}
+	}
+	if opens != 1 {
+		t.Fatalf("%d door_open events on MQTT, want 1", opens)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var open []event.Event
+	for _, e := range r.journal(t) {
+		ev, err := e.Event()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == event.DoorOpen {
+			open = append(open, ev)
+		}
+	}
+	if len(open) != 1 || open[0].Sources != event.SourcesOf(event.SourceLocal, event.SourceHistory) {
+		t.Fatalf("journal door_open events %+v, want one from local and history", open)
+	}
 }
 
 // One PIN guard per panel: wrong PINs over MQTT lock the web UI out too,

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +198,55 @@ func TestRetentionPerPanel(t *testing.T) {
 	if got := count(j2); got["QUIET"] != 10 || got["BUSY"] != 100 {
 		t.Fatalf("after reopening: %v", got)
 	}
+}
+
+// UpdateSources stores the grown sources of an event already stored,
+// found by panel and seq, in place: its time, order and the others stay;
+// the checksum still holds on reopening; an event not there is counted.
+func TestUpdateSources(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := open(t, Config{Path: path})
+	batch := make([]event.Event, 3)
+	for i := range batch {
+		batch[i] = *mkEvent("G", i)
+		batch[i].Seq = uint64(i + 1)
+		batch[i].Sources = event.SourcesOf(event.SourceLocal)
+	}
+	if _, err := j.AppendAll(batch); err != nil {
+		t.Fatal(err)
+	}
+	up := batch[1]
+	up.Sources = event.SourcesOf(event.SourceLocal, event.SourceCloud)
+	missing := batch[1]
+	missing.Seq = 99
+	if n, err := j.UpdateSources([]event.Event{up, missing}); err != nil || n != 1 {
+		t.Fatalf("UpdateSources: %d, %v", n, err)
+	}
+	if s := j.Stats(); s.UpdatesMissed != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	check := func(j *Journal) {
+		got := all(t, j, Query{})
+		if len(got) != 3 {
+			t.Fatalf("%d entries", len(got))
+		}
+		for i, e := range got {
+			ev, err := e.Event()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := event.SourcesOf(event.SourceLocal)
+			if i == 1 {
+				want = up.Sources
+			}
+			if ev.Seq != uint64(i+1) || ev.Sources != want {
+				t.Fatalf("entry %d: seq %d sources %v", i, ev.Seq, ev.Sources.List())
+			}
+		}
+	}
+	check(j)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(open(t, Config{Path: path}))
 }

@@ -154,6 +154,8 @@ type Stats struct {
 	// Suppressed counts events not stored since Open because their kind
 	// flooded (Config.FloodBurst).
 	Suppressed uint64
+	// UpdatesMissed counts UpdateSources calls for events not found.
+	UpdatesMissed uint64
 }
 
 // Query selects entries; the zero Query selects all.
@@ -679,6 +681,72 @@ func (j *Journal) put(tx *bolt.Tx, ev *event.Event, at int64, entry bool) (Entry
 		return Entry{}, size, nil
 	}
 	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}, size, nil
+}
+
+// updateScan bounds how far back UpdateSources looks for an event: an
+// update follows its event within seconds (a live report) or minutes (a
+// history entry), so it is among the newest.
+const updateScan = 4096
+
+// UpdateSources stores the grown Sources of events already appended (a
+// g90.Delivery with Update set: a later report of the same happening,
+// merged into it), found by panel and seq among the newest entries. It
+// returns how many it found; the others are counted in
+// Stats.UpdatesMissed (retention removed them, or the flood limit never
+// stored them). The arrival time and order stay the original's.
+func (j *Journal) UpdateSources(evs []event.Event) (int, error) {
+	if j.cfg.ReadOnly {
+		return 0, fmt.Errorf("journal: update %s: opened read-only", j.cfg.Path)
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.open(); err != nil {
+		return 0, err
+	}
+	defer j.release()
+	found := 0
+	err := j.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		grown := 0
+		for i := range evs {
+			ev := &evs[i]
+			c := b.Cursor()
+			n := 0
+			for k, v := c.Last(); k != nil && n < updateScan; k, v = c.Prev() {
+				n++
+				e, err := decodeEntry(k, v, j.sums)
+				if err != nil || e.Seq != ev.Seq || e.Panel != ev.GUID {
+					continue
+				}
+				var stored event.Event
+				if err := stored.UnmarshalJSON(e.JSON); err != nil {
+					break
+				}
+				stored.Sources |= ev.Sources
+				nv := append(make([]byte, 0, len(v)+32), v[:len(v)-len(e.JSON)]...)
+				nv = stored.AppendJSON(nv)
+				if j.sums {
+					binary.BigEndian.PutUint32(nv, crc32.Update(crc32.Checksum(k, castagnoli), castagnoli, nv[sumLen:]))
+				}
+				key := bytes.Clone(k)
+				if err := b.Put(key, nv); err != nil {
+					return err
+				}
+				grown += len(nv) - len(v)
+				found++
+				break
+			}
+		}
+		return addMeta(tx.Bucket(bucketMeta), 0, grown)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("journal: update %s: %w", j.cfg.Path, err)
+	}
+	j.stats.UpdatesMissed += uint64(len(evs) - found)
+	return found, nil
 }
 
 // floodKey is one kind of event, for the flood limit.
