@@ -110,7 +110,7 @@ func (s *Server) arm(w http.ResponseWriter, r *http.Request, p *panel) {
 	if !s.allowed(w, r, p, req.PIN) {
 		return
 	}
-	s.command(w, r, p, "arm "+req.Mode, func(ctx context.Context) error { return p.cfg.Panel.Arm(ctx, state) })
+	s.command(w, r, p, "arm "+req.Mode, g90.ReadStatus, func(ctx context.Context) error { return p.cfg.Panel.Arm(ctx, state) })
 }
 
 func (s *Server) disarm(w http.ResponseWriter, r *http.Request, p *panel) {
@@ -120,7 +120,7 @@ func (s *Server) disarm(w http.ResponseWriter, r *http.Request, p *panel) {
 	if !s.decode(w, r, &req, true) || !s.allowed(w, r, p, req.PIN) {
 		return
 	}
-	s.command(w, r, p, "disarm", p.cfg.Panel.Disarm)
+	s.command(w, r, p, "disarm", g90.ReadStatus, p.cfg.Panel.Disarm)
 }
 
 func (s *Server) relay(w http.ResponseWriter, r *http.Request, p *panel) {
@@ -150,7 +150,9 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p *panel) {
 		return
 	}
 	what := fmt.Sprintf("relay %d:%d %s", index, node, map[bool]string{true: "on", false: "off"}[on])
-	s.command(w, r, p, what, func(ctx context.Context) error { return p.cfg.Monitor.SetRelay(ctx, index, node, on) })
+	// SetRelay records the switch itself: the panel reports no relay
+	// state, so there is nothing to read again.
+	s.command(w, r, p, what, 0, func(ctx context.Context) error { return p.cfg.Monitor.SetRelay(ctx, index, node, on) })
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {
@@ -189,9 +191,10 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p *panel, status
 	writeError(w, status, msg)
 }
 
-// command runs do against the panel and asks the monitor to read the
-// panel again, so that the state follows even without events.
-func (s *Server) command(w http.ResponseWriter, r *http.Request, p *panel, what string, do func(ctx context.Context) error) {
+// command runs do against the panel and asks the monitor to read again
+// what the command changed (reread; 0: nothing), so that the state
+// follows even without events.
+func (s *Server) command(w http.ResponseWriter, r *http.Request, p *panel, what string, reread g90.ReadSet, do func(ctx context.Context) error) {
 	s.log.Info("command", "panel", p.cfg.Name, "command", what, "remote", r.RemoteAddr)
 	if err := do(r.Context()); err != nil {
 		s.commandErrors.Add(1)
@@ -200,7 +203,9 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, p *panel, what 
 		return
 	}
 	s.commands.Add(1)
-	p.cfg.Monitor.Refresh()
+	if reread != 0 {
+		p.cfg.Monitor.Reread(reread)
+	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 

@@ -119,7 +119,7 @@ type Stats struct {
 	Commands      uint64 // commands the panels carried out
 	Rejected      uint64 // commands refused: bad input, wrong PIN, cross-origin, unknown panel
 	CommandErrors uint64 // commands the panels did not carry out
-	EventsDropped uint64 // events the subscriptions lost because the streams' feed fell behind
+	EventsDropped uint64 // events the Monitor subscriptions dropped while this server's feed took nothing (stalled: Monitor.Subscribe)
 }
 
 // ErrRunning is returned by Run on a Server that runs or has run.
