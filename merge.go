@@ -47,7 +47,8 @@ import (
 const (
 	mergeWindow   = 2 * time.Second
 	historyWindow = 2 * time.Minute
-	// mergeMemory bounds the recent events kept for merging.
+	// mergeMemory bounds the recent events kept for merging; a power
+	// of two.
 	mergeMemory = 64
 )
 
@@ -105,7 +106,7 @@ func keyOfEvent(ev *event.Event) mergeKey {
 type recentEvent struct {
 	key      mergeKey
 	channels channel
-	received time.Time // when its first report arrived; zero: a free slot
+	received int64 // when its first report arrived, unix nanoseconds; 0: a free slot
 	// panelTime is the panel's timestamp (unix seconds) of an alert
 	// merged into it, for matching history entries; 0 for none.
 	panelTime int64
@@ -133,31 +134,32 @@ func (g *merger) match(ev *event.Event, ch channel, now time.Time, panelTime int
 		return nil
 	}
 	key := keyOfEvent(ev)
-	// Newest first.
-	for n := 1; n <= mergeMemory; n++ {
-		r := &g.ring[(g.next-n+mergeMemory)%mergeMemory]
-		if r.received.IsZero() {
+	at := now.UnixNano()
+	// Newest first. The cheap test first: under a stream of one kind,
+	// most entries have this channel already.
+	for n := uint(1); n <= mergeMemory; n++ {
+		r := &g.ring[(uint(g.next)-n)&(mergeMemory-1)]
+		if r.channels&ch != 0 {
+			continue
+		}
+		if r.received == 0 {
 			break
 		}
-		age := now.Sub(r.received)
-		if age > historyWindow {
+		age := time.Duration(at - r.received)
+		// The ring is in arrival order: nothing older can match.
+		if age > historyWindow || (ch != chHistory && age > mergeWindow) {
 			break
 		}
-		if r.key != key || r.channels&ch != 0 {
+		if r.key != key {
 			continue
 		}
 		if ch == chHistory {
 			if r.panelTime == 0 || !within1s(r.panelTime, panelTime) {
 				continue
 			}
-		} else {
-			if age > mergeWindow {
-				continue
-			}
+		} else if panelTime != 0 && r.panelTime != 0 && !within1s(r.panelTime, panelTime) {
 			// Two alerts of one happening carry the same panel time.
-			if panelTime != 0 && r.panelTime != 0 && !within1s(r.panelTime, panelTime) {
-				continue
-			}
+			continue
 		}
 		return r
 	}
@@ -172,7 +174,7 @@ func within1s(a, b int64) bool { return a-b <= 1 && b-a <= 1 }
 func (g *merger) add(ev *event.Event, ch channel, now time.Time, panelTime int64) *recentEvent {
 	r := &g.ring[g.next]
 	g.next = (g.next + 1) % mergeMemory
-	*r = recentEvent{key: keyOfEvent(ev), channels: ch, received: now, panelTime: panelTime}
+	*r = recentEvent{key: keyOfEvent(ev), channels: ch, received: now.UnixNano(), panelTime: panelTime}
 	return r
 }
 
