@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/bits"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +64,17 @@ type MonitorConfig struct {
 	// once a second) when they change and read at start; "" keeps them
 	// in memory only.
 	StateFile string
+	// Config makes the monitor read the configuration sections too
+	// (Sections), for State.Config: right after the first read, every
+	// ConfigPoll and on Reread(ReadConfig). SIA and CID are optional: a
+	// panel that does not answer for them is not asked again until
+	// Reread(ReadConfigFresh), as repeated reads break some firmware
+	// (spec: local-protocol.md 7.1).
+	Config bool
+	// ConfigPoll is how often the configuration is read again with
+	// Config; 0 means 10 min. The Panel serves the sections from its
+	// cache while they are fresh (spec: local-protocol.md 7.4).
+	ConfigPoll time.Duration
 	// Raw delivers every report of a happening as its own event, as the
 	// reference does (spec: B.10 [REF]): a notification and its alert,
 	// the local and the cloud link, a history entry of an alert seen
@@ -180,6 +193,9 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	}
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 5 * time.Second
+	}
+	if cfg.ConfigPoll <= 0 {
+		cfg.ConfigPoll = 10 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -540,7 +556,13 @@ const (
 	ReadAlerts                      // alert flags
 	ReadSensors                     // the sensor list
 	ReadDevices                     // the device list
-	ReadAll     = ReadInfo | ReadStatus | ReadAlerts | ReadSensors | ReadDevices
+	// ReadConfig reads the configuration sections (MonitorConfig.Config;
+	// the Panel's cache serves the fresh ones); ReadConfigFresh drops
+	// the cache first and asks for SIA and CID again.
+	ReadConfig
+	ReadConfigFresh
+	// ReadAll is what a poll reads: everything but the configuration.
+	ReadAll = ReadInfo | ReadStatus | ReadAlerts | ReadSensors | ReadDevices
 )
 
 // Reread asks the monitor to read what is in set again, and returns at
@@ -560,11 +582,27 @@ func (m *Monitor) Reread(set ReadSet) {
 	}
 }
 
+// ConfigWritten tells the monitor that section s was written (through
+// any Panel): it drops s from its Panel's cache and reads the
+// configuration again, so that State.Config follows (MonitorConfig.Config).
+func (m *Monitor) ConfigWritten(s Section) {
+	m.p.InvalidateConfig(s)
+	m.Reread(ReadConfig)
+}
+
+// ReadsConfig reports whether the monitor reads the configuration
+// (MonitorConfig.Config).
+func (m *Monitor) ReadsConfig() bool { return m.cfg.Config }
+
 // loadResult is one read of the panel's state; nil fields failed or
 // were not read (set).
 type loadResult struct {
 	set     ReadSet
+	readAt  time.Time // when the read began
 	info    *protocol.HostInfo
+	alerts  *protocol.AlertConfig
+	config  map[Section]protocol.Record // the sections read
+	missing map[Section]bool            // optional sections not answered
 	guid    *string
 	status  *protocol.HostStatus
 	flags   *protocol.AlertFlags
@@ -581,6 +619,15 @@ func (m *Monitor) load(ctx context.Context) {
 		t := time.NewTicker(m.cfg.Poll)
 		defer t.Stop()
 		tick = t.C
+	}
+	var confTick <-chan time.Time
+	if m.cfg.Config {
+		t := time.NewTicker(m.cfg.ConfigPoll)
+		defer t.Stop()
+		confTick = t.C
+		// The configuration right after the first read, which stays
+		// quick: events wait for it (firstReadWait).
+		m.Reread(ReadConfig)
 	}
 	set := ReadAll
 	for {
@@ -600,6 +647,8 @@ func (m *Monitor) load(ctx context.Context) {
 			}
 		case <-tick:
 			set = ReadAll
+		case <-confTick:
+			set = ReadConfig
 		}
 	}
 }
@@ -608,7 +657,7 @@ func (m *Monitor) load(ctx context.Context) {
 // logged and leaves its field nil.
 func (m *Monitor) read(ctx context.Context, set ReadSet) loadResult {
 	m.refreshes.Add(1)
-	r := loadResult{set: set}
+	r := loadResult{set: set, readAt: m.cfg.Now()}
 	fail := func(what string, err error) {
 		if ctx.Err() == nil {
 			m.refreshErrors.Add(1)
@@ -638,8 +687,11 @@ func (m *Monitor) read(ctx context.Context, set ReadSet) loadResult {
 		if ac, err := m.p.AlertConfig(ctx); err != nil {
 			fail("alert flags", err)
 		} else {
-			r.flags = &ac.Flags
+			r.flags, r.alerts = &ac.Flags, &ac
 		}
+	}
+	if m.cfg.Config && set&(ReadConfig|ReadConfigFresh) != 0 {
+		m.readConfig(ctx, &r, set&ReadConfigFresh != 0, fail)
 	}
 	errSkipped := errors.New("not read")
 	r.sensErr, r.devErr = errSkipped, errSkipped
@@ -658,6 +710,85 @@ func (m *Monitor) read(ctx context.Context, set ReadSet) loadResult {
 	return r
 }
 
+// readConfig reads the configuration sections into r; fresh drops the
+// Panel's cache and asks for the optional sections the panel did not
+// answer before.
+func (m *Monitor) readConfig(ctx context.Context, r *loadResult, fresh bool, fail func(string, error)) {
+	if fresh {
+		m.p.InvalidateConfig()
+	}
+	m.mu.Lock()
+	var missing map[Section]bool
+	if c := m.t.st.Config; c != nil && !fresh {
+		missing = c.Missing
+	}
+	m.mu.Unlock()
+	r.config, r.missing = map[Section]protocol.Record{}, map[Section]bool{}
+	for _, s := range Sections {
+		optional := s == SectionSIA || s == SectionCID
+		if optional && missing[s] {
+			r.missing[s] = true
+			continue
+		}
+		rec, err := m.p.ReadConfig(ctx, s)
+		switch {
+		case err == nil:
+			r.config[s] = rec
+		case optional:
+			// Not every panel has SIA or CID reporting.
+			if ctx.Err() == nil {
+				r.missing[s] = true
+				m.log.Info("the panel did not answer for an optional section: not read again until a fresh read", "section", s, "err", err)
+			}
+		default:
+			fail("configuration "+string(s), err)
+		}
+	}
+}
+
+// applyConfig makes a new ConfigState of the sections r read (and the
+// alert configuration a poll read), keeping the others as they were.
+// m.mu is held.
+func (m *Monitor) applyConfig(r *loadResult) {
+	old := m.t.st.Config
+	// The first ConfigState is a whole read: a consumer waits for it.
+	if !m.cfg.Config || r.config == nil && (r.alerts == nil || old == nil) {
+		return
+	}
+	next := &ConfigState{Sections: map[Section]protocol.Record{}, ReadAt: map[Section]time.Time{}, Missing: map[Section]bool{}}
+	if old != nil {
+		maps.Copy(next.Sections, old.Sections)
+		maps.Copy(next.ReadAt, old.ReadAt)
+		maps.Copy(next.Missing, old.Missing)
+	}
+	changed := old == nil && r.config != nil
+	if r.alerts != nil {
+		if prev, ok := next.Sections[SectionAlerts].(*protocol.AlertConfig); !ok || !reflect.DeepEqual(prev, r.alerts) {
+			changed = true
+		}
+		next.Sections[SectionAlerts] = r.alerts
+		next.ReadAt[SectionAlerts] = r.readAt
+	}
+	for s, rec := range r.config {
+		next.Sections[s], next.ReadAt[s] = rec, r.readAt
+		delete(next.Missing, s)
+		changed = true
+	}
+	if r.config != nil {
+		for s := range next.Missing {
+			if !r.missing[s] {
+				delete(next.Missing, s)
+			}
+		}
+		for s := range r.missing {
+			next.Missing[s] = true
+		}
+	}
+	if changed {
+		m.t.st.Config = next
+	}
+}
+
 // apply merges a read into the state and delivers the changes it finds.
 func (m *Monitor) apply(r loadResult) {
 	m.mu.Lock()
@@ -671,6 +802,7 @@ func (m *Monitor) apply(r loadResult) {
 	if r.info != nil {
 		st.Info = r.info
 	}
+	m.applyConfig(&r)
 	if r.flags != nil {
 		f := *r.flags
 		st.AlertFlags = &f

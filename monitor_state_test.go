@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +231,46 @@ func FuzzParseSaved(f *testing.F) {
 		m := &Monitor{}
 		m.t.st.GUID = s.GUID
 		m.t.restore(s, true, true)
+	})
+}
+
+// With Config the monitor reads the configuration sections right after
+// its first read and delivers them in the state (issue 16.3: consumers
+// do not read the panel); a section written elsewhere is read again
+// after ConfigWritten, and a read that began after the write has it.
+func TestMonitorConfig(t *testing.T) {
+	r := startRig(t, MonitorConfig{Config: true}, notify.ListenerConfig{})
+	sub := r.mon.SubscribeState("test", 64)
+	var st *State
+	eventually.True(t, "the configuration", func() bool {
+		s := r.mon.State()
+		st = &s
+		return st.Config != nil
+	})
+	for _, s := range []Section{SectionHost, SectionNet, SectionPhones, SectionAlerts} {
+		if st.Config.Sections[s] == nil {
+			t.Fatalf("no %s section in %+v", s, st.Config)
+		}
+	}
+	first := st.Config
+	host, port, _ := net.SplitHostPort(r.p.Addr())
+	n, _ := strconv.Atoi(port)
+	other, err := New(Config{Host: host, Port: n, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.SetConfigFields(context.Background(), SectionHost, "alarm_siren_duration=77"); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now()
+	r.mon.ConfigWritten(SectionHost)
+	eventually.True(t, "the written value in the state", func() bool {
+		select {
+		case d := <-sub.Deliveries():
+			st = d.State
+		default:
+		}
+		h, ok := st.Config.Sections[SectionHost].(*protocol.HostConfig)
+		return st.Config != first && ok && h.AlarmSirenDuration == 77 && st.Config.ReadAt[SectionHost].After(written)
 	})
 }

@@ -37,6 +37,9 @@ type State struct {
 	// change a peripheral), shared by every snapshot: read-only.
 	SensorRecords []*peripheral.Sensor `json:"-"`
 	DeviceRecords []*peripheral.Device `json:"-"`
+	// Config is the panel's configuration as last read
+	// (MonitorConfig.Config); nil while never read. Shared: read-only.
+	Config *ConfigState `json:"-"`
 	// Devices are the panel's relays, sockets and sirens, one entry per
 	// node.
 	Devices []DeviceRef `json:"devices"`
@@ -52,6 +55,20 @@ type State struct {
 	// its address and any conflict (two addresses naming the panel);
 	// nil unless the panel's events come from a CloudHub.
 	Cloud *CloudState `json:"cloud,omitempty"`
+}
+
+// ConfigState is the configuration the Monitor read (MonitorConfig.Config).
+// A new read makes a new one; it is never changed.
+type ConfigState struct {
+	// Sections are the records as last read; a section never read is
+	// missing.
+	Sections map[Section]protocol.Record
+	// ReadAt is when the read of each section began: a write finished
+	// after it is not in it.
+	ReadAt map[Section]time.Time
+	// Missing are the optional sections (SIA, CID) the panel did not
+	// answer for: not read again until Reread(ReadConfigFresh).
+	Missing map[Section]bool
 }
 
 // SensorRef names a sensor in an event or state.

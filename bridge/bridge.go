@@ -51,13 +51,6 @@ type Config struct {
 	// AvailabilityCheck is how often a panel's reachability is looked
 	// at; 0 means 1 s.
 	AvailabilityCheck time.Duration
-	// ConfigPoll is how often the configuration and the sensor and
-	// device records behind the config entities are read again, so that
-	// changes made elsewhere show; 0 means 10 min. They are also read at
-	// start, on Home Assistant's birth message, after a list change and
-	// on the refresh button; the Panel serves the configuration from its
-	// cache while it is fresh (spec: local-protocol.md 7.4).
-	ConfigPoll time.Duration
 	// StateFile keeps the bridge's own switches (SMS alert when armed,
 	// simulate alerts from history) across restarts; "" keeps them in
 	// memory.
@@ -188,7 +181,6 @@ type panel struct {
 	cfg      Panel
 	sub      *g90.Subscription
 	cmds     chan command
-	loads    chan loadKind
 	republic chan struct{} // republish everything (Home Assistant restarted)
 	smsSync  chan struct{} // make the SMS push flag follow the arm state
 	// life is the worker's context, for what outlives a command (a
@@ -232,9 +224,6 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.AvailabilityCheck <= 0 {
 		cfg.AvailabilityCheck = time.Second
 	}
-	if cfg.ConfigPoll <= 0 {
-		cfg.ConfigPoll = 10 * time.Minute
-	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -264,13 +253,16 @@ func New(cfg Config) (*Bridge, error) {
 	if b.link, err = mqttlink.New(lc); err != nil {
 		return nil, err
 	}
-	for _, pc := range cfg.Panels {
+	for i, pc := range cfg.Panels {
+		if !pc.Monitor.ReadsConfig() {
+			return nil, fmt.Errorf("bridge: panels[%d]: its Monitor must read the configuration (g90.MonitorConfig.Config), which the configuration entities show", i)
+		}
 		if pc.Name == "" {
 			pc.Name = "Alarm panel"
 		}
 		b.panels = append(b.panels, &panel{
 			b: b, cfg: pc, sub: pc.Monitor.SubscribeState("mqtt", 1<<14),
-			cmds: make(chan command, 64), loads: make(chan loadKind, 4), republic: make(chan struct{}, 1),
+			cmds: make(chan command, 64), republic: make(chan struct{}, 1),
 			smsSync: make(chan struct{}, 1),
 			pub:     map[string]string{}, vals: newValues(),
 			disc: map[string]string{}, comps: map[string]map[string]string{}, discTarget: map[string]target{},
@@ -422,7 +414,9 @@ func (p *panel) run(ctx context.Context) {
 	// before goes out after.
 	var early []g90.Delivery
 	var st g90.State
-	for st.GUID == "" || st.LastRead.IsZero() {
+	// The configuration too, so that the first discovery has every
+	// entity: one without some would remove them from Home Assistant.
+	for st.GUID == "" || st.LastRead.IsZero() || st.Config == nil {
 		select {
 		case <-ctx.Done():
 			return
@@ -446,9 +440,6 @@ func (p *panel) run(ctx context.Context) {
 		p.b.log.Info("the panel has a PIN: its configuration entities and Reboot take no commands from MQTT (mqtt.allow_config_changes: true allows them)", "panel", p.cfg.Name)
 	}
 	p.restore()
-	// The settings first, so that the first discovery has every entity:
-	// one without some would remove them from Home Assistant.
-	p.load(ctx, loadAll)
 	p.publishAll(st, false)
 	for i := range early {
 		p.event(&early[i])
@@ -476,7 +467,6 @@ func (p *panel) run(ctx context.Context) {
 			p.event(&d)
 		case <-p.republic:
 			p.publishAll(p.lastState(), true)
-			p.requestLoad(loadAll)
 		case <-avail.C:
 			// The entities that change with time alone (a conflict
 			// that is over), from the last state delivered.
@@ -571,6 +561,24 @@ func (p *panel) fromState(st *g90.State) bool {
 		p.vals.recs[sectionInfo] = st.Info
 		changed = true
 	}
+	if c := st.Config; c != nil && c != p.vals.config {
+		p.vals.config = c
+		for s, r := range c.Sections {
+			// A read that began before this bridge's last write of the
+			// section does not have the write.
+			if w, wrote := p.vals.wroteAt[s]; wrote && !c.ReadAt[s].After(w) {
+				continue
+			}
+			p.vals.recs[s] = r
+			delete(p.vals.failed, s)
+		}
+		for s := range c.Missing {
+			if p.vals.recs[s] == nil {
+				p.vals.failed[s] = true
+			}
+		}
+		changed = true
+	}
 	if st.SensorRecords != nil && !sameList(st.SensorRecords, p.vals.sensorList) {
 		p.vals.sensorList = st.SensorRecords
 		p.vals.sensors = map[int]*peripheral.Sensor{}
@@ -659,15 +667,6 @@ func (p *panel) states(st g90.State, only int) {
 			p.retain(t.relay(d.Index, d.Node), map[bool]string{true: "ON", false: "OFF"}[*d.On], false)
 		}
 	}
-	// The monitor reads the alert flags at each poll: when they change,
-	// someone changed them; the worker reads them, in turn with this
-	// bridge's own writes, which a read of the monitor's may predate.
-	if f := st.AlertFlags; f != nil && (p.vals.monFlags == nil || *p.vals.monFlags != *f) {
-		if p.vals.monFlags != nil {
-			p.requestLoad(loadAlerts)
-		}
-		p.vals.monFlags = new(*f)
-	}
 	v := p.panelView(&p.st)
 	for i := range panelTable {
 		if _, ok := panelTable[i].src.(ticking); ok {
@@ -691,22 +690,16 @@ func (p *panel) retain(topic, payload string, force bool) {
 func (p *panel) worker(ctx context.Context) {
 	p.life = ctx
 	defer p.bg.Wait()
-	conf := time.NewTicker(p.b.cfg.ConfigPoll)
-	defer conf.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case c := <-p.cmds:
 			p.command(ctx, c)
-		case k := <-p.loads:
-			p.load(ctx, k)
 		case <-p.smsSync:
 			if err := p.syncSMS(ctx); err != nil && ctx.Err() == nil {
 				p.b.log.Error("cannot set the SMS push alert flag to follow the arm state", "panel", p.t.guid, "err", err)
 			}
-		case <-conf.C:
-			p.load(ctx, loadAll)
 		}
 	}
 }

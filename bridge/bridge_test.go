@@ -89,7 +89,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 		t.Fatal(err)
 	}
 	history := p.NewHistoryPoller(g90.HistoryConfig{Interval: 50 * time.Millisecond, Paused: true})
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond})
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond, Config: true})
 	bcfg := Config{
 		MQTT:              mqttlink.Config{URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond},
 		AvailabilityCheck: 20 * time.Millisecond, StateFile: filepath.Join(queueDir, "switches.json"),
@@ -538,9 +538,13 @@ func TestRenameElsewherePublished(t *testing.T) {
 // counted as a queue error, and logged (issue 13.15).
 func TestQueueWriteErrorCounted(t *testing.T) {
 	var logs lockedbuf.Buffer
+	p, err := g90.New(g90.Config{Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := New(Config{
 		MQTT:   mqttlink.Config{URL: "mqtt://127.0.0.1:1", QueueDir: t.TempDir()},
-		Panels: []Panel{{Panel: &g90.Panel{}, Monitor: &g90.Monitor{}}}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Panels: []Panel{{Panel: p, Monitor: p.NewMonitor(g90.MonitorConfig{Config: true})}}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -217,7 +216,7 @@ func TestConfigCommands(t *testing.T) {
 // Invalid payloads are ignored with a log line, and nothing at all is
 // sent to the panel.
 func TestInvalidPayloadsSendNothing(t *testing.T) {
-	r := startRigWith(t, "", func(c *Config) { c.ConfigPoll = time.Hour }, nil)
+	r := startRigWith(t, "", nil, nil)
 	r.w.WaitFor(t, base+"sensor/1/name", mqtttest.Is("Front door"))
 	before := r.sim.Snapshot()
 	sent := r.bp.Client().Stats().Commands
@@ -477,7 +476,6 @@ func TestEntitiesThePanelLacks(t *testing.T) {
 func TestConfigChangesNeedPermission(t *testing.T) {
 	var logs lockedbuf.Buffer
 	r := startRigWith(t, "4321", func(c *Config) {
-		c.ConfigPoll = time.Hour
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	}, nil)
 	r.w.WaitFor(t, base+"sensor/1/name", mqtttest.Is("Front door"))

@@ -529,8 +529,9 @@ func (s actionSrc) set(ctx context.Context, p *panel, tg target, _ value) error 
 	case actionReboot:
 		return p.cfg.Panel.Reboot(ctx, g90.ModuleAll)
 	case actionRefresh:
-		p.cfg.Monitor.Refresh() // the host info, state and lists
-		p.requestLoad(loadRefresh)
+		// Everything again, the configuration without the cache and
+		// SIA and CID even if they failed before.
+		p.cfg.Monitor.Reread(g90.ReadAll | g90.ReadConfigFresh)
 		return nil
 	}
 	return p.delete(ctx, tg)

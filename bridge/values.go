@@ -3,8 +3,8 @@ package bridge
 import (
 	"context"
 	"errors"
-	"maps"
 	"strconv"
+	"time"
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/peripheral"
@@ -14,8 +14,9 @@ import (
 // values is what the bridge read from a panel for its entities, besides
 // the monitor's state, and what it keeps itself. Guarded by panel.mu.
 type values struct {
-	// recs holds the configuration sections and the host info as last
-	// read or written; a section never read is missing.
+	// recs holds the configuration sections and the host info as the
+	// Monitor last read them or this bridge wrote them; a section never
+	// read is missing.
 	recs map[g90.Section]protocol.Record
 	// failed marks the SIA and CID sections whose read failed: not
 	// tried again until the refresh button, as repeated reads break some
@@ -28,18 +29,18 @@ type values struct {
 	// deleted holds the sensors and relays this bridge deleted, hidden
 	// until the monitor's lists no longer have them.
 	deleted map[target]bool
-	// monFlags is the monitor's alert flags as last seen: when they
-	// change, the panel's did (spec: local-protocol.md 3.18).
-	monFlags *protocol.AlertFlags
 	// newType and newName are the next registration's definition and
 	// name, per kind; reg is the state of the last registration.
 	newType, newName map[peripheral.Kind]string
 	reg              regStatus
 	// own holds the bridge's own switches by key (own.go).
 	own map[string]bool
-	// info, sensorList and deviceList are the Monitor's reads last
-	// taken (panel.fromState).
+	// info, config, sensorList and deviceList are the Monitor's reads
+	// last taken (panel.fromState); wroteAt is when this bridge last
+	// wrote each section.
 	info       *protocol.HostInfo
+	config     *g90.ConfigState
+	wroteAt    map[g90.Section]time.Time
 	sensorList []*peripheral.Sensor
 	deviceList []*peripheral.Device
 }
@@ -48,7 +49,7 @@ func newValues() values {
 	v := values{
 		recs: map[g90.Section]protocol.Record{}, failed: map[g90.Section]bool{},
 		sensors: map[int]*peripheral.Sensor{}, devices: map[int]*peripheral.Device{},
-		deleted: map[target]bool{},
+		deleted: map[target]bool{}, wroteAt: map[g90.Section]time.Time{},
 		newType: map[peripheral.Kind]string{}, newName: map[peripheral.Kind]string{},
 		reg: regStatus{state: regIdle, attrs: map[string]any{}},
 		own: map[string]bool{},
@@ -66,98 +67,18 @@ func (v *values) resetNew(k peripheral.Kind) {
 	v.newName[k] = ""
 }
 
-// What a load reads.
-type loadKind int
-
-const (
-	// loadAll: the configuration (the Panel's cache serves what is
-	// fresh); SIA and CID unless their read failed. The host info and
-	// the lists are the Monitor's: they come with its deliveries.
-	loadAll loadKind = iota
-	// loadRefresh: loadAll with the caches dropped, SIA and CID
-	// included, and the Monitor asked to read everything again.
-	loadRefresh
-	// loadAlerts: the alert flags.
-	loadAlerts
-)
-
-// requestLoad asks the worker for a load.
-func (p *panel) requestLoad(k loadKind) {
-	select {
-	case p.loads <- k:
-	default: // enough are waiting
-	}
-}
-
-// load reads what k says from the panel, keeps it and publishes what
-// changed: discovery and states. A failed read keeps the last value.
-func (p *panel) load(ctx context.Context, k loadKind) {
-	pn := p.cfg.Panel
-	if k == loadRefresh {
-		pn.InvalidateConfig()
-	}
-	got := map[g90.Section]protocol.Record{}
-	failed := map[g90.Section]bool{}
-	var errs []error
-	if k == loadAlerts {
-		if r, err := pn.ReadConfig(ctx, g90.SectionAlerts); err != nil {
-			errs = append(errs, err)
-		} else {
-			got[g90.SectionAlerts] = r
-		}
-	}
-	if k == loadAll || k == loadRefresh {
-		p.mu.Lock()
-		skip := maps.Clone(p.vals.failed)
-		p.mu.Unlock()
-		for _, s := range g90.Sections {
-			optional := s == g90.SectionSIA || s == g90.SectionCID
-			if optional && k == loadAll && skip[s] {
-				continue
-			}
-			r, err := pn.ReadConfig(ctx, s)
-			switch {
-			case err == nil:
-				got[s] = r
-			case optional:
-				// Not every panel has SIA or CID reporting.
-				failed[s] = true
-				p.b.log.Info("no SIA/CID entities: the panel did not answer the read", "panel", p.t.guid, "section", s, "err", err)
-			default:
-				errs = append(errs, err)
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
-		if k == loadAlerts {
-			p.b.log.Debug("cannot read the panel's host info", "panel", p.t.guid, "err", err)
-		} else {
-			p.b.log.Warn("cannot read all of the panel's settings", "panel", p.t.guid, "err", err)
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := p.st
-	for s, r := range got {
-		p.vals.recs[s] = r
-		delete(p.vals.failed, s)
-	}
-	for s := range failed {
-		if p.vals.recs[s] == nil {
-			p.vals.failed[s] = true
-		}
-	}
-	p.discoveryLocked(&st, false)
-	p.entityStatesLocked(false)
-}
-
-// stored keeps a section the panel now holds and publishes the states.
+// stored keeps a section the panel now holds and publishes the states;
+// the Monitor reads it again for its state (the Panel's cache has it).
+// A read of the Monitor's that began before now does not have it, and
+// does not replace it (fromState).
 func (p *panel) stored(s g90.Section, r protocol.Record) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.vals.recs[s] = r
+	p.vals.wroteAt[s] = time.Now()
 	delete(p.vals.failed, s)
 	p.entityStatesLocked(false)
+	p.mu.Unlock()
+	p.cfg.Monitor.ConfigWritten(s)
 }
 
 // peripheral returns the record of the target sensor or relay as last

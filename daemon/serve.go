@@ -379,6 +379,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	sources = append(sources, history)
 	mon := p.NewMonitor(g90.MonitorConfig{
 		Sources: sources, Poll: pc.Poll, NextSeq: d.seq.next, Logger: log,
+		Config:    true, // the configuration entities of MQTT
 		StateFile: filepath.Join(d.cfg.StateDir, "state-"+fileName(pc.Name)+".json"),
 	})
 	pm, err := d.metrics.AddPanel(PanelSources{Name: pc.Name, Monitor: mon, Client: p.Client(), Listener: listener})
