@@ -15,6 +15,7 @@ import (
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -68,12 +69,9 @@ func stateRig(t *testing.T, s *sim.Panel, l *notify.Listener, file string, log *
 		sources = append(sources, l)
 	}
 	mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: sources, StateFile: file, Logger: log, ResetInterval: -1})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mon.Run(ctx) }()
+	stopRun := testrig.Serve(t, mon.Run)
 	stop := func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stopRun(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,12 +83,9 @@ func stateRig(t *testing.T, s *sim.Panel, l *notify.Listener, file string, log *
 func stateRigNoWait(t *testing.T, s *sim.Panel, file string) (*Monitor, func()) {
 	t.Helper()
 	mon := newPanel(t, s, 300*time.Millisecond, -1).NewMonitor(MonitorConfig{StateFile: file, ResetInterval: -1})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mon.Run(ctx) }()
+	stopRun := testrig.Serve(t, mon.Run)
 	return mon, func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stopRun(); err != nil {
 			t.Fatal(err)
 		}
 	}

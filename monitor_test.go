@@ -16,6 +16,7 @@ import (
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -55,20 +56,7 @@ func startRig(t *testing.T, mcfg MonitorConfig, lcfg notify.ListenerConfig) *rig
 // runMonitor runs m until the test ends and checks it stops cleanly.
 func runMonitor(t *testing.T, m *Monitor) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Monitor.Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Monitor.Run did not return after cancel")
-		}
-	})
+	testrig.Serve(t, m.Run)
 }
 
 // next returns the next event of sub, failing after a generous wait.

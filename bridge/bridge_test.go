@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/mqttlink"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
@@ -65,13 +65,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { br.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
-	t.Cleanup(stop)
-
-	l, err := notify.Listen(ctx, notify.ListenerConfig{Addr: "127.0.0.1:0"})
+	l, err := notify.Listen(t.Context(), notify.ListenerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +97,9 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 		t.Fatal(err)
 	}
 	w := mqtttest.Watch(t, br.Addr().String(), "#")
-	wg.Go(func() {
-		if err := mon.Run(ctx); err != nil {
-			t.Errorf("monitor: %v", err)
-		}
-	})
-	wg.Go(func() {
-		if err := b.Run(ctx); err != nil {
-			t.Errorf("bridge: %v", err)
-		}
-	})
+	stopMon := testrig.Serve(t, mon.Run)
+	stopBridge := testrig.Serve(t, b.Run)
+	stop := func() { _, _ = stopBridge(), stopMon() } // their errors fail the test at cleanup
 	r := &rig{sim: s, p: p, bp: bp, mon: mon, history: history, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
 	w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("disarmed"))
 	return r

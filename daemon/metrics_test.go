@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/sim"
@@ -56,19 +56,6 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// run runs f until the test ends and waits for it.
-func run(t *testing.T, f func(ctx context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := f(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
 // A simulated panel sends its notifications to a Listener feeding a
@@ -116,9 +103,9 @@ func TestMetrics(t *testing.T) {
 	if _, err := m.AddPanel(PanelSources{Name: "home", Monitor: dmon}); err == nil {
 		t.Fatal("a panel name added twice")
 	}
-	run(t, pm.Run)
-	run(t, dpm.Run)
-	run(t, mon.Run)
+	testrig.Serve(t, pm.Run)
+	testrig.Serve(t, dpm.Run)
+	testrig.Serve(t, mon.Run)
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/metrics"

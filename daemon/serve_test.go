@@ -27,6 +27,7 @@ import (
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
@@ -367,17 +368,9 @@ func TestServePINLockoutSurvivesReload(t *testing.T) {
 	load := func() (*daemon.Config, error) { return daemon.ParseConfig("g90.yaml", []byte(yaml), nil) }
 	reload := make(chan struct{})
 	started := make(chan daemon.Endpoints, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Serve(ctx, load, reload, daemon.Options{Started: func(ep daemon.Endpoints) { started <- ep }})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon.Serve: %v", err)
-		}
-	}()
+	testrig.Serve(t, func(ctx context.Context) error {
+		return daemon.Serve(ctx, load, reload, daemon.Options{Started: func(ep daemon.Endpoints) { started <- ep }})
+	})
 	arm := func(ep daemon.Endpoints, pin string) int {
 		t.Helper()
 		res, err := http.Post(strings.TrimSuffix(ep.Web, "/")+"/api/panels/home/arm", "application/json", strings.NewReader(`{"mode":"away","pin":"`+pin+`"}`))
@@ -519,17 +512,11 @@ func TestServeReload(t *testing.T) {
 	var logs lockedbuf.Buffer
 	reload := make(chan struct{})
 	started := make(chan daemon.Endpoints, 3)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Serve(ctx, load, reload, daemon.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Started: func(ep daemon.Endpoints) { started <- ep }})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon.Serve: %v", err)
-		}
-	}()
+	ended := make(chan struct{})
+	stop := testrig.Serve(t, func(ctx context.Context) error {
+		defer close(ended)
+		return daemon.Serve(ctx, load, reload, daemon.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Started: func(ep daemon.Endpoints) { started <- ep }})
+	})
 	<-started
 	w := mqtttest.Watch(t, brokerAddr, "#")
 	w.WaitFor(t, "first/"+guid+"/availability", mqtttest.Is("online"))
@@ -538,8 +525,8 @@ func TestServeReload(t *testing.T) {
 	reload <- struct{}{} // busy: it does not start, and the first one runs again
 	select {
 	case <-started:
-	case err := <-done:
-		t.Fatalf("daemon.Serve ended on a config that could not start: %v", err)
+	case <-ended:
+		t.Fatalf("daemon.Serve ended on a config that could not start: %v", stop())
 	case <-time.After(20 * time.Second):
 		t.Fatal("no restart with the config that ran")
 	}
@@ -551,8 +538,8 @@ func TestServeReload(t *testing.T) {
 	reload <- struct{}{} // second
 	select {
 	case <-started:
-	case err := <-done:
-		t.Fatalf("daemon.Serve ended: %v", err)
+	case <-ended:
+		t.Fatalf("daemon.Serve ended: %v", stop())
 	case <-time.After(20 * time.Second):
 		t.Fatal("no restart")
 	}
@@ -707,10 +694,7 @@ func TestServeCloudAndChainedPanels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vctx, vcancel := context.WithCancel(context.Background())
-	vdone := make(chan error, 1)
-	go func() { vdone <- vendor.Serve(vctx) }()
-	defer func() { vcancel(); <-vdone }()
+	testrig.Serve(t, vendor.Serve)
 
 	dir := t.TempDir()
 	guids := []string{"CHAINED00001", "STANDALONE01"}

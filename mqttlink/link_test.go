@@ -1,7 +1,6 @@
 package mqttlink
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // startBroker starts the embedded broker for a test.
@@ -37,16 +37,11 @@ func startBroker(t testing.TB, auth func(user, pass []byte) bool) *broker.Broker
 // result.
 func runLink(t *testing.T, l *Link) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	stopRun := testrig.Serve(t, l.Run)
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			_ = stopRun() // its error fails the test at cleanup
 			if err := l.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}

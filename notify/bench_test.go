@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // doorOpen is the datagram of vector L-A-DOOR-OPEN (spec: F.2).
@@ -67,15 +68,7 @@ func BenchmarkListenerLoopback(b *testing.B) {
 		b.Fatal(err)
 	}
 	sink := &countSink{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx, sink) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
+	testrig.Serve(b, func(ctx context.Context) error { return l.Run(ctx, sink) })
 	c, err := net.Dial("udp4", l.Addr().String())
 	if err != nil {
 		b.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/sockopt"
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // chanSink passes what the listener hands over to the test.
@@ -62,15 +63,7 @@ func runListenerOn(t *testing.T, addr string, host netip.Addr, setup ...func(*Li
 		f(l)
 	}
 	sink := &chanSink{msgs: make(chan Message, 64)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	testrig.Serve(t, func(ctx context.Context) error { return l.Run(ctx, sink) })
 	return l, sink
 }
 

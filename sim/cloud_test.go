@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -66,15 +67,7 @@ func startVendor(t *testing.T) *vendor {
 		t.Fatal(err)
 	}
 	v.VendorCloud = vc
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- vc.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("vendor cloud: %v", err)
-		}
-	})
+	testrig.Serve(t, vc.Serve)
 	return v
 }
 
@@ -361,10 +354,7 @@ func TestCloudQueueFull(t *testing.T) {
 	if st := l.Stats(); st.Dropped != 2 || st.Queued != 2 {
 		t.Errorf("stats %+v: want 2 queued, 2 dropped", st)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	testrig.Serve(t, l.Run)
 	waitLink(t, l, "refused connects", func(s CloudStats) bool { return s.ConnectErrors >= 1 })
 	if err := v.Restart(); err != nil {
 		t.Fatal(err)
@@ -414,15 +404,7 @@ func TestFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	testrig.Serve(t, f.Run)
 	for _, l := range f.Links() {
 		waitLink(t, l, "a session", func(s CloudStats) bool { return s.HellosAnswered >= 1 })
 	}

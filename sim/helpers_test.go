@@ -1,13 +1,13 @@
 package sim
 
 import (
-	"context"
 	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -57,20 +57,7 @@ func start(t *testing.T, cfg Config) *Panel {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(ioTimeout):
-			t.Errorf("Serve did not return after cancel")
-		}
-	})
+	testrig.Serve(t, p.Serve)
 	return p
 }
 

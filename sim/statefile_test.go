@@ -8,8 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -34,18 +34,10 @@ func serveUntil(t *testing.T, cfg Config, fn func(p *Panel)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx) }()
+	stop := testrig.Serve(t, p.Serve)
 	fn(p)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(ioTimeout):
-		t.Fatal("Serve did not return")
+	if err := stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/pinguard"
@@ -54,8 +54,7 @@ const guid = "SIMPANEL0001"
 func startRig(t *testing.T, rc rigConfig) *rig {
 	t.Helper()
 	leaktest.Check(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := notify.Listen(ctx, notify.ListenerConfig{Addr: "127.0.0.1:0"})
+	l, err := notify.Listen(t.Context(), notify.ListenerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,34 +91,13 @@ func startRig(t *testing.T, rc rigConfig) *rig {
 	ts := httptest.NewServer(h)
 	hc := &http.Client{Transport: &http.Transport{}}
 
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := mon.Run(ctx); err != nil {
-			t.Errorf("Monitor.Run: %v", err)
-		}
-	})
-	srvCtx, srvCancel := context.WithCancel(ctx)
-	srvDone := make(chan struct{})
-	go func() {
-		defer close(srvDone)
-		if err := srv.Run(srvCtx); err != nil {
-			t.Errorf("Server.Run: %v", err)
-		}
-	}()
-	stop := func() {
-		srvCancel()
-		select {
-		case <-srvDone:
-		case <-time.After(10 * time.Second):
-			t.Error("Server.Run did not return after cancel")
-		}
-	}
+	testrig.Serve(t, mon.Run)
+	stopSrv := testrig.Serve(t, srv.Run)
+	stop := func() { _ = stopSrv() } // its error fails the test at cleanup
 	t.Cleanup(func() {
 		stop() // ends the streams, so that ts.Close does not wait for them
 		ts.Close()
 		hc.CloseIdleConnections()
-		cancel()
-		wg.Wait()
 	})
 	r := &rig{sim: s, mon: mon, srv: srv, ts: ts, hc: hc, sent: sent, stop: stop}
 	eventually.True(t, "the first read of the panel", func() bool { return len(mon.State().Sensors) > 0 })

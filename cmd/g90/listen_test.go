@@ -20,6 +20,7 @@ import (
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/sim"
 )
@@ -89,12 +90,12 @@ func startListen(t *testing.T, s *sim.Panel, args ...string) (*lines, func() err
 	root.SetOut(out)
 	root.SetErr(pw)
 	root.SetArgs(append([]string{"--host", s.Addr().String(), "--timeout", "1s", "listen"}, args...))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- root.ExecuteContext(ctx)
-		pw.Close()
-	}()
+	ended := make(chan struct{})
+	stop := testrig.Serve(t, func(ctx context.Context) error {
+		defer close(ended)
+		defer pw.Close()
+		return root.ExecuteContext(ctx)
+	})
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -116,25 +117,11 @@ func startListen(t *testing.T, s *sim.Panel, args ...string) (*lines, func() err
 	}()
 	select {
 	case <-ready:
-	case err := <-done:
-		t.Fatalf("listen ended at once: %v", err)
+	case <-ended:
+		t.Fatalf("listen ended at once: %v", stop())
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen did not start")
 	}
-	var once sync.Once
-	var err error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Error("listen did not stop")
-			}
-		})
-		return err
-	}
-	t.Cleanup(func() { stop() })
 	return out, stop
 }
 
@@ -422,15 +409,7 @@ func TestListenFloodIsQuiet(t *testing.T) {
 	root.SetOut(out)
 	root.SetErr(&errOut)
 	root.SetArgs([]string{"--host", s.Addr().String(), "--timeout", "1s", "listen", "--listen", addr})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("listen: %v", err)
-		}
-	}()
+	stop := testrig.Serve(t, root.ExecuteContext)
 	eventually.True(t, "listen to read the panel", func() bool { return strings.Contains(errOut.String(), "panel SIMPANEL") })
 
 	stranger, err := net.ListenPacket("udp4", "127.0.0.2:0")
@@ -452,11 +431,9 @@ func TestListenFloodIsQuiet(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLines(t, out, 2, 10*time.Second)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("listen: %v", err)
 	}
-	done <- nil
 	log := errOut.String()
 	if n := strings.Count(log, "dropped notification"); n < 1 || n > 6 {
 		t.Errorf("%d warnings about the flood, want the first 5 and a count", n)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // g90 serve: starts from the config file, prints where it listens,
@@ -33,16 +34,12 @@ func TestServeCommand(t *testing.T) {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	root.SetArgs([]string{"serve", "--config", file})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
+	stop := testrig.Serve(t, root.ExecuteContext)
 	waitOutput := func(what string, n int) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for strings.Count(out.String(), what) < n {
 			if time.Now().After(deadline) {
-				cancel()
-				<-done
 				t.Fatalf("no %q in:\n%s", what, out.String())
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -59,8 +56,7 @@ func TestServeCommand(t *testing.T) {
 	}
 	waitOutput("reload: restarting with the new config", 1)
 	waitOutput("g90 serve: 1 panel(s)", 2)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, out.String())
 	}
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // g90 sim --cloud --panels 3 --vendor-cloud: three panels, with their own
@@ -27,15 +28,7 @@ func TestSimCloudPanels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	testrig.Serve(t, srv.Serve)
 
 	root := newRoot()
 	pr, pw := io.Pipe()
@@ -43,12 +36,10 @@ func TestSimCloudPanels(t *testing.T) {
 	root.SetErr(pw)
 	root.SetArgs([]string{"sim", "--listen", "127.0.0.1:0", "--notify", "", "--cloud", ln.Addr().String(),
 		"--panels", "3", "--vendor-cloud", "127.0.0.1:0"})
-	simCtx, stopSim := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- root.ExecuteContext(simCtx)
-		pw.Close()
-	}()
+	stopSim := testrig.Serve(t, func(ctx context.Context) error {
+		defer pw.Close()
+		return root.ExecuteContext(ctx)
+	})
 	vendor := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -84,8 +75,7 @@ func TestSimCloudPanels(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("g90 sim did not say where the fake vendor cloud listens")
 	}
-	stopSim()
-	if err := <-done; err != nil {
+	if err := stopSim(); err != nil {
 		t.Fatalf("g90 sim: %v", err)
 	}
 }

@@ -3,12 +3,11 @@ package daemontest
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // Run starts daemon.Run(cfg, opt) and returns once the daemon listens,
@@ -17,36 +16,18 @@ import (
 // too and fails the test on an error. opt.Started is Run's own.
 func Run(tb testing.TB, cfg *daemon.Config, opt daemon.Options) (daemon.Endpoints, func() error) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan daemon.Endpoints, 1)
-	done := make(chan error, 1)
+	ended := make(chan struct{})
 	opt.Started = func(ep daemon.Endpoints) { started <- ep }
-	go func() { done <- daemon.Run(ctx, cfg, opt) }()
-	var (
-		once   sync.Once
-		runErr error
-	)
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(30 * time.Second):
-				runErr = errors.New("daemon.Run did not return after cancel")
-			}
-		})
-		return runErr
-	}
-	tb.Cleanup(func() {
-		if err := stop(); err != nil {
-			tb.Errorf("daemon.Run: %v", err)
-		}
+	stop := testrig.Serve(tb, func(ctx context.Context) error {
+		defer close(ended)
+		return daemon.Run(ctx, cfg, opt)
 	})
 	select {
 	case ep := <-started:
 		return ep, stop
-	case err := <-done:
-		tb.Fatalf("daemon.Run: %v", err)
+	case <-ended:
+		tb.Fatalf("daemon.Run ended before it listened: %v", stop())
 	case <-time.After(30 * time.Second):
 		tb.Fatal("the daemon did not start")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/g90alarm/g90/internal/testrig"
 )
 
 // BenchDrain measures a queue's drain after an outage: publish queues
@@ -18,18 +20,15 @@ func BenchDrain(b *testing.B, w *Watcher, topic string, publish func() error, ru
 			b.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	go func() { done <- run(ctx) }()
+	stop := testrig.Serve(b, run)
 	for w.Count(topic) < b.N {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -5,10 +5,9 @@
 package simtest
 
 import (
-	"context"
 	"testing"
-	"time"
 
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/sim"
 )
 
@@ -22,19 +21,6 @@ func Start(t testing.TB, cfg sim.Config) *sim.Panel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("sim.Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("sim.Serve did not return after cancel")
-		}
-	})
+	testrig.Serve(t, s.Serve)
 	return s
 }
