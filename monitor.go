@@ -160,8 +160,7 @@ type Monitor struct {
 	lastSaved                        []byte
 	saveErrors                       atomic.Uint64
 
-	lastPacket [3]atomic.Int64                   // unix nanoseconds per source
-	cloud      atomic.Pointer[func() CloudState] // set by a CloudHub source
+	lastPacket [3]atomic.Int64 // unix nanoseconds per source
 
 	// counters of MonitorStats
 	messages, dropped, wrongDevice, unknown, events, refreshes, refreshErrors atomic.Uint64
@@ -327,7 +326,7 @@ func (m *Monitor) Packet(src event.Source, t time.Time) {
 // held back, and the listener must read the next one. A cloud message
 // waits for room instead, until the monitor stops: its source is a TCP
 // connection, whose reader then waits too, and TCP flow control slows
-// the panel down, so nothing is lost (see cloud.Server.enqueue). A
+// the panel down, so nothing is lost (see cloud.Handler). A
 // history entry waits too: the poller then reads the panel later.
 func (m *Monitor) Message(msg notify.Message, src event.Source, t time.Time) {
 	it := item{m: msg, src: src, at: t}
@@ -912,16 +911,16 @@ func (m *Monitor) stateLocked() State {
 			s.LastPacket[src] = time.Unix(0, ns)
 		}
 	}
-	if f := m.cloud.Load(); f != nil {
-		cs := (*f)()
-		s.Cloud = &cs
+	for _, src := range m.cfg.Sources {
+		if cs, ok := src.(CloudStater); ok {
+			if st, ok := cs.CloudState(); ok {
+				s.Cloud = &st
+				break
+			}
+		}
 	}
 	return s
 }
-
-// setCloud makes State report what f says of the panel's cloud
-// connection.
-func (m *Monitor) setCloud(f func() CloudState) { m.cloud.Store(&f) }
 
 // Stats returns the monitor's counters.
 func (m *Monitor) Stats() MonitorStats {

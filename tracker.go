@@ -53,7 +53,7 @@ type State struct {
 	LastPacket map[event.Source]time.Time `json:"last_packet"`
 	// Cloud is what the cloud server knows of the panel's connection:
 	// its address and any conflict (two addresses naming the panel);
-	// nil unless the panel's events come from a CloudHub.
+	// nil unless a source reports it (CloudStater).
 	Cloud *CloudState `json:"cloud,omitempty"`
 }
 

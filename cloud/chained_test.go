@@ -142,7 +142,8 @@ func TestChainedUpstreamStalls(t *testing.T) {
 	p.send(vector(t, "C-HELLO"), ping, vector(t, "C-STATUS-SENSOR-OPEN"))
 	p.expect(helloReplies(srv))
 	p.expect(ping)
-	if msgs := rec.wait(t, 1); len(msgs[0].Events) != 2 {
+	msgs := rec.wait(t, 1)
+	if evs, _ := msgs[0].Events(); len(evs) != 2 {
 		t.Errorf("message %+v, want door events", msgs[0])
 	}
 	if st := srv.Stats(); st.UpstreamStalls < 1 || st.UpstreamConnects < 1 {

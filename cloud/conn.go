@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/floodlog"
 	"github.com/g90alarm/g90/notify"
 )
@@ -40,7 +39,11 @@ type conn struct {
 
 	framer  cloudproto.Framer
 	out     []byte    // replies to the current read
-	pending []pending // messages of the current read that carry events
+	pending []Message // messages of the current read that carry events
+	// replay are the status changes and notifications of the current
+	// read, aliasing the framer's buffer: what the relay keeps for the
+	// upstream while it is down (chained mode only).
+	replay [][]byte
 	// first is the message the current read completed that an earlier
 	// read began, and lead the bytes of the read it took, or all of them
 	// when the read did not complete it: a new upstream connection
@@ -99,8 +102,7 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 	buf := make([]byte, readSize)
 	// Until it names an allowed panel, a connection has HelloTimeout in
 	// all; then IdleTimeout from its last valid message, counted only
-	// while the reader reads (not while it waits for the Handler's
-	// queue). A byte that does not make a valid message does not count:
+	// while the reader reads (not while the Handler holds it up). A byte that does not make a valid message does not count:
 	// one byte a minute held a place for ever (issue 13). Deadlines use
 	// the real clock, not Config.Now.
 	c.valid.Store(time.Now().UnixNano())
@@ -112,28 +114,14 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			c.fresh = false
 			now := s.now()
 			c.last.Store(now.UnixNano())
-			c.out, c.pending, c.first, c.lead = c.out[:0], c.pending[:0], nil, 0
+			c.out, c.pending, c.replay, c.first, c.lead = c.out[:0], c.pending[:0], c.replay[:0], nil, 0
 			keep := c.drain(buf[:n], now)
-			// Events go to the Handler's queue while it has room; before
-			// the reader waits for room (Server.enqueue), it sends the
-			// read's replies, so a panel is answered whatever the Handler
-			// does. A message becomes a *Message only when its turn
-			// comes, so a waiting reader holds one, not a read's worth.
-			replied := false
-			for _, pm := range c.pending {
-				m := c.message(pm, now)
-				if m == nil || s.tryEnqueue(m) {
-					continue
-				}
-				if !replied {
-					keep, replied = c.reply(ctx, keep, buf[:n]), true
-				}
-				s.enqueue(ctx, m)
-			}
-			if !replied {
-				keep = c.reply(ctx, keep, buf[:n])
-			}
+			// The replies first, so a panel is answered whatever the
+			// Handler does; then the read's messages (deliver).
+			keep = c.reply(ctx, keep, buf[:n])
+			c.deliver(ctx)
 			clear(c.pending)
+			clear(c.replay)
 			if !keep {
 				return
 			}
@@ -166,8 +154,8 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 		// the panel named itself when only some are served.
 		if !s.restricted() || c.getGUID() != "" {
 			it := item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out), first: bytes.Clone(c.first), lead: c.lead}
-			for _, pm := range c.pending {
-				it.replay = append(it.replay, bytes.Clone(pm.raw))
+			for _, raw := range c.replay {
+				it.replay = append(it.replay, bytes.Clone(raw))
 			}
 			c.relay.enqueue(ctx, it)
 		}
@@ -242,16 +230,10 @@ func dropped(err error) []byte {
 	return nil
 }
 
-// pending is a message that carries events, aliasing the framer's
-// buffer, and the panel's GUID when it came.
-type pending struct {
-	raw  []byte
-	guid string
-}
-
 // handle acts on one message: stores the GUID, adds its replies to c.out
-// and, if it may carry events, adds it to c.pending (spec: D.6.2, D.7).
-// It returns false when the connection must close.
+// and, if it carries events, adds it to c.pending (spec: D.6.2, D.7),
+// decoded and converted here once. It returns false when the connection
+// must close.
 func (c *conn) handle(raw []byte, now time.Time) bool {
 	s := c.srv
 	m, err := cloudproto.Decode(raw)
@@ -286,42 +268,46 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 	c.fresh = true
 	c.valid.Store(time.Now().UnixNano())
 	c.replies(&m)
-	if m.Kind == cloudproto.KindStatusChange || m.Kind == cloudproto.KindNotification {
-		c.pending = append(c.pending, pending{raw, guid})
+	if m.Kind != cloudproto.KindStatusChange && m.Kind != cloudproto.KindNotification {
+		return true
 	}
-	return true
-}
-
-// message converts a pending message to what the Handler gets, or nil
-// when the spec drops it (spec: D.10, D.5.7).
-func (c *conn) message(pm pending, now time.Time) *Message {
-	s, raw, guid := c.srv, pm.raw, pm.guid
-	m, err := cloudproto.Decode(raw) // again: it decoded before
-	if err != nil {
-		return nil
+	if c.relay != nil {
+		c.replay = append(c.replay, raw)
 	}
+	// spec: D.10, D.5.7: what the spec drops goes no further.
 	nm, ok, err := notify.FromCloud(&m, guid)
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", floodlog.Bytes(raw))
-		return nil
+		return true
 	}
-	if !ok {
-		return nil
+	if ok {
+		c.pending = append(c.pending, Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm})
 	}
-	evs, err := nm.Events(nil)
-	if err != nil {
-		s.stats.invalid.Add(1)
-		s.log.Warn("cloud: message without event", "remote", c.remote, "guid", guid, "err", err, "bytes", floodlog.Bytes(raw))
-		return nil
-	}
-	for i := range evs {
-		evs[i].Source = event.SourceCloud
-		if evs[i].Time.IsZero() {
-			evs[i].Time = now
+	return true
+}
+
+// deliver hands the current read's messages to the Handler, from the
+// connection's own goroutine: a Handler that waits holds up this panel
+// alone, whose later bytes then wait in TCP.
+//
+// Backpressure, not dropping, because the panel speaks TCP: a reader
+// that stops reading fills the socket buffers and TCP flow control makes
+// the panel wait before it sends more, so a burst is slowed down and
+// nothing is lost (the reference, reading as fast as it can, loses most
+// of a 20,000-message burst). UDP notifications have no such flow
+// control — a datagram not read in time is gone — so the local listener
+// and the Monitor's local path drop and count instead. A panel held up
+// for long is not disconnected by the idle timeout: the read deadline
+// only runs while the reader reads.
+func (c *conn) deliver(ctx context.Context) {
+	s := c.srv
+	for i := range c.pending {
+		if s.handler != nil {
+			s.handler.HandleCloud(ctx, &c.pending[i])
 		}
+		s.stats.delivered.Add(1)
 	}
-	return &Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm, Events: evs}
 }
 
 // replies appends to c.out the replies a standalone server sends for m

@@ -1,9 +1,11 @@
-// Package cloud is a server that impersonates the G90 vendor cloud: panels
-// connect to it over TCP (spec: notifications-and-cloud.md D, E), it
+// Package cloud is the server of the panels' TCP cloud protocol: it
+// impersonates the G90 vendor cloud. Panels connect to it over TCP
+// (spec: notifications-and-cloud.md D, E); it
 // answers their pings, hellos and discovery requests byte for byte as the
 // cloud would (standalone mode, spec: E.3), and it hands every status
 // change and wrapped notification, converted to a notify.Message, to a
-// Handler. In chained mode (Config.Upstream, spec: E.4) it also relays
+// Handler, from the goroutine of that panel's connection; Hub is the
+// Handler that routes them by GUID to each panel's g90.Monitor. In chained mode (Config.Upstream, spec: E.4) it also relays
 // each panel's connection to the vendor cloud, in order, answers
 // locally while the vendor is unreachable, and relays the status changes
 // and notifications the vendor missed once it is back (Config.ReplayBuffer,
@@ -18,7 +20,8 @@
 //		Addr:      ":5678",
 //		Advertise: netip.MustParseAddrPort("192.168.1.10:5678"),
 //		Handler: cloud.HandlerFunc(func(ctx context.Context, m *cloud.Message) {
-//			for _, ev := range m.Events {
+//			//			evs, _ := m.Events() // or hand m.Notify to a notify.Sink
+//			for _, ev := range evs {
 //				fmt.Println(m.GUID, ev.Type, ev.Name)
 //			}
 //		}),

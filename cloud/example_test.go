@@ -22,7 +22,8 @@ func Example() {
 	srv, err := cloud.New(cloud.Config{
 		Listener: ln,
 		Handler: cloud.HandlerFunc(func(ctx context.Context, m *cloud.Message) {
-			for _, ev := range m.Events {
+			evs, _ := m.Events()
+			for _, ev := range evs {
 				fmt.Println(m.GUID, ev.Source, ev.Type, ev.Index, ev.Name, ev.Time.Unix())
 			}
 			close(done)

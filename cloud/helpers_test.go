@@ -31,8 +31,9 @@ type recorder struct {
 func newRecorder() *recorder { return &recorder{more: make(chan struct{}, 1)} }
 
 func (r *recorder) HandleCloud(_ context.Context, m *Message) {
+	kept := *m // the server reuses m
 	r.mu.Lock()
-	r.msgs = append(r.msgs, m)
+	r.msgs = append(r.msgs, &kept)
 	r.mu.Unlock()
 	select {
 	case r.more <- struct{}{}:

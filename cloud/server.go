@@ -45,8 +45,6 @@ const (
 	// reconnects may briefly hold two (the old one half-open); a fleet
 	// behind one NAT needs Config.MaxPerAddr raised.
 	DefaultMaxPerAddr = 8
-	// DefaultQueueSize bounds the messages waiting for the Handler.
-	DefaultQueueSize = 256
 	// writeTimeout bounds a reply write to a panel that stopped reading.
 	writeTimeout = 10 * time.Second
 	// readSize is the read buffer of a connection, held while it
@@ -72,8 +70,8 @@ type Config struct {
 	// address behind NAT or port forwarding. Zero means the address and
 	// port the panel's connection arrived on.
 	Advertise netip.AddrPort
-	// Handler receives the messages that carry events; nil drops them
-	// after counting.
+	// Handler receives the messages that carry events, from each
+	// panel's connection (see Handler); nil drops them after counting.
 	Handler Handler
 	// IdleTimeout closes a connection that sent no valid message for
 	// this long (bytes that do not frame or decode do not count);
@@ -100,12 +98,6 @@ type Config struct {
 	// are closed at once and counted in Stats.OverLimit. Default
 	// DefaultMaxPerAddr; -1 means no per-address bound.
 	MaxPerAddr int
-	// QueueSize bounds the messages waiting for the Handler. When it is
-	// full, a connection's reader waits for room (Stats.Waits) after
-	// sending the replies to what it has read: TCP flow control then slows
-	// the panel down, and nothing is lost (see Server.enqueue). Default
-	// DefaultQueueSize.
-	QueueSize int
 	// AllowGUIDs, if not empty, lists the panels served. A connection
 	// gets no reply and no event until its hello or discovery names one of
 	// them; naming another closes it (Stats.Rejected).
@@ -183,7 +175,7 @@ var (
 )
 
 // Message is one panel message that carries events, as the Handler gets
-// it.
+// it: decoded once, by the connection that read it.
 type Message struct {
 	// GUID is the panel GUID from the connection's latest hello or
 	// discovery (spec: D.11); empty until one arrived.
@@ -195,20 +187,42 @@ type Message struct {
 	// Kind is cloudproto.KindStatusChange or cloudproto.KindNotification.
 	Kind cloudproto.Kind
 	// Notify is the status change converted to an alert (spec: D.10.1), or
-	// the wrapped notification decoded (spec: D.5.7).
+	// the wrapped notification decoded (spec: D.5.7): what a notify.Sink
+	// such as a g90.Monitor takes, and maps to events itself. A message
+	// the spec skips (spec: D.4) or that does not decode (spec: D.12)
+	// never reaches the Handler.
 	Notify notify.Message
-	// Events are Notify.Events with Source set to event.SourceCloud and,
-	// for notifications, which carry no time, Time set to Received. A
-	// message the spec drops never reaches the Handler.
-	Events []event.Event
 }
 
-// Handler receives panel messages. HandleCloud is called from one
-// goroutine, one message at a time, in wire order for each connection,
-// and must not keep m after it returns. It should return soon: while it
-// runs, later messages wait in a bounded queue, and once that is full
-// the panels wait too (Config.QueueSize). ctx is cancelled when Serve is
-// stopping; Serve returns after the queued messages have been handled.
+// Events maps m.Notify to its events (spec: B.2), with Source set to
+// event.SourceCloud and, for notifications, which carry no time, Time set
+// to Received: for a Handler that takes events rather than messages. The
+// error is notify.ErrUnknown for a message no rule maps (spec: F.5), which
+// has no events.
+func (m *Message) Events() ([]event.Event, error) {
+	evs, err := m.Notify.Events(nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range evs {
+		evs[i].Source = event.SourceCloud
+		if evs[i].Time.IsZero() {
+			evs[i].Time = m.Received
+		}
+	}
+	return evs, nil
+}
+
+// Handler receives panel messages. HandleCloud is called from the
+// goroutine of the connection that read m: one message at a time and in
+// wire order for each panel connection, and concurrently for different
+// connections, so it must be safe for concurrent use. It must not keep m
+// after it returns. A connection answers what it has read before it
+// hands the read's messages over, and reads nothing more while
+// HandleCloud runs: a Handler that waits (a full queue downstream)
+// slows that panel down through TCP flow control, and only that panel.
+// ctx is cancelled when Serve is stopping; Serve returns after the
+// messages already read have been handled.
 type Handler interface {
 	HandleCloud(ctx context.Context, m *Message)
 }
@@ -234,12 +248,10 @@ type Stats struct {
 	Unknown       int64 // of which of a kind outside the catalogue, skipped
 	Unidentified  int64 // of which ignored: with AllowGUIDs, before the panel named itself
 	Delivered     int64 // messages handed to the Handler
-	Waits         int64 // messages that found the Handler's queue full, and waited for room
-	Dropped       int64 // messages dropped because Serve stopped while they waited for room
 	FramingErrors int64 // runs of bytes dropped by the framer (bad message_length)
 	FramingBytes  int64 // bytes in those runs
 	DecodeErrors  int64 // messages that did not decode (cloudproto.DecodeError)
-	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID, unroutable alert
+	Invalid       int64 // messages whose content the spec drops: bad wrapped JSON, wrong GUID (an alert no rule maps reaches the Handler, see Message.Events)
 
 	// Chained mode.
 	UpstreamConnects int64 // upstream connections made
@@ -263,7 +275,7 @@ type Stats struct {
 type counters struct {
 	open, accepted, rejected, overLimit, replaced, idleClosed          atomic.Int64
 	conflicts, takeovers, helloTimeouts                                atomic.Int64
-	messages, unknown, unidentified, delivered, waits, dropped         atomic.Int64
+	messages, unknown, unidentified, delivered                         atomic.Int64
 	framingErrors, framingBytes, decodeErrors, invalid                 atomic.Int64
 	upstreamConnects, upstreamFailures, upstreamDropped, localReplies  atomic.Int64
 	upstreamStalls, upstreamReconnects                                 atomic.Int64
@@ -302,7 +314,6 @@ type Server struct {
 	upTimeout        time.Duration
 	rewriteDiscovery bool
 
-	queue chan *Message
 	stats counters
 
 	mu      sync.Mutex
@@ -363,12 +374,8 @@ func New(cfg Config) (*Server, error) {
 	if s.maxConns == 0 {
 		s.maxConns = DefaultMaxConns
 	}
-	qs := cfg.QueueSize
-	if qs == 0 {
-		qs = DefaultQueueSize
-	}
 	switch {
-	case s.idle < 0 || s.helloWait < 0 || s.takeover < 0 || s.maxConns < 0 || s.perAddr < -1 || qs < 0 || s.connectTimeout < 0 || s.backoffMin < 0 || s.backoffReset < 0 || s.replayMax < -1 || s.upQueue < 0 || s.upTimeout < 0:
+	case s.idle < 0 || s.helloWait < 0 || s.takeover < 0 || s.maxConns < 0 || s.perAddr < -1 || s.connectTimeout < 0 || s.backoffMin < 0 || s.backoffReset < 0 || s.replayMax < -1 || s.upQueue < 0 || s.upTimeout < 0:
 		return nil, fmt.Errorf("%w: negative duration or size", ErrConfig)
 	case s.backoffMax < s.backoffMin:
 		return nil, fmt.Errorf("%w: BackoffMax %v below BackoffMin %v", ErrConfig, s.backoffMax, s.backoffMin)
@@ -387,7 +394,6 @@ func New(cfg Config) (*Server, error) {
 			s.allowGUID[g] = true
 		}
 	}
-	s.queue = make(chan *Message, qs)
 	s.ln = cfg.Listener
 	if s.ln == nil {
 		addr := cfg.Addr
@@ -433,7 +439,7 @@ func (s *Server) Stats() Stats {
 		OverLimit: c.overLimit.Load(), Replaced: c.replaced.Load(), IdleClosed: c.idleClosed.Load(),
 		Conflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(), HelloTimeouts: c.helloTimeouts.Load(),
 		Messages: c.messages.Load(), Unknown: c.unknown.Load(), Unidentified: c.unidentified.Load(),
-		Delivered: c.delivered.Load(), Waits: c.waits.Load(), Dropped: c.dropped.Load(), FramingErrors: c.framingErrors.Load(), FramingBytes: c.framingBytes.Load(),
+		Delivered: c.delivered.Load(), FramingErrors: c.framingErrors.Load(), FramingBytes: c.framingBytes.Load(),
 		DecodeErrors: c.decodeErrors.Load(), Invalid: c.invalid.Load(),
 		UpstreamConnects: c.upstreamConnects.Load(), UpstreamFailures: c.upstreamFailures.Load(),
 		UpstreamStalls: c.upstreamStalls.Load(), UpstreamDropped: c.upstreamDropped.Load(), LocalReplies: c.localReplies.Load(),
@@ -472,9 +478,9 @@ func (s *Server) Panels() []Panel {
 }
 
 // Serve accepts panel connections until ctx is cancelled or the listener
-// fails, then closes the listener and every connection, delivers the
-// messages still queued, waits for every goroutine it started and
-// returns: nil after ctx was cancelled, else the listener's error. Serve
+// fails, then closes the listener and every connection, waits for every
+// goroutine it started (each connection hands the messages it has read
+// to the Handler first) and returns: nil after ctx was cancelled, else the listener's error. Serve
 // can be called once.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
@@ -485,8 +491,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.serving = true
 	s.mu.Unlock()
 
-	var conns, dispatch sync.WaitGroup
-	dispatch.Go(func() { s.dispatch(ctx) })
+	var conns sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
 	s.log.Info("cloud: serving", "addr", s.ln.Addr(), "advertise", s.advertise)
@@ -527,8 +532,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	conns.Wait()
-	close(s.queue)
-	dispatch.Wait()
 	return err
 }
 
@@ -663,56 +666,6 @@ func (s *Server) release(c *conn) {
 		delete(s.byGUID, g)
 	}
 	s.stats.open.Add(-1)
-}
-
-// enqueue hands m to the dispatcher. When the queue is full the
-// connection's reader waits here for room, so it reads no more from its
-// socket until the Handler catches up.
-//
-// Backpressure, not dropping, because the panel speaks TCP: a reader
-// that stops reading fills the socket buffers and TCP flow control makes
-// the panel wait before it sends more, so a burst is slowed down and
-// nothing is lost (the reference, reading as fast as it can, loses most
-// of a 20,000-message burst). UDP notifications have no such flow
-// control — a datagram not read in time is gone — so the local listener
-// and the Monitor's local path drop and count instead. Replies never
-// wait on the Handler: a reader sends those for a read before it waits
-// for room for the read's events (serveConn). Readers of all connections wait
-// in the order they came, so one busy panel does not starve the others.
-// A panel held up for long is not disconnected by the idle timeout: the
-// read deadline only runs while the reader reads.
-func (s *Server) enqueue(ctx context.Context, m *Message) {
-	if s.tryEnqueue(m) {
-		return
-	}
-	s.stats.waits.Add(1)
-	select {
-	case s.queue <- m:
-	case <-ctx.Done():
-		s.stats.dropped.Add(1)
-		s.log.Warn("cloud: server stopping; message not handed to the handler", "guid", m.GUID, "kind", m.Kind)
-	}
-}
-
-// tryEnqueue hands m to the dispatcher if the queue has room.
-func (s *Server) tryEnqueue(m *Message) bool {
-	select {
-	case s.queue <- m:
-		return true
-	default:
-		return false
-	}
-}
-
-// dispatch calls the Handler for every queued message, in order, until
-// the queue is closed and empty.
-func (s *Server) dispatch(ctx context.Context) {
-	for m := range s.queue {
-		if s.handler != nil {
-			s.handler.HandleCloud(ctx, m)
-		}
-		s.stats.delivered.Add(1)
-	}
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -379,12 +379,12 @@ func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
 
 // WatchCloud reports the cloud server's counters at every scrape. Call it
 // once.
-func (m *Metrics) WatchCloud(h *g90.CloudHub) error {
+func (m *Metrics) WatchCloud(h *cloud.Hub) error {
 	return m.reg.Register(cloudCollector{h})
 }
 
 // cloudCollector reports a cloud hub's and its server's counters.
-type cloudCollector struct{ h *g90.CloudHub }
+type cloudCollector struct{ h *cloud.Hub }
 
 // cloudMetric is one cloud server counter or gauge.
 type cloudMetric struct {
@@ -406,8 +406,7 @@ var (
 		{cloudDesc("g90_cloud_hello_timeouts_total", "Connections closed for not naming a served panel within the hello timeout."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.HelloTimeouts }},
 		{cloudDesc("g90_cloud_guid_conflicts_total", "Hellos naming a panel already connected from another address (refused, or taking over a silent connection)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Conflicts }},
 		{cloudDesc("g90_cloud_messages_total", "Messages framed and decoded by the cloud server."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Messages }},
-		{cloudDesc("g90_cloud_waits_total", "Cloud messages that found the event queue full, so that their panel's connection waited (TCP backpressure)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Waits }},
-		{cloudDesc("g90_cloud_dropped_total", "Cloud messages lost because the server stopped while they waited for the event queue."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Dropped + s.UpstreamDropped }},
+		{cloudDesc("g90_cloud_dropped_total", "Panel reads not relayed to the vendor's cloud because the server stopped while they waited (chained mode)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.UpstreamDropped }},
 		{cloudDesc("g90_cloud_decode_errors_total", "Cloud framing errors, undecodable and invalid messages."), prometheus.CounterValue, func(s cloud.Stats) int64 {
 			return s.FramingErrors + s.DecodeErrors + s.Invalid
 		}},

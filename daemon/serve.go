@@ -95,7 +95,7 @@ type instance struct {
 	// journalAside is where a damaged journal was moved at start; "".
 	journalAside string
 	broker       *broker.Broker
-	hub          *g90.CloudHub
+	hub          *cloud.Hub
 	metrics      *Metrics
 	panels       []*runPanel
 	bridge       *bridge.Bridge
@@ -303,13 +303,13 @@ func (d *instance) buildCloud() error {
 	for _, p := range d.cfg.Panels {
 		if p.Notifications == NotifyChained {
 			// Only the chained panels are relayed (their sources say so,
-			// CloudHub.ChainedSource). Keep them pointed at us when the
+			// cloud.Hub.ChainedSource). Keep them pointed at us when the
 			// vendor answers their discovery (spec:
 			// notifications-and-cloud.md G.5).
 			cc.Upstream, cc.RewriteDiscovery, cc.ReplayBuffer = c.Upstream, true, c.ReplayBuffer
 		}
 	}
-	hub, err := g90.NewCloudHub(cc)
+	hub, err := cloud.NewHub(cc)
 	if err != nil {
 		return fmt.Errorf("cloud.listen: %w", err)
 	}

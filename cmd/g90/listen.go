@@ -95,7 +95,7 @@ event instead, as the panel sends them (for debugging).`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "cannot read the panel (%v); taking events from every panel that connects\n", err)
 				}
 				cancel()
-				hub, err := g90.NewCloudHub(cfg)
+				hub, err := cloud.NewHub(cfg)
 				if err != nil {
 					return err
 				}

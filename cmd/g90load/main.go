@@ -120,12 +120,11 @@ func printResult(w io.Writer, r *cloudload.Result) {
 	if r.InProcess {
 		whose = "server and panels"
 	}
-	f, s := r.Fleet, r.Server
+	f := r.Fleet
 	fmt.Fprintf(w, "panels connected at once  %d (in %v)\n", r.Config.Panels, r.Connect.Round(time.Millisecond))
 	fmt.Fprintf(w, "hellos answered           %d of %d\n", f.HellosAnswered, f.HellosSent)
 	fmt.Fprintf(w, "pings answered            %d of %d\n", f.PingsAnswered, f.PingsSent)
 	fmt.Fprintf(w, "status changes            %d of %d arrived, %d out of order, in %v\n", r.Messages, r.Want, r.OutOfOrder, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "rate                      %.0f messages/s, %.0f events/s\n", r.Rate, float64(r.Events)/r.Elapsed.Seconds())
-	fmt.Fprintf(w, "reads that waited         %d (backpressure), %d dropped\n", s.Waits, s.Dropped)
 	fmt.Fprintf(w, "resident memory (%s)  %s idle with all connected, %s peak\n", whose, mb(r.RSS), mb(r.PeakRSS))
 }

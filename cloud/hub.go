@@ -1,84 +1,51 @@
-package g90
+package cloud
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
 )
 
-// CloudHub shares one cloud server between the Monitors of several
-// panels: every panel connects to the same address, as they would to the
-// vendor's cloud (spec: notifications-and-cloud.md D, E), and each
-// message goes to the Monitor of the panel whose GUID it carries (spec:
-// D.11). Serve runs the server; each panel's Source registers it.
-type CloudHub struct {
-	srv *cloud.Server
+// Hub is a cloud server shared by the Monitors of several panels, and
+// the Handler that routes its messages by GUID: every panel connects to
+// the same address, as they would to the vendor's cloud (spec: D, E), and
+// each message goes, from its connection's goroutine, to the Monitor of
+// the panel whose GUID it carries (spec: D.11). A panel whose Monitor
+// waits (its queue full) holds up its own connection only. Serve runs
+// the server; each panel's Source registers it.
+type Hub struct {
+	srv *Server
 	log *slog.Logger
 
-	onConflict func(cloud.Conflict) // the caller's, or nil
+	onConflict func(Conflict) // the caller's, or nil
 
 	mu        sync.RWMutex
 	sinks     map[string]route
-	known     map[string]bool        // GUIDs of the panels served: configured, or read from the panel
-	conflicts map[string]*CloudState // by GUID (anyPanel: every panel's), only of panels served
-	restrict  bool                   // only known GUIDs are served
+	known     map[string]bool            // GUIDs of the panels served: configured, or read from the panel
+	conflicts map[string]*g90.CloudState // by GUID (anyPanel: every panel's), only of panels served
+	restrict  bool                       // only known GUIDs are served
 
 	unrouted atomic.Uint64
 }
 
-// ConflictHold is how long CloudState.Conflict stays true after two
+// ConflictHold is how long g90.CloudState.Conflict stays true after two
 // addresses claimed a panel.
 const ConflictHold = time.Hour
-
-// CloudState is what the cloud server knows of a panel's connection, in
-// the Monitor's State (State.Cloud) of a panel whose events come from a
-// CloudHub.
-//
-// Nothing authenticates a panel in the cloud protocol: the GUID in its
-// hello is its only identity (spec: notifications-and-cloud.md D.1).
-// Two addresses naming one panel — the panel and an impostor, or a
-// panel that moved while its old connection lingers — are a conflict
-// (cloud.Conflict): the events of the panel may come from someone else.
-type CloudState struct {
-	// Remote is the address of the panel's open connection, and
-	// Connected when it was accepted; zero while it has none.
-	Remote    netip.AddrPort `json:"remote,omitzero"`
-	Connected time.Time      `json:"connected,omitzero"`
-	// LastUpstream is when the vendor's cloud last sent something for
-	// the panel (chained panels; spec: E.4.5 last_upstream_packet_time);
-	// zero before that.
-	LastUpstream time.Time `json:"last_upstream,omitzero"`
-	// Conflicts counts the conflicts since start.
-	Conflicts uint64 `json:"conflicts"`
-	// Conflict is true for ConflictHold after the last one: a problem
-	// to show (Home Assistant's "problem" sensor).
-	Conflict bool `json:"conflict"`
-	// ConflictAt is when the last one was; ConflictLive the address of
-	// the connection that was open then, ConflictFrom the other one's;
-	// ConflictTakeover is true when the other one replaced the live one
-	// (which had been silent, cloud.Config.Takeover), false when it was
-	// refused.
-	ConflictAt       time.Time      `json:"conflict_at,omitzero"`
-	ConflictLive     netip.AddrPort `json:"conflict_live,omitzero"`
-	ConflictFrom     netip.AddrPort `json:"conflict_from,omitzero"`
-	ConflictTakeover bool           `json:"conflict_takeover,omitempty"`
-}
 
 // route is where one panel's messages go.
 type route struct {
 	sink    notify.Sink
-	chained bool // relayed to cloud.Config.Upstream
+	chained bool // relayed to Config.Upstream
 }
 
-// NewCloudHub starts listening as cfg says (cfg.Handler is the hub's
+// NewHub starts listening as cfg says (cfg.Handler is the hub's
 // own). With cfg.Upstream set and cfg.Chain nil, the panels relayed
 // upstream are those whose source is chained (ChainedSource,
 // Standalone); a chained panel's messages are answered locally until its
@@ -90,12 +57,12 @@ type route struct {
 // when a Standalone source takes them all. A connection naming another
 // panel is closed. To serve every panel that connects, set
 // cfg.AllowGUID to a function that returns true.
-func NewCloudHub(cfg cloud.Config) (*CloudHub, error) {
-	h := &CloudHub{sinks: map[string]route{}, known: map[string]bool{}, conflicts: map[string]*CloudState{}, log: cfg.Logger, onConflict: cfg.OnConflict}
+func NewHub(cfg Config) (*Hub, error) {
+	h := &Hub{sinks: map[string]route{}, known: map[string]bool{}, conflicts: map[string]*g90.CloudState{}, log: cfg.Logger, onConflict: cfg.OnConflict}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	cfg.Handler = cloud.HandlerFunc(h.handle)
+	cfg.Handler = h
 	cfg.OnConflict = h.conflict
 	if cfg.AllowGUID == nil && len(cfg.AllowGUIDs) == 0 {
 		cfg.AllowGUID, h.restrict = h.served, true
@@ -103,7 +70,7 @@ func NewCloudHub(cfg cloud.Config) (*CloudHub, error) {
 	if cfg.Upstream != "" && cfg.Chain == nil {
 		cfg.Chain = h.chained
 	}
-	srv, err := cloud.New(cfg)
+	srv, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -112,18 +79,20 @@ func NewCloudHub(cfg cloud.Config) (*CloudHub, error) {
 }
 
 // Server returns the cloud server, for its address, panels and counters.
-func (h *CloudHub) Server() *cloud.Server { return h.srv }
+func (h *Hub) Server() *Server { return h.srv }
 
 // Serve serves panels until ctx ends, and returns after every connection
 // has closed.
-func (h *CloudHub) Serve(ctx context.Context) error { return h.srv.Serve(ctx) }
+func (h *Hub) Serve(ctx context.Context) error { return h.srv.Serve(ctx) }
 
 // Unrouted counts the messages of panels no running Source has claimed:
 // panels not configured, or configured but not read yet.
-func (h *CloudHub) Unrouted() uint64 { return h.unrouted.Load() }
+func (h *Hub) Unrouted() uint64 { return h.unrouted.Load() }
 
-// handle is called by the server, one message at a time.
-func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
+// HandleCloud implements Handler: it hands m to the sink of m's panel.
+// The sink's Message may wait (a Monitor's full queue); it then holds up
+// m's connection alone.
+func (h *Hub) HandleCloud(_ context.Context, m *Message) {
 	h.mu.RLock()
 	r, ok := h.sinks[m.GUID]
 	if !ok {
@@ -142,7 +111,7 @@ func (h *CloudHub) handle(_ context.Context, m *cloud.Message) {
 }
 
 // served reports whether the panel guid is one of the hub's.
-func (h *CloudHub) served(guid string) bool {
+func (h *Hub) served(guid string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	_, routed := h.sinks[guid]
@@ -153,7 +122,7 @@ func (h *CloudHub) served(guid string) bool {
 // conflict records a conflict for the panel's state, when the panel is
 // one of the hub's: the conflicts of other panels are only counted by
 // the server, so that strangers cannot grow the hub's memory.
-func (h *CloudHub) conflict(c cloud.Conflict) {
+func (h *Hub) conflict(c Conflict) {
 	h.mu.Lock()
 	key := c.GUID
 	_, routed := h.sinks[key]
@@ -166,7 +135,7 @@ func (h *CloudHub) conflict(c cloud.Conflict) {
 	if key != "" {
 		st := h.conflicts[key]
 		if st == nil {
-			st = &CloudState{}
+			st = &g90.CloudState{}
 			h.conflicts[key] = st
 		}
 		st.Conflicts++
@@ -181,13 +150,13 @@ func (h *CloudHub) conflict(c cloud.Conflict) {
 // State returns what the server knows of the connection of the panel
 // guid ("" or unknown: of every panel, for a Standalone source that
 // takes them all).
-func (h *CloudHub) State(guid string) CloudState {
+func (h *Hub) State(guid string) g90.CloudState {
 	key := guid
 	if guid == "" {
 		key = anyPanel
 	}
 	h.mu.RLock()
-	var st CloudState
+	var st g90.CloudState
 	if c := h.conflicts[key]; c != nil {
 		st = *c
 	}
@@ -208,7 +177,7 @@ func (h *CloudHub) State(guid string) CloudState {
 const anyPanel = "*"
 
 // chained reports whether the panel with guid is relayed upstream.
-func (h *CloudHub) chained(guid string) bool {
+func (h *Hub) chained(guid string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	r, ok := h.sinks[guid]
@@ -222,18 +191,18 @@ func (h *CloudHub) chained(guid string) bool {
 // (retried with backoff while the panel does not answer), the messages
 // that carry it go to the Monitor running the source. The hub must be
 // served for the source to receive anything.
-func (h *CloudHub) Source(p *Panel) Source { return h.PanelSource(p, "", false) }
+func (h *Hub) Source(p *g90.Panel) g90.Source { return h.PanelSource(p, "", false) }
 
 // ChainedSource is Source for a panel that is also relayed to the
-// vendor's cloud (cloud.Config.Upstream).
-func (h *CloudHub) ChainedSource(p *Panel) Source { return h.PanelSource(p, "", true) }
+// vendor's cloud (Config.Upstream).
+func (h *Hub) ChainedSource(p *g90.Panel) g90.Source { return h.PanelSource(p, "", true) }
 
 // PanelSource is Source or, with chained, ChainedSource, for a panel
 // whose GUID may be known beforehand: with guid set, the server serves
 // the panel from now on and its messages are routed as soon as the
 // source runs, without reading the GUID from the panel first (which a
 // panel only reachable through its cloud connection does not answer).
-func (h *CloudHub) PanelSource(p *Panel, guid string, chained bool) Source {
+func (h *Hub) PanelSource(p *g90.Panel, guid string, chained bool) g90.Source {
 	if guid != "" {
 		h.mu.Lock()
 		h.known[guid] = true
@@ -246,7 +215,7 @@ func (h *CloudHub) PanelSource(p *Panel, guid string, chained bool) Source {
 // panel (g90 listen): its Run serves the hub too. It takes the messages
 // of the panel with this GUID, or with guid "" of every panel that
 // connects, and they are relayed when the hub has an upstream.
-func (h *CloudHub) Standalone(guid string) Source {
+func (h *Hub) Standalone(guid string) g90.Source {
 	if guid == "" {
 		guid = anyPanel
 	}
@@ -254,14 +223,16 @@ func (h *CloudHub) Standalone(guid string) Source {
 }
 
 type hubSource struct {
-	h       *CloudHub
-	p       *Panel // whose GUID to read, or nil
-	guid    string // the GUID to route, when p is nil
-	serve   bool   // Run serves the hub too
-	chained bool   // relayed upstream
+	h       *Hub
+	p       *g90.Panel // whose GUID to read, or nil
+	guid    string     // the GUID to route, when p is nil
+	serve   bool       // Run serves the hub too
+	chained bool       // relayed upstream
+
+	routed atomic.Pointer[string] // the GUID routed (anyPanel: every panel), while routed
 }
 
-// Run implements Source.
+// Run implements g90.Source.
 func (s *hubSource) Run(ctx context.Context, sink notify.Sink) error {
 	if !s.serve {
 		return s.route(ctx, sink)
@@ -291,7 +262,7 @@ func (s *hubSource) route(ctx context.Context, sink notify.Sink) error {
 	h.mu.Lock()
 	if _, taken := h.sinks[guid]; taken {
 		h.mu.Unlock()
-		return fmt.Errorf("g90: cloud: panel %s is served by another monitor", guid)
+		return fmt.Errorf("cloud: panel %s is served by another monitor", guid)
 	}
 	h.sinks[guid] = route{sink, s.chained}
 	if guid != anyPanel {
@@ -299,18 +270,27 @@ func (s *hubSource) route(ctx context.Context, sink notify.Sink) error {
 	}
 	h.mu.Unlock()
 	h.log.Debug("cloud: routing panel", "guid", guid)
-	if m, ok := sink.(*Monitor); ok {
-		state := guid
-		if guid == anyPanel {
-			state = ""
-		}
-		m.setCloud(func() CloudState { return h.State(state) })
-	}
+	s.routed.Store(&guid)
 	<-ctx.Done()
+	s.routed.Store(nil)
 	h.mu.Lock()
 	delete(h.sinks, guid)
 	h.mu.Unlock()
 	return nil
+}
+
+// CloudState implements g90.CloudStater: what the server knows of the
+// panel's connection, once the source routes its messages.
+func (s *hubSource) CloudState() (g90.CloudState, bool) {
+	g := s.routed.Load()
+	if g == nil {
+		return g90.CloudState{}, false
+	}
+	guid := *g
+	if guid == anyPanel {
+		guid = ""
+	}
+	return s.h.State(guid), true
 }
 
 // readGUID reads the panel's GUID, retrying from 1 s to 30 s apart until
@@ -336,3 +316,6 @@ func (s *hubSource) readGUID(ctx context.Context) (string, error) {
 		wait = min(2*wait, 30*time.Second)
 	}
 }
+
+// isPowerOfTwo picks the counts at which a repeated warning is logged.
+func isPowerOfTwo(n uint64) bool { return n&(n-1) == 0 && n != 0 }

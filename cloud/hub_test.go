@@ -1,4 +1,4 @@
-package g90
+package cloud
 
 import (
 	"context"
@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/simtest"
@@ -17,7 +18,7 @@ import (
 
 func cloudMessage(t *testing.T, id string) cloudproto.Message {
 	t.Helper()
-	m, err := cloudproto.Decode(vectors.EntryHex(t, "cloudproto/testdata/cloud-vectors.yaml", id, "input_hex"))
+	m, err := cloudproto.Decode(vectors.EntryHex(t, "../cloudproto/testdata/cloud-vectors.yaml", id, "input_hex"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,9 +28,9 @@ func cloudMessage(t *testing.T, id string) cloudproto.Message {
 // Two panels connect to one hub; each one's status change reaches its
 // own Monitor only, and a panel no Monitor serves is counted, not
 // delivered.
-func TestCloudHubRoutesByGUID(t *testing.T) {
+func TestHubRoutesByGUID(t *testing.T) {
 	leaktest.Check(t)
-	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	hub, err := NewHub(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,12 +45,12 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 	})
 
 	guids := []string{"HUBPANEL0001", "HUBPANEL0002"}
-	subs := make([]*Subscription, len(guids))
+	subs := make([]*g90.Subscription, len(guids))
 	for i, g := range guids {
 		st := sim.DefaultState()
 		st.Host.GUID = g
 		s := simtest.Start(t, sim.Config{State: &st, Seed: 1})
-		mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
+		mon := hubPanel(t, s).NewMonitor(g90.MonitorConfig{Sources: []g90.Source{hub.Source(hubPanel(t, s))}})
 		subs[i] = mon.Subscribe("test", 64)
 		runMonitor(t, mon)
 		eventually.True(t, "the first read of "+g, func() bool { return mon.State().GUID == g })
@@ -101,9 +102,9 @@ func TestCloudHubRoutesByGUID(t *testing.T) {
 
 // With AllowGUID accepting any panel, a stranger's messages are taken
 // and counted as unrouted.
-func TestCloudHubAcceptAny(t *testing.T) {
+func TestHubAcceptAny(t *testing.T) {
 	leaktest.Check(t)
-	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0", AllowGUID: func(string) bool { return true }})
+	hub, err := NewHub(Config{Addr: "127.0.0.1:0", AllowGUID: func(string) bool { return true }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestCloudHubAcceptAny(t *testing.T) {
 	}
 }
 
-func hubDial(t *testing.T, hub *CloudHub, from string) net.Conn {
+func hubDial(t *testing.T, hub *Hub, from string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	c, err := d.Dial("tcp", hub.Server().Addr().String())
@@ -143,9 +144,9 @@ func hubDial(t *testing.T, hub *CloudHub, from string) net.Conn {
 // A panel whose GUID is configured (panels[].guid) is served and routed
 // though it never answers over UDP; its Monitor's state shows its cloud
 // connection, and a second address claiming it is a conflict there.
-func TestCloudHubKnownGUID(t *testing.T) {
+func TestHubKnownGUID(t *testing.T) {
 	leaktest.Check(t)
-	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	hub, err := NewHub(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,12 +165,12 @@ func TestCloudHubKnownGUID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer udp.Close()
-	p, err := New(Config{Host: "127.0.0.1", Port: udp.LocalAddr().(*net.UDPAddr).Port, Timeout: 200 * time.Millisecond})
+	p, err := g90.New(g90.Config{Host: "127.0.0.1", Port: udp.LocalAddr().(*net.UDPAddr).Port, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const guid = "GA00000A0000000"
-	mon := p.NewMonitor(MonitorConfig{Sources: []Source{hub.PanelSource(p, guid, false)}})
+	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{hub.PanelSource(p, guid, false)}})
 	sub := mon.Subscribe("test", 64)
 	runMonitor(t, mon)
 	eventually.True(t, "routing", func() bool { return mon.State().Cloud != nil })
@@ -205,21 +206,21 @@ func TestCloudHubKnownGUID(t *testing.T) {
 
 // A second source for a GUID already routed is an error of its Monitor,
 // not a silent steal of the first one's messages.
-func TestCloudHubOneMonitorPerPanel(t *testing.T) {
+func TestHubOneMonitorPerPanel(t *testing.T) {
 	leaktest.Check(t)
-	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	hub, err := NewHub(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := simtest.Start(t, sim.Config{Seed: 1})
-	first := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
+	first := hubPanel(t, s).NewMonitor(g90.MonitorConfig{Sources: []g90.Source{hub.Source(hubPanel(t, s))}})
 	runMonitor(t, first)
 	eventually.True(t, "routing", func() bool {
 		hub.mu.RLock()
 		defer hub.mu.RUnlock()
 		return len(hub.sinks) == 1
 	})
-	second := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Source(newPanel(t, s, 2*time.Second, 0))}})
+	second := hubPanel(t, s).NewMonitor(g90.MonitorConfig{Sources: []g90.Source{hub.Source(hubPanel(t, s))}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := second.Run(ctx); err == nil || ctx.Err() != nil {
@@ -230,14 +231,14 @@ func TestCloudHubOneMonitorPerPanel(t *testing.T) {
 // The standalone source serves the hub itself; without a GUID it takes
 // the messages of every panel that connects (the Monitor then checks the
 // GUID, spec: A.7.2).
-func TestCloudHubStandaloneAnyPanel(t *testing.T) {
+func TestHubStandaloneAnyPanel(t *testing.T) {
 	leaktest.Check(t)
-	hub, err := NewCloudHub(cloud.Config{Addr: "127.0.0.1:0"})
+	hub, err := NewHub(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := simtest.Start(t, sim.Config{Seed: 1})
-	mon := newPanel(t, s, 2*time.Second, 0).NewMonitor(MonitorConfig{Sources: []Source{hub.Standalone("")}})
+	mon := hubPanel(t, s).NewMonitor(g90.MonitorConfig{Sources: []g90.Source{hub.Standalone("")}})
 	sub := mon.Subscribe("test", 64)
 	runMonitor(t, mon)
 	eventually.True(t, "routing", func() bool {
@@ -259,4 +260,49 @@ func TestCloudHubStandaloneAnyPanel(t *testing.T) {
 	if ev := next(t, sub); ev.Source != "cloud" || hub.Unrouted() != 0 {
 		t.Fatalf("event %+v, unrouted %d", ev, hub.Unrouted())
 	}
+}
+
+// hubPanel returns a Panel for the simulated panel s.
+func hubPanel(t *testing.T, s *sim.Panel) *g90.Panel {
+	t.Helper()
+	a := s.Addr().(*net.UDPAddr)
+	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runMonitor runs m until the test ends, and checks that Run returns nil.
+func runMonitor(t *testing.T, m *g90.Monitor) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Monitor.Run: %v", err)
+			}
+		case <-time.After(patience):
+			t.Error("Monitor.Run did not return after cancel")
+		}
+	})
+}
+
+// next returns the subscription's next event.
+func next(t *testing.T, sub *g90.Subscription) event.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-sub.Events():
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return ev
+	case <-time.After(patience):
+		t.Fatal("no event")
+	}
+	panic("unreachable")
 }
