@@ -922,6 +922,11 @@ func (m *Monitor) stateLocked() State {
 	return s
 }
 
+// QueueDepth returns how many messages wait for the state tracker and
+// the queue's capacity (MonitorConfig.QueueSize), for metrics: a queue
+// that stays near full is about to drop messages (MonitorStats.Dropped).
+func (m *Monitor) QueueDepth() (n, capacity int) { return len(m.queue), cap(m.queue) }
+
 // Stats returns the monitor's counters.
 func (m *Monitor) Stats() MonitorStats {
 	return MonitorStats{
