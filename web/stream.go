@@ -205,6 +205,10 @@ func (s *Server) feed(ctx context.Context, p *panel) {
 func (s *Server) deliveryMessage(batch [][]byte, p *panel, d *g90.Delivery) [][]byte {
 	if d.State != nil {
 		p.st.Store(d.State)
+		// The Monitor delivers the first read's state after Ready.
+		if !p.read.Load() && monitorReady(p.cfg.Monitor) {
+			p.read.Store(true)
+		}
 	}
 	switch {
 	case d.Event.Type == "":

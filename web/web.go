@@ -155,6 +155,8 @@ type panel struct {
 	// st is the state the Monitor delivered last (issue 16.3: the web UI
 	// never pulls State); nil before the first.
 	st atomic.Pointer[g90.State]
+	// read: a state delivered after the Monitor's first read is in st.
+	read atomic.Bool
 }
 
 // state returns the state the Monitor delivered last, or a zero one.
@@ -299,10 +301,13 @@ func (s *Server) lookup(key string) *panel {
 	return nil
 }
 
-// ready reports whether the monitor's first read of the panel is done.
-func (p *panel) ready() bool {
+// ready reports whether the monitor's first read of the panel is done
+// and its state has reached this server.
+func (p *panel) ready() bool { return p.read.Load() && monitorReady(p.cfg.Monitor) }
+
+func monitorReady(m *g90.Monitor) bool {
 	select {
-	case <-p.cfg.Monitor.Ready():
+	case <-m.Ready():
 		return true
 	default:
 		return false
