@@ -119,12 +119,9 @@ type recentEvent struct {
 // it, with m.mu held.
 type merger struct {
 	ring   [mergeMemory]recentEvent
-	next   int // the slot add fills next
-	merged [len(sourceSlots)]uint64
+	next   int                  // the slot add fills next
+	merged [len(sources)]uint64 // per sourceIndex
 }
-
-// sourceSlots index merger.merged.
-var sourceSlots = [...]event.Source{event.SourceLocal, event.SourceCloud, event.SourceHistory}
 
 // match returns the recent event that ev, a report through ch received at
 // now, repeats, or nil. panelTime is the report's panel timestamp (an
@@ -180,9 +177,7 @@ func (g *merger) add(ev *event.Event, ch channel, now time.Time, panelTime int64
 
 // count counts a merged report from src.
 func (g *merger) count(src event.Source) {
-	for i, s := range sourceSlots {
-		if s == src {
-			g.merged[i]++
-		}
+	if i := sourceIndex(src); i >= 0 {
+		g.merged[i]++
 	}
 }

@@ -593,6 +593,9 @@ func (m *Monitor) ConfigWritten(s Section) {
 // (MonitorConfig.Config).
 func (m *Monitor) ReadsConfig() bool { return m.cfg.Config }
 
+// errNotRead marks a list a partial read (Reread) left out.
+var errNotRead = errors.New("g90: not read")
+
 // loadResult is one read of the panel's state; nil fields failed or
 // were not read (set).
 type loadResult struct {
@@ -692,8 +695,7 @@ func (m *Monitor) read(ctx context.Context, set ReadSet) loadResult {
 	if m.cfg.Config && set&(ReadConfig|ReadConfigFresh) != 0 {
 		m.readConfig(ctx, &r, set&ReadConfigFresh != 0, fail)
 	}
-	errSkipped := errors.New("not read")
-	r.sensErr, r.devErr = errSkipped, errSkipped
+	r.sensErr, r.devErr = errNotRead, errNotRead
 	if set&ReadSensors != 0 {
 		r.sensors, r.sensErr = m.p.Sensors(ctx)
 		if r.sensErr != nil {
@@ -745,43 +747,34 @@ func (m *Monitor) readConfig(ctx context.Context, r *loadResult, fresh bool, fai
 	}
 }
 
-// applyConfig makes a new ConfigState of the sections r read (and the
-// alert configuration a poll read), keeping the others as they were.
-// m.mu is held.
+// applyConfig makes a new ConfigState when the sections r read (and
+// the alert configuration a poll reads) differ from the last ones; the
+// sections not read stay as they were. m.mu is held.
 func (m *Monitor) applyConfig(r *loadResult) {
 	old := m.t.st.Config
 	// The first ConfigState is a whole read: a consumer waits for it.
 	if !m.cfg.Config || r.config == nil && (r.alerts == nil || old == nil) {
 		return
 	}
-	next := &ConfigState{Sections: map[Section]protocol.Record{}, ReadAt: map[Section]time.Time{}, Missing: map[Section]bool{}}
+	got := maps.Clone(r.config)
+	if got == nil {
+		got = map[Section]protocol.Record{}
+	}
+	if r.alerts != nil {
+		got[SectionAlerts] = r.alerts
+	}
+	next := &ConfigState{Sections: map[Section]protocol.Record{}, ReadAt: map[Section]time.Time{}, Missing: r.missing}
 	if old != nil {
 		maps.Copy(next.Sections, old.Sections)
 		maps.Copy(next.ReadAt, old.ReadAt)
-		maps.Copy(next.Missing, old.Missing)
-	}
-	changed := old == nil && r.config != nil
-	if r.alerts != nil {
-		if prev, ok := next.Sections[SectionAlerts].(*protocol.AlertConfig); !ok || !reflect.DeepEqual(prev, r.alerts) {
-			changed = true
+		if r.config == nil {
+			next.Missing = old.Missing
 		}
-		next.Sections[SectionAlerts] = r.alerts
-		next.ReadAt[SectionAlerts] = r.readAt
 	}
-	for s, rec := range r.config {
+	changed := old == nil || !maps.Equal(next.Missing, old.Missing)
+	for s, rec := range got {
+		changed = changed || !reflect.DeepEqual(next.Sections[s], rec)
 		next.Sections[s], next.ReadAt[s] = rec, r.readAt
-		delete(next.Missing, s)
-		changed = true
-	}
-	if r.config != nil {
-		for s := range next.Missing {
-			if !r.missing[s] {
-				delete(next.Missing, s)
-			}
-		}
-		for s := range r.missing {
-			next.Missing[s] = true
-		}
 	}
 	if changed {
 		m.t.st.Config = next
@@ -941,8 +934,8 @@ func (m *Monitor) Stats() MonitorStats {
 func (m *Monitor) mergedCounts() map[event.Source]uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[event.Source]uint64, len(sourceSlots))
-	for i, src := range sourceSlots {
+	out := make(map[event.Source]uint64, len(sources))
+	for i, src := range sources {
 		out[src] = m.merge.merged[i]
 	}
 	return out

@@ -28,7 +28,6 @@ import (
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/mqttlink"
-	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/pinguard"
 )
 
@@ -579,29 +578,24 @@ func (p *panel) fromState(st *g90.State) bool {
 		}
 		changed = true
 	}
-	if st.SensorRecords != nil && !sameList(st.SensorRecords, p.vals.sensorList) {
-		p.vals.sensorList = st.SensorRecords
-		p.vals.sensors = map[int]*peripheral.Sensor{}
-		for _, s := range st.SensorRecords {
-			p.vals.sensors[s.Index()] = s
-		}
-		changed = true
-	}
-	if st.DeviceRecords != nil && !sameList(st.DeviceRecords, p.vals.deviceList) {
-		p.vals.deviceList = st.DeviceRecords
-		p.vals.devices = map[int]*peripheral.Device{}
-		for _, d := range st.DeviceRecords {
-			p.vals.devices[d.Index()] = d
-		}
-		changed = true
-	}
+	changed = takeList(st.SensorRecords, &p.vals.sensorList, p.vals.sensors) || changed
+	changed = takeList(st.DeviceRecords, &p.vals.deviceList, p.vals.devices) || changed
 	return changed
 }
 
-// sameList reports whether a and b are the same read: the Monitor's
-// lists are shared, never changed, and a new read is a new slice.
-func sameList[T any](a, b []*T) bool {
-	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0])
+// takeList takes a list the Monitor read into byIndex, when it is a new
+// read: the Monitor's lists are shared and never changed, so a new read
+// is a new slice. It reports whether it was.
+func takeList[T interface{ Index() int }](list []T, last *[]T, byIndex map[int]T) bool {
+	if list == nil || len(list) == len(*last) && (len(list) == 0 || &list[0] == &(*last)[0]) {
+		return false
+	}
+	*last = list
+	clear(byIndex)
+	for _, x := range list {
+		byIndex[x.Index()] = x
+	}
+	return true
 }
 
 // Sensor selections of publishStates.
