@@ -374,8 +374,8 @@ func (m *Monitor) handle(it item) {
 	}
 	if msg.Code == protocol.CodeNotification && msg.Notification.Kind == notify.KindSensorChange {
 		// The panel added or changed a sensor: read the list again
-		// (spec: B.8).
-		m.requestRefresh()
+		// (spec: B.8), only it.
+		m.Reread(ReadSensors)
 	}
 	// The receive time of a live message is now; a history entry's is
 	// the panel's time of the entry, in the past.
@@ -536,14 +536,12 @@ func (m *Monitor) missed(index int, name string) {
 	}
 	m.lastMiss = now
 	m.log.Info("event for a sensor not in the list; reading the list again", "index", index, "name", name)
-	m.requestRefresh()
+	m.Reread(ReadSensors)
 }
-
-func (m *Monitor) requestRefresh() { m.Reread(ReadAll) }
 
 // Refresh asks the monitor to read the panel's state and lists again; it
 // returns at once. Changes are reported as events. Reread reads less.
-func (m *Monitor) Refresh() { m.requestRefresh() }
+func (m *Monitor) Refresh() { m.Reread(ReadAll) }
 
 // ReadSet says what a read of the panel reads (Monitor.Reread).
 type ReadSet uint32
