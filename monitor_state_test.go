@@ -116,6 +116,13 @@ func TestMonitorStateFile(t *testing.T) {
 	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(door.Index)})
 	inject(t, s, sim.Injection{Event: "tamper", Sensor: idx(pir.Index)})
 	inject(t, s, sim.Injection{Event: "low_battery", Sensor: idx(door.Index)})
+	// The simulator sends its datagrams from a goroutine of its own: the
+	// relay command may overtake them (a CI run saved the state before
+	// they came).
+	eventually.True(t, "the injected events in the state", func() bool {
+		st := mon.State()
+		return st.Sensors[0].Occupied && st.Sensors[0].LowBattery && st.Sensors[1].Tamper
+	})
 	if err := mon.SetRelay(ctx, relay.Index, relay.Node, true); err != nil {
 		t.Fatal(err)
 	}
