@@ -104,42 +104,49 @@ func (w *Watcher) PublishRetained(t testing.TB, topic, payload string) {
 // embedded broker), so a client that subscribes at once could miss it.
 func (w *Watcher) WaitRetained(t testing.TB, topic, payload string) {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := w.retained(t, topic, Is(payload)); ok {
+			return
+		}
+	}
+	t.Fatalf("mqtttest: the retained message on %s is not shown to new subscriptions after 10 s", topic)
+}
+
+// retained subscribes anew to topic and returns its retained message if
+// one satisfying ok comes within 200 ms.
+func (w *Watcher) retained(t testing.TB, topic string, ok func(string) bool) (string, bool) {
+	t.Helper()
 	r := w.c.OptionsReader()
 	o := mqtt.NewClientOptions().SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second)
 	for _, u := range r.Servers() {
 		o.AddBroker(u.String())
 	}
 	o.SetUsername(r.Username()).SetPassword(r.Password())
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		seen := make(chan struct{}, 1)
-		o.SetClientID("retained-check-" + strconv.FormatUint(clients.Add(1), 10))
-		c := mqtt.NewClient(o)
-		if err := wait(c.Connect()); err != nil {
-			t.Fatalf("mqtttest: connect to check a retained message: %v", err)
-		}
-		err := wait(c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
-			if m.Retained() && string(m.Payload()) == payload {
-				select {
-				case seen <- struct{}{}:
-				default:
-				}
-			}
-		}))
-		ok := false
-		if err == nil {
-			select {
-			case <-seen:
-				ok = true
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		c.Disconnect(0)
-		if ok {
-			return
-		}
+	seen := make(chan string, 1)
+	o.SetClientID("retained-check-" + strconv.FormatUint(clients.Add(1), 10))
+	c := mqtt.NewClient(o)
+	if err := wait(c.Connect()); err != nil {
+		t.Fatalf("mqtttest: connect to check a retained message: %v", err)
 	}
-	t.Fatalf("mqtttest: the retained message on %s is not shown to new subscriptions after 10 s", topic)
+	defer c.Disconnect(0)
+	err := wait(c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+		if m.Retained() && ok(string(m.Payload())) {
+			select {
+			case seen <- string(m.Payload()):
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		return "", false
+	}
+	select {
+	case p := <-seen:
+		return p, true
+	case <-time.After(200 * time.Millisecond):
+		return "", false
+	}
 }
 
 func (w *Watcher) publish(t testing.TB, topic, payload string, retain bool) {
@@ -157,14 +164,26 @@ func (w *Watcher) Get(topic string) (string, bool) {
 	return p, ok
 }
 
-// WaitFor waits up to 10 s until topic's last payload satisfies ok, and
+// WaitFor waits up to 10 s until topic's last payload (or, for a
+// retained message published just before w subscribed, what a fresh
+// subscription gets) satisfies ok, and
 // returns it.
 func (w *Watcher) WaitFor(t testing.TB, topic string, ok func(string) bool) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	probe := time.Now().Add(time.Second)
 	for {
 		if p, found := w.Get(topic); found && ok(p) {
 			return p
+		}
+		// A retained message published just before w subscribed may
+		// not have reached it (NATS shows it to new subscriptions a
+		// moment after its PUBACK): ask a fresh subscription.
+		if time.Now().After(probe) {
+			if p, found := w.retained(t, topic, ok); found {
+				return p
+			}
+			probe = time.Now().Add(time.Second)
 		}
 		if time.Now().After(deadline) {
 			p, _ := w.Get(topic)
