@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/internal/vectors"
 	"github.com/g90alarm/g90/protocol"
@@ -68,6 +69,10 @@ func startVendor(t *testing.T) *vendor {
 	}
 	v.VendorCloud = vc
 	testrig.Serve(t, vc.Serve)
+	// Serve marks the fake serving from its goroutine: a Stop and
+	// Restart before that would find it not serving (a CI run did).
+	// Restart does nothing once it is.
+	eventually.NoError(t, "the vendor cloud serving", vc.Restart)
 	return v
 }
 
