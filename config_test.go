@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )

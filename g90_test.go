@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/g90alarm/g90/client"
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )

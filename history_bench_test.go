@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
-	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/sim"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/sim"
 )

@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )

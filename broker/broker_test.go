@@ -21,8 +21,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/testpki"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/testpki"
 )
 
 // start starts a broker on a free loopback port, closed when the test ends.

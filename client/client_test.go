@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/google/go-cmp/cmp"
 )

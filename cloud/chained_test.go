@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 // chainedVector returns the bytes the upstream sends in a CH-* vector

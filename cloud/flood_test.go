@@ -8,9 +8,9 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/sim"
 )

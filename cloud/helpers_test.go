@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 // patience bounds every wait in these tests. It is a fail-safe against a

@@ -9,10 +9,10 @@ import (
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/simtest"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/g90alarm/g90/sim"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 // knownKeys are the keys the C-* vectors use; an unknown key fails the

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 // allMessages returns one valid message of every kind: the hex inputs of

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -4,7 +4,7 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 //go:generate go test -run ^TestVectorsMatchSpec$ -update

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/g90alarm/g90/notify"
 )
 

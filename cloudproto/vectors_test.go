@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/g90alarm/g90/notify"
 	"github.com/google/go-cmp/cmp"
 )
 
 // The spec's cloud vectors (spec: F.4, F.5) are read with
-// internal/vectors.ParseEntries; a value given in words instead of hex is
+// internal/testrig/vectors.ParseEntries; a value given in words instead of hex is
 // spelled out by the vector's row (vectorrows_test.go).
 
 func vectorEntry(tb testing.TB, es []vectors.Entry, id string) vectors.Entry {

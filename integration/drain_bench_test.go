@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 	"github.com/g90alarm/g90/mqttlink"
 )
 

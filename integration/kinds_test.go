@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/bridge"
-	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 	"github.com/g90alarm/g90/protocol"
 )
 

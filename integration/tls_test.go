@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/mqtttest"
-	"github.com/g90alarm/g90/internal/testpki"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig/testpki"
 )
 
 // A TLS broker whose certificate the system does not trust: with

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 )
 
 // AppendAll stores a batch in order, numbered as Append numbers, in one

@@ -14,7 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
 // clock is a settable clock.

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/broker"
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/lockedbuf"
-	"github.com/g90alarm/g90/internal/mqtttest"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 )
 
 // startBroker starts the embedded broker for a test.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/g90alarm/g90/internal/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 )
 
 func msg(s string) Message { return Message{Topic: "t/q", Payload: []byte(s), QoS: 1} }

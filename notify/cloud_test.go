@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/sockopt"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
 // chanSink passes what the listener hands over to the test.

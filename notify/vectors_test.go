@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 // The spec's local vectors (spec: F.1, F.2) are read with

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 )
 
 // releaseVersion is stamped by the test, so that it can see the stamp.

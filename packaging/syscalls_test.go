@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/lockedbuf"
-	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )

@@ -3,7 +3,7 @@ package protocol
 import (
 	"testing"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 // reply returns the n-th reply datagram (0-based) of a vector.

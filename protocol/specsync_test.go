@@ -5,7 +5,7 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.txt from the spec")

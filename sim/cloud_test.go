@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
-	"github.com/g90alarm/g90/internal/eventually"
 	"github.com/g90alarm/g90/internal/testrig"
-	"github.com/g90alarm/g90/internal/vectors"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/g90alarm/g90/protocol"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/protocol"
 )
 

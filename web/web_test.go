@@ -19,7 +19,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/eventually"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/sim"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/event"
-	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/journal"
 )
 

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/lockedbuf"
-	"github.com/g90alarm/g90/internal/simtest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/sim"
 )
 

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/leaktest"
-	"github.com/g90alarm/g90/internal/lockedbuf"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 )
 
 // g90 serve: starts from the config file, prints where it listens,

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloud"
-	"github.com/g90alarm/g90/internal/leaktest"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
 // g90 sim --cloud --panels 3 --vendor-cloud: three panels, with their own

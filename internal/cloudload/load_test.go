@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/leaktest"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
 // TestLoad is the load test in small: 200 panels connected at once to

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/g90alarm/g90/internal/eventually"
-	"github.com/g90alarm/g90/internal/lockedbuf"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 )
 
 type fakeClock struct {
