@@ -15,6 +15,7 @@ import (
 
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -29,6 +30,15 @@ type Source interface {
 // MonitorConfig configures a Monitor. The zero value of every field means
 // its default.
 type MonitorConfig struct {
+	// Name is what users call the panel in the consumers that show or
+	// control it (MQTT, Home Assistant, the web UI); "" means the
+	// panel's address.
+	Name string
+	// PIN, when set, checks the code that must come with every arm and
+	// disarm command a consumer takes from a user (the panel has no user
+	// codes of its own); nil needs none. Every consumer checks the same
+	// Guard, so guesses through any of them count together.
+	PIN *pinguard.Guard
 	// Sources feed the monitor; Run runs them.
 	Sources []Source
 	// ResetInterval is how long a sensor that never reports "inactive"
@@ -211,6 +221,33 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	m.stall.Stop()
 	m.t = tracker{reset: cfg.ResetInterval, miss: m.missed}
 	return m
+}
+
+// Panel returns the panel the Monitor watches: consumers send their
+// commands through it.
+func (m *Monitor) Panel() *Panel { return m.p }
+
+// Name returns MonitorConfig.Name, or the panel's address when it is "".
+func (m *Monitor) Name() string {
+	if m.cfg.Name == "" {
+		return m.p.Addr()
+	}
+	return m.cfg.Name
+}
+
+// PIN returns MonitorConfig.PIN: nil when commands need no PIN.
+func (m *Monitor) PIN() *pinguard.Guard { return m.cfg.PIN }
+
+// History returns the Monitor's history source (the first
+// HistoryPoller in MonitorConfig.Sources), or nil: consumers pause and
+// resume it ("simulate alerts from history").
+func (m *Monitor) History() *HistoryPoller {
+	for _, s := range m.cfg.Sources {
+		if h, ok := s.(*HistoryPoller); ok {
+			return h
+		}
+	}
+	return nil
 }
 
 // ErrRunning is returned by Run on a Monitor that runs or has run.

@@ -18,6 +18,7 @@ import (
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/notify"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
@@ -526,5 +527,24 @@ func TestMonitorSourceFailsAtOnce(t *testing.T) {
 	case <-mon.Ready():
 	case <-time.After(5 * time.Second):
 		t.Fatal("Ready not closed after Run ended")
+	}
+}
+
+// A Monitor is all a consumer needs: it knows its Panel, its name, its
+// PIN guard and its history source.
+func TestMonitorKnowsItsPanel(t *testing.T) {
+	p, err := New(Config{Host: "127.0.0.1", Port: 12368})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := p.NewHistoryPoller(HistoryConfig{Paused: true})
+	pin := pinguard.New("1234", nil)
+	named := p.NewMonitor(MonitorConfig{Name: "Home", PIN: pin, Sources: []Source{history}})
+	if named.Panel() != p || named.Name() != "Home" || named.PIN() != pin || named.History() != history {
+		t.Errorf("panel %p name %q pin %p history %p; want %p Home %p %p", named.Panel(), named.Name(), named.PIN(), named.History(), p, pin, history)
+	}
+	bare := p.NewMonitor(MonitorConfig{})
+	if bare.Name() != "127.0.0.1:12368" || bare.PIN() != nil || bare.History() != nil || bare.PIN().Required() {
+		t.Errorf("name %q pin %p history %p; want the address and no PIN or history", bare.Name(), bare.PIN(), bare.History())
 	}
 }

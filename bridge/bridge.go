@@ -2,14 +2,14 @@
 // entity states, commands, availability, and the stream of every event on
 // <topic prefix>/<panel GUID>/event. It publishes through an MQTT link
 // (package mqttlink, the transport), whose durable queue delivers what
-// happens while the broker is away, in order, when it returns. The Home Assistant entities, for the panel, each sensor and
-// each relay, are those of the table Entities returns (spec:
+// happens while the broker is away, in order, when it returns. The Home
+// Assistant entities, for the panel, each sensor and each relay, are those of the table Entities returns (spec:
 // home-assistant.md §2); CheckDiscovery checks a discovery payload against
 // it.
 //
 //	b, err := bridge.New(bridge.Config{
 //		MQTT:   mqttlink.Config{URL: "mqtt://127.0.0.1:1883", QueueDir: "/var/lib/g90/mqtt-queue"},
-//		Panels: []bridge.Panel{{Name: "Home", Panel: p, Monitor: mon}},
+//		Panels: []*g90.Monitor{p.NewMonitor(g90.MonitorConfig{Name: "Home", Config: true})},
 //	})
 //	err = b.Run(ctx) // until ctx ends
 package bridge
@@ -28,7 +28,6 @@ import (
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/mqttlink"
-	"github.com/g90alarm/g90/pinguard"
 )
 
 // Config configures a Bridge. The zero value of every field but
@@ -45,8 +44,12 @@ type Config struct {
 	DiscoveryPrefix string
 	// TopicPrefix starts every other topic; "" means "g90".
 	TopicPrefix string
-	// Panels are the panels to bridge, each with its running Monitor.
-	Panels []Panel
+	// Panels are the Monitors of the panels to bridge. Each Monitor
+	// knows its Panel (for commands), its name in Home Assistant, its PIN
+	// guard and its history source (the "simulate alerts from history"
+	// switch pauses and resumes it); it must read the configuration
+	// (g90.MonitorConfig.Config), which the configuration entities show.
+	Panels []*g90.Monitor
 	// AvailabilityCheck is how often a panel's reachability is looked
 	// at; 0 means 1 s.
 	AvailabilityCheck time.Duration
@@ -71,23 +74,6 @@ type Config struct {
 	ConfigurationURL string
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
-}
-
-// Panel is one panel to bridge.
-type Panel struct {
-	// Name is the panel's name in Home Assistant; "" means "Alarm panel".
-	Name    string
-	Panel   *g90.Panel
-	Monitor *g90.Monitor
-	// PIN, when set, checks the code that must come with every arm and
-	// disarm command (the panel has no user codes); nil needs none. Give
-	// the web UI the same Guard, so that guesses through either count
-	// together.
-	PIN *pinguard.Guard
-	// History, when set, is the panel's history poller, one of the
-	// Monitor's sources: the "simulate alerts from history" switch
-	// pauses and resumes it.
-	History *g90.HistoryPoller
 }
 
 // Stats counts what a Bridge has done.
@@ -177,7 +163,7 @@ func (e echoes) take(topic string, now time.Time) bool {
 // commands, and the reads behind the config and diagnostic entities.
 type panel struct {
 	b        *Bridge
-	cfg      Panel
+	mon      *g90.Monitor
 	sub      *g90.Subscription
 	cmds     chan command
 	republic chan struct{} // republish everything (Home Assistant restarted)
@@ -243,24 +229,21 @@ func New(cfg Config) (*Bridge, error) {
 		b.saved, _ = loadSwitches("")
 		b.saved.file = cfg.StateFile
 	}
-	for i, pc := range cfg.Panels {
-		if pc.Panel == nil || pc.Monitor == nil {
-			return nil, fmt.Errorf("bridge: panels[%d]: needs a Panel and its Monitor", i)
+	for i, mon := range cfg.Panels {
+		if mon == nil {
+			return nil, fmt.Errorf("bridge: panels[%d]: no Monitor", i)
 		}
 	}
 	// Last: it opens the queue, which only Run closes.
 	if b.link, err = mqttlink.New(lc); err != nil {
 		return nil, err
 	}
-	for i, pc := range cfg.Panels {
-		if !pc.Monitor.ReadsConfig() {
+	for i, mon := range cfg.Panels {
+		if !mon.ReadsConfig() {
 			return nil, fmt.Errorf("bridge: panels[%d]: its Monitor must read the configuration (g90.MonitorConfig.Config), which the configuration entities show", i)
 		}
-		if pc.Name == "" {
-			pc.Name = "Alarm panel"
-		}
 		b.panels = append(b.panels, &panel{
-			b: b, cfg: pc, sub: pc.Monitor.SubscribeState("mqtt", 1<<14),
+			b: b, mon: mon, sub: mon.SubscribeState("mqtt", 1<<14),
 			cmds: make(chan command, 64), republic: make(chan struct{}, 1),
 			smsSync: make(chan struct{}, 1),
 			pub:     map[string]string{}, vals: newValues(),
@@ -435,8 +418,8 @@ func (p *panel) run(ctx context.Context) {
 	p.fromState(&st)
 	p.mu.Unlock()
 	p.b.byGUID.Store(st.GUID, p)
-	if p.cfg.PIN.Required() && !p.b.cfg.AllowConfigChanges {
-		p.b.log.Info("the panel has a PIN: its configuration entities and Reboot take no commands from MQTT (mqtt.allow_config_changes: true allows them)", "panel", p.cfg.Name)
+	if p.mon.PIN().Required() && !p.b.cfg.AllowConfigChanges {
+		p.b.log.Info("the panel has a PIN: its configuration entities and Reboot take no commands from MQTT (mqtt.allow_config_changes: true allows them)", "panel", p.mon.Name())
 	}
 	p.restore()
 	p.publishAll(st, false)

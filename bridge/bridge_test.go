@@ -30,11 +30,10 @@ import (
 // broker, and a running bridge.
 type rig struct {
 	sim *sim.Panel
-	p   *g90.Panel
-	// bp is the bridge's own Panel: its client's counters show what the
-	// bridge sent.
-	bp  *g90.Panel
-	mon *g90.Monitor
+	p   *g90.Panel // the Monitor's, through which the bridge commands
+	// sent counts p's requests: those not reads are the bridge's commands.
+	sent *simtest.Requests
+	mon  *g90.Monitor
 	// history is the monitor's second source, paused until its switch
 	// turns it on.
 	history *g90.HistoryPoller
@@ -51,9 +50,9 @@ func startRig(t *testing.T, pin string) *rig {
 	return startRigWith(t, pin, nil, nil)
 }
 
-// startRigWith is startRig with changes to the bridge's Config, and to
-// the simulated panel before the bridge starts.
-func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*sim.Panel)) *rig {
+// startRigWith is startRig with changes to the bridge's and the Monitor's
+// Config, and to the simulated panel before the bridge starts.
+func startRigWith(t *testing.T, pin string, change func(*Config, *g90.MonitorConfig), prepare func(*sim.Panel)) *rig {
 	t.Helper()
 	leaktest.Check(t)
 	// Made first so that it is removed last, after the bridge stopped
@@ -74,24 +73,25 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	if prepare != nil {
 		prepare(s)
 	}
-	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bp, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond})
+	sent := new(simtest.Requests)
+	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond, ListenPacket: sent.ListenPacket})
 	if err != nil {
 		t.Fatal(err)
 	}
 	history := p.NewHistoryPoller(g90.HistoryConfig{Interval: 50 * time.Millisecond, Paused: true})
-	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond, Config: true})
+	mcfg := g90.MonitorConfig{
+		Name: "Home", PIN: pinguard.New(pin, nil),
+		Sources: []g90.Source{l, history}, Poll: 200 * time.Millisecond, Config: true,
+	}
 	bcfg := Config{
 		MQTT:              mqttlink.Config{URL: br.URL(), QueueDir: queueDir, ReconnectDelay: 50 * time.Millisecond},
 		AvailabilityCheck: 20 * time.Millisecond, StateFile: filepath.Join(queueDir, "switches.json"),
-		Panels: []Panel{{Name: "Home", Panel: bp, Monitor: mon, PIN: pinguard.New(pin, nil), History: history}},
 	}
 	if change != nil {
-		change(&bcfg)
+		change(&bcfg, &mcfg)
 	}
+	mon := p.NewMonitor(mcfg)
+	bcfg.Panels = []*g90.Monitor{mon}
 	b, err := New(bcfg)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func startRigWith(t *testing.T, pin string, change func(*Config), prepare func(*
 	stopMon := testrig.Serve(t, mon.Run)
 	stopBridge := testrig.Serve(t, b.Run)
 	stop := func() { _, _ = stopBridge(), stopMon() } // their errors fail the test at cleanup
-	r := &rig{sim: s, p: p, bp: bp, mon: mon, history: history, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
+	r := &rig{sim: s, p: p, sent: sent, mon: mon, history: history, b: b, broker: br, w: w, guid: "SIMPANEL0001", stop: stop}
 	w.WaitFor(t, "g90/SIMPANEL0001/alarm", mqtttest.Is("disarmed"))
 	return r
 }
@@ -248,7 +248,7 @@ func TestCommands(t *testing.T) {
 // rejected command, not in one that does not parse.
 func TestPINLockout(t *testing.T) {
 	var logs lockedbuf.Buffer
-	r := startRigWith(t, "4321", func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, nil)
+	r := startRigWith(t, "4321", func(c *Config, _ *g90.MonitorConfig) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, nil)
 	for i := range 6 {
 		r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"`+itoa(1000+i)+`"}`)
 	}
@@ -381,7 +381,7 @@ func checkSeqs(t *testing.T, evs []mqtttest.Msg) {
 // is away (its will) and online again after.
 func TestReconnect(t *testing.T) {
 	var cut *mqtttest.Cutter
-	r := startRigWith(t, "", func(c *Config) {
+	r := startRigWith(t, "", func(c *Config, _ *g90.MonitorConfig) {
 		cut = mqtttest.StartCutter(t, strings.TrimPrefix(c.MQTT.URL, "mqtt://"))
 		c.MQTT.URL = cut.URL()
 	}, nil)
@@ -424,7 +424,7 @@ func TestReconnect(t *testing.T) {
 func TestRetainedCommands(t *testing.T) {
 	var logs lockedbuf.Buffer
 	const topic = "g90/SIMPANEL0001/alarm/set"
-	r := startRigWith(t, "4321", func(c *Config) {
+	r := startRigWith(t, "4321", func(c *Config, _ *g90.MonitorConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		w := mqtttest.Watch(t, strings.TrimPrefix(c.MQTT.URL, "mqtt://"), "nothing")
 		w.PublishRetained(t, topic, `{"action":"ARM_AWAY","code":"4321"}`)
@@ -531,7 +531,7 @@ func TestQueueWriteErrorCounted(t *testing.T) {
 	}
 	b, err := New(Config{
 		MQTT:   mqttlink.Config{URL: "mqtt://127.0.0.1:1", QueueDir: t.TempDir()},
-		Panels: []Panel{{Panel: p, Monitor: p.NewMonitor(g90.MonitorConfig{Config: true})}}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Panels: []*g90.Monitor{p.NewMonitor(g90.MonitorConfig{Config: true})}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

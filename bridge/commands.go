@@ -53,7 +53,7 @@ func (p *panel) command(ctx context.Context, c command) {
 		rejected("no such entity on this panel")
 		return
 	}
-	if e.needsPermission() && p.cfg.PIN.Required() && !p.b.cfg.AllowConfigChanges {
+	if e.needsPermission() && p.mon.PIN().Required() && !p.b.cfg.AllowConfigChanges {
 		rejected("a PIN is set and this command has none: configuration changes from MQTT need mqtt.allow_config_changes")
 		return
 	}

@@ -243,7 +243,7 @@ func (p *panel) device(v *view) map[string]any {
 		return peripheralDevice(t, v.tg, name, v.nodes[0].Type)
 	}
 	info, _ := v.vals.recs[sectionInfo].(*protocol.HostInfo)
-	return panelDevice(t, p.cfg.Name, p.b.cfg.ConfigurationURL, info)
+	return panelDevice(t, p.mon.Name(), p.b.cfg.ConfigurationURL, info)
 }
 
 // views returns the view of the panel and of each of its sensors and
@@ -281,8 +281,8 @@ func (p *panel) views(st *g90.State) []*view {
 // panelView is the view of the panel itself. p.mu is held.
 func (p *panel) panelView(st *g90.State) *view {
 	return &view{
-		st: st, vals: &p.vals, now: time.Now(), pin: p.cfg.PIN.Required(), secrets: p.b.cfg.PublishSecrets,
-		history: p.cfg.History, tg: target{scope: ScopePanel},
+		st: st, vals: &p.vals, now: time.Now(), pin: p.mon.PIN().Required(), secrets: p.b.cfg.PublishSecrets,
+		history: p.mon.History(), tg: target{scope: ScopePanel},
 	}
 }
 

@@ -219,7 +219,7 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 	r := startRigWith(t, "", nil, nil)
 	r.w.WaitFor(t, base+"sensor/1/name", mqtttest.Is("Front door"))
 	before := r.sim.Snapshot()
-	sent := r.bp.Client().Stats().Commands
+	sent := r.sent.Writes()
 	bad := [][2]string{
 		{"alarm_siren_duration", "1000"}, {"alarm_siren_duration", "abc"}, {"arm_delay", "12.5"}, {"arm_delay", "-1"},
 		{"alarm_volume", "loud"}, {"alert_door_open", "MAYBE"}, {"alert_door_open", "on"},
@@ -242,7 +242,7 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 	if st := r.b.Stats(); st.Commands != 0 || st.CommandErrors != 0 {
 		t.Errorf("stats %+v: every command should have been rejected", st)
 	}
-	if n := r.bp.Client().Stats().Commands - sent; n != 0 {
+	if n := r.sent.Writes() - sent; n != 0 {
 		t.Errorf("%d commands sent to the panel", n)
 	}
 	after := r.sim.Snapshot()
@@ -437,7 +437,7 @@ func TestAlertFlagsChangedElsewhere(t *testing.T) {
 // no history poller given: no ring volume, operator, SIA or history
 // entities, the rest all there.
 func TestEntitiesThePanelLacks(t *testing.T) {
-	r := startRigWith(t, "", func(c *Config) { c.Panels[0].History = nil }, func(s *sim.Panel) {
+	r := startRigWith(t, "", func(_ *Config, mc *g90.MonitorConfig) { mc.Sources = mc.Sources[:1] }, func(s *sim.Panel) {
 		st := s.Snapshot()
 		st.HostConfig.RingVolumeLevel = nil
 		st.NetConfig.GSMOperator, st.NetConfig.HasGSMOperator = "", false
@@ -475,12 +475,12 @@ func TestEntitiesThePanelLacks(t *testing.T) {
 // AllowConfigChanges they work too (issue 13.4).
 func TestConfigChangesNeedPermission(t *testing.T) {
 	var logs lockedbuf.Buffer
-	r := startRigWith(t, "4321", func(c *Config) {
+	r := startRigWith(t, "4321", func(c *Config, _ *g90.MonitorConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	}, nil)
 	r.w.WaitFor(t, base+"sensor/1/name", mqtttest.Is("Front door"))
 	before := r.sim.Snapshot()
-	sent := r.bp.Client().Stats().Commands
+	sent := r.sent.Writes()
 	refused := [][2]string{
 		{"alert_door_open", "OFF"}, {"sensor/1/enabled", "OFF"}, {"sensor/1/delete", "PRESS"}, {"relay/6/delete", "PRESS"},
 		{"reboot", "PRESS"}, {"panel_password", "9999"}, {"sia_enabled", "ON"}, {"register_sensor", "PRESS"},
@@ -490,7 +490,7 @@ func TestConfigChangesNeedPermission(t *testing.T) {
 		r.w.Publish(t, base+c[0]+"/set", c[1])
 	}
 	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == uint64(len(refused)) })
-	if n := r.bp.Client().Stats().Commands - sent; n != 0 || !cmp.Equal(r.sim.Snapshot().Sensors, before.Sensors) || r.sim.Snapshot().AlertFlags != before.AlertFlags {
+	if n := r.sent.Writes() - sent; n != 0 || !cmp.Equal(r.sim.Snapshot().Sensors, before.Sensors) || r.sim.Snapshot().AlertFlags != before.AlertFlags {
 		t.Fatalf("%d commands reached the panel, or it changed", n)
 	}
 	if n := strings.Count(logs.String(), "configuration changes from MQTT need mqtt.allow_config_changes"); n != len(refused) {
@@ -503,7 +503,7 @@ func TestConfigChangesNeedPermission(t *testing.T) {
 	r.w.Publish(t, base+"refresh/set", "PRESS")
 	waitStat(t, r.b, func(s Stats) bool { return s.Commands == 3 })
 
-	allowed := startRigWith(t, "4321", func(c *Config) { c.AllowConfigChanges = true }, nil)
+	allowed := startRigWith(t, "4321", func(c *Config, _ *g90.MonitorConfig) { c.AllowConfigChanges = true }, nil)
 	allowed.w.WaitFor(t, base+"alert_door_open", mqtttest.Is("ON"))
 	allowed.w.Publish(t, base+"alert_door_open/set", "OFF")
 	allowed.w.WaitFor(t, base+"alert_door_open", mqtttest.Is("OFF"))

@@ -54,7 +54,7 @@ func (historySrc) get(v *view) (value, bool) { return intValue(boolInt(v.history
 
 func (historySrc) set(_ context.Context, p *panel, _ target, val value) error {
 	on := val.n == 1
-	p.cfg.History.SetEnabled(on)
+	p.mon.History().SetEnabled(on)
 	p.remember(keyHistory, on)
 	return nil
 }
@@ -79,8 +79,8 @@ func (p *panel) restore() {
 	defer p.mu.Unlock()
 	for k, on := range saved {
 		p.vals.own[k] = on
-		if k == keyHistory && p.cfg.History != nil {
-			p.cfg.History.SetEnabled(on)
+		if k == keyHistory && p.mon.History() != nil {
+			p.mon.History().SetEnabled(on)
 		}
 	}
 }
@@ -112,7 +112,7 @@ func (p *panel) syncSMS(ctx context.Context) error {
 	default:
 		return nil // not known yet: the first arm/disarm event will tell
 	}
-	r, err := p.cfg.Panel.SetConfigFields(ctx, g90.SectionAlerts, fmt.Sprintf("sms_push=%d", want))
+	r, err := p.mon.Panel().SetConfigFields(ctx, g90.SectionAlerts, fmt.Sprintf("sms_push=%d", want))
 	if err != nil {
 		return fmt.Errorf("SMS alert when armed: %w", err)
 	}

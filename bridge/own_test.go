@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/mqtttest"
@@ -130,7 +131,7 @@ func TestHistorySwitch(t *testing.T) {
 // The switches come back as saved: the history poller runs, and SMS
 // alerts follow the arm state from the start.
 func TestSwitchesRestored(t *testing.T) {
-	r := startRigWith(t, "", func(c *Config) {
+	r := startRigWith(t, "", func(c *Config, _ *g90.MonitorConfig) {
 		saved := `{"SIMPANEL0001": {"history_alerts": true, "sms_alert_when_armed": true}, "OTHER": {"history_alerts": false}}`
 		if err := os.WriteFile(c.StateFile, []byte(saved), 0o600); err != nil {
 			t.Fatal(err)
@@ -154,7 +155,7 @@ func TestSwitchesRestored(t *testing.T) {
 // A state file that cannot be parsed does not stop the bridge: the
 // switches start from their defaults, and the next change writes it anew.
 func TestSwitchesBadStateFile(t *testing.T) {
-	r := startRigWith(t, "", func(c *Config) {
+	r := startRigWith(t, "", func(c *Config, _ *g90.MonitorConfig) {
 		if err := os.WriteFile(c.StateFile, []byte(`{"SIMPANEL0001": `), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +172,7 @@ func TestSwitchesBadStateFile(t *testing.T) {
 // state topic, a value retained by an earlier run is removed, and a new
 // password still reaches the panel.
 func TestSecretsNotPublished(t *testing.T) {
-	r := startRigWith(t, "", func(c *Config) {
+	r := startRigWith(t, "", func(c *Config, _ *g90.MonitorConfig) {
 		u, err := url.Parse(c.MQTT.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -205,7 +206,7 @@ func TestSecretsNotPublished(t *testing.T) {
 
 // With PublishSecrets, the secrets are states like any other.
 func TestSecretsPublished(t *testing.T) {
-	r := startRigWith(t, "", func(c *Config) { c.PublishSecrets = true }, nil)
+	r := startRigWith(t, "", func(c *Config, _ *g90.MonitorConfig) { c.PublishSecrets = true }, nil)
 	r.w.WaitFor(t, base+"panel_password", mqtttest.Is("1234"))
 	r.w.WaitFor(t, base+"ap_password", mqtttest.Is("simpanel123"))
 	r.w.Publish(t, base+"panel_password/set", "4321")

@@ -43,13 +43,13 @@ func (p *panel) register(kind peripheral.Kind) error {
 		)
 		if kind == peripheral.KindSensor {
 			var s *peripheral.Sensor
-			if s, err = p.cfg.Panel.AddSensor(ctx, reg); err == nil {
+			if s, err = p.mon.Panel().AddSensor(ctx, reg); err == nil {
 				index, name = s.Index(), s.Name()
 				p.keepPeripheral(target{scope: ScopeSensor, index: index}, s, nil)
 			}
 		} else {
 			var d *peripheral.Device
-			if d, err = p.cfg.Panel.AddDevice(ctx, reg); err == nil {
+			if d, err = p.mon.Panel().AddDevice(ctx, reg); err == nil {
 				index, name = d.Index(), d.ParentName()
 				p.keepPeripheral(target{scope: ScopeRelay, index: index}, nil, d)
 			}
@@ -79,9 +79,9 @@ func (p *panel) register(kind peripheral.Kind) error {
 		// Its list only: the Monitor delivers the addition with the
 		// new records.
 		if kind == peripheral.KindDevice {
-			p.cfg.Monitor.Reread(g90.ReadDevices)
+			p.mon.Reread(g90.ReadDevices)
 		} else {
-			p.cfg.Monitor.Reread(g90.ReadSensors)
+			p.mon.Reread(g90.ReadSensors)
 		}
 	})
 	return nil

@@ -243,7 +243,7 @@ func (f fieldSrc) set(ctx context.Context, p *panel, _ target, val value) error 
 	if f.kind == protocol.FieldInt {
 		text = strconv.Itoa(val.n)
 	}
-	r, err := p.cfg.Panel.SetConfigFields(ctx, f.sec, f.field+"="+text)
+	r, err := p.mon.Panel().SetConfigFields(ctx, f.sec, f.field+"="+text)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func (f fieldSrc) set(ctx context.Context, p *panel, _ target, val value) error 
 }
 
 func (f fieldSrc) reread(ctx context.Context, p *panel, _ target) {
-	if r, err := p.cfg.Panel.ReadConfig(ctx, f.sec); err == nil {
+	if r, err := p.mon.Panel().ReadConfig(ctx, f.sec); err == nil {
 		p.stored(f.sec, r)
 	}
 }
@@ -321,7 +321,7 @@ func (alarmSrc) set(ctx context.Context, p *panel, _ target, val value) error {
 		}
 		action, code = m.Action, m.Code
 	}
-	if err := p.cfg.PIN.Check(code); err != nil {
+	if err := p.mon.PIN().Check(code); err != nil {
 		return reject("%v", err)
 	}
 	var (
@@ -330,11 +330,11 @@ func (alarmSrc) set(ctx context.Context, p *panel, _ target, val value) error {
 	)
 	switch action {
 	case "ARM_AWAY":
-		err, state = p.cfg.Panel.Arm(ctx, protocol.ArmAway), "armed_away"
+		err, state = p.mon.Panel().Arm(ctx, protocol.ArmAway), "armed_away"
 	case "ARM_HOME":
-		err, state = p.cfg.Panel.Arm(ctx, protocol.ArmHome), "armed_home"
+		err, state = p.mon.Panel().Arm(ctx, protocol.ArmHome), "armed_home"
 	case "DISARM":
-		err, state = p.cfg.Panel.Disarm(ctx), "disarmed"
+		err, state = p.mon.Panel().Disarm(ctx), "disarmed"
 	default:
 		return reject("action must be ARM_AWAY, ARM_HOME or DISARM")
 	}
@@ -345,7 +345,7 @@ func (alarmSrc) set(ctx context.Context, p *panel, _ target, val value) error {
 	p.mu.Lock()
 	p.retain(p.t.alarm(), state, false)
 	p.mu.Unlock()
-	p.cfg.Monitor.Reread(g90.ReadStatus)
+	p.mon.Reread(g90.ReadStatus)
 	return nil
 }
 
@@ -527,11 +527,11 @@ func (actionSrc) present(*view) bool { return true }
 func (s actionSrc) set(ctx context.Context, p *panel, tg target, _ value) error {
 	switch s.action {
 	case actionReboot:
-		return p.cfg.Panel.Reboot(ctx, g90.ModuleAll)
+		return p.mon.Panel().Reboot(ctx, g90.ModuleAll)
 	case actionRefresh:
 		// Everything again, the configuration without the cache and
 		// SIA and CID even if they failed before.
-		p.cfg.Monitor.Reread(g90.ReadAll | g90.ReadConfigFresh)
+		p.mon.Reread(g90.ReadAll | g90.ReadConfigFresh)
 		return nil
 	}
 	return p.delete(ctx, tg)
@@ -658,5 +658,5 @@ func (relayNodeSrc) discover(c component, _ topics, v *view) {
 // set switches through the monitor, whose relay_switched event then
 // publishes the state, as for a switch from the web UI.
 func (relayNodeSrc) set(ctx context.Context, p *panel, tg target, val value) error {
-	return p.cfg.Monitor.SetRelay(ctx, tg.index, tg.node, val.n == 1)
+	return p.mon.SetRelay(ctx, tg.index, tg.node, val.n == 1)
 }

@@ -78,7 +78,7 @@ func (p *panel) stored(s g90.Section, r protocol.Record) {
 	delete(p.vals.failed, s)
 	p.entityStatesLocked(false)
 	p.mu.Unlock()
-	p.cfg.Monitor.ConfigWritten(s)
+	p.mon.ConfigWritten(s)
 }
 
 // peripheral returns the record of the target sensor or relay as last
@@ -97,13 +97,13 @@ func (p *panel) peripheralRecord(ctx context.Context, tg target) (*peripheral.Se
 func (p *panel) findPeripheral(ctx context.Context, tg target) (*peripheral.Sensor, *peripheral.Device, error) {
 	key := strconv.Itoa(tg.index)
 	if tg.scope == ScopeRelay {
-		n, err := p.cfg.Panel.FindDevice(ctx, key)
+		n, err := p.mon.Panel().FindDevice(ctx, key)
 		if err != nil {
 			return nil, nil, err
 		}
 		return nil, n.Device, nil
 	}
-	s, err := p.cfg.Panel.FindSensor(ctx, key)
+	s, err := p.mon.Panel().FindSensor(ctx, key)
 	return s, nil, err
 }
 
@@ -115,17 +115,17 @@ func (p *panel) findPeripheral(ctx context.Context, tg target) (*peripheral.Sens
 func (p *panel) updatePeripheral(ctx context.Context, tg target, c g90.PeripheralChange) error {
 	err := p.withRecord(ctx, tg, func(s *peripheral.Sensor, d *peripheral.Device) (err error) {
 		if tg.scope == ScopeRelay {
-			if d, err = p.cfg.Panel.UpdateDevice(ctx, d, c); err == nil {
+			if d, err = p.mon.Panel().UpdateDevice(ctx, d, c); err == nil {
 				p.keepPeripheral(tg, nil, d)
 			}
-		} else if s, err = p.cfg.Panel.UpdateSensor(ctx, s, c); err == nil {
+		} else if s, err = p.mon.Panel().UpdateSensor(ctx, s, c); err == nil {
 			p.keepPeripheral(tg, s, nil)
 		}
 		return err
 	})
 	if err == nil {
 		// Its names and enabled flags: only the list the change is in.
-		p.cfg.Monitor.Reread(rereadOf(tg))
+		p.mon.Reread(rereadOf(tg))
 	}
 	return err
 }
@@ -189,9 +189,9 @@ func (p *panel) rereadPeripheral(ctx context.Context, tg target) {
 func (p *panel) delete(ctx context.Context, tg target) error {
 	err := p.withRecord(ctx, tg, func(s *peripheral.Sensor, d *peripheral.Device) error {
 		if tg.scope == ScopeRelay {
-			return p.cfg.Panel.DeleteDevice(ctx, d)
+			return p.mon.Panel().DeleteDevice(ctx, d)
 		}
-		return p.cfg.Panel.DeleteSensor(ctx, s)
+		return p.mon.Panel().DeleteSensor(ctx, s)
 	})
 	if err != nil {
 		return err
@@ -206,7 +206,7 @@ func (p *panel) delete(ctx context.Context, tg target) error {
 	}
 	p.discoveryLocked(&st, false)
 	p.mu.Unlock()
-	p.cfg.Monitor.Reread(rereadOf(tg))
+	p.mon.Reread(rereadOf(tg))
 	return nil
 }
 

@@ -106,13 +106,9 @@ type instance struct {
 
 type runPanel struct {
 	cfg     PanelConfig
-	panel   *g90.Panel
-	monitor *g90.Monitor
+	monitor *g90.Monitor // knows the Panel, its PIN guard and history source
 	metrics *PanelMetrics
 	journal *g90.Subscription
-	history *g90.HistoryPoller
-	// pin is the panel's one PIN guard, for MQTT and the web UI alike.
-	pin *pinguard.Guard
 }
 
 func (d *instance) close() {
@@ -199,9 +195,9 @@ func (d *instance) build(ctx context.Context) error {
 		}
 	}
 
-	bp := make([]bridge.Panel, len(d.panels))
+	mons := make([]*g90.Monitor, len(d.panels))
 	for i, p := range d.panels {
-		bp[i] = bridge.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.pin, History: p.history}
+		mons[i] = p.monitor
 	}
 	tlsCfg, err := cfg.MQTT.TLSConfig()
 	if err != nil {
@@ -230,7 +226,7 @@ func (d *instance) build(ctx context.Context) error {
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
 		PublishSecrets: cfg.MQTT.PublishSecrets, AllowConfigChanges: cfg.MQTT.AllowConfigChanges,
 		ConfigurationURL: webURL(ln.Addr(), host),
-		Panels:           bp,
+		Panels:           mons,
 		Logger:           mlog,
 	})
 	if err != nil {
@@ -240,11 +236,7 @@ func (d *instance) build(ctx context.Context) error {
 		return err
 	}
 
-	wp := make([]web.Panel, len(d.panels))
-	for i, p := range d.panels {
-		wp[i] = web.Panel{Name: p.cfg.Name, Panel: p.panel, Monitor: p.monitor, PIN: p.pin}
-	}
-	d.ui, err = web.New(web.Config{Panels: wp, Journal: j, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
+	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -378,6 +370,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	})
 	sources = append(sources, history)
 	mon := p.NewMonitor(g90.MonitorConfig{
+		Name: pc.Name, PIN: d.guard(pc),
 		Sources: sources, Poll: pc.Poll, NextSeq: d.seq.next, Logger: log,
 		Config:    true, // the configuration entities of MQTT
 		StateFile: filepath.Join(d.cfg.StateDir, "state-"+fileName(pc.Name)+".json"),
@@ -386,7 +379,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, panel: p, monitor: mon, metrics: pm, journal: mon.SubscribeUpdates("journal", 1<<14), history: history, pin: d.guard(pc)}
+	rp := &runPanel{cfg: pc, monitor: mon, metrics: pm, journal: mon.SubscribeUpdates("journal", 1<<14)}
 	d.panels = append(d.panels, rp)
 	return nil
 }

@@ -53,7 +53,7 @@ type panelView struct {
 
 func (p *panel) view() panelView {
 	return panelView{
-		Name: p.cfg.Name, Addr: p.cfg.Panel.Addr(), PINRequired: p.cfg.PIN.Required(),
+		Name: p.mon.Name(), Addr: p.mon.Panel().Addr(), PINRequired: p.mon.PIN().Required(),
 		Ready: p.ready(), State: p.state(),
 	}
 }
@@ -110,7 +110,7 @@ func (s *Server) arm(w http.ResponseWriter, r *http.Request, p *panel) {
 	if !s.allowed(w, r, p, req.PIN) {
 		return
 	}
-	s.command(w, r, p, "arm "+req.Mode, g90.ReadStatus, func(ctx context.Context) error { return p.cfg.Panel.Arm(ctx, state) })
+	s.command(w, r, p, "arm "+req.Mode, g90.ReadStatus, func(ctx context.Context) error { return p.mon.Panel().Arm(ctx, state) })
 }
 
 func (s *Server) disarm(w http.ResponseWriter, r *http.Request, p *panel) {
@@ -120,7 +120,7 @@ func (s *Server) disarm(w http.ResponseWriter, r *http.Request, p *panel) {
 	if !s.decode(w, r, &req, true) || !s.allowed(w, r, p, req.PIN) {
 		return
 	}
-	s.command(w, r, p, "disarm", g90.ReadStatus, p.cfg.Panel.Disarm)
+	s.command(w, r, p, "disarm", g90.ReadStatus, p.mon.Panel().Disarm)
 }
 
 func (s *Server) relay(w http.ResponseWriter, r *http.Request, p *panel) {
@@ -146,13 +146,13 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p *panel) {
 	index, node, on := at[0], at[1], *req.On
 	// Only relays the panel listed: a wrong number sends nothing.
 	if !slices.ContainsFunc(p.state().Devices, func(d g90.DeviceRef) bool { return d.Index == index && d.Node == node }) {
-		s.refuse(w, r, p, http.StatusNotFound, fmt.Sprintf("panel %q has no relay %d:%d (refresh if it was just added)", p.cfg.Name, index, node))
+		s.refuse(w, r, p, http.StatusNotFound, fmt.Sprintf("panel %q has no relay %d:%d (refresh if it was just added)", p.mon.Name(), index, node))
 		return
 	}
 	what := fmt.Sprintf("relay %d:%d %s", index, node, map[bool]string{true: "on", false: "off"}[on])
 	// SetRelay records the switch itself: the panel reports no relay
 	// state, so there is nothing to read again.
-	s.command(w, r, p, what, 0, func(ctx context.Context) error { return p.cfg.Monitor.SetRelay(ctx, index, node, on) })
+	s.command(w, r, p, what, 0, func(ctx context.Context) error { return p.mon.SetRelay(ctx, index, node, on) })
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {
@@ -160,7 +160,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, p *panel) {
 	if !s.decode(w, r, &req, true) {
 		return
 	}
-	p.cfg.Monitor.Refresh()
+	p.mon.Refresh()
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
@@ -170,7 +170,7 @@ func (s *Server) allowed(w http.ResponseWriter, r *http.Request, p *panel, pin s
 	// Counted per client address: a stranger's guesses lock out the
 	// stranger, not the owner's phone.
 	source, _, _ := net.SplitHostPort(r.RemoteAddr)
-	err := p.cfg.PIN.CheckFrom("web "+source, pin)
+	err := p.mon.PIN().CheckFrom("web "+source, pin)
 	if err == nil {
 		return true
 	}
@@ -187,7 +187,7 @@ func (s *Server) allowed(w http.ResponseWriter, r *http.Request, p *panel, pin s
 // refuse counts, logs and answers a refused command.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p *panel, status int, msg string) {
 	s.rejected.Add(1)
-	s.log.Warn("command refused", "panel", p.cfg.Name, "path", r.URL.Path, "reason", msg, "remote", r.RemoteAddr)
+	s.log.Warn("command refused", "panel", p.mon.Name(), "path", r.URL.Path, "reason", msg, "remote", r.RemoteAddr)
 	writeError(w, status, msg)
 }
 
@@ -195,16 +195,16 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p *panel, status
 // what the command changed (reread; 0: nothing), so that the state
 // follows even without events.
 func (s *Server) command(w http.ResponseWriter, r *http.Request, p *panel, what string, reread g90.ReadSet, do func(ctx context.Context) error) {
-	s.log.Info("command", "panel", p.cfg.Name, "command", what, "remote", r.RemoteAddr)
+	s.log.Info("command", "panel", p.mon.Name(), "command", what, "remote", r.RemoteAddr)
 	if err := do(r.Context()); err != nil {
 		s.commandErrors.Add(1)
-		s.log.Warn("command failed", "panel", p.cfg.Name, "command", what, "err", err)
+		s.log.Warn("command failed", "panel", p.mon.Name(), "command", what, "err", err)
 		writeError(w, http.StatusBadGateway, err.Error())
 		return
 	}
 	s.commands.Add(1)
 	if reread != 0 {
-		p.cfg.Monitor.Reread(reread)
+		p.mon.Reread(reread)
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }

@@ -22,8 +22,8 @@ func Example() {
 	panel, _ := sim.New(sim.Config{Listen: "127.0.0.1:0"})
 	addr := panel.Addr().(*net.UDPAddr)
 	p, _ := g90.New(g90.Config{Host: addr.IP.String(), Port: addr.Port})
-	mon := p.NewMonitor(g90.MonitorConfig{})
-	srv, err := web.New(web.Config{Panels: []web.Panel{{Name: "Home", Panel: p, Monitor: mon}}})
+	mon := p.NewMonitor(g90.MonitorConfig{Name: "Home"})
+	srv, err := web.New(web.Config{Panels: []*g90.Monitor{mon}})
 	if err != nil {
 		fmt.Println(err)
 		return

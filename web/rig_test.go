@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,16 +26,16 @@ import (
 )
 
 // rig: a simulated panel whose notifications feed a running Monitor, and
-// a running web Server over HTTP, all on loopback. The Server's Panel is
-// not the Monitor's, so that sent counts exactly the commands the web
-// UI sent (each attempt opens a socket).
+// a running web Server over HTTP, all on loopback. The Server sends its
+// commands through the Monitor's Panel; sent counts the requests that
+// are not reads, which only a command sends.
 type rig struct {
 	sim  *sim.Panel
 	mon  *g90.Monitor
 	srv  *web.Server
 	ts   *httptest.Server
 	hc   *http.Client
-	sent *atomic.Int64
+	sent *simtest.Requests
 	// stop ends the Server's Run and waits for it.
 	stop func()
 }
@@ -60,25 +59,14 @@ func startRig(t *testing.T, rc rigConfig) *rig {
 	}
 	s := simtest.Start(t, sim.Config{Notify: l.Addr().String(), Seed: 1})
 	a := s.Addr().(*net.UDPAddr)
-	monPanel, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 500 * time.Millisecond})
+	sent := new(simtest.Requests)
+	p, err := g90.New(g90.Config{Host: a.IP.String(), Port: a.Port, Timeout: 2 * time.Second, ListenPacket: sent.ListenPacket})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := new(atomic.Int64)
-	webPanel, err := g90.New(g90.Config{
-		Host: a.IP.String(), Port: a.Port, Timeout: 2 * time.Second,
-		ListenPacket: func(ctx context.Context, network, address string) (net.PacketConn, error) {
-			sent.Add(1)
-			var lc net.ListenConfig
-			return lc.ListenPacket(ctx, network, address)
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mon := monPanel.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{l}})
+	mon := p.NewMonitor(g90.MonitorConfig{Name: "Home", PIN: pinguard.New(rc.pin, nil), Sources: []g90.Source{l}})
 	srv, err := web.New(web.Config{
-		Panels:  []web.Panel{{Name: "Home", Panel: webPanel, Monitor: mon, PIN: pinguard.New(rc.pin, nil)}},
+		Panels:  []*g90.Monitor{mon},
 		Journal: rc.journal, Hosts: rc.hosts, ClientBuffer: rc.clientBuffer,
 	})
 	if err != nil {

@@ -81,7 +81,7 @@ func (s *Server) dropClient(c *client) {
 func (s *Server) sendState(p *panel) {
 	msg, err := sseMessage("state", p.view())
 	if err != nil {
-		s.log.Error("stream: encode state", "panel", p.cfg.Name, "err", err)
+		s.log.Error("stream: encode state", "panel", p.mon.Name(), "err", err)
 		return
 	}
 	if bytes.Equal(msg, p.last) {
@@ -206,7 +206,7 @@ func (s *Server) deliveryMessage(batch [][]byte, p *panel, d *g90.Delivery) [][]
 	if d.State != nil {
 		p.st.Store(d.State)
 		// The Monitor delivers the first read's state after Ready.
-		if !p.read.Load() && monitorReady(p.cfg.Monitor) {
+		if !p.read.Load() && monitorReady(p.mon) {
 			p.read.Store(true)
 		}
 	}

@@ -4,7 +4,7 @@
 // /api/ that the page (or anyone) uses.
 //
 //	srv, err := web.New(web.Config{
-//		Panels:  []web.Panel{{Name: "Home", Panel: p, Monitor: mon, PIN: pinguard.New("1234", nil)}},
+//		Panels:  []*g90.Monitor{mon}, // g90.MonitorConfig{Name: "Home", PIN: pinguard.New("1234", nil)}
 //		Journal: j, // the event log; nil keeps recent events in memory
 //	})
 //	go srv.Run(ctx)                      // feeds the live streams until ctx ends
@@ -59,15 +59,15 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/journal"
-	"github.com/g90alarm/g90/pinguard"
 )
 
 // Config configures a Server. The zero value of every field but Panels
 // means its default.
 type Config struct {
-	// Panels are the panels to show, each with its Monitor, which the
-	// caller runs. Required.
-	Panels []Panel
+	// Panels are the Monitors of the panels to show, which the caller
+	// runs. Required. Each knows its Panel (for commands), its name in
+	// the UI and the API (unique) and its PIN guard.
+	Panels []*g90.Monitor
 	// Journal, when set, is where the event log comes from. Without it
 	// the server keeps the last RecentEvents events it has seen since Run
 	// started.
@@ -96,19 +96,6 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
-}
-
-// Panel is one panel to show.
-type Panel struct {
-	// Name identifies the panel in the UI and the API; "" means the
-	// Panel's address. Names are unique.
-	Name    string
-	Panel   *g90.Panel
-	Monitor *g90.Monitor
-	// PIN, when set, checks the code that must come with every arm and
-	// disarm command; nil needs none. Give the MQTT bridge the same
-	// Guard, so that guesses through either count together.
-	PIN *pinguard.Guard
 }
 
 // Stats counts what a Server has done.
@@ -147,7 +134,7 @@ type Server struct {
 // panel is one panel and its feed of the streams.
 type panel struct {
 	i   int
-	cfg Panel
+	mon *g90.Monitor
 	sub *g90.Subscription
 	// last is the state message every stream client got last; guarded
 	// by hub.mu.
@@ -204,18 +191,15 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	names := map[string]bool{}
-	for i, pc := range cfg.Panels {
-		if pc.Panel == nil || pc.Monitor == nil {
-			return nil, fmt.Errorf("web: panels[%d]: needs a Panel and its Monitor", i)
+	for i, mon := range cfg.Panels {
+		if mon == nil {
+			return nil, fmt.Errorf("web: panels[%d]: no Monitor", i)
 		}
-		if pc.Name == "" {
-			pc.Name = pc.Panel.Addr()
+		if names[mon.Name()] {
+			return nil, fmt.Errorf("web: panels[%d]: name %q used twice", i, mon.Name())
 		}
-		if names[pc.Name] {
-			return nil, fmt.Errorf("web: panels[%d]: name %q used twice", i, pc.Name)
-		}
-		names[pc.Name] = true
-		s.panels = append(s.panels, &panel{i: i, cfg: pc})
+		names[mon.Name()] = true
+		s.panels = append(s.panels, &panel{i: i, mon: mon})
 	}
 	if cfg.Journal == nil {
 		s.recent = newRing(cfg.RecentEvents)
@@ -225,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 	// Subscribe last: nothing above can fail afterwards and leave a
 	// subscription nobody closes.
 	for _, p := range s.panels {
-		p.sub = p.cfg.Monitor.SubscribeState("web", subscriptionSize)
+		p.sub = p.mon.SubscribeState("web", subscriptionSize)
 	}
 	return s, nil
 }
@@ -289,7 +273,7 @@ func (s *Server) hostAllowed(host string) bool {
 // lookup finds a panel by name, then by GUID.
 func (s *Server) lookup(key string) *panel {
 	for _, p := range s.panels {
-		if p.cfg.Name == key {
+		if p.mon.Name() == key {
 			return p
 		}
 	}
@@ -303,7 +287,7 @@ func (s *Server) lookup(key string) *panel {
 
 // ready reports whether the monitor's first read of the panel is done
 // and its state has reached this server.
-func (p *panel) ready() bool { return p.read.Load() && monitorReady(p.cfg.Monitor) }
+func (p *panel) ready() bool { return p.read.Load() && monitorReady(p.mon) }
 
 func monitorReady(m *g90.Monitor) bool {
 	select {

@@ -188,7 +188,7 @@ func TestPIN(t *testing.T) {
 			t.Errorf("POST %s %s: %d %v, want 403", c.path, c.body, status, out)
 		}
 	}
-	if n := r.sent.Load(); n != 0 {
+	if n := r.sent.Writes(); n != 0 {
 		t.Fatalf("%d requests reached the panel", n)
 	}
 	if st := r.srv.Stats(); st.Rejected != 4 {
@@ -202,15 +202,20 @@ func TestPIN(t *testing.T) {
 	if status != 200 || r.sim.Snapshot().Arm != protocol.Disarmed {
 		t.Fatalf("disarm with the PIN: %d %v, simulator %v", status, out, r.sim.Snapshot().Arm)
 	}
+	// The counter sees the commands that got through, so its zeros mean
+	// something.
+	if n, arms := r.sent.Writes(), r.sent.Count(protocol.SetHostStatus); n != 2 || arms != 2 {
+		t.Fatalf("%d writes, %d of them arm or disarm; want 2", n, arms)
+	}
 
 	for i := range pinguard.Tries { // the fifth locks
 		if status, _ := r.do(t, "POST", "/api/panels/Home/arm", `{"mode":"away","pin":"`+strconv.Itoa(1000+i)+`"}`); status != 403 {
 			t.Fatalf("wrong PIN %d: %d", i+1, status)
 		}
 	}
-	sent := r.sent.Load()
+	sent := r.sent.Writes()
 	status, out = r.do(t, "POST", "/api/panels/Home/arm", `{"mode":"away","pin":"1234"}`)
-	if status != 429 || !strings.Contains(fmt.Sprint(out["error"]), "too many wrong PINs") || r.sent.Load() != sent {
+	if status != 429 || !strings.Contains(fmt.Sprint(out["error"]), "too many wrong PINs") || r.sent.Writes() != sent {
 		t.Fatalf("the right PIN during the lockout: %d %v", status, out)
 	}
 }
@@ -248,7 +253,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("POST %s %.40s: %d %v, want %d and an error", c.path, c.body, status, out, c.status)
 		}
 	}
-	if n := r.sent.Load(); n != 0 {
+	if n := r.sent.Writes(); n != 0 {
 		t.Fatalf("%d requests reached the panel", n)
 	}
 	snap := r.sim.Snapshot()
@@ -273,7 +278,7 @@ func TestCrossOrigin(t *testing.T) {
 			t.Errorf("POST with %v: %d %v, want 403", hdr, status, out)
 		}
 	}
-	if n := r.sent.Load(); n != 0 {
+	if n := r.sent.Writes(); n != 0 {
 		t.Fatalf("%d requests reached the panel", n)
 	}
 	if got := r.sim.Snapshot().Arm; got != protocol.Disarmed {
@@ -555,9 +560,9 @@ func TestNewErrors(t *testing.T) {
 		want string
 	}{
 		{"no panels", web.Config{}, "no panels"},
-		{"no monitor", web.Config{Panels: []web.Panel{{Panel: p}}}, "needs a Panel and its Monitor"},
-		{"same name", web.Config{Panels: []web.Panel{{Panel: p, Monitor: mon}, {Name: p.Addr(), Panel: p, Monitor: mon}}}, "used twice"},
-		{"host with port", web.Config{Panels: []web.Panel{{Panel: p, Monitor: mon}}, Hosts: []string{"alarm.lan:80"}}, "without port"},
+		{"no monitor", web.Config{Panels: []*g90.Monitor{nil}}, "no Monitor"},
+		{"same name", web.Config{Panels: []*g90.Monitor{mon, p.NewMonitor(g90.MonitorConfig{Name: p.Addr()})}}, "used twice"},
+		{"host with port", web.Config{Panels: []*g90.Monitor{mon}, Hosts: []string{"alarm.lan:80"}}, "without port"},
 	} {
 		if _, err := web.New(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
