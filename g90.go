@@ -19,7 +19,7 @@
 //	mon := p.NewMonitor(g90.MonitorConfig{Sources: []g90.Source{listener}})
 //	sub := mon.Subscribe("app", 1024)
 //	go mon.Run(ctx)
-//	for ev := range sub.Events() { ... }
+//	for d := range sub.All() { ... } // d.Event
 //
 // Configuration and peripherals are changed by verified read-modify-write:
 // fresh data is read, only the change is applied and checked, the write is

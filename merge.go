@@ -1,6 +1,7 @@
 package g90
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/g90alarm/g90/event"
@@ -47,8 +48,8 @@ import (
 const (
 	mergeWindow   = 2 * time.Second
 	historyWindow = 2 * time.Minute
-	// mergeMemory bounds the recent events kept for merging; a power
-	// of two.
+	// mergeMemory bounds the recent events kept for merging: 64, one
+	// bit per slot in merger.has.
 	mergeMemory = 64
 )
 
@@ -61,6 +62,7 @@ const (
 	chCloudNotification
 	chCloudAlert
 	chHistory
+	channels = iota // how many there are
 )
 
 // channelOf returns the channel of a message from src with code, or 0 for
@@ -106,6 +108,7 @@ func keyOfEvent(ev *event.Event) mergeKey {
 type recentEvent struct {
 	key      mergeKey
 	channels channel
+	slot     uint8 // its index in the ring
 	received int64 // when its first report arrived, unix nanoseconds; 0: a free slot
 	// panelTime is the panel's timestamp (unix seconds) of an alert
 	// merged into it, for matching history entries; 0 for none.
@@ -118,7 +121,11 @@ type recentEvent struct {
 // merger remembers recent events in a ring. The tracker's goroutine uses
 // it, with m.mu held.
 type merger struct {
-	ring   [mergeMemory]recentEvent
+	ring [mergeMemory]recentEvent
+	// has[k] has bit i set when slot i was reported through the channel
+	// 1<<k: a match scans only the slots a channel has not reported,
+	// not the whole ring (under a stream of one kind, that is none).
+	has    [channels]uint64
 	next   int                  // the slot add fills next
 	merged [len(sources)]uint64 // per sourceIndex
 }
@@ -132,13 +139,13 @@ func (g *merger) match(ev *event.Event, ch channel, now time.Time, panelTime int
 	}
 	key := keyOfEvent(ev)
 	at := now.UnixNano()
-	// Newest first. The cheap test first: under a stream of one kind,
-	// most entries have this channel already.
-	for n := uint(1); n <= mergeMemory; n++ {
-		r := &g.ring[(uint(g.next)-n)&(mergeMemory-1)]
-		if r.channels&ch != 0 {
-			continue
-		}
+	// Newest first, among the slots ch has not reported: rotated so
+	// that the newest slot (next-1) is bit 63 and the oldest bit 0.
+	cand := bits.RotateLeft64(^g.has[chIndex(ch)], mergeMemory-g.next)
+	for cand != 0 {
+		b := bits.Len64(cand) - 1
+		cand &^= 1 << b
+		r := &g.ring[(b+g.next)&(mergeMemory-1)]
 		if r.received == 0 {
 			break
 		}
@@ -169,11 +176,27 @@ func within1s(a, b int64) bool { return a-b <= 1 && b-a <= 1 }
 // and returns its slot, valid until mergeMemory more are added; publish
 // stores the event as delivered in it.
 func (g *merger) add(ev *event.Event, ch channel, now time.Time, panelTime int64) *recentEvent {
-	r := &g.ring[g.next]
+	i := g.next
+	r := &g.ring[i]
 	g.next = (g.next + 1) % mergeMemory
-	*r = recentEvent{key: keyOfEvent(ev), channels: ch, received: now.UnixNano(), panelTime: panelTime}
+	*r = recentEvent{key: keyOfEvent(ev), slot: uint8(i), received: now.UnixNano(), panelTime: panelTime}
+	for k := range g.has {
+		g.has[k] &^= 1 << i
+	}
+	g.join(r, ch)
 	return r
 }
+
+// join records that r was reported through ch.
+func (g *merger) join(r *recentEvent, ch channel) {
+	r.channels |= ch
+	if ch != 0 {
+		g.has[chIndex(ch)] |= 1 << r.slot
+	}
+}
+
+// chIndex is the index of channel ch (one bit) in merger.has.
+func chIndex(ch channel) int { return bits.TrailingZeros8(uint8(ch)) }
 
 // count counts a merged report from src.
 func (g *merger) count(src event.Source) {

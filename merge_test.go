@@ -56,16 +56,14 @@ func deliveries(t *testing.T, sub *Subscription, n int) []Delivery {
 	t.Helper()
 	var out []Delivery
 	for len(out) < n {
-		select {
-		case d, ok := <-sub.Deliveries():
-			if !ok {
-				t.Fatal("subscription closed")
-			}
-			if d.Event.Type != "" {
-				out = append(out, d)
-			}
-		case <-time.After(10 * time.Second):
+		d, ok, timedOut := recv(sub, 10*time.Second)
+		switch {
+		case timedOut:
 			t.Fatalf("got %d deliveries, want %d", len(out), n)
+		case !ok:
+			t.Fatal("subscription closed")
+		case d.Event.Type != "":
+			out = append(out, d)
 		}
 	}
 	return out
@@ -229,5 +227,35 @@ func TestMergeWindow(t *testing.T) {
 	}
 	if g.match(&ev, chHistory, t0.Add(historyWindow+time.Second), 1631545189) != nil {
 		t.Fatal("history after its window merged")
+	}
+}
+
+// The ring wraps: a match finds the newest recent event of its key among
+// those its channel has not reported, and nothing once 64 more came.
+func TestMergerRingWraps(t *testing.T) {
+	var g merger
+	now := time.Unix(1700000000, 0)
+	door := func(i int) *event.Event { return &event.Event{Type: event.DoorOpen, Sensor: true, Index: i} }
+	slots := map[int]*recentEvent{}
+	for i := range 200 {
+		slots[i] = g.add(door(i%7), chLocalAlert, now, 0)
+	}
+	for i := 193; i < 200; i++ { // the newest of each key
+		if r := g.match(door(i%7), chLocalNotification, now, 0); r != slots[i] {
+			t.Fatalf("key %d: matched slot %v, want the newest (%d)", i%7, r, i)
+		}
+	}
+	if r := g.match(door(3), chLocalAlert, now, 0); r != nil {
+		t.Fatal("a second report through the same channel merged")
+	}
+	g.join(slots[199], chLocalNotification) // 199 % 7 == 3
+	if r := g.match(door(3), chLocalNotification, now, 0); r != slots[192] {
+		t.Fatalf("after the newest took the channel: %v, want the one before (192)", r)
+	}
+	for i := range 64 {
+		g.add(door(100+i), chCloudAlert, now, 0)
+	}
+	if r := g.match(door(3), chLocalNotification, now, 0); r != nil {
+		t.Fatalf("matched %+v, forgotten after 64 more", r)
 	}
 }

@@ -15,8 +15,8 @@ import (
 
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/notify"
-	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/peripheral"
+	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -156,12 +156,11 @@ type Monitor struct {
 	timer        *time.Timer
 	armedAt      time.Time // when timer fires, or zero
 
-	// sendMu is held while events are sent to the subscribers, so that
-	// Close never closes a channel during a send.
-	sendMu  sync.Mutex
-	pubSubs []*Subscription   // publish's copy of subs
-	seqs    map[string]uint64 // when cfg.NextSeq is nil
-	stall   *time.Timer       // publish's stall timer
+	pubSubs []*Subscription // publish's copy of subs
+	// deliveries are publish's, per subscription kind.
+	deliveries [kindState + 1][]Delivery
+	seqs       map[string]uint64 // when cfg.NextSeq is nil
+	stall      *time.Timer       // publish's stall timer
 
 	saved *savedState // read from StateFile at start, until applied
 	// sensorsRestored, devicesRestored: saved was applied to that list.
@@ -457,7 +456,7 @@ func (m *Monitor) merged(ev *event.Event, ch channel, now time.Time, panelTime i
 	if r == nil {
 		return false
 	}
-	r.channels |= ch
+	m.merge.join(r, ch)
 	if r.panelTime == 0 {
 		r.panelTime = panelTime
 	}
@@ -505,39 +504,51 @@ func (m *Monitor) publish() {
 	subs := append(m.pubSubs[:0], m.subs...)
 	var st *State
 	for _, s := range subs {
-		if s.withState {
+		if s.kind == kindState {
 			snap := m.stateLocked()
 			st = &snap
 			break
 		}
 	}
 	m.mu.Unlock()
-	m.sendMu.Lock()
+	// Each kind's deliveries are made once, for every subscriber of
+	// that kind.
+	var made [kindState + 1]bool
 	for _, s := range subs {
-		if s.d == nil {
-			for i := range evs {
-				send(s, s.c, evs[i], &evs[i])
-			}
-			continue
+		if !made[s.kind] {
+			m.deliveries[s.kind] = appendDeliveries(m.deliveries[s.kind][:0], s.kind, evs, updates, st, stateOnly)
+			made[s.kind] = true
 		}
-		sst := st
-		if !s.withState {
-			sst = nil
-		}
-		for i := range evs {
-			send(s, s.d, Delivery{Event: evs[i], State: sst}, &evs[i])
-		}
-		for i := range updates {
-			send(s, s.d, Delivery{Event: updates[i], State: sst, Update: true}, &updates[i])
-		}
-		if stateOnly && s.withState {
-			send(s, s.d, Delivery{State: st}, nil)
-		}
+		s.put(m.deliveries[s.kind])
 	}
-	m.sendMu.Unlock()
+	for k := range m.deliveries {
+		clear(m.deliveries[k])
+	}
 	clear(subs)
 	m.pubSubs = subs[:0]
 	m.outbuf = evs[:0]
+}
+
+// appendDeliveries appends to dst what a subscription of kind receives of a
+// publish: the events, the updates of merged ones, and the state alone
+// when a read gave no event.
+func appendDeliveries(dst []Delivery, kind subKind, evs, updates []event.Event, st *State, stateOnly bool) []Delivery {
+	if kind != kindState {
+		st = nil
+	}
+	for i := range evs {
+		dst = append(dst, Delivery{Event: evs[i], State: st})
+	}
+	if kind == kindEvents {
+		return dst
+	}
+	for i := range updates {
+		dst = append(dst, Delivery{Event: updates[i], State: st, Update: true})
+	}
+	if stateOnly && kind == kindState {
+		dst = append(dst, Delivery{State: st})
+	}
+	return dst
 }
 
 // nextSeq numbers the next event of the panel guid.
@@ -988,237 +999,3 @@ func sourceIndex(src event.Source) int {
 }
 
 func isPowerOfTwo(n uint64) bool { return bits.OnesCount64(n) == 1 }
-
-// Subscribe returns a subscription that receives every event from now on,
-// in order, through a queue of size events (0 means 256); consumer names
-// it in ConsumerStats and in logs ("journal", "mqtt", …). The monitor
-// waits for a subscriber whose queue is full, so nothing is lost to a
-// consumer that is merely slow, and the sources wait in turn (see
-// Monitor). A subscriber that takes nothing for StallTimeout is stalled:
-// its events are dropped, counted (Subscription.Dropped) and logged
-// until its queue is half empty again, and the others go on. The
-// subscription's channel is closed by Close or when Run returns.
-func (m *Monitor) Subscribe(consumer string, size int) *Subscription {
-	if size <= 0 {
-		size = 256
-	}
-	return m.subscribe(&Subscription{m: m, consumer: consumer, c: make(chan event.Event, size), done: make(chan struct{})})
-}
-
-// Delivery is what a state subscription receives (SubscribeState).
-type Delivery struct {
-	// Event is the event; its Type is "" in a state-only delivery.
-	Event event.Event
-	// State is the panel's state once the message that brought the
-	// event was applied: consumers need not call Monitor.State. It is
-	// shared by every subscriber and must not be modified; nil for
-	// SubscribeUpdates.
-	State *State
-	// Update marks an event delivered before (the same Seq) whose
-	// Sources grew: a later report of the same happening came through
-	// another source and was merged into it (issue 16.1). A journal
-	// stores the new Sources; a consumer that acts on events ignores it.
-	Update bool
-}
-
-// SubscribeState is Subscribe for a consumer that keeps the panel's
-// state: every Delivery carries the state its event produced, updates of
-// merged events come too, and a read of the panel (at start, at each
-// Poll, after Refresh) that gave no event delivers the state alone
-// (Event.Type ""). The first delivery after the first read has the
-// GUID, host info and lists (unless the panel did not answer). Events
-// returns nil for it; read Deliveries.
-func (m *Monitor) SubscribeState(consumer string, size int) *Subscription {
-	if size <= 0 {
-		size = 256
-	}
-	return m.subscribe(&Subscription{m: m, consumer: consumer, d: make(chan Delivery, size), withState: true, done: make(chan struct{})})
-}
-
-// SubscribeUpdates is SubscribeState without the state: Deliveries
-// carries every event and the updates of merged events (Update set), with
-// State nil, for a consumer that stores events (the journal).
-func (m *Monitor) SubscribeUpdates(consumer string, size int) *Subscription {
-	if size <= 0 {
-		size = 256
-	}
-	return m.subscribe(&Subscription{m: m, consumer: consumer, d: make(chan Delivery, size), done: make(chan struct{})})
-}
-
-func (m *Monitor) subscribe(s *Subscription) *Subscription {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.ended {
-		s.closeChan()
-		s.closed = true
-		return s
-	}
-	m.subs = append(m.subs, s)
-	return s
-}
-
-// ConsumerStats describes one subscription.
-type ConsumerStats struct {
-	Consumer string
-	Queued   int    // events waiting in its queue
-	Capacity int    // the queue's size
-	Dropped  uint64 // events lost while it was stalled
-	Stalled  bool   // its events are being dropped now
-}
-
-// Consumers describes every open subscription, in the order they were
-// made.
-func (m *Monitor) Consumers() []ConsumerStats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]ConsumerStats, len(m.subs))
-	for i, s := range m.subs {
-		out[i] = ConsumerStats{Consumer: s.consumer, Queued: s.queued(), Capacity: s.capacity(), Dropped: s.dropped.Load(), Stalled: s.stalled.Load()}
-	}
-	return out
-}
-
-// close ends every subscription once Run is over.
-func (m *Monitor) close() {
-	m.sendMu.Lock()
-	defer m.sendMu.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.ended = true
-	for _, s := range m.subs {
-		s.closed = true
-		close(s.done)
-		s.closeChan()
-	}
-	m.subs = nil
-	m.timer.Stop()
-	// Whoever waits for the first read must not wait for ever when Run
-	// ended before it (a source that failed at once).
-	select {
-	case <-m.ready:
-	default:
-		close(m.ready)
-	}
-}
-
-// Subscription is one consumer's queue of events.
-type Subscription struct {
-	m        *Monitor
-	consumer string
-	c        chan event.Event // Subscribe's
-	d        chan Delivery    // SubscribeState's and SubscribeUpdates'
-	// withState: the deliveries carry the state (SubscribeState).
-	withState bool
-	done      chan struct{} // closed by Close: stop waiting to send
-	closed    bool          // guarded by m.mu
-	stalled   atomic.Bool   // written by the sender only
-	dropped   atomic.Uint64
-}
-
-// Events returns the channel the events arrive on. It is closed when the
-// subscription ends; nil for a SubscribeState subscription.
-func (s *Subscription) Events() <-chan event.Event { return s.c }
-
-// Deliveries returns the channel of a SubscribeState subscription; it is
-// closed when the subscription ends. nil for a Subscribe subscription.
-func (s *Subscription) Deliveries() <-chan Delivery { return s.d }
-
-func (s *Subscription) closeChan() {
-	if s.d != nil {
-		close(s.d)
-	} else {
-		close(s.c)
-	}
-}
-
-func (s *Subscription) queued() int {
-	if s.d != nil {
-		return len(s.d)
-	}
-	return len(s.c)
-}
-
-func (s *Subscription) capacity() int {
-	if s.d != nil {
-		return cap(s.d)
-	}
-	return cap(s.c)
-}
-
-// Dropped returns how many events this subscriber lost while stalled.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
-
-// Close ends the subscription and closes its channel. It may be called
-// while the monitor waits to send to it, from any goroutine.
-func (s *Subscription) Close() {
-	m := s.m
-	m.mu.Lock()
-	if s.closed {
-		m.mu.Unlock()
-		return
-	}
-	s.closed = true
-	close(s.done)
-	for i, o := range m.subs {
-		if o == s {
-			m.subs = append(m.subs[:i], m.subs[i+1:]...)
-			break
-		}
-	}
-	m.mu.Unlock()
-	// The sender sees done and lets go of sendMu; then no send is under
-	// way and none will start.
-	m.sendMu.Lock()
-	s.closeChan()
-	m.sendMu.Unlock()
-}
-
-// send queues v on c, s's channel, waiting for room up to the stall
-// timeout, or drops it while the subscriber is stalled; ev is v's event
-// for the log, or nil. The tracker's goroutine calls it with m.sendMu
-// held.
-func send[T any](s *Subscription, c chan T, v T, ev *event.Event) {
-	m := s.m
-	// The common case first: room in the queue. A send after Close
-	// is harmless: the channel is closed only under sendMu.
-	select {
-	case c <- v:
-		if s.stalled.Load() && len(c) <= cap(c)/2 {
-			s.stalled.Store(false)
-			m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
-		}
-		return
-	default:
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	if s.stalled.Load() {
-		s.drop(ev)
-		return
-	}
-	m.stall.Reset(m.cfg.StallTimeout)
-	defer m.stall.Stop()
-	select {
-	case <-s.done:
-	case c <- v:
-	case <-m.stall.C:
-		s.stalled.Store(true)
-		m.log.Error("consumer took no event for too long: its events are dropped (counted) until it catches up", "consumer", s.consumer, "waited", m.cfg.StallTimeout)
-		s.drop(ev)
-	}
-}
-
-// drop counts an event lost to a stalled subscriber.
-func (s *Subscription) drop(ev *event.Event) {
-	if n := s.dropped.Add(1); isPowerOfTwo(n) {
-		var typ event.Type
-		var seq uint64
-		if ev != nil {
-			typ, seq = ev.Type, ev.Seq
-		}
-		s.m.log.Warn("stalled consumer: event dropped", "consumer", s.consumer, "event", typ, "seq", seq, "dropped", n)
-	}
-}

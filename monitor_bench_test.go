@@ -35,7 +35,7 @@ func BenchmarkLocalAlert(b *testing.B) {
 	done := make(chan int)
 	go func() {
 		n := 0
-		for range sub.Events() {
+		for range sub.All() {
 			n++
 		}
 		done <- n

@@ -267,10 +267,9 @@ func TestMonitorConfig(t *testing.T) {
 	written := time.Now()
 	r.mon.ConfigWritten(SectionHost)
 	eventually.True(t, "the written value in the state", func() bool {
-		select {
-		case d := <-sub.Deliveries():
+		batch, _ := sub.Take(nil)
+		for _, d := range batch {
 			st = d.State
-		default:
 		}
 		h, ok := st.Config.Sections[SectionHost].(*protocol.HostConfig)
 		return st.Config != first && ok && h.AlarmSirenDuration == 77 && st.Config.ReadAt[SectionHost].After(written)

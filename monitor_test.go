@@ -63,16 +63,14 @@ func runMonitor(t *testing.T, m *Monitor) {
 // next returns the next event of sub, failing after a generous wait.
 func next(t *testing.T, sub *Subscription) event.Event {
 	t.Helper()
-	select {
-	case ev, ok := <-sub.Events():
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return ev
-	case <-time.After(10 * time.Second):
+	d, ok, timedOut := recv(sub, 10*time.Second)
+	switch {
+	case timedOut:
 		t.Fatal("no event")
+	case !ok:
+		t.Fatal("subscription closed")
 	}
-	panic("unreachable")
+	return d.Event
 }
 
 // expect reads len(want) events and compares their summaries.
@@ -240,12 +238,12 @@ func TestMonitorSlowConsumer(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for range slow.Events() {
+		for range slow.All() {
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()
 	doorsInOrder(t, r.sub, n)
-	eventually.True(t, "the slow subscriber's queue empties", func() bool { return len(slow.Events()) == 0 })
+	eventually.True(t, "the slow subscriber's queue empties", func() bool { return slow.Queued() == 0 })
 	if d := slow.Dropped(); d != 0 {
 		t.Fatalf("the slow subscriber lost %d events", d)
 	}
@@ -280,8 +278,8 @@ func TestMonitorStalledConsumer(t *testing.T) {
 	}
 	// It reads again: it is delivered to again, from the event after
 	// those it lost.
-	for range 4 {
-		<-stuck.Events()
+	if batch, _ := stuck.Take(nil); len(batch) != 4 {
+		t.Fatalf("took %d, want the 4 queued", len(batch))
 	}
 	dropped := stuck.Dropped()
 	injectDoors(t, r, 2)
@@ -306,7 +304,7 @@ func TestMonitorCloseWhileWaiting(t *testing.T) {
 	r := startRig(t, MonitorConfig{StallTimeout: time.Hour}, notify.ListenerConfig{})
 	full := r.mon.Subscribe("full", 1)
 	injectDoors(t, r, 4)
-	eventually.True(t, "the full queue", func() bool { return len(full.Events()) == 1 })
+	eventually.True(t, "the full queue", func() bool { return full.Queued() == 1 })
 	closed := make(chan struct{})
 	go func() { defer close(closed); full.Close() }()
 	select {
@@ -314,7 +312,7 @@ func TestMonitorCloseWhileWaiting(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waits for the monitor")
 	}
-	for range full.Events() { // the queued event, then closed
+	for range full.All() { // the queued event, then the end
 	}
 	doorsInOrder(t, r.sub, 4)
 	injectDoors(t, r, 2)
@@ -495,10 +493,9 @@ func TestMonitorLifecycle(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := <-sub.Events(); ok {
-		t.Fatal("subscription still open after Run")
+	for range sub.All() { // what was queued, then the end
 	}
-	if _, ok := <-mon.Subscribe("test", 1).Events(); ok {
+	if _, ok := mon.Subscribe("test", 1).Take(nil); ok {
 		t.Fatal("late subscription not closed")
 	}
 	if !strings.Contains(ErrRunning.Error(), "g90:") {

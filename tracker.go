@@ -121,6 +121,8 @@ type tracker struct {
 	// miss is called when a lookup fails so that the lists get
 	// refreshed (spec: B.4).
 	miss func(index int, name string)
+	// resets counts the sensors with a pending occupancy reset.
+	resets int
 }
 
 // lookup finds the sensor an event names: the index must match and the
@@ -242,6 +244,9 @@ func (t *tracker) activity(s *SensorState, occupied bool, now time.Time) {
 	s.Occupied = occupied
 	doorCloseAlerts := t.st.AlertFlags != nil && *t.st.AlertFlags&protocol.AlertDoorClose != 0
 	if t.reset > 0 && !(s.door && doorCloseAlerts) {
+		if s.resetAt.IsZero() {
+			t.resets++
+		}
 		s.resetAt = now.Add(t.reset)
 	}
 }
@@ -249,6 +254,9 @@ func (t *tracker) activity(s *SensorState, occupied bool, now time.Time) {
 // nextReset returns the earliest pending auto-reset, or zero.
 func (t *tracker) nextReset() time.Time {
 	var next time.Time
+	if t.resets == 0 { // every event asks: most change no occupancy
+		return next
+	}
 	for i := range t.st.Sensors {
 		if r := t.st.Sensors[i].resetAt; !r.IsZero() && (next.IsZero() || r.Before(next)) {
 			next = r
@@ -267,6 +275,7 @@ func (t *tracker) resetDue(out []event.Event, now time.Time) []event.Event {
 			continue
 		}
 		s.resetAt = time.Time{}
+		t.resets--
 		if !s.Occupied {
 			continue
 		}
@@ -308,6 +317,12 @@ func (t *tracker) setSensors(out []event.Event, list []*peripheral.Sensor, first
 		}
 	}
 	t.st.Sensors, t.st.SensorRecords = next, slices.Clip(list)
+	t.resets = 0
+	for i := range next {
+		if !next[i].resetAt.IsZero() {
+			t.resets++
+		}
+	}
 	return out
 }
 

@@ -394,7 +394,7 @@ func (p *panel) run(ctx context.Context) {
 	// The GUID names the topics: wait for a delivery of the Monitor
 	// that has it (the first read of the panel delivers one). What comes
 	// before goes out after.
-	var early []g90.Delivery
+	var early, batch []g90.Delivery
 	var st g90.State
 	// The configuration too, so that the first discovery has every
 	// entity: one without some would remove them from Home Assistant.
@@ -402,14 +402,18 @@ func (p *panel) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case d, ok := <-p.sub.Deliveries():
-			if !ok {
-				return
-			}
+		case <-p.sub.Ready():
+		}
+		var ok bool
+		batch, ok = p.sub.Take(batch)
+		for _, d := range batch {
 			if d.Event.Type != "" {
 				early = append(early, d)
 			}
 			st = *d.State
+		}
+		if !ok {
+			return
 		}
 	}
 	p.mu.Lock()
@@ -442,11 +446,15 @@ func (p *panel) run(ctx context.Context) {
 		case <-ctx.Done():
 			p.drain()
 			return
-		case d, ok := <-p.sub.Deliveries():
+		case <-p.sub.Ready():
+			var ok bool
+			batch, ok = p.sub.Take(batch)
+			for i := range batch {
+				p.event(&batch[i])
+			}
 			if !ok {
 				return
 			}
-			p.event(&d)
 		case <-p.republic:
 			p.publishAll(p.lastState(), true)
 		case <-avail.C:
@@ -462,16 +470,9 @@ func (p *panel) run(ctx context.Context) {
 // what they handed over belongs in the durable queue (the journal has it
 // too), not lost with the process.
 func (p *panel) drain() {
-	for {
-		select {
-		case d, ok := <-p.sub.Deliveries():
-			if !ok {
-				return
-			}
-			p.event(&d)
-		default:
-			return
-		}
+	batch, _ := p.sub.Take(nil)
+	for i := range batch {
+		p.event(&batch[i])
 	}
 }
 

@@ -106,11 +106,14 @@ func TestHistorySwitch(t *testing.T) {
 	opens := 0
 	for seen := false; !seen; {
 		select {
-		case d := <-sub.Deliveries():
-			if d.Event.Type == event.DoorOpen && !d.Update {
-				opens++
+		case <-sub.Ready():
+			batch, _ := sub.Take(nil)
+			for _, d := range batch {
+				if d.Event.Type == event.DoorOpen && !d.Update {
+					opens++
+				}
+				seen = seen || d.Update && d.Event.Type == event.DoorOpen && d.Event.Sources.Has(event.SourceHistory)
 			}
-			seen = d.Update && d.Event.Type == event.DoorOpen && d.Event.Sources.Has(event.SourceHistory)
 		case <-deadline:
 			t.Fatal("the history's report was not merged into the live event")
 		}

@@ -203,17 +203,22 @@ func (m *Metrics) RemovePanel(name string) {
 // monitor stops or the panel is removed.
 func (p *PanelMetrics) Run(ctx context.Context) error {
 	defer p.sub.Close()
+	var batch []g90.Delivery
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-p.sub.Events():
-			if !ok {
-				return nil
-			}
-			p.mu.Lock()
-			p.events[eventKey{ev.Type, ev.Source}]++
-			p.mu.Unlock()
+		case <-p.sub.Ready():
+		}
+		var ok bool
+		batch, ok = p.sub.Take(batch)
+		p.mu.Lock()
+		for i := range batch {
+			p.events[eventKey{batch[i].Event.Type, batch[i].Event.Source}]++
+		}
+		p.mu.Unlock()
+		if !ok {
+			return nil
 		}
 	}
 }

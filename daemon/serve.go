@@ -477,7 +477,6 @@ const journalBatch = 512
 func (d *instance) writeJournal(p *runPanel) {
 	batch := make([]event.Event, 0, journalBatch)
 	var updates []event.Event
-	deliveries := p.journal.Deliveries()
 	var failures uint64
 	flush := func() {
 		if len(batch) > 0 {
@@ -506,18 +505,14 @@ func (d *instance) writeJournal(p *runPanel) {
 		}
 		batch = append(batch, dl.Event)
 	}
-	for dl := range deliveries {
-		add(&dl)
-	more:
-		for len(batch)+len(updates) < journalBatch {
-			select {
-			case dl, ok := <-deliveries:
-				if !ok {
-					break more
-				}
-				add(&dl)
-			default:
-				break more
+	var taken []g90.Delivery
+	for more := true; more; {
+		<-p.journal.Ready()
+		taken, more = p.journal.Take(taken)
+		for i := range taken {
+			add(&taken[i])
+			if len(batch)+len(updates) >= journalBatch {
+				flush()
 			}
 		}
 		flush()

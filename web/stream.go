@@ -149,7 +149,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// maxBatch bounds the events a feed queues before the state that
+// maxBatch bounds the events a feed sends before the state that
 // follows them.
 const maxBatch = 64
 
@@ -159,7 +159,8 @@ const maxBatch = 64
 func (s *Server) feed(ctx context.Context, p *panel) {
 	tick := time.NewTicker(s.cfg.StateInterval)
 	defer tick.Stop()
-	events := p.sub.Deliveries()
+	ready := p.sub.Ready()
+	var ds []g90.Delivery
 	var batch [][]byte
 	for {
 		select {
@@ -169,31 +170,24 @@ func (s *Server) feed(ctx context.Context, p *panel) {
 			s.hub.mu.Lock()
 			s.sendState(p)
 			s.hub.mu.Unlock()
-		case d, ok := <-events:
+		case <-ready:
+			var ok bool
+			ds, ok = p.sub.Take(ds)
 			if !ok {
-				events = nil // the monitor has stopped; its last state stays
-				continue
+				ready = nil // the monitor has stopped; its last state stays
 			}
-			batch = s.deliveryMessage(batch[:0], p, &d)
-		more:
-			for len(batch) < maxBatch {
-				select {
-				case d, ok := <-events:
-					if !ok {
-						events = nil
-						break more
-					}
-					batch = s.deliveryMessage(batch, p, &d)
-				default:
-					break more
+			for from := 0; from < len(ds); from += maxBatch {
+				batch = batch[:0]
+				for i := from; i < min(len(ds), from+maxBatch); i++ {
+					batch = s.deliveryMessage(batch, p, &ds[i])
 				}
+				s.hub.mu.Lock()
+				for _, msg := range batch {
+					s.send(p.i, msg)
+				}
+				s.sendState(p)
+				s.hub.mu.Unlock()
 			}
-			s.hub.mu.Lock()
-			for _, msg := range batch {
-				s.send(p.i, msg)
-			}
-			s.sendState(p)
-			s.hub.mu.Unlock()
 		}
 	}
 }

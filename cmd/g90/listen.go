@@ -141,9 +141,26 @@ func printEvents(ctx context.Context, out, status io.Writer, mon *g90.Monitor, a
 	var line []byte
 	n := 0
 	ready := mon.Ready()
+	var batch []g90.Delivery
+	write := func() error {
+		for i := range batch {
+			ev := &batch[i].Event
+			if asJSON {
+				line = append(ev.AppendJSON(line[:0]), '\n')
+			} else {
+				line = appendEventText(line[:0], ev)
+			}
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+			if n++; n == count {
+				break
+			}
+		}
+		return w.Flush()
+	}
 loop:
 	for {
-		var ev event.Event
 		select {
 		case <-ready:
 			ready = nil
@@ -154,31 +171,17 @@ loop:
 				fmt.Fprintln(status, "the panel does not answer (yet); events come without sensor types until it does")
 			}
 			continue
-		case e, ok := <-sub.Events():
-			if !ok {
-				break loop
-			}
-			ev = e
+		case <-sub.Ready():
 		}
-		if asJSON {
-			line = append(ev.AppendJSON(line[:0]), '\n')
-		} else {
-			line = appendEventText(line[:0], &ev)
-		}
-		if _, err := w.Write(line); err != nil {
+		var ok bool
+		batch, ok = sub.Take(batch)
+		if err := write(); err != nil {
 			cancel()
 			<-done
 			return err
 		}
-		if n++; n == count {
+		if !ok || n == count {
 			break loop
-		}
-		if len(sub.Events()) == 0 {
-			if err := w.Flush(); err != nil {
-				cancel()
-				<-done
-				return err
-			}
 		}
 	}
 	cancel()

@@ -2,14 +2,14 @@
 // part's Serve or Run until the test ends and checks that it stopped.
 // Every test rig lives under it, and nothing outside tests imports them:
 //
-//   - daemontest: a daemon with simulated panels, ready to serve
-//   - eventually: wait for a condition instead of sleeping
-//   - leaktest: fail a test that leaves goroutines running
-//   - lockedbuf: a buffer a logger and a test may share
-//   - mqtttest: an MQTT client that records every message, and cutters
-//   - simtest: a simulator started for one test
-//   - testpki: a throwaway CA with server and client certificates
-//   - vectors: the golden exchanges of the local protocol
+//	daemontest  a daemon with simulated panels, ready to serve
+//	eventually  wait for a condition instead of sleeping
+//	leaktest    fail a test that leaves goroutines running
+//	lockedbuf   a buffer a logger and a test may share
+//	mqtttest    an MQTT client that records every message, and cutters
+//	simtest     a simulator started for one test; counting requests
+//	testpki     a throwaway CA with server and client certificates
+//	vectors     the golden exchanges of the local protocol
 //
 //	s, _ := sim.New(sim.Config{Listen: "127.0.0.1:0"})
 //	testrig.Serve(t, s.Serve)
