@@ -159,8 +159,12 @@ type Monitor struct {
 	pubSubs []*Subscription // publish's copy of subs
 	// deliveries are publish's, per subscription kind.
 	deliveries [kindState + 1][]Delivery
-	seqs       map[string]uint64 // when cfg.NextSeq is nil
-	stall      *time.Timer       // publish's stall timer
+	seqs       map[string]*uint64 // when cfg.NextSeq is nil
+	// seqGUID and seq are the last GUID nextSeq numbered and its
+	// counter: one panel's GUID, nearly always.
+	seqGUID string
+	seq     *uint64
+	stall   *time.Timer // publish's stall timer
 
 	saved *savedState // read from StateFile at start, until applied
 	// sensorsRestored, devicesRestored: saved was applied to that list.
@@ -215,7 +219,7 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	m := &Monitor{
 		p: p, cfg: cfg, log: log.With("panel", p.Addr()),
 		queue: make(chan item, cfg.QueueSize), stopped: make(chan struct{}), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
-		announced: map[int]bool{}, seqs: map[string]uint64{}, stall: time.NewTimer(time.Hour),
+		announced: map[int]bool{}, seqs: map[string]*uint64{}, stall: time.NewTimer(time.Hour),
 	}
 	m.stall.Stop()
 	m.t = tracker{reset: cfg.ResetInterval, miss: m.missed}
@@ -556,8 +560,15 @@ func (m *Monitor) nextSeq(guid string) uint64 {
 	if m.cfg.NextSeq != nil {
 		return m.cfg.NextSeq(guid)
 	}
-	m.seqs[guid]++
-	return m.seqs[guid]
+	if m.seq == nil || guid != m.seqGUID {
+		if m.seq = m.seqs[guid]; m.seq == nil {
+			m.seq = new(uint64)
+			m.seqs[guid] = m.seq
+		}
+		m.seqGUID = guid
+	}
+	*m.seq++
+	return *m.seq
 }
 
 // armTimer points the timer at the earliest pending occupancy reset.

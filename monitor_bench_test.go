@@ -43,8 +43,9 @@ func BenchmarkLocalAlert(b *testing.B) {
 	now := time.Now()
 	b.SetBytes(int64(len(doorAlert)))
 	b.ReportAllocs()
+	var dec notify.Decoder // the Listener's
 	for b.Loop() {
-		msg, err := notify.Decode(doorAlert)
+		msg, err := dec.Decode(doorAlert)
 		if err != nil {
 			b.Fatal(err)
 		}

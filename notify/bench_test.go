@@ -22,8 +22,9 @@ func BenchmarkDecodeAlert(b *testing.B) {
 	evs := make([]event.Event, 0, 8)
 	b.SetBytes(int64(len(doorOpen)))
 	b.ReportAllocs()
+	var d Decoder // the Listener's
 	for b.Loop() {
-		m, err := Decode(doorOpen)
+		m, err := d.Decode(doorOpen)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -151,11 +151,25 @@ type Alert struct {
 // decode without error; see Message.Known and Message.Events. An error is
 // always a *DecodeError.
 func Decode(b []byte) (Message, error) {
+	var d Decoder
+	return d.Decode(b)
+}
+
+// Decoder decodes datagrams like Decode, and remembers the panel GUIDs
+// and sensor names of the alerts it decoded, so that a burst of alerts
+// allocates nothing for them. A Listener has one; one goroutine uses a
+// Decoder at a time. The zero value is ready.
+type Decoder struct {
+	guids, names protocol.StringCache
+}
+
+// Decode decodes one datagram, as Decode does.
+func (d *Decoder) Decode(b []byte) (Message, error) {
 	text, ok := bytes.CutSuffix(b, []byte{0})
 	if !ok {
 		return Message{}, &DecodeError{Err: ErrMissingEndMarker, Offset: len(b), Pos: -1, Msg: "datagram does not end with a NUL byte"}
 	}
-	if m, ok := decodeAlert(text); ok {
+	if m, ok := d.decodeAlert(text); ok {
 		return m, nil
 	}
 	return decodeTree(text)
@@ -166,7 +180,7 @@ func Decode(b []byte) (Message, error) {
 // other message, and any alert that is not well formed, gives false and
 // goes the general way, which decides the result and the error. The fuzz
 // test checks both ways agree.
-func decodeAlert(text []byte) (Message, bool) {
+func (d *Decoder) decodeAlert(text []byte) (Message, bool) {
 	s := protocol.NewScanner(text)
 	defer s.Release()
 	if !s.Enter() {
@@ -188,11 +202,11 @@ func decodeAlert(text []byte) (Message, bool) {
 	a := Alert{Type: protocol.AlertType(ints[0]), EventID: ints[1], Source: protocol.AlertSource(ints[2]), State: ints[3]}
 	var ok, ok2, ok3, ok4, ok5 bool
 	ok = s.Next()
-	a.Name, ok2 = s.String()
+	a.Name, ok2 = s.CachedString(&d.names)
 	if !ok || !ok2 || !s.Next() {
 		return Message{}, false
 	}
-	a.GUID, ok = s.String()
+	a.GUID, ok = s.CachedString(&d.guids)
 	if !ok || !s.Next() {
 		return Message{}, false
 	}

@@ -108,6 +108,7 @@ type Listener struct {
 	looked    time.Time // last route lookup
 	seenIndex int       // ifindex of the last rejection, and its name
 	seenName  string
+	dec       Decoder
 
 	mu         sync.Mutex // guards the fields below
 	wantName   string
@@ -255,7 +256,7 @@ func (l *Listener) receive(sink Sink, from netip.AddrPort, ifindex int, b []byte
 		return
 	}
 	sink.Packet(event.SourceLocal, now)
-	m, err := Decode(b)
+	m, err := l.dec.Decode(b)
 	if err != nil {
 		l.malformed.Add(1)
 		l.log.Warn("dropped malformed notification", "from", from, "err", err, "bytes", floodlog.Bytes(b))

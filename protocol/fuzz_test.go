@@ -301,3 +301,38 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
+
+// CachedString reads what String reads, whatever the cache holds, and
+// leaves the scanner at the same place.
+func FuzzCachedString(f *testing.F) {
+	for _, s := range []string{`"Hall"`, `"DUMMYGUID",1`, `"a\"b"`, `"é"`, `""`, `"x`, ` "Hall" ]`, `1`} {
+		f.Add([]byte(s), []byte(`"Hall"`))
+	}
+	var c StringCache
+	f.Fuzz(func(t *testing.T, b, warm []byte) {
+		w := NewScanner(warm)
+		w.CachedString(&c)
+		plain, cached := NewScanner(b), NewScanner(b)
+		want, wantOK := plain.String()
+		got, gotOK := cached.CachedString(&c)
+		if got != want || gotOK != wantOK || (wantOK && plain.p.i != cached.p.i) {
+			t.Fatalf("%q: CachedString %q %v at %d, String %q %v at %d", b, got, gotOK, cached.p.i, want, wantOK, plain.p.i)
+		}
+		plain.Release()
+		cached.Release()
+	})
+}
+
+// A string the cache holds costs no allocation.
+func TestCachedStringAllocs(t *testing.T) {
+	var c StringCache
+	b := []byte(`"DUMMYGUID"`)
+	if n := testing.AllocsPerRun(100, func() {
+		s := NewScanner(b)
+		if str, ok := s.CachedString(&c); !ok || str != "DUMMYGUID" {
+			t.Fatal(str, ok)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per read", n)
+	}
+}

@@ -1,5 +1,7 @@
 package protocol
 
+import "unicode/utf8"
+
 // Scanner reads a JSON array element by element, with the lenient rules
 // of ParseValue, for a decoder that expects one exact shape and wants no
 // tree for it: the hot path of notify.Decode. Every method reports
@@ -93,4 +95,39 @@ func (s *Scanner) Literal(lit string) bool {
 		return true
 	}
 	return false
+}
+
+// StringCache remembers strings a Scanner read, so that reading the same
+// text again allocates nothing: a burst of alerts names one panel GUID
+// and a few sensors. It holds 16 strings, chosen by length and first and
+// last byte; the zero value is empty. Not safe for concurrent use: one
+// per decoding goroutine.
+type StringCache struct {
+	s [16]string
+}
+
+// CachedString is String through c: a plain ASCII string that c
+// holds is returned without a copy, and one it does not hold replaces
+// the one in its slot.
+func (s *Scanner) CachedString(c *StringCache) (string, bool) {
+	s.p.skipSpace()
+	b, i := s.p.b, s.p.i
+	if i >= len(b) || b[i] != '"' {
+		return "", false
+	}
+	// Plain ASCII, as the parser's fast path takes it.
+	j := i + 1
+	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] < utf8.RuneSelf {
+		j++
+	}
+	if j == len(b) || b[j] != '"' || j == i+1 {
+		return s.String() // escapes, UTF-8, empty, unterminated: the general way
+	}
+	raw := b[i+1 : j]
+	slot := &c.s[(len(raw)*31+int(raw[0])+int(raw[len(raw)-1]))&15]
+	if *slot != string(raw) { // compares without allocating
+		*slot = string(raw)
+	}
+	s.p.i = j + 1
+	return *slot, true
 }
