@@ -229,6 +229,9 @@ func (p *parser) errorf(format string, args ...any) error {
 }
 
 func (p *parser) skipSpace() {
+	if p.i < len(p.b) && p.b[p.i] > ' ' { // compact JSON, what panels send
+		return
+	}
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
 		case ' ', '\t', '\n', '\r':
