@@ -74,7 +74,7 @@ func (p *panel) command(ctx context.Context, c command) {
 	p.b.log.Error("MQTT command failed", "topic", c.topic, "payload", shown, "err", err)
 	// Show what the panel holds, not what was asked for.
 	if rr, ok := e.src.(rereader); ok {
-		rr.reread(ctx, p, tg)
+		rr.reread(p, tg)
 	}
 	p.republish(e, tg)
 }

@@ -270,6 +270,26 @@ func TestRejectedWriteRepublishes(t *testing.T) {
 	}
 }
 
+// After a failed write the Monitor reads the section again, so the state
+// shows what the panel holds even when it changed behind the bridge's
+// back (the bridge does not read the panel itself).
+func TestFailedWriteShowsThePanelsValue(t *testing.T) {
+	r := startRig(t, "")
+	topic := base + "arm_delay"
+	r.w.WaitFor(t, topic, mqtttest.Is("30"))
+	st := r.sim.Snapshot()
+	st.HostConfig.ArmDelay = 50 // changed at the keypad, say
+	if err := r.sim.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sim.SetFaults(sim.Faults{IgnoreCode: int(protocol.SetHostConfig)}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.Publish(t, topic+"/set", "45")
+	waitStat(t, r.b, func(s Stats) bool { return s.CommandErrors == 1 })
+	r.w.WaitFor(t, topic, mqtttest.Is("50"))
+}
+
 // A sensor's settings: flags, alert mode and name reach the panel; a
 // new name renames the Home Assistant device too.
 func TestSensorCommands(t *testing.T) {

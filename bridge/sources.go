@@ -52,10 +52,12 @@ type attributer interface {
 	attributes(v *view) (string, bool)
 }
 
-// rereader reads the value from the panel again after a command failed,
-// so that the state shows what the panel holds.
+// rereader has the Monitor read the value from the panel again after a
+// command failed, so that the state shows what the panel holds: the
+// bridge never reads the panel itself (issue 16.3); the new state comes
+// with the Monitor's next delivery.
 type rereader interface {
-	reread(ctx context.Context, p *panel, tg target)
+	reread(p *panel, tg target)
 }
 
 // offerer: whether the entity exists depends on the kind of the sensor
@@ -251,11 +253,7 @@ func (f fieldSrc) set(ctx context.Context, p *panel, _ target, val value) error 
 	return nil
 }
 
-func (f fieldSrc) reread(ctx context.Context, p *panel, _ target) {
-	if r, err := p.mon.Panel().ReadConfig(ctx, f.sec); err == nil {
-		p.stored(f.sec, r)
-	}
-}
+func (f fieldSrc) reread(p *panel, _ target) { p.mon.ConfigWritten(f.sec) }
 
 // fieldValue returns the named field of r; for the alert flags, a flag
 // by its name as 0 or 1. ok is false when r is nil or the panel did not
@@ -594,7 +592,7 @@ func (s flagSrc) set(ctx context.Context, p *panel, tg target, val value) error 
 	return p.updatePeripheral(ctx, tg, c)
 }
 
-func (flagSrc) reread(ctx context.Context, p *panel, tg target) { p.rereadPeripheral(ctx, tg) }
+func (flagSrc) reread(p *panel, tg target) { p.mon.Reread(rereadOf(tg)) }
 
 // alertModeSrc is a sensor's alert mode (spec: peripherals.md 7.4).
 type alertModeSrc struct{}
@@ -615,7 +613,7 @@ func (alertModeSrc) set(ctx context.Context, p *panel, tg target, val value) err
 	return p.updatePeripheral(ctx, tg, g90.PeripheralChange{AlertMode: &m})
 }
 
-func (alertModeSrc) reread(ctx context.Context, p *panel, tg target) { p.rereadPeripheral(ctx, tg) }
+func (alertModeSrc) reread(p *panel, tg target) { p.mon.Reread(rereadOf(tg)) }
 
 // nameSrc is the name a sensor or relay has on the panel; a relay's
 // nodes share it (spec: peripherals.md 15).
@@ -637,7 +635,7 @@ func (nameSrc) set(ctx context.Context, p *panel, tg target, val value) error {
 	return p.updatePeripheral(ctx, tg, g90.PeripheralChange{Name: &val.text})
 }
 
-func (nameSrc) reread(ctx context.Context, p *panel, tg target) { p.rereadPeripheral(ctx, tg) }
+func (nameSrc) reread(p *panel, tg target) { p.mon.Reread(rereadOf(tg)) }
 
 // relayNodeSrc is one node of a relay. The panel cannot report relay
 // states, so the state is what the last successful switch set, from

@@ -173,17 +173,6 @@ func (p *panel) keepPeripheral(tg target, s *peripheral.Sensor, d *peripheral.De
 	p.entityStatesLocked(false)
 }
 
-// rereadPeripheral reads the target's record again after a failed write.
-func (p *panel) rereadPeripheral(ctx context.Context, tg target) {
-	s, d, err := p.findPeripheral(ctx, tg)
-	switch {
-	case errors.Is(err, g90.ErrNotFound):
-		p.keepPeripheral(tg, nil, nil)
-	case err == nil:
-		p.keepPeripheral(tg, s, d)
-	}
-}
-
 // delete deletes the target sensor or relay on the panel, and its Home
 // Assistant device at once: an empty retained discovery payload.
 func (p *panel) delete(ctx context.Context, tg target) error {
