@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/peripheral"
 	"github.com/g90alarm/g90/protocol"
@@ -220,16 +221,25 @@ func TestSensorWritesLostReply(t *testing.T) {
 	}
 }
 
-// awaitPending waits until the simulator is learning a sensor. It may run
-// on any goroutine, so it reports failure rather than failing the test.
-func awaitPending(s *sim.Panel) error {
-	for deadline := time.Now().Add(5 * time.Second); s.Snapshot().PendingSensor == nil; {
-		if time.Now().After(deadline) {
-			return errors.New("the simulator never started learning")
-		}
-		time.Sleep(5 * time.Millisecond)
+// whileLearning runs register on a goroutine of its own, waits on the
+// test's goroutine (so that it may fail the test) until the simulator is
+// learning a sensor, and returns a function that waits for register's
+// error. register must use a context from t.Context, which ends with the
+// test, so that it stops if the test fails first; a cleanup waits for it.
+func whileLearning(t *testing.T, s *sim.Panel, register func() error) (wait func() error) {
+	t.Helper()
+	var err error
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		err = register()
+	}()
+	t.Cleanup(func() { <-finished })
+	eventually.True(t, "the simulator learning a sensor", func() bool { return s.Snapshot().PendingSensor != nil })
+	return func() error {
+		<-finished
+		return err
 	}
-	return nil
 }
 
 func TestAddAndDeleteSensor(t *testing.T) {
@@ -239,19 +249,15 @@ func TestAddAndDeleteSensor(t *testing.T) {
 	p.learnPoll = 10 * time.Millisecond
 	ctx := context.Background()
 
-	done := make(chan error, 1)
-	go func() {
-		err := awaitPending(s)
-		if err == nil {
-			_, err = s.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WRDS01"})
-		}
-		done <- err
-	}()
-	sn, err := p.AddSensor(ctx, Registration{Definition: "Door Sensor: WRDS01", Name: "Shed door"})
-	if err != nil {
+	var sn *peripheral.Sensor
+	added := whileLearning(t, s, func() (err error) {
+		sn, err = p.AddSensor(t.Context(), Registration{Definition: "Door Sensor: WRDS01", Name: "Shed door"})
+		return err
+	})
+	if _, err := s.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WRDS01"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
+	if err := added(); err != nil {
 		t.Fatal(err)
 	}
 	rec := simSensor(t, s, sn.Index())
@@ -262,7 +268,7 @@ func TestAddAndDeleteSensor(t *testing.T) {
 		t.Errorf("alert mode %v", m)
 	}
 	// The new sensor can be changed and deleted like any other.
-	sn, err = p.UpdateSensor(ctx, sn, PeripheralChange{Name: ptr("Garden shed")})
+	sn, err := p.UpdateSensor(ctx, sn, PeripheralChange{Name: ptr("Garden shed")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,15 +280,14 @@ func TestAddAndDeleteSensor(t *testing.T) {
 	}
 
 	// The default name is the definition's.
-	go func() {
-		err := awaitPending(s)
-		if err == nil {
-			_, err = s.CompleteLearn()
-		}
-		done <- err
-	}()
-	sn, err = p.AddSensor(ctx, Registration{Definition: "Smoke Sensor: WSD02"})
-	if err != nil || sn.Name() != "Smoke Sensor: WSD02" || <-done != nil {
+	added = whileLearning(t, s, func() (err error) {
+		sn, err = p.AddSensor(t.Context(), Registration{Definition: "Smoke Sensor: WSD02"})
+		return err
+	})
+	if _, err := s.CompleteLearn(); err != nil {
+		t.Fatal(err)
+	}
+	if err := added(); err != nil || sn.Name() != "Smoke Sensor: WSD02" {
 		t.Fatalf("default name: %v %v", sn, err)
 	}
 }
@@ -322,9 +327,13 @@ func TestAddSensorFailures(t *testing.T) {
 	if err := s.SetState(st); err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	go func() { _ = awaitPending(s); cancel() }()
-	if _, err := p.AddSensor(cctx, Registration{Definition: "Door Sensor: WRDS01"}); !errors.Is(err, ErrNotRegistered) || !errors.Is(err, context.Canceled) {
+	cctx, cancel := context.WithCancel(t.Context())
+	added := whileLearning(t, s, func() error {
+		_, err := p.AddSensor(cctx, Registration{Definition: "Door Sensor: WRDS01"})
+		return err
+	})
+	cancel()
+	if err := added(); !errors.Is(err, ErrNotRegistered) || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancel: %v", err)
 	}
 	if got := len(s.Snapshot().Sensors); got != sensors {

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 	"github.com/g90alarm/g90/internal/testrig/mqtttest"
@@ -238,7 +240,7 @@ func TestCommands(t *testing.T) {
 	r.w.WaitFor(t, "g90/SIMPANEL0001/relay/6/2", mqtttest.Is("OFF"))
 	r.w.Publish(t, "g90/SIMPANEL0001/relay/6/x/set", "ON")
 	r.w.Publish(t, "g90/UNKNOWN/relay/6/1/set", "ON")
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 5 })
+	waitStat(t, r.b, "5 commands rejected", func(s Stats) bool { return s.RejectedCommand == 5 })
 }
 
 // Guessing the PIN is slow: past five wrong ones in a row, the right one
@@ -255,7 +257,7 @@ func TestPINLockout(t *testing.T) {
 	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","code":"4321"}`)
 	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", `{"action":"ARM_AWAY","Code":"4321"`)
 	r.w.Publish(t, "g90/SIMPANEL0001/no_such/set", `{"code":"4321","action":"DISARM"}`)
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 9 })
+	waitStat(t, r.b, "9 commands rejected", func(s Stats) bool { return s.RejectedCommand == 9 })
 	if st := r.b.Stats(); st.Commands != 0 || r.sim.Snapshot().Arm != protocol.Disarmed {
 		t.Fatalf("stats %+v, panel %v: the locked-out command went through", st, r.sim.Snapshot().Arm)
 	}
@@ -297,13 +299,12 @@ func TestBirthRepublishes(t *testing.T) {
 	r.w.WaitFor(t, topic, func(string) bool { return true })
 	before := len(r.w.All(topic))
 	r.w.Publish(t, "homeassistant/status", "online")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(r.w.All(topic)) == before {
-		if time.Now().After(deadline) {
-			t.Fatal("no discovery after Home Assistant's birth message")
+	eventually.NoError(t, "a discovery after Home Assistant's birth message", func() error {
+		if n := len(r.w.All(topic)); n == before {
+			return fmt.Errorf("%d discovery messages, as before it", n)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // A panel that stops answering goes offline, and online again when it is
@@ -339,15 +340,16 @@ func TestSensorListChanges(t *testing.T) {
 	r.w.WaitFor(t, "homeassistant/device/g90_simpanel0001_sensor_"+itoa(gone)+"/config", mqtttest.Is(""))
 }
 
-func waitStat(t *testing.T, b *Bridge, ok func(Stats) bool) {
+// waitStat waits until ok holds for the bridge's counters, and fails
+// naming what and the counters seen.
+func waitStat(t *testing.T, b *Bridge, what string, ok func(Stats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok(b.Stats()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v", b.Stats())
+	eventually.NoError(t, what, func() error {
+		if st := b.Stats(); !ok(st) {
+			return fmt.Errorf("stats %+v, queue depth %d, connected %v", st, b.QueueDepth(), b.Connected())
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // A bridge that stops leaves its status offline: the broker publishes
@@ -396,10 +398,10 @@ func TestReconnect(t *testing.T) {
 	}
 	// A command sent while the bridge is away is not carried out late.
 	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", "ARM_HOME")
-	waitStat(t, r.b, func(Stats) bool { return r.b.QueueDepth() > 0 && !r.b.Connected() })
+	waitStat(t, r.b, "the command queued while disconnected", func(Stats) bool { return r.b.QueueDepth() > 0 && !r.b.Connected() })
 	cut.SetDown(false)
 	r.w.WaitFor(t, "g90/bridge/status", mqtttest.Is("online"))
-	waitStat(t, r.b, func(Stats) bool { return len(r.w.All("g90/SIMPANEL0001/event")) >= 3 })
+	waitStat(t, r.b, "3 events on MQTT", func(Stats) bool { return len(r.w.All("g90/SIMPANEL0001/event")) >= 3 })
 	checkSeqs(t, r.w.All("g90/SIMPANEL0001/event"))
 	// One sent now is; a kept one would have come before it.
 	r.w.Publish(t, "g90/SIMPANEL0001/alarm/set", "ARM_AWAY")
@@ -429,7 +431,7 @@ func TestRetainedCommands(t *testing.T) {
 		w := mqtttest.Watch(t, strings.TrimPrefix(c.MQTT.URL, "mqtt://"), "nothing")
 		w.PublishRetained(t, topic, `{"action":"ARM_AWAY","code":"4321"}`)
 	}, nil)
-	waitStat(t, r.b, func(s Stats) bool { return s.RetainedCommand == 1 })
+	waitStat(t, r.b, "the retained command refused", func(s Stats) bool { return s.RetainedCommand == 1 })
 	r.w.WaitFor(t, topic, mqtttest.Is(""))
 	noRetained(t, r, topic)
 	if st := r.b.Stats(); st.Commands != 0 || st.RejectedCommand != 0 || r.sim.Snapshot().Arm != protocol.Disarmed {

@@ -238,7 +238,7 @@ func TestInvalidPayloadsSendNothing(t *testing.T) {
 	for _, b := range bad {
 		r.w.Publish(t, base+b[0]+"/set", b[1])
 	}
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == uint64(len(bad)) })
+	waitStat(t, r.b, "every bad command rejected", func(s Stats) bool { return s.RejectedCommand == uint64(len(bad)) })
 	if st := r.b.Stats(); st.Commands != 0 || st.CommandErrors != 0 {
 		t.Errorf("stats %+v: every command should have been rejected", st)
 	}
@@ -263,7 +263,7 @@ func TestRejectedWriteRepublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.w.Publish(t, topic+"/set", "45")
-	waitStat(t, r.b, func(s Stats) bool { return s.CommandErrors == 1 })
+	waitStat(t, r.b, "a command error", func(s Stats) bool { return s.CommandErrors == 1 })
 	eventually.True(t, "the state published again", func() bool { return r.w.Count(topic) > n })
 	if p, _ := r.w.Get(topic); p != "30" || r.sim.Snapshot().HostConfig.ArmDelay != 30 {
 		t.Fatalf("state %q, panel %d: want both 30", p, r.sim.Snapshot().HostConfig.ArmDelay)
@@ -376,7 +376,7 @@ func TestRegisterSensor(t *testing.T) {
 	r.w.WaitFor(t, base+"registration", mqtttest.Is("registering"))
 	// A second press while the first runs is refused.
 	r.w.Publish(t, base+"register_relay/set", "PRESS")
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == 1 })
+	waitStat(t, r.b, "the second press rejected", func(s Stats) bool { return s.RejectedCommand == 1 })
 	waitSim(t, r.sim, "a sensor to learn", func(s sim.State) bool { return s.PendingSensor != nil })
 	if _, err := r.sim.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WRDS01"}); err != nil {
 		t.Fatal(err)
@@ -509,7 +509,7 @@ func TestConfigChangesNeedPermission(t *testing.T) {
 	for _, c := range refused {
 		r.w.Publish(t, base+c[0]+"/set", c[1])
 	}
-	waitStat(t, r.b, func(s Stats) bool { return s.RejectedCommand == uint64(len(refused)) })
+	waitStat(t, r.b, "every refused command rejected", func(s Stats) bool { return s.RejectedCommand == uint64(len(refused)) })
 	if n := r.sent.Writes() - sent; n != 0 || !cmp.Equal(r.sim.Snapshot().Sensors, before.Sensors) || r.sim.Snapshot().AlertFlags != before.AlertFlags {
 		t.Fatalf("%d commands reached the panel, or it changed", n)
 	}
@@ -521,7 +521,7 @@ func TestConfigChangesNeedPermission(t *testing.T) {
 	r.w.Publish(t, base+"alarm/set", `{"action":"ARM_HOME","code":"4321"}`)
 	r.w.WaitFor(t, base+"alarm", mqtttest.Is("armed_home"))
 	r.w.Publish(t, base+"refresh/set", "PRESS")
-	waitStat(t, r.b, func(s Stats) bool { return s.Commands == 3 })
+	waitStat(t, r.b, "3 commands sent to the panel", func(s Stats) bool { return s.Commands == 3 })
 
 	allowed := startRigWith(t, "4321", func(c *Config, _ *g90.MonitorConfig) { c.AllowConfigChanges = true }, nil)
 	allowed.w.WaitFor(t, base+"alert_door_open", mqtttest.Is("ON"))

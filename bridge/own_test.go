@@ -199,7 +199,7 @@ func TestSecretsNotPublished(t *testing.T) {
 
 	r.w.Publish(t, base+"panel_password/set", "4321")
 	waitSim(t, r.sim, "the new password", func(s sim.State) bool { return s.AlarmPhones.PanelPassword == "4321" })
-	waitStat(t, r.b, func(s Stats) bool { return s.Commands == 1 })
+	waitStat(t, r.b, "the password command sent to the panel", func(s Stats) bool { return s.Commands == 1 })
 	for _, m := range r.w.All("g90/") {
 		if (m.Payload == "4321" || m.Payload == "simpanel123") && !strings.HasSuffix(m.Topic, "/set") {
 			t.Errorf("a secret published on %s", m.Topic)

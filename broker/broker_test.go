@@ -21,6 +21,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/testpki"
 )
@@ -181,11 +182,12 @@ func lateSubscriber(t *testing.T, b *Broker, filter, topic, payload string) *cli
 // the next connection.
 func gone(t *testing.T, b *Broker, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); b.srv.NumClients() > n; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the broker still has %d clients, want %d", b.srv.NumClients(), n)
+	eventually.NoError(t, fmt.Sprintf("the broker down to %d clients", n), func() error {
+		if c := b.srv.NumClients(); c > n {
+			return fmt.Errorf("it still has %d", c)
 		}
-	}
+		return nil
+	})
 }
 
 func expect(t *testing.T, m mqtt.Message, topic, payload string, retained bool) {

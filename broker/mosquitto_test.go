@@ -4,6 +4,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
@@ -158,10 +160,12 @@ func TestMosquittoClients(t *testing.T) {
 	// Wait until its CONNECT, will included, is taken: its SUBSCRIBE,
 	// which follows the CONNACK, has made a subscription. (A client the
 	// broker counts may not have sent its CONNECT yet.)
-	deadline := time.Now().Add(10 * time.Second)
-	for b.srv.NumSubscriptions() <= subs && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.NoError(t, "mosquitto_sub's subscription", func() error {
+		if n := b.srv.NumSubscriptions(); n <= subs {
+			return fmt.Errorf("%d subscriptions, as before it started", n)
+		}
+		return nil
+	})
 	cancel() // SIGKILL
 	_ = cmd.Wait()
 	expect(t, watch.next(t), "g90/bridge/status", "offline", false)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 )
 
 // notification returns an M5 wrapped sensor-activity notification for
@@ -344,11 +345,12 @@ func TestChainedReconnectMidMessage(t *testing.T) {
 	status := vector(t, "C-STATUS-SENSOR-OPEN")
 	before := srv.Panels()[0].LastPacket
 	p.send(status[:50])
-	for deadline := time.Now().Add(patience); srv.Panels()[0].LastPacket.Equal(before); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the server did not read the first part")
+	eventually.NoErrorWithin(t, patience, "the server to read the first part", func() error {
+		if last := srv.Panels()[0].LastPacket; last.Equal(before) {
+			return fmt.Errorf("its last packet is still the one at %v", last)
 		}
-	}
+		return nil
+	})
 	fake.restart(t)
 	p.send(status[50:])
 	for {

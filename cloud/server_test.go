@@ -2,14 +2,15 @@ package cloud
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 )
 
 // waitStats polls the counters until ok holds. The server counts before
@@ -17,17 +18,14 @@ import (
 // rest (a connection's release after its close).
 func waitStats(t *testing.T, srv *Server, ok func(Stats) bool) Stats {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		st := srv.Stats()
-		if ok(st) {
-			return st
+	var st Stats
+	eventually.NoErrorWithin(t, patience, "the expected stats", func() error {
+		if st = srv.Stats(); !ok(st) {
+			return fmt.Errorf("stats %+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stats never reached the expected values: %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
+	return st
 }
 
 // TestStandalone plays the spec's cloud vectors over TCP on one

@@ -623,11 +623,14 @@ func TestServeCloudBurstNothingLost(t *testing.T) {
 		}
 	}
 	var onMQTT []uint64
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	eventually.NoErrorWithin(t, 2*time.Minute, fmt.Sprintf("the %d cloud door events on MQTT", injections), func() error {
+		msgs := r.w.All(base + "/event")
+		if len(msgs) < injections { // too few to hold them: not worth decoding
+			return fmt.Errorf("%d events on MQTT", len(msgs))
+		}
 		onMQTT = onMQTT[:0]
 		cloudDoors := 0
-		for _, m := range r.w.All(base + "/event") {
+		for _, m := range msgs {
 			var ev struct {
 				Source, Type string
 				Seq          uint64
@@ -640,14 +643,11 @@ func TestServeCloudBurstNothingLost(t *testing.T) {
 				cloudDoors++
 			}
 		}
-		if cloudDoors >= injections || time.Now().After(deadline) {
-			if cloudDoors < injections {
-				t.Fatalf("%d of the %d cloud door events reached MQTT", cloudDoors, injections)
-			}
-			break
+		if cloudDoors < injections {
+			return fmt.Errorf("%d of them reached MQTT", cloudDoors)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	for i, s := range onMQTT {
 		if s != uint64(i+1) {
 			t.Fatalf("MQTT event %d has seq %d: a gap or a repeat", i, s)

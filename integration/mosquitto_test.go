@@ -112,18 +112,14 @@ func (m *mosquitto) start() {
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(m.t, "mosquitto to listen on "+m.addr(), func() error {
 		c, err := net.DialTimeout("tcp", m.addr(), time.Second)
-		if err == nil {
-			c.Close()
-			return
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, m.log.String())
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto does not listen on %s: %v\n%s", m.addr(), err, m.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		c.Close()
+		return nil
+	})
 }
 
 // stop ends mosquitto the way a service manager does (SIGTERM, which
@@ -453,18 +449,20 @@ func testOutageMidStream(t *testing.T, r *rig, b *testBroker) {
 	// Everything the journal has, MQTT delivers.
 	eventually.True(t, "the journal to hold the stream", func() bool { return len(journalSeqs(t, r)) >= 1000 })
 	want := journalSeqs(t, r)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var got []uint64
+	eventually.NoErrorWithin(t, 60*time.Second, "MQTT to deliver what the journal has", func() error {
 		mu.Lock()
-		got := distinctInOrder(t, seqs)
+		delivered := slices.Clone(seqs)
 		mu.Unlock()
-		if len(got) >= len(want) || time.Now().After(deadline) {
-			if !slices.Equal(got, want) {
-				t.Fatalf("MQTT delivered %d events (first %v…), the journal has %d (1…%d)", len(got), got[:min(5, len(got))], len(want), want[len(want)-1])
-			}
-			break
+		// Outside the lock: a Fatalf in it must not block the handler.
+		got = distinctInOrder(t, delivered)
+		if len(got) < len(want) {
+			return fmt.Errorf("MQTT delivered %d events, the journal has %d", len(got), len(want))
 		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("MQTT delivered %d events (first %v…), the journal has %d (1…%d)", len(got), got[:min(5, len(got))], len(want), want[len(want)-1])
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/sockopt"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
@@ -107,7 +108,12 @@ func TestListenerErrorVectors(t *testing.T) {
 				want = 1
 			}
 			// Wait until every datagram is dealt with, not just read.
-			waitStats(t, l, func(s ListenerStats) bool { return s.WrongHost+s.Malformed+s.Messages == want })
+			eventually.NoError(t, fmt.Sprintf("%d datagrams dealt with", want), func() error {
+				if s := l.Stats(); s.WrongHost+s.Malformed+s.Messages != want {
+					return fmt.Errorf("stats %+v", s)
+				}
+				return nil
+			})
 			st := l.Stats()
 			switch {
 			case v.Fields["configured_host"] != "":
@@ -145,17 +151,6 @@ func TestListenerErrorVectors(t *testing.T) {
 				t.Fatal("the good datagram after the bad one did not arrive")
 			}
 		})
-	}
-}
-
-func waitStats(t *testing.T, l *Listener, ok func(ListenerStats) bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok(l.Stats()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v", l.Stats())
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 )
 
 // requireNetns skips a test that needs root and ip(8) when it cannot have
@@ -187,17 +189,13 @@ func netnsListener(t *testing.T) {
 	}
 	fmt.Println("G90-READY")
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually.NoError(t, "9 datagrams at each listener", func() error {
 		c, x := checked.Stats(), control.Stats()
-		if c.Messages+c.WrongInterface+c.WrongHost == 9 && x.Messages+x.WrongHost == 9 {
-			break
+		if c.Messages+c.WrongInterface+c.WrongHost != 9 || x.Messages+x.WrongHost != 9 {
+			return fmt.Errorf("checked %+v, control %+v", c, x)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: checked %+v, control %+v", c, x)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	names := func(s *chanSink) map[string]int {
 		n := map[string]int{}
 		for len(s.msgs) > 0 {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/vectors"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -52,17 +55,16 @@ type vendor struct {
 	*VendorCloud
 	mu   sync.Mutex
 	msgs [][]byte
-	more chan struct{}
 }
 
 func startVendor(t *testing.T) *vendor {
 	t.Helper()
-	v := &vendor{more: make(chan struct{}, 1)}
+	leaktest.Check(t)
+	v := &vendor{}
 	vc, err := NewVendorCloud(VendorCloudConfig{Now: fixedClock, OnMessage: func(_ int, raw []byte) {
 		v.mu.Lock()
 		v.msgs = append(v.msgs, bytes.Clone(raw))
 		v.mu.Unlock()
-		poke(v.more)
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -76,43 +78,38 @@ func startVendor(t *testing.T) *vendor {
 	return v
 }
 
+// received returns a copy of the messages received so far.
+func (v *vendor) received() [][]byte {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.msgs)
+}
+
 // wait returns the messages received once there are at least n.
 func (v *vendor) wait(t *testing.T, n int) [][]byte {
 	t.Helper()
-	deadline := time.After(ioTimeout)
-	for {
-		v.mu.Lock()
-		msgs := append([][]byte(nil), v.msgs...)
-		v.mu.Unlock()
-		if len(msgs) >= n {
-			return msgs
+	var msgs [][]byte
+	eventually.NoError(t, fmt.Sprintf("%d messages at the cloud", n), func() error {
+		if msgs = v.received(); len(msgs) < n {
+			return fmt.Errorf("%d received", len(msgs))
 		}
-		select {
-		case <-v.more:
-		case <-deadline:
-			t.Fatalf("the cloud got %d messages, want %d", len(msgs), n)
-		}
-	}
+		return nil
+	})
+	return msgs
 }
 
 // waitEvents returns the event messages received once there are at
 // least n.
 func (v *vendor) waitEvents(t *testing.T, n int) [][]byte {
 	t.Helper()
-	deadline := time.After(ioTimeout)
-	for {
-		v.mu.Lock()
-		evs := events(t, v.msgs)
-		v.mu.Unlock()
-		if len(evs) >= n {
-			return evs
+	var evs [][]byte
+	eventually.NoError(t, fmt.Sprintf("%d event messages at the cloud", n), func() error {
+		if evs = events(t, v.received()); len(evs) < n {
+			return fmt.Errorf("%d received", len(evs))
 		}
-		select {
-		case <-v.more:
-		case <-deadline:
-			t.Fatalf("the cloud got %d event messages, want %d", len(evs), n)
-		}
-	}
+		return nil
+	})
+	return evs
 }
 
 // events returns the status changes and notifications of msgs.
@@ -370,7 +367,6 @@ func TestCloudQueueFull(t *testing.T) {
 // TestCloudShutdown: Shutdown sends what is queued and waits for the
 // answers before closing; then the link is done.
 func TestCloudShutdown(t *testing.T) {
-	checkGoroutines(t)
 	v := startVendor(t)
 	cfg := fastCloud(v.Addr())
 	l, err := NewCloudLink(cfg)
@@ -403,7 +399,6 @@ func TestCloudShutdown(t *testing.T) {
 
 // TestFleet: panels with distinct GUIDs, each with its own session.
 func TestFleet(t *testing.T) {
-	checkGoroutines(t)
 	v := startVendor(t)
 	f, err := NewFleet(FleetConfig{Panels: 20, Cloud: fastCloud(v.Addr()), DialConcurrency: 3})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -148,7 +149,7 @@ func TestFaultDelay(t *testing.T) {
 
 // Stopping the panel abandons delayed replies at once.
 func TestFaultDelayStopsWithServe(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	p, err := New(Config{Listen: "127.0.0.1:0", Now: fixedClock})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -30,6 +31,7 @@ func FuzzHandleDatagram(f *testing.F) {
 	}
 	f.Add([]byte("garbage"))
 	f.Add([]byte{})
+	leaktest.Check(f)
 	p, err := New(Config{Listen: "127.0.0.1:0", Now: fixedClock})
 	if err != nil {
 		f.Fatal(err)

@@ -2,12 +2,12 @@ package sim
 
 import (
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -20,30 +20,11 @@ func fixedClock() time.Time { return testNow }
 // is failing.
 const ioTimeout = 5 * time.Second
 
-// checkGoroutines fails the test if, once every later cleanup has run, the
-// number of goroutines does not settle back to what it is now.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(ioTimeout)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutines leaked: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
 // start serves a panel on loopback for the rest of the test and checks on
 // cleanup that Serve returns nil and leaves no goroutine behind.
 func start(t *testing.T, cfg Config) *Panel {
 	t.Helper()
-	checkGoroutines(t)
+	leaktest.Check(t)
 	if cfg.Listen == "" && cfg.PacketConn == nil {
 		cfg.Listen = "127.0.0.1:0"
 	}

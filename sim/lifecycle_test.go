@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -52,7 +53,7 @@ func TestBroadcastDiscoveryReply(t *testing.T) {
 }
 
 func TestServeStopsEverything(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	p, err := New(Config{Listen: "127.0.0.1:0", DiscoveryListen: "127.0.0.1:0", Control: "127.0.0.1:0", Now: fixedClock})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestServeStopsEverything(t *testing.T) {
 }
 
 func TestCloseStopsServe(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	p, err := New(Config{Listen: "127.0.0.1:0", Control: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +140,7 @@ func TestCloseStopsServe(t *testing.T) {
 }
 
 func TestCloseWithoutServe(t *testing.T) {
+	leaktest.Check(t)
 	p, err := New(Config{Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +185,7 @@ func TestInjectedSockets(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
+	leaktest.Check(t)
 	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

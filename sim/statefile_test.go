@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/protocol"
 )
 
@@ -29,6 +30,7 @@ func readStateFile(t *testing.T, path string) State {
 // serveUntil runs a panel on cfg while fn talks to it, then stops it.
 func serveUntil(t *testing.T, cfg Config, fn func(p *Panel)) {
 	t.Helper()
+	leaktest.Check(t)
 	cfg.Listen, cfg.Now = "127.0.0.1:0", fixedClock
 	p, err := New(cfg)
 	if err != nil {
@@ -42,7 +44,6 @@ func serveUntil(t *testing.T, cfg Config, fn func(p *Panel)) {
 }
 
 func TestStateFileSaveAndLoad(t *testing.T) {
-	checkGoroutines(t)
 	path := filepath.Join(t.TempDir(), "panel.json")
 	var want State
 	serveUntil(t, Config{StateFile: path}, func(p *Panel) {
@@ -81,6 +82,7 @@ func TestStateFileSaveAndLoad(t *testing.T) {
 }
 
 func TestStateFileErrors(t *testing.T) {
+	leaktest.Check(t)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"host":`), 0o600)
@@ -102,7 +104,6 @@ func TestStateFileErrors(t *testing.T) {
 		t.Errorf("New with duplicate device indexes: %v", err)
 	}
 	// An unwritable state file is reported by Serve.
-	checkGoroutines(t)
 	p, err := New(Config{Listen: "127.0.0.1:0", StateFile: filepath.Join(dir, "missing-dir", "s.json")})
 	if err != nil {
 		t.Fatal(err)

@@ -125,19 +125,18 @@ func startListen(t *testing.T, s *sim.Panel, args ...string) (*lines, func() err
 	return out, stop
 }
 
+// waitLines returns the lines printed once there are at least n, waiting
+// up to timeout: eventually.Timeout, or longer for a long stream.
 func waitLines(t *testing.T, out *lines, n int, timeout time.Duration) []string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got := out.snapshot()
-		if len(got) >= n {
-			return got
+	var got []string
+	eventually.NoErrorWithin(t, timeout, fmt.Sprintf("%d lines", n), func() error {
+		if got = out.snapshot(); len(got) < n {
+			return fmt.Errorf("got %d; last: %v", len(got), got[max(0, len(got)-3):])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d lines, want %d; last: %v", len(got), n, got[max(0, len(got)-3):])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }
 
 func TestListenLocalJSON(t *testing.T) {
@@ -151,7 +150,7 @@ func TestListenLocalJSON(t *testing.T) {
 	}
 	// The notification and the alert of the opening are one
 	// sensor_activity and one door_open (issue 16.1).
-	got := waitLines(t, out, 2, 10*time.Second)
+	got := waitLines(t, out, 2, eventually.Timeout)
 	var ev map[string]any
 	if err := json.Unmarshal([]byte(got[1]), &ev); err != nil {
 		t.Fatalf("%v: %s", err, got[1])
@@ -181,7 +180,7 @@ func TestListenTextAndCount(t *testing.T) {
 	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
 		t.Fatal(err)
 	}
-	got := waitLines(t, out, 2, 10*time.Second)
+	got := waitLines(t, out, 2, eventually.Timeout)
 	if !strings.Contains(got[0], `local  sensor_activity  sensor 1 "Front door" (`) || !strings.HasSuffix(got[0], "occupied=true") {
 		t.Fatalf("line %q", got[0])
 	}
@@ -198,17 +197,14 @@ func TestListenHistory(t *testing.T) {
 	cursor := filepath.Join(t.TempDir(), "cursor.json")
 	out, _ := startListen(t, s, "--source", "history", "--poll", "20ms", "--json", "--state", cursor)
 	// The first read sets the baseline and saves it.
-	deadline := time.Now().Add(10 * time.Second)
-	for _, err := os.Stat(cursor); err != nil; _, err = os.Stat(cursor) {
-		if time.Now().After(deadline) {
-			t.Fatal("no baseline saved")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually.NoError(t, "the baseline saved", func() error {
+		_, err := os.Stat(cursor)
+		return err
+	})
 	if _, err := s.Inject(sim.Injection{Event: "ac_power_failure"}); err != nil {
 		t.Fatal(err)
 	}
-	got := waitLines(t, out, 1, 10*time.Second)
+	got := waitLines(t, out, 1, eventually.Timeout)
 	if !strings.Contains(got[0], `"source":"history","type":"ac_power_failure"`) {
 		t.Fatalf("line %s", got[0])
 	}
@@ -224,7 +220,7 @@ func TestListenRaw(t *testing.T) {
 	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
 		t.Fatal(err)
 	}
-	got := waitLines(t, out, 3, 10*time.Second)
+	got := waitLines(t, out, 3, eventually.Timeout)
 	for i, want := range []string{`"type":"sensor_activity"`, `"type":"sensor_activity"`, `"type":"door_open"`} {
 		if !strings.Contains(got[i], want) {
 			t.Fatalf("line %d %s, want %s", i, got[i], want)
@@ -333,7 +329,7 @@ func TestListenCloud(t *testing.T) {
 	if _, err := c.Write(append(hello.Append(nil), open.Append(nil)...)); err != nil {
 		t.Fatal(err)
 	}
-	got := waitLines(t, out, 2, 10*time.Second)
+	got := waitLines(t, out, 2, eventually.Timeout)
 	if !strings.Contains(got[1], `"source":"cloud","type":"door_open","sensor":{"index":1,"name":"Front door","type":"Door Sensor: WDS07"}`) {
 		t.Fatalf("lines %q", got)
 	}
@@ -430,7 +426,7 @@ func TestListenFloodIsQuiet(t *testing.T) {
 	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
 		t.Fatal(err)
 	}
-	waitLines(t, out, 2, 10*time.Second)
+	waitLines(t, out, 2, eventually.Timeout)
 	if err := stop(); err != nil {
 		t.Errorf("listen: %v", err)
 	}

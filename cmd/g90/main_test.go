@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 	"github.com/g90alarm/g90/internal/testrig/simtest"
@@ -20,7 +21,9 @@ func startSim(t *testing.T) *sim.Panel {
 	return simtest.Start(t, sim.Config{DiscoveryListen: "127.0.0.1:0", Seed: 7})
 }
 
-// run executes the CLI in-process against the simulator.
+// run executes the CLI in-process against the simulator, until the
+// command ends or the test does. It does not fail t, so it may run on any
+// goroutine.
 func run(t *testing.T, s *sim.Panel, args ...string) (string, error) {
 	t.Helper()
 	root := newRoot()
@@ -28,7 +31,7 @@ func run(t *testing.T, s *sim.Panel, args ...string) (string, error) {
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	root.SetArgs(append([]string{"--host", s.Addr().String(), "--timeout", "1s"}, args...))
-	err := root.ExecuteContext(context.Background())
+	err := root.ExecuteContext(t.Context())
 	return out.String(), err
 }
 
@@ -162,13 +165,12 @@ func TestWriteCommandsReachThePanel(t *testing.T) {
 	if _, err := run(t, s, "reboot", "wifi"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for st := s.Snapshot(); st.CloudServer.Port != 5679 || st.Reboots.WiFi != 1; st = s.Snapshot() {
-		if time.Now().After(deadline) {
-			t.Fatalf("system commands not seen: %+v %+v", st.CloudServer, st.Reboots)
+	eventually.NoError(t, "the system commands at the panel", func() error {
+		if st := s.Snapshot(); st.CloudServer.Port != 5679 || st.Reboots.WiFi != 1 {
+			return fmt.Errorf("cloud server %+v, reboots %+v", st.CloudServer, st.Reboots)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestHumanOutputIsATable(t *testing.T) {

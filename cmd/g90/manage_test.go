@@ -2,14 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
@@ -161,22 +160,31 @@ func TestSensorSetDeleteAdd(t *testing.T) {
 		t.Error("sensor not deleted")
 	}
 
-	// The sensor transmits once the panel is learning.
-	done := make(chan error, 1)
+	// The sensor transmits once the panel is learning. The command runs
+	// on a goroutine of its own, so that the test's goroutine may fail
+	// while it waits for the learning; run's t.Context then ends the
+	// command, and the cleanup waits for it.
+	add := []string{"sensor", "add", "--type", "Door Sensor: WDS07", "--name", "Garage side door", "--timeout", "20s", "--json"}
+	var (
+		out    string
+		addErr error
+	)
+	added := make(chan struct{})
 	go func() {
-		for deadline := time.Now().Add(5 * time.Second); s.Snapshot().PendingSensor == nil; {
-			if time.Now().After(deadline) {
-				done <- errors.New("the simulator never started learning")
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		_, err := s.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WDS07"})
-		done <- err
+		defer close(added)
+		out, addErr = run(t, s, add...)
 	}()
-	runJSON(t, s, &info, "sensor", "add", "--type", "Door Sensor: WDS07", "--name", "Garage side door", "--timeout", "20s")
-	if err := <-done; err != nil {
+	t.Cleanup(func() { <-added })
+	eventually.True(t, "the simulator learning a sensor", func() bool { return s.Snapshot().PendingSensor != nil })
+	if _, err := s.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WDS07"}); err != nil {
 		t.Fatal(err)
+	}
+	<-added
+	if addErr != nil {
+		t.Fatalf("g90 %s: %v", strings.Join(add, " "), addErr)
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("g90 %s: %v\n%s", strings.Join(add, " "), err, out)
 	}
 	if info["name"] != "Garage side door" || info["type"] != "Door Sensor: WDS07" || info["enabled"] != true {
 		t.Errorf("sensor add printed %v", info)

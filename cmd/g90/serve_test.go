@@ -9,9 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
 )
@@ -37,13 +37,12 @@ func TestServeCommand(t *testing.T) {
 	stop := testrig.Serve(t, root.ExecuteContext)
 	waitOutput := func(what string, n int) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for strings.Count(out.String(), what) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in:\n%s", what, out.String())
+		eventually.NoError(t, fmt.Sprintf("%q %d time(s) in the output", what, n), func() error {
+			if o := out.String(); strings.Count(o, what) < n {
+				return fmt.Errorf("output:\n%s", o)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitOutput("g90 serve: 1 panel(s)", 1)
 	for _, want := range []string{"g90 serve starting", "version=", "(embedded broker)", "web UI   http://127.0.0.1:", "metrics  http://127.0.0.1:"} {

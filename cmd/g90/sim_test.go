@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 )
 
@@ -50,21 +52,17 @@ func TestSimCloudPanels(t *testing.T) {
 		}
 	}()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(t, "SIMPANEL0001 to SIMPANEL0003 connected", func() error {
 		var guids []string
 		for _, p := range srv.Panels() {
 			guids = append(guids, p.GUID)
 		}
 		slices.Sort(guids)
-		if strings.Join(guids, " ") == "SIMPANEL0001 SIMPANEL0002 SIMPANEL0003" {
-			break
+		if strings.Join(guids, " ") != "SIMPANEL0001 SIMPANEL0002 SIMPANEL0003" {
+			return fmt.Errorf("panels connected: %q", guids)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("panels connected: %q, want SIMPANEL0001 to SIMPANEL0003", guids)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	select {
 	case a := <-vendor:
 		c, err := net.Dial("tcp", a)
