@@ -286,7 +286,7 @@ func TestFailedWriteShowsThePanelsValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.w.Publish(t, topic+"/set", "45")
-	waitStat(t, r.b, func(s Stats) bool { return s.CommandErrors == 1 })
+	waitStat(t, r.b, "the failed write", func(s Stats) bool { return s.CommandErrors == 1 })
 	r.w.WaitFor(t, topic, mqtttest.Is("50"))
 }
 
