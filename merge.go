@@ -116,6 +116,9 @@ type recentEvent struct {
 	// ev is the event as delivered, with its Seq and Sources (filled in
 	// by publish).
 	ev event.Event
+	// pending is 1 + the event's index in Monitor.pending while it waits
+	// for publish (a batch), 0 once published.
+	pending int
 }
 
 // merger remembers recent events in a ring. The tracker's goroutine uses

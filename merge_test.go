@@ -1,6 +1,8 @@
 package g90
 
 import (
+	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,10 +104,36 @@ func summaries(ds []Delivery) string {
 	return strings.Join(s, "; ")
 }
 
+// happenings reads sub up to a marker sent after what the test fed and
+// returns the events it delivered, each with the sources its updates
+// gave it: the same whether the Monitor handled the reports one at a
+// time (an event, then updates) or in one batch (the event with every
+// source at once).
+func happenings(t *testing.T, r *rig, sub *Subscription) []Delivery {
+	t.Helper()
+	r.mon.Message(captured(t, `[170,[6,[9,"marker"]]]`), event.SourceLocal, time.Now())
+	var out []Delivery
+	for {
+		d := deliveries(t, sub, 1)[0]
+		if !d.Update {
+			if d.Event.Type == event.DoorOpenWhenArming && d.Event.Index == 9 {
+				return out
+			}
+			out = append(out, d)
+			continue
+		}
+		i := slices.IndexFunc(out, func(o Delivery) bool { return o.Event.Seq == d.Event.Seq })
+		if i < 0 {
+			t.Fatalf("an update of an event not delivered: %s", summaries([]Delivery{d}))
+		}
+		out[i].Event.Sources = d.Event.Sources
+	}
+}
+
 // A door opening reported as a notification and an alert, over the local
 // link and the cloud, and then replayed from history is one
-// sensor_activity and one door_open, whose sources grow as the reports
-// come; the tracker sees each once.
+// sensor_activity and one door_open, with every source; the tracker sees
+// each once.
 func TestMergeOneHappening(t *testing.T) {
 	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
 	sub := r.mon.SubscribeState("test", 64)
@@ -116,30 +144,40 @@ func TestMergeOneHappening(t *testing.T) {
 		report{captured(t, capDoorOpenAlert), event.SourceCloud},
 		report{historyOf(t, capDoorOpenAlert), event.SourceHistory},
 	)
-	got := summaries(deliveries(t, sub, 5))
-	want := `sensor_activity 1 "Front door" occupied=true +local; ` +
-		`door_open 1 "Front door" +local; ` +
-		`update sensor_activity 1 "Front door" occupied=true +local +cloud; ` +
-		`update door_open 1 "Front door" +local +cloud; ` +
-		// The history entry names the door opening only: a sensor_activity
-		// from the history's door alert merges into the same event.
-		`update sensor_activity 1 "Front door" occupied=true +local +cloud +history`
+	ds := happenings(t, r, sub)
+	got := summaries(ds)
+	want := `sensor_activity 1 "Front door" occupied=true +local +cloud +history; ` +
+		`door_open 1 "Front door" +local +cloud +history`
 	if got != want {
 		t.Fatalf("deliveries\n%s\nwant\n%s", got, want)
 	}
-	// The history alert gives a door_open too.
-	d := deliveries(t, sub, 1)[0]
-	if !d.Update || d.Event.Type != event.DoorOpen || !d.Event.Sources.Has(event.SourceHistory) {
-		t.Fatalf("then %s", summaries([]Delivery{d}))
-	}
-	quiet(t, r, sub)
 	st := r.mon.Stats()
 	if st.Merged[event.SourceLocal] != 1 || st.Merged[event.SourceCloud] != 3 || st.Merged[event.SourceHistory] != 2 {
 		t.Fatalf("merged %v", st.Merged)
 	}
-	if d.State == nil || !d.State.Sensors[0].Occupied {
-		t.Fatalf("the delivery's state does not have the door open: %+v", d.State)
+	if d := ds[1]; d.State == nil || !d.State.Sensors[0].Occupied {
+		t.Fatalf("the door_open's state does not have the door open: %+v", d.State)
 	}
+}
+
+// A report that comes after its event was delivered goes out as an
+// update: the event again, with its grown sources, to the subscribers
+// that take updates, with the state.
+func TestMergeUpdates(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	sub := r.mon.SubscribeState("test", 64)
+	feedReports(r, report{captured(t, capDoorNotification), event.SourceLocal})
+	first := deliveries(t, sub, 1)[0]
+	feedReports(r, report{captured(t, capDoorNotification), event.SourceCloud})
+	d := deliveries(t, sub, 1)[0]
+	if got, want := summaries([]Delivery{first, d}), `sensor_activity 1 "Front door" occupied=true +local; `+
+		`update sensor_activity 1 "Front door" occupied=true +local +cloud`; got != want {
+		t.Fatalf("deliveries\n%s\nwant\n%s", got, want)
+	}
+	if d.Event.Seq != first.Event.Seq || d.State == nil || !d.State.Sensors[0].Occupied {
+		t.Fatalf("update seq %d of %d, state %+v", d.Event.Seq, first.Event.Seq, d.State)
+	}
+	quiet(t, r, sub)
 }
 
 // Two real happenings in a row stay apart however fast they come: door
@@ -257,5 +295,39 @@ func TestMergerRingWraps(t *testing.T) {
 	}
 	if r := g.match(door(3), chLocalNotification, now, 0); r != nil {
 		t.Fatalf("matched %+v, forgotten after 64 more", r)
+	}
+}
+
+// A burst that queued up while the Monitor waited for a slow subscriber
+// is handled as one batch, and still every event comes with the state
+// its message produced: each door event's state has the door as that
+// event left it, not as the last one did.
+func TestBatchKeepsEachEventsState(t *testing.T) {
+	r := startRig(t, MonitorConfig{}, notify.ListenerConfig{})
+	sub := r.mon.SubscribeState("test", 1)
+	feedReports(r, report{captured(t, capDoorOpenAlert), event.SourceLocal})
+	// The Monitor now waits for sub's room for the second event; the
+	// rest queues behind it.
+	eventually.True(t, "the monitor waits for the subscriber", func() bool { return sub.Queued() == 1 })
+	const n = 10
+	for i := range n {
+		alert := capDoorCloseAlert
+		if i%2 == 1 {
+			alert = capDoorOpenAlert
+		}
+		feedReports(r, report{captured(t, alert), event.SourceLocal})
+	}
+	eventually.True(t, "the burst is queued", func() bool { depth, _ := r.mon.QueueDepth(); return depth == n })
+	open := false
+	for _, d := range deliveries(t, sub, 2*(n+1)) {
+		if d.Event.Type == event.SensorActivity {
+			open = d.Event.Occupied
+		}
+		if d.State == nil || d.State.Sensors[0].Occupied != open {
+			t.Fatalf("%s: the state has the door open=%v, the event left it open=%v", summary(d.Event), !open, open)
+		}
+	}
+	if !open {
+		t.Fatal("the last event closed the door; the burst ends with an opening")
 	}
 }

@@ -144,14 +144,18 @@ type Monitor struct {
 	announced map[int]bool // sensor_added sent from a notification
 	lastMiss  time.Time
 	evbuf     []event.Event
-	outbuf    []event.Event // the tracker's goroutine only, like pending
-	pending   []event.Event // delivered under mu, published after
-	merge     merger
+	// pending are the events delivered under mu since the last publish,
+	// which sends them (the tracker's goroutine only); marks are the
+	// states they produced, for the state subscribers, when a batch
+	// handled several messages.
+	pending []event.Event
+	marks   []stateMark
+	merge   merger
 	// recents are the merger's slots of the pending events (index into
 	// pending), filled in by publish; updates are the events whose
 	// Sources a merged report grew, for the subscribers that take them.
 	recents      []pendingRecent
-	updates      []event.Event
+	updates      []pendingUpdate
 	stateChanged bool // a read was applied: a state-only delivery is due
 	timer        *time.Timer
 	armedAt      time.Time // when timer fires, or zero
@@ -177,6 +181,20 @@ type Monitor struct {
 
 	// counters of MonitorStats
 	messages, dropped, wrongDevice, unknown, events, refreshes, refreshErrors atomic.Uint64
+}
+
+// stateMark is the state after the first events pending events and
+// updates pending updates.
+type stateMark struct {
+	events, updates int
+	st              *State
+}
+
+// pendingUpdate is an update of a published event, due before the pending
+// event at (the events pending when it was made come first).
+type pendingUpdate struct {
+	at int
+	ev event.Event
 }
 
 // pendingRecent ties a pending event to its merger slot.
@@ -326,18 +344,37 @@ func (m *Monitor) work(ctx context.Context) {
 		case <-wait.C:
 			queue = m.queue
 		case it := <-queue:
-			m.handle(it)
+			m.handleQueued(it, queue)
 		case r := <-m.loaded:
 			m.apply(r)
 			queue = m.queue
 		case <-m.timer.C:
 			m.mu.Lock()
 			m.armedAt = time.Time{}
-			m.deliver(m.t.resetDue(m.outbuf[:0], m.cfg.Now()))
+			m.deliver(m.t.resetDue(m.pending, m.cfg.Now()))
 			m.armTimer()
 			m.mu.Unlock()
 		}
 		m.publish()
+	}
+}
+
+// maxBatch bounds the messages handled before one publish.
+const maxBatch = 256
+
+// handleQueued handles it and then whatever else is queued, up to
+// maxBatch messages, and leaves their events to one publish: a burst
+// costs each subscriber one hand-over per batch, not one per message
+// (issue 20.3), and a lone message is published at once, as before.
+func (m *Monitor) handleQueued(it item, queue <-chan item) {
+	m.handle(it)
+	for range maxBatch - 1 {
+		select {
+		case it := <-queue:
+			m.handle(it)
+		default:
+			return
+		}
 	}
 }
 
@@ -393,8 +430,9 @@ func (m *Monitor) Message(msg notify.Message, src event.Source, t time.Time) {
 func (m *Monitor) handle(it item) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.markState()
 	if it.ev != nil {
-		m.deliver(m.t.apply(m.outbuf[:0], it.ev, it.at))
+		m.deliver(m.t.apply(m.pending, it.ev, it.at))
 		return
 	}
 	msg := &it.m
@@ -428,7 +466,7 @@ func (m *Monitor) handle(it item) {
 	if msg.Code == protocol.CodeAlert {
 		panelTime = msg.Alert.UnixTime
 	}
-	out := m.outbuf[:0]
+	out := m.pending
 	for i := range evs {
 		ev := &evs[i]
 		ev.Source, ev.Sources = it.src, event.SourcesOf(it.src)
@@ -444,7 +482,9 @@ func (m *Monitor) handle(it item) {
 		out = m.t.apply(out, ev, now)
 		if !m.cfg.Raw && ch != 0 {
 			// The tracker appends the event last.
-			m.recents = append(m.recents, pendingRecent{len(out) - 1, m.merge.add(ev, ch, now, panelTime)})
+			r := m.merge.add(ev, ch, now, panelTime)
+			r.pending = len(out)
+			m.recents = append(m.recents, pendingRecent{len(out) - 1, r})
 		}
 	}
 	m.deliver(out)
@@ -465,9 +505,16 @@ func (m *Monitor) merged(ev *event.Event, ch channel, now time.Time, panelTime i
 		r.panelTime = panelTime
 	}
 	m.merge.count(src)
+	if r.pending > 0 && r.pending <= len(m.pending) {
+		// Not yet published (the same batch): the event goes out with
+		// the source, and no update is needed.
+		p := &m.pending[r.pending-1]
+		p.Sources = p.Sources.With(src)
+		return true
+	}
 	if !r.ev.Sources.Has(src) && r.ev.Seq != 0 {
 		r.ev.Sources = r.ev.Sources.With(src)
-		m.updates = append(m.updates, r.ev)
+		m.updates = append(m.updates, pendingUpdate{len(m.pending), r.ev})
 	}
 	return true
 }
@@ -476,8 +523,29 @@ func (m *Monitor) merged(ev *event.Event, ch channel, now time.Time, panelTime i
 // sends them once m.mu is released: a subscriber may call State while
 // the monitor waits for it. m.mu is held.
 func (m *Monitor) deliver(evs []event.Event) {
-	m.events.Add(uint64(len(evs)))
+	m.events.Add(uint64(len(evs) - len(m.pending)))
 	m.pending = evs
+}
+
+// markState records, when a message is handled after others whose events
+// wait to be published, the state those events produced, for the state
+// subscribers: every event is delivered with the state its message
+// produced, however many a batch holds. m.mu is held.
+func (m *Monitor) markState() {
+	n, u := len(m.pending), len(m.updates)
+	if n+u == 0 {
+		return
+	}
+	if k := len(m.marks); k > 0 && m.marks[k-1].events == n && m.marks[k-1].updates == u {
+		return
+	}
+	for _, s := range m.subs {
+		if s.kind == kindState {
+			st := m.stateLocked()
+			m.marks = append(m.marks, stateMark{n, u, &st})
+			return
+		}
+	}
 }
 
 // publish numbers the delivered events and sends them to every
@@ -486,13 +554,18 @@ func (m *Monitor) deliver(evs []event.Event) {
 // after a read that gave no event, the state alone. The tracker's
 // goroutine calls it after each step.
 func (m *Monitor) publish() {
-	evs, updates := m.pending, m.updates
-	m.pending, m.updates = nil, m.updates[:0]
+	evs, updates, marks := m.pending, m.updates, m.marks
+	m.updates = m.updates[:0]
 	stateOnly := m.stateChanged && len(evs) == 0
 	m.stateChanged = false
 	if len(evs) == 0 && len(updates) == 0 && !stateOnly {
 		return
 	}
+	defer func() {
+		m.pending = evs[:0]
+		clear(marks)
+		m.marks = marks[:0]
+	}()
 	if len(evs) > 0 {
 		m.dirty = true
 	}
@@ -500,7 +573,7 @@ func (m *Monitor) publish() {
 		evs[i].Seq = m.nextSeq(evs[i].GUID)
 	}
 	for _, pr := range m.recents {
-		pr.r.ev = evs[pr.i]
+		pr.r.ev, pr.r.pending = evs[pr.i], 0
 	}
 	clear(m.recents)
 	m.recents = m.recents[:0]
@@ -520,7 +593,7 @@ func (m *Monitor) publish() {
 	var made [kindState + 1]bool
 	for _, s := range subs {
 		if !made[s.kind] {
-			m.deliveries[s.kind] = appendDeliveries(m.deliveries[s.kind][:0], s.kind, evs, updates, st, stateOnly)
+			m.deliveries[s.kind] = appendDeliveries(m.deliveries[s.kind][:0], s.kind, evs, updates, marks, st, stateOnly)
 			made[s.kind] = true
 		}
 		s.put(m.deliveries[s.kind])
@@ -530,26 +603,48 @@ func (m *Monitor) publish() {
 	}
 	clear(subs)
 	m.pubSubs = subs[:0]
-	m.outbuf = evs[:0]
 }
 
 // appendDeliveries appends to dst what a subscription of kind receives of a
-// publish: the events, the updates of merged ones, and the state alone
-// when a read gave no event.
-func appendDeliveries(dst []Delivery, kind subKind, evs, updates []event.Event, st *State, stateOnly bool) []Delivery {
-	if kind != kindState {
-		st = nil
-	}
-	for i := range evs {
-		dst = append(dst, Delivery{Event: evs[i], State: st})
-	}
+// publish, in the order the messages were handled: the events and the
+// updates of merged ones, each with the state its message produced
+// (marks, then st, the state now), and the state alone when a read gave
+// no event.
+func appendDeliveries(dst []Delivery, kind subKind, evs []event.Event, updates []pendingUpdate, marks []stateMark, st *State, stateOnly bool) []Delivery {
 	if kind == kindEvents {
+		for i := range evs {
+			dst = append(dst, Delivery{Event: evs[i]})
+		}
 		return dst
 	}
-	for i := range updates {
-		dst = append(dst, Delivery{Event: updates[i], State: st, Update: true})
+	withState := kind == kindState
+	// me and mu are the first marks after event i and after update u.
+	me, mu := 0, 0
+	stateOf := func(i int, ms []stateMark, count func(stateMark) int, k *int) *State {
+		if !withState {
+			return nil
+		}
+		for *k < len(ms) && count(ms[*k]) <= i {
+			*k++
+		}
+		if *k < len(ms) {
+			return ms[*k].st
+		}
+		return st
 	}
-	if stateOnly && kind == kindState {
+	eventsOf := func(m stateMark) int { return m.events }
+	updatesOf := func(m stateMark) int { return m.updates }
+	u := 0
+	for i := range evs {
+		for ; u < len(updates) && updates[u].at <= i; u++ {
+			dst = append(dst, Delivery{Event: updates[u].ev, State: stateOf(u, marks, updatesOf, &mu), Update: true})
+		}
+		dst = append(dst, Delivery{Event: evs[i], State: stateOf(i, marks, eventsOf, &me)})
+	}
+	for ; u < len(updates); u++ {
+		dst = append(dst, Delivery{Event: updates[u].ev, State: stateOf(u, marks, updatesOf, &mu), Update: true})
+	}
+	if stateOnly && withState {
 		dst = append(dst, Delivery{State: st})
 	}
 	return dst
@@ -866,7 +961,8 @@ func (m *Monitor) apply(r loadResult) {
 	if r.status != nil || (r.set&ReadStatus == 0 && st.Reachable) {
 		st.LastRead = now
 	}
-	out := m.outbuf[:0]
+	out := m.pending
+	start := len(out)
 	if r.status != nil {
 		if s, ok := armStateOf(r.status.State); ok && s != st.Arm {
 			if st.Arm == "" {
@@ -908,7 +1004,7 @@ func (m *Monitor) apply(r loadResult) {
 			m.saved = nil
 		}
 	}
-	for i := range out {
+	for i := start; i < len(out); i++ {
 		if out[i].Source == "" {
 			out[i].Source = event.SourcePoll
 		}

@@ -1,12 +1,17 @@
 package g90
 
 import (
+	"context"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/internal/testrig"
+	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/notify"
 	"github.com/g90alarm/g90/protocol"
+	"github.com/g90alarm/g90/sim"
 )
 
 // doorAlert is vector L-A-DOOR-OPEN (spec: F.2) for a panel whose GUID is
@@ -64,5 +69,113 @@ func BenchmarkLocalAlert(b *testing.B) {
 	// The monitor waits for the subscriber: nothing may be dropped.
 	if d := sub.Dropped(); d != 0 || uint64(n) != m.Stats().Events {
 		b.Fatalf("%d delivered, %d dropped, of %d events", n, d, m.Stats().Events)
+	}
+}
+
+// alertFeed is a Source that does what the Listener does after its socket
+// read: decode each datagram (with the Listener's Decoder) and hand it to
+// the Monitor's sink. Told n, it sends n alerts, door open and close in
+// turn, then the sentinel. Like a socket's receive buffer, it lets the
+// Monitor's queue fill only half way (a local message finding it full
+// would be dropped).
+type alertFeed struct {
+	m        *Monitor
+	start    chan int
+	alerts   [2][]byte
+	sentinel []byte
+}
+
+func (f *alertFeed) Run(ctx context.Context, sink notify.Sink) error {
+	var dec notify.Decoder
+	send := func(d []byte) error {
+		now := time.Now()
+		sink.Packet(event.SourceLocal, now)
+		msg, err := dec.Decode(d)
+		if err != nil {
+			return err
+		}
+		sink.Message(msg, event.SourceLocal, now)
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case n := <-f.start:
+			for i := range n {
+				if i%64 == 0 {
+					for depth, capacity := f.m.QueueDepth(); depth > capacity/2; depth, capacity = f.m.QueueDepth() {
+						runtime.Gosched()
+					}
+				}
+				if err := send(f.alerts[i%2]); err != nil {
+					return err
+				}
+			}
+			if err := send(f.sentinel); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// BenchmarkLocalAlertRun is the local alert path as the daemon runs it,
+// after the socket read: the source decodes and queues each alert for the
+// Monitor's goroutine (a running Monitor of a simulated panel, whose door
+// sensor the alerts name), which merges and tracks it and delivers its
+// events to a subscriber on a third goroutine. Door open and close
+// alternate, so that every alert is a happening of its own. The clock
+// stops when the subscriber has the event of a sentinel sent after the
+// last alert; the benchmark fails if an event or a message was dropped.
+func BenchmarkLocalAlertRun(b *testing.B) {
+	s := simtest.Start(b, sim.Config{Seed: 1})
+	p := newPanel(b, s, 2*time.Second, 0)
+	f := &alertFeed{start: make(chan int), sentinel: []byte("[170,[1,[1]]]\x00")} // armed away (spec: B.4)
+	for i, e := range []string{"door_open", "door_close"} {
+		sent, err := s.Inject(sim.Injection{Event: e, Sensor: ptr(1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range sent {
+			if m, err := notify.Decode(d); err == nil && m.Code == protocol.CodeAlert {
+				f.alerts[i] = d
+			}
+		}
+	}
+	if f.alerts[0] == nil || f.alerts[1] == nil {
+		b.Fatalf("the simulator sent no door alerts: %q", f.alerts)
+	}
+	m := p.NewMonitor(MonitorConfig{Sources: []Source{f}})
+	f.m = m
+	sub := m.Subscribe("bench", 1<<12)
+	testrig.Serve(b, m.Run)
+	<-m.Ready()
+	got, ended := make(chan uint64), make(chan struct{})
+	go func() {
+		defer close(ended)
+		n := uint64(0)
+		for d := range sub.All() {
+			n++
+			if d.Event.Type == event.ArmDisarm {
+				got <- n
+				n = 0
+			}
+		}
+	}()
+	before := m.Stats()
+	b.SetBytes(int64(len(f.alerts[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	f.start <- b.N
+	n := <-got
+	b.StopTimer()
+	sub.Close()
+	<-ended
+	st := m.Stats()
+	if st.Dropped != 0 || st.WrongDevice != 0 || st.Unknown != 0 || sub.Dropped() != 0 {
+		b.Fatalf("stats %+v, %d dropped by the subscriber", st, sub.Dropped())
+	}
+	if events := st.Events - before.Events; n != events || events < uint64(b.N) {
+		b.Fatalf("%d events delivered of %d, for %d alerts", n, events, b.N)
 	}
 }

@@ -258,6 +258,13 @@ func (s *Subscription) put(ds []Delivery) {
 			s.mu.Unlock()
 			return
 		}
+		// A stalled consumer that has taken half its queue reads again:
+		// it is waited for again, before a batch larger than its room
+		// is cut short.
+		if s.stalled.Load() && len(s.q) <= s.size/2 {
+			s.stalled.Store(false)
+			m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
+		}
 		if n := min(s.size-len(s.q), len(ds)); n > 0 {
 			if len(s.q) == 0 {
 				select {
@@ -267,12 +274,7 @@ func (s *Subscription) put(ds []Delivery) {
 			}
 			s.q = append(s.q, ds[:n]...)
 			ds = ds[n:]
-			caughtUp := s.stalled.Load() && len(s.q) <= s.size/2
 			s.mu.Unlock()
-			if caughtUp {
-				s.stalled.Store(false)
-				m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
-			}
 			continue
 		}
 		if s.stalled.Load() {
