@@ -127,7 +127,8 @@ type Monitor struct {
 	cfg MonitorConfig
 	log *slog.Logger
 
-	queue   chan item
+	in      *inbox
+	inbuf   []item        // the tracker's last batch, for reuse
 	stopped chan struct{} // closed when the tracker's loop has ended
 	ready   chan struct{} // closed when the first read is applied
 	refresh chan struct{} // capacity 1: requests coalesce
@@ -236,7 +237,7 @@ func (p *Panel) NewMonitor(cfg MonitorConfig) *Monitor {
 	}
 	m := &Monitor{
 		p: p, cfg: cfg, log: log.With("panel", p.Addr()),
-		queue: make(chan item, cfg.QueueSize), stopped: make(chan struct{}), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
+		in: newInbox(cfg.QueueSize), stopped: make(chan struct{}), ready: make(chan struct{}), refresh: make(chan struct{}, 1), loaded: make(chan loadResult),
 		announced: map[int]bool{}, seqs: map[string]*uint64{}, stall: time.NewTimer(time.Hour),
 	}
 	m.stall.Stop()
@@ -323,7 +324,7 @@ const firstReadWait = 5 * time.Second
 
 // work is the tracker's loop.
 func (m *Monitor) work(ctx context.Context) {
-	var queue chan item // nil until the first read or firstReadWait
+	var queued <-chan struct{} // nil until the first read or firstReadWait
 	wait := time.NewTimer(firstReadWait)
 	defer wait.Stop()
 	var saveTick <-chan time.Time
@@ -342,12 +343,12 @@ func (m *Monitor) work(ctx context.Context) {
 				m.save()
 			}
 		case <-wait.C:
-			queue = m.queue
-		case it := <-queue:
-			m.handleQueued(it, queue)
+			queued = m.in.ready
+		case <-queued:
+			m.handleQueued()
 		case r := <-m.loaded:
 			m.apply(r)
-			queue = m.queue
+			queued = m.in.ready
 		case <-m.timer.C:
 			m.mu.Lock()
 			m.armedAt = time.Time{}
@@ -362,32 +363,34 @@ func (m *Monitor) work(ctx context.Context) {
 // maxBatch bounds the messages handled before one publish.
 const maxBatch = 256
 
-// handleQueued handles it and then whatever else is queued, up to
-// maxBatch messages, and leaves their events to one publish: a burst
-// costs each subscriber one hand-over per batch, not one per message
-// (issue 20.3), and a lone message is published at once, as before.
-func (m *Monitor) handleQueued(it item, queue <-chan item) {
-	m.handle(it)
-	for range maxBatch - 1 {
-		select {
-		case it := <-queue:
-			m.handle(it)
-		default:
-			return
+// handleQueued handles what is queued, publishing after each maxBatch
+// messages (and freeing their room in the queue); the work loop
+// publishes the rest. A burst costs each
+// subscriber one hand-over per batch, not one per message (issue 20.3),
+// and a lone message is published at once, as before. It reports
+// whether there was anything.
+func (m *Monitor) handleQueued() bool {
+	batch := m.in.take(m.inbuf)
+	for i := range batch {
+		m.handle(batch[i])
+		if n := i + 1; n%maxBatch == 0 && n < len(batch) {
+			m.publish()
+			m.in.handled(maxBatch)
 		}
 	}
+	if n := len(batch) % maxBatch; n > 0 {
+		m.in.handled(n)
+	} else if len(batch) > 0 {
+		m.in.handled(maxBatch)
+	}
+	m.inbuf = batch
+	return len(batch) > 0
 }
 
 // drain handles what is left in the queue once the sources have stopped.
 func (m *Monitor) drain() {
-	for {
-		select {
-		case it := <-m.queue:
-			m.handle(it)
-			m.publish()
-		default:
-			return
-		}
+	for m.handleQueued() {
+		m.publish()
 	}
 }
 
@@ -406,23 +409,34 @@ func (m *Monitor) Packet(src event.Source, t time.Time) {
 // the panel down, so nothing is lost (see cloud.Handler). A
 // history entry waits too: the poller then reads the panel later.
 func (m *Monitor) Message(msg notify.Message, src event.Source, t time.Time) {
-	it := item{m: msg, src: src, at: t}
-	select {
-	case m.queue <- it:
-		m.messages.Add(1)
+	if m.enqueue(item{m: msg, src: src, at: t}, src != event.SourceLocal, nil) {
 		return
-	default:
-	}
-	if src != event.SourceLocal {
-		select {
-		case m.queue <- it:
-			m.messages.Add(1)
-			return
-		case <-m.stopped:
-		}
 	}
 	if n := m.dropped.Add(1); isPowerOfTwo(n) {
 		m.log.Warn("event queue full: message dropped", "source", src, "dropped", n, "bytes", hex.EncodeToString(msg.Append(nil)))
+	}
+}
+
+// enqueue queues it for the tracker and counts it; when the queue is
+// full and wait is set, it waits for room until the monitor stops or done
+// is closed. It reports whether it was queued.
+func (m *Monitor) enqueue(it item, wait bool, done <-chan struct{}) bool {
+	for {
+		queued, room := m.in.put(it)
+		if queued {
+			m.messages.Add(1)
+			return true
+		}
+		if !wait {
+			return false
+		}
+		select {
+		case <-room:
+		case <-m.stopped:
+			return false
+		case <-done:
+			return false
+		}
 	}
 }
 
@@ -1071,7 +1085,7 @@ func (m *Monitor) stateLocked() State {
 // QueueDepth returns how many messages wait for the state tracker and
 // the queue's capacity (MonitorConfig.QueueSize), for metrics: a queue
 // that stays near full is about to drop messages (MonitorStats.Dropped).
-func (m *Monitor) QueueDepth() (n, capacity int) { return len(m.queue), cap(m.queue) }
+func (m *Monitor) QueueDepth() (n, capacity int) { return m.in.len(), m.in.size }
 
 // Stats returns the monitor's counters.
 func (m *Monitor) Stats() MonitorStats {

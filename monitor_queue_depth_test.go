@@ -46,7 +46,8 @@ func TestMonitorCloudWaits(t *testing.T) {
 	if st := m.Stats(); st.Dropped != 1 || st.Messages != 1 {
 		t.Fatalf("stats %+v: want the local message dropped", st)
 	}
-	<-m.queue // the tracker takes one
+	m.in.take(nil) // the tracker takes one
+	m.in.handled(1)
 	<-waited
 	if st := m.Stats(); st.Dropped != 1 || st.Messages != 2 {
 		t.Fatalf("stats %+v: want the cloud message queued after waiting", st)
