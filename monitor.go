@@ -372,7 +372,7 @@ const maxBatch = 256
 func (m *Monitor) handleQueued() bool {
 	batch := m.in.take(m.inbuf)
 	for i := range batch {
-		m.handle(batch[i])
+		m.handle(&batch[i])
 		if n := i + 1; n%maxBatch == 0 && n < len(batch) {
 			m.publish()
 			m.in.handled(maxBatch)
@@ -441,7 +441,7 @@ func (m *Monitor) enqueue(it item, wait bool, done <-chan struct{}) bool {
 }
 
 // handle turns one message into events (spec: A.7.2, B.2, B.3).
-func (m *Monitor) handle(it item) {
+func (m *Monitor) handle(it *item) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.markState()

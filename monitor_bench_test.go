@@ -55,7 +55,7 @@ func BenchmarkLocalAlert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m.handle(item{m: msg, src: event.SourceLocal, at: now})
+		m.handle(&item{m: msg, src: event.SourceLocal, at: now})
 		m.publish()
 	}
 	// The clock runs until the subscriber has every event.
