@@ -154,14 +154,14 @@ type rig struct {
 // startDaemon runs g90 serve for one simulated panel with local
 // notifications; mqtt is the config's mqtt section, panel lines added to
 // the panel's.
-func startDaemon(t *testing.T, mqtt string, panel ...string) *rig {
+func startDaemon(t testing.TB, mqtt string, panel ...string) *rig {
 	t.Helper()
 	return startDaemonState(t, nil, mqtt, panel...)
 }
 
 // startDaemonState is startDaemon with the simulated panel starting from
 // st (nil: its default home).
-func startDaemonState(t *testing.T, st *sim.State, mqtt string, panel ...string) *rig {
+func startDaemonState(t testing.TB, st *sim.State, mqtt string, panel ...string) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	nc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -186,7 +186,7 @@ func startDaemonState(t *testing.T, st *sim.State, mqtt string, panel ...string)
 }
 
 // run starts the daemon with the notifications arriving on nc.
-func (r *rig) run(t *testing.T, nc net.PacketConn) {
+func (r *rig) run(t testing.TB, nc net.PacketConn) {
 	t.Helper()
 	r.ep, r.stop = daemontest.Run(t, r.cfg, daemon.Options{
 		Logger:      slogTo(r.logs),
