@@ -213,7 +213,11 @@ func (d *Decoder) decodeAlert(text []byte) (Message, bool) {
 	var t int
 	t, ok = s.Int()
 	ok2 = s.Next()
-	a.Reserved, ok3 = s.Value()
+	if n, isInt := s.Int(); isInt { // 0 in every capture (spec: A.4)
+		a.Reserved, ok3 = protocol.IntValue(n), true
+	} else {
+		a.Reserved, ok3 = s.Value()
+	}
 	ok4 = s.Next()
 	if s.Literal(`[""]`) {
 		a.Other, ok5 = observedOther, true
