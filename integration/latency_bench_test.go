@@ -1,14 +1,9 @@
 package integration
 
 import (
-	"slices"
-	"strings"
 	"testing"
-	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/g90alarm/g90/sim"
+	"github.com/g90alarm/g90/internal/testrig/daemontest"
 )
 
 // BenchmarkEventToMosquitto is the daemon's latency as a Home Assistant
@@ -22,46 +17,5 @@ import (
 func BenchmarkEventToMosquitto(b *testing.B) {
 	m := startMosquitto(b, "")
 	r := startDaemon(b, "  url: "+m.url()+"\n")
-	got := make(chan string, 64)
-	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + m.addr()).
-		SetClientID("bench-subscriber").SetCleanSession(true).SetProtocolVersion(4).SetAutoReconnect(false).
-		SetDefaultPublishHandler(func(_ paho.Client, msg paho.Message) { got <- string(msg.Payload()) }))
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		b.Fatalf("connect: %v", tok.Error())
-	}
-	defer c.Disconnect(250)
-	if tok := c.Subscribe("g90/"+r.guid+"/event", 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		b.Fatalf("subscribe: %v", tok.Error())
-	}
-	one := 1
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		ev, want := "door_open", `"type":"door_open"`
-		if i%2 == 1 {
-			ev, want = "door_close", `"type":"door_close"`
-		}
-		start := time.Now()
-		if _, err := r.sim.Inject(sim.Injection{Event: ev, Sensor: &one}); err != nil {
-			b.Fatal(err)
-		}
-	wait:
-		for {
-			select {
-			case p := <-got:
-				if strings.Contains(p, want) {
-					break wait
-				}
-				// the sensor_activity that comes first
-			case <-time.After(10 * time.Second):
-				b.Fatalf("no %s on MQTT", ev)
-			}
-		}
-		lat = append(lat, time.Since(start))
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	daemontest.BenchEventLatency(b, m.addr(), r.guid, r.sim)
 }
