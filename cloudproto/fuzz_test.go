@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/g90alarm/g90/protocol"
 	"testing"
 
 	"github.com/g90alarm/g90/internal/testrig/vectors"
@@ -48,6 +49,41 @@ func checkRoundTrip(t *testing.T, b []byte) {
 	}
 	_ = AppendReplies(nil, &m, DefaultParams)
 	_ = m.GUID()
+	checkCommand(t, &m)
+}
+
+// checkCommand: the local command an M12 carries goes into an M12 again
+// unchanged, and is answered; the reply an M6 carries decodes as a local
+// reply or is an error, never a panic.
+func checkCommand(t *testing.T, m *Message) {
+	switch m.Kind {
+	case KindCommand:
+		req, err := m.Request()
+		if err != nil {
+			if !errors.Is(err, ErrCommandBody) {
+				t.Fatalf("Request of %+v: %v is not ErrCommandBody", m, err)
+			}
+			return
+		}
+		again := CommandOf(m.Seq(), req)
+		back, err := again.Request()
+		if err != nil || !bytes.Equal(back.Append(nil), req.Append(nil)) {
+			t.Fatalf("%q through CommandOf: %q, %v", req.Append(nil), back.Append(nil), err)
+		}
+		r, err := ResponseOf(m, protocol.Response{}.Append(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.Reply(); err != nil || !got.Empty() || r.Seq() != m.Seq() {
+			t.Fatalf("the empty answer to %+v: %+v, %v", m, got, err)
+		}
+	case KindCommandResponse:
+		if r, err := m.Reply(); err == nil && !r.Empty() {
+			if _, err := protocol.ParseResponse(r.Append(nil)); err != nil {
+				t.Fatalf("Reply %+v does not encode as a reply: %v", r, err)
+			}
+		}
+	}
 }
 
 func seeds(f testing.TB) [][]byte {
