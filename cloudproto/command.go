@@ -41,39 +41,19 @@ var (
 	ErrCommandBody = errors.New("cloudproto: bad command body")
 )
 
-var (
-	localStart = []byte("ISTART")
-	localEnd   = []byte("IEND\x00")
-)
-
 // CommandOf returns the M12 that sends req to a panel over its cloud
 // connection, with sequence seq; the panel's M6 answer repeats it (spec:
 // D.5.8, D.5.9).
 func CommandOf(seq uint16, req protocol.Request) Message {
 	m := Message{Kind: KindCommand, Header: KindCommand.Header()}
 	m.Header.Sequence = seq
-	m.Command = Command{Unknown1: commandUnknown1, Unknown2: commandUnknown2}
-	local := req.Append(nil)
-	// local is ISTART[code,sub,params]IEND\0: the codes go into the fixed
-	// fields, params into the body.
-	code, sub, params := splitRequest(local)
-	m.Command.CommandCode, m.Command.SubcommandCode = code, sub
-	if string(params) != `""` {
-		m.Body = append(m.Body, params...)
-	}
+	code, sub := req.Codes()
+	m.Command = Command{Unknown1: commandUnknown1, CommandCode: uint16(code), SubcommandCode: uint16(sub), Unknown2: commandUnknown2}
+	if req.System != "" || req.Params.Kind == protocol.Array {
+		m.Body = req.AppendParams(m.Body)
+	} // else no parameters: the body is the NUL alone, not ""
 	m.Body = append(m.Body, 0)
 	return m
-}
-
-// splitRequest cuts a datagram Request.Append wrote into its two codes
-// and its parameters' JSON.
-func splitRequest(local []byte) (code, sub uint16, params []byte) {
-	b := local[len(localStart)+1 : len(local)-len(localEnd)-1] // inside [ ]
-	c1, rest, _ := bytes.Cut(b, []byte(","))
-	c2, params, _ := bytes.Cut(rest, []byte(","))
-	n1, _ := strconv.Atoi(string(c1))
-	n2, _ := strconv.Atoi(string(c2))
-	return uint16(n1), uint16(n2), params
 }
 
 // Request returns the local protocol command an M12 carries, checked by
@@ -90,17 +70,15 @@ func (m *Message) Request() (protocol.Request, error) {
 		params = []byte(`""`)
 	}
 	c := &m.Command
-	local := make([]byte, 0, len(localStart)+len(params)+len(localEnd)+16)
-	local = append(local, localStart...)
-	local = append(local, '[')
-	local = strconv.AppendUint(local, uint64(c.CommandCode), 10)
-	local = append(local, ',')
-	local = strconv.AppendUint(local, uint64(c.SubcommandCode), 10)
-	local = append(local, ',')
-	local = append(local, params...)
-	local = append(local, ']')
-	local = append(local, localEnd...)
-	req, err := protocol.ParseRequest(local)
+	body := make([]byte, 0, len(params)+16)
+	body = append(body, '[')
+	body = strconv.AppendUint(body, uint64(c.CommandCode), 10)
+	body = append(body, ',')
+	body = strconv.AppendUint(body, uint64(c.SubcommandCode), 10)
+	body = append(body, ',')
+	body = append(body, params...)
+	body = append(body, ']')
+	req, err := protocol.ParseRequest(protocol.Frame(nil, body))
 	if err != nil {
 		return protocol.Request{}, fmt.Errorf("%w: %w", ErrCommandBody, err)
 	}
@@ -114,10 +92,10 @@ func ResponseOf(cmd *Message, reply []byte) (Message, error) {
 	if cmd.Kind != KindCommand {
 		return Message{}, fmt.Errorf("%w: %v", ErrNotCommand, cmd.Kind)
 	}
-	if !bytes.HasPrefix(reply, localStart) || len(reply) < len(localStart)+len(localEnd) || !bytes.HasSuffix(reply, localEnd) {
-		return Message{}, fmt.Errorf("%w: the reply is not ISTART…IEND", ErrCommandBody)
+	body, err := protocol.Unframe(reply)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: %w", ErrCommandBody, err)
 	}
-	body := reply[len(localStart) : len(reply)-len(localEnd)]
 	seq := int32(cmd.Header.Sequence)
 	m := Message{Kind: KindCommandResponse, Header: KindCommandResponse.Header()}
 	m.Response = CommandResponse{
@@ -139,9 +117,7 @@ func (m *Message) Reply() (protocol.Response, error) {
 	if err != nil {
 		return protocol.Response{}, err
 	}
-	local := make([]byte, 0, len(localStart)+len(body)+len(localEnd))
-	local = append(append(append(local, localStart...), body...), localEnd...)
-	return protocol.ParseResponse(local)
+	return protocol.ParseResponse(protocol.Frame(nil, body))
 }
 
 // Seq returns the sequence an M6 answers (its first sequence field) or

@@ -76,39 +76,62 @@ func (r Request) AppendBinary(dst []byte) ([]byte, error) {
 	return r.Append(dst), nil
 }
 
-// Append appends the request datagram to dst.
+// Append appends the request datagram to dst: ISTART[code,sub-code,
+// params]IEND and a NUL (spec: local-protocol.md 1.3).
 func (r Request) Append(dst []byte) []byte {
 	dst = append(dst, startMarker...)
 	dst = append(dst, '[')
+	code, sub := r.Codes()
+	dst = appendCode(dst, code)
+	dst = append(dst, ',')
+	dst = appendCode(dst, sub)
+	dst = append(dst, ',')
+	dst = r.AppendParams(dst)
+	dst = append(dst, ']')
+	return append(dst, endMarker...)
+}
+
+// Codes returns the request's code and sub-code: the code twice, or 0
+// and 100 for a system request (spec: local-protocol.md 1.3, 5.1).
+func (r Request) Codes() (code, sub Code) {
 	if r.System != "" {
-		dst = append(dst, "0,100,"...)
+		return 0, systemSubCode
+	}
+	return r.Code, r.Code
+}
+
+// AppendParams appends the request's third element, its parameters:
+// "" (shape A), [code,[p1,…]] (shapes B, C) or the AT string (shape D)
+// (spec: local-protocol.md 1.3).
+func (r Request) AppendParams(dst []byte) []byte {
+	switch {
+	case r.System != "":
 		// The reference writes the AT string unescaped (spec 5.1); our
 		// values never contain '"' or '\', and appendString agrees then.
-		dst = appendString(dst, r.System)
-	} else {
+		return appendString(dst, r.System)
+	case r.Params.Kind == Array:
+		dst = append(dst, '[')
 		dst = appendCode(dst, r.Code)
 		dst = append(dst, ',')
-		dst = appendCode(dst, r.Code)
-		dst = append(dst, ',')
-		if r.Params.Kind == Array {
-			dst = append(dst, '[')
-			dst = appendCode(dst, r.Code)
-			dst = append(dst, ',')
-			dst = r.Params.AppendJSON(dst)
-			dst = append(dst, ']')
-		} else {
-			dst = append(dst, `""`...)
-		}
+		dst = r.Params.AppendJSON(dst)
+		return append(dst, ']')
 	}
-	dst = append(dst, ']')
+	return append(dst, `""`...)
+}
+
+// Frame appends body between the markers, as a datagram carries it
+// (spec: local-protocol.md 1.3): for a body another carrier brought.
+func Frame(dst, body []byte) []byte {
+	dst = append(dst, startMarker...)
+	dst = append(dst, body...)
 	return append(dst, endMarker...)
 }
 
 func appendCode(dst []byte, c Code) []byte { return IntValue(int(c)).AppendJSON(dst) }
 
-// body checks the markers on raw bytes and returns what lies between them
-// (spec: local-protocol.md 1.5 step 3).
-func body(b []byte) ([]byte, error) {
+// Unframe checks the markers of a datagram and returns what lies between
+// them (spec: local-protocol.md 1.5 step 3).
+func Unframe(b []byte) ([]byte, error) {
 	if !bytes.HasPrefix(b, []byte(startMarker)) {
 		return nil, ErrMissingStartMarker
 	}
@@ -120,7 +143,7 @@ func body(b []byte) ([]byte, error) {
 
 // ParseRequest decodes a command datagram, as the panel (simulator) does.
 func ParseRequest(b []byte) (Request, error) {
-	raw, err := body(b)
+	raw, err := Unframe(b)
 	if err != nil {
 		return Request{}, err
 	}
@@ -192,7 +215,7 @@ func AppendError(dst []byte, text string) []byte {
 // of spec: local-protocol.md 1.5 (steps 3–11). It does not compare the code
 // with the request's; see Response.Code.
 func ParseResponse(b []byte) (Response, error) {
-	raw, err := body(b)
+	raw, err := Unframe(b)
 	if err != nil {
 		return Response{}, err
 	}

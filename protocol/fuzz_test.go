@@ -41,7 +41,7 @@ func jsonTexts(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
 	for _, b := range datagrams(tb, vectors.Send, vectors.Reply, vectors.Notify) {
-		if raw, err := body(b); err == nil {
+		if raw, err := Unframe(b); err == nil {
 			out = append(out, raw)
 		} else if j, ok := bytes.CutSuffix(b, []byte{0}); ok {
 			out = append(out, j)
@@ -161,7 +161,7 @@ func FuzzParsePage(f *testing.F) {
 					start, end, _ = ParsePageParams(req)
 				}
 			case vectors.Reply:
-				if raw, err := body(s.Bytes); err == nil {
+				if raw, err := Unframe(s.Bytes); err == nil {
 					f.Add(raw, start, end)
 				}
 			}
