@@ -11,3 +11,9 @@ func ShortenWebLimits(t interface{ Cleanup(func()) }, d time.Duration, perAddr i
 	defaultWebLimits.PerAddr = perAddr
 	t.Cleanup(func() { defaultWebLimits = old })
 }
+
+// OnJournalCommit makes the daemon of opt call f after every journal
+// commit with its events and how long it took.
+func OnJournalCommit(opt *Options, f func(events int, took time.Duration)) {
+	opt.onJournalCommit = f
+}

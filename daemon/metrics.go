@@ -33,6 +33,10 @@ type Metrics struct {
 	reg *prometheus.Registry
 	now func() time.Time
 
+	// journalCommit times the journal writer's commits; nil until
+	// WatchJournal.
+	journalCommit prometheus.Histogram
+
 	mu     sync.Mutex
 	panels map[string]*PanelMetrics
 }
@@ -122,9 +126,28 @@ func (c bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(mqttCommands, prometheus.CounterValue, float64(s.RetainedCommand), "retained")
 }
 
-// WatchJournal reports j's counts at every scrape. Call it once.
+// WatchJournal reports j's counts at every scrape, and the commits
+// ObserveJournalCommit times. Call it once.
 func (m *Metrics) WatchJournal(j *journal.Journal, aside string) error {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "g90_journal_commit_seconds",
+		Help: "Time of one journal commit (one transaction and one fsync for every event the panels queued meanwhile), from the call to the event being on disk; _count is the commits, so g90_journal_appends_total / _count is the events per commit.",
+		// 100 µs (a commit of a few events on an SSD) to 1 s (a
+		// slow disk).
+		Buckets: prometheus.ExponentialBucketsRange(0.0001, 1, 15),
+	})
+	if err := m.reg.Register(h); err != nil {
+		return err
+	}
+	m.journalCommit = h
 	return m.reg.Register(journalCollector{j, aside})
+}
+
+// ObserveJournalCommit records one journal commit that took d.
+func (m *Metrics) ObserveJournalCommit(d time.Duration) {
+	if m.journalCommit != nil {
+		m.journalCommit.Observe(d.Seconds())
+	}
 }
 
 // PanelSources are the parts of one panel whose counters are reported.

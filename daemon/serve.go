@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,9 @@ type Options struct {
 	// Timeout is the budget of one request to a panel, all its attempts
 	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
+	// onJournalCommit, if set, is called after every journal commit with
+	// its events and how long it took (benchmarks).
+	onJournalCommit func(events int, took time.Duration)
 }
 
 // Endpoints say where a running daemon can be reached.
@@ -422,8 +426,8 @@ func (d *instance) serve(ctx context.Context) error {
 	cctx, ccancel := context.WithCancel(context.Background())
 	defer ccancel()
 	var consumers sync.WaitGroup
+	consumers.Go(d.writeJournal)
 	for _, p := range d.panels {
-		consumers.Go(func() { d.writeJournal(p) })
 		consumers.Go(func() { fail("metrics", p.metrics.Run(cctx)) })
 		wg.Go(func() { fail("panel "+p.cfg.Name, p.monitor.Run(ctx)) })
 	}
@@ -466,56 +470,117 @@ func (d *instance) serve(ctx context.Context) error {
 	return first
 }
 
-// journalBatch bounds the events stored in one transaction.
-const journalBatch = 512
+// journalRound bounds the events one round of the journal writer takes
+// before it commits them: a round takes whole panel queues until it has
+// this many, so one round holds at most this plus one queue.
+const journalRound = 4096
 
-// writeJournal stores every event of p until its Monitor ends. It
-// stores what has queued up meanwhile in one transaction, one write to
-// disk (group commit): a lone event costs one fsync, and a stream is
-// stored as fast as it comes (issue 20.1). The updates of merged events
-// (their sources grew) are stored after the events before them.
-func (d *instance) writeJournal(p *runPanel) {
-	batch := make([]event.Event, 0, journalBatch)
-	var updates []event.Event
-	var failures uint64
-	flush := func() {
-		if len(batch) > 0 {
-			if _, err := d.journal.AppendAll(batch); err != nil {
-				// Counted in the journal's Stats (a metric); a full disk
-				// fails every write, so the log gets the 1st, 2nd, 4th, …
-				if failures++; isPowerOfTwo(failures) {
-					d.log.Error("journal: events not stored", "panel", p.cfg.Name, "events", len(batch), "first_seq", batch[0].Seq, "failures", failures, "err", err)
+// writeJournal stores every event of every panel until all their
+// Monitors have ended: one goroutine and, per round, one transaction and
+// one fsync for whatever every panel queued meanwhile (group commit,
+// issue 20.1). A lone event costs one fsync; a stream is batched by the
+// time the previous commit took, so 100 panels cost one fsync per round,
+// not 100. Each panel's events keep their order; the updates of merged
+// events (their sources grew) are stored after the round's events, so
+// after the events they update.
+func (d *instance) writeJournal() {
+	type source struct {
+		sub     *g90.Subscription
+		taken   []g90.Delivery
+		pending bool // Ready said so; not taken yet
+		ended   bool
+	}
+	srcs := make([]source, len(d.panels))
+	for i, p := range d.panels {
+		srcs[i].sub = p.journal
+	}
+	var (
+		batch, updates []event.Event
+		failures       uint64
+		cases          []reflect.SelectCase
+		index          []int // of cases in srcs
+		start          int   // the panel a round starts with, in turn
+	)
+	for open := len(srcs); open > 0; {
+		// What is ready now, without waiting.
+		ready := false
+		for i := range srcs {
+			s := &srcs[i]
+			if s.ended || s.pending {
+				ready = ready || s.pending
+				continue
+			}
+			select {
+			case <-s.sub.Ready():
+				s.pending, ready = true, true
+			default:
+			}
+		}
+		if !ready {
+			// Nothing queued anywhere: wait for the first panel that
+			// has something.
+			cases, index = cases[:0], index[:0]
+			for i := range srcs {
+				if !srcs[i].ended {
+					cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(srcs[i].sub.Ready())})
+					index = append(index, i)
 				}
 			}
+			chosen, _, _ := reflect.Select(cases)
+			srcs[index[chosen]].pending = true
 		}
-		if len(updates) > 0 {
-			if _, err := d.journal.UpdateSources(updates); err != nil {
-				d.log.Warn("journal: merged sources not stored", "panel", p.cfg.Name, "events", len(updates), "err", err)
-			}
-		}
+		// Take whole queues, panels in turn, until the round is full;
+		// the others wait for the next round.
 		batch, updates = batch[:0], updates[:0]
-	}
-	add := func(dl *g90.Delivery) {
-		if dl.Update {
-			updates = append(updates, dl.Event)
-			return
-		}
-		if len(updates) > 0 {
-			flush() // an update applies to what came before it
-		}
-		batch = append(batch, dl.Event)
-	}
-	var taken []g90.Delivery
-	for more := true; more; {
-		<-p.journal.Ready()
-		taken, more = p.journal.Take(taken)
-		for i := range taken {
-			add(&taken[i])
-			if len(batch)+len(updates) >= journalBatch {
-				flush()
+		for k := range srcs {
+			i := (start + k) % len(srcs)
+			s := &srcs[i]
+			if !s.pending || len(batch)+len(updates) >= journalRound {
+				continue
+			}
+			s.pending = false
+			var ok bool
+			s.taken, ok = s.sub.Take(s.taken)
+			for j := range s.taken {
+				if s.taken[j].Update {
+					updates = append(updates, s.taken[j].Event)
+				} else {
+					batch = append(batch, s.taken[j].Event)
+				}
+			}
+			if !ok {
+				s.ended = true
+				open--
 			}
 		}
-		flush()
+		start++
+		d.commitJournal(batch, updates, &failures)
+	}
+}
+
+// commitJournal stores one round of the journal writer: the events in one
+// transaction, then the updates.
+func (d *instance) commitJournal(batch, updates []event.Event, failures *uint64) {
+	if len(batch) > 0 {
+		t := time.Now()
+		_, err := d.journal.AppendAll(batch)
+		took := time.Since(t)
+		d.metrics.ObserveJournalCommit(took)
+		if d.opt.onJournalCommit != nil {
+			d.opt.onJournalCommit(len(batch), took)
+		}
+		if err != nil {
+			// Counted in the journal's Stats (a metric); a full disk
+			// fails every write, so the log gets the 1st, 2nd, 4th, …
+			if *failures++; isPowerOfTwo(*failures) {
+				d.log.Error("journal: events not stored", "events", len(batch), "first_panel", batch[0].GUID, "first_seq", batch[0].Seq, "failures", *failures, "err", err)
+			}
+		}
+	}
+	if len(updates) > 0 {
+		if _, err := d.journal.UpdateSources(updates); err != nil {
+			d.log.Warn("journal: merged sources not stored", "events", len(updates), "err", err)
+		}
 	}
 }
 
