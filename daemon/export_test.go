@@ -1,6 +1,10 @@
 package daemon
 
-import "time"
+import (
+	"time"
+
+	"github.com/g90alarm/g90/event"
+)
 
 // ShortenWebLimits makes the web server's timeouts d and its per-address
 // limit perAddr until the test ends, so that tests see them act.
@@ -14,6 +18,6 @@ func ShortenWebLimits(t interface{ Cleanup(func()) }, d time.Duration, perAddr i
 
 // OnJournalCommit makes the daemon of opt call f after every journal
 // commit with its events and how long it took.
-func OnJournalCommit(opt *Options, f func(events int, took time.Duration)) {
+func OnJournalCommit(opt *Options, f func(events []event.Event, took time.Duration)) {
 	opt.onJournalCommit = f
 }

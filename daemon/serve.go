@@ -48,8 +48,9 @@ type Options struct {
 	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
 	// onJournalCommit, if set, is called after every journal commit with
-	// its events and how long it took (benchmarks).
-	onJournalCommit func(events int, took time.Duration)
+	// its events and how long it took (benchmarks). It must not keep
+	// events.
+	onJournalCommit func(events []event.Event, took time.Duration)
 }
 
 // Endpoints say where a running daemon can be reached.
@@ -567,7 +568,7 @@ func (d *instance) commitJournal(batch, updates []event.Event, failures *uint64)
 		took := time.Since(t)
 		d.metrics.ObserveJournalCommit(took)
 		if d.opt.onJournalCommit != nil {
-			d.opt.onJournalCommit(len(batch), took)
+			d.opt.onJournalCommit(batch, took)
 		}
 		if err != nil {
 			// Counted in the journal's Stats (a metric); a full disk
