@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
@@ -26,37 +24,8 @@ import (
 	"github.com/g90alarm/g90/sim"
 )
 
-// scrape fetches /metrics and returns every sample by its series as the
-// text format prints it, e.g. g90_events_total{panel="home",source="local",type="door_open"}.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// scrape fetches /metrics and returns every sample by its series.
+func scrape(t *testing.T, url string) map[string]float64 { return testrig.Scrape(t, url) }
 
 // A simulated panel sends its notifications to a Listener feeding a
 // Monitor; another panel never answers. The scrape reports both, read
