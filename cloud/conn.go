@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
@@ -37,7 +38,23 @@ type conn struct {
 	// fresh is set by handle when the current read had a valid message.
 	named, fresh bool
 
-	framer  cloudproto.Framer
+	// framer is nil between reads unless a message is unfinished or the
+	// framer is resynchronising (resync): then it is the connection's
+	// own. During a read it is the scratch's, whose buffer is shared by
+	// every idle connection (scratch). off is the stream offset of the
+	// first byte the framer has not consumed: a scratch framer's own
+	// offsets are another connection's.
+	framer *cloudproto.Framer
+	off    int64
+	resync bool
+	// raw reads the socket without a buffer of its own while it waits
+	// (conn_unix.go); nil for connections that are not sockets.
+	raw     syscall.RawConn
+	rawRead func(fd uintptr) bool
+	sc      *scratch // what rawRead took for the read in progress
+	rn      int
+	rerr    error
+
 	out     []byte    // replies to the current read
 	pending []Message // messages of the current read that carry events
 	// replay are the status changes and notifications of the current
@@ -54,6 +71,17 @@ type conn struct {
 
 	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
 	relay *relay     // chained mode only; set before the connection is shared
+
+	// polled is set when the server's poller waits for c (polled.go);
+	// then pmu guards pstate, killed and timer, which closes c at
+	// deadline (Unix nanoseconds, real clock) when it comes while c is
+	// idle.
+	polled   bool
+	pmu      sync.Mutex
+	pstate   uint8
+	killed   bool
+	timer    *time.Timer
+	deadline int64
 }
 
 // write writes b to the panel, bounded by writeTimeout.
@@ -99,7 +127,6 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		defer wg.Wait()
 		defer close(c.relay.items)
 	}
-	buf := make([]byte, readSize)
 	// Until it names an allowed panel, a connection has HelloTimeout in
 	// all; then IdleTimeout from its last valid message, counted only
 	// while the reader reads (not while the Handler holds it up). A byte that does not make a valid message does not count:
@@ -109,19 +136,10 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 	deadline := time.Now().Add(min(s.helloWait, s.idle))
 	for {
 		c.nc.SetReadDeadline(deadline)
-		n, err := c.nc.Read(buf)
+		sc, n, err := c.read()
 		if n > 0 {
-			c.fresh = false
-			now := s.now()
-			c.last.Store(now.UnixNano())
-			c.out, c.pending, c.replay, c.first, c.lead = c.out[:0], c.pending[:0], c.replay[:0], nil, 0
-			keep := c.drain(buf[:n], now)
-			// The replies first, so a panel is answered whatever the
-			// Handler does; then the read's messages (deliver).
-			keep = c.reply(ctx, keep, buf[:n])
-			c.deliver(ctx)
-			clear(c.pending)
-			clear(c.replay)
+			keep := c.process(ctx, sc, sc.buf[:n])
+			putScratch(sc)
 			if !keep {
 				return
 			}
@@ -134,6 +152,81 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 			return
 		}
 	}
+}
+
+// scratch is what a connection needs only while it handles a read: the
+// read buffer, a framer and the lists of one read's replies and
+// messages. An idle connection holds none (issue 20.4: 10,000 idle
+// panels each held a 1 KiB buffer, a framer's buffer and the capacity
+// of their last burst); a pool shares them between the connections that
+// are reading.
+type scratch struct {
+	buf     [readSize]byte
+	framer  cloudproto.Framer
+	out     []byte
+	pending []Message
+	replay  [][]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(sc *scratch) { scratchPool.Put(sc) }
+
+// read waits for the panel's next bytes and returns them in a scratch,
+// taken only once there are bytes to read; sc is nil when n is 0.
+func (c *conn) read() (sc *scratch, n int, err error) {
+	if c.raw == nil {
+		sc = getScratch()
+		n, err = c.nc.Read(sc.buf[:])
+	} else {
+		c.sc, c.rn, c.rerr = nil, 0, nil
+		if err = c.raw.Read(c.rawRead); err == nil {
+			err = c.rerr
+		}
+		sc, n = c.sc, c.rn
+		c.sc = nil
+	}
+	if n <= 0 && sc != nil {
+		putScratch(sc)
+		sc, n = nil, 0
+	}
+	return sc, n, err
+}
+
+// process handles one read: frames, answers and delivers its messages.
+// It returns false when the connection must close. The scratch's lists
+// and framer are lent to c for the read and taken back after.
+func (c *conn) process(ctx context.Context, sc *scratch, chunk []byte) bool {
+	c.fresh = false
+	now := c.srv.now()
+	c.last.Store(now.UnixNano())
+	if c.framer == nil {
+		c.framer = &sc.framer
+	}
+	c.out, c.pending, c.replay, c.first, c.lead = sc.out[:0], sc.pending[:0], sc.replay[:0], nil, 0
+	keep := c.drain(chunk, now)
+	// The replies first, so a panel is answered whatever the Handler
+	// does; then the read's messages (deliver).
+	keep = c.reply(ctx, keep, chunk)
+	c.deliver(ctx)
+	clear(c.pending)
+	clear(c.replay)
+	sc.out, sc.pending, sc.replay = c.out[:0], c.pending[:0], c.replay[:0]
+	c.out, c.pending, c.replay, c.first = nil, nil, nil, nil
+	switch {
+	case c.framer != &sc.framer:
+	case len(c.framer.Buffered()) == 0 && !c.resync:
+		c.framer = nil // nothing to keep: the scratch's framer goes back with it
+	default:
+		// An unfinished message, or garbage being skipped: the
+		// connection keeps the framer, and the scratch starts a new one.
+		own := sc.framer
+		sc.framer = cloudproto.Framer{}
+		c.framer = &own
+	}
+	return keep
 }
 
 // reply sends the replies to one read: relays the read upstream in
@@ -170,7 +263,8 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 // closed logs why the connection ended, and any partial message left.
 func (c *conn) closed(err error) {
 	log := c.srv.log.With("remote", c.remote, "guid", c.getGUID())
-	if rest := c.framer.Buffered(); len(rest) > 0 {
+	if c.framer == nil {
+	} else if rest := c.framer.Buffered(); len(rest) > 0 {
 		log.Warn("cloud: connection closed in the middle of a message", "bytes", floodlog.Bytes(rest))
 	}
 	switch {
@@ -191,12 +285,16 @@ func (c *conn) closed(err error) {
 // when the connection must close.
 func (c *conn) drain(chunk []byte, now time.Time) bool {
 	s := c.srv
+	// delta turns the framer's offsets into the connection's stream
+	// offsets (see conn.framer).
+	delta := c.off - c.framer.Offset()
 	start := c.framer.Offset() + int64(len(c.framer.Buffered())) // of chunk[0]
 	c.framer.Feed(chunk)
 	defer func() {
 		if c.framer.Offset() < start {
 			c.lead = len(chunk) // all of it continues an unfinished message
 		}
+		c.off = c.framer.Offset() + delta
 	}()
 	for {
 		raw, err := c.framer.Next()
@@ -204,6 +302,11 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 			// One record per run of dropped bytes, with "remote" so that
 			// the daemon's log handler (floodlog) limits a garbage flood
 			// from one panel to a few records a minute.
+			c.resync = true // as the framer is, until it accepts a message
+			var fe *cloudproto.FrameError
+			if errors.As(err, &fe) {
+				fe.Offset += delta
+			}
 			d := dropped(err)
 			s.stats.framingErrors.Add(1)
 			s.stats.framingBytes.Add(int64(len(d)))
@@ -213,6 +316,7 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 		if raw == nil {
 			return true
 		}
+		c.resync = false
 		if at := c.framer.Offset() - int64(len(raw)); at < start {
 			c.first, c.lead = raw, int(at+int64(len(raw))-start)
 		}

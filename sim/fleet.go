@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 )
 
@@ -27,6 +28,13 @@ type FleetConfig struct {
 	// thousands of panels starting together do not overflow the server's
 	// accept queue; default DefaultDialConcurrency.
 	DialConcurrency int
+	// Sources are the local addresses the panels connect from: panel i
+	// from Sources[i%len(Sources)]; none means the system's choice. One
+	// source address has about 28,000 ephemeral ports, and connects to
+	// one server start failing well before (above ~14,000 on this
+	// kernel), so a load test of 19,700 panels spreads them over
+	// 127.0.0.1–127.0.0.4. Used only when Cloud.Dial is nil.
+	Sources []netip.Addr
 }
 
 // Fleet is many cloud-only panels, for load tests: each is a CloudLink
@@ -49,23 +57,37 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	if conc <= 0 {
 		conc = DefaultDialConcurrency
 	}
-	dial := cfg.Cloud.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
+	dials := []func(ctx context.Context, network, addr string) (net.Conn, error){cfg.Cloud.Dial}
+	switch {
+	case cfg.Cloud.Dial != nil:
+	case len(cfg.Sources) == 0:
+		dials[0] = (&net.Dialer{}).DialContext
+	default:
+		dials = dials[:0]
+		for _, a := range cfg.Sources {
+			d := &net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0))}
+			dials = append(dials, d.DialContext)
+		}
 	}
 	sem := make(chan struct{}, conc)
-	cc := cfg.Cloud
-	cc.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	limited := func(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return func(ctx context.Context, network, addr string) (net.Conn, error) {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			defer func() { <-sem }()
+			return dial(ctx, network, addr)
 		}
-		defer func() { <-sem }()
-		return dial(ctx, network, addr)
 	}
+	for i, d := range dials {
+		dials[i] = limited(d)
+	}
+	cc := cfg.Cloud
 	f := &Fleet{links: make([]*CloudLink, cfg.Panels)}
 	for i := range f.links {
+		cc.Dial = dials[i%len(dials)]
 		cc.GUID = FleetGUID(first + i)
 		if cc.Logger != nil {
 			cc.Logger = cfg.Cloud.Logger.With("guid", cc.GUID)

@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&cfg.Events, "events", 100, "status changes each panel sends")
 	flag.DurationVar(&cfg.Ping, "ping", 2*time.Second, "time between a panel's pings")
 	flag.DurationVar(&cfg.Hello, "hello", 3*time.Second, "time between a panel's hellos")
+	flag.IntVar(&cfg.Sources, "sources", 4, "loopback addresses the panels connect from, 127.0.0.1 up (one address runs out of ports above ~14,000 panels)")
 	flag.DurationVar(&cfg.Hold, "hold", 5*time.Second, "how long the panels stay connected after the last event")
 	inProcess := flag.Bool("inprocess", false, "run the panels in this process; the memory figures are then for both")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
@@ -93,7 +94,7 @@ func child(ctx context.Context, cfg cloudload.Config) (io.WriteCloser, io.Reader
 	}
 	cmd := exec.CommandContext(ctx, exe, "-fleet", cfg.Server,
 		"-panels", fmt.Sprint(cfg.Panels), "-events", fmt.Sprint(cfg.Events),
-		"-ping", cfg.Ping.String(), "-hello", cfg.Hello.String(), fmt.Sprintf("-v=%t", cfg.Logger != nil))
+		"-sources", fmt.Sprint(cfg.Sources), "-ping", cfg.Ping.String(), "-hello", cfg.Hello.String(), fmt.Sprintf("-v=%t", cfg.Logger != nil))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -126,5 +127,10 @@ func printResult(w io.Writer, r *cloudload.Result) {
 	fmt.Fprintf(w, "pings answered            %d of %d\n", f.PingsAnswered, f.PingsSent)
 	fmt.Fprintf(w, "status changes            %d of %d arrived, %d out of order, in %v\n", r.Messages, r.Want, r.OutOfOrder, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "rate                      %.0f messages/s, %.0f events/s\n", r.Rate, float64(r.Events)/r.Elapsed.Seconds())
-	fmt.Fprintf(w, "resident memory (%s)  %s idle with all connected, %s peak\n", whose, mb(r.RSS), mb(r.PeakRSS))
+	fmt.Fprintf(w, "resident memory (%s)  %s idle with all connected, %s peak, %s before\n", whose, mb(r.RSS), mb(r.PeakRSS), mb(r.BaseRSS))
+	if n := float64(r.Config.Panels); r.RSS > 0 {
+		fmt.Fprintf(w, "per idle panel            %.1f KB resident, %.1f µs CPU to connect, %.2f µs CPU a second idle (%v hold)\n",
+			float64(r.RSS-r.BaseRSS)/n/1000, float64(r.ConnectCPU.Microseconds())/n,
+			float64(r.IdleCPU.Microseconds())/n/r.Config.Hold.Seconds(), r.Config.Hold)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ func ServeFleet(ctx context.Context, cfg Config, in io.ReadCloser, out io.Writer
 		reader.Wait()
 	}()
 
-	f, err := sim.NewFleet(sim.FleetConfig{Panels: cfg.Panels, Cloud: sim.CloudConfig{
+	f, err := sim.NewFleet(sim.FleetConfig{Panels: cfg.Panels, Sources: loopbacks(cfg.Sources), Cloud: sim.CloudConfig{
 		Addr: cfg.Server, PingInterval: cfg.Ping, HelloInterval: cfg.Hello,
 		QueueSize: max(cfg.Events, sim.DefaultCloudQueue), Logger: cfg.Logger,
 	}})
@@ -146,4 +147,15 @@ func doorChanges(n int) [][]byte {
 		msgs[i] = b
 	}
 	return msgs
+}
+
+// loopbacks returns 127.0.0.1 and the n-1 loopback addresses after it.
+func loopbacks(n int) []netip.Addr {
+	a := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	out := make([]netip.Addr, n)
+	for i := range out {
+		out[i] = a
+		a = a.Next()
+	}
+	return out
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// Hold keeps the panels connected, pinging and saying hello, this
 	// long after the last event arrived; default 5 s.
 	Hold time.Duration `json:"hold"`
+	// Sources is the number of loopback addresses the panels connect
+	// from, 127.0.0.1 up (sim.FleetConfig.Sources); default 4, which
+	// takes 19,700 panels past one address's ephemeral-port cliff.
+	Sources int `json:"sources"`
 	// Server is the address the panels connect to; the parent sets it.
 	Server string `json:"server,omitempty"`
 	// Logger receives the server's and the fleet's warnings; nil is
@@ -55,6 +59,7 @@ func (c *Config) defaults() {
 	c.Ping = cmp.Or(c.Ping, 2*time.Second)
 	c.Hello = cmp.Or(c.Hello, 3*time.Second)
 	c.Hold = cmp.Or(c.Hold, 5*time.Second)
+	c.Sources = min(cmp.Or(c.Sources, 4), 254)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -77,9 +82,14 @@ type Result struct {
 	Elapsed time.Duration
 	Rate    float64
 	// RSS is the server process's resident memory with every panel
-	// connected and idle, PeakRSS its peak over the whole test, in
-	// bytes; 0 where they cannot be read.
-	RSS, PeakRSS int64
+	// connected and idle, PeakRSS its peak over the whole test, BaseRSS
+	// before the first panel connected, in bytes; 0 where they cannot be
+	// read. (RSS-BaseRSS)/Panels is the memory an idle panel costs.
+	RSS, PeakRSS, BaseRSS int64
+	// ConnectCPU is the process's CPU time (user and system) from the
+	// fleet's start until every panel was answered; IdleCPU during Hold,
+	// when the panels only ping and say hello; 0 where it cannot be read.
+	ConnectCPU, IdleCPU time.Duration
 	// Server are the server's counters at the end, Fleet the panels'.
 	Server cloud.Stats
 	Fleet  sim.CloudStats
@@ -169,6 +179,8 @@ func Run(ctx context.Context, cfg Config, fleet Fleet, inProcess bool) (Result, 
 	}()
 	cfg.Server = ln.Addr().String()
 
+	res.BaseRSS, _ = rss()
+	cpu0 := cpuTime()
 	start := time.Now()
 	commands, reports, wait, err := fleet(ctx, cfg)
 	if err != nil {
@@ -198,6 +210,7 @@ func Run(ctx context.Context, cfg Config, fleet Fleet, inProcess bool) (Result, 
 		return res, err
 	}
 	res.Connect = time.Since(start)
+	res.ConnectCPU = cpuTime() - cpu0
 	res.RSS, _ = rss()
 	t0 := time.Now()
 	chk.arm(res.Want)
@@ -213,11 +226,13 @@ func Run(ctx context.Context, cfg Config, fleet Fleet, inProcess bool) (Result, 
 	if _, err := next("sent"); err != nil {
 		return res, err
 	}
+	cpu1 := cpuTime()
 	select {
 	case <-time.After(cfg.Hold):
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	res.IdleCPU = cpuTime() - cpu1
 	if _, err := fmt.Fprintln(commands, cmdStop); err != nil {
 		return res, err
 	}

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"syscall"
+	"time"
 )
 
 // rss returns the process's resident memory now and at its peak, in
@@ -32,4 +34,14 @@ func rss() (now, peak int64) {
 		}
 	}
 	return now, peak
+}
+
+// cpuTime returns the CPU time, user and system, the process has used;
+// 0 if it cannot be read.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

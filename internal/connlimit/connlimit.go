@@ -11,10 +11,12 @@
 package connlimit
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Config sets the limits; 0 means no limit.
@@ -105,6 +107,18 @@ type conn struct {
 	addr netip.Addr
 	once sync.Once
 }
+
+// SyscallConn returns the raw connection, when the accepted one has
+// one, so that a server can wait for bytes without a read buffer
+// (cloud, issue 20.4).
+func (c *conn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errNoRaw
+}
+
+var errNoRaw = errors.New("connlimit: not a socket")
 
 // Close gives the place back first, so that a peer who has seen the
 // connection end finds the place free.
