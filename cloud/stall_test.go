@@ -21,7 +21,6 @@ type stallLog struct {
 	slow    map[string]bool
 	held    int
 	release chan struct{}
-	attrs   []slog.Attr
 }
 
 func (h *stallLog) Enabled(context.Context, slog.Level) bool { return true }

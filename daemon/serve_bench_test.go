@@ -50,22 +50,7 @@ func BenchmarkServeJournal(b *testing.B) {
 
 func benchServeJournal(b *testing.B, panels int) {
 	b.ReportAllocs()
-	dir := b.TempDir()
-	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\ncloud:\n  listen: 127.0.0.1:0\n  max_connections: %d\n  max_per_address: %d\njournal:\n  flood_burst: -1\npanels:\n", dir, panels, panels)
-	for i := range panels {
-		// A UDP port that never answers: the panels are reachable
-		// through their cloud connection only.
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { c.Close() })
-		yaml += fmt.Sprintf("  - name: p%d\n    host: 127.0.0.1\n    port: %d\n    poll: 0s\n    notifications: cloud\n    guid: %s\n", i, c.LocalAddr().(*net.UDPAddr).Port, sim.FleetGUID(i+1))
-	}
-	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := cloudOnlyConfig(b, panels, fmt.Sprintf("  max_connections: %d\n  max_per_address: %d\njournal:\n  flood_burst: -1\n", panels, panels))
 	var (
 		mu      sync.Mutex
 		stored  int // door events from the cloud
@@ -186,6 +171,31 @@ func benchServeJournal(b *testing.B, panels int) {
 
 // doorChanges returns n M4b status changes of sensor 1, a door opening
 // and closing, with the panel clock counting up (spec: D.5.5).
+// cloudOnlyConfig is the config of a daemon on loopback serving n
+// panels reachable through their cloud connection only, the panels of
+// a sim.Fleet (sim.FleetGUID 1 to n); more is the rest of its cloud
+// section, and may add sections after it.
+func cloudOnlyConfig(tb testing.TB, n int, more string) *daemon.Config {
+	tb.Helper()
+	dir := tb.TempDir()
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\ncloud:\n  listen: 127.0.0.1:0\n%spanels:\n", dir, more)
+	for i := range n {
+		// A UDP port that never answers: the panels are reachable
+		// through their cloud connection only.
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { c.Close() })
+		yaml += fmt.Sprintf("  - name: p%d\n    host: 127.0.0.1\n    port: %d\n    poll: 0s\n    notifications: cloud\n    guid: %s\n", i, c.LocalAddr().(*net.UDPAddr).Port, sim.FleetGUID(i+1))
+	}
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
 func doorChanges(n int) [][]byte {
 	m := cloudproto.Message{Kind: cloudproto.KindStatusChange, Header: cloudproto.KindStatusChange.Header(),
 		Status: cloudproto.StatusChange{Type: cloudproto.StatusSensor, Index: 1, Source: 1, Name: "Door"}}

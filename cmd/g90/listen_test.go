@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,5 +441,37 @@ func TestListenFloodIsQuiet(t *testing.T) {
 	}
 	if len(log) > 16<<10 {
 		t.Errorf("%d bytes of log for the flood", len(log))
+	}
+}
+
+// `g90 listen --source cloud --max-conns` takes more than the default
+// 64 connections (issue 20.5): 100 are held, the 101st is closed at
+// accept, and the held ones stay open.
+func TestListenCloudMaxConns(t *testing.T) {
+	s := startSim(t)
+	out, _ := startListen(t, s, "--source", "cloud", "--cloud-listen", "127.0.0.1:0", "--max-conns", "100", "--max-per-address", "100")
+	addr := out.cloudAddr(t)
+	dial := func() net.Conn {
+		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	held := make([]net.Conn, 100)
+	for i := range held {
+		held[i] = dial()
+	}
+	over := dial()
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the 101st connection: %v, want it closed at accept", err)
+	}
+	for _, nc := range held {
+		nc.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := nc.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("held connection %v: %v, want it open", nc.LocalAddr(), err)
+		}
 	}
 }
