@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90/cloudproto"
+	"github.com/g90alarm/g90/internal/floodlog"
 )
 
 // Defaults of CloudConfig.
@@ -72,6 +72,15 @@ type CloudConfig struct {
 	// CloudStats.Dropped, as events happen whether or not the panel can
 	// report them. Default DefaultCloudQueue.
 	QueueSize int
+	// Commands carries out the local protocol command an M12 carries
+	// (the command datagram, ISTART…IEND) and returns the datagram the
+	// command port would answer, nil for none; the link sends its body
+	// back in an M6 (spec: notifications-and-cloud.md D.5.8, D.5.9). A
+	// Panel answers from its state, as over UDP. Nil: commands are
+	// counted in CloudStats.Ignored and not carried out (a Fleet's
+	// panels). It is called from the link's reader, one command at a
+	// time, concurrently with anything else the panel does.
+	Commands func(local []byte) (reply []byte)
 	// Dial connects to Addr; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Logger receives the link's log; nil means silent.
@@ -90,7 +99,10 @@ type CloudStats struct {
 	HellosAnswered int64 // hellos answered with M8, M9 and M10 in order
 	PingsSent      int64 // pings (M1) sent
 	PingsAnswered  int64 // ping replies (M7) received
-	Commands       int64 // commands (M12) received; the simulator does not carry them out
+	Commands       int64 // commands (M12) received
+	Answered       int64 // of which answered with an M6 (CloudConfig.Commands)
+	Malformed      int64 // of which not answered: the command in it does not parse
+	Ignored        int64 // of which not carried out: CloudConfig.Commands is nil
 	Sent           int64 // event messages written in full
 	Queued         int64 // event messages waiting now
 	Dropped        int64 // event messages dropped: the queue was full, or not a whole message
@@ -99,6 +111,7 @@ type CloudStats struct {
 type cloudCounters struct {
 	connected, connects, connectErrors, disconnects, silent, discoveries atomic.Int64
 	hellosSent, hellosAnswered, pingsSent, pingsAnswered, commands       atomic.Int64
+	answered, malformed, ignored                                         atomic.Int64
 	sent, dropped                                                        atomic.Int64
 }
 
@@ -116,11 +129,17 @@ type cloudCounters struct {
 // (spec: G.6); the link stays on the connection it has, and reconnects
 // to Addr. The address in the reply is logged.
 type CloudLink struct {
-	ping, hello, replyTimeout  time.Duration
-	backoffMin, backoffMax     time.Duration
-	queueSize                  int
-	dial                       func(ctx context.Context, network, addr string) (net.Conn, error)
-	log                        *slog.Logger
+	ping, hello, replyTimeout time.Duration
+	backoffMin, backoffMax    time.Duration
+	queueSize                 int
+	dial                      func(ctx context.Context, network, addr string) (net.Conn, error)
+	commands                  func(local []byte) []byte
+	log                       *slog.Logger
+	// flood is log with at most a few records a minute of each kind, for
+	// the server's malformed input, which may come without end (the
+	// daemon's servers log theirs so too).
+	flood                      *slog.Logger
+	floodH                     *floodlog.Handler
 	wake, moved, stop, stopped chan struct{}
 
 	mu       sync.Mutex // guards everything below
@@ -142,7 +161,7 @@ func NewCloudLink(cfg CloudConfig) (*CloudLink, error) {
 	l := &CloudLink{
 		ping: cfg.PingInterval, hello: cfg.HelloInterval, replyTimeout: cfg.ReplyTimeout,
 		backoffMin: cfg.BackoffMin, backoffMax: cfg.BackoffMax, queueSize: cfg.QueueSize,
-		dial: cfg.Dial, log: cfg.Logger, addr: cfg.Addr, guid: cfg.GUID,
+		dial: cfg.Dial, commands: cfg.Commands, log: cfg.Logger, addr: cfg.Addr, guid: cfg.GUID,
 		wake: make(chan struct{}, 1), moved: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{}), changed: make(chan struct{}),
 	}
@@ -176,6 +195,8 @@ func NewCloudLink(cfg CloudConfig) (*CloudLink, error) {
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
+	l.floodH = floodlog.New(l.log.Handler(), floodlog.Config{})
+	l.flood = slog.New(l.floodH)
 	return l, nil
 }
 
@@ -190,7 +211,7 @@ func (l *CloudLink) Stats() CloudStats {
 		Disconnects: c.disconnects.Load(), Silent: c.silent.Load(), Discoveries: c.discoveries.Load(),
 		HellosSent: c.hellosSent.Load(), HellosAnswered: c.hellosAnswered.Load(),
 		PingsSent: c.pingsSent.Load(), PingsAnswered: c.pingsAnswered.Load(), Commands: c.commands.Load(),
-		Sent: c.sent.Load(), Queued: int64(queued), Dropped: c.dropped.Load(),
+		Answered: c.answered.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(), Sent: c.sent.Load(), Queued: int64(queued), Dropped: c.dropped.Load(),
 	}
 }
 
@@ -336,6 +357,7 @@ func (l *CloudLink) Run(ctx context.Context) error {
 	l.mu.Unlock()
 	defer close(l.stopped)
 	defer cancel()
+	defer l.floodH.Close() // the counts of malformed input still pending
 
 	var backoff time.Duration
 	stop := l.stop
@@ -405,8 +427,9 @@ func (l *CloudLink) Shutdown(ctx context.Context) error {
 
 // session is one connection to the server.
 type session struct {
-	l  *CloudLink
-	nc net.Conn
+	l   *CloudLink
+	nc  net.Conn
+	wmu sync.Mutex // serialises writes to nc (writeN)
 	// sent counts the requests written (discovery, pings, hellos);
 	// answered their replies, from the reader.
 	sent       int64
@@ -438,7 +461,7 @@ func (l *CloudLink) session(ctx context.Context, addr string) (established, done
 	s := &session{l: l, nc: nc, replied: make(chan struct{}, 1), gone: make(chan struct{})}
 	s.progress.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
-	wg.Go(func() { s.read(log) })
+	wg.Go(func() { s.read(log, l.flood.With("server", addr)) })
 	l.signal()
 	defer func() {
 		nc.Close()
@@ -552,7 +575,13 @@ func (s *session) write(b []byte) bool {
 	return err == nil
 }
 
+// writeN writes b whole or fails. The session goroutine and the reader
+// (answering commands) both write; wmu keeps their messages whole on the
+// wire whatever the net.Conn (an injected Dial's may not serialise
+// writes, and one write may be split), and each write's deadline its own.
 func (s *session) writeN(b []byte) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.nc.SetWriteDeadline(time.Now().Add(cloudWriteTimeout))
 	n, err := s.nc.Write(b)
 	if err != nil {
@@ -583,9 +612,10 @@ func (s *session) flush(b []byte, n int) bool {
 	return err == nil
 }
 
-// read counts the server's replies until the connection ends. A hello is
-// answered when M8, M9 and M10 arrive in that order (spec: D.5.10).
-func (s *session) read(log *slog.Logger) {
+// read counts the server's replies and answers its commands until the
+// connection ends. A hello is answered when M8, M9 and M10 arrive in that
+// order (spec: D.5.10). Malformed input is logged to flood.
+func (s *session) read(log, flood *slog.Logger) {
 	defer close(s.gone)
 	l := s.l
 	var f cloudproto.Framer
@@ -598,7 +628,7 @@ func (s *session) read(log *slog.Logger) {
 			for {
 				raw, ferr := f.Next()
 				if ferr != nil {
-					log.Warn("sim: cloud: framing error in the server's bytes", "err", ferr)
+					flood.Warn("sim: cloud: framing error in the server's bytes", "err", ferr)
 					continue
 				}
 				if raw == nil {
@@ -606,7 +636,7 @@ func (s *session) read(log *slog.Logger) {
 				}
 				m, derr := cloudproto.Decode(raw)
 				if derr != nil {
-					log.Warn("sim: cloud: bad message from the server", "err", derr, "bytes", hex.EncodeToString(raw))
+					flood.Warn("sim: cloud: bad message from the server", "err", derr, "bytes", floodlog.Bytes(raw))
 					continue
 				}
 				switch m.Kind {
@@ -635,10 +665,10 @@ func (s *session) read(log *slog.Logger) {
 					s.reply()
 				case cloudproto.KindCommand:
 					l.c.commands.Add(1)
-					log.Debug("sim: cloud: command not carried out", "code", m.Command.CommandCode, "bytes", hex.EncodeToString(raw))
+					s.command(log, flood, &m, raw)
 					l.signal()
 				default:
-					log.Debug("sim: cloud: unexpected message from the server", "kind", m.Kind, "bytes", hex.EncodeToString(raw))
+					log.Debug("sim: cloud: unexpected message from the server", "kind", m.Kind, "bytes", floodlog.Bytes(raw))
 				}
 			}
 		}
@@ -646,6 +676,43 @@ func (s *session) read(log *slog.Logger) {
 			return
 		}
 	}
+}
+
+// command carries out an M12 as the command port would and answers it
+// with an M6 (spec: D.5.8, D.5.9). Like a datagram the command port
+// cannot parse, one whose command does not parse gets no answer, and
+// neither does one the command port would not answer (a system command,
+// spec: local-protocol.md 5). The session goes on either way.
+func (s *session) command(log, flood *slog.Logger, m *cloudproto.Message, raw []byte) {
+	l := s.l
+	if l.commands == nil {
+		l.c.ignored.Add(1)
+		log.Debug("sim: cloud: command not carried out", "code", m.Command.CommandCode, "bytes", floodlog.Bytes(raw))
+		return
+	}
+	req, err := m.Request()
+	if err != nil {
+		l.c.malformed.Add(1)
+		flood.Warn("sim: cloud: malformed command, not answered", "err", err, "bytes", floodlog.Bytes(raw))
+		return
+	}
+	reply := l.commands(req.Append(nil))
+	if reply == nil {
+		log.Debug("sim: cloud: command not answered, as over UDP", "code", req.Code)
+		return
+	}
+	resp, err := cloudproto.ResponseOf(m, reply)
+	if err != nil { // the command port's reply is not a datagram: a bug
+		log.Error("sim: cloud: reply not sent", "err", err, "reply", floodlog.Bytes(reply))
+		return
+	}
+	if !s.write(resp.Append(nil)) {
+		// As when the session's own write fails: the connection is
+		// done; closing it ends this reader and with it the session.
+		s.nc.Close()
+		return
+	}
+	l.c.answered.Add(1)
 }
 
 func (s *session) reply() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -419,5 +420,148 @@ func TestFleet(t *testing.T) {
 	}
 	if st := f.Stats(); st.Connected != 20 {
 		t.Errorf("fleet stats %+v, want 20 connected", st)
+	}
+}
+
+// commandAnswers returns the M6s the vendor received, by sequence.
+func commandAnswers(t *testing.T, v *vendor) map[uint16][]byte {
+	t.Helper()
+	out := map[uint16][]byte{}
+	for _, raw := range v.received() {
+		m, err := cloudproto.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == cloudproto.KindCommandResponse {
+			if _, dup := out[m.Seq()]; dup {
+				t.Errorf("sequence %d answered twice", m.Seq())
+			}
+			out[m.Seq()] = raw
+		}
+	}
+	return out
+}
+
+// waitAnswer sends req to the panel over its cloud link in an M12 with
+// sequence seq and returns the M6 that answers it.
+func waitAnswer(t *testing.T, v *vendor, seq uint16, req protocol.Request) (m12 cloudproto.Message, m6 []byte) {
+	t.Helper()
+	m12 = cloudproto.CommandOf(seq, req)
+	if n := v.Send(m12.Append(nil)); n != 1 {
+		t.Fatalf("M12 written to %d connections, want 1", n)
+	}
+	eventually.NoError(t, fmt.Sprintf("the M6 answering sequence %d", seq), func() error {
+		if m6 = commandAnswers(t, v)[seq]; m6 == nil {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	return m12, m6
+}
+
+// TestCloudCommands: a command in an M12 is carried out as over UDP,
+// from the same state, and answered with an M6 repeating its sequence
+// whose body is byte for byte the UDP reply (spec: D.5.8, D.5.9; issue
+// 18.4). A write over the cloud (arming) shows over UDP; a command that
+// does not parse is counted and not answered, and the session goes on;
+// events sent meanwhile still arrive.
+func TestCloudCommands(t *testing.T) {
+	v := startVendor(t)
+	p := start(t, Config{Cloud: fastCloud(v.Addr())})
+	waitLink(t, p.Cloud(), "the hello answered", func(s CloudStats) bool { return s.HellosAnswered >= 1 })
+	udp := newClient(t, p.Addr())
+
+	reads := []protocol.Request{
+		protocol.NewRequest(protocol.GetHostStatus),
+		protocol.NewRequest(protocol.GetHostInfo),
+		protocol.NewRequest(protocol.GetHostConfig),
+		protocol.NewRequest(protocol.GetSensorList, protocol.IntValue(1), protocol.IntValue(10)),
+		protocol.NewRequest(protocol.GetHistory, protocol.IntValue(1), protocol.IntValue(10)), // observed: [200,[1,10]]
+	}
+	seq := uint16(0x100)
+	for _, req := range reads {
+		seq++
+		local := udp.do(req.Append(nil))
+		m12, m6 := waitAnswer(t, v, seq, req)
+		want, err := cloudproto.ResponseOf(&m12, local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m6, want.Append(nil)) {
+			t.Errorf("%v over the cloud:\n% x\nwant the UDP reply %q in an M6:\n% x", req.Code, m6, local, want.Append(nil))
+		}
+		got, err := cloudproto.Decode(m6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := got.Reply(); err != nil {
+			t.Errorf("%v: the M6's reply: %v", req.Code, err)
+		}
+	}
+
+	// Arm away over the cloud, with an event sent meanwhile: the panel
+	// is armed over UDP, and the door's status change arrives too.
+	before := len(events(t, v.received()))
+	if _, err := p.Inject(Injection{Event: "door_open", Sensor: ptr(1)}); err != nil {
+		t.Fatal(err)
+	}
+	seq++
+	_, m6 := waitAnswer(t, v, seq, protocol.NewRequest(protocol.SetHostStatus, protocol.IntValue(int(protocol.ArmAway))))
+	if m, _ := cloudproto.Decode(m6); len(m.Body) == 0 {
+		t.Errorf("arming answered with % x, want the panel's reply", m6)
+	}
+	resp, err := protocol.ParseResponse(udp.do(protocol.NewRequest(protocol.GetHostStatus).Append(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs protocol.HostStatus
+	if err := protocol.Decode(&hs, resp.Data); err != nil || hs.State != protocol.ArmAway {
+		t.Errorf("status over UDP after arming over the cloud: %+v, %v; want away", hs, err)
+	}
+	v.waitEvents(t, before+1)
+
+	// A command whose parameters do not parse: counted, not answered;
+	// the next is answered.
+	bad := cloudproto.CommandOf(0x7777, protocol.NewRequest(protocol.GetHostStatus))
+	bad.Body = []byte("[1,\x00")
+	v.Send(bad.Append(nil))
+	seq++
+	waitAnswer(t, v, seq, protocol.NewRequest(protocol.GetHostStatus))
+	if _, ok := commandAnswers(t, v)[0x7777]; ok {
+		t.Error("a malformed command was answered")
+	}
+	st := p.Cloud().Stats()
+	if st.Malformed != 1 || st.Answered != int64(len(reads))+2 || st.Ignored != 0 || st.Commands != st.Answered+1 {
+		t.Errorf("stats %+v: want %d answered, 1 malformed, none ignored", st, len(reads)+2)
+	}
+	if st.Connects != 1 || st.Disconnects != 0 {
+		t.Errorf("stats %+v: the session did not go on", st)
+	}
+}
+
+// A fleet's panels have no command port: their commands are counted as
+// ignored, not answered, and their sessions go on.
+func TestCloudFleetIgnoresCommands(t *testing.T) {
+	v := startVendor(t)
+	f, err := NewFleet(FleetConfig{Panels: 2, Cloud: fastCloud(v.Addr())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testrig.Serve(t, f.Run)
+	for _, l := range f.Links() {
+		waitLink(t, l, "the hello answered", func(s CloudStats) bool { return s.HellosAnswered >= 1 })
+	}
+	m12 := cloudproto.CommandOf(1, protocol.NewRequest(protocol.GetHostStatus))
+	if n := v.Send(m12.Append(nil)); n != 2 {
+		t.Fatalf("written to %d connections, want 2", n)
+	}
+	eventually.NoError(t, "both commands counted", func() error {
+		if s := f.Stats(); s.Ignored != 2 || s.Commands != 2 {
+			return fmt.Errorf("stats %+v", s)
+		}
+		return nil
+	})
+	if s := f.Stats(); s.Answered != 0 || s.Disconnects != 0 || len(commandAnswers(t, v)) != 0 {
+		t.Errorf("stats %+v: want nothing answered and no disconnect", s)
 	}
 }

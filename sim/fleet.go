@@ -144,6 +144,9 @@ func (f *Fleet) Stats() CloudStats {
 		t.PingsSent += s.PingsSent
 		t.PingsAnswered += s.PingsAnswered
 		t.Commands += s.Commands
+		t.Answered += s.Answered
+		t.Malformed += s.Malformed
+		t.Ignored += s.Ignored
 		t.Sent += s.Sent
 		t.Queued += s.Queued
 		t.Dropped += s.Dropped

@@ -165,6 +165,12 @@ func New(cfg Config) (*Panel, error) {
 		st.CloudServer = CloudServer{Primary: host, Secondary: host, Port: n}
 		cc := cfg.Cloud
 		cc.GUID = st.Host.GUID
+		// Commands over the cloud link are answered as over UDP, from
+		// the same state (issue 18.4).
+		cc.Commands = func(local []byte) []byte {
+			reply, _ := p.handle(local)
+			return reply
+		}
 		if cc.Logger == nil {
 			cc.Logger = p.logger
 		}

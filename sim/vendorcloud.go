@@ -83,6 +83,7 @@ type VendorCloud struct {
 
 type vendorConn struct {
 	nc   net.Conn
+	wmu  sync.Mutex // serialises writes: answers and Send
 	n    int
 	quit chan struct{} // closed when the fake closes the connection
 	once sync.Once
@@ -336,11 +337,37 @@ func (v *VendorCloud) drain(c *vendorConn, f *cloudproto.Framer, log *slog.Logge
 				return false
 			}
 		}
-		if _, err := c.nc.Write(out); err != nil {
+		if _, err := c.write(out); err != nil {
 			return false
 		}
 		v.answered.Add(1)
 	}
+}
+
+func (c *vendorConn) write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.nc.Write(b)
+}
+
+// Send writes b, whole messages, to every open connection, as the
+// vendor's cloud sends a panel a command (M12, spec:
+// notifications-and-cloud.md D.5.8); what the panel answers arrives at
+// OnMessage. It returns the connections written to.
+func (v *VendorCloud) Send(b []byte) int {
+	v.mu.Lock()
+	conns := make([]*vendorConn, 0, len(v.conns))
+	for c := range v.conns {
+		conns = append(conns, c)
+	}
+	v.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		if _, err := c.write(b); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // answer is the reply to m: the test hook's, else the vendor's (spec:
