@@ -71,13 +71,8 @@ func bchRemainder(v, g uint) uint {
 	return r
 }
 
-// Error correction level indicators of the format information (Table 12).
-const (
-	levelLBits = 0b01
-	levelMBits = 0b00
-	levelQBits = 0b11
-	levelHBits = 0b10
-)
+// levelMBits is level M's indicator in the format information (Table 12).
+const levelMBits = 0b00
 
 // formatBits is the 15-bit format information: level and mask, the
 // BCH(15,5) code with generator 0x537, XORed with 0x5412 (7.9.1).

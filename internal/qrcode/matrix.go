@@ -53,7 +53,7 @@ func (c *builder) placeFunctionPatterns() {
 	c.setFunc(8, n-8, true)
 	if c.version >= 7 {
 		bits := versionBits(c.version)
-		for i := range 18 { // 6.10: bit i at (i/3, n-11+i%3) and mirrored
+		for i := range 18 { // 7.10: bit i at (i/3, n-11+i%3) and mirrored
 			d := bits>>i&1 == 1
 			c.setFunc(i/3, n-11+i%3, d)
 			c.setFunc(n-11+i%3, i/3, d)
@@ -77,7 +77,7 @@ func (c *builder) placeFinder(x, y int) {
 }
 
 // placeFormat writes the format information of level M and mask m in both
-// copies (6.9, Figure 25). Bit 0 is the least significant.
+// copies (7.9, Figure 25). Bit 0 is the least significant.
 func (c *builder) placeFormat(m int) {
 	bits := formatBits(levelMBits, m)
 	n := c.Size

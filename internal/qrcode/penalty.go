@@ -12,22 +12,16 @@ const (
 // rules of 7.8.3.1. Rule 3 counts each dark-light-dark-dark-dark-light-dark
 // run with four light modules before or after it inside the symbol, so a
 // run with light on both sides counts twice.
-func penalty(c *builder) int {
+func penalty(c *Code) int {
 	n := c.Size
 	at := func(x, y int) bool { return c.dark[y*n+x] }
 	p := 0
-	for _, row := range [2]bool{true, false} {
-		for i := range n {
-			line := make([]bool, n)
-			for j := range n {
-				if row {
-					line[j] = at(j, i)
-				} else {
-					line[j] = at(i, j)
-				}
-			}
-			p += linePenalty(line)
+	row, col := make([]bool, n), make([]bool, n)
+	for i := range n {
+		for j := range n {
+			row[j], col[j] = at(j, i), at(i, j)
 		}
+		p += linePenalty(row) + linePenalty(col)
 	}
 	for y := range n - 1 { // rule 2: every 2×2 block of one colour
 		for x := range n - 1 {

@@ -7,9 +7,9 @@ import (
 )
 
 // matrix builds a symbol-like square from rows of '#' (dark) and '.'.
-func matrix(rows ...string) *builder {
+func matrix(rows ...string) *Code {
 	n := len(rows)
-	b := &builder{Code: Code{Size: n, dark: make([]bool, n*n)}}
+	b := &Code{Size: n, dark: make([]bool, n*n)}
 	for y, r := range rows {
 		for x, ch := range r {
 			b.dark[y*n+x] = ch == '#'
@@ -152,7 +152,7 @@ func TestMaskChoice(t *testing.T) {
 		fa, fb := formatCoords(n)
 		best, bestP := -1, 0
 		for m := range 8 {
-			b := &builder{Code: Code{Size: n, dark: make([]bool, n*n)}}
+			b := &Code{Size: n, dark: make([]bool, n*n)}
 			for y := range n {
 				for x := range n {
 					b.dark[y*n+x] = r.unmasked[y][x] != (!fn[y][x] && stdMask(m, y, x))

@@ -43,14 +43,15 @@ func (c *Code) Version() int { return c.version }
 // Mask returns the data mask pattern reference, 0 to 7.
 func (c *Code) Mask() int { return c.mask }
 
-// blockSpec is one version's error correction layout at level M
-// (ISO/IEC 18004 Table 9): blocks of ecLen EC codewords each; the data
-// codewords are split as evenly as the total allows, shorter blocks first.
-type blockSpec struct{ ecLen, blocks int }
+// blockSpec is one version's codewords at level M (ISO/IEC 18004
+// Table 9): total codewords, split into blocks each with ecLen EC
+// codewords; the data codewords are split as evenly as they go, shorter
+// blocks first.
+type blockSpec struct{ total, ecLen, blocks int }
 
 var levelM = [11]blockSpec{
-	1: {10, 1}, 2: {16, 1}, 3: {26, 1}, 4: {18, 2}, 5: {24, 2},
-	6: {16, 4}, 7: {18, 4}, 8: {22, 4}, 9: {22, 5}, 10: {26, 5},
+	1: {26, 10, 1}, 2: {44, 16, 1}, 3: {70, 26, 1}, 4: {100, 18, 2}, 5: {134, 24, 2},
+	6: {172, 16, 4}, 7: {196, 18, 4}, 8: {242, 22, 4}, 9: {292, 22, 5}, 10: {346, 26, 5},
 }
 
 // alignCentres are the row/column coordinates of alignment pattern centres
@@ -63,30 +64,10 @@ var alignCentres = [11][]int{
 // maxVersion is the largest version Encode produces.
 const maxVersion = 10
 
-// rawModules is the number of modules left for codewords (and remainder
-// bits) in a version once the function patterns and format and version
-// information are placed (ISO/IEC 18004 Table 1).
-func rawModules(v int) int {
-	size := 4*v + 17
-	n := size*size - 3*64 - 2*(size-16) - 31 // finders+separators, timing, format+dark module
-	if a := len(alignCentres[v]); a > 0 {
-		// a*a alignment patterns less the three under finders; those on
-		// the timing rows lose the 5 modules they share with them.
-		n -= (a*a-3)*25 - 2*(a-2)*5
-	}
-	if v >= 7 {
-		n -= 36
-	}
-	return n
-}
-
-// totalCodewords is the number of codewords (data and EC) in version v.
-func totalCodewords(v int) int { return rawModules(v) / 8 }
-
 // dataCodewords is the number of data codewords in version v at level M.
 func dataCodewords(v int) int {
 	s := levelM[v]
-	return totalCodewords(v) - s.ecLen*s.blocks
+	return s.total - s.ecLen*s.blocks
 }
 
 // countBits is the width of the byte-mode character count (Table 3).
@@ -119,21 +100,18 @@ func Encode(data []byte) (*Code, error) {
 	c.placeFunctionPatterns()
 	c.placeCodewords(codewords)
 
-	best, bestPenalty := -1, 0
-	var bestDark []bool
+	best := &Code{Size: c.Size, version: v, mask: -1}
+	bestPenalty := 0
 	for m := range 8 {
 		c.applyMask(m)
 		c.placeFormat(m)
-		if p := penalty(c); best < 0 || p < bestPenalty {
-			best, bestPenalty = m, p
-			bestDark = append(bestDark[:0], c.dark...)
+		if p := penalty(&c.Code); best.mask < 0 || p < bestPenalty {
+			best.mask, bestPenalty = m, p
+			best.dark = append(best.dark[:0], c.dark...)
 		}
 		c.applyMask(m) // masking is an XOR: undo it
 	}
-	c.dark = bestDark
-	c.mask = best
-	c.isFunc = nil
-	return &c.Code, nil
+	return best, nil
 }
 
 // dataStream is the data codeword sequence: mode indicator, count, the

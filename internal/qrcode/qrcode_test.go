@@ -145,6 +145,13 @@ func TestReedSolomon(t *testing.T) {
 	}
 }
 
+// The other levels' indicators (Table 12), for the format table below.
+const (
+	levelLBits = 0b01
+	levelQBits = 0b11
+	levelHBits = 0b10
+)
+
 // stdFormat is Annex C's table of format information, masked, for levels
 // L, M, Q, H and masks 0-7.
 var stdFormat = map[int][8]string{
