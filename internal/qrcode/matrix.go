@@ -103,21 +103,17 @@ func (c *builder) placeFormat(m int) {
 
 // placeCodewords fills the data region two columns at a time from the
 // right, upwards then downwards, skipping the vertical timing pattern
-// (7.7.3). Modules beyond the codewords are remainder bits, left light.
+// (7.7.3). Modules past the codewords are remainder bits: 0 before masking.
 func (c *builder) placeCodewords(cw []byte) {
 	n := c.Size
 	bit := 0
-	for right := n - 1; right > 0; right -= 2 {
+	for pair, right := 0, n-1; right > 0; pair, right = pair+1, right-2 {
 		if right == 6 {
 			right = 5
 		}
-		upward := (n-1-right)/2%2 == 0
-		if right < 6 {
-			upward = (n-2-right)/2%2 == 0
-		}
 		for k := range n {
 			y := k
-			if upward {
+			if pair%2 == 0 { // upwards
 				y = n - 1 - k
 			}
 			for x := right; x > right-2; x-- {
