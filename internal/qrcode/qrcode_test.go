@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -84,12 +85,15 @@ func TestHomeKitURIs(t *testing.T) {
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	rng := rand.New(rand.NewPCG(5, 6))
 	for range 50 {
-		payload := strconv.FormatUint(rng.Uint64N(1<<45), 36)
+		payload := strconv.FormatUint(rng.Uint64N(36*36*36*36*36*36*36*36*36), 36)
 		id := make([]byte, 4)
 		for i := range id {
 			id[i] = digits[rng.IntN(36)]
 		}
-		uri := fmt.Sprintf("X-HM://%09s%s", bytes.ToUpper([]byte(payload)), id)
+		uri := fmt.Sprintf("X-HM://%s%s%s", strings.Repeat("0", 9-len(payload)), strings.ToUpper(payload), id)
+		if len(uri) != 20 {
+			t.Fatalf("%q is no setup URI", uri)
+		}
 		if r := mustDecode(t, []byte(uri)); r.version != 2 {
 			t.Errorf("%s: version %d, want 2", uri, r.version)
 		}
