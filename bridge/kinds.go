@@ -234,9 +234,9 @@ func (v *view) kind() *PeripheralKind {
 	return &unknownSensor
 }
 
-// pressType is the event type of a fob's or keypad's event for its event
+// PressType is the event type of a fob's or keypad's event for its event
 // entity, or "" for an event that is no press (a keypad's low battery).
-func pressType(ev *event.Event) string {
+func PressType(ev *event.Event) string {
 	switch {
 	case ev.Type == event.RemoteButton:
 		return string(ev.Button)

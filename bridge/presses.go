@@ -72,7 +72,7 @@ func (t topics) triggers(v *view) map[string]component {
 // press publishes the press of a fob's or keypad's event to its event
 // entity and device triggers, if its kind has that event type.
 func (p *panel) press(ev *event.Event) {
-	typ := pressType(ev)
+	typ := PressType(ev)
 	if typ == "" || !ev.Sensor {
 		return
 	}

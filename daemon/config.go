@@ -38,6 +38,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/journal"
 )
 
@@ -49,6 +50,7 @@ type Config struct {
 	Cloud   CloudConfig   `yaml:"cloud"`
 	Web     WebConfig     `yaml:"web"`
 	Journal JournalConfig `yaml:"journal"`
+	HomeKit HomeKitConfig `yaml:"homekit"`
 	// StateDir keeps the journal, the MQTT queue and other state. A
 	// relative path is relative to the config file's directory; "~/" is
 	// the home directory. Default: DefaultStateDir.
@@ -262,6 +264,25 @@ type WebConfig struct {
 	Hosts []string `yaml:"hosts"`
 }
 
+// HomeKitConfig is the HomeKit bridge (package homekit). The section
+// being there, even empty, turns the bridge on.
+type HomeKitConfig struct {
+	// Enabled is set when the file has a homekit section.
+	Enabled bool
+	// Listen is the HAP server's TCP address; default
+	// homekit.DefaultListen (every address: the iPhone must reach it).
+	Listen string `yaml:"listen"`
+	// Pin is the 8-digit setup code; empty generates one at first start
+	// and keeps it in state_dir/homekit.
+	Pin string `yaml:"pin"`
+	// Name is the bridge's name in the Home app; default "g90".
+	Name string `yaml:"name"`
+	// MDNS announces the bridge (Bonjour); default true.
+	MDNS bool `yaml:"mdns"`
+	// AllowDisarm lets paired controllers disarm; default true.
+	AllowDisarm bool `yaml:"allow_disarm"`
+}
+
 // JournalConfig is the event journal's retention.
 type JournalConfig struct {
 	// MaxAge drops events older than this; default 30 days (720h), 0
@@ -377,6 +398,7 @@ func defaultConfig() Config {
 		MQTT:    MQTTConfig{DiscoveryPrefix: DefaultDiscoveryPrefix, TopicPrefix: DefaultTopicPrefix, Listen: DefaultMQTTListen},
 		Web:     WebConfig{Listen: DefaultWebListen},
 		Cloud:   CloudConfig{MaxConnections: DefaultCloudMaxConns, MaxPerAddress: DefaultCloudMaxPerAddr, ReplayBuffer: cloud.DefaultReplayBuffer},
+		HomeKit: HomeKitConfig{Listen: homekit.DefaultListen, Name: "g90", MDNS: true, AllowDisarm: true},
 		Journal: JournalConfig{MaxAge: DefaultJournalMaxAge, MaxEvents: DefaultJournalMaxEvent, FloodBurst: DefaultJournalFloodBurst, FloodRate: DefaultJournalFloodRate},
 	}
 }
@@ -453,6 +475,9 @@ func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)
 	cfg := defaultConfig()
 	if len(doc.Content) > 0 {
 		d.decode(doc.Content[0], reflect.ValueOf(&cfg).Elem(), "")
+	}
+	if _, ok := d.lines["homekit"]; ok {
+		cfg.HomeKit.Enabled = true
 	}
 	if len(d.errs) == 0 {
 		d.validate(&cfg)
@@ -882,6 +907,17 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("cloud.replay_buffer", "%d: want at least 1, or -1 to keep none", c.Cloud.ReplayBuffer)
 	}
 	d.checkAddr("web.listen", c.Web.Listen, false)
+	if c.HomeKit.Enabled {
+		d.checkAddr("homekit.listen", c.HomeKit.Listen, false)
+		if c.HomeKit.Pin != "" {
+			if _, err := homekit.ParsePin(c.HomeKit.Pin); err != nil {
+				d.errorf("homekit.pin", "%v", err)
+			}
+		}
+		if strings.TrimSpace(c.HomeKit.Name) == "" {
+			d.errorf("homekit.name", "empty")
+		}
+	}
 	for i, h := range c.Web.Hosts {
 		if h == "" || strings.ContainsAny(h, ":/ \t") {
 			d.errorf(fmt.Sprintf("web.hosts[%d]", i), "%q: want a host name without port, or *", h)

@@ -19,6 +19,7 @@ import (
 	"github.com/g90alarm/g90/bridge"
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/cloud"
+	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/buildinfo"
 	"github.com/g90alarm/g90/journal"
@@ -65,6 +66,9 @@ type Endpoints struct {
 	Cloud string
 	// Panels are the panels' names, in config order.
 	Panels []string
+	// HomeKit is the HomeKit bridge, nil without one: its setup code,
+	// address (once published) and device id.
+	HomeKit *homekit.Bridge
 }
 
 // Run runs the daemon of cfg until ctx ends or a part fails: for every
@@ -104,6 +108,7 @@ type instance struct {
 	metrics      *Metrics
 	panels       []*runPanel
 	bridge       *bridge.Bridge
+	homekit      *homekit.Bridge // nil without a homekit section
 	ui           *web.Server
 	web          net.Listener
 	mqttURL      string
@@ -239,6 +244,16 @@ func (d *instance) build(ctx context.Context) error {
 	}
 	if err := d.metrics.WatchBridge(d.bridge); err != nil {
 		return err
+	}
+
+	if hk := cfg.HomeKit; hk.Enabled {
+		d.homekit, err = homekit.New(homekit.Config{
+			Listen: hk.Listen, Pin: hk.Pin, Name: hk.Name, MDNS: hk.MDNS, AllowDisarm: hk.AllowDisarm,
+			Dir: filepath.Join(cfg.StateDir, "homekit"), Panels: mons, Logger: d.log.With("part", "homekit"),
+		})
+		if err != nil {
+			return fmt.Errorf("homekit: %w", err)
+		}
 	}
 
 	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
@@ -436,6 +451,9 @@ func (d *instance) serve(ctx context.Context) error {
 		wg.Go(func() { fail("cloud", d.hub.Serve(ctx)) })
 	}
 	consumers.Go(func() { fail("mqtt", d.bridge.Run(cctx)) })
+	if d.homekit != nil {
+		wg.Go(func() { fail("homekit", d.homekit.Run(ctx)) })
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.metrics.Handler())
@@ -460,6 +478,9 @@ func (d *instance) serve(ctx context.Context) error {
 	}
 	for _, p := range d.panels {
 		ep.Panels = append(ep.Panels, p.cfg.Name)
+	}
+	if d.homekit != nil {
+		ep.HomeKit = d.homekit
 	}
 	d.log.Info("g90 serve running", "mqtt", ep.MQTT, "embedded_broker", ep.Embedded, "web", ep.Web, "cloud", ep.Cloud, "panels", len(ep.Panels))
 	if d.opt.Started != nil {

@@ -1,0 +1,184 @@
+// Drives g90's HomeKit bridge with hap-controller, a HomeKit controller
+// we did not write. The Go test (daemon/homekit_test.go) starts the
+// daemon and the simulator and answers this script's requests, one JSON
+// line each way: this script writes {"do": ...} to stdout and reads the
+// answer from stdin. Progress goes to stderr. Exit code 0: every check
+// passed.
+import { HttpClient, PairMethods } from 'hap-controller';
+import readline from 'node:readline';
+
+const rl = readline.createInterface({ input: process.stdin });
+const lines = rl[Symbol.asyncIterator]();
+
+async function ask(req) {
+  process.stdout.write(JSON.stringify(req) + '\n');
+  const { value, done } = await lines.next();
+  if (done) throw new Error(`no answer to ${JSON.stringify(req)}`);
+  const ans = JSON.parse(value);
+  if (ans.error) throw new Error(`${req.do}: ${ans.error}`);
+  return ans;
+}
+
+const log = (...a) => console.error('controller:', ...a);
+function check(ok, what) {
+  if (!ok) throw new Error(`check failed: ${what}`);
+  log('ok:', what);
+}
+
+// HAP's base UUID: a service or characteristic type "80" is
+// 00000080-0000-1000-8000-0026BB765291.
+const full = (t) => `${t.padStart(8, '0')}-0000-1000-8000-0026BB765291`;
+const S = {
+  accessoryInfo: full('3E'), security: full('7E'), contact: full('80'), motion: full('85'),
+  smoke: full('87'), leak: full('83'), co: full('7F'), occupancy: full('86'),
+  switchEvent: full('89'), outlet: full('47'), switch: full('49'),
+};
+const C = {
+  name: full('23'), current: full('66'), target: full('67'), contact: full('6A'),
+  on: full('25'), tampered: full('7A'), fault: full('77'), active: full('75'),
+  lowBattery: full('79'), press: full('73'),
+};
+
+function nameOf(acc) {
+  const info = acc.services.find((s) => s.type === S.accessoryInfo);
+  return info.characteristics.find((c) => c.type === C.name).value;
+}
+function char(acc, svcType, charType) {
+  const s = acc.services.find((x) => x.type === svcType);
+  if (!s) return null;
+  const c = s.characteristics.find((x) => x.type === charType);
+  return c ? { id: `${acc.aid}.${c.iid}`, c } : null;
+}
+const byName = (db, name) => db.accessories.find((a) => nameOf(a) === name);
+
+// Waits for an event on characteristic id with value want.
+function eventOn(client, id, want, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('event', on);
+      reject(new Error(`no event ${id} = ${want} (${what}) within 10s`));
+    }, 10000);
+    function on(ev) {
+      for (const c of ev.characteristics) {
+        if (`${c.aid}.${c.iid}` === id && Number(c.value) === Number(want)) {
+          clearTimeout(timer);
+          client.off('event', on);
+          resolve();
+        }
+      }
+    }
+    client.on('event', on);
+  });
+}
+
+// status returns the HAP status of one characteristic write: 0 when it
+// was carried out.
+async function write(client, id, value) {
+  const res = await client.setCharacteristics({ [id]: value });
+  const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
+  return c && c.status !== undefined ? Number(c.status) : 0;
+}
+
+async function main() {
+  let hk = await ask({ do: 'bridge' });
+  log('bridge at', hk.host, hk.port, 'id', hk.id);
+
+  // Pairing: the setup code is the authorisation (non-certified
+  // accessories need plain PairSetup).
+  let client = new HttpClient(hk.id, hk.host, hk.port);
+  await client.pairSetup(hk.pin, PairMethods.PairSetup);
+  const pairing = client.getLongTermData();
+  check(pairing && pairing.AccessoryPairingID, 'paired with the setup code');
+
+  // Every sensor and relay of the simulator, with the right service.
+  let db = await client.getAccessories();
+  const want = await ask({ do: 'expect' });
+  check(db.accessories[0].aid === 1, 'the bridge is accessory 1');
+  for (const w of want.accessories) {
+    const a = byName(db, w.name);
+    check(a && a.services.some((s) => s.type === full(w.service)), `${w.name} is there as service ${w.service}`);
+    if (w.switches) {
+      const n = a.services.filter((s) => s.type === S.switchEvent).length;
+      check(n === w.switches, `${w.name} has ${w.switches} programmable switches (has ${n})`);
+    }
+  }
+  const bridged = db.accessories.length - 1;
+  check(bridged === want.accessories.length, `${want.accessories.length} accessories besides the bridge (has ${bridged})`);
+  const aids = Object.fromEntries(db.accessories.map((a) => [nameOf(a), a.aid]));
+
+  const panel = byName(db, want.panel);
+  const current = char(panel, S.security, C.current).id;
+  const target = char(panel, S.security, C.target).id;
+  const door = char(byName(db, want.door), S.contact, C.contact).id;
+  const relayAcc = byName(db, want.relay);
+  const relay = (char(relayAcc, S.outlet, C.on) || char(relayAcc, S.switch, C.on)).id;
+
+  await client.subscribeCharacteristics([current, target, door, relay]);
+  log('subscribed');
+
+  // Away from HomeKit arms the simulator.
+  const armed = eventOn(client, current, 1, 'current state away');
+  check((await write(client, target, 1)) === 0, 'target state Away accepted');
+  await armed;
+  check((await ask({ do: 'arm' })).arm === 'away', 'the simulator is armed away');
+
+  // A door opening in the simulator is a Contact Sensor event.
+  const opened = eventOn(client, door, 1, 'door open');
+  await ask({ do: 'inject', event: 'door_open', sensor: want.doorIndex });
+  await opened;
+  check(true, 'door opening received as an event');
+
+  // Switching a relay switches it in the simulator.
+  check((await write(client, relay, true)) === 0, 'relay On accepted');
+  check((await ask({ do: 'relay' })).on === true, 'the simulator switched the relay on');
+
+  // NightArm: the panel has none; HAP refuses it (-70410).
+  const night = await write(client, target, 2);
+  check(night === -70410, `NightArm refused with -70410 (got ${night})`);
+
+  // Disarm works while allowed.
+  const disarmed = eventOn(client, current, 3, 'current state disarmed');
+  check((await write(client, target, 3)) === 0, 'Disarm accepted');
+  await disarmed;
+  check((await ask({ do: 'arm' })).arm === 'disarmed', 'the simulator is disarmed');
+  await client.close();
+
+  // A restart keeps the pairing and the accessory ids; this one refuses
+  // disarming (homekit.allow_disarm: false).
+  hk = await ask({ do: 'restart', allow_disarm: false });
+  client = new HttpClient(hk.id, hk.host, hk.port, pairing);
+  db = await client.getAccessories();
+  for (const [name, aid] of Object.entries(aids)) {
+    const a = byName(db, name);
+    check(a && a.aid === aid, `${name} keeps aid ${aid} across the restart`);
+  }
+  const target2 = char(byName(db, want.panel), S.security, C.target).id;
+  check((await write(client, target2, 1)) === 0, 'Away accepted after the restart');
+  await ask({ do: 'wait-arm', arm: 'away' });
+  const refused = await write(client, target2, 3);
+  check(refused === -70402, `Disarm refused with -70402 when not allowed (got ${refused})`);
+  check((await ask({ do: 'arm' })).arm === 'away', 'the simulator stays armed');
+
+  // Unpairing, then pairing again with the setup code. hap closes the
+  // connection of a removed controller as soon as it has written the
+  // answer, which may then not arrive: the bridge says whether it
+  // worked.
+  const removed = client.removePairing(pairing.iOSDevicePairingID).then(() => 'answered', (e) => `connection closed (${e.message})`);
+  log('remove pairing:', await Promise.race([removed, new Promise((r) => setTimeout(() => r('no answer within 2s'), 2000))]));
+  client.close().catch(() => {});
+  check(!(await ask({ do: 'bridge' })).paired, 'unpaired');
+  client = new HttpClient(hk.id, hk.host, hk.port);
+  await client.pairSetup(hk.pin, PairMethods.PairSetup);
+  db = await client.getAccessories();
+  check(db.accessories.length === want.accessories.length + 1, 'paired again, the same accessories');
+  await client.close();
+  await ask({ do: 'done' });
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('controller: FAIL:', err && err.stack ? err.stack : err);
+    process.exit(1);
+  },
+);
