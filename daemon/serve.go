@@ -256,7 +256,7 @@ func (d *instance) build(ctx context.Context) error {
 		}
 	}
 
-	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
+	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}

@@ -412,6 +412,11 @@ func (b *Bridge) publish(ctx context.Context, specs []spec) (*server, []*acc, er
 		}
 	}()
 	b.log.Info("homekit: bridge published", "addr", hs.Addr, "accessories", len(accs)+1, "paired", hs.IsPaired(), "mdns", b.cfg.MDNS)
+	if !hs.IsPaired() {
+		// Shown until paired: then no one can pair with it.
+		b.log.Info("homekit: not paired yet: in the Home app, Add Accessory and scan the QR code in the web UI, or enter the setup code",
+			"setup_code", formatPin(b.pin), "setup_uri", setupURI(b.pin, b.ids.SetupID))
+	}
 	return s, accs, nil
 }
 

@@ -33,16 +33,26 @@ type Setup struct {
 // category of the bridge in the setup payload and the mDNS record.
 const categoryBridge = 2
 
-// setupFlagIP marks an accessory paired over IP in the setup payload.
-const setupFlagIP = 2
+// Transport flags of the setup payload.
+const (
+	setupFlagNFC = 1
+	setupFlagIP  = 2
+	setupFlagBLE = 4
+)
 
-// setupURI returns the X-HM:// payload for pin (8 digits) and setupID
-// (4 characters 0-9A-Z): a 45-bit number, base 36 upper case, 9 digits,
-// then the setup ID. Its bits, low to high: the code (27), the transport
-// flags (4: IP is 2), the category (8); version and reserved bits are 0.
+// setupURI returns the X-HM:// payload of the bridge for pin (8 digits)
+// and setupID (4 characters 0-9A-Z).
 func setupURI(pin, setupID string) string {
 	code, _ := strconv.ParseUint(pin, 10, 32)
-	v := uint64(categoryBridge)<<31 | uint64(setupFlagIP)<<27 | code
+	return setupPayload(code, setupID, categoryBridge, setupFlagIP)
+}
+
+// setupPayload is "X-HM://", a 45-bit number in base 36, upper case, 9
+// digits, and the setup ID. The number's bits, low to high: the setup
+// code (27), the transport flags (4), the accessory category (8); the
+// version and reserved bits are 0.
+func setupPayload(code uint64, setupID string, category, flags uint64) string {
+	v := category<<31 | flags<<27 | code
 	s := strings.ToUpper(strconv.FormatUint(v, 36))
 	return "X-HM://" + strings.Repeat("0", max(0, 9-len(s))) + s + setupID
 }
@@ -59,7 +69,7 @@ func ParsePin(s string) (string, error) {
 		return "", errors.New("want 8 digits, e.g. 314-15-926")
 	}
 	if hap.InvalidPins[d] {
-		return "", errors.New("too easy to guess (one digit repeated, 12345678 or 87654321); HomeKit refuses it")
+		return "", errors.New("too easy to guess (one digit repeated, or the digits in order up or down); HomeKit refuses it")
 	}
 	return d, nil
 }
@@ -129,13 +139,16 @@ func parseIDs(b []byte) (*ids, error) {
 	}
 	seen := map[uint64]string{}
 	for k, aid := range v.AIDs {
+		other, dup := seen[aid]
 		switch {
+		case k == "":
+			return nil, fmt.Errorf("aid %d of an empty key", aid)
 		case aid < 2:
 			return nil, fmt.Errorf("aid %d of %q: want at least 2 (1 is the bridge)", aid, k)
 		case aid >= v.Next:
 			return nil, fmt.Errorf("aid %d of %q: not below next_aid %d", aid, k, v.Next)
-		case seen[aid] != "":
-			return nil, fmt.Errorf("aid %d of both %q and %q", aid, seen[aid], k)
+		case dup:
+			return nil, fmt.Errorf("aid %d of both %q and %q", aid, other, k)
 		}
 		seen[aid] = k
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/internal/qrcode"
 	"github.com/g90alarm/g90/journal"
 	"github.com/g90alarm/g90/pinguard"
 	"github.com/g90alarm/g90/protocol"
@@ -39,7 +40,55 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/panels/{panel}/refresh", s.withPanel(s.refresh))
 	m.HandleFunc("GET /api/events", s.events)
 	m.HandleFunc("GET /api/events/stream", s.stream)
+	m.HandleFunc("GET /api/homekit", s.homekit)
+	m.HandleFunc("GET /api/homekit/qr.svg", s.homekitQR)
 	s.mux = m
+}
+
+// homekitView is the HomeKit bridge in the API: the setup code and URI
+// only while no controller is paired (then nobody can pair with them,
+// and they need not be shown).
+type homekitView struct {
+	Enabled bool   `json:"enabled"`
+	Paired  bool   `json:"paired"`
+	Code    string `json:"code,omitempty"`
+	URI     string `json:"uri,omitempty"`
+}
+
+func (s *Server) homekitSetup() (homekitView, bool) {
+	if s.cfg.HomeKit == nil {
+		return homekitView{}, false
+	}
+	st := s.cfg.HomeKit.Setup()
+	v := homekitView{Enabled: true, Paired: st.Paired}
+	if !st.Paired {
+		v.Code, v.URI = st.Code, st.URI
+	}
+	return v, true
+}
+
+func (s *Server) homekit(w http.ResponseWriter, _ *http.Request) {
+	v, _ := s.homekitSetup()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, v)
+}
+
+// homekitQR is the QR code of the setup URI, which the Home app scans;
+// 404 without a bridge or once paired.
+func (s *Server) homekitQR(w http.ResponseWriter, _ *http.Request) {
+	v, ok := s.homekitSetup()
+	if !ok || v.URI == "" {
+		writeError(w, http.StatusNotFound, "no HomeKit setup code to show: no bridge, or already paired")
+		return
+	}
+	code, err := qrcode.Encode([]byte(v.URI))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(code.SVG(6, "HomeKit setup code "+v.Code))
 }
 
 // panelView is a panel in the API.

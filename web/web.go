@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/g90alarm/g90"
+	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/journal"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	// the server keeps the last RecentEvents events it has seen since Run
 	// started.
 	Journal *journal.Journal
+	// HomeKit, when set, is the daemon's HomeKit bridge: while it is not
+	// paired, the UI shows its setup code and QR code.
+	HomeKit *homekit.Bridge
 	// RecentEvents is the in-memory log's size when Journal is nil; 0
 	// means 500.
 	RecentEvents int

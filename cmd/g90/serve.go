@@ -116,4 +116,11 @@ func printEndpoints(w io.Writer, ep daemon.Endpoints) {
 	if ep.Cloud != "" {
 		fmt.Fprintf(w, "  cloud    tcp %s\n", ep.Cloud)
 	}
+	if hk := ep.HomeKit; hk != nil {
+		if st := hk.Setup(); st.Paired {
+			fmt.Fprintf(w, "  HomeKit  paired\n")
+		} else {
+			fmt.Fprintf(w, "  HomeKit  not paired: in the Home app, Add Accessory, setup code %s (QR code in the web UI; %s)\n", st.Code, st.URI)
+		}
+	}
 }

@@ -261,5 +261,24 @@ function connect() {
   es.addEventListener('update', e => updateEvent(JSON.parse(e.data)));
 }
 
+// Apple Home: the setup code while the bridge is not paired.
+async function homekit() {
+  let hk;
+  try { hk = await api('GET', 'api/homekit'); } catch (_) { return; }
+  const sec = $('#homekit');
+  sec.hidden = !hk.enabled;
+  if (!hk.enabled) return;
+  $('.paired', sec).hidden = !hk.paired;
+  $('.setup', sec).hidden = hk.paired;
+  if (!hk.paired) {
+    $('.code', sec).textContent = hk.code;
+    const img = $('.qr', sec);
+    img.alt = 'QR code of the HomeKit setup code ' + hk.code;
+    if (!img.src) img.src = 'api/homekit/qr.svg';
+  }
+}
+
 connect();
+homekit();
+setInterval(homekit, 10000);
 setInterval(() => panels.forEach(p => p.view && renderReach(p)), 5000);
