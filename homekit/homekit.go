@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,20 +73,22 @@ type Config struct {
 
 // Bridge is the HomeKit bridge. Its methods are safe for concurrent use.
 type Bridge struct {
-	cfg   Config
-	log   *slog.Logger
-	store hap.Store
-	subs  []*g90.Subscription
-	names []string
-	ver   string
+	cfg    Config
+	log    *slog.Logger
+	store  hap.Store
+	subs   []*g90.Subscription
+	panels []string // the panels' names
+	ver    string
 
 	mu    sync.Mutex // guards ids, addr, setup.Paired, the accessories' identity
 	ids   *ids
 	pin   string
 	addr  string // host:port, the port fixed once known
 	bound net.Addr
-	hs    *hap.Server     // the publication now, nil before the first
-	ctx   context.Context // Run's, for the commands of controllers' writes
+	hs    *hap.Server       // the publication now, nil before the first
+	names []string          // its accessories' names, the bridge's first
+	aids  map[string]uint64 // and their ids, by name
+	ctx   context.Context   // Run's, for the commands of controllers' writes
 }
 
 // New checks cfg, loads or makes the setup code and accessory ids, and
@@ -136,7 +139,7 @@ func New(cfg Config) (*Bridge, error) {
 	quietHap(b.log)
 	for _, m := range cfg.Panels {
 		b.subs = append(b.subs, m.SubscribeState("homekit", 64))
-		b.names = append(b.names, m.Name())
+		b.panels = append(b.panels, m.Name())
 	}
 	return b, nil
 }
@@ -153,6 +156,30 @@ func (b *Bridge) Addr() net.Addr {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.bound
+}
+
+// Published returns the names of the accessories published now, the
+// bridge's first; nil before the first publication.
+func (b *Bridge) Published() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.names)
+}
+
+// ConfigNumber returns the configuration number controllers see (the
+// mDNS "c#"): hap raises it each time the accessory set changes.
+func (b *Bridge) ConfigNumber() int {
+	v, _ := b.store.Get("version")
+	n, _ := strconv.Atoi(string(v))
+	return n
+}
+
+// AID returns the accessory id of the accessory named name, 0 if none
+// is published by that name.
+func (b *Bridge) AID(name string) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.aids[name]
 }
 
 // DeviceID returns the bridge's HAP device id (the mDNS "id"), which a
@@ -325,7 +352,7 @@ func srvErr(s *server) <-chan error {
 func (b *Bridge) specs(states []*g90.State) []spec {
 	var out []spec
 	for i, st := range states {
-		out = append(out, specsOf(i, b.names[i], st)...)
+		out = append(out, specsOf(i, b.panels[i], st)...)
 	}
 	return out
 }
@@ -401,6 +428,11 @@ func (b *Bridge) publish(ctx context.Context, specs []spec) (*server, []*acc, er
 	hs.Addr = net.JoinHostPort(host, port)
 	b.mu.Lock()
 	b.addr, b.bound, b.hs = hs.Addr, bound, hs
+	b.names, b.aids = []string{b.cfg.Name}, map[string]uint64{b.cfg.Name: 1}
+	for _, x := range accs {
+		b.names = append(b.names, x.name)
+		b.aids[x.name] = x.a.Id
+	}
 	b.mu.Unlock()
 
 	sctx, cancel := context.WithCancel(ctx)
