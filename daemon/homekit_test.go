@@ -1,3 +1,11 @@
+// brutella/hap v0.0.35 has data races of its own once a controller
+// connects (its connection's session pointer, read by Write while Read
+// sets it; dnssd's TXT record update during pairing), which -race
+// reports and no code of ours can avoid; so this test is built without
+// -race, and .ci/run runs it in a pass of its own.
+
+//go:build !race
+
 package daemon_test
 
 import (
@@ -117,7 +125,7 @@ panels:
 		}
 		return cfg
 	}
-	ep, stop := daemontest.Run(t, config(true), daemon.Options{Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ep, stop := daemontest.Run(t, config(true), daemon.Options{Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 
 	bridge := func() map[string]any {
 		hk := ep.HomeKit
@@ -221,7 +229,7 @@ panels:
 			if err := stop(); err != nil {
 				t.Fatalf("stopping the daemon: %v", err)
 			}
-			ep, stop = daemontest.Run(t, config(*req.AllowDisarm), daemon.Options{Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			ep, stop = daemontest.Run(t, config(*req.AllowDisarm), daemon.Options{Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 			ans = bridge()
 		case "done":
 			done = true
