@@ -41,6 +41,7 @@ func TestExampleConfig(t *testing.T) {
 		Cloud:    CloudConfig{Listen: ":5678", Advertise: "192.168.1.10", Upstream: "47.88.7.61:5678", MaxConnections: 64, MaxPerAddress: 8, ReplayBuffer: 1024},
 		Web:      WebConfig{Listen: "127.0.0.1:8080", Hosts: []string{}},
 		Journal:  JournalConfig{MaxAge: 720 * time.Hour, MaxEvents: 100000, FloodBurst: 100, FloodRate: 1},
+		HomeKit:  HomeKitConfig{Listen: ":51826", Name: "g90", MDNS: true, AllowDisarm: true},
 		StateDir: "/var/lib/g90",
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -242,6 +243,11 @@ func TestConfigErrors(t *testing.T) {
 		{"zero replay_buffer", panel + "cloud:\n  replay_buffer: 0\n", "cloud.replay_buffer: 0: want at least 1, or -1"},
 		{"zero flood_rate", panel + "journal:\n  flood_rate: 0\n", "journal.flood_rate: 0: want events per second"},
 		{"flood_rate text", panel + "journal:\n  flood_rate: fast\n", `journal.flood_rate: "fast": not a number`},
+		{"homekit listen", panel + "homekit:\n  listen: 51826\n", `g90.yaml:4: homekit.listen: "51826": want host:port`},
+		{"homekit pin short", panel + "homekit:\n  pin: 1234\n", "g90.yaml:4: homekit.pin: want 8 digits"},
+		{"homekit pin trivial", panel + "homekit:\n  pin: 123-45-678\n", "homekit.pin: too easy to guess"},
+		{"homekit name", panel + "homekit:\n  name: \"\"\n", "g90.yaml:4: homekit.name: empty"},
+		{"homekit unknown key", panel + "homekit:\n  pincode: 31415926\n", "homekit.pincode: unknown key (known here: allow_disarm, listen, mdns, name, pin)"},
 		{"max_events too big", panel + "journal:\n  max_events: 99999999999999999999\n", `journal.max_events: "99999999999999999999": not an integer`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,6 +256,30 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A homekit section, even empty, turns the bridge on with its defaults;
+// without one it is off.
+func TestHomeKitSection(t *testing.T) {
+	const panel = "panels:\n  - host: 10.0.0.2\n"
+	for _, tc := range []struct {
+		yaml string
+		want HomeKitConfig
+	}{
+		{panel, HomeKitConfig{Listen: ":51826", Name: "g90", MDNS: true, AllowDisarm: true}},
+		{panel + "homekit:\n", HomeKitConfig{Enabled: true, Listen: ":51826", Name: "g90", MDNS: true, AllowDisarm: true}},
+		{panel + "homekit: {}\n", HomeKitConfig{Enabled: true, Listen: ":51826", Name: "g90", MDNS: true, AllowDisarm: true}},
+		{panel + "homekit:\n  listen: 192.168.1.2:51827\n  pin: 314-15-926\n  name: Alarm\n  mdns: false\n  allow_disarm: false\n",
+			HomeKitConfig{Enabled: true, Listen: "192.168.1.2:51827", Pin: "314-15-926", Name: "Alarm"}},
+	} {
+		cfg, err := ParseConfig("g90.yaml", []byte(tc.yaml), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if diff := cmp.Diff(tc.want, cfg.HomeKit); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tc.yaml, diff)
+		}
 	}
 }
 
