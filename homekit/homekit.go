@@ -76,7 +76,6 @@ type Bridge struct {
 	cfg    Config
 	log    *slog.Logger
 	store  hap.Store
-	subs   []*g90.Subscription
 	panels []string // the panels' names
 	ver    string
 
@@ -91,8 +90,8 @@ type Bridge struct {
 	ctx   context.Context   // Run's, for the commands of controllers' writes
 }
 
-// New checks cfg, loads or makes the setup code and accessory ids, and
-// subscribes to the panels' state. Run publishes the bridge.
+// New checks cfg and loads or makes the setup code and accessory ids.
+// Run publishes the bridge.
 func New(cfg Config) (*Bridge, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
@@ -138,7 +137,6 @@ func New(cfg Config) (*Bridge, error) {
 	b.store = hap.NewFsStore(cfg.Dir)
 	quietHap(b.log)
 	for _, m := range cfg.Panels {
-		b.subs = append(b.subs, m.SubscribeState("homekit", 64))
 		b.panels = append(b.panels, m.Name())
 	}
 	return b, nil
@@ -193,8 +191,14 @@ func (b *Bridge) DeviceID() string {
 // and republishes it when the accessory set changes. It closes the
 // subscriptions when it returns.
 func (b *Bridge) Run(ctx context.Context) error {
+	// Subscribed before the states are read below: what changes in
+	// between comes again, and nothing is missed.
+	subs := make([]*g90.Subscription, len(b.cfg.Panels))
+	for i, m := range b.cfg.Panels {
+		subs[i] = m.SubscribeState("homekit", 64)
+	}
 	defer func() {
-		for _, s := range b.subs {
+		for _, s := range subs {
 			s.Close()
 		}
 	}()
@@ -215,7 +219,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		stop()
 		readers.Wait()
 	}()
-	for i, s := range b.subs {
+	for i, s := range subs {
 		readers.Go(func() {
 			var buf []g90.Delivery
 			for {
@@ -240,7 +244,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		})
 	}
 
-	states := make([]*g90.State, len(b.subs))
+	states := make([]*g90.State, len(subs))
 	for i, m := range b.cfg.Panels {
 		st := m.State()
 		states[i] = &st

@@ -14,6 +14,7 @@ import (
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
@@ -46,6 +47,9 @@ type rigConfig struct {
 	hosts        []string
 	clientBuffer int
 	wrap         func(http.Handler) http.Handler
+	// homekit is a HomeKit bridge's directory: the rig makes one there,
+	// not published (no controller can pair), for the setup card.
+	homekit string
 }
 
 const guid = "SIMPANEL0001"
@@ -65,9 +69,15 @@ func startRig(t *testing.T, rc rigConfig) *rig {
 		t.Fatal(err)
 	}
 	mon := p.NewMonitor(g90.MonitorConfig{Name: "Home", PIN: pinguard.New(rc.pin, nil), Sources: []g90.Source{l}})
+	var hk *homekit.Bridge
+	if rc.homekit != "" {
+		if hk, err = homekit.New(homekit.Config{Dir: rc.homekit, Pin: "314-15-926", Panels: []*g90.Monitor{mon}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv, err := web.New(web.Config{
 		Panels:  []*g90.Monitor{mon},
-		Journal: rc.journal, Hosts: rc.hosts, ClientBuffer: rc.clientBuffer,
+		Journal: rc.journal, Hosts: rc.hosts, ClientBuffer: rc.clientBuffer, HomeKit: hk,
 	})
 	if err != nil {
 		t.Fatal(err)
