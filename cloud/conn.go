@@ -69,8 +69,9 @@ type conn struct {
 	first []byte
 	lead  int
 
-	wmu   sync.Mutex // serialises writes to nc: replies and relayed upstream bytes
+	wmu   sync.Mutex // serialises writes to nc: replies, relayed upstream bytes, commands
 	relay *relay     // chained mode only; set before the connection is shared
+	cmd   *cmdState  // the command in flight (Server.Command)
 
 	// polled is set when the server's poller waits for c (polled.go);
 	// then pmu guards pstate, killed and timer, which closes c at
@@ -372,6 +373,20 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 	c.fresh = true
 	c.valid.Store(time.Now().UnixNano())
 	c.replies(&m)
+	if m.Kind == cloudproto.KindCommandResponse && c.relay == nil {
+		// An answer to Server.Command (spec: D.5.9). In chained mode
+		// every M6 answers the vendor's M12 and goes upstream with the
+		// read (Command refuses chained panels).
+		a := m
+		a.Body = bytes.Clone(m.Body) // m aliases the framer's buffer
+		if c.cmd.answer(&a) {
+			s.stats.commandAnswers.Add(1)
+		} else {
+			s.stats.commandUnmatched.Add(1)
+			s.log.Debug("cloud: command answer nobody waits for", "remote", c.remote, "guid", guid, "seq", m.Seq())
+		}
+		return true
+	}
 	if m.Kind != cloudproto.KindStatusChange && m.Kind != cloudproto.KindNotification {
 		return true
 	}

@@ -270,6 +270,12 @@ type Stats struct {
 	ReplayDropped  int64 // of which dropped, oldest first, because a buffer was full
 	ReplayLost     int64 // of which discarded: the server stopped, or the panel left without naming itself
 	ReplayPending  int64 // kept now, waiting for the upstream
+
+	// Commands sent to panels (Server.Command).
+	Commands         int64 // M12 written
+	CommandAnswers   int64 // M6 that answered one
+	CommandTimeouts  int64 // commands whose caller gave up waiting
+	CommandUnmatched int64 // M6 no command waited for: late, or not ours
 }
 
 type counters struct {
@@ -280,6 +286,7 @@ type counters struct {
 	upstreamConnects, upstreamFailures, upstreamDropped, localReplies  atomic.Int64
 	upstreamStalls, upstreamReconnects                                 atomic.Int64
 	replayBuffered, replayed, replayDropped, replayLost, replayPending atomic.Int64
+	commands, commandAnswers, commandTimeouts, commandUnmatched        atomic.Int64
 }
 
 // Server is a cloud server for many panels at once. Its methods are safe
@@ -315,6 +322,8 @@ type Server struct {
 	rewriteDiscovery bool
 
 	stats counters
+	// cmdSeq numbers the commands sent to panels (Server.Command).
+	cmdSeq atomic.Uint32
 	// poll waits for the bytes of idle connections (polled.go); nil
 	// when every connection has a goroutine of its own. ctx is Serve's,
 	// running counts the connections not yet ended and their goroutines.
@@ -452,6 +461,8 @@ func (s *Server) Stats() Stats {
 		UpstreamReconnects: c.upstreamReconnects.Load(),
 		ReplayBuffered:     c.replayBuffered.Load(), Replayed: c.replayed.Load(), ReplayDropped: c.replayDropped.Load(),
 		ReplayLost: c.replayLost.Load(), ReplayPending: c.replayPending.Load(),
+		Commands: c.commands.Load(), CommandAnswers: c.commandAnswers.Load(),
+		CommandTimeouts: c.commandTimeouts.Load(), CommandUnmatched: c.commandUnmatched.Load(),
 	}
 }
 
@@ -589,7 +600,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		return nil
 	}
 	s.seq++
-	c := &conn{srv: s, nc: nc, remote: remote, connected: s.now(), seq: s.seq}
+	c := &conn{srv: s, nc: nc, remote: remote, connected: s.now(), seq: s.seq, cmd: newCmdState()}
 	if s.upstream != "" {
 		c.relay = newRelay(c)
 	}
@@ -706,6 +717,7 @@ func (s *Server) release(c *conn) {
 	if g := c.getGUID(); g != "" && s.byGUID[g] == c {
 		delete(s.byGUID, g)
 	}
+	c.cmd.ended()
 	s.stats.open.Add(-1)
 }
 

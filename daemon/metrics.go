@@ -448,6 +448,10 @@ var (
 		{cloudDesc("g90_cloud_replay_dropped_total", "Of those, dropped, oldest first, because a panel's replay buffer was full (cloud.replay_buffer)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.ReplayDropped }},
 		{cloudDesc("g90_cloud_replay_lost_total", "Of those, discarded because the server stopped or the panel left before naming itself."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.ReplayLost }},
 		{cloudDesc("g90_cloud_replay_pending", "Status changes and notifications waiting for the vendor's cloud now."), prometheus.GaugeValue, func(s cloud.Stats) int64 { return s.ReplayPending }},
+		{cloudDesc("g90_cloud_commands_total", "Commands sent to panels over their cloud connection (M12)."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.Commands }},
+		{cloudDesc("g90_cloud_command_answers_total", "Panel answers (M6) to those commands."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.CommandAnswers }},
+		{cloudDesc("g90_cloud_command_timeouts_total", "Commands over the cloud connection whose caller gave up waiting for the answer."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.CommandTimeouts }},
+		{cloudDesc("g90_cloud_command_unmatched_total", "Panel answers (M6) that no command waited for: late, or not ours."), prometheus.CounterValue, func(s cloud.Stats) int64 { return s.CommandUnmatched }},
 	}
 	cloudUnrouted = cloudDesc("g90_cloud_unrouted_total", "Cloud messages from a panel no configured panel's GUID matches, dropped.")
 )
