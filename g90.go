@@ -70,6 +70,10 @@ type Config struct {
 	// when the request is over (client.Config.Progress), to show a user
 	// what is being waited for; nil is silent.
 	Progress func(client.Progress)
+	// Carrier, if set, carries every request instead of UDP: the panel's
+	// cloud connection (cloud.Server.Carrier). Writes then go once
+	// (client.Config.Carrier); a reboot, which gets no reply, needs UDP.
+	Carrier client.Carrier
 }
 
 // Panel is one alarm panel. It is safe for concurrent use.
@@ -93,7 +97,7 @@ type Panel struct {
 func New(cfg Config) (*Panel, error) {
 	c, err := client.New(client.Config{
 		Host: cfg.Host, Port: cfg.Port, Timeout: cfg.Timeout, Retries: cfg.Retries,
-		ListenPacket: cfg.ListenPacket, Logger: cfg.Logger, Progress: cfg.Progress,
+		ListenPacket: cfg.ListenPacket, Logger: cfg.Logger, Progress: cfg.Progress, Carrier: cfg.Carrier,
 	})
 	if err != nil {
 		return nil, err

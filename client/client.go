@@ -20,6 +20,7 @@ import (
 	"math"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,22 @@ type Config struct {
 	// called on the goroutine that runs the exchange, so it must return
 	// quickly; nil is silent.
 	Progress func(Progress)
+	// Carrier, if set, carries the requests instead of UDP: the panel's
+	// cloud connection (cloud.Server.Carrier). The request and reply
+	// bodies and the checks are the same; only how they travel differs.
+	// A carrier does not lose what it sent, so a write goes once, with
+	// the whole budget; reads are retried as over UDP.
+	Carrier Carrier
+}
+
+// Carrier carries one request to the panel and its reply, another way
+// than UDP.
+type Carrier interface {
+	// Exchange sends req once and returns the panel's reply. ctx ends
+	// the wait; the request may have been carried out then.
+	Exchange(ctx context.Context, req protocol.Request) (protocol.Response, error)
+	// Name says which way it is, for errors and logs: "cloud".
+	Name() string
 }
 
 // Progress is where one exchange stands, for someone waiting on it: a
@@ -248,9 +265,15 @@ func (c *Client) ReadAll(ctx context.Context, code protocol.Code, first, last in
 	return nil
 }
 
+// ErrNoReplyOverCarrier: Send needs UDP; a Carrier waits for a reply.
+var ErrNoReplyOverCarrier = errors.New("a request without a reply goes over UDP only")
+
 // Send sends a request that gets no reply, such as a system command
 // (spec: local-protocol.md 5.1).
 func (c *Client) Send(ctx context.Context, req protocol.Request) error {
+	if c.cfg.Carrier != nil {
+		return c.wrap(req, ErrNoReplyOverCarrier)
+	}
 	if err := c.acquire(ctx); err != nil {
 		return c.wrap(req, err)
 	}
@@ -294,7 +317,18 @@ func retryable(err error) bool {
 
 func (c *Client) do(ctx context.Context, req protocol.Request, check func(protocol.Response) error) (protocol.Response, error) {
 	n, until := c.schedule()
+	if c.cfg.Carrier != nil && !isRead(req) {
+		// Over a carrier that loses nothing, a write that may have
+		// arrived is never sent again.
+		n, until = 1, func(int) time.Duration { return c.cfg.Timeout }
+	}
 	return c.doN(ctx, req, check, n, until)
+}
+
+// isRead reports whether req only reads: a GET command (spec:
+// local-protocol.md 3), which may be sent again without harm.
+func isRead(req protocol.Request) bool {
+	return req.System == "" && strings.HasPrefix(req.Code.String(), "GET")
 }
 
 // doN makes up to n attempts; attempt k waits until until(k) after the
@@ -324,7 +358,13 @@ func (c *Client) doN(ctx context.Context, req protocol.Request, check func(proto
 			progress.Attempt, progress.Deadline = k, deadline
 			c.cfg.Progress(progress)
 		}
-		resp, err := c.attempt(ctx, payload, deadline)
+		var resp protocol.Response
+		var err error
+		if c.cfg.Carrier != nil {
+			resp, err = c.carry(ctx, req, deadline)
+		} else {
+			resp, err = c.attempt(ctx, payload, deadline)
+		}
 		if err == nil && !resp.Empty() && resp.Code != req.Code {
 			err = fmt.Errorf("%w: got %v", ErrWrongCode, resp.Code)
 		}
@@ -409,6 +449,23 @@ func (c *Client) attempt(ctx context.Context, payload []byte, deadline time.Time
 		}
 		return resp, err
 	}
+}
+
+// carry is attempt over the Carrier: one send, a wait until deadline.
+func (c *Client) carry(ctx context.Context, req protocol.Request, deadline time.Time) (protocol.Response, error) {
+	actx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	c.attempts.Add(1)
+	resp, err := c.cfg.Carrier.Exchange(actx, req)
+	switch {
+	case err == nil, errors.As(err, new(*protocol.PanelError)):
+		return resp, err
+	case ctx.Err() != nil:
+		return protocol.Response{}, ctx.Err()
+	case actx.Err() != nil:
+		return protocol.Response{}, errAttemptTimeout
+	}
+	return protocol.Response{}, fmt.Errorf("over the %s link: %w", c.cfg.Carrier.Name(), err)
 }
 
 func (c *Client) fromPanel(from net.Addr) bool {

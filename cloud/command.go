@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/g90alarm/g90/client"
 	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/protocol"
 )
@@ -69,7 +70,8 @@ func (cs *cmdState) answer(m *cloudproto.Message) bool {
 
 // Command sends req to the panel guid over its connection, as the
 // vendor's cloud does (an M12), and returns the panel's reply from the
-// M6 that answers it (spec: notifications-and-cloud.md D.5.8, D.5.9).
+// M6 that answers it (spec: notifications-and-cloud.md D.5.8, D.5.9). A
+// panel not connected is waited for until ctx ends (ErrNotConnected).
 // The body of request and reply is the local protocol's, checked by its
 // codec. Commands to one panel are serialised; ctx bounds the wait for
 // the turn and for the answer. Command never sends a command twice: the
@@ -77,11 +79,22 @@ func (cs *cmdState) answer(m *cloudproto.Message) bool {
 // carried it out, so the caller decides after ErrDisconnected or a
 // timeout.
 func (s *Server) Command(ctx context.Context, guid string, req protocol.Request) (protocol.Response, error) {
-	s.mu.Lock()
-	c := s.byGUID[guid]
-	s.mu.Unlock()
-	if c == nil {
-		return protocol.Response{}, fmt.Errorf("%w: %s", ErrNotConnected, guid)
+	// A panel not connected yet (it reconnects, or the server has just
+	// started) is waited for within ctx, as UDP waits for a reply.
+	var c *conn
+	for {
+		s.mu.Lock()
+		c = s.byGUID[guid]
+		claimed := s.claimed
+		s.mu.Unlock()
+		if c != nil {
+			break
+		}
+		select {
+		case <-claimed:
+		case <-ctx.Done():
+			return protocol.Response{}, fmt.Errorf("%w: %s (%w)", ErrNotConnected, guid, ctx.Err())
+		}
 	}
 	if c.relay != nil {
 		return protocol.Response{}, fmt.Errorf("%w: %s", ErrChained, guid)
@@ -125,3 +138,19 @@ func (s *Server) Command(ctx context.Context, guid string, req protocol.Request)
 		return protocol.Response{}, fmt.Errorf("cloud: panel %s: command %v: %w", guid, req.Code, ctx.Err())
 	}
 }
+
+// Carrier returns the way to the panel guid over its connection, for
+// client.Config.Carrier (and g90.Config.Carrier): each request is a
+// Command.
+func (s *Server) Carrier(guid string) client.Carrier { return carrier{s, guid} }
+
+type carrier struct {
+	s    *Server
+	guid string
+}
+
+func (c carrier) Exchange(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	return c.s.Command(ctx, c.guid, req)
+}
+
+func (carrier) Name() string { return "cloud" }

@@ -67,6 +67,12 @@ func TestCommand(t *testing.T) {
 	for _, req := range []protocol.Request{
 		protocol.NewRequest(protocol.GetHostStatus),
 		protocol.NewRequest(protocol.GetHostInfo),
+		protocol.NewRequest(protocol.GetHostConfig),
+		protocol.NewRequest(protocol.GetAPInfo),
+		protocol.NewRequest(protocol.GetNoticeFlags),
+		protocol.NewRequest(protocol.GetSIA),
+		protocol.NewRequest(protocol.GetCID),
+		protocol.NewRequest(protocol.GetAlarmPhones),
 		protocol.PageRequest(protocol.GetSensorList, 1, 10),
 		protocol.PageRequest(protocol.GetHistory, 1, 10),
 	} {
@@ -107,11 +113,33 @@ func TestCommand(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if st := srv.Stats(); st.Commands != 25 || st.CommandAnswers != 25 || st.CommandUnmatched != 0 || st.CommandTimeouts != 0 {
-		t.Errorf("stats %+v: want 25 commands, each answered", st)
+	if st := srv.Stats(); st.Commands != 31 || st.CommandAnswers != 31 || st.CommandUnmatched != 0 || st.CommandTimeouts != 0 {
+		t.Errorf("stats %+v: want 31 commands, each answered", st)
 	}
-	if _, err := srv.Command(ctx, "NOSUCHPANEL", protocol.NewRequest(protocol.GetHostStatus)); !errors.Is(err, ErrNotConnected) {
-		t.Errorf("a panel not connected: %v, want ErrNotConnected", err)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := srv.Command(short, "NOSUCHPANEL", protocol.NewRequest(protocol.GetHostStatus)); !errors.Is(err, ErrNotConnected) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a panel not connected: %v, want ErrNotConnected after the wait", err)
+	}
+}
+
+// A command for a panel that has not connected yet waits for it: it is
+// sent once the panel names itself.
+func TestCommandWaitsForThePanel(t *testing.T) {
+	srv, _ := start(t, Config{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := srv.Command(t.Context(), "SIMPANEL0001", protocol.NewRequest(protocol.GetHostStatus))
+		done <- err
+	}()
+	cloudSim(t, srv)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(patience):
+		t.Fatal("the command did not reach the panel that connected")
 	}
 }
 

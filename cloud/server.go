@@ -335,6 +335,7 @@ type Server struct {
 	serving bool
 	conns   map[*conn]struct{}
 	byGUID  map[string]*conn
+	claimed chan struct{} // closed and replaced when a panel names itself (claim)
 	// parked are the replay buffers of chained panels whose connection
 	// ended with messages still kept, by GUID, for the panel's next
 	// connection; at most maxConns.
@@ -361,6 +362,7 @@ func New(cfg Config) (*Server, error) {
 		now:        cfg.Now,
 		conns:      map[*conn]struct{}{},
 		byGUID:     map[string]*conn{},
+		claimed:    make(chan struct{}),
 		parked:     map[string]*replayBuf{},
 
 		upstream: cfg.Upstream, chain: cfg.Chain,
@@ -685,6 +687,8 @@ func (s *Server) claim(c *conn, guid string) bool {
 		old.kill()
 	}
 	s.byGUID[guid] = c
+	close(s.claimed) // Commands waiting for a panel look again
+	s.claimed = make(chan struct{})
 	s.mu.Unlock()
 	if conflict != nil {
 		s.conflict(*conflict)

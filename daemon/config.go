@@ -166,7 +166,20 @@ type PanelConfig struct {
 	// GUID over UDP first (which a panel reachable only through its
 	// cloud connection never answers). Default: read from the panel.
 	GUID string `yaml:"guid"`
+	// Transport is how commands reach the panel: local (UDP, the
+	// default) or cloud (its connection to our cloud server, for a panel
+	// UDP cannot reach; needs notifications: cloud and guid).
+	Transport Transport `yaml:"transport"`
 }
+
+// Transport is how a panel's commands travel (panels[].transport).
+type Transport string
+
+// Transports of panels[].transport.
+const (
+	TransportLocal Transport = "local" // UDP to host:port
+	TransportCloud Transport = "cloud" // M12/M6 over the panel's cloud connection
+)
 
 // CloudConfig is the cloud server shared by the cloud and chained panels.
 type CloudConfig struct {
@@ -404,7 +417,7 @@ func defaultConfig() Config {
 }
 
 func defaultPanel() PanelConfig {
-	return PanelConfig{Port: DefaultPort, Notifications: NotifyLocal, NotifyListen: DefaultNotifyListen, Poll: DefaultPoll, HistoryInterval: DefaultHistoryInterval}
+	return PanelConfig{Port: DefaultPort, Notifications: NotifyLocal, Transport: TransportLocal, NotifyListen: DefaultNotifyListen, Poll: DefaultPoll, HistoryInterval: DefaultHistoryInterval}
 }
 
 // ConfigError is one error in a config file: where, which key, what.
@@ -868,6 +881,18 @@ func (d *decoder) validate(c *Config) {
 		}
 		if p.PIN != "" && strings.Trim(p.PIN, "0123456789") != "" {
 			d.errorf(at("pin"), "want digits only")
+		}
+		switch p.Transport {
+		case TransportLocal:
+		case TransportCloud:
+			if p.Notifications != NotifyCloud {
+				d.errorf(at("transport"), "cloud needs notifications: cloud (the panel's connection to our cloud server; chained panels not yet)")
+			}
+			if p.GUID == "" {
+				d.errorf(at("transport"), "cloud needs guid: the panel's GUID, which it cannot be asked for over UDP")
+			}
+		default:
+			d.errorf(at("transport"), "%q: want local or cloud", p.Transport)
 		}
 		if p.GUID != "" {
 			if err := checkGUID(p.GUID); err != nil {

@@ -37,5 +37,5 @@ panels:
 	// home 192.168.1.50 12368 local 30s true
 	// g90 127.0.0.1:8080 /var/lib/g90/journal.db
 	// /etc/g90/g90.yaml:4: panels[0].poll: "5x": not a duration (write e.g. 30s, 5m, 720h)
-	// /etc/g90/g90.yaml:6: panels[1].notificatons: unknown key (known here: guid, history_interval, host, name, notifications, notify_listen, pin, poll, port)
+	// /etc/g90/g90.yaml:6: panels[1].notificatons: unknown key (known here: guid, history_interval, host, name, notifications, notify_listen, pin, poll, port, transport)
 }

@@ -352,7 +352,13 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		// local-protocol.md 1.7); Home Assistant's user waits too.
 		timeout = 5 * time.Second
 	}
-	p, err := g90.New(g90.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout})
+	gc := g90.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout}
+	if pc.Transport == TransportCloud {
+		// The Monitor's reads, MQTT's, the web UI's and HomeKit's
+		// commands all go through this Panel: all over the cloud link.
+		gc.Carrier = d.hub.Server().Carrier(pc.GUID)
+	}
+	p, err := g90.New(gc)
 	if err != nil {
 		return err
 	}

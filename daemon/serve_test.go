@@ -829,3 +829,38 @@ func TestServeWebLimits(t *testing.T) {
 		}
 	}
 }
+
+// With panels[].transport: cloud, everything the daemon does with the
+// panel goes over its cloud connection (M12 and M6, issue 18): its first
+// read, the settings read for Home Assistant, arming and disarming, a
+// relay, a verified settings write — with the simulator's UDP command
+// port silent.
+func TestServeCloudTransport(t *testing.T) {
+	r := startDaemonSim(t, "    notifications: cloud\n    guid: SIMPANEL0001\n    transport: cloud\ncloud:\n  listen: 127.0.0.1:0\n", true)
+	if err := r.sim.SetFaults(sim.Faults{Silent: true}); err != nil {
+		t.Fatal(err)
+	}
+	base := "g90/" + r.guid
+	r.w.WaitFor(t, base+"/arm_delay", mqtttest.Is("30"))
+
+	r.w.Publish(t, base+"/alarm/set", "ARM_AWAY")
+	r.w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_away"))
+	if got := r.sim.Snapshot().Arm; got != protocol.ArmAway {
+		t.Fatalf("panel arm state %v, want away", got)
+	}
+	r.w.Publish(t, base+"/alarm/set", "DISARM")
+	r.w.WaitFor(t, base+"/alarm", mqtttest.Is("disarmed"))
+	r.w.Publish(t, base+"/relay/3/0/set", "ON")
+	eventually.True(t, "the relay switched on", func() bool { return r.sim.Snapshot().Relays[3][0] })
+	r.w.Publish(t, base+"/alarm_siren_duration/set", "120")
+	r.w.WaitFor(t, base+"/alarm_siren_duration", mqtttest.Is("120"))
+	if got := r.sim.Snapshot().HostConfig.AlarmSirenDuration; got != 120 {
+		t.Errorf("siren duration %d on the panel, want 120", got)
+	}
+
+	m := testrig.Scrape(t, strings.TrimSuffix(r.ep.Web, "/")+"/metrics")
+	sent, answered := m["g90_cloud_commands_total"], m["g90_cloud_command_answers_total"]
+	if sent < 5 || answered != sent || m["g90_cloud_command_timeouts_total"] != 0 {
+		t.Errorf("cloud commands: %v sent, %v answered, %v timed out", sent, answered, m["g90_cloud_command_timeouts_total"])
+	}
+}
