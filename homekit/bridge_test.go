@@ -34,7 +34,9 @@ func TestBridgeFollowsThePanel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := p.NewMonitor(g90.MonitorConfig{Name: "home"})
+	// Polled more often than the bridge lets the set settle: a state at
+	// every poll must not hold its publication back.
+	mon := p.NewMonitor(g90.MonitorConfig{Name: "home", Poll: 300 * time.Millisecond})
 	dir := t.TempDir()
 	start := func() (*homekit.Bridge, func() error) {
 		b, err := homekit.New(homekit.Config{Listen: "127.0.0.1:0", Dir: dir, Panels: []*g90.Monitor{mon}, AllowDisarm: true})

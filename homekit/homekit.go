@@ -274,6 +274,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 		started = true
 		timer.Reset(0)
 	}
+	// seen is the set the states last gave: the wait (settle) starts
+	// when it changes, not at every delivery, or a panel polled more
+	// often than settle would never be published.
+	seen := b.specs(states)
 	defer func() {
 		if srv != nil {
 			srv.stop()
@@ -290,11 +294,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 					states[bt.panel] = d.State
 				}
 			}
+			next := b.specs(states)
+			changed := !sameSet(next, seen)
+			seen = next
 			switch {
 			case !started && ready():
 				started = true
 				timer.Reset(0)
-			case started && !sameSet(b.specs(states), current):
+			case started && changed && !sameSet(next, current):
 				pending = true
 				timer.Reset(settle)
 			}
