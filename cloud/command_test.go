@@ -20,7 +20,7 @@ import (
 
 // cloudSim serves a simulated panel on loopback, connected to srv as a
 // cloud panel, and returns it with a UDP socket to its command port.
-func cloudSim(t *testing.T, srv *Server) (*sim.Panel, net.Conn, string) {
+func cloudSim(t testing.TB, srv *Server) (*sim.Panel, net.Conn, string) {
 	t.Helper()
 	p, err := sim.New(sim.Config{Listen: "127.0.0.1:0", Seed: 1, Cloud: sim.CloudConfig{Addr: srv.Addr().String()}})
 	if err != nil {

@@ -65,7 +65,7 @@ var fixedNow = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // start runs a server on 127.0.0.1:0 until the test ends, and checks that
 // Serve returns nil and leaves no goroutine behind.
-func start(t *testing.T, cfg Config) (*Server, *recorder) {
+func start(t testing.TB, cfg Config) (*Server, *recorder) {
 	t.Helper()
 	leaktest.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
