@@ -1065,6 +1065,7 @@ func (m *Monitor) State() State {
 // stateLocked is State with m.mu held.
 func (m *Monitor) stateLocked() State {
 	s := m.t.snapshot()
+	s.Transport = m.p.c.Transport()
 	s.LastPacket = map[event.Source]time.Time{}
 	for i, src := range sources {
 		if ns := m.lastPacket[i].Load(); ns != 0 {

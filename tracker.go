@@ -51,6 +51,9 @@ type State struct {
 	// LastPacket is when a packet last came from the panel, per source
 	// (spec: A.8): "local", "cloud", "history".
 	LastPacket map[event.Source]time.Time `json:"last_packet"`
+	// Transport is how commands reach the panel: "local" (UDP) or
+	// "cloud" (its cloud connection, g90.Config.Carrier).
+	Transport string `json:"transport"`
 	// Cloud is what the cloud server knows of the panel's connection:
 	// its address and any conflict (two addresses naming the panel);
 	// nil unless a source reports it (CloudStater).

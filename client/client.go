@@ -166,6 +166,15 @@ func New(cfg Config) (*Client, error) {
 // Panel returns the panel's address as host:port.
 func (c *Client) Panel() string { return c.panel }
 
+// Transport names how requests travel: "local" (UDP) or the Carrier's
+// name ("cloud").
+func (c *Client) Transport() string {
+	if c.cfg.Carrier != nil {
+		return c.cfg.Carrier.Name()
+	}
+	return "local"
+}
+
 // Config returns the effective configuration, defaults filled in.
 func (c *Client) Config() Config { return c.cfg }
 

@@ -256,6 +256,7 @@ type desc struct {
 // panel.
 var panelDescs = []desc{
 	{"g90_panel_info", "1 for each panel; guid is its GUID once read, host its address.", []string{"guid", "host"}},
+	{"g90_panel_transport", "1 for each panel, with how its commands travel: local (UDP) or cloud (its cloud connection).", []string{"transport"}},
 	{"g90_commands_total", "Commands sent to the panel (exchanges started).", nil},
 	{"g90_command_attempts_total", "Command datagrams sent, first attempts and retries.", nil},
 	{"g90_command_retries_total", "Command attempts after the first.", nil},
@@ -313,6 +314,7 @@ func (p *PanelMetrics) Collect(ch chan<- prometheus.Metric) {
 		counter("g90_decode_errors_total", cs.Malformed, "command")
 	}
 	gauge("g90_panel_info", 1, st.GUID, host)
+	gauge("g90_panel_transport", 1, st.Transport)
 	if l := p.src.Listener; l != nil {
 		ls := l.Stats()
 		counter("g90_notify_datagrams_total", ls.Datagrams)

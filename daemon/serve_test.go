@@ -858,7 +858,13 @@ func TestServeCloudTransport(t *testing.T) {
 		t.Errorf("siren duration %d on the panel, want 120", got)
 	}
 
+	if api := r.get(t, "/api/panels"); !strings.Contains(api, `"transport":"cloud"`) {
+		t.Errorf("/api/panels does not say the commands go over the cloud: %.300s", api)
+	}
 	m := testrig.Scrape(t, strings.TrimSuffix(r.ep.Web, "/")+"/metrics")
+	if m[`g90_panel_transport{panel="home",transport="cloud"}`] != 1 {
+		t.Errorf("g90_panel_transport: %v", m[`g90_panel_transport{panel="home",transport="cloud"}`])
+	}
 	sent, answered := m["g90_cloud_commands_total"], m["g90_cloud_command_answers_total"]
 	if sent < 5 || answered != sent || m["g90_cloud_command_timeouts_total"] != 0 {
 		t.Errorf("cloud commands: %v sent, %v answered, %v timed out", sent, answered, m["g90_cloud_command_timeouts_total"])

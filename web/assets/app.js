@@ -87,6 +87,7 @@ function render(view) {
 function renderReach(p) {
   const st = p.view.state || {};
   const parts = [st.reachable ? 'reachable' : p.view.ready ? 'NOT reachable' : 'reading…'];
+  if (st.transport) parts.push('commands over ' + (st.transport === 'cloud' ? 'the cloud link' : 'UDP'));
   parts.push('last read ' + ago(st.last_read));
   for (const [src, t] of Object.entries(st.last_packet || {})) parts.push(src + ' packet ' + ago(t));
   $('.reach', p.el).textContent = parts.join(' · ');
