@@ -74,6 +74,9 @@ type Config struct {
 	// cloud connection (cloud.Server.Carrier). Writes then go once
 	// (client.Config.Carrier); a reboot, which gets no reply, needs UDP.
 	Carrier client.Carrier
+	// Fallback uses the Carrier only while the panel does not answer
+	// over UDP (client.Config.Fallback).
+	Fallback bool
 }
 
 // Panel is one alarm panel. It is safe for concurrent use.
@@ -97,7 +100,7 @@ type Panel struct {
 func New(cfg Config) (*Panel, error) {
 	c, err := client.New(client.Config{
 		Host: cfg.Host, Port: cfg.Port, Timeout: cfg.Timeout, Retries: cfg.Retries,
-		ListenPacket: cfg.ListenPacket, Logger: cfg.Logger, Progress: cfg.Progress, Carrier: cfg.Carrier,
+		ListenPacket: cfg.ListenPacket, Logger: cfg.Logger, Progress: cfg.Progress, Carrier: cfg.Carrier, Fallback: cfg.Fallback,
 	})
 	if err != nil {
 		return nil, err

@@ -70,6 +70,22 @@ type Config struct {
 	// A carrier does not lose what it sent, so a write goes once, with
 	// the whole budget; reads are retried as over UDP.
 	Carrier Carrier
+	// Fallback uses the Carrier only while the panel does not answer
+	// over UDP: requests go over UDP; after one timed out there, while
+	// the Carrier can reach the panel (Reacher), they go over the
+	// Carrier, and every ProbeInterval a read tries UDP again (one
+	// attempt, a quarter of the budget). A read that timed out over UDP
+	// is sent again over the Carrier at once; a write is not (the panel
+	// may have got it), and fails with its timeout.
+	Fallback bool
+	// ProbeInterval is how often a Fallback client tries UDP again; 0
+	// means 12 × Timeout.
+	ProbeInterval time.Duration
+}
+
+// Reacher is a Carrier that knows whether it can reach the panel now.
+type Reacher interface {
+	Reachable() bool
 }
 
 // Carrier carries one request to the panel and its reply, another way
@@ -118,6 +134,11 @@ type Client struct {
 	buf    []byte        // reply buffer, owned by the holder of sem
 
 	commands, attempts, retries, timeouts, strays, malformed atomic.Uint64
+
+	// Fallback (Config.Fallback): over the Carrier since UDP timed
+	// out, and when UDP is tried again (Unix nanoseconds).
+	fallback atomic.Bool
+	probeAt  atomic.Int64
 }
 
 // New checks cfg, fills defaults and resolves the panel's address.
@@ -166,10 +187,10 @@ func New(cfg Config) (*Client, error) {
 // Panel returns the panel's address as host:port.
 func (c *Client) Panel() string { return c.panel }
 
-// Transport names how requests travel: "local" (UDP) or the Carrier's
-// name ("cloud").
+// Transport names how requests travel now: "local" (UDP) or the
+// Carrier's name ("cloud").
 func (c *Client) Transport() string {
-	if c.cfg.Carrier != nil {
+	if c.cfg.Carrier != nil && (!c.cfg.Fallback || c.fallback.Load()) {
 		return c.cfg.Carrier.Name()
 	}
 	return "local"
@@ -223,7 +244,7 @@ func (c *Client) Exchange(ctx context.Context, req protocol.Request) (protocol.R
 // caller reads the panel back to learn what happened instead. A reply with
 // another command's code is an error, not a reason to resend.
 func (c *Client) ExchangeOnce(ctx context.Context, req protocol.Request) (protocol.Response, error) {
-	return c.doN(ctx, req, nil, 1, func(int) time.Duration { return c.cfg.Timeout })
+	return c.route(ctx, req, nil, true)
 }
 
 // ReadPage reads records start..end (1-based, inclusive) of a paginated
@@ -280,7 +301,7 @@ var ErrNoReplyOverCarrier = errors.New("a request without a reply goes over UDP 
 // Send sends a request that gets no reply, such as a system command
 // (spec: local-protocol.md 5.1).
 func (c *Client) Send(ctx context.Context, req protocol.Request) error {
-	if c.cfg.Carrier != nil {
+	if c.cfg.Carrier != nil && (!c.cfg.Fallback || c.fallback.Load()) {
 		return c.wrap(req, ErrNoReplyOverCarrier)
 	}
 	if err := c.acquire(ctx); err != nil {
@@ -325,13 +346,76 @@ func retryable(err error) bool {
 }
 
 func (c *Client) do(ctx context.Context, req protocol.Request, check func(protocol.Response) error) (protocol.Response, error) {
-	n, until := c.schedule()
-	if c.cfg.Carrier != nil && !isRead(req) {
-		// Over a carrier that loses nothing, a write that may have
-		// arrived is never sent again.
-		n, until = 1, func(int) time.Duration { return c.cfg.Timeout }
+	return c.route(ctx, req, check, false)
+}
+
+// route sends req over UDP or the Carrier (Config.Carrier, Fallback);
+// once is ExchangeOnce's: one attempt with the whole budget.
+func (c *Client) route(ctx context.Context, req protocol.Request, check func(protocol.Response) error, once bool) (protocol.Response, error) {
+	whole := func(int) time.Duration { return c.cfg.Timeout }
+	udp := func() (protocol.Response, error) {
+		if once {
+			return c.doN(ctx, req, check, 1, whole, nil)
+		}
+		n, until := c.schedule()
+		return c.doN(ctx, req, check, n, until, nil)
 	}
-	return c.doN(ctx, req, check, n, until)
+	carried := func() (protocol.Response, error) {
+		n, until := c.schedule()
+		if once || !isRead(req) {
+			// Over a carrier that loses nothing, a write that may have
+			// arrived is never sent again.
+			n, until = 1, whole
+		}
+		return c.doN(ctx, req, check, n, until, c.cfg.Carrier)
+	}
+	switch {
+	case c.cfg.Carrier == nil:
+		return udp()
+	case !c.cfg.Fallback:
+		return carried()
+	}
+	var resp protocol.Response
+	var err error
+	if c.fallback.Load() {
+		if !isRead(req) || time.Now().UnixNano() < c.probeAt.Load() {
+			return carried()
+		}
+		// The probe: one UDP attempt, a quarter of the budget.
+		c.probeAt.Store(time.Now().Add(c.probeInterval()).UnixNano())
+		resp, err = c.doN(ctx, req, check, 1, func(int) time.Duration { return c.cfg.Timeout / 4 }, nil)
+	} else {
+		resp, err = udp()
+	}
+	var te *TimeoutError
+	if errors.As(err, &te) && c.reachable() {
+		if !c.fallback.Swap(true) {
+			c.probeAt.Store(time.Now().Add(c.probeInterval()).UnixNano())
+			c.log.Warn("the panel does not answer over UDP; commands go over the "+c.cfg.Carrier.Name()+" link", "panel", c.panel, "command", req.Code)
+		}
+		if isRead(req) {
+			return carried()
+		}
+		return resp, err
+	}
+	if err == nil && c.fallback.Swap(false) {
+		c.log.Info("the panel answers over UDP again; commands go there", "panel", c.panel)
+	}
+	return resp, err
+}
+
+func (c *Client) probeInterval() time.Duration {
+	if c.cfg.ProbeInterval > 0 {
+		return c.cfg.ProbeInterval
+	}
+	return 12 * c.cfg.Timeout
+}
+
+// reachable reports whether the Carrier can reach the panel: a Carrier
+// that cannot tell is taken at its word.
+func (c *Client) reachable() bool {
+	r, ok := c.cfg.Carrier.(Reacher)
+	return !ok || r.Reachable()
 }
 
 // isRead reports whether req only reads: a GET command (spec:
@@ -342,7 +426,7 @@ func isRead(req protocol.Request) bool {
 
 // doN makes up to n attempts; attempt k waits until until(k) after the
 // start, so the last one ends the budget wherever the others ended.
-func (c *Client) doN(ctx context.Context, req protocol.Request, check func(protocol.Response) error, n int, until func(k int) time.Duration) (protocol.Response, error) {
+func (c *Client) doN(ctx context.Context, req protocol.Request, check func(protocol.Response) error, n int, until func(k int) time.Duration, via Carrier) (protocol.Response, error) {
 	c.commands.Add(1)
 	if err := c.acquire(ctx); err != nil {
 		return protocol.Response{}, c.wrap(req, err)
@@ -369,8 +453,8 @@ func (c *Client) doN(ctx context.Context, req protocol.Request, check func(proto
 		}
 		var resp protocol.Response
 		var err error
-		if c.cfg.Carrier != nil {
-			resp, err = c.carry(ctx, req, deadline)
+		if via != nil {
+			resp, err = c.carry(ctx, via, req, deadline)
 		} else {
 			resp, err = c.attempt(ctx, payload, deadline)
 		}
@@ -461,11 +545,11 @@ func (c *Client) attempt(ctx context.Context, payload []byte, deadline time.Time
 }
 
 // carry is attempt over the Carrier: one send, a wait until deadline.
-func (c *Client) carry(ctx context.Context, req protocol.Request, deadline time.Time) (protocol.Response, error) {
+func (c *Client) carry(ctx context.Context, via Carrier, req protocol.Request, deadline time.Time) (protocol.Response, error) {
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	c.attempts.Add(1)
-	resp, err := c.cfg.Carrier.Exchange(actx, req)
+	resp, err := via.Exchange(actx, req)
 	switch {
 	case err == nil, errors.As(err, new(*protocol.PanelError)):
 		return resp, err
@@ -474,7 +558,7 @@ func (c *Client) carry(ctx context.Context, req protocol.Request, deadline time.
 	case actx.Err() != nil:
 		return protocol.Response{}, errAttemptTimeout
 	}
-	return protocol.Response{}, fmt.Errorf("over the %s link: %w", c.cfg.Carrier.Name(), err)
+	return protocol.Response{}, fmt.Errorf("over the %s link: %w", via.Name(), err)
 }
 
 func (c *Client) fromPanel(from net.Addr) bool {

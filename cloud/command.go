@@ -154,3 +154,10 @@ func (c carrier) Exchange(ctx context.Context, req protocol.Request) (protocol.R
 }
 
 func (carrier) Name() string { return "cloud" }
+
+// Reachable reports whether the panel is connected now (client.Reacher).
+func (c carrier) Reachable() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.byGUID[c.guid] != nil
+}

@@ -167,8 +167,9 @@ type PanelConfig struct {
 	// cloud connection never answers). Default: read from the panel.
 	GUID string `yaml:"guid"`
 	// Transport is how commands reach the panel: local (UDP, the
-	// default) or cloud (its connection to our cloud server, for a panel
-	// UDP cannot reach; needs notifications: cloud and guid).
+	// default), cloud (its connection to our cloud server, for a panel
+	// UDP cannot reach; needs notifications: cloud and guid) or auto
+	// (UDP, and the cloud connection while UDP does not answer).
 	Transport Transport `yaml:"transport"`
 }
 
@@ -179,6 +180,7 @@ type Transport string
 const (
 	TransportLocal Transport = "local" // UDP to host:port
 	TransportCloud Transport = "cloud" // M12/M6 over the panel's cloud connection
+	TransportAuto  Transport = "auto"  // UDP, the cloud connection while UDP does not answer
 )
 
 // CloudConfig is the cloud server shared by the cloud and chained panels.
@@ -884,15 +886,15 @@ func (d *decoder) validate(c *Config) {
 		}
 		switch p.Transport {
 		case TransportLocal:
-		case TransportCloud:
+		case TransportCloud, TransportAuto:
 			if p.Notifications != NotifyCloud {
-				d.errorf(at("transport"), "cloud needs notifications: cloud (the panel's connection to our cloud server; chained panels not yet)")
+				d.errorf(at("transport"), "%s needs notifications: cloud (the panel's connection to our cloud server; chained panels not yet)", p.Transport)
 			}
 			if p.GUID == "" {
-				d.errorf(at("transport"), "cloud needs guid: the panel's GUID, which it cannot be asked for over UDP")
+				d.errorf(at("transport"), "%s needs guid: the panel's GUID, which it cannot be asked for over UDP", p.Transport)
 			}
 		default:
-			d.errorf(at("transport"), "%q: want local or cloud", p.Transport)
+			d.errorf(at("transport"), "%q: want local, cloud or auto", p.Transport)
 		}
 		if p.GUID != "" {
 			if err := checkGUID(p.GUID); err != nil {

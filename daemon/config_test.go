@@ -243,7 +243,7 @@ func TestConfigErrors(t *testing.T) {
 		{"zero replay_buffer", panel + "cloud:\n  replay_buffer: 0\n", "cloud.replay_buffer: 0: want at least 1, or -1"},
 		{"zero flood_rate", panel + "journal:\n  flood_rate: 0\n", "journal.flood_rate: 0: want events per second"},
 		{"flood_rate text", panel + "journal:\n  flood_rate: fast\n", `journal.flood_rate: "fast": not a number`},
-		{"transport unknown", "panels:\n  - host: a\n    transport: pigeon\n", `g90.yaml:3: panels[0].transport: "pigeon": want local or cloud`},
+		{"transport unknown", "panels:\n  - host: a\n    transport: pigeon\n", `g90.yaml:3: panels[0].transport: "pigeon": want local, cloud or auto`},
 		{"transport cloud, local notifications", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    transport: cloud\n", "panels[0].transport: cloud needs notifications: cloud"},
 		{"transport cloud without guid", "cloud:\n  listen: :5678\npanels:\n  - host: a\n    notifications: cloud\n    transport: cloud\n", "panels[0].transport: cloud needs guid"},
 		{"homekit listen", panel + "homekit:\n  listen: 51826\n", `g90.yaml:4: homekit.listen: "51826": want host:port`},

@@ -353,10 +353,12 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 		timeout = 5 * time.Second
 	}
 	gc := g90.Config{Host: pc.Host, Port: pc.Port, Timeout: timeout}
-	if pc.Transport == TransportCloud {
+	if pc.Transport == TransportCloud || pc.Transport == TransportAuto {
 		// The Monitor's reads, MQTT's, the web UI's and HomeKit's
-		// commands all go through this Panel: all over the cloud link.
+		// commands all go through this Panel: all over the cloud link,
+		// or with auto while UDP does not answer.
 		gc.Carrier = d.hub.Server().Carrier(pc.GUID)
+		gc.Fallback = pc.Transport == TransportAuto
 	}
 	p, err := g90.New(gc)
 	if err != nil {

@@ -870,3 +870,40 @@ func TestServeCloudTransport(t *testing.T) {
 		t.Errorf("cloud commands: %v sent, %v answered, %v timed out", sent, answered, m["g90_cloud_command_timeouts_total"])
 	}
 }
+
+// With panels[].transport: auto, commands go over UDP while the panel
+// answers there, over its cloud connection once UDP stops answering,
+// and back to UDP when it answers again (issue 18.5).
+func TestServeAutoTransport(t *testing.T) {
+	r := startDaemonSim(t, "    notifications: cloud\n    guid: SIMPANEL0001\n    transport: auto\ncloud:\n  listen: 127.0.0.1:0\n", true)
+	base := "g90/" + r.guid
+	metrics := strings.TrimSuffix(r.ep.Web, "/") + "/metrics"
+	transport := func(want string) func() error {
+		return func() error {
+			m := testrig.Scrape(t, metrics)
+			if m[`g90_panel_transport{panel="home",transport="`+want+`"}`] != 1 {
+				return fmt.Errorf("not %s: cloud commands %v", want, m["g90_cloud_commands_total"])
+			}
+			return nil
+		}
+	}
+	eventually.NoError(t, "commands over UDP", transport("local"))
+	if m := testrig.Scrape(t, metrics); m["g90_cloud_commands_total"] != 0 {
+		t.Errorf("%v commands over the cloud while UDP answers", m["g90_cloud_commands_total"])
+	}
+
+	if err := r.sim.SetFaults(sim.Faults{Silent: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.NoError(t, "commands over the cloud once UDP is silent", transport("cloud"))
+	r.w.Publish(t, base+"/alarm/set", "ARM_AWAY")
+	r.w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_away"))
+	if got := r.sim.Snapshot().Arm; got != protocol.ArmAway {
+		t.Fatalf("panel arm state %v, want away", got)
+	}
+
+	if err := r.sim.SetFaults(sim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.NoError(t, "commands over UDP again", transport("local"))
+}
