@@ -143,8 +143,8 @@ type Client struct {
 
 // New checks cfg, fills defaults and resolves the panel's address.
 func New(cfg Config) (*Client, error) {
-	if cfg.Host == "" {
-		return nil, errors.New("client: Config.Host is required")
+	if cfg.Host == "" && (cfg.Carrier == nil || cfg.Fallback) {
+		return nil, errors.New("client: Config.Host is required (but with a Carrier alone)")
 	}
 	if cfg.Port == 0 {
 		cfg.Port = DefaultPort
@@ -161,14 +161,21 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Retries == 0 {
 		cfg.Retries = DefaultRetries
 	}
-	addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return nil, fmt.Errorf("client: Config.Host %q: %w", cfg.Host, err)
+	var addr *net.UDPAddr
+	panel := ""
+	if cfg.Host == "" {
+		panel = "the " + cfg.Carrier.Name() + " link" // no UDP address: never used
+	} else {
+		a, err := net.ResolveUDPAddr("udp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("client: Config.Host %q: %w", cfg.Host, err)
+		}
+		addr, panel = a, a.String()
 	}
 	c := &Client{
 		cfg:    cfg,
 		addr:   addr,
-		panel:  addr.String(),
+		panel:  panel,
 		listen: cfg.ListenPacket,
 		log:    cfg.Logger,
 		sem:    make(chan struct{}, 1),

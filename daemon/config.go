@@ -15,6 +15,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -143,7 +144,9 @@ type PanelConfig struct {
 	// Name identifies the panel in logs, metrics and the web UI; default
 	// Host. Names are unique.
 	Name string `yaml:"name"`
-	// Host is the panel's IP address or host name. Required.
+	// Host is the panel's IP address or host name. Required, but for a
+	// panel with transport cloud and a guid, reachable only through its
+	// cloud connection.
 	Host string `yaml:"host"`
 	// Port is its UDP command port; default 12368.
 	Port int `yaml:"port"`
@@ -825,11 +828,15 @@ func (d *decoder) validate(c *Config) {
 	for i := range c.Panels {
 		p := &c.Panels[i]
 		at := func(key string) string { return fmt.Sprintf("panels[%d].%s", i, key) }
-		if p.Host == "" {
-			d.errorf(fmt.Sprintf("panels[%d]", i), "host is required")
+		switch {
+		case p.Host != "":
+		case p.Transport == TransportCloud && p.GUID != "":
+			// A cloud-only panel: everything goes over its connection.
+		default:
+			d.errorf(fmt.Sprintf("panels[%d]", i), "host is required (unless transport is cloud and guid is set)")
 		}
 		if p.Name == "" {
-			p.Name = p.Host
+			p.Name = cmp.Or(p.Host, p.GUID)
 		}
 		if err := checkName(p.Name); err != nil {
 			d.errorf(at("name"), "%v", err)

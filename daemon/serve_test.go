@@ -907,3 +907,31 @@ func TestServeAutoTransport(t *testing.T) {
 	}
 	eventually.NoError(t, "commands over UDP again", transport("local"))
 }
+
+// A panel reachable only through its cloud connection needs no host:
+// transport cloud and its guid are enough.
+func TestServeCloudOnlyPanel(t *testing.T) {
+	leaktest.Check(t)
+	dir := t.TempDir()
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\ncloud:\n  listen: 127.0.0.1:0\npanels:\n  - notifications: cloud\n    guid: SIMPANEL0001\n    transport: cloud\n    poll: 1s\n", dir)
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Panels[0].Name != "SIMPANEL0001" {
+		t.Errorf("name %q, want the GUID", cfg.Panels[0].Name)
+	}
+	ep, _ := daemontest.Run(t, cfg, daemon.Options{Timeout: 500 * time.Millisecond})
+	s := simtest.Start(t, sim.Config{Seed: 1, Cloud: sim.CloudConfig{Addr: ep.Cloud}})
+	if err := s.SetFaults(sim.Faults{Silent: true}); err != nil {
+		t.Fatal(err)
+	}
+	w := mqtttest.Watch(t, strings.TrimPrefix(ep.MQTT, "mqtt://"), "#")
+	base := "g90/SIMPANEL0001"
+	w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
+	w.Publish(t, base+"/alarm/set", "ARM_HOME")
+	w.WaitFor(t, base+"/alarm", mqtttest.Is("armed_home"))
+	if got := s.Snapshot().Arm; got != protocol.ArmHome {
+		t.Fatalf("panel arm state %v, want home", got)
+	}
+}
