@@ -833,7 +833,8 @@ func TestServeWebLimits(t *testing.T) {
 // With panels[].transport: cloud, everything the daemon does with the
 // panel goes over its cloud connection (M12 and M6, issue 18): its first
 // read, the settings read for Home Assistant, arming and disarming, a
-// relay, a verified settings write — with the simulator's UDP command
+// relay, a verified settings write, a sensor renamed, a sensor and a
+// relay registered, the history read — with the simulator's UDP command
 // port silent.
 func TestServeCloudTransport(t *testing.T) {
 	r := startDaemonSim(t, "    notifications: cloud\n    guid: SIMPANEL0001\n    transport: cloud\ncloud:\n  listen: 127.0.0.1:0\n", true)
@@ -856,6 +857,41 @@ func TestServeCloudTransport(t *testing.T) {
 	r.w.WaitFor(t, base+"/alarm_siren_duration", mqtttest.Is("120"))
 	if got := r.sim.Snapshot().HostConfig.AlarmSirenDuration; got != 120 {
 		t.Errorf("siren duration %d on the panel, want 120", got)
+	}
+
+	// Sensor management: a rename, a registration (the simulator's
+	// learn mode, then the sensor transmitting), a relay registered.
+	r.w.Publish(t, base+"/sensor/2/name/set", "Patio door")
+	r.w.WaitFor(t, base+"/sensor/2/name", mqtttest.Is("Patio door"))
+	r.w.WaitFor(t, base+"/registration", mqtttest.Is("idle"))
+	r.w.Publish(t, base+"/new_sensor_type/set", "Door Sensor: WRDS01")
+	r.w.Publish(t, base+"/new_sensor_name/set", "Shed door")
+	r.w.WaitFor(t, base+"/new_sensor_name", mqtttest.Is("Shed door"))
+	r.w.WaitFor(t, base+"/new_sensor_type", mqtttest.Is("Door Sensor: WRDS01"))
+	r.w.Publish(t, base+"/register_sensor/set", "PRESS")
+	eventually.True(t, "the simulator learning", func() bool { return r.sim.Snapshot().PendingSensor != nil })
+	if _, err := r.sim.Inject(sim.Injection{Event: "learn", Type: "Door Sensor: WRDS01"}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.WaitFor(t, base+"/registration", mqtttest.Is("registered"))
+	r.w.Publish(t, base+"/new_relay_type/set", "Socket: S07")
+	r.w.Publish(t, base+"/new_relay_name/set", "Lamp")
+	r.w.WaitFor(t, base+"/new_relay_name", mqtttest.Is("Lamp"))
+	r.w.Publish(t, base+"/register_relay/set", "PRESS")
+	eventually.True(t, "the relay registered", func() bool {
+		snap := r.sim.Snapshot()
+		return snap.Devices[len(snap.Devices)-1].Name == "Lamp"
+	})
+	// The panel's history, read by the history poller (its baseline is
+	// its first read of the history pages).
+	r.w.Publish(t, base+"/history_alerts/set", "ON")
+	eventually.True(t, "the history read over the cloud", func() bool {
+		_, err := os.Stat(filepath.Join(r.cfg.StateDir, "history-home.json"))
+		return err == nil
+	})
+	snap := r.sim.Snapshot()
+	if snap.Sensors[1].Name != "Patio door" || snap.Sensors[len(snap.Sensors)-1].Name != "Shed door" {
+		t.Errorf("sensors on the panel: %q, %q", snap.Sensors[1].Name, snap.Sensors[len(snap.Sensors)-1].Name)
 	}
 
 	if api := r.get(t, "/api/panels"); !strings.Contains(api, `"transport":"cloud"`) {
