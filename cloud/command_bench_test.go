@@ -26,29 +26,22 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 			}
 		}
 	})
-	b.Run("transport=udp", func(b *testing.B) {
-		a := p.Addr().(*net.UDPAddr)
-		c, err := client.New(client.Config{Host: a.IP.String(), Port: a.Port})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := c.Exchange(b.Context(), req); err != nil {
+	a := p.Addr().(*net.UDPAddr)
+	for name, cfg := range map[string]client.Config{
+		"transport=udp":          {Host: a.IP.String(), Port: a.Port},
+		"transport=cloud-client": {Carrier: srv.Carrier(guid)},
+	} {
+		b.Run(name, func(b *testing.B) {
+			c, err := client.New(cfg)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
-	b.Run("transport=cloud-client", func(b *testing.B) {
-		c, err := client.New(client.Config{Host: "127.0.0.1", Carrier: srv.Carrier(guid)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := c.Exchange(b.Context(), req); err != nil {
-				b.Fatal(err)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Exchange(b.Context(), req); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
