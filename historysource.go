@@ -32,6 +32,12 @@ type HistoryConfig struct {
 	// again. "" keeps it in memory: the first read then only sets the
 	// baseline (spec: C.4).
 	StateFile string
+	// Durable, if set, is waited for before the cursor is saved past
+	// entries just replayed: it returns once they are stored wherever a
+	// restart must not lose them (the daemon: Monitor.Flush, then its
+	// journal). Until it succeeds the cursor moves in memory only, so a
+	// crash replays those entries rather than losing them.
+	Durable func(ctx context.Context) error
 	// Paused starts the poller paused: it reads nothing until
 	// SetEnabled(true).
 	Paused bool
@@ -52,6 +58,8 @@ type HistoryPoller struct {
 	cfg HistoryConfig
 	log *slog.Logger
 	cur cursor // owned by Run's goroutine
+	// unsaved: cur moved past entries Durable has not confirmed.
+	unsaved bool
 
 	on atomic.Bool
 	// rebase: paused since the last poll; what happens while paused is
@@ -146,10 +154,20 @@ func (h *HistoryPoller) poll(ctx context.Context, sink notify.Sink) {
 	}
 	sink.Packet(event.SourceHistory, time.Now())
 	next := h.replay(entries, sink)
-	if next.Set == h.cur.Set && next.Time == h.cur.Time && maps.Equal(next.Seen, h.cur.Seen) {
+	if !h.unsaved && next.Set == h.cur.Set && next.Time == h.cur.Time && maps.Equal(next.Seen, h.cur.Seen) {
 		return
 	}
 	h.cur = next
+	if h.cfg.Durable != nil {
+		if err := h.cfg.Durable(ctx); err != nil {
+			h.unsaved = true
+			if ctx.Err() == nil {
+				h.log.Warn("history entries not stored yet; the cursor is saved after the next read", "err", err)
+			}
+			return
+		}
+	}
+	h.unsaved = false
 	if err := h.saveCursor(); err != nil {
 		// The cursor lives on in memory; only a restart would replay.
 		h.log.Error("cannot save the history cursor", "err", err)

@@ -128,11 +128,12 @@ type Monitor struct {
 	log *slog.Logger
 
 	in      *inbox
-	inbuf   []item        // the tracker's last batch, for reuse
-	stopped chan struct{} // closed when the tracker's loop has ended
-	ready   chan struct{} // closed when the first read is applied
-	refresh chan struct{} // capacity 1: requests coalesce
-	rereads atomic.Uint32 // what the pending refresh reads (ReadSet)
+	inbuf   []item          // the tracker's last batch, for reuse
+	flushes []chan struct{} // Flushes handled, closed after the next publish
+	stopped chan struct{}   // closed when the tracker's loop has ended
+	ready   chan struct{}   // closed when the first read is applied
+	refresh chan struct{}   // capacity 1: requests coalesce
+	rereads atomic.Uint32   // what the pending refresh reads (ReadSet)
 	loaded  chan loadResult
 	running atomic.Bool
 
@@ -209,6 +210,9 @@ type item struct {
 	ev  *event.Event // instead of m: what a command did (SetRelay)
 	src event.Source
 	at  time.Time
+	// flush, instead of m, is Flush's: closed once everything queued
+	// before it was published.
+	flush chan struct{}
 }
 
 // NewMonitor returns a Monitor for p. Run starts it.
@@ -357,6 +361,44 @@ func (m *Monitor) work(ctx context.Context) {
 			m.mu.Unlock()
 		}
 		m.publish()
+		m.flushed()
+	}
+}
+
+// flushed tells the Flushes waiting that what came before them was
+// published.
+func (m *Monitor) flushed() {
+	for _, f := range m.flushes {
+		close(f)
+	}
+	clear(m.flushes)
+	m.flushes = m.flushes[:0]
+}
+
+// ErrMonitorStopped is Flush's error once Run has returned.
+var ErrMonitorStopped = errors.New("g90: monitor stopped")
+
+// Flush returns once every message the Monitor was handed before the
+// call (notifications, history entries, a command's event) has been
+// handled and its events delivered to every subscription's queue, or
+// when ctx ends. A consumer's own storage is the consumer's to wait for
+// (the daemon waits for its journal): the history poller saves its
+// cursor only after both (HistoryConfig.Durable).
+func (m *Monitor) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	if !m.enqueue(item{flush: done}, true, ctx.Done()) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ErrMonitorStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stopped:
+		return ErrMonitorStopped
 	}
 }
 
@@ -392,6 +434,7 @@ func (m *Monitor) drain() {
 	for m.handleQueued() {
 		m.publish()
 	}
+	m.flushed()
 }
 
 // Packet implements notify.Sink.
@@ -424,7 +467,9 @@ func (m *Monitor) enqueue(it item, wait bool, done <-chan struct{}) bool {
 	for {
 		queued, room := m.in.put(it)
 		if queued {
-			m.messages.Add(1)
+			if it.flush == nil {
+				m.messages.Add(1)
+			}
 			return true
 		}
 		if !wait {
@@ -442,6 +487,10 @@ func (m *Monitor) enqueue(it item, wait bool, done <-chan struct{}) bool {
 
 // handle turns one message into events (spec: A.7.2, B.2, B.3).
 func (m *Monitor) handle(it *item) {
+	if it.flush != nil {
+		m.flushes = append(m.flushes, it.flush) // closed after the publish
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.markState()

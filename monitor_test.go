@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -544,4 +545,54 @@ func TestMonitorKnowsItsPanel(t *testing.T) {
 	if bare.Name() != "127.0.0.1:12368" || bare.PIN() != nil || bare.History() != nil || bare.PIN().Required() {
 		t.Errorf("name %q pin %p history %p; want the address and no PIN or history", bare.Name(), bare.PIN(), bare.History())
 	}
+}
+
+// The history cursor moves past entries only once Durable says they are
+// stored: until then it stays where it was on disk, so a restart replays
+// them; Monitor.Flush returns once the events of what came before it are
+// in every subscription (issue 20.1).
+func TestHistoryCursorWaitsForDurable(t *testing.T) {
+	leaktest.Check(t)
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	p := newPanel(t, s, 100*time.Millisecond, -1)
+	file := filepath.Join(t.TempDir(), "history.json")
+	var (
+		mon     *Monitor
+		sub     *Subscription
+		stored  atomic.Bool // what Durable answers
+		flushed atomic.Int64
+	)
+	h := p.NewHistoryPoller(HistoryConfig{Interval: 20 * time.Millisecond, StateFile: file, Durable: func(ctx context.Context) error {
+		if err := mon.Flush(ctx); err != nil {
+			return err
+		}
+		// Flush returned: the events of the entries replayed are queued.
+		flushed.Store(int64(sub.Queued()))
+		if !stored.Load() {
+			return errors.New("not stored yet")
+		}
+		return nil
+	}})
+	mon = p.NewMonitor(MonitorConfig{Sources: []Source{h}})
+	sub = mon.Subscribe("test", 256)
+	runMonitor(t, mon)
+	eventually.True(t, "the history baseline", func() bool { _, ok := mon.State().LastPacket[event.SourceHistory]; return ok })
+	stored.Store(true)
+	eventually.True(t, "the baseline saved", func() bool { _, err := os.Stat(file); return err == nil })
+	saved, _ := os.ReadFile(file)
+
+	stored.Store(false)
+	inject(t, s, sim.Injection{Event: "door_open", Sensor: idx(1)})
+	eventually.True(t, "Durable asked after the entries' events were queued", func() bool { return flushed.Load() >= 2 })
+	time.Sleep(100 * time.Millisecond) // several polls
+	if now, _ := os.ReadFile(file); string(now) != string(saved) {
+		t.Fatalf("cursor saved before the entries were stored:\n%s\nwas\n%s", now, saved)
+	}
+	expect(t, sub, `sensor_activity 1 "Front door" occupied=true`, `door_open 1 "Front door"`)
+
+	stored.Store(true)
+	eventually.True(t, "the cursor saved once stored", func() bool {
+		now, _ := os.ReadFile(file)
+		return string(now) != string(saved)
+	})
 }

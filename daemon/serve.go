@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/g90alarm/g90"
@@ -112,6 +113,9 @@ type instance struct {
 	ui           *web.Server
 	web          net.Listener
 	mqttURL      string
+	// Journal rounds (writeJournal): started, committed, the last that
+	// failed to store its events; for journalStored.
+	jStarted, jDone, jFailed atomic.Uint64
 }
 
 type runPanel struct {
@@ -390,14 +394,25 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	// Every panel has a history poller: the source of notifications:
 	// history, and for the others, paused until Home Assistant's
 	// "simulate alerts from history" switch turns it on.
+	var mon *g90.Monitor
+	var rp *runPanel
 	history := p.NewHistoryPoller(g90.HistoryConfig{
 		Interval:  pc.HistoryInterval,
 		StateFile: filepath.Join(d.cfg.StateDir, "history-"+fileName(pc.Name)+".json"),
 		Paused:    pc.Notifications != NotifyHistory,
 		Logger:    log,
+		// The cursor moves past entries once they are in the journal:
+		// a crash in between replays them instead of losing them.
+		Durable: func(ctx context.Context) error {
+			r0 := d.jStarted.Load()
+			if err := mon.Flush(ctx); err != nil {
+				return err
+			}
+			return d.journalStored(ctx, rp.journal, r0)
+		},
 	})
 	sources = append(sources, history)
-	mon := p.NewMonitor(g90.MonitorConfig{
+	mon = p.NewMonitor(g90.MonitorConfig{
 		Name: pc.Name, PIN: d.guard(pc),
 		Sources: sources, Poll: pc.Poll, NextSeq: d.seq.next, Logger: log,
 		Config:    true, // the configuration entities of MQTT
@@ -407,7 +422,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	if err != nil {
 		return err
 	}
-	rp := &runPanel{cfg: pc, monitor: mon, metrics: pm, journal: mon.SubscribeUpdates("journal", 1<<14)}
+	rp = &runPanel{cfg: pc, monitor: mon, metrics: pm, journal: mon.SubscribeUpdates("journal", 1<<14)}
 	d.panels = append(d.panels, rp)
 	return nil
 }
@@ -560,7 +575,9 @@ func (d *instance) writeJournal() {
 			srcs[index[chosen]].pending = true
 		}
 		// Take whole queues, panels in turn, until the round is full;
-		// the others wait for the next round.
+		// the others wait for the next round. The round is counted as
+		// started before it takes anything (journalStored).
+		round := d.jStarted.Add(1)
 		batch, updates = batch[:0], updates[:0]
 		for k := range srcs {
 			i := (start + k) % len(srcs)
@@ -584,8 +601,42 @@ func (d *instance) writeJournal() {
 			}
 		}
 		start++
+		before := failures
 		d.commitJournal(batch, updates, &failures)
+		if failures != before {
+			d.jFailed.Store(round)
+		}
+		d.jDone.Store(round)
 	}
+}
+
+// journalStored returns once everything queued in sub (a panel's
+// journal subscription) is committed to the journal, or ctx ends: an
+// error when a round since round r0 failed to store its events.
+func (d *instance) journalStored(ctx context.Context, sub *g90.Subscription, r0 uint64) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	wait := func(done func() bool) error {
+		for !done() {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		return nil
+	}
+	if err := wait(func() bool { return sub.Queued() == 0 }); err != nil {
+		return err
+	}
+	target := d.jStarted.Load() // the round that took the last of them, or an earlier one
+	if err := wait(func() bool { return d.jDone.Load() >= target }); err != nil {
+		return err
+	}
+	if f := d.jFailed.Load(); f >= r0 && f != 0 && f <= target {
+		return fmt.Errorf("journal: round %d failed to store its events", f)
+	}
+	return nil
 }
 
 // commitJournal stores one round of the journal writer: the events in one

@@ -971,3 +971,50 @@ func TestServeCloudOnlyPanel(t *testing.T) {
 		t.Fatalf("panel arm state %v, want home", got)
 	}
 }
+
+// A history entry moves the history cursor on disk only once its event
+// is committed to the journal (issue 20.1): held in the journal's
+// commit, the cursor stays; released, it moves. A crash in between
+// replays the entry instead of losing it.
+func TestServeHistoryCursorAfterJournal(t *testing.T) {
+	leaktest.Check(t)
+	dir := t.TempDir()
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    notifications: history\n    history_interval: 1s\n", dir, s.Addr().(*net.UDPAddr).Port)
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	opt := daemon.Options{Timeout: 500 * time.Millisecond}
+	daemon.OnJournalCommit(&opt, func(events []event.Event, _ time.Duration) {
+		for _, ev := range events {
+			if ev.Type == event.DoorOpen && ev.Source == event.SourceHistory {
+				once.Do(func() { hold <- struct{}{}; <-release })
+			}
+		}
+	})
+	daemontest.Run(t, cfg, opt)
+	file := filepath.Join(dir, "history-home.json")
+	eventually.True(t, "the history's baseline", func() bool { _, err := os.Stat(file); return err == nil })
+	baseline, _ := os.ReadFile(file)
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hold:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the door opening never reached the journal")
+	}
+	time.Sleep(2500 * time.Millisecond) // two more history reads
+	if now, _ := os.ReadFile(file); string(now) != string(baseline) {
+		close(release)
+		t.Fatalf("the cursor moved before the journal stored the entry:\n%s", now)
+	}
+	close(release)
+	eventually.True(t, "the cursor moved once stored", func() bool {
+		now, _ := os.ReadFile(file)
+		return string(now) != string(baseline)
+	})
+}
