@@ -48,7 +48,12 @@ func build(sp spec, aid uint64, version string, h handlers) *acc {
 	x.a.Id = aid
 	sensor := func(s *service.S, state *characteristic.Int) {
 		x.state = state
-		x.sensorStatus(s)
+		x.active = characteristic.NewStatusActive().Bool
+		x.tamper = characteristic.NewStatusTampered().Int
+		x.battery = characteristic.NewStatusLowBattery().Int
+		s.AddC(x.active.C)
+		s.AddC(x.tamper.C)
+		s.AddC(x.battery.C)
 		x.a.AddS(s)
 	}
 	switch sp.svc {
@@ -72,9 +77,8 @@ func build(sp spec, aid uint64, version string, h handlers) *acc {
 		sensor(s.S, s.ContactSensorState.Int)
 	case svcMotion:
 		s := service.NewMotionSensor()
-		x.motion = s.MotionDetected.Bool
-		x.sensorStatus(s.S)
-		x.a.AddS(s.S)
+		x.motion = s.MotionDetected.Bool // a Bool, where the others' state is an Int
+		sensor(s.S, nil)
 	case svcSmoke:
 		s := service.NewSmokeSensor()
 		sensor(s.S, s.SmokeDetected.Int)
@@ -117,16 +121,6 @@ func build(sp spec, aid uint64, version string, h handlers) *acc {
 		x.a.AddS(s.S)
 	}
 	return x
-}
-
-// sensorStatus adds the characteristics every sensor has.
-func (x *acc) sensorStatus(s *service.S) {
-	x.active = characteristic.NewStatusActive().Bool
-	x.tamper = characteristic.NewStatusTampered().Int
-	x.battery = characteristic.NewStatusLowBattery().Int
-	s.AddC(x.active.C)
-	s.AddC(x.tamper.C)
-	s.AddC(x.battery.C)
 }
 
 func accessoryType(s kind) byte {
