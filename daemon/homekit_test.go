@@ -129,11 +129,16 @@ panels:
 
 	bridge := func() map[string]any {
 		hk := ep.HomeKit
-		eventually.NoErrorWithin(t, 30*time.Second, "the bridge published", func() error {
+		eventually.NoErrorWithin(t, 30*time.Second, "the bridge published and listening", func() error {
 			if hk.Addr() == nil || hk.DeviceID() == "" {
 				return fmt.Errorf("not yet")
 			}
-			return nil
+			// hap listens on its own goroutine, a moment after Addr is set.
+			nc, err := net.DialTimeout("tcp", hk.Addr().String(), time.Second)
+			if err != nil {
+				return err
+			}
+			return nc.Close()
 		})
 		_, port, _ := net.SplitHostPort(hk.Addr().String())
 		st := hk.Setup()

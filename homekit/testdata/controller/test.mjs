@@ -56,8 +56,8 @@ function eventOn(client, id, want, what) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.off('event', on);
-      reject(new Error(`no event ${id} = ${want} (${what}) within 10s`));
-    }, 10000);
+      reject(new Error(`no event ${id} = ${want} (${what}) within 20s`));
+    }, 20000);
     function on(ev) {
       for (const c of ev.characteristics) {
         if (`${c.aid}.${c.iid}` === id && Number(c.value) === Number(want)) {
@@ -71,10 +71,28 @@ function eventOn(client, id, want, what) {
   });
 }
 
-// status returns the HAP status of one characteristic write: 0 when it
+// patient runs one request of hap-controller, whose requests have no
+// timeout: brutella/hap v0.0.35 now and then leaves the first encrypted
+// request of a fresh connection unanswered (it switches the connection
+// to encryption on its next read, which Go's HTTP server may already
+// have started: the request's bytes are then read wrong and the server
+// waits for more). A phone gives up and connects again; so does this,
+// after 5 s, up to three times, and says so. Every request here may be
+// repeated (the writes set a value, twice is once).
+async function patient(what, fn) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await Promise.race([fn(), new Promise((r) => setTimeout(() => r(patient.timeout), 5000))]);
+    if (res !== patient.timeout) return res;
+    if (attempt === 3) throw new Error(`${what}: no answer, three times`);
+    log(`${what}: no answer within 5 s; asking again on a new connection`);
+  }
+}
+patient.timeout = Symbol('timeout');
+
+// write returns the HAP status of one characteristic write: 0 when it
 // was carried out.
 async function write(client, id, value) {
-  const res = await client.setCharacteristics({ [id]: value });
+  const res = await patient(`write ${id} = ${value}`, () => client.setCharacteristics({ [id]: value }));
   const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
   return c && c.status !== undefined ? Number(c.status) : 0;
 }
@@ -91,7 +109,7 @@ async function main() {
   check(pairing && pairing.AccessoryPairingID, 'paired with the setup code');
 
   // Every sensor and relay of the simulator, with the right service.
-  let db = await client.getAccessories();
+  let db = await patient('accessories', () => client.getAccessories());
   const want = await ask({ do: 'expect' });
   check(db.accessories[0].aid === 1, 'the bridge is accessory 1');
   for (const w of want.accessories) {
@@ -113,17 +131,23 @@ async function main() {
   const relayAcc = byName(db, want.relay);
   const relay = (char(relayAcc, S.outlet, C.on) || char(relayAcc, S.switch, C.on)).id;
 
-  await client.subscribeCharacteristics([current, target, door, relay]);
+  // Events on a client of their own: a subscription connection that hap
+  // left hanging (see patient) is dropped with its client.
+  const events = await patient('subscribe', async () => {
+    const c = new HttpClient(hk.id, hk.host, hk.port, pairing);
+    await c.subscribeCharacteristics([current, target, door, relay]);
+    return c;
+  });
   log('subscribed');
 
   // Away from HomeKit arms the simulator.
-  const armed = eventOn(client, current, 1, 'current state away');
+  const armed = eventOn(events, current, 1, 'current state away');
   check((await write(client, target, 1)) === 0, 'target state Away accepted');
   await armed;
   check((await ask({ do: 'arm' })).arm === 'away', 'the simulator is armed away');
 
   // A door opening in the simulator is a Contact Sensor event.
-  const opened = eventOn(client, door, 1, 'door open');
+  const opened = eventOn(events, door, 1, 'door open');
   await ask({ do: 'inject', event: 'door_open', sensor: want.doorIndex });
   await opened;
   check(true, 'door opening received as an event');
@@ -137,17 +161,18 @@ async function main() {
   check(night === -70410, `NightArm refused with -70410 (got ${night})`);
 
   // Disarm works while allowed.
-  const disarmed = eventOn(client, current, 3, 'current state disarmed');
+  const disarmed = eventOn(events, current, 3, 'current state disarmed');
   check((await write(client, target, 3)) === 0, 'Disarm accepted');
   await disarmed;
   check((await ask({ do: 'arm' })).arm === 'disarmed', 'the simulator is disarmed');
   await client.close();
+  await events.close();
 
   // A restart keeps the pairing and the accessory ids; this one refuses
   // disarming (homekit.allow_disarm: false).
   hk = await ask({ do: 'restart', allow_disarm: false });
   client = new HttpClient(hk.id, hk.host, hk.port, pairing);
-  db = await client.getAccessories();
+  db = await patient('accessories', () => client.getAccessories());
   for (const [name, aid] of Object.entries(aids)) {
     const a = byName(db, name);
     check(a && a.aid === aid, `${name} keeps aid ${aid} across the restart`);
@@ -161,15 +186,20 @@ async function main() {
 
   // Unpairing, then pairing again with the setup code. hap closes the
   // connection of a removed controller as soon as it has written the
-  // answer, which may then not arrive: the bridge says whether it
-  // worked.
-  const removed = client.removePairing(pairing.iOSDevicePairingID).then(() => 'answered', (e) => `connection closed (${e.message})`);
-  log('remove pairing:', await Promise.race([removed, new Promise((r) => setTimeout(() => r('no answer within 2s'), 2000))]));
+  // answer, which may then not arrive, and may leave the request
+  // unanswered as any other (see patient): the bridge says whether it
+  // worked, and the removal is asked again while it has not.
+  for (let attempt = 1; ; attempt++) {
+    const removed = client.removePairing(pairing.iOSDevicePairingID).then(() => 'answered', (e) => `connection closed (${e.message})`);
+    log('remove pairing:', await Promise.race([removed, new Promise((r) => setTimeout(() => r('no answer within 5 s'), 5000))]));
+    if (!(await ask({ do: 'bridge' })).paired) break;
+    if (attempt === 3) throw new Error('the pairing was not removed, three times');
+  }
   client.close().catch(() => {});
   check(!(await ask({ do: 'bridge' })).paired, 'unpaired');
   client = new HttpClient(hk.id, hk.host, hk.port);
   await client.pairSetup(hk.pin, PairMethods.PairSetup);
-  db = await client.getAccessories();
+  db = await patient('accessories', () => client.getAccessories());
   check(db.accessories.length === want.accessories.length + 1, 'paired again, the same accessories');
   await client.close();
   await ask({ do: 'done' });
