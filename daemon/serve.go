@@ -394,6 +394,7 @@ func (d *instance) buildPanel(ctx context.Context, pc PanelConfig) error {
 	// Every panel has a history poller: the source of notifications:
 	// history, and for the others, paused until Home Assistant's
 	// "simulate alerts from history" switch turns it on.
+	// Made below; Durable runs only once the Monitor runs its sources.
 	var mon *g90.Monitor
 	var rp *runPanel
 	history := p.NewHistoryPoller(g90.HistoryConfig{

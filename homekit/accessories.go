@@ -43,7 +43,7 @@ type handlers struct {
 func build(sp spec, aid uint64, version string, h handlers) *acc {
 	x := &acc{spec: sp}
 	x.a = accessory.New(accessory.Info{
-		Name: hapName(sp.name), SerialNumber: sp.serial, Manufacturer: "g90", Model: sp.model, Firmware: version,
+		Name: sp.name, SerialNumber: sp.serial, Manufacturer: "g90", Model: sp.model, Firmware: version,
 	}, accessoryType(sp.svc))
 	x.a.Id = aid
 	sensor := func(s *service.S, state *characteristic.Int) {
@@ -135,14 +135,6 @@ func accessoryType(s kind) byte {
 		return accessory.TypeSwitch
 	}
 	return accessory.TypeSensor
-}
-
-// hapName is a name hap accepts (not empty) and HomeKit shows.
-func hapName(s string) string {
-	if s == "" {
-		return "g90"
-	}
-	return s
 }
 
 func b2i(b bool) int {

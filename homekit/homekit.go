@@ -79,15 +79,13 @@ type Bridge struct {
 	panels []string // the panels' names
 	ver    string
 
-	mu    sync.Mutex // guards ids, addr, setup.Paired, the accessories' identity
-	ids   *ids
-	pin   string
-	addr  string // host:port, the port fixed once known
-	bound net.Addr
-	hs    *hap.Server       // the publication now, nil before the first
-	names []string          // its accessories' names, the bridge's first
-	aids  map[string]uint64 // and their ids, by name
-	ctx   context.Context   // Run's, for the commands of controllers' writes
+	mu        sync.Mutex // guards what follows
+	ids       *ids
+	pin       string
+	addr      string // host:port, the port fixed once known
+	bound     net.Addr
+	hs        *hap.Server // the publication now, nil before the first
+	published []published // its accessories, the bridge first
 }
 
 // New checks cfg and loads or makes the setup code and accessory ids.
@@ -156,12 +154,23 @@ func (b *Bridge) Addr() net.Addr {
 	return b.bound
 }
 
+// published is an accessory of a publication, as Published and AID
+// report it.
+type published struct {
+	name string
+	aid  uint64
+}
+
 // Published returns the names of the accessories published now, the
 // bridge's first; nil before the first publication.
 func (b *Bridge) Published() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.names)
+	var out []string
+	for _, p := range b.published {
+		out = append(out, p.name)
+	}
+	return out
 }
 
 // ConfigNumber returns the configuration number controllers see (the
@@ -177,7 +186,12 @@ func (b *Bridge) ConfigNumber() int {
 func (b *Bridge) AID(name string) uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.aids[name]
+	for _, p := range b.published {
+		if p.name == name {
+			return p.aid
+		}
+	}
+	return 0
 }
 
 // DeviceID returns the bridge's HAP device id (the mDNS "id"), which a
@@ -202,10 +216,6 @@ func (b *Bridge) Run(ctx context.Context) error {
 			s.Close()
 		}
 	}()
-	b.mu.Lock()
-	b.ctx = ctx
-	b.mu.Unlock()
-
 	// One reader per panel hands its deliveries to this goroutine, which
 	// alone sets the characteristics and owns the server.
 	type batch struct {
@@ -386,7 +396,12 @@ func (b *Bridge) publish(ctx context.Context, specs []spec) (*server, []*acc, er
 	b.mu.Lock()
 	fresh := false
 	accs := make([]*acc, 0, len(specs))
-	h := handlers{target: b.setTarget, relay: b.setRelay}
+	// A controller's write sends the panel a command, bounded by ctx
+	// (Run's): a stopping bridge does not wait for the panel.
+	h := handlers{
+		target: func(x *acc, v int) error { return b.setTarget(ctx, x, v) },
+		relay:  func(x *acc, on bool) error { return b.setRelay(ctx, x, on) },
+	}
 	for _, sp := range specs {
 		aid, f := b.ids.aid(sp.key)
 		fresh = fresh || f
@@ -439,10 +454,9 @@ func (b *Bridge) publish(ctx context.Context, specs []spec) (*server, []*acc, er
 	hs.Addr = net.JoinHostPort(host, port)
 	b.mu.Lock()
 	b.addr, b.bound, b.hs = hs.Addr, bound, hs
-	b.names, b.aids = []string{b.cfg.Name}, map[string]uint64{b.cfg.Name: 1}
+	b.published = append(b.published[:0:0], published{b.cfg.Name, 1})
 	for _, x := range accs {
-		b.names = append(b.names, x.name)
-		b.aids[x.name] = x.a.Id
+		b.published = append(b.published, published{x.name, x.a.Id})
 	}
 	b.mu.Unlock()
 
@@ -467,9 +481,9 @@ func (b *Bridge) publish(ctx context.Context, specs []spec) (*server, []*acc, er
 var errRefused = errors.New("refused by homekit.allow_disarm: false")
 
 // setTarget carries out a controller's write of a panel's target state.
-func (b *Bridge) setTarget(x *acc, v int) error {
+func (b *Bridge) setTarget(ctx context.Context, x *acc, v int) error {
 	m := b.cfg.Panels[x.panel]
-	ctx, cancel := context.WithTimeout(b.runCtx(), commandTimeout)
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	var err error
 	switch v {
@@ -496,24 +510,15 @@ func (b *Bridge) setTarget(x *acc, v int) error {
 }
 
 // setRelay carries out a controller's write of a relay node's On.
-func (b *Bridge) setRelay(x *acc, on bool) error {
+func (b *Bridge) setRelay(ctx context.Context, x *acc, on bool) error {
 	m := b.cfg.Panels[x.panel]
-	ctx, cancel := context.WithTimeout(b.runCtx(), commandTimeout)
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	if err := m.SetRelay(ctx, x.index, x.node, on); err != nil {
 		b.log.Warn("homekit: relay not switched", "panel", m.Name(), "relay", x.index, "node", x.node, "err", err)
 		return err
 	}
 	return nil
-}
-
-func (b *Bridge) runCtx() context.Context {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ctx == nil {
-		return context.Background()
-	}
-	return b.ctx
 }
 
 // hapLog is where hap's own log goes (a global of its package, on
