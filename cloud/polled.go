@@ -48,15 +48,22 @@ func (s *Server) startPolled(c *conn) {
 
 // ready is called by the poller when c's socket may be read.
 func (s *Server) ready(c *conn) {
+	if c.take() {
+		go s.readPolled(c) // counted in s.running as part of c
+	}
+}
+
+// take makes the caller c's owner if c is idle (pollBusy), and stops
+// its timer; false when someone else owns it or it has ended.
+func (c *conn) take() bool {
 	c.pmu.Lock()
+	defer c.pmu.Unlock()
 	if c.pstate != pollIdle {
-		c.pmu.Unlock()
-		return
+		return false
 	}
 	c.pstate = pollBusy
 	c.timer.Stop()
-	c.pmu.Unlock()
-	go s.readPolled(c) // counted in s.running as part of c
+	return true
 }
 
 // readPolled reads c until its socket has nothing more, handling each
@@ -110,14 +117,9 @@ func (s *Server) readPolled(c *conn) {
 
 // expire is c's timer: its deadline passed while it was idle.
 func (c *conn) expire() {
-	c.pmu.Lock()
-	if c.pstate != pollIdle {
-		c.pmu.Unlock()
-		return
+	if c.take() {
+		c.end(os.ErrDeadlineExceeded)
 	}
-	c.pstate = pollBusy
-	c.pmu.Unlock()
-	c.end(os.ErrDeadlineExceeded)
 }
 
 // kill closes c from outside its own goroutine: a replaced connection,
