@@ -268,7 +268,10 @@ async function homekit() {
   try { hk = await api('GET', 'api/homekit'); } catch (_) { return; }
   const sec = $('#homekit');
   sec.hidden = !hk.enabled;
-  if (!hk.enabled) return;
+  if (!hk.enabled) {
+    clearInterval(homekitTimer); // no bridge: nothing will change
+    return;
+  }
   $('.paired', sec).hidden = !hk.paired;
   $('.setup', sec).hidden = hk.paired;
   if (!hk.paired) {
@@ -280,6 +283,6 @@ async function homekit() {
 }
 
 connect();
+const homekitTimer = setInterval(homekit, 10000);
 homekit();
-setInterval(homekit, 10000);
 setInterval(() => panels.forEach(p => p.view && renderReach(p)), 5000);
