@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/sim"
@@ -45,17 +46,22 @@ func Example() {
 	resp.Body.Close()
 	fmt.Println("arm:", resp.Status, "- the panel is now", panel.Snapshot().Arm)
 
-	resp, err = ts.Client().Get(ts.URL + "/api/panels/Home/state")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer resp.Body.Close()
+	// The server's copy of the state follows the Monitor's: a client
+	// reads until "ready" says the first read has reached it.
 	var v struct {
 		Name  string    `json:"name"`
+		Ready bool      `json:"ready"`
 		State g90.State `json:"state"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&v)
+	for deadline := time.Now().Add(5 * time.Second); !v.Ready && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		resp, err = ts.Client().Get(ts.URL + "/api/panels/Home/state")
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+	}
 	fmt.Println(v.Name, v.State.GUID, len(v.State.Sensors), "sensors,", len(v.State.Devices), "relays")
 	// Output:
 	// arm: 200 OK - the panel is now home
