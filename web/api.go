@@ -32,6 +32,8 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", serveIndex)
 	m.Handle("GET /assets/", assetHandler())
+	m.HandleFunc("GET /sw.js", serveRoot("sw.js", "text/javascript; charset=utf-8"))
+	m.HandleFunc("GET /manifest.webmanifest", serveRoot("manifest.webmanifest", "application/manifest+json"))
 	m.HandleFunc("GET /api/panels", s.listPanels)
 	m.HandleFunc("GET /api/panels/{panel}/state", s.withPanel(s.panelState))
 	m.HandleFunc("POST /api/panels/{panel}/arm", s.withPanel(s.arm))

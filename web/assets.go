@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// The page, its script and its style sheet: no framework, no CDN.
+// The app: the page, its script, style sheet, icons, web app manifest and
+// service worker; no framework, no CDN, no build step.
 //
 //go:embed assets
 var assets embed.FS
@@ -31,4 +32,15 @@ func assetHandler() http.Handler {
 func serveIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeFileFS(w, r, assets, "assets/index.html")
+}
+
+// serveRoot serves an asset at the root with its content type: the
+// service worker must be there to control the whole app (its scope is
+// its folder), and the manifest sits beside the page it describes.
+func serveRoot(name, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Type", contentType)
+		http.ServeFileFS(w, r, assets, "assets/"+name)
+	}
 }

@@ -32,9 +32,13 @@ import (
 func TestIndex(t *testing.T) {
 	r := startRig(t, rigConfig{})
 	for _, c := range []struct{ path, ctype, contains string }{
-		{"/", "text/html", `<script src="assets/app.js"`},
+		{"/", "text/html", `<script type="module" src="assets/app.js"`},
 		{"/assets/app.js", "text/javascript", "EventSource"},
 		{"/assets/app.css", "text/css", ":root"},
+		{"/sw.js", "text/javascript", "caches.open"},
+		{"/manifest.webmanifest", "application/manifest+json", `"start_url"`},
+		{"/assets/icon.svg", "image/svg+xml", "<svg"},
+		{"/assets/icon-192.png", "image/png", "PNG"},
 	} {
 		resp := r.raw(t, "GET", c.path, "")
 		b, err := io.ReadAll(resp.Body)

@@ -1,42 +1,120 @@
-// The g90 web UI: panels from the stream's "state" messages, the event
-// log from /api/events plus the stream's "event" messages. Data is only
-// ever put into the page as text.
-'use strict';
+// The g90 web app: the panels from the stream's "state" messages, the
+// event log from /api/events plus the stream's "event" and "update"
+// messages, and the screens of the other endpoints (history, devices,
+// settings, login) when this version of the daemon has them. Data is only
+// ever put into the page as text. No build step, no dependencies.
 
 const MAX_LOG = 200;
+// A sensor_activity within FOLD_MS of a more specific event about the same
+// sensor (door_open, alarm…) is the same happening: the panel reports both
+// (a notification and an alert), so the log shows the specific one only.
+const FOLD_MS = 3000;
+
 const panels = new Map(); // name → {el, view}
 const names = new Map(); // GUID → name
-let pending = null; // live events held back while the log loads
+const log = []; // events, oldest first, at most MAX_LOG
+const changed = new Map(); // "GUID/index" → time of the sensor's last event
+const alarms = new Map(); // GUID → the last alarm event
+let pending = null; // live messages held back while the log loads
+let serverUp = true;
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
+  if (text !== undefined && text !== null) e.textContent = text;
   if (cls) e.className = cls;
   return e;
 }
 
-async function api(method, path, body) {
-  const opts = { method, headers: {} };
+class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body, headers = {}) {
+  const opts = { method, headers: { ...headers } };
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
   }
-  const res = await fetch(path, opts);
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (err) {
+    unreachable(true);
+    throw new APIError(0, 'no answer from the g90 server');
+  }
   let data = {};
   try { data = await res.json(); } catch (_) { /* not JSON */ }
-  if (!res.ok) throw new Error(data.error || res.status + ' ' + res.statusText);
+  if (res.status === 401 && !path.endsWith('api/login')) showLogin();
+  if (res.status === 503 && data.offline) {
+    unreachable(true); // the service worker's answer: no network
+    throw new APIError(0, 'no answer from the g90 server');
+  }
+  if (!res.ok) {
+    let msg = data.error || res.status + ' ' + res.statusText;
+    if (res.status === 429 && res.headers.get('Retry-After')) msg += ' (try again in ' + res.headers.get('Retry-After') + ' s)';
+    throw new APIError(res.status, msg);
+  }
   return data;
 }
 
+function zero(t) { return !t || t.startsWith('0001-'); }
+
 function ago(t) {
-  if (!t || t.startsWith('0001-')) return 'never';
+  if (zero(t)) return 'never';
   const s = Math.max(0, Math.round((Date.now() - Date.parse(t)) / 1000));
   if (s < 60) return s + ' s ago';
   if (s < 3600) return Math.round(s / 60) + ' min ago';
   if (s < 86400) return Math.round(s / 3600) + ' h ago';
   return new Date(t).toLocaleString();
+}
+
+function clock(t) {
+  const d = new Date(t);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+// Screens.
+
+const screens = ['home', 'log', 'history', 'manage', 'settings'];
+let loginShown = false;
+
+function show(screen) {
+  if (loginShown) screen = 'login';
+  if (screen !== 'login' && !screens.includes(screen)) screen = 'home';
+  for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== 'screen-' + screen;
+  for (const a of document.querySelectorAll('.tabs a')) {
+    if (a.dataset.screen === screen) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (screen === 'history') loadHistory(false);
+  if (screen === 'manage') loadManage();
+  if (screen === 'settings') loadSettings();
+}
+
+function route() { show(location.hash.slice(1) || 'home'); }
+
+// unavailable fills a screen whose endpoint this daemon does not have.
+function unavailable(body, what) {
+  body.replaceChildren(el('p', what + ' is not available in this version of g90.', 'card note'));
+}
+
+// The server and the panel being reachable.
+
+function unreachable(down) {
+  serverUp = !down;
+  const b = $('#offline');
+  b.hidden = !down;
+  b.textContent = down ? 'Panel unreachable: the g90 server does not answer. What is shown is the last known state.' : '';
+  if (down) {
+    live(false, 'offline');
+    notifyOnce('server', 'Panel unreachable', 'The g90 server does not answer.');
+  }
 }
 
 // Panels.
@@ -45,17 +123,23 @@ function card(name) {
   let p = panels.get(name);
   if (p) return p;
   const node = $('#panel-tpl').content.firstElementChild.cloneNode(true);
-  p = { el: node, view: null };
+  p = { el: node, view: null, wasReachable: null };
   panels.set(name, p);
+  const id = 'panel-' + panels.size;
+  $('.name', node).id = id + '-name';
+  node.setAttribute('aria-labelledby', id + '-name');
+  $('.pin-input', node).id = id + '-pin';
   $('#panels').append(node);
   $('form', node).addEventListener('submit', e => e.preventDefault());
   for (const b of node.querySelectorAll('button[data-mode]')) {
     b.addEventListener('click', () => command(p, b.dataset.mode, b));
   }
+  const refresh = $('.refresh', node);
+  refresh.addEventListener('click', () => send(p, refresh, '/refresh', undefined, 'read again'));
   return p;
 }
 
-const armLabels = { away: 'Armed away', home: 'Armed home', disarmed: 'Disarmed', alarmed: 'ALARM' };
+const armLabels = { away: 'Armed away', home: 'Armed home', disarmed: 'Disarmed' };
 
 function render(view) {
   const p = card(view.name);
@@ -63,77 +147,136 @@ function render(view) {
   const st = view.state || {};
   if (st.guid && names.get(st.guid) !== view.name) {
     names.set(st.guid, view.name);
-    // Log rows shown before the name was known.
-    for (const td of document.querySelectorAll('#events td.panel')) {
-      if (td.dataset.guid === st.guid) td.textContent = view.name;
-    }
+    renderLog();
   }
   const e = p.el;
   $('.name', e).textContent = view.name;
-  $('.guid', e).textContent = (st.guid || 'GUID not read yet') + ' · ' + view.addr;
-  const arm = st.alarm ? 'alarmed' : st.arm || '';
-  const badge = $('.arm', e);
-  badge.textContent = armLabels[arm] || (view.ready ? 'state unknown' : 'reading…');
-  badge.className = 'arm badge ' + arm;
+  $('.guid', e).textContent = st.guid || 'GUID not read yet';
+  const arm = st.alarm ? 'alarm' : st.arm || 'unknown';
+  const status = $('.status', e);
+  status.className = 'status ' + arm;
+  status.setAttribute('role', st.alarm ? 'alert' : 'status');
+  $('.arm', e).textContent = st.alarm ? 'ALARM' : armLabels[arm] || (view.ready ? 'Arm state unknown' : 'Reading the panel…');
   const alarm = $('.alarm', e);
-  alarm.hidden = !st.alarm;
-  alarm.textContent = 'Alarm' + (st.alarm_sensor ? ': ' + st.alarm_sensor.name : '');
+  if (st.alarm) {
+    const last = alarms.get(st.guid);
+    const who = st.alarm_sensor ? st.alarm_sensor.name : last && last.sensor ? last.sensor.name : '';
+    const parts = [];
+    parts.push(who ? 'Triggered by ' + who : 'Triggered');
+    if (last) parts.push('at ' + clock(last.time));
+    if (last && last.tamper) parts.push('(tamper)');
+    alarm.textContent = parts.join(' ');
+  } else {
+    alarm.textContent = arm === 'unknown' ? '' : 'No alarm';
+  }
+  for (const b of e.querySelectorAll('button[data-mode]')) {
+    b.setAttribute('aria-pressed', String(!st.alarm && st.arm === (b.dataset.mode === 'disarm' ? 'disarmed' : b.dataset.mode)));
+  }
   $('.pin', e).hidden = !view.pin_required;
   renderReach(p);
-  $('.sensors', e).replaceChildren(...(st.sensors || []).map(sensorRow));
-  $('.relays', e).replaceChildren(...(st.devices || []).map(d => relayRow(p, d)));
+  renderSensors(p);
+  $('.relays', e).replaceChildren(...(st.devices || []).map(d => relayItem(p, d)));
+  if (view.ready && p.wasReachable === true && !st.reachable) {
+    notify('Panel unreachable', view.name + ' does not answer.', 'reach-' + view.name);
+  }
+  if (view.ready) p.wasReachable = !!st.reachable;
 }
+
+const sourceNames = { local: 'local notifications', cloud: 'the cloud link', history: 'history polling' };
 
 function renderReach(p) {
   const st = p.view.state || {};
-  const parts = [st.reachable ? 'reachable' : p.view.ready ? 'NOT reachable' : 'reading…'];
-  if (st.transport) parts.push('commands over ' + (st.transport === 'cloud' ? 'the cloud link' : 'UDP'));
-  parts.push('last read ' + ago(st.last_read));
-  for (const [src, t] of Object.entries(st.last_packet || {})) parts.push(src + ' packet ' + ago(t));
-  $('.reach', p.el).textContent = parts.join(' · ');
+  const up = st.reachable && serverUp;
+  const reach = $('.reach', p.el);
+  reach.textContent = !serverUp ? 'Unreachable (no server)' : st.reachable ? 'Panel reachable' : p.view.ready ? 'Panel NOT reachable' : 'Reading…';
+  reach.className = 'reach ' + (up ? 'ok' : p.view.ready || !serverUp ? 'bad' : '');
+  const dl = $('.conn-list', p.el);
+  const rows = [
+    ['Commands over', st.transport === 'cloud' ? 'the cloud link' : st.transport === 'local' ? 'UDP on the LAN' : 'not known yet'],
+    ['Last read', ago(st.last_read)],
+    ['Address', p.view.addr],
+  ];
+  const packets = Object.entries(st.last_packet || {});
+  if (packets.length === 0) rows.push(['Events arrive by', 'nothing received yet']);
+  for (const [src, t] of packets) rows.push(['Events by ' + (sourceNames[src] || src), 'last packet ' + ago(t)]);
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
 }
 
-function sensorRow(s) {
-  const tr = el('tr');
-  if (!s.enabled) tr.className = 'disabled';
-  const door = s.type_id === 1 || /door/i.test(s.type || '');
-  const state = door ? (s.occupied ? 'open' : 'closed') : (s.occupied ? 'active' : 'idle');
-  const flags = el('td', undefined, 'flags');
-  for (const [on, text] of [[s.tamper, 'tamper'], [s.low_battery, 'low battery'],
-    [s.door_open_when_arming, 'open when arming'], [!s.enabled, 'disabled']]) {
-    if (on) flags.append(el('span', text, 'badge warn'));
+// Sensor kinds, by type_id (peripheral.Type; spec: peripherals.md 7.1).
+const kinds = [
+  { name: 'Doors and windows', test: s => s.type_id === 1 || s.type_id === 2 || s.type_id === 131 || (s.type_id === 126 && /door|window/i.test(s.type)), on: 'Open', off: 'Closed' },
+  { name: 'Motion', test: s => s.type_id === 8 || s.type_id === 9, on: 'Motion', off: 'No motion' },
+  { name: 'Smoke and gas', test: s => s.type_id === 4, on: 'Smoke!', off: 'Clear' },
+  { name: 'Smoke and gas', test: s => s.type_id === 3, on: 'Gas!', off: 'Clear' },
+  { name: 'Water leak', test: s => s.type_id === 7, on: 'Leak!', off: 'Dry' },
+  { name: 'Remotes and keypads', test: s => [5, 10, 11, 12, 13, 17].includes(s.type_id), on: 'Pressed', off: 'Idle' },
+  { name: 'Other sensors', test: () => true, on: 'Active', off: 'Idle' },
+];
+
+function kindOf(s) { return kinds.find(k => k.test(s)); }
+
+function renderSensors(p) {
+  const st = p.view.state || {};
+  const groups = new Map();
+  for (const s of st.sensors || []) {
+    const k = kindOf(s);
+    if (!groups.has(k.name)) groups.set(k.name, []);
+    groups.get(k.name).push([s, k]);
   }
-  tr.append(el('td', s.index), el('td', s.name), el('td', s.type, 'muted'),
-    el('td', state, s.occupied ? 'on' : ''), flags);
-  return tr;
+  const out = [];
+  for (const [name, list] of groups) {
+    const g = el('section', undefined, 'group');
+    const h = el('h4', name);
+    g.append(h, el('ul', undefined, 'list'));
+    for (const [s, k] of list) g.lastChild.append(sensorItem(st.guid, s, k));
+    out.push(g);
+  }
+  if (out.length === 0) out.push(el('p', p.view.ready ? 'No sensors.' : 'Reading…', 'note'));
+  $('.sensors', p.el).replaceChildren(...out);
 }
 
-function relayRow(p, d) {
-  const tr = el('tr');
-  const td = el('td');
-  for (const on of [true, false]) {
-    const b = el('button', on ? 'On' : 'Off');
-    b.type = 'button';
-    b.addEventListener('click', () => send(p, b,
-      '/relays/' + d.index + '/' + d.node, { on }, d.name + (on ? ' on' : ' off')));
-    td.append(b, ' ');
+function sensorItem(guid, s, k) {
+  const li = el('li', undefined, 'item' + (s.enabled ? '' : ' disabled'));
+  const main = el('div', undefined, 'main');
+  main.append(el('span', s.name, 'title'), el('span', s.type, 'sub'));
+  const state = el('span', !s.enabled ? 'Disabled' : s.occupied ? k.on : k.off, 'state' + (s.occupied && s.enabled ? ' on' : ''));
+  const badges = el('div', undefined, 'badges');
+  for (const [on, text, cls] of [[s.tamper, 'Tamper', 'bad'], [s.low_battery, 'Low battery', 'warn'],
+    [s.door_open_when_arming, 'Open when arming', 'warn']]) {
+    if (on) badges.append(el('span', text, 'badge ' + cls));
   }
+  const t = changed.get(guid + '/' + s.index);
+  const when = el('span', t ? 'changed ' + ago(t) : 'no change seen', 'sub when');
+  if (t) when.title = new Date(t).toLocaleString();
+  li.append(main, state, badges, when);
+  return li;
+}
+
+function relayItem(p, d) {
+  const li = el('li', undefined, 'item relay');
+  const main = el('div', undefined, 'main');
   // The panel cannot report a relay's state: this is the last switch
   // through g90, or unknown.
-  const state = d.on === undefined ? 'unknown' : d.on ? 'on' : 'off';
-  tr.append(el('td', d.index + ':' + d.node), el('td', d.name), el('td', d.type, 'muted'),
-    el('td', state, d.on ? 'on' : ''), td);
-  return tr;
+  const state = el('span', d.on === undefined ? 'State unknown' : d.on ? 'On' : 'Off', 'state' + (d.on ? ' on' : ''));
+  main.append(el('span', d.name, 'title'), state, el('span', d.type + ' · ' + d.index + ':' + d.node, 'sub'));
+  const b = el('button', d.on ? 'Turn off' : 'Turn on', 'toggle');
+  b.type = 'button';
+  b.setAttribute('role', 'switch');
+  b.setAttribute('aria-checked', String(d.on === true));
+  b.setAttribute('aria-label', d.name + ' ' + (d.on ? 'on' : 'off'));
+  b.addEventListener('click', () => {
+    const on = d.on !== true;
+    send(p, b, '/relays/' + d.index + '/' + d.node, { on }, d.name + (on ? ' on' : ' off'));
+  });
+  li.append(main, b);
+  return li;
 }
 
 function command(p, mode, button) {
-  const pin = $('.pin input', p.el);
+  const pin = $('.pin-input', p.el);
   const withPIN = body => (p.view.pin_required ? Object.assign(body, { pin: pin.value }) : body);
-  switch (mode) {
-    case 'refresh': return send(p, button, '/refresh', undefined, 'refresh');
-    case 'disarm': return send(p, button, '/disarm', withPIN({}), 'disarm', pin);
-    default: return send(p, button, '/arm', withPIN({ mode }), 'arm ' + mode, pin);
-  }
+  if (mode === 'disarm') return send(p, button, '/disarm', withPIN({}), 'Disarm', pin);
+  return send(p, button, '/arm', withPIN({ mode }), mode === 'away' ? 'Arm away' : 'Arm home', pin);
 }
 
 async function send(p, button, path, body, what, pin) {
@@ -148,6 +291,7 @@ async function send(p, button, path, body, what, pin) {
   } catch (err) {
     msg.className = 'msg err';
     msg.textContent = what + ': ' + err.message;
+    if (pin && (err.status === 403 || err.status === 429)) pin.focus();
   } finally {
     button.disabled = false;
   }
@@ -155,87 +299,135 @@ async function send(p, button, path, body, what, pin) {
 
 // The event log.
 
-function details(ev) {
-  const d = [];
-  if (ev.sensor) d.push(ev.sensor.name);
-  if (ev.device) d.push(ev.device.name + ' (' + ev.device.index + ':' + ev.device.node + ')');
-  if (ev.state) d.push(ev.state);
-  if (ev.type === 'sensor_activity') d.push((ev.occupied ? 'active' : 'inactive') + (ev.reset ? ' (timed out)' : ''));
-  if (ev.type === 'alarm' && ev.tamper) d.push('tamper');
-  if (ev.type === 'sos') d.push(ev.host ? 'from the panel' : 'from a remote');
-  if (ev.button) d.push(ev.button);
-  if (ev.keypad) d.push(ev.keypad + (ev.keypad === 'card' ? ' ' + ev.card : ''));
-  return d.join(' · ');
-}
+function eventKey(ev) { return (ev.panel || '') + '/' + ev.seq; }
 
-function logRow(ev) {
-  const tr = el('tr');
-  const panel = el('td', names.get(ev.panel) || ev.panel || '?', 'panel');
-  panel.dataset.guid = ev.panel || '';
-  tr.dataset.key = (ev.panel || '') + '/' + (ev.seq || '');
-  tr.append(el('td', new Date(ev.time).toLocaleString()), panel,
-    el('td', ev.type), el('td', details(ev)), el('td', (ev.sources || [ev.source]).join(' + '), 'muted'));
-  return tr;
-}
-
-// updateEvent shows the grown sources of an event already in the log: a
-// later report of the same happening was merged into it.
-function updateEvent(ev) {
-  if (pending) {
-    pending.push(ev);
-    return;
-  }
-  const key = (ev.panel || '') + '/' + (ev.seq || '');
-  for (const tr of $('#events').children) {
-    if (tr.dataset.key === key) {
-      tr.replaceWith(logRow(ev));
-      return;
+function title(ev) {
+  const s = ev.sensor ? ev.sensor.name : '';
+  switch (ev.type) {
+    case 'arm_disarm': return armLabels[ev.state] || ev.state;
+    case 'door_open': return s + ' opened';
+    case 'door_close': return s + ' closed';
+    case 'sensor_activity': {
+      const k = ev.sensor ? kindOf({ type: ev.sensor.type || '', type_id: typeIdOf(ev) }) : null;
+      if (k && k.name === 'Motion') return (ev.occupied ? 'Motion: ' : 'No more motion: ') + s;
+      return s + (ev.occupied ? ' active' : ' idle') + (ev.reset ? ' (timed out)' : '');
     }
+    case 'alarm': return 'ALARM' + (ev.tamper ? ' (tamper)' : '') + (s ? ': ' + s : '');
+    case 'tamper': return 'Tamper: ' + s;
+    case 'low_battery': return 'Low battery: ' + s;
+    case 'sos': return 'SOS' + (s ? ': ' + s : ev.host ? ' from the panel' : '');
+    case 'door_open_when_arming': return 'Open when arming: ' + s;
+    case 'remote_button': return s + ': ' + ev.button;
+    case 'rfid_keypad': return s + ': ' + ev.keypad + (ev.keypad === 'card' ? ' ' + ev.card : '');
+    case 'relay_switched': return (ev.device ? ev.device.name : 'Relay') + (ev.on ? ' on' : ' off');
+    default: return ev.type.replaceAll('_', ' ') + (s ? ': ' + s : '');
   }
 }
 
-function addEvent(ev) {
+// typeIdOf guesses a logged sensor's kind from the panels' sensor lists.
+function typeIdOf(ev) {
+  for (const p of panels.values()) {
+    const st = p.view && p.view.state;
+    if (!st || st.guid !== ev.panel) continue;
+    const s = (st.sensors || []).find(x => x.index === ev.sensor.index);
+    if (s) return s.type_id;
+  }
+  return -1;
+}
+
+const serious = new Set(['alarm', 'tamper', 'sos', 'low_battery', 'ac_power_failure', 'door_open_when_arming']);
+
+function logItem(ev) {
+  const li = el('li', undefined, 'entry' + (serious.has(ev.type) ? ' serious' : ''));
+  li.dataset.key = eventKey(ev);
+  li.dataset.type = ev.type;
+  const time = el('time', clock(ev.time));
+  time.dateTime = ev.time;
+  const head = el('div', undefined, 'line');
+  head.append(time, el('span', title(ev), 'title'));
+  const sub = [];
+  if (panels.size > 1 || !names.has(ev.panel)) sub.push(names.get(ev.panel) || ev.panel || '?');
+  if (ev.device && ev.type !== 'relay_switched') sub.push(ev.device.name + ' (' + ev.device.index + ':' + ev.device.node + ')');
+  const via = (ev.sources || [ev.source]).filter(Boolean);
+  sub.push(via.length ? 'via ' + via.join(' + ') : ev.reset ? 'timed out in g90' : 'from g90');
+  li.append(head, el('span', sub.join(' · '), 'sub'));
+  return li;
+}
+
+// folded reports whether ev is a sensor_activity that repeats a more
+// specific event of the same sensor in the log.
+function folded(ev, i) {
+  if (ev.type !== 'sensor_activity' || !ev.sensor) return false;
+  const t = Date.parse(ev.time);
+  for (let j = Math.max(0, i - 4); j < Math.min(log.length, i + 5); j++) {
+    const o = log[j];
+    if (j === i || o.panel !== ev.panel || !o.sensor || o.sensor.index !== ev.sensor.index) continue;
+    if (Math.abs(Date.parse(o.time) - t) > FOLD_MS) continue;
+    if (ev.occupied && ['door_open', 'alarm', 'sos', 'tamper', 'door_open_when_arming'].includes(o.type)) return true;
+    if (!ev.occupied && o.type === 'door_close') return true;
+  }
+  return false;
+}
+
+function renderLog() {
+  const items = [];
+  for (let i = log.length - 1; i >= 0; i--) {
+    if (!folded(log[i], i)) items.push(logItem(log[i]));
+  }
+  if (items.length === 0) items.push(el('li', 'No events yet.', 'entry note'));
+  $('#events').replaceChildren(...items);
+}
+
+// remember keeps what the panels' cards show from an event.
+function remember(ev) {
+  if (ev.sensor) {
+    const k = ev.panel + '/' + ev.sensor.index;
+    if (!changed.has(k) || changed.get(k) < ev.time) changed.set(k, ev.time);
+  }
+  if (ev.type === 'alarm') alarms.set(ev.panel, ev);
+}
+
+// addEvents puts events into the log; an event whose key is there already
+// (an update: its sources grew, or one the log and the stream both had)
+// replaces it.
+function addEvents(evs) {
+  for (const ev of evs) {
+    remember(ev);
+    const i = log.findIndex(o => eventKey(o) === eventKey(ev));
+    if (i >= 0) log[i] = ev;
+    else log.push(ev);
+  }
+  log.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : (a.seq || 0) - (b.seq || 0)));
+  log.splice(0, Math.max(0, log.length - MAX_LOG));
+  renderLog();
+  for (const p of panels.values()) if (p.view) render(p.view);
+}
+
+function liveEvent(ev, fresh) {
   if (pending) {
     pending.push(ev);
     return;
   }
-  const body = $('#events');
-  body.prepend(logRow(ev));
-  while (body.childElementCount > MAX_LOG) body.lastElementChild.remove();
-}
-
-// eventKey identifies an event whether it came from the journal (with
-// its "seq") or live: both are the same JSON object otherwise.
-function eventKey(ev) {
-  return (ev.panel || '') + '/' + ev.seq;
+  addEvents([ev]);
+  if (fresh) alert(ev);
 }
 
 // loadLog reads the log while the stream runs: live events that came
-// meanwhile and are not in it yet follow it.
+// meanwhile are merged by their number.
 async function loadLog() {
   if (pending) return;
   pending = [];
-  let events = [];
-  let failed = null;
   try {
-    events = (await api('GET', 'api/events?limit=' + MAX_LOG)).events;
+    const evs = (await api('GET', 'api/events?limit=' + MAX_LOG)).events;
+    log.length = 0;
+    addEvents(evs);
   } catch (err) {
-    failed = err;
+    if (err.status !== 401) $('#events').replaceChildren(el('li', 'Event log: ' + err.message, 'entry msg err'));
   }
-  // An update (the same seq again) replaces the event it updates.
-  const byKey = new Map(events.map(ev => [eventKey(ev), ev]));
-  for (const ev of pending) byKey.set(eventKey(ev), ev);
-  const all = [...byKey.values()].slice(-MAX_LOG);
+  const held = pending;
   pending = null;
-  const rows = all.reverse().map(logRow);
-  if (failed) {
-    const tr = el('tr');
-    const td = el('td', 'event log: ' + failed.message, 'msg err');
-    td.colSpan = 5;
-    tr.append(td);
-    rows.push(tr);
-  }
-  $('#events').replaceChildren(...rows);
+  addEvents(held);
+  for (const ev of held) alert(ev);
 }
 
 // The stream. EventSource reconnects by itself after a network error;
@@ -244,25 +436,83 @@ async function loadLog() {
 function live(ok, text) {
   const b = $('#live');
   b.textContent = text;
-  b.className = 'badge ' + (ok ? 'ok' : 'bad');
+  b.className = 'live ' + (ok ? 'ok' : 'bad');
 }
 
+let source = null;
+
 function connect() {
+  if (source) source.close();
   const es = new EventSource('api/events/stream');
+  source = es;
   es.addEventListener('open', () => {
     live(true, 'live');
+    unreachable(false);
     loadLog();
   });
-  es.addEventListener('error', () => {
+  es.addEventListener('error', async () => {
     live(false, 'reconnecting…');
-    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+    // Is the server there at all? (EventSource does not say.)
+    try {
+      await api('GET', 'api/panels');
+    } catch (_) { /* unreachable() said so */ }
+    for (const p of panels.values()) if (p.view) renderReach(p);
+    if (es.readyState === EventSource.CLOSED && source === es) setTimeout(connect, 3000);
   });
   es.addEventListener('state', e => render(JSON.parse(e.data)));
-  es.addEventListener('event', e => addEvent(JSON.parse(e.data)));
-  es.addEventListener('update', e => updateEvent(JSON.parse(e.data)));
+  es.addEventListener('event', e => liveEvent(JSON.parse(e.data), true));
+  es.addEventListener('update', e => liveEvent(JSON.parse(e.data), false));
+}
+
+// Notifications (with permission, through the service worker).
+
+const notifyTypes = new Set(['alarm', 'tamper', 'sos', 'low_battery']);
+const notified = new Set();
+
+function alert(ev) {
+  if (!notifyTypes.has(ev.type)) return;
+  const where = names.get(ev.panel) || ev.panel || '';
+  notify(title(ev), where + ' · ' + clock(ev.time), eventKey(ev));
+}
+
+function notifyOnce(tag, heading, body) {
+  if (notified.has(tag)) return;
+  notify(heading, body, tag);
+}
+
+async function notify(heading, body, tag) {
+  if (notified.has(tag)) return;
+  notified.add(tag);
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  try {
+    const reg = await navigator.serviceWorker.ready;
+    await reg.showNotification(heading, { body, tag, icon: 'assets/icon-192.png', badge: 'assets/icon-192.png' });
+  } catch (_) {
+    try { new Notification(heading, { body, tag }); } catch (_) { /* not supported */ }
+  }
+}
+
+function setupNotifications() {
+  const sec = $('#notify-card');
+  if (!('Notification' in window) || !('serviceWorker' in navigator)) return;
+  const btn = $('#notify-on');
+  const msg = $('.msg', sec);
+  const update = () => {
+    const p = Notification.permission;
+    sec.hidden = false;
+    btn.hidden = p !== 'default';
+    msg.textContent = p === 'granted' ? 'Notifications are on.' : p === 'denied' ? 'Notifications are blocked in the browser settings.' : '';
+  };
+  btn.addEventListener('click', async () => {
+    await Notification.requestPermission();
+    update();
+  });
+  update();
 }
 
 // Apple Home: the setup code while the bridge is not paired.
+let homekitTimer = null;
+
 async function homekit() {
   let hk;
   try { hk = await api('GET', 'api/homekit'); } catch (_) { return; }
@@ -282,7 +532,189 @@ async function homekit() {
   }
 }
 
-connect();
-const homekitTimer = setInterval(homekit, 10000);
-homekit();
-setInterval(() => panels.forEach(p => p.view && renderReach(p)), 5000);
+// Login (when the daemon requires one: not on loopback).
+
+function showLogin() {
+  if (loginShown) return;
+  loginShown = true;
+  document.body.classList.add('locked');
+  show('login');
+  $('#login-password').focus();
+}
+
+async function session() {
+  try {
+    const s = await api('GET', 'api/session');
+    if (s.login_required && !s.logged_in) {
+      showLogin();
+      return false;
+    }
+  } catch (err) {
+    if (err.status === 401) return false;
+    // 404: a daemon without logins; others: the stream says.
+  }
+  return true;
+}
+
+$('#login').addEventListener('submit', async e => {
+  e.preventDefault();
+  const msg = $('#login .msg');
+  msg.className = 'msg';
+  msg.textContent = 'Logging in…';
+  try {
+    await api('POST', 'api/login', { password: $('#login-password').value });
+    $('#login-password').value = '';
+    msg.textContent = '';
+    loginShown = false;
+    document.body.classList.remove('locked');
+    route();
+    start();
+  } catch (err) {
+    msg.className = 'msg err';
+    msg.textContent = err.status === 401 ? 'Wrong password.' : err.message;
+  }
+});
+
+// History (GET /api/history, when this version has it).
+
+let historyNext = '';
+
+async function loadHistory(more) {
+  const sec = $('#screen-history');
+  const form = $('#history-filter');
+  const msg = $('.msg', sec);
+  const select = form.elements.panel;
+  if (select.options.length === 0 || select.options.length !== panels.size + 1) {
+    select.replaceChildren(new Option('All panels', ''), ...[...panels.keys()].map(n => new Option(n, n)));
+  }
+  const q = new URLSearchParams();
+  for (const f of ['panel', 'sensor', 'type', 'from', 'to']) {
+    const v = form.elements[f].value.trim();
+    if (v) q.set(f, v);
+  }
+  $('#history-csv').href = 'api/history.csv?' + q;
+  if (more && historyNext) q.set('before', historyNext);
+  msg.className = 'msg';
+  msg.textContent = 'Loading…';
+  try {
+    const r = await api('GET', 'api/history?' + q);
+    const items = (r.events || []).map(logItem);
+    if (more) $('#history-list').append(...items);
+    else $('#history-list').replaceChildren(...items);
+    historyNext = r.next || '';
+    $('#history-more').hidden = !historyNext;
+    msg.textContent = items.length || more ? '' : 'No events match.';
+  } catch (err) {
+    if (err.status === 404 && /no such endpoint/.test(err.message)) {
+      form.hidden = true;
+      $('#history-list').hidden = true;
+      msg.textContent = 'History is not available in this version of g90.';
+      return;
+    }
+    msg.className = 'msg err';
+    msg.textContent = 'History: ' + err.message;
+  }
+}
+
+$('#history-filter').addEventListener('submit', e => {
+  e.preventDefault();
+  loadHistory(false);
+});
+$('#history-more').addEventListener('click', () => loadHistory(true));
+
+// Devices (sensor and relay management, when this version has it).
+
+function firstPanel() { return [...panels.values()].find(p => p.view); }
+
+async function loadManage() {
+  const body = $('#screen-manage .body');
+  const p = firstPanel();
+  if (!p) {
+    body.replaceChildren(el('p', 'No panel read yet.', 'note'));
+    return;
+  }
+  const base = 'api/panels/' + encodeURIComponent(p.view.name);
+  let sensors, relays;
+  try {
+    [sensors, relays] = await Promise.all([api('GET', base + '/sensors'), api('GET', base + '/relays')]);
+  } catch (err) {
+    if (err.status === 404) return unavailable(body, 'Managing sensors and relays');
+    body.replaceChildren(el('p', 'Devices: ' + err.message, 'msg err'));
+    return;
+  }
+  const list = (h, items) => {
+    const sec = el('section', undefined, 'card');
+    const ul = el('ul', undefined, 'list');
+    for (const s of items) {
+      const li = el('li', undefined, 'item');
+      const main = el('div', undefined, 'main');
+      main.append(el('span', s.name, 'title'), el('span', s.type + ' · #' + s.index, 'sub'));
+      li.append(main, el('span', s.enabled === false ? 'Disabled' : 'Enabled', 'state'));
+      ul.append(li);
+    }
+    sec.append(el('h3', h), ul);
+    return sec;
+  };
+  body.replaceChildren(list('Sensors', sensors.sensors || []), list('Relays', relays.relays || relays.devices || []));
+}
+
+// Settings (the panel's configuration, when this version has it).
+
+async function loadSettings() {
+  const body = $('#screen-settings .body');
+  const p = firstPanel();
+  if (!p) {
+    body.replaceChildren(el('p', 'No panel read yet.', 'note'));
+    return;
+  }
+  const base = 'api/panels/' + encodeURIComponent(p.view.name) + '/config';
+  let sections;
+  try {
+    sections = (await api('GET', base)).sections || [];
+  } catch (err) {
+    if (err.status === 404) return unavailable(body, 'Changing the panel\u2019s settings');
+    body.replaceChildren(el('p', 'Settings: ' + err.message, 'msg err'));
+    return;
+  }
+  const out = [];
+  for (const name of sections) {
+    const sec = el('details', undefined, 'card');
+    sec.append(el('summary', name));
+    sec.addEventListener('toggle', async () => {
+      if (!sec.open || sec.dataset.loaded) return;
+      sec.dataset.loaded = '1';
+      try {
+        const r = await api('GET', base + '/' + encodeURIComponent(name));
+        const dl = el('dl', undefined, 'conn-list');
+        for (const f of r.fields || []) dl.append(el('dt', f.name), el('dd', String(f.value)));
+        sec.append(dl);
+      } catch (err) {
+        sec.append(el('p', err.message, 'msg err'));
+      }
+    });
+    out.push(sec);
+  }
+  body.replaceChildren(...out);
+}
+
+// Start.
+
+let started = false;
+
+async function start() {
+  if (started) return;
+  if (!(await session())) return;
+  started = true;
+  connect();
+  homekit();
+  homekitTimer = setInterval(homekit, 10000);
+}
+
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => { /* http on a LAN name: no worker */ });
+}
+window.addEventListener('hashchange', route);
+route();
+setupNotifications();
+start();
+setInterval(() => panels.forEach(p => p.view && (renderReach(p), renderSensors(p))), 5000);
