@@ -154,7 +154,7 @@ function render(view) {
   $('.guid', e).textContent = st.guid || 'GUID not read yet';
   const arm = st.alarm ? 'alarm' : st.arm || 'unknown';
   const status = $('.status', e);
-  status.className = 'status ' + arm;
+  status.dataset.arm = arm;
   status.setAttribute('role', st.alarm ? 'alert' : 'status');
   $('.arm', e).textContent = st.alarm ? 'ALARM' : armLabels[arm] || (view.ready ? 'Arm state unknown' : 'Reading the panel…');
   const alarm = $('.alarm', e);

@@ -1,0 +1,330 @@
+// The web app's end-to-end tests in Debian's Chromium, driven by
+// playwright-core. daemon/webapp_test.go runs this against g90 serve with
+// two simulated panels ("home": no PIN; "cabin": PIN 4321) and sets:
+//
+//	G90_WEB          the web app's URL
+//	G90_RIG          the test's rig (simulator and MQTT, see webAppRig)
+//	G90_CHROMIUM     the browser
+//	G90_USER_DATA    a fresh, empty profile folder
+//	G90_SCREENSHOTS  optional: a folder for the screens' screenshots
+//
+// It prints one line per check and exits non-zero when one failed.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = process.env;
+for (const k of ['G90_WEB', 'G90_RIG', 'G90_CHROMIUM', 'G90_USER_DATA']) {
+  if (!env[k]) {
+    console.error(k + ' not set: run this through go test -run TestWebApp ./daemon');
+    process.exit(2);
+  }
+}
+const WEB = env.G90_WEB.replace(/\/?$/, '/');
+const RIG = env.G90_RIG;
+const SHOTS = env.G90_SCREENSHOTS || '';
+if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+const PIN = '4321';
+
+let failed = 0;
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok    ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL  ${name}: ${err.stack || err}`);
+  }
+}
+
+function expect(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function rig(method, path, body) {
+  const res = await fetch(RIG + path, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await res.json();
+  if (!res.ok) throw new Error(`rig ${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+// until polls fn until it returns a truthy value, or fails after ms.
+async function until(what, fn, ms = 5000) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms (last ${JSON.stringify(last)})`);
+    await new Promise(r => setTimeout(r, 50));
+  }
+}
+
+const panel = (page, name) => page.locator('section.panel', { has: page.locator('h2.name', { hasText: new RegExp('^' + name + '$') }) });
+
+async function armText(page, name) {
+  return (await panel(page, name).locator('.status .arm').textContent()).trim();
+}
+
+async function waitArm(page, name, want, ms = 8000) {
+  await until(`${name} shows "${want}"`, async () => (await armText(page, name)) === want, ms);
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: false });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+// contrast returns the visible text (and input edges) whose contrast
+// with its effective background is below WCAG AA: 4.5:1 for text, 3:1
+// for large text and for the edges of inputs (WCAG 1.4.3, 1.4.11).
+function contrast() {
+  const parse = c => {
+    const m = /rgba?\(([^)]*)\)/.exec(c);
+    if (!m) return null;
+    const p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const over = (top, under) => ({
+    r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a),
+    b: top.b * top.a + under.b * (1 - top.a), a: 1,
+  });
+  const lum = c => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const background = e => {
+    const layers = [];
+    for (; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) {
+        layers.push(c);
+        if (c.a >= 1) break;
+      }
+    }
+    let base = { r: 255, g: 255, b: 255, a: 1 };
+    for (const l of layers.reverse()) base = over(l, base);
+    return base;
+  };
+  const bad = [];
+  let checked = 0;
+  for (const e of document.querySelectorAll('body *')) {
+    if (!e.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const s = getComputedStyle(e);
+    const ownText = [...e.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim() !== '');
+    const isInput = e.matches('input, select');
+    if (!ownText && !isInput) continue;
+    const bg = background(e);
+    if (ownText || (isInput && e.value)) {
+      checked++;
+      const fg = over(parse(s.color), bg);
+      const size = parseFloat(s.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
+      const got = ratio(fg, bg);
+      if (got < (large ? 3 : 4.5)) bad.push(`${e.tagName.toLowerCase()}.${e.className} "${(e.textContent || e.value).trim().slice(0, 30)}": ${got.toFixed(2)}:1 (${s.color} on rgb(${bg.r | 0}, ${bg.g | 0}, ${bg.b | 0}))`);
+    }
+    if (isInput) {
+      const edge = parse(s.borderTopColor);
+      const outside = background(e.parentElement);
+      const got = ratio(over(edge, outside), outside);
+      if (got < 3) bad.push(`${e.tagName.toLowerCase()} edge: ${got.toFixed(2)}:1`);
+    }
+  }
+  return { bad, checked };
+}
+
+async function checkContrast(page, where) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const { bad, checked } = await page.evaluate(contrast);
+    expect(checked > 5, `${where}, ${scheme}: only ${checked} text elements checked`);
+    expect(bad.length === 0, `${where}, ${scheme}: below WCAG AA:\n  ` + bad.join('\n  '));
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+async function noSidewaysScroll(page, where) {
+  const [sw, iw] = await page.evaluate(() => [document.scrollingElement.scrollWidth, innerWidth]);
+  expect(sw <= iw, `${where}: scrollWidth ${sw} > innerWidth ${iw}`);
+}
+
+const guids = await rig('GET', '/panels');
+
+const context = await chromium.launchPersistentContext(env.G90_USER_DATA, {
+  executablePath: env.G90_CHROMIUM,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: PHONE,
+});
+const page = context.pages()[0] || await context.newPage();
+const problems = [];
+page.on('pageerror', err => problems.push('page error: ' + err.message));
+// Expected: 404 from endpoints this version lacks, 403 for the wrong
+// PIN, and refused connections once the server is stopped.
+let serverStopped = false;
+page.on('console', m => {
+  if (m.type() === 'error' && !/status of 40[34]/.test(m.text()) && !serverStopped) problems.push('console: ' + m.text());
+});
+let doorsOpened = 0;
+
+for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+  await page.setViewportSize(vp);
+
+  await step(`${size}: both panels shown, read and live`, async () => {
+    await page.goto(WEB);
+    await waitArm(page, 'home', 'Disarmed', 15000);
+    await waitArm(page, 'cabin', 'Disarmed', 15000);
+    await until('"live"', async () => (await page.locator('#live').textContent()) === 'live');
+    expect(await panel(page, 'home').locator('.pin').isHidden(), 'home (no PIN) shows a PIN field');
+    expect(await panel(page, 'cabin').locator('.pin').isVisible(), 'cabin (PIN) shows no PIN field');
+    expect(await panel(page, 'cabin').getByLabel('PIN').isVisible(), 'the PIN field has no label "PIN"');
+  });
+
+  await step(`${size}: no sideways scrolling`, () => noSidewaysScroll(page, size + ' home'));
+
+  await step(`${size}: arm away and disarm without a PIN`, async () => {
+    const p = panel(page, 'home');
+    await p.getByRole('button', { name: 'Arm away' }).click();
+    await waitArm(page, 'home', 'Armed away');
+    await p.getByRole('button', { name: 'Disarm' }).click();
+    await waitArm(page, 'home', 'Disarmed');
+  });
+
+  await step(`${size}: a wrong PIN is refused and shown; the right one arms and disarms`, async () => {
+    const p = panel(page, 'cabin');
+    await p.getByLabel('PIN').fill('0000');
+    await p.getByRole('button', { name: 'Arm home' }).click();
+    await until('the error', async () => /Arm home: .*(PIN|pin)/.test(await p.locator('.msg').textContent()));
+    expect(await p.locator('.msg.err').count() === 1, 'the refusal is not shown as an error');
+    expect((await armText(page, 'cabin')) === 'Disarmed', 'armed with a wrong PIN');
+    await p.getByLabel('PIN').fill(PIN);
+    await p.getByRole('button', { name: 'Arm home' }).click();
+    await waitArm(page, 'cabin', 'Armed home');
+    expect(await p.getByLabel('PIN').inputValue() === '', 'the PIN stays in its field after use');
+    await p.getByLabel('PIN').fill(PIN);
+    await p.getByRole('button', { name: 'Disarm' }).click();
+    await waitArm(page, 'cabin', 'Disarmed');
+  });
+
+  await step(`${size}: a door opening is shown within a second`, async () => {
+    const door = panel(page, 'home').locator('li.item', { hasText: 'Front door' });
+    const t0 = Date.now();
+    await rig('POST', '/inject?panel=home', { event: 'door_open', sensor: 1 });
+    doorsOpened++;
+    await door.locator('.state', { hasText: /^Open$/ }).waitFor({ timeout: 1000 });
+    console.log(`      shown after ${Date.now() - t0} ms`);
+    await until('"changed … ago"', async () => /changed/.test(await door.locator('.when').textContent()), 1000);
+    await rig('POST', '/inject?panel=home', { event: 'door_close', sensor: 1 });
+    await door.locator('.state', { hasText: /^Closed$/ }).waitFor({ timeout: 1000 });
+  });
+
+  await step(`${size}: a relay toggle reaches the simulator and MQTT`, async () => {
+    const item = panel(page, 'home').locator('li.item', { hasText: 'Garden lights' });
+    const toggle = item.getByRole('switch');
+    const topic = `g90/${guids.home}/relay/3/0`;
+    for (const on of [true, false]) {
+      await toggle.click();
+      await until(`the simulator's relay 3:0 ${on}`, async () => (await rig('GET', '/relay?panel=home&index=3&node=0')).on === on);
+      await until(`MQTT ${topic} ${on ? 'ON' : 'OFF'}`, async () => (await rig('GET', '/mqtt?topic=' + encodeURIComponent(topic))).payload === (on ? 'ON' : 'OFF'));
+      await until('the switch\'s state', async () => (await toggle.getAttribute('aria-checked')) === String(on));
+      expect((await item.locator('.state').textContent()) === (on ? 'On' : 'Off'), 'the relay\'s state text');
+    }
+  });
+
+  await step(`${size}: the event log shows each happening once`, async () => {
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.locator('#events li.entry').first().waitFor();
+    const entries = await page.$$eval('#events li.entry', ls => ls.map(l => [l.dataset.key, l.dataset.type, l.textContent]));
+    const keys = entries.map(e => e[0]);
+    expect(new Set(keys).size === keys.length, 'an event twice: ' + keys.join(' '));
+    const opened = entries.filter(e => e[1] === 'door_open' && e[2].includes('Front door')).length;
+    expect(opened === doorsOpened, `${opened} "Front door opened" lines for ${doorsOpened} openings`);
+    const activity = entries.filter(e => e[1] === 'sensor_activity' && e[2].includes('Front door'));
+    expect(activity.length === 0, 'a door opening shown twice (also as sensor activity): ' + activity.map(e => e[2]).join('; '));
+    await noSidewaysScroll(page, size + ' events');
+    if (size === 'phone') {
+      await checkContrast(page, 'events');
+      await shot(page, 'events');
+    }
+    await page.getByRole('link', { name: 'Home' }).click();
+  });
+
+  await step(`${size}: the screens of endpoints this version lacks say so`, async () => {
+    for (const [tab, screen] of [['Devices', '#screen-manage'], ['Settings', '#screen-settings'], ['History', '#screen-history']]) {
+      await page.getByRole('link', { name: tab }).click();
+      await until(`${tab}: "not available"`, async () => /not available in this version/.test(await page.locator(screen).textContent()));
+      await noSidewaysScroll(page, `${size} ${tab}`);
+    }
+    await page.getByRole('link', { name: 'Home' }).click();
+  });
+}
+
+await page.setViewportSize(PHONE);
+
+await step('phone: contrast of the home screen, disarmed and armed, light and dark', async () => {
+  await waitArm(page, 'home', 'Disarmed');
+  await checkContrast(page, 'home, disarmed');
+  await shot(page, 'home');
+  await panel(page, 'home').getByRole('button', { name: 'Arm away' }).click();
+  await waitArm(page, 'home', 'Armed away');
+  await checkContrast(page, 'home, armed');
+});
+
+await step('phone: an alarm says which sensor and when, in both themes', async () => {
+  await rig('POST', '/inject?panel=home', { event: 'alarm', sensor: 7 });
+  await waitArm(page, 'home', 'ALARM', 5000);
+  const status = panel(page, 'home').locator('.status');
+  await until('the sensor and time', async () => /Triggered by Hall PIR at \S/.test(await status.textContent()));
+  expect(await status.getAttribute('role') === 'alert', 'the alarm is not role=alert');
+  await checkContrast(page, 'home, alarm');
+  await noSidewaysScroll(page, 'alarm');
+  await shot(page, 'alarm');
+  await panel(page, 'home').getByRole('button', { name: 'Disarm' }).click();
+  await waitArm(page, 'home', 'Disarmed');
+});
+
+await step('the service worker controls the page', async () => {
+  await until('a controller', () => page.evaluate(() => navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)), 10000);
+  const m = await page.evaluate(async () => {
+    const r = await fetch('manifest.webmanifest');
+    return [r.headers.get('content-type'), (await r.json()).display];
+  });
+  expect(m[0].startsWith('application/manifest+json') && m[1] === 'standalone', 'manifest: ' + m);
+});
+
+await step('offline: the shell opens and says the panel is unreachable', async () => {
+  serverStopped = true;
+  await rig('POST', '/stop');
+  await until('the server gone', async () => { try { await fetch(WEB); return false; } catch (_) { return true; } });
+  await page.reload();
+  await page.locator('h1', { hasText: 'g90 alarm' }).waitFor({ timeout: 5000 });
+  await page.locator('#offline', { hasText: 'Panel unreachable' }).waitFor({ timeout: 8000 });
+  await noSidewaysScroll(page, 'offline');
+  await checkContrast(page, 'offline');
+  await shot(page, 'offline');
+});
+
+if (problems.length) {
+  failed++;
+  console.log('FAIL  the page reported errors:\n  ' + problems.join('\n  '));
+}
+await context.close();
+console.log(failed ? `${failed} failed` : 'all passed');
+process.exit(failed ? 1 : 0);
