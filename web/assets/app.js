@@ -110,7 +110,8 @@ function unreachable(down) {
   serverUp = !down;
   const b = $('#offline');
   b.hidden = !down;
-  b.textContent = down ? 'Panel unreachable: the g90 server does not answer. What is shown is the last known state.' : '';
+  b.textContent = !down ? '' : 'Panel unreachable: the g90 server does not answer.' +
+    (panels.size > 0 ? ' What is shown is the last known state.' : '');
   if (down) {
     live(false, 'offline');
     notifyOnce('server', 'Panel unreachable', 'The g90 server does not answer.');
@@ -288,6 +289,7 @@ async function send(p, button, path, body, what, pin) {
     await api('POST', 'api/panels/' + encodeURIComponent(p.view.name) + path, body);
     msg.textContent = what + ': done';
     if (pin) pin.value = '';
+    setTimeout(() => { if (msg.textContent === what + ': done') msg.textContent = ''; }, 5000);
   } catch (err) {
     msg.className = 'msg err';
     msg.textContent = what + ': ' + err.message;

@@ -309,13 +309,32 @@ await step('the service worker controls the page', async () => {
   expect(m[0].startsWith('application/manifest+json') && m[1] === 'standalone', 'manifest: ' + m);
 });
 
-await step('offline: the shell opens and says the panel is unreachable', async () => {
+await step('notifications: with permission, a tamper becomes a system notification', async () => {
+  await context.grantPermissions(['notifications'], { origin: new URL(WEB).origin });
+  await page.reload();
+  await waitArm(page, 'home', 'Disarmed', 10000);
+  await until('"Notifications are on"', async () => /Notifications are on/.test(await page.locator('#notify-card').textContent()));
+  await rig('POST', '/inject?panel=home', { event: 'tamper', sensor: 2 });
+  const shown = await until('the notification', () => page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    const ns = await reg.getNotifications();
+    return ns.length > 0 && ns.map(n => n.title + ' | ' + n.body);
+  }));
+  expect(shown.some(t => /Tamper: Back door \| home/.test(t)), 'notifications: ' + shown.join('; '));
+});
+
+await step('offline: the shell opens, says the panel is unreachable and notifies', async () => {
   serverStopped = true;
   await rig('POST', '/stop');
   await until('the server gone', async () => { try { await fetch(WEB); return false; } catch (_) { return true; } });
   await page.reload();
   await page.locator('h1', { hasText: 'g90 alarm' }).waitFor({ timeout: 5000 });
   await page.locator('#offline', { hasText: 'Panel unreachable' }).waitFor({ timeout: 8000 });
+  const shown = await until('the "unreachable" notification', () => page.evaluate(async () => {
+    const ns = await (await navigator.serviceWorker.ready).getNotifications();
+    return ns.some(n => n.title === 'Panel unreachable');
+  }));
+  expect(shown, 'no "Panel unreachable" notification');
   await noSidewaysScroll(page, 'offline');
   await checkContrast(page, 'offline');
   await shot(page, 'offline');
