@@ -1,8 +1,11 @@
 // The g90 web app: the panels from the stream's "state" messages, the
 // event log from /api/events plus the stream's "event" and "update"
-// messages, and the screens of the other endpoints (history, devices,
-// settings, login) when this version of the daemon has them. Data is only
-// ever put into the page as text. No build step, no dependencies.
+// messages, and the screens of the other endpoints (history, devices and
+// settings in manage.js, login) when this version of the daemon has them.
+// Data is only ever put into the page as text. No build step, no
+// dependencies.
+
+import { setup } from './manage.js';
 
 const MAX_LOG = 200;
 // A sensor_activity within FOLD_MS of a more specific event about the same
@@ -28,9 +31,10 @@ function el(tag, text, cls) {
 }
 
 class APIError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field) {
     super(message);
     this.status = status;
+    this.field = field; // the input a 400 names
   }
 }
 
@@ -57,7 +61,7 @@ async function api(method, path, body, headers = {}) {
   if (!res.ok) {
     let msg = data.error || res.status + ' ' + res.statusText;
     if (res.status === 429 && res.headers.get('Retry-After')) msg += ' (try again in ' + res.headers.get('Retry-After') + ' s)';
-    throw new APIError(res.status, msg);
+    throw new APIError(res.status, msg, data.field);
   }
   return data;
 }
@@ -98,11 +102,6 @@ function show(screen) {
 }
 
 function route() { show(location.hash.slice(1) || 'home'); }
-
-// unavailable fills a screen whose endpoint this daemon does not have.
-function unavailable(body, what) {
-  body.replaceChildren(el('p', what + ' is not available in this version of g90.', 'card note'));
-}
 
 // The server and the panel being reachable.
 
@@ -624,80 +623,7 @@ $('#history-filter').addEventListener('submit', e => {
 });
 $('#history-more').addEventListener('click', () => loadHistory(true));
 
-// Devices (sensor and relay management, when this version has it).
-
-function firstPanel() { return [...panels.values()].find(p => p.view); }
-
-async function loadManage() {
-  const body = $('#screen-manage .body');
-  const p = firstPanel();
-  if (!p) {
-    body.replaceChildren(el('p', 'No panel read yet.', 'note'));
-    return;
-  }
-  const base = 'api/panels/' + encodeURIComponent(p.view.name);
-  let sensors, relays;
-  try {
-    [sensors, relays] = await Promise.all([api('GET', base + '/sensors'), api('GET', base + '/relays')]);
-  } catch (err) {
-    if (err.status === 404) return unavailable(body, 'Managing sensors and relays');
-    body.replaceChildren(el('p', 'Devices: ' + err.message, 'msg err'));
-    return;
-  }
-  const list = (h, items) => {
-    const sec = el('section', undefined, 'card');
-    const ul = el('ul', undefined, 'list');
-    for (const s of items) {
-      const li = el('li', undefined, 'item');
-      const main = el('div', undefined, 'main');
-      main.append(el('span', s.name, 'title'), el('span', s.type + ' · #' + s.index, 'sub'));
-      li.append(main, el('span', s.enabled === false ? 'Disabled' : 'Enabled', 'state'));
-      ul.append(li);
-    }
-    sec.append(el('h3', h), ul);
-    return sec;
-  };
-  body.replaceChildren(list('Sensors', sensors.sensors || []), list('Relays', relays.relays || relays.devices || []));
-}
-
-// Settings (the panel's configuration, when this version has it).
-
-async function loadSettings() {
-  const body = $('#screen-settings .body');
-  const p = firstPanel();
-  if (!p) {
-    body.replaceChildren(el('p', 'No panel read yet.', 'note'));
-    return;
-  }
-  const base = 'api/panels/' + encodeURIComponent(p.view.name) + '/config';
-  let sections;
-  try {
-    sections = (await api('GET', base)).sections || [];
-  } catch (err) {
-    if (err.status === 404) return unavailable(body, 'Changing the panel\u2019s settings');
-    body.replaceChildren(el('p', 'Settings: ' + err.message, 'msg err'));
-    return;
-  }
-  const out = [];
-  for (const name of sections) {
-    const sec = el('details', undefined, 'card');
-    sec.append(el('summary', name));
-    sec.addEventListener('toggle', async () => {
-      if (!sec.open || sec.dataset.loaded) return;
-      sec.dataset.loaded = '1';
-      try {
-        const r = await api('GET', base + '/' + encodeURIComponent(name));
-        const dl = el('dl', undefined, 'conn-list');
-        for (const f of r.fields || []) dl.append(el('dt', f.name), el('dd', String(f.value)));
-        sec.append(dl);
-      } catch (err) {
-        sec.append(el('p', err.message, 'msg err'));
-      }
-    });
-    out.push(sec);
-  }
-  body.replaceChildren(...out);
-}
+const { loadManage, loadSettings } = setup({ api, el, panels });
 
 // Start.
 
