@@ -1,7 +1,10 @@
 // Package web is the daemon's local web UI: one page that shows every
 // panel (arm state, alarm, reachability, sensors live, relays) with arm,
 // disarm and relay buttons and the event log, and the JSON API under
-// /api/ that the page (or anyone) uses.
+// /api/ that the page (or anyone) uses. The page is an installable web
+// app (assets/: no build step): / and /assets/*, its manifest
+// /manifest.webmanifest and its service worker /sw.js, which keeps the
+// shell for offline starts and shows its notifications.
 //
 //	srv, err := web.New(web.Config{
 //		Panels:  []*g90.Monitor{mon}, // g90.MonitorConfig{Name: "Home", PIN: pinguard.New("1234", nil)}

@@ -111,6 +111,12 @@ function unreachable(down) {
   b.hidden = !down;
   b.textContent = !down ? '' : 'Panel unreachable: the g90 server does not answer.' +
     (panels.size > 0 ? ' What is shown is the last known state.' : '');
+  for (const p of panels.values()) {
+    const note = $('.stale-note', p.el);
+    if (p.stale) continue;
+    note.hidden = !down;
+    note.textContent = down ? 'Last known state — not live.' : '';
+  }
   if (down) {
     live(false, 'offline');
     notifyOnce('server', 'Panel unreachable', 'The g90 server does not answer.');
@@ -141,9 +147,36 @@ function card(name) {
 
 const armLabels = { away: 'Armed away', home: 'Armed home', disarmed: 'Disarmed' };
 
-function render(view) {
+// The last state the stream gave, kept on this device, so that the app
+// opens with it (marked as such) before the stream answers, or offline.
+const LAST = 'g90.last';
+
+function saveLast() {
+  try {
+    const views = [...panels.values()].filter(p => p.view && !p.stale).map(p => p.view);
+    localStorage.setItem(LAST, JSON.stringify({ at: new Date().toISOString(), views }));
+  } catch (_) { /* storage full or disabled */ }
+}
+
+function loadLast() {
+  try {
+    const last = JSON.parse(localStorage.getItem(LAST) || 'null');
+    if (last && Array.isArray(last.views)) for (const v of last.views) render(v, last.at);
+  } catch (_) { /* damaged: the stream brings a fresh one */ }
+}
+
+// render shows a panel; stale is the time of a kept state, or empty for
+// a live one.
+function render(view, stale = '') {
   const p = card(view.name);
+  if (!stale && p.stale) p.stale = '';
+  else if (stale && p.view && !p.stale) return; // a live one is there
   p.view = view;
+  p.stale = stale;
+  const note = $('.stale-note', p.el);
+  note.hidden = !stale;
+  note.textContent = stale ? 'Last known state, from ' + clock(stale) + ' — not live.' : '';
+  if (!stale) saveLast();
   const st = view.state || {};
   if (st.guid && names.get(st.guid) !== view.name) {
     names.set(st.guid, view.name);
@@ -357,11 +390,11 @@ function logItem(ev) {
 
 // folded reports whether ev is a sensor_activity that repeats a more
 // specific event of the same sensor in the log.
-function folded(ev, i) {
+function folded(ev, i, list = log) {
   if (ev.type !== 'sensor_activity' || !ev.sensor) return false;
   const t = Date.parse(ev.time);
-  for (let j = Math.max(0, i - 4); j < Math.min(log.length, i + 5); j++) {
-    const o = log[j];
+  for (let j = Math.max(0, i - 4); j < Math.min(list.length, i + 5); j++) {
+    const o = list[j];
     if (j === i || o.panel !== ev.panel || !o.sensor || o.sensor.index !== ev.sensor.index) continue;
     if (Math.abs(Date.parse(o.time) - t) > FOLD_MS) continue;
     if (ev.occupied && ['door_open', 'alarm', 'sos', 'tamper', 'door_open_when_arming'].includes(o.type)) return true;
@@ -401,7 +434,7 @@ function addEvents(evs) {
   log.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : (a.seq || 0) - (b.seq || 0)));
   log.splice(0, Math.max(0, log.length - MAX_LOG));
   renderLog();
-  for (const p of panels.values()) if (p.view) render(p.view);
+  for (const p of panels.values()) if (p.view) render(p.view, p.stale);
 }
 
 function liveEvent(ev, fresh) {
@@ -538,6 +571,10 @@ async function homekit() {
 function showLogin() {
   if (loginShown) return;
   loginShown = true;
+  // Nothing of the panels stays on a device that has to log in.
+  localStorage.removeItem(LAST);
+  for (const p of panels.values()) p.el.remove();
+  panels.clear();
   document.body.classList.add('locked');
   show('login');
   $('#login-password').focus();
@@ -599,7 +636,9 @@ async function loadHistory(more) {
   msg.textContent = 'Loading…';
   try {
     const r = await api('GET', 'api/history?' + q);
-    const items = (r.events || []).map(logItem);
+    // A type filter shows what was asked for, folded or not.
+    const evs = r.events || [];
+    const items = evs.filter((ev, i) => q.has('type') || !folded(ev, i, evs)).map(logItem);
     if (more) $('#history-list').append(...items);
     else $('#history-list').replaceChildren(...items);
     historyNext = r.next || '';
@@ -642,6 +681,7 @@ if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => { /* http on a LAN name: no worker */ });
 }
 window.addEventListener('hashchange', route);
+loadLast();
 route();
 setupNotifications();
 start();

@@ -324,12 +324,17 @@ await step('notifications: with permission, a tamper becomes a system notificati
 });
 
 await step('offline: the shell opens, says the panel is unreachable and notifies', async () => {
+  const before = await armText(page, 'home');
   serverStopped = true;
   await rig('POST', '/stop');
   await until('the server gone', async () => { try { await fetch(WEB); return false; } catch (_) { return true; } });
   await page.reload();
   await page.locator('h1', { hasText: 'g90 alarm' }).waitFor({ timeout: 5000 });
   await page.locator('#offline', { hasText: 'Panel unreachable' }).waitFor({ timeout: 8000 });
+  // The state kept from before, marked as not live.
+  await panel(page, 'home').locator('.stale-note', { hasText: /Last known state.*not live/ }).waitFor({ timeout: 2000 });
+  const kept = await armText(page, 'home');
+  expect(kept === before, `the kept state: ${kept}, before: ${before}`);
   const shown = await until('the "unreachable" notification', () => page.evaluate(async () => {
     const ns = await (await navigator.serviceWorker.ready).getNotifications();
     return ns.some(n => n.title === 'Panel unreachable');
