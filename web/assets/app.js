@@ -23,6 +23,12 @@ let serverUp = true;
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
+// setText changes an element's text only when it differs: a live
+// region re-announces any text set again.
+function setText(e, text) {
+  if (e.textContent !== text) e.textContent = text;
+}
+
 function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined && text !== null) e.textContent = text;
@@ -188,8 +194,8 @@ function render(view, stale = '') {
   const arm = st.alarm ? 'alarm' : st.arm || 'unknown';
   const status = $('.status', e);
   status.dataset.arm = arm;
-  status.setAttribute('role', st.alarm ? 'alert' : 'status');
-  $('.arm', e).textContent = st.alarm ? 'ALARM' : armLabels[arm] || (view.ready ? 'Arm state unknown' : 'Reading the panel…');
+  if (status.getAttribute('role') !== (st.alarm ? 'alert' : 'status')) status.setAttribute('role', st.alarm ? 'alert' : 'status');
+  setText($('.arm', e), st.alarm ? 'ALARM' : armLabels[arm] || (view.ready ? 'Arm state unknown' : 'Reading the panel…'));
   const alarm = $('.alarm', e);
   if (st.alarm) {
     const last = alarms.get(st.guid);
@@ -198,9 +204,9 @@ function render(view, stale = '') {
     parts.push(who ? 'Triggered by ' + who : 'Triggered');
     if (last) parts.push('at ' + clock(last.time));
     if (last && last.tamper) parts.push('(tamper)');
-    alarm.textContent = parts.join(' ');
+    setText(alarm, parts.join(' '));
   } else {
-    alarm.textContent = arm === 'unknown' ? '' : 'No alarm';
+    setText(alarm, arm === 'unknown' ? '' : 'No alarm');
   }
   for (const b of e.querySelectorAll('button[data-mode]')) {
     b.setAttribute('aria-pressed', String(!st.alarm && st.arm === (b.dataset.mode === 'disarm' ? 'disarmed' : b.dataset.mode)));
@@ -469,7 +475,7 @@ async function loadLog() {
 
 function live(ok, text) {
   const b = $('#live');
-  b.textContent = text;
+  setText(b, text);
   b.className = 'live ' + (ok ? 'ok' : 'bad');
 }
 

@@ -159,6 +159,26 @@ async function checkContrast(page, where) {
   await page.emulateMedia({ colorScheme: 'light' });
 }
 
+// unnamed lists the visible controls a screen reader could not name:
+// no label, no aria-label(ledby), no text.
+function unnamed() {
+  const out = [];
+  for (const e of document.querySelectorAll('button, input, select, a[href], summary, [role=switch]')) {
+    if (!e.checkVisibility()) continue;
+    const name = (e.getAttribute('aria-label') || '') ||
+      [...(e.labels || [])].map(l => l.textContent).join('') ||
+      (e.getAttribute('aria-labelledby') || '').split(' ').map(id => document.getElementById(id)?.textContent || '').join('') ||
+      (e.matches('input, select') ? '' : e.textContent);
+    if (!name.trim()) out.push(e.outerHTML.slice(0, 80));
+  }
+  return out;
+}
+
+async function allNamed(page, where) {
+  const bad = await page.evaluate(unnamed);
+  expect(bad.length === 0, `${where}: controls without a name:\n  ` + bad.join('\n  '));
+}
+
 async function noSidewaysScroll(page, where) {
   const [sw, iw] = await page.evaluate(() => [document.scrollingElement.scrollWidth, innerWidth]);
   expect(sw <= iw, `${where}: scrollWidth ${sw} > innerWidth ${iw}`);
@@ -197,7 +217,26 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     expect(await panel(page, 'cabin').getByLabel('PIN').isVisible(), 'the PIN field has no label "PIN"');
   });
 
-  await step(`${size}: no sideways scrolling`, () => noSidewaysScroll(page, size + ' home'));
+  await step(`${size}: no sideways scrolling; every control has a name`, async () => {
+    await noSidewaysScroll(page, size + ' home');
+    await allNamed(page, size + ' home');
+  });
+
+  await step(`${size}: arming by keyboard alone`, async () => {
+    const p = panel(page, 'cabin');
+    await p.getByLabel('PIN').focus();
+    await page.keyboard.type(PIN);
+    await page.keyboard.press('Tab'); // Arm away
+    await page.keyboard.press('Tab'); // Arm home
+    expect(await page.evaluate(() => document.activeElement.textContent) === 'Arm home', 'Tab from the PIN does not reach Arm home');
+    await page.keyboard.press('Enter');
+    await waitArm(page, 'cabin', 'Armed home');
+    await p.getByLabel('PIN').focus();
+    await page.keyboard.type(PIN);
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+    await waitArm(page, 'cabin', 'Disarmed');
+  });
 
   await step(`${size}: arm away and disarm without a PIN`, async () => {
     const p = panel(page, 'home');
@@ -271,6 +310,7 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       await page.getByRole('link', { name: tab }).click();
       await until(`${tab}: "not available"`, async () => /not available in this version/.test(await page.locator(screen).textContent()));
       await noSidewaysScroll(page, `${size} ${tab}`);
+      await allNamed(page, `${size} ${tab}`);
     }
     await page.getByRole('link', { name: 'Home' }).click();
   });
