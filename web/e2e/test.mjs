@@ -209,9 +209,10 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
 
   await step(`${size}: both panels shown, read and live`, async () => {
     await page.goto(WEB);
+    await until('"live"', async () => (await page.locator('#live').textContent()) === 'live', 15000);
     await waitArm(page, 'home', 'Disarmed', 15000);
     await waitArm(page, 'cabin', 'Disarmed', 15000);
-    await until('"live"', async () => (await page.locator('#live').textContent()) === 'live');
+    expect(await page.locator('.stale-note:visible').count() === 0, 'a live panel marked as not live');
     expect(await panel(page, 'home').locator('.pin').isHidden(), 'home (no PIN) shows a PIN field');
     expect(await panel(page, 'cabin').locator('.pin').isVisible(), 'cabin (PIN) shows no PIN field');
     expect(await panel(page, 'cabin').getByLabel('PIN').isVisible(), 'the PIN field has no label "PIN"');
@@ -352,6 +353,9 @@ await step('the service worker controls the page', async () => {
 await step('notifications: with permission, a tamper becomes a system notification', async () => {
   await context.grantPermissions(['notifications'], { origin: new URL(WEB).origin });
   await page.reload();
+  // Live, not the kept state: an event before the stream is only history.
+  await until('"live"', async () => (await page.locator('#live').textContent()) === 'live', 10000);
+  await panel(page, 'home').locator('.stale-note').waitFor({ state: 'hidden' });
   await waitArm(page, 'home', 'Disarmed', 10000);
   await until('"Notifications are on"', async () => /Notifications are on/.test(await page.locator('#notify-card').textContent()));
   await rig('POST', '/inject?panel=home', { event: 'tamper', sensor: 2 });
@@ -361,6 +365,9 @@ await step('notifications: with permission, a tamper becomes a system notificati
     return ns.length > 0 && ns.map(n => n.title + ' | ' + n.body);
   }));
   expect(shown.some(t => /Tamper: Back door \| home/.test(t)), 'notifications: ' + shown.join('; '));
+  // The tamper raised an alarm: end it.
+  await panel(page, 'home').getByRole('button', { name: 'Disarm' }).click();
+  await waitArm(page, 'home', 'Disarmed');
 });
 
 await step('offline: the shell opens, says the panel is unreachable and notifies', async () => {
