@@ -61,6 +61,7 @@ func webAppTools(t *testing.T) (node, chromium string) {
 // phone and desktop sizes: arming and disarming with and without the
 // PIN, a door opening shown live, a relay toggled and seen on MQTT and
 // in the simulator, no sideways scrolling, text contrast in both themes,
+// keyboard use, notifications (a tamper, a panel that stops answering),
 // and the shell offline once the daemon is gone. The script asks the
 // rig below for what only the test can do. With G90_SCREENSHOTS=dir it
 // writes the screens' screenshots there.
@@ -138,6 +139,7 @@ func TestWebApp(t *testing.T) {
 //	POST /inject?panel=                 a sim.Injection, e.g. {"event":"door_open","sensor":1}
 //	GET  /relay?panel=&index=&node=     {"on":bool}, the simulator's relay
 //	GET  /mqtt?topic=                   {"found":bool,"payload":"…"}, the topic's last message
+//	POST /faults?panel=                 a sim.Faults, e.g. {"silent":true}: the panel stops answering
 //	POST /stop                          stops the daemon (the app is then offline)
 func webAppRig(t *testing.T, sims map[string]*sim.Panel, guids map[string]string, w *mqtttest.Watcher, stop func() error) http.Handler {
 	m := http.NewServeMux()
@@ -165,6 +167,22 @@ func webAppRig(t *testing.T, sims map[string]*sim.Panel, guids map[string]string
 			return
 		}
 		if _, err := s.Inject(in); err != nil {
+			reply(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		reply(rw, http.StatusOK, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("POST /faults", func(rw http.ResponseWriter, r *http.Request) {
+		s := panel(rw, r)
+		if s == nil {
+			return
+		}
+		var f sim.Faults
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			reply(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		if err := s.SetFaults(f); err != nil {
 			reply(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}

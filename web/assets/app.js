@@ -284,10 +284,14 @@ function sensorItem(guid, s, k) {
     [s.door_open_when_arming, 'Open when arming', 'warn']]) {
     if (on) badges.append(el('span', text, 'badge ' + cls));
   }
+  // When it last changed, as far as the log that the app read goes.
   const t = changed.get(guid + '/' + s.index);
-  const when = el('span', t ? 'changed ' + ago(t) : 'no change seen', 'sub when');
-  if (t) when.title = new Date(t).toLocaleString();
-  li.append(main, state, badges, when);
+  li.append(main, state, badges);
+  if (t) {
+    const when = el('span', 'changed ' + ago(t), 'sub when');
+    when.title = new Date(t).toLocaleString();
+    li.append(when);
+  }
   return li;
 }
 

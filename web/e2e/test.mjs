@@ -370,6 +370,20 @@ await step('notifications: with permission, a tamper becomes a system notificati
   await waitArm(page, 'home', 'Disarmed');
 });
 
+await step('a panel that stops answering is shown and notified; back, it is shown again', async () => {
+  const reach = panel(page, 'cabin').locator('.reach');
+  expect((await reach.textContent()) === 'Panel reachable', 'cabin: ' + await reach.textContent());
+  await rig('POST', '/faults?panel=cabin', { silent: true });
+  await until('"NOT reachable"', async () => (await reach.textContent()) === 'Panel NOT reachable', 15000);
+  const shown = await until('the notification', () => page.evaluate(async () => {
+    const ns = await (await navigator.serviceWorker.ready).getNotifications();
+    return ns.some(n => n.title === 'Panel unreachable' && n.body === 'cabin does not answer.');
+  }));
+  expect(shown, 'no notification');
+  await rig('POST', '/faults?panel=cabin', {});
+  await until('"reachable" again', async () => (await reach.textContent()) === 'Panel reachable', 15000);
+});
+
 await step('offline: the shell opens, says the panel is unreachable and notifies', async () => {
   const before = await armText(page, 'home');
   serverStopped = true;
