@@ -109,6 +109,17 @@ function show(screen) {
 
 function route() { show(location.hash.slice(1) || 'home'); }
 
+// newPanel shows the screen again that lists panels when one more is
+// known (a screen opened before the stream's first state).
+let rerouting = null;
+function newPanel() {
+  if (rerouting || !['manage', 'settings', 'history'].includes(location.hash.slice(1))) return;
+  rerouting = setTimeout(() => {
+    rerouting = null;
+    route();
+  }, 200);
+}
+
 // The server and the panel being reachable.
 
 function unreachable(down) {
@@ -175,6 +186,7 @@ function loadLast() {
 // a live one.
 function render(view, stale = '') {
   const p = card(view.name);
+  if (!p.view) newPanel();
   if (!stale && p.stale) p.stale = '';
   else if (stale && p.view && !p.stale) return; // a live one is there
   p.view = view;
