@@ -360,7 +360,7 @@ function eventKey(ev) { return (ev.panel || '') + '/' + ev.seq; }
 function title(ev) {
   const s = ev.sensor ? ev.sensor.name : '';
   switch (ev.type) {
-    case 'arm_disarm': return armLabels[ev.state] || ev.state;
+    case 'arm_disarm': return ev.state === 'alarmed' ? 'Panel in alarm' : armLabels[ev.state] || ev.state;
     case 'door_open': return s + ' opened';
     case 'door_close': return s + ' closed';
     case 'sensor_activity': {
