@@ -126,17 +126,19 @@ function unreachable(down) {
   serverUp = !down;
   const b = $('#offline');
   b.hidden = !down;
-  b.textContent = !down ? '' : 'Panel unreachable: the g90 server does not answer.' +
-    (panels.size > 0 ? ' What is shown is the last known state.' : '');
+  setText(b, !down ? '' : 'Panel unreachable: the g90 server does not answer.' +
+    (panels.size > 0 ? ' What is shown is the last known state.' : ''));
   for (const p of panels.values()) {
     const note = $('.stale-note', p.el);
     if (p.stale) continue;
     note.hidden = !down;
-    note.textContent = down ? 'Last known state — not live.' : '';
+    setText(note, down ? 'Last known state — not live.' : '');
   }
   if (down) {
     live(false, 'offline');
-    notifyOnce('server', 'Panel unreachable', 'The g90 server does not answer.');
+    notify('Panel unreachable', 'The g90 server does not answer.', 'server');
+  } else {
+    notified.delete('server'); // the next time it goes, say so again
   }
 }
 
@@ -230,6 +232,7 @@ function render(view, stale = '') {
   if (view.ready && p.wasReachable === true && !st.reachable) {
     notify('Panel unreachable', view.name + ' does not answer.', 'reach-' + view.name);
   }
+  if (st.reachable) notified.delete('reach-' + view.name);
   if (view.ready) p.wasReachable = !!st.reachable;
 }
 
@@ -529,11 +532,6 @@ function alert(ev) {
   if (!notifyTypes.has(ev.type)) return;
   const where = names.get(ev.panel) || ev.panel || '';
   notify(title(ev), where + ' · ' + clock(ev.time), eventKey(ev));
-}
-
-function notifyOnce(tag, heading, body) {
-  if (notified.has(tag)) return;
-  notify(heading, body, tag);
 }
 
 async function notify(heading, body, tag) {
