@@ -607,12 +607,19 @@ async function session() {
       showLogin();
       return false;
     }
+    $('#logout').hidden = !s.login_required;
   } catch (err) {
     if (err.status === 401) return false;
     // 404: a daemon without logins; others: the stream says.
   }
   return true;
 }
+
+$('#logout').addEventListener('click', async () => {
+  try { await api('POST', 'api/logout'); } catch (_) { /* gone anyway */ }
+  localStorage.removeItem(LAST);
+  location.reload();
+});
 
 $('#login').addEventListener('submit', async e => {
   e.preventDefault();
