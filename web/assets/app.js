@@ -244,6 +244,9 @@ function renderReach(p) {
   const reach = $('.reach', p.el);
   reach.textContent = !serverUp ? 'Unreachable (no server)' : st.reachable ? 'Panel reachable' : p.view.ready ? 'Panel NOT reachable' : 'Reading…';
   reach.className = 'reach ' + (up ? 'ok' : p.view.ready || !serverUp ? 'bad' : '');
+  // The newest packet, in the summary: how events arrive, and whether they do.
+  const newest = Object.entries(st.last_packet || {}).filter(([, t]) => !zero(t)).sort((a, b) => (a[1] < b[1] ? 1 : -1))[0];
+  setText($('.last', p.el), newest ? 'last packet ' + ago(newest[1]) + ' by ' + (sourceNames[newest[0]] || newest[0]) : '');
   const dl = $('.conn-list', p.el);
   const rows = [
     ['Commands over', st.transport === 'cloud' ? 'the cloud link' : st.transport === 'local' ? 'UDP on the LAN' : 'not known yet'],
