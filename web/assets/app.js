@@ -148,7 +148,7 @@ function card(name) {
   let p = panels.get(name);
   if (p) return p;
   const node = $('#panel-tpl').content.firstElementChild.cloneNode(true);
-  p = { el: node, view: null, wasReachable: null };
+  p = { el: node, view: null, wasReachable: null, relayMsgs: new Map() };
   panels.set(name, p);
   const id = 'panel-' + panels.size;
   $('.name', node).id = id + '-name';
@@ -160,7 +160,7 @@ function card(name) {
     b.addEventListener('click', () => command(p, b.dataset.mode, b));
   }
   const refresh = $('.refresh', node);
-  refresh.addEventListener('click', () => send(p, refresh, '/refresh', undefined, 'read again'));
+  refresh.addEventListener('click', () => send(p, refresh, '/refresh', undefined, 'Read again'));
   return p;
 }
 
@@ -325,11 +325,16 @@ function relayItem(p, d) {
   b.setAttribute('role', 'switch');
   b.setAttribute('aria-checked', String(d.on === true));
   b.setAttribute('aria-label', d.name + ' ' + (d.on ? 'on' : 'off'));
+  const key = d.index + ':' + d.node;
+  const m = el('p', '', 'msg relay-msg');
+  m.setAttribute('role', 'status');
+  m.dataset.relay = key;
+  showRelayMsg(m, p.relayMsgs.get(key));
   b.addEventListener('click', () => {
     const on = d.on !== true;
-    send(p, b, '/relays/' + d.index + '/' + d.node, { on }, d.name + (on ? ' on' : ' off'));
+    send(p, b, '/relays/' + d.index + '/' + d.node, { on }, d.name + (on ? ' on' : ' off'), undefined, relaySay(p, key));
   });
-  li.append(main, b);
+  li.append(main, b, m);
   return li;
 }
 
@@ -340,23 +345,51 @@ function command(p, mode, button) {
   return send(p, button, '/arm', withPIN({ mode }), mode === 'away' ? 'Arm away' : 'Arm home', pin);
 }
 
-async function send(p, button, path, body, what, pin) {
-  const msg = $('.msg', p.el);
+// send runs a command; say(text, isError) shows how it went (by default
+// under the panel's buttons).
+async function send(p, button, path, body, what, pin, say = panelSay(p)) {
   button.disabled = true;
-  msg.className = 'msg';
-  msg.textContent = what + '…';
+  say(what + '…', false);
   try {
     await api('POST', 'api/panels/' + encodeURIComponent(p.view.name) + path, body);
-    msg.textContent = what + ': done';
+    const done = what + ': done';
+    say(done, false);
     if (pin) pin.value = '';
-    setTimeout(() => { if (msg.textContent === what + ': done') msg.textContent = ''; }, 5000);
+    setTimeout(() => say('', false, done), 5000);
   } catch (err) {
-    msg.className = 'msg err';
-    msg.textContent = what + ': ' + err.message;
+    say(what + ': ' + err.message, true);
     if (pin && (err.status === 403 || err.status === 429)) pin.focus();
   } finally {
     button.disabled = false;
   }
+}
+
+// panelSay writes to the panel's message line; with only, it clears the
+// line only while it still says that.
+function panelSay(p) {
+  return (text, isError, only) => {
+    const msg = $('.msg', p.el);
+    if (only !== undefined && msg.textContent !== only) return;
+    msg.className = 'msg' + (isError ? ' err' : '');
+    msg.textContent = text;
+  };
+}
+
+// relaySay writes to a relay's line, which survives the list being drawn
+// again (each state message does).
+function relaySay(p, key) {
+  return (text, isError, only) => {
+    const cur = p.relayMsgs.get(key);
+    if (only !== undefined && (!cur || cur.text !== only)) return;
+    p.relayMsgs.set(key, { text, isError });
+    const m = p.el.querySelector('.relay-msg[data-relay="' + key + '"]');
+    if (m) showRelayMsg(m, p.relayMsgs.get(key));
+  };
+}
+
+function showRelayMsg(m, st) {
+  m.className = 'msg relay-msg' + (st && st.isError ? ' err' : '');
+  m.textContent = st ? st.text : '';
 }
 
 // The event log.

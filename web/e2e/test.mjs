@@ -251,8 +251,8 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     const p = panel(page, 'cabin');
     await p.getByLabel('PIN').fill('0000');
     await p.getByRole('button', { name: 'Arm home' }).click();
-    await until('the error', async () => /Arm home: .*(PIN|pin)/.test(await p.locator('.msg').textContent()));
-    expect(await p.locator('.msg.err').count() === 1, 'the refusal is not shown as an error');
+    await until('the error', async () => /Arm home: .*(PIN|pin)/.test(await p.locator('.controls .msg').textContent()));
+    expect(await p.locator('.controls .msg.err').count() === 1, 'the refusal is not shown as an error');
     expect((await armText(page, 'cabin')) === 'Disarmed', 'armed with a wrong PIN');
     await p.getByLabel('PIN').fill(PIN);
     await p.getByRole('button', { name: 'Arm home' }).click();
@@ -285,6 +285,7 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       await until(`MQTT ${topic} ${on ? 'ON' : 'OFF'}`, async () => (await rig('GET', '/mqtt?topic=' + encodeURIComponent(topic))).payload === (on ? 'ON' : 'OFF'));
       await until('the switch\'s state', async () => (await toggle.getAttribute('aria-checked')) === String(on));
       expect((await item.locator('.state').textContent()) === (on ? 'On' : 'Off'), 'the relay\'s state text');
+      await until('"done" beside the relay', async () => (await item.locator('.relay-msg').textContent()) === `Garden lights ${on ? 'on' : 'off'}: done`);
     }
   });
 
