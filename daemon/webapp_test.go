@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +115,10 @@ func TestWebApp(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "test.mjs")
 	cmd.Dir = e2eDir
+	// On a timeout, SIGTERM: playwright-core then closes the browser it
+	// started, which a SIGKILL of node would leave running.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
 	cmd.Env = append(os.Environ(),
 		"G90_WEB="+ep.Web, "G90_RIG="+rig.URL, "G90_CHROMIUM="+chromium,
 		"G90_USER_DATA="+t.TempDir())
