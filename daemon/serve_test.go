@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/cloudproto"
 	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/event"
@@ -1068,6 +1069,39 @@ func TestServeCloudOnlyPanel(t *testing.T) {
 	if got := s.Snapshot().Arm; got != protocol.ArmHome {
 		t.Fatalf("panel arm state %v, want home", got)
 	}
+	// The web UI's commands and live state, and a door's event over the
+	// cloud link.
+	web := strings.TrimSuffix(ep.Web, "/")
+	res, err := http.Post(web+"/api/panels/SIMPANEL0001/disarm", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || s.Snapshot().Arm != protocol.Disarmed {
+		t.Fatalf("disarm from the web UI: %s, panel %v", res.Status, s.Snapshot().Arm)
+	}
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: new(1)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.NoError(t, "the door open in the web UI's state", func() error {
+		res, err := http.Get(web + "/api/panels/SIMPANEL0001/state")
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var v struct {
+			State g90.State `json:"state"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&v); err != nil {
+			return err
+		}
+		for _, sn := range v.State.Sensors {
+			if sn.Index == 1 && sn.Occupied && v.State.Transport == "cloud" {
+				return nil
+			}
+		}
+		return fmt.Errorf("state %+v", v.State)
+	})
 }
 
 // A history entry moves the history cursor on disk only once its event
