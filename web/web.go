@@ -130,6 +130,8 @@ type Server struct {
 	recent  *ring // nil with a journal
 
 	hub hub
+	// jobs are the learn jobs (manage.go).
+	jobs jobs
 
 	// counters of Stats
 	streams, slow, commands, rejected, commandErrors atomic.Uint64
