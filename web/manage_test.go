@@ -491,3 +491,23 @@ func TestManagePINAccepted(t *testing.T) {
 		t.Error("not written")
 	}
 }
+
+// A panel that does not carry out a command is 502, naming the panel and
+// the command.
+func TestManagePanelFails(t *testing.T) {
+	r := startRig(t, rigConfig{})
+	if err := r.sim.SetFaults(sim.Faults{IgnoreCode: int(protocol.GetSensorList)}); err != nil {
+		t.Fatal(err)
+	}
+	status, out := r.do(t, "GET", "/api/panels/Home/sensors", "")
+	if msg := fmt.Sprint(out["error"]); status != 502 || !strings.Contains(msg, `panel "Home"`) || !strings.Contains(msg, "sensors") {
+		t.Errorf("list: %d %v", status, out)
+	}
+	if err := r.sim.SetFaults(sim.Faults{IgnoreCode: int(protocol.SetHostConfig)}); err != nil {
+		t.Fatal(err)
+	}
+	status, out = r.do(t, "PUT", "/api/panels/Home/config/host", `{"values":{"arm_delay":45}}`)
+	if msg := fmt.Sprint(out["error"]); status != 502 || !strings.Contains(msg, `panel "Home"`) || !strings.Contains(msg, "set host config") || out["field"] != nil {
+		t.Errorf("write: %d %v", status, out)
+	}
+}
