@@ -620,10 +620,20 @@ type fieldView struct {
 	Type  string          `json:"type"` // int, string, bool (an alert flag bit)
 	Help  string          `json:"help,omitempty"`
 	// Min and Max bound an int's value, a string's length in characters.
-	Min      *int   `json:"min,omitempty"`
-	Max      *int   `json:"max,omitempty"`
-	Format   string `json:"format,omitempty"` // a string's: digits, phone
-	Writable bool   `json:"writable"`
+	Min    *int   `json:"min,omitempty"`
+	Max    *int   `json:"max,omitempty"`
+	Format string `json:"format,omitempty"` // a string's: digits, phone
+	// Enum lists the values of a field that takes one of a few, with
+	// their meanings (protocol.FieldInfo.Choices); the panel may hold
+	// another, which a write keeps.
+	Enum     []choiceView `json:"enum,omitempty"`
+	Writable bool         `json:"writable"`
+}
+
+// choiceView is one value of an enumerated field.
+type choiceView struct {
+	Value int    `json:"value"`
+	Name  string `json:"name"`
 }
 
 // sectionView is a configuration section in the API.
@@ -681,6 +691,9 @@ func viewSection(sec g90.Section, r protocol.Record) (sectionView, error) {
 		f := fieldView{Name: k.Name, Value: val, Type: fieldType(sec, k), Help: k.Help, Writable: !k.ReadOnly && k.WriteAs == ""}
 		if k.Ranged {
 			f.Min, f.Max = &k.Min, &k.Max
+		}
+		for _, c := range k.Choices {
+			f.Enum = append(f.Enum, choiceView{c.Value, c.Name})
 		}
 		switch k.Text {
 		case protocol.TextDigits:

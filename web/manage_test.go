@@ -356,6 +356,12 @@ func TestManageConfig(t *testing.T) {
 	if f := field(host, "arm_delay"); f["value"] != float64(30) || f["type"] != "int" || f["min"] != float64(0) || f["max"] != float64(255) || f["writable"] != true || f["help"] == "" {
 		t.Errorf("arm_delay %v", f)
 	}
+	if f := field(host, "speech_language"); fmt.Sprint(f["enum"].([]any)[1]) != "map[name:English female value:1]" || len(f["enum"].([]any)) != 19 {
+		t.Errorf("speech_language %v", f)
+	}
+	if f := field(host, "arm_delay"); f["enum"] != nil {
+		t.Errorf("arm_delay has an enum: %v", f)
+	}
 	status, net := r.do(t, "GET", "/api/panels/Home/config/net", "")
 	if f := field(net, "gsm_operator"); status != 200 || f["writable"] != false || f["value"] != "26201" || f["type"] != "string" {
 		t.Errorf("gsm_operator %v", f)

@@ -51,8 +51,10 @@
 // forgotten five minutes after it ended. Cancelling stops the wait, but
 // the panel may go on listening for the sensor: no documented command
 // ends learning. A config field is {"name","value","type":"int"|"string"|
-// "bool","help"?,"min"?,"max"?,"format"?,"writable"}: min and max bound
-// an int's value or a string's length, format is digits or phone; the
+// "bool","help"?,"min"?,"max"?,"format"?,"enum"?,"writable"}: min and
+// max bound an int's value or a string's length, format is digits or
+// phone, enum lists [{"value","name"}] of a field that takes one of a
+// few (the panel may hold another, kept on write); the
 // alerts section has the raw "flags" and one bool per alert. A value is
 // a JSON number, string or bool. A bad value is 400 with "field" naming
 // it, checked before anything is sent; a sensor or section that does
