@@ -296,6 +296,9 @@ func TestLearnTimeoutCancelAndForget(t *testing.T) {
 	if status, _ := r.do(t, "GET", "/api/panels/Home/jobs/"+ids[0], ""); status != 404 {
 		t.Errorf("the oldest of 12 jobs is still kept: %d", status)
 	}
+	if status, _ := r.do(t, "GET", "/api/panels/Home/jobs/"+ids[11], ""); status != 200 {
+		t.Errorf("the newest job is forgotten: %d", status)
+	}
 }
 
 // A job running when Run ends is cancelled and waited for: no goroutine
