@@ -48,6 +48,9 @@ type FieldInfo struct {
 	Help    string
 	// Text, for string fields, is what they may hold on write.
 	Text TextFormat
+	// Secret: the value is a password or key, shown to no one who did
+	// not ask for it (the web API, MQTT's retained states, logs).
+	Secret bool
 	// Choices, for an int field that takes one of a few values, are
 	// those values with their meanings, in order. A panel may hold one
 	// that is not listed; it is written back as it is (spec:
@@ -127,6 +130,7 @@ func (f field) text(t TextFormat) field { f.Text = t; return f }
 func (f field) readOnly() field         { f.ReadOnly = true; return f }
 func (f field) enum(c []Choice) field   { f.Choices = c; return f }
 func (f field) writeAs(s string) field  { f.WriteAs = s; return f }
+func (f field) secret() field           { f.Secret = true; return f }
 func (f field) present() bool {
 	return f.Optional && ((f.oi != nil && *f.oi != nil) || (f.oset != nil && *f.oset))
 }

@@ -253,7 +253,7 @@ type AlarmPhones struct {
 func (a *AlarmPhones) layout() (string, []field, *[]Value) {
 	const num = "country code + number; empty disables"
 	return "alarm phones", []field{
-		fStr("panel_password", &a.PanelPassword).rng(4, 4).text(TextDigits).help("password for SMS/call control, 4 digits"),
+		fStr("panel_password", &a.PanelPassword).rng(4, 4).text(TextDigits).help("password for SMS/call control, 4 digits").secret(),
 		fStr("panel_phone_number", &a.PanelPhoneNumber).rng(0, 14).text(TextPhone).help("the panel's own SIM number"),
 		fStr("phone_number_1", &a.PhoneNumbers[0]).rng(0, 14).text(TextPhone).help(num),
 		fStr("phone_number_2", &a.PhoneNumbers[1]).rng(0, 14).text(TextPhone).help(num),
@@ -299,12 +299,12 @@ type NetConfig struct {
 func (n *NetConfig) layout() (string, []field, *[]Value) {
 	return "net config", []field{
 		fInt("ap_enabled", &n.APEnabled).rng(0, 1).enum(offOn).help("0/1: the panel's own access point"),
-		fStr("ap_password", &n.APPassword).rng(9, 64).help("access point password"),
+		fStr("ap_password", &n.APPassword).rng(9, 64).help("access point password").secret(),
 		fInt("wifi_enabled", &n.WiFiEnabled).rng(0, 1).enum(offOn).help("0/1: join a Wi-Fi network"),
 		fInt("gprs_enabled", &n.GPRSEnabled).rng(0, 1).enum(offOn).help("0/1: cellular data"),
 		fStr("apn_name", &n.APNName).rng(0, 100).help("mobile operator APN"),
 		fStr("apn_user", &n.APNUser).rng(0, 64),
-		fStr("apn_password", &n.APNPassword).rng(0, 64),
+		fStr("apn_password", &n.APNPassword).rng(0, 64).secret(),
 		fInt("apn_auth", &n.APNAuth).rng(0, 3).enum(apnAuthChoices).help(apnAuthHelp),
 		fOptStr("gsm_operator", &n.GSMOperator, &n.HasGSMOperator).readOnly().help("operator code; read-only"),
 	}, &n.Extra
@@ -335,7 +335,7 @@ func (s *SIAConfig) layout() (string, []field, *[]Value) {
 		fStr("account", &s.Account).rng(0, 30),
 		fStr("receiver", &s.Receiver).rng(0, 15),
 		fStr("prefix", &s.Prefix).rng(0, 15),
-		fStr("aes_key", &s.AESKey).rng(0, 19),
+		fStr("aes_key", &s.AESKey).rng(0, 19).secret(),
 		fInt("encryption", &s.Encryption).rng(0, 1).enum(offOn).help("0/1"),
 		fInt("enabled", &s.Enabled).rng(0, 1).enum(offOn).help("0/1"),
 		fStr("event_flags", &s.EventFlags).rng(0, 8).writeAs("FFFFFFFF").help("always written as FFFFFFFF"),

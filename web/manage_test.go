@@ -369,6 +369,16 @@ func TestManageConfig(t *testing.T) {
 	if f := field(net, "gsm_operator"); status != 200 || f["writable"] != false || f["value"] != "26201" || f["type"] != "string" {
 		t.Errorf("gsm_operator %v", f)
 	}
+	// Passwords and keys are never sent, only whether one is set; a
+	// PUT sets them.
+	if f := field(net, "ap_password"); f["value"] != nil || f["secret"] != true || f["set"] != true || f["writable"] != true {
+		t.Errorf("ap_password %v", f)
+	}
+	if status, phones := r.do(t, "PUT", "/api/panels/Home/config/phones", `{"values":{"panel_password":"4321"}}`); status != 200 || field(phones, "panel_password")["value"] != nil {
+		t.Errorf("PUT phones: %d %v", status, phones)
+	} else if got := r.sim.Snapshot().AlarmPhones.PanelPassword; got != "4321" {
+		t.Errorf("the panel's password %q after the PUT", got)
+	}
 	status, alerts := r.do(t, "GET", "/api/panels/Home/config/alerts", "")
 	if f := field(alerts, "door_open"); status != 200 || f["type"] != "bool" || f["value"] != true {
 		t.Errorf("door_open %v", f)

@@ -44,6 +44,11 @@ type fieldView struct {
 	// another, which a write keeps.
 	Enum     []choiceView `json:"enum,omitempty"`
 	Writable bool         `json:"writable"`
+	// Secret: a password or key (protocol.FieldInfo.Secret), whose value
+	// is never sent (null); Set says whether the panel holds one. A PUT
+	// may set it.
+	Secret bool `json:"secret,omitempty"`
+	Set    bool `json:"set,omitempty"`
 }
 
 // choiceView is one value of an enumerated field.
@@ -105,6 +110,9 @@ func viewSection(sec g90.Section, r protocol.Record) (sectionView, error) {
 			continue
 		}
 		f := fieldView{Name: k.Name, Value: val, Type: fieldType(sec, k), Help: k.Help, Writable: !k.ReadOnly && k.WriteAs == ""}
+		if k.Secret {
+			f.Secret, f.Set, f.Value = true, string(val) != `""`, json.RawMessage("null")
+		}
 		if k.Ranged {
 			f.Min, f.Max = &k.Min, &k.Max
 		}

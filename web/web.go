@@ -60,8 +60,10 @@
 // it, checked before anything is sent; a sensor or section that does
 // not exist is 404; a sensor changed on the panel since it was read is
 // 409 (read again); a panel that fails is 502, naming the panel and the
-// command. Note that GET config shows what the panel holds, passwords
-// included (phones' panel_password, net's ap_password, SIA's aes_key).
+// command. A password or key (phones' panel_password, net's ap_password
+// and apn_password, SIA's aes_key: protocol.FieldInfo.Secret) is never
+// sent: its field has "secret":true, "value":null and "set" when the
+// panel holds one; a PUT sets it.
 //
 // The PIN, when set, is needed for what can weaken the alarm: disarm,
 // deleting or learning a sensor or relay, any PATCH but a rename or
