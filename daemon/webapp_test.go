@@ -63,7 +63,9 @@ func webAppTools(t *testing.T) (node, chromium string) {
 // PIN, a door opening shown live, a relay toggled and seen on MQTT and
 // in the simulator, no sideways scrolling, text contrast in both themes,
 // keyboard use, notifications (a tamper, a panel that stops answering),
-// and the shell offline once the daemon is gone. The script asks the
+// learning a sensor with the simulator's registration, renaming one,
+// changing a setting and seeing it verified, the history filter, and the
+// shell offline once the daemon is gone. The script asks the
 // rig below for what only the test can do. With G90_SCREENSHOTS=dir it
 // writes the screens' screenshots there.
 func TestWebApp(t *testing.T) {
@@ -142,6 +144,7 @@ func TestWebApp(t *testing.T) {
 //
 //	GET  /panels                        {"home":"<GUID>",…}
 //	POST /inject?panel=                 a sim.Injection, e.g. {"event":"door_open","sensor":1}
+//	GET  /state?panel=                  the simulator's state (sim.State's JSON)
 //	GET  /relay?panel=&index=&node=     {"on":bool}, the simulator's relay
 //	GET  /mqtt?topic=                   {"found":bool,"payload":"…"}, the topic's last message
 //	POST /faults?panel=                 a sim.Faults, e.g. {"silent":true}: the panel stops answering
@@ -176,6 +179,11 @@ func webAppRig(t *testing.T, sims map[string]*sim.Panel, guids map[string]string
 			return
 		}
 		reply(rw, http.StatusOK, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("GET /state", func(rw http.ResponseWriter, r *http.Request) {
+		if s := panel(rw, r); s != nil {
+			reply(rw, http.StatusOK, s.Snapshot())
+		}
 	})
 	m.HandleFunc("POST /faults", func(rw http.ResponseWriter, r *http.Request) {
 		s := panel(rw, r)

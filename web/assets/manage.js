@@ -387,8 +387,19 @@ export function setup({ api, el, panels }) {
       const out = [];
       for (const f of r.fields || []) {
         let input;
-        if (f.type === 'bool') {
+        if (f.secret) {
+          // Never sent by the daemon: typing one sets it.
+          input = el('input');
+          input.type = 'password';
+          input.autocomplete = 'new-password';
+          input.placeholder = f.set ? 'set; type to change' : 'not set';
+        } else if (f.type === 'bool') {
           input = checkbox(f.value);
+        } else if (Array.isArray(f.enum) && f.enum.length > 0) {
+          const opts = f.enum.map(c => [String(c.value), c.name]);
+          // The panel may hold a value outside the list; it is kept.
+          if (!f.enum.some(c => c.value === f.value)) opts.unshift([String(f.value), String(f.value) + ' (as the panel holds it)']);
+          input = select(opts, String(f.value));
         } else if (f.type === 'int') {
           input = el('input');
           input.type = 'number';
@@ -418,6 +429,10 @@ export function setup({ api, el, panels }) {
         for (const [n, { f, input, err }] of inputs) {
           err.textContent = '';
           if (!f.writable) continue;
+          if (f.secret) {
+            if (input.value !== '') values[n] = input.value;
+            continue;
+          }
           const v = f.type === 'bool' ? input.checked : f.type === 'int' ? Number(input.value) : input.value;
           if (v !== f.value) values[n] = v;
         }

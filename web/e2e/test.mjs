@@ -197,10 +197,11 @@ const page = context.pages()[0] || await context.newPage();
 const problems = [];
 page.on('pageerror', err => problems.push('page error: ' + err.message));
 // Expected: 404 from endpoints this version lacks, 403 for the wrong
-// PIN, and refused connections once the server is stopped.
+// PIN, 400 for the bad setting, and refused connections once the server
+// is stopped.
 let serverStopped = false;
 page.on('console', m => {
-  if (m.type() === 'error' && !/status of 40[34]/.test(m.text()) && !serverStopped) problems.push('console: ' + m.text());
+  if (m.type() === 'error' && !/status of 40[034]/.test(m.text()) && !serverStopped) problems.push('console: ' + m.text());
 });
 let doorsOpened = 0;
 
@@ -337,6 +338,71 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
 }
 
 await page.setViewportSize(PHONE);
+
+// Managing a panel (web/manage.go), on the phone.
+const hasManage = (await page.evaluate(async () => (await fetch('api/types')).status)) === 200;
+
+await step('devices: learn a sensor with the simulator\'s registration, with a countdown', async () => {
+  if (!hasManage) return console.log('      (no management API in this version)');
+  await page.getByRole('link', { name: 'Devices' }).click();
+  const scr = page.locator('#screen-manage');
+  await scr.locator('li.item').first().waitFor({ timeout: 10000 });
+  const learn = scr.locator('details.learn', { hasText: 'Add a sensor' });
+  await learn.locator('summary').click();
+  await learn.getByLabel('Model').selectOption('Door Sensor: WDS07');
+  await learn.getByLabel('Name').fill('Shed door');
+  await learn.getByRole('button', { name: 'Learn the sensor' }).click();
+  await until('the countdown', async () => /Trigger the sensor now: \d+ s left/.test(await learn.locator('.msg').textContent()));
+  expect(await learn.locator('progress').isVisible(), 'no progress bar');
+  await rig('POST', '/inject?panel=home', { event: 'learn', type: 'Door Sensor: WDS07' });
+  await until('"Added"', async () => /^Added: Shed door \(#\d+\)\.$/.test(await learn.locator('.msg').textContent()), 15000);
+  const st = await rig('GET', '/state?panel=home');
+  expect(st.sensors.some(x => x.name === 'Shed door' && x.type_id === 1), 'the simulator has no "Shed door"');
+  await scr.locator('li.item', { hasText: 'Shed door' }).waitFor();
+  await noSidewaysScroll(page, 'devices');
+});
+
+await step('devices: rename a sensor; the panel holds the new name', async () => {
+  if (!hasManage) return;
+  const scr = page.locator('#screen-manage');
+  // By position: its text changes with the name.
+  const names = await scr.locator('li.item .title').allTextContents();
+  expect(names.includes('Back door'), 'no "Back door" in ' + names.join(', '));
+  const item = scr.locator('li.item').nth(names.indexOf('Back door'));
+  await item.locator('summary').click();
+  await item.getByLabel('Name').fill('Cellar door');
+  await item.getByRole('button', { name: 'Save' }).click();
+  await until('"Saved"', async () => /Saved; the panel holds it/.test(await item.locator('.msg').textContent()), 10000);
+  const st = await rig('GET', '/state?panel=home');
+  expect(st.sensors.some(x => x.name === 'Cellar door'), 'the simulator has no "Cellar door"');
+  // And back, for the steps after this one.
+  await item.getByLabel('Name').fill('Back door');
+  await item.getByRole('button', { name: 'Save' }).click();
+  await until('"Saved" again', async () => /Saved; the panel holds it/.test(await item.locator('.msg').textContent()), 10000);
+});
+
+await step('settings: a bad value is shown next to its field; a good one is verified', async () => {
+  if (!hasManage) return;
+  await page.getByRole('link', { name: 'Settings' }).click();
+  const sec = page.locator('#screen-settings details.section[data-section="host"]');
+  await sec.locator('summary').click();
+  const input = sec.locator('input[name="alarm_siren_duration"]');
+  await input.waitFor({ timeout: 10000 });
+  const field = sec.locator('.field', { has: page.locator('input[name="alarm_siren_duration"]') });
+  await input.fill('99999');
+  await sec.getByRole('button', { name: 'Save' }).click();
+  await until('the error beside the field', async () => /alarm_siren_duration.*99999/.test(await field.locator('.field-err').textContent()));
+  expect(await page.evaluate(() => document.activeElement.name) === 'alarm_siren_duration', 'the bad field has no focus');
+  expect((await rig('GET', '/state?panel=home')).host_config.alarm_siren_duration !== 99999, 'the panel took 99999');
+  await input.fill('120');
+  await sec.getByRole('button', { name: 'Save' }).click();
+  await until('"Saved"', async () => /Saved; the panel holds it/.test(await sec.locator('.msg').last().textContent()), 10000);
+  expect((await rig('GET', '/state?panel=home')).host_config.alarm_siren_duration === 120, 'the simulator does not hold 120');
+  expect(await sec.locator('input[name="alarm_siren_duration"]').inputValue() === '120', 'the form does not show the verified value');
+  await checkContrast(page, 'settings, open');
+  await noSidewaysScroll(page, 'settings');
+  await page.getByRole('link', { name: 'Home' }).click();
+});
 
 await step('phone: contrast of the home screen, disarmed and armed, light and dark', async () => {
   await waitArm(page, 'home', 'Disarmed');
