@@ -382,6 +382,28 @@ await step('devices: rename a sensor; the panel holds the new name', async () =>
   await until('"Saved" again', async () => /Saved; the panel holds it/.test(await item.locator('.msg').textContent()), 10000);
 });
 
+await step('devices: with a PIN, a change that can weaken the alarm needs it', async () => {
+  if (!hasManage) return;
+  const scr = page.locator('#screen-manage');
+  await scr.getByLabel('Panel').selectOption('cabin');
+  await scr.getByLabel('PIN').waitFor();
+  await scr.locator('li.item').first().waitFor({ timeout: 10000 });
+  const names = await scr.locator('li.item .title').allTextContents();
+  const item = scr.locator('li.item').nth(names.indexOf('Front door'));
+  await item.locator('summary').click();
+  const chime = item.getByLabel('Door chime');
+  const was = await chime.isChecked();
+  await chime.setChecked(!was);
+  await item.getByRole('button', { name: 'Save' }).click();
+  await until('the refusal', async () => /PIN/.test(await item.locator('.msg.err').textContent().catch(() => '')), 10000);
+  const before = (await rig('GET', '/state?panel=cabin')).sensors.find(x => x.index === 1).user_flags;
+  await scr.getByLabel('PIN').fill(PIN);
+  await item.getByRole('button', { name: 'Save' }).click();
+  await until('"Saved"', async () => /Saved; the panel holds it/.test(await item.locator('.msg').textContent()), 10000);
+  const after = (await rig('GET', '/state?panel=cabin')).sensors.find(x => x.index === 1).user_flags;
+  expect(after !== before, `the simulator's flags stayed ${before}`);
+});
+
 await step('settings: a bad value is shown next to its field; a good one is verified', async () => {
   if (!hasManage) return;
   await page.getByRole('link', { name: 'Settings' }).click();
