@@ -31,7 +31,24 @@
 // panel or relay), 415, 429 (too many wrong PINs; Retry-After says how
 // long), 502 (the panel failed) or 503.
 //
-// Security: the UI has no login; it is meant for loopback (the daemon's
+// Login (Config.Login; the daemon sets it when web.listen is not
+// loopback, or web.password_hash is set):
+//
+//	GET  /api/session                             {"login_required":bool,"logged_in":bool}
+//	POST /api/login                               {"password":"…"} → {"ok":true} and the cookie
+//	POST /api/logout                              no body → {"ok":true}, the cookie cleared
+//
+// With a login, every other /api/ path answers 401 {"error":"login
+// required"} without a session; the page and its assets are served. A
+// session is a random 32-byte token in the cookie g90_session (HttpOnly,
+// SameSite=Strict, Path=/, Secure when the request came over TLS), kept
+// in memory only as its SHA-256, ended by logout, by IdleTimeout unused
+// or MaxAge after the login. A wrong password is 401; five in a row from
+// one address, or twenty from all, lock logins out with 429 and
+// Retry-After, 30 s doubling to 15 min. Passwords are PBKDF2-SHA-256
+// hashes (HashPassword); the password and the token are never logged.
+//
+// Security: without a login the UI is meant for loopback (the daemon's
 // default) or a trusted network. Requests that change something are POST
 // only and rejected when a browser says they come from another site
 // (http.CrossOriginProtection), and every request must name an IP
@@ -98,6 +115,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// WriteTimeout bounds one write to a stream client; 0 means 10 s.
 	WriteTimeout time.Duration
+	// Login, when set, requires a password: without a session, every
+	// /api/ path but the login's own answers 401 (the page is served,
+	// to show the login form). Nil: no login, for loopback.
+	Login *Login
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 }
@@ -128,6 +149,7 @@ type Server struct {
 	anyHost bool
 	running atomic.Bool
 	recent  *ring // nil with a journal
+	auth    *auth // nil without a login
 
 	hub hub
 
@@ -208,6 +230,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Journal == nil {
 		s.recent = newRing(cfg.RecentEvents)
 	}
+	if cfg.Login != nil {
+		a, err := newAuth(*cfg.Login)
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		s.auth = a
+	}
 	s.hub.init()
 	s.routes()
 	// Subscribe last: nothing above can fail afterwards and leave a
@@ -253,6 +282,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.rejected.Add(1)
 		s.log.Warn("request refused: cross-origin", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	if !s.authorized(w, r, api) {
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" && api {
