@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,6 +113,7 @@ type instance struct {
 	homekit      *homekit.Bridge // nil without a homekit section
 	ui           *web.Server
 	web          net.Listener
+	webTLS       *tls.Config // nil: plain HTTP
 	mqttURL      string
 	// Journal rounds (writeJournal): started, committed, the last that
 	// failed to store its events; for journalStored.
@@ -217,6 +219,14 @@ func (d *instance) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// ParseConfig refuses this too; checked again here, where the UI is
+	// opened, for a Config made another way.
+	if !cfg.Web.Loopback() && cfg.Web.PasswordHash == "" {
+		return fmt.Errorf("web.password_hash: not set, but web.listen %q is not a loopback address", cfg.Web.Listen)
+	}
+	if d.webTLS, err = cfg.Web.TLSConfig(); err != nil {
+		return err
+	}
 	// Listening first: the panel's device in Home Assistant links to it.
 	ln, err := net.Listen("tcp", cfg.Web.Listen)
 	if err != nil {
@@ -239,7 +249,7 @@ func (d *instance) build(ctx context.Context) error {
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
 		PublishSecrets: cfg.MQTT.PublishSecrets, AllowConfigChanges: cfg.MQTT.AllowConfigChanges,
-		ConfigurationURL: webURL(ln.Addr(), host),
+		ConfigurationURL: webURL(ln.Addr(), host, d.webTLS != nil),
 		Panels:           mons,
 		Logger:           mlog,
 	})
@@ -260,7 +270,11 @@ func (d *instance) build(ctx context.Context) error {
 		}
 	}
 
-	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
+	var login *web.Login
+	if cfg.Web.PasswordHash != "" {
+		login = &web.Login{PasswordHash: cfg.Web.PasswordHash}
+	}
+	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Login: login, Logger: d.log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -269,8 +283,8 @@ func (d *instance) build(ctx context.Context) error {
 
 // webURL is the address of the web UI that Home Assistant links the
 // panel's device to (configuration_url): the listening address, or the
-// machine's name when it listens on every address.
-func webURL(a net.Addr, hostname string) string {
+// machine's name when it listens on every address; https with TLS.
+func webURL(a net.Addr, hostname string, overTLS bool) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return ""
@@ -282,7 +296,14 @@ func webURL(a net.Addr, hostname string) string {
 		}
 		h = hostname
 	}
-	return "http://" + net.JoinHostPort(h, strconv.Itoa(ta.Port)) + "/"
+	return webScheme(overTLS) + net.JoinHostPort(h, strconv.Itoa(ta.Port)) + "/"
+}
+
+func webScheme(overTLS bool) string {
+	if overTLS {
+		return "https://"
+	}
+	return "http://"
 }
 
 // clientIDPart keeps the characters every broker accepts in a client id.
@@ -484,8 +505,14 @@ func (d *instance) serve(ctx context.Context) error {
 	mux.Handle("/", d.ui)
 	wg.Go(func() { fail("web", d.ui.Run(ctx)) }) // closes the SSE streams Shutdown waits for
 	srv, ln := newWebServer(d.web, mux, defaultWebLimits, d.log.With("part", "web"), d.metrics.Registry())
+	srv.TLSConfig = d.webTLS
 	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if d.webTLS != nil {
+			// The certificate is in TLSConfig: no files to name.
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			fail("web", err)
 		}
 	})
@@ -496,7 +523,7 @@ func (d *instance) serve(ctx context.Context) error {
 		_ = srv.Shutdown(sctx)
 	})
 
-	ep := Endpoints{MQTT: d.mqttURL, Embedded: d.broker != nil, Web: "http://" + d.web.Addr().String() + "/"}
+	ep := Endpoints{MQTT: d.mqttURL, Embedded: d.broker != nil, Web: webScheme(d.webTLS != nil) + d.web.Addr().String() + "/"}
 	if d.hub != nil {
 		ep.Cloud = d.hub.Server().Addr().String()
 	}
