@@ -161,15 +161,50 @@ panels:
 		t.Fatal("a TLS 1.1 handshake succeeded")
 	}
 
-	logs := log.String()
-	for _, secret := range []string{password, hash, strings.Split(hash, "$")[3], cookie, c.cookie.Value} {
-		if strings.Contains(logs, secret) {
-			t.Errorf("the log has a secret %q", secret)
+	// Nothing secret in the log, the metrics, the state JSON or the
+	// state directory.
+	seen := map[string]string{"the log": log.String(), "/metrics": c.body("/metrics"), "/api/panels": c.body("/api/panels")}
+	if err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		seen[path] = string(b)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for where, text := range seen {
+		for _, secret := range []string{password, strings.Split(hash, "$")[2], strings.Split(hash, "$")[3], cookie, c.cookie.Value} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s has a secret %q", where, secret)
+			}
 		}
 	}
+	logs := seen["the log"]
 	if !strings.Contains(logs, "logged in") {
 		t.Errorf("no login in the log:\n%s", logs)
 	}
+}
+
+// body is what GET path answers, which must be 200.
+func (b *browser) body(path string) string {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(b.t.Context(), "GET", b.base+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.AddCookie(b.cookie)
+	res, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != 200 {
+		b.t.Fatalf("GET %s: %d %v", path, res.StatusCode, err)
+	}
+	return string(raw)
 }
 
 // port is the port of a URL http(s)://host:port/.
