@@ -47,6 +47,10 @@ type Options struct {
 	// reloads so that a SIGHUP does not forgive wrong PINs; nil: Run's
 	// own.
 	guards map[string]*pinguard.Guard
+	// logins are the web UI's sessions, kept by Serve across reloads
+	// like guards: a SIGHUP logs nobody out and forgives no wrong
+	// password. Nil: Run's own.
+	logins *webLogins
 	// Timeout is the budget of one request to a panel, all its attempts
 	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
@@ -270,11 +274,7 @@ func (d *instance) build(ctx context.Context) error {
 		}
 	}
 
-	var login *web.Login
-	if cfg.Web.PasswordHash != "" {
-		login = &web.Login{PasswordHash: cfg.Web.PasswordHash}
-	}
-	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Login: login, Logger: d.log.With("part", "web")})
+	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Login: d.login(), Logger: d.log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -352,6 +352,31 @@ func (d *instance) buildCloud() error {
 	}
 	d.hub = hub
 	return nil
+}
+
+// webLogins are the web UI's sessions and the password hash they
+// belong to.
+type webLogins struct {
+	hash     string
+	sessions *web.Sessions
+}
+
+// login is the web UI's login, nil without a password hash, with the
+// previous run's sessions when the password is the same (a new password
+// logs everyone out).
+func (d *instance) login() *web.Login {
+	hash := d.cfg.Web.PasswordHash
+	if hash == "" {
+		return nil
+	}
+	l := &web.Login{PasswordHash: hash}
+	if ws := d.opt.logins; ws != nil {
+		if ws.sessions == nil || ws.hash != hash {
+			ws.hash, ws.sessions = hash, web.NewSessions()
+		}
+		l.Sessions = ws.sessions
+	}
+	return l
 }
 
 // guard is pc's PIN guard: the one the previous run had for the same
@@ -713,6 +738,7 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 	}
 	var previous *Config // while a reloaded config starts: the one that ran
 	opt.guards = map[string]*pinguard.Guard{}
+	opt.logins = &webLogins{}
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)

@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/internal/testrig"
 	"github.com/g90alarm/g90/internal/testrig/daemontest"
 	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/lockedbuf"
@@ -267,4 +269,64 @@ func (b *browser) want(status int, method, path, body string) map[string]any {
 		}
 	}
 	return out
+}
+
+// A reload (SIGHUP) keeps the web UI's sessions while the password
+// stays; a new password logs everyone out. With a password hash the
+// login is required on loopback too.
+func TestWebSessionsSurviveReload(t *testing.T) {
+	first, err := web.HashPassword("first password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := web.HashPassword("second password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := simtest.Start(t, sim.Config{Seed: 1})
+	var mu sync.Mutex
+	hash := first
+	load := func() (*daemon.Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\n  password_hash: ${HASH}\nstate_dir: %s\npanels:\n  - name: home\n    host: 127.0.0.1\n    port: %d\n    notifications: none\n",
+			dir, s.Addr().(*net.UDPAddr).Port)
+		return daemon.ParseConfig("g90.yaml", []byte(yaml), func(string) (string, bool) { return hash, true })
+	}
+	reload := make(chan struct{})
+	started := make(chan daemon.Endpoints, 3)
+	testrig.Serve(t, func(ctx context.Context) error {
+		return daemon.Serve(ctx, load, reload, daemon.Options{Timeout: time.Second, Started: func(ep daemon.Endpoints) { started <- ep }})
+	})
+	next := func() *browser {
+		t.Helper()
+		select {
+		case ep := <-started:
+			return &browser{t: t, base: strings.TrimSuffix(ep.Web, "/"), hc: &http.Client{}}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the daemon did not start")
+		}
+		return nil
+	}
+	c := next()
+	c.want(401, "GET", "/api/panels", "")
+	c.want(200, "POST", "/api/login", `{"password":"first password"}`)
+	c.want(200, "GET", "/api/panels", "")
+
+	reload <- struct{}{}
+	c2 := next()
+	c2.cookie = c.cookie
+	c2.want(200, "GET", "/api/panels", "")
+
+	mu.Lock()
+	hash = second
+	mu.Unlock()
+	reload <- struct{}{}
+	c3 := next()
+	c3.cookie = c.cookie
+	c3.want(401, "GET", "/api/panels", "")
+	c3.want(401, "POST", "/api/login", `{"password":"first password"}`)
+	c3.want(200, "POST", "/api/login", `{"password":"second password"}`)
+	c3.want(200, "GET", "/api/panels", "")
 }

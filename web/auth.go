@@ -36,8 +36,30 @@ type Login struct {
 	// AllTries is the same for all addresses together, against guesses
 	// spread over many. 0 means 5 and 20.
 	Tries, AllTries int
+	// Sessions, when set, keep the sessions and the counts of wrong
+	// passwords: given to the Server of a reloaded configuration, they
+	// go on (with the same password: a new one should log everyone
+	// out). Nil: the Server's own.
+	Sessions *Sessions
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+}
+
+// Sessions are a login's sessions and counts of wrong passwords
+// (Login.Sessions). The zero value is not usable; see NewSessions. Safe
+// for concurrent use.
+type Sessions struct {
+	mu sync.Mutex
+	// sessions are keyed by the token's SHA-256: a copy of this memory
+	// gives no cookie that works.
+	sessions map[[sha256.Size]byte]*session
+	sources  map[string]*tries // wrong passwords by client address
+	all      tries             // and of every address together
+}
+
+// NewSessions returns an empty Sessions.
+func NewSessions() *Sessions {
+	return &Sessions{sessions: map[[sha256.Size]byte]*session{}, sources: map[string]*tries{}}
 }
 
 // Lockouts of Login: the first, and the longest.
@@ -62,13 +84,7 @@ type auth struct {
 	// about 0.1 s (HashIterations), and many at once must not starve
 	// the panels' work.
 	check chan struct{}
-
-	mu sync.Mutex
-	// sessions are keyed by the token's SHA-256: a copy of this memory
-	// gives no cookie that works.
-	sessions map[[sha256.Size]byte]*session
-	sources  map[string]*tries // wrong passwords by client address
-	all      tries             // and of every address together
+	*Sessions
 }
 
 type session struct {
@@ -117,10 +133,10 @@ func newAuth(l Login) (*auth, error) {
 	if l.Now == nil {
 		l.Now = time.Now
 	}
-	return &auth{
-		cfg: l, hash: h, check: make(chan struct{}, 1),
-		sessions: map[[sha256.Size]byte]*session{}, sources: map[string]*tries{},
-	}, nil
+	if l.Sessions == nil {
+		l.Sessions = NewSessions()
+	}
+	return &auth{cfg: l, hash: h, check: make(chan struct{}, 1), Sessions: l.Sessions}, nil
 }
 
 // open reports whether path is answered without a session: what the

@@ -479,3 +479,29 @@ func TestLoginConcurrent(t *testing.T) {
 		t.Fatalf("statuses %v: want 2 × 401 and 8 × 429", n)
 	}
 }
+
+// Two Servers given the same Sessions (a reloaded configuration) share
+// the sessions and the lockouts.
+func TestSessionsShared(t *testing.T) {
+	shared := web.NewSessions()
+	s1 := startAuth(t, &web.Login{PasswordHash: hashOf(t), Tries: 1, Sessions: shared}, false)
+	s2 := startAuth(t, &web.Login{PasswordHash: hashOf(t), Tries: 1, Sessions: shared}, false)
+	a := s1.client(t, "127.0.0.1")
+	if status, _, _ := a.login(t, password); status != 200 {
+		t.Fatalf("login: %d", status)
+	}
+	b := s2.client(t, "127.0.0.1")
+	b.cookie = a.cookie
+	b.wantStatus(t, 200, "GET", "/api/panels", "")
+	if status, _, _ := s1.client(t, "127.0.0.2").login(t, "guess"); status != 401 {
+		t.Fatalf("wrong password: %d", status)
+	}
+	if status, _, _ := s2.client(t, "127.0.0.2").login(t, password); status != 429 {
+		t.Fatalf("login on the second server during the first's lockout: %d", status)
+	}
+	// Without shared Sessions, a Server has its own.
+	s3 := startAuth(t, &web.Login{PasswordHash: hashOf(t)}, false)
+	c := s3.client(t, "127.0.0.1")
+	c.cookie = a.cookie
+	c.wantStatus(t, 401, "GET", "/api/panels", "")
+}
