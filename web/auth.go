@@ -31,8 +31,8 @@ type Login struct {
 	// is used; 0 means 30 days.
 	MaxAge time.Duration
 	// Tries is how many wrong passwords in a row one client address may
-	// send: the Tries-th locks it out for FirstLockout, each further one
-	// doubles that up to MaxLockout (as pinguard does with PINs).
+	// send: the Tries-th locks it out for 30 s, each further one
+	// doubles that up to 15 min (as pinguard does with PINs).
 	// AllTries is the same for all addresses together, against guesses
 	// spread over many. 0 means 5 and 20.
 	Tries, AllTries int
@@ -64,8 +64,8 @@ func NewSessions() *Sessions {
 
 // Lockouts of Login: the first, and the longest.
 const (
-	FirstLockout = 30 * time.Second
-	MaxLockout   = 15 * time.Minute
+	firstLockout = 30 * time.Second
+	maxLockout   = 15 * time.Minute
 )
 
 // SessionCookie is the session's cookie.
@@ -102,9 +102,9 @@ func (t *tries) fail(now time.Time, max int) {
 	t.wrong++
 	t.last = now
 	if n := t.wrong - max + 1; n > 0 {
-		lock := MaxLockout
+		lock := maxLockout
 		if n <= 16 {
-			lock = min(FirstLockout<<(n-1), MaxLockout)
+			lock = min(firstLockout<<(n-1), maxLockout)
 		}
 		t.until = now.Add(lock)
 	}
@@ -242,7 +242,7 @@ func (a *auth) sourceKey(source string, now time.Time) string {
 	}
 	for s, t := range a.sources {
 		// Too long ago to matter.
-		if !now.Before(t.until) && now.Sub(t.last) >= MaxLockout {
+		if !now.Before(t.until) && now.Sub(t.last) >= maxLockout {
 			delete(a.sources, s)
 		}
 	}
