@@ -278,6 +278,9 @@ func (d *instance) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
+	if cfg.Web.PasswordHash != "" {
+		watchLogins(d.metrics.Registry(), d.ui)
+	}
 	return nil
 }
 

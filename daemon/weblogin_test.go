@@ -112,6 +112,12 @@ panels:
 	})
 	c.want(200, "POST", "/api/panels/home/arm", `{"mode":"away"}`)
 	eventually.True(t, "the simulator armed away", func() bool { return s.Snapshot().Arm == protocol.ArmAway })
+	m := c.body("/metrics")
+	for _, want := range []string{`g90_web_logins_total{result="ok"} 1`, `g90_web_logins_total{result="wrong_password"} 1`, `g90_web_logins_total{result="locked_out"} 0`} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 	cookie := c.cookie.Value
 	c.want(200, "POST", "/api/logout", "")
 	c.cookie = &http.Cookie{Name: web.SessionCookie, Value: cookie}

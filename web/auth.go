@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +86,8 @@ type auth struct {
 	// the panels' work.
 	check chan struct{}
 	*Sessions
+	// counts of Stats
+	ok, wrong, locked atomic.Uint64
 }
 
 type session struct {
@@ -322,6 +325,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// their predecessors earned, and do not cost a password check.
 	if left := a.lockedOut(source); left > 0 {
 		secs := int((left + time.Second - 1) / time.Second)
+		a.locked.Add(1)
 		s.log.Warn("login refused: locked out", "remote", r.RemoteAddr, "retry_after_s", secs)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many wrong passwords: try again in %v", time.Duration(secs)*time.Second))
@@ -329,11 +333,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Password == "" || !a.hash.Match(req.Password) {
 		a.failed(source)
+		a.wrong.Add(1)
 		s.log.Warn("login refused: wrong password", "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "wrong password")
 		return
 	}
 	a.succeeded(source)
+	a.ok.Add(1)
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: a.newSession(r), Path: "/",
 		MaxAge:   int(a.cfg.MaxAge / time.Second),

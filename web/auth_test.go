@@ -110,6 +110,7 @@ func (c *clock) add(d time.Duration) {
 // authServer is a web Server with a login over a real socket, HTTPS or
 // plain; its panel is never asked anything.
 type authServer struct {
+	srv   *web.Server
 	ts    *httptest.Server
 	clock *clock
 	log   *lockedbuf.Buffer
@@ -133,7 +134,7 @@ func startAuth(t *testing.T, l *web.Login, overTLS bool) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := &authServer{ts: httptest.NewUnstartedServer(srv), clock: c, log: log}
+	as := &authServer{srv: srv, ts: httptest.NewUnstartedServer(srv), clock: c, log: log}
 	if overTLS {
 		caFile, certFile, keyFile := testpki.New(t)
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -400,6 +401,9 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("wrong password from a: %d", status)
 	}
 	locked(a, password, "60")
+	if st := s.srv.Stats(); st.Logins != 1 || st.LoginsWrong != 4 || st.LoginsLocked != 5 {
+		t.Errorf("stats %+v: want 1 login, 4 wrong, 5 locked out", st)
+	}
 	if logs := s.log.String(); strings.Contains(logs, password) || strings.Contains(logs, "guess") {
 		t.Errorf("the log has a password:\n%s", logs)
 	}

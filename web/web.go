@@ -132,6 +132,9 @@ type Stats struct {
 	Rejected      uint64 // commands refused: bad input, wrong PIN, cross-origin, unknown panel
 	CommandErrors uint64 // commands the panels did not carry out
 	EventsDropped uint64 // events the Monitor subscriptions dropped while this server's feed took nothing (stalled: Monitor.Subscribe)
+	Logins        uint64 // logins with the right password (Config.Login)
+	LoginsWrong   uint64 // logins refused for a wrong password
+	LoginsLocked  uint64 // logins refused during a lockout, unchecked
 }
 
 // ErrRunning is returned by Run on a Server that runs or has run.
@@ -258,6 +261,9 @@ func (s *Server) Stats() Stats {
 	}
 	for _, p := range s.panels {
 		st.EventsDropped += p.sub.Dropped()
+	}
+	if a := s.auth; a != nil {
+		st.Logins, st.LoginsWrong, st.LoginsLocked = a.ok.Load(), a.wrong.Load(), a.locked.Load()
 	}
 	return st
 }
