@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -92,6 +93,18 @@ type auth struct {
 
 type session struct {
 	created, used time.Time
+	// ended is done when the session ends: the requests it let in that
+	// are still running (an event stream) end with it.
+	ended context.Context
+	end   context.CancelFunc
+}
+
+// drop ends the session of key. s.mu is held.
+func (s *Sessions) drop(key [sha256.Size]byte) {
+	if x := s.sessions[key]; x != nil {
+		x.end()
+		delete(s.sessions, key)
+	}
 }
 
 // tries is a run of wrong passwords and the lockout it earned.
@@ -160,25 +173,26 @@ func tokenKey(r *http.Request) ([sha256.Size]byte, bool) {
 	return sha256.Sum256(raw), true
 }
 
-// valid reports whether r carries a live session, and marks it used.
-func (a *auth) valid(r *http.Request) bool {
+// valid returns the live session r carries, marked used; nil when
+// there is none.
+func (a *auth) valid(r *http.Request) *session {
 	key, ok := tokenKey(r)
 	if !ok {
-		return false
+		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.cfg.Now()
 	s := a.sessions[key]
 	if s == nil {
-		return false
+		return nil
 	}
 	if a.expired(s, now) {
-		delete(a.sessions, key)
-		return false
+		a.drop(key)
+		return nil
 	}
 	s.used = now
-	return true
+	return s
 }
 
 func (a *auth) expired(s *session, now time.Time) bool {
@@ -194,12 +208,12 @@ func (a *auth) newSession(r *http.Request) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if old, ok := tokenKey(r); ok {
-		delete(a.sessions, old)
+		a.drop(old)
 	}
 	now := a.cfg.Now()
 	for k, s := range a.sessions {
 		if a.expired(s, now) {
-			delete(a.sessions, k)
+			a.drop(k)
 		}
 	}
 	for len(a.sessions) >= a.cfg.MaxSessions {
@@ -210,16 +224,17 @@ func (a *auth) newSession(r *http.Request) string {
 				oldest, first = k, false
 			}
 		}
-		delete(a.sessions, oldest)
+		a.drop(oldest)
 	}
-	a.sessions[sha256.Sum256(raw)] = &session{created: now, used: now}
+	ended, end := context.WithCancel(context.Background())
+	a.sessions[sha256.Sum256(raw)] = &session{created: now, used: now, ended: ended, end: end}
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
 func (a *auth) endSession(r *http.Request) {
 	if key, ok := tokenKey(r); ok {
 		a.mu.Lock()
-		delete(a.sessions, key)
+		a.drop(key)
 		a.mu.Unlock()
 	}
 }
@@ -285,18 +300,26 @@ func (s *Server) authRoutes(m *http.ServeMux) {
 // authorized answers 401 and returns false for a request the login
 // keeps out: any under /api/ but the login's own, without a session.
 // The page and its assets are served to anyone, to show the login form.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request, api bool) bool {
-	if s.auth == nil || !api || open(r.URL.Path) || s.auth.valid(r) {
-		return true
+// A request let in is returned with a context that ends with its
+// session (a stream ends at the logout); call done when it is served.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, api bool) (_ *http.Request, done func(), ok bool) {
+	if s.auth == nil || !api || open(r.URL.Path) {
+		return r, func() {}, true
 	}
-	writeError(w, http.StatusUnauthorized, "login required")
-	return false
+	sess := s.auth.valid(r)
+	if sess == nil {
+		writeError(w, http.StatusUnauthorized, "login required")
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	unhook := context.AfterFunc(sess.ended, cancel)
+	return r.WithContext(ctx), func() { unhook(); cancel() }, true
 }
 
 func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{
 		"login_required": s.auth != nil,
-		"logged_in":      s.auth != nil && s.auth.valid(r),
+		"logged_in":      s.auth != nil && s.auth.valid(r) != nil,
 	})
 }
 

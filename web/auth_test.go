@@ -509,3 +509,45 @@ func TestSessionsShared(t *testing.T) {
 	c.cookie = a.cookie
 	c.wantStatus(t, 401, "GET", "/api/panels", "")
 }
+
+// A logout ends the event stream its session opened: a browser logged
+// out gets no more events.
+func TestLogoutEndsStream(t *testing.T) {
+	s := startAuth(t, &web.Login{PasswordHash: hashOf(t)}, false)
+	c := s.client(t, "127.0.0.1")
+	c.wantStatus(t, 401, "GET", "/api/events/stream", "")
+	if status, _, _ := c.login(t, password); status != 200 {
+		t.Fatalf("login: %d", status)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", s.ts.URL+"/api/events/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(c.cookie)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	first := make([]byte, len("retry: 2000\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "retry: 2000\n\n" {
+		t.Fatalf("stream began %q, %v", first, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, resp.Body)
+		ended <- err
+	}()
+	c.wantStatus(t, 200, "POST", "/api/logout", "")
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream goes on after the logout")
+	}
+}

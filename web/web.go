@@ -42,8 +42,8 @@
 // required"} without a session; the page and its assets are served. A
 // session is a random 32-byte token in the cookie g90_session (HttpOnly,
 // SameSite=Strict, Path=/, Secure when the request came over TLS), kept
-// in memory only as its SHA-256, ended by logout, by IdleTimeout unused
-// or MaxAge after the login. A wrong password is 401; five in a row from
+// in memory only as its SHA-256, ended by logout (which ends its event
+// streams too), by IdleTimeout unused or MaxAge after the login. A wrong password is 401; five in a row from
 // one address, or twenty from all, lock logins out with 429 and
 // Retry-After, 30 s doubling to 15 min. Passwords are PBKDF2-SHA-256
 // hashes (HashPassword); the password and the token are never logged.
@@ -290,9 +290,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused")
 		return
 	}
-	if !s.authorized(w, r, api) {
+	r, done, ok := s.authorized(w, r, api)
+	if !ok {
 		return
 	}
+	defer done()
 	if _, pattern := s.mux.Handler(r); pattern == "" && api {
 		// The mux's own 404 and 405, in JSON.
 		w = &jsonErrors{ResponseWriter: w, r: r}
