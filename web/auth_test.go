@@ -551,3 +551,22 @@ func TestLogoutEndsStream(t *testing.T) {
 		t.Fatal("the stream goes on after the logout")
 	}
 }
+
+// BenchmarkPasswordMatch is what one login's check costs: the work a
+// guesser makes the daemon do per try.
+func BenchmarkPasswordMatch(b *testing.B) {
+	h, err := web.HashPassword(password)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ph, err := web.ParsePasswordHash(h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ph.Match("wrong guess") {
+			b.Fatal("matched")
+		}
+	}
+}
