@@ -72,7 +72,7 @@ type Config struct {
 	Progress func(client.Progress)
 	// Carrier, if set, carries every request instead of UDP: the panel's
 	// cloud connection (cloud.Server.Carrier). Writes then go once
-	// (client.Config.Carrier); a reboot, which gets no reply, needs UDP.
+	// (client.Config.Carrier), and so does a reboot, which gets no reply.
 	Carrier client.Carrier
 	// Fallback uses the Carrier only while the panel does not answer
 	// over UDP (client.Config.Fallback).

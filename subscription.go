@@ -261,9 +261,10 @@ func (s *Subscription) put(ds []Delivery) {
 		// A stalled consumer that has taken half its queue reads again:
 		// it is waited for again, before a batch larger than its room
 		// is cut short.
-		if s.stalled.Load() && len(s.q) <= s.size/2 {
+		// (It then has room: the branch below is taken.)
+		caughtUp := s.stalled.Load() && len(s.q) <= s.size/2
+		if caughtUp {
 			s.stalled.Store(false)
-			m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
 		}
 		if n := min(s.size-len(s.q), len(ds)); n > 0 {
 			if len(s.q) == 0 {
@@ -275,8 +276,12 @@ func (s *Subscription) put(ds []Delivery) {
 			s.q = append(s.q, ds[:n]...)
 			ds = ds[n:]
 			s.mu.Unlock()
+			if caughtUp { // logged outside the lock: a slow log sink holds up no Take
+				m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
+			}
 			continue
 		}
+
 		if s.stalled.Load() {
 			s.mu.Unlock()
 			for i := range ds {

@@ -142,8 +142,24 @@ const (
 
 // cfgRow is a row bound to a configuration field.
 func cfgRow(platform, key, name string, sec g90.Section, field string, disc d) entity {
-	return entity{Entity: Entity{Scope: ScopePanel, Key: key, Platform: platform, Name: name, Category: catConfig},
+	e := entity{Entity: Entity{Scope: ScopePanel, Key: key, Platform: platform, Name: name, Category: catConfig},
 		disc: disc, src: fieldSrc{sec: sec, field: field}}
+	if layoutSecret(sec, field) {
+		e = secret(e)
+	}
+	return e
+}
+
+// layoutSecret reports whether the protocol's layout, the one table of
+// the configuration fields, marks a field as a password or key.
+func layoutSecret(sec g90.Section, field string) bool {
+	keys, _ := g90.ConfigKeys(sec)
+	for _, k := range keys {
+		if k.Name == field {
+			return k.Secret
+		}
+	}
+	return false
 }
 
 // selRow is a select row bound to a configuration field.
@@ -177,7 +193,11 @@ var (
 // secret marks a text row as a password (spec: home-assistant.md §2a).
 func secret(e entity) entity {
 	e.Secret = true
-	e.disc = d{"mode": "password"}
+	disc := d{"mode": "password"}
+	for k, v := range e.disc {
+		disc[k] = v
+	}
+	e.disc = disc
 	return e
 }
 
@@ -244,10 +264,10 @@ var panelTable = []entity{
 	// back as it is unless changed (spec: local-protocol.md 7.2).
 	withUnknownAs(selRow("apn_auth", "APN authentication", g90.SectionNet, "apn_auth", apnAuthOptions), "none"),
 
-	secret(cfgRow("text", "panel_password", "Panel password", g90.SectionPhones, "panel_password", nil)),
-	secret(cfgRow("text", "ap_password", "Access point password", g90.SectionNet, "ap_password", nil)),
-	secret(cfgRow("text", "apn_password", "APN password", g90.SectionNet, "apn_password", nil)),
-	secret(cfgRow("text", "sia_aes_key", "SIA AES key", g90.SectionSIA, "aes_key", nil)),
+	cfgRow("text", "panel_password", "Panel password", g90.SectionPhones, "panel_password", nil),
+	cfgRow("text", "ap_password", "Access point password", g90.SectionNet, "ap_password", nil),
+	cfgRow("text", "apn_password", "APN password", g90.SectionNet, "apn_password", nil),
+	cfgRow("text", "sia_aes_key", "SIA AES key", g90.SectionSIA, "aes_key", nil),
 	cfgRow("text", "panel_phone_number", "Panel phone number", g90.SectionPhones, "panel_phone_number", phone),
 	cfgRow("text", "phone_number_1", "Phone number 1", g90.SectionPhones, "phone_number_1", phone),
 	cfgRow("text", "phone_number_2", "Phone number 2", g90.SectionPhones, "phone_number_2", phone),

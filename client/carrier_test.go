@@ -57,3 +57,37 @@ func TestCarrierNeverRepeatsAWrite(t *testing.T) {
 		t.Errorf("sent %v: want the write once, the read three times", f.sent)
 	}
 }
+
+// sendingCarrier is a fakeCarrier that carries requests without a reply.
+type sendingCarrier struct {
+	fakeCarrier
+	sends []protocol.Request
+}
+
+func (f *sendingCarrier) Send(ctx context.Context, req protocol.Request) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sends = append(f.sends, req)
+	if _, ok := ctx.Deadline(); !ok {
+		return errors.New("no deadline")
+	}
+	return nil
+}
+
+// A request without a reply goes over a Carrier that is a Sender, once.
+func TestCarrierSend(t *testing.T) {
+	f := &sendingCarrier{fakeCarrier: fakeCarrier{sent: map[protocol.Code]int{}}}
+	c, err := New(Config{Host: "127.0.0.1", Timeout: 150 * time.Millisecond, Retries: 3, Carrier: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := protocol.SystemRequest(1123, "")
+	if err := c.Send(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sends) != 1 || string(f.sends[0].Append(nil)) != string(req.Append(nil)) {
+		t.Errorf("sent %v, want the request once", f.sends)
+	}
+}

@@ -302,14 +302,28 @@ func (c *Client) ReadAll(ctx context.Context, code protocol.Code, first, last in
 	return nil
 }
 
-// ErrNoReplyOverCarrier: Send needs UDP; a Carrier waits for a reply.
+// Sender is a Carrier that also carries a request without a reply
+// (Client.Send), once.
+type Sender interface {
+	Send(ctx context.Context, req protocol.Request) error
+}
+
+// ErrNoReplyOverCarrier: Send over a Carrier that is no Sender.
 var ErrNoReplyOverCarrier = errors.New("a request without a reply goes over UDP only")
 
 // Send sends a request that gets no reply, such as a system command
-// (spec: local-protocol.md 5.1).
+// (spec: local-protocol.md 5.1): over UDP, or once over the Carrier
+// when it is a Sender, within Config.Timeout.
 func (c *Client) Send(ctx context.Context, req protocol.Request) error {
 	if c.cfg.Carrier != nil && (!c.cfg.Fallback || c.fallback.Load()) {
-		return c.wrap(req, ErrNoReplyOverCarrier)
+		s, ok := c.cfg.Carrier.(Sender)
+		if !ok {
+			return c.wrap(req, ErrNoReplyOverCarrier)
+		}
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+		c.attempts.Add(1)
+		return c.wrap(req, s.Send(ctx, req))
 	}
 	if err := c.acquire(ctx); err != nil {
 		return c.wrap(req, err)

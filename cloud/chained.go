@@ -51,10 +51,6 @@ type item struct {
 	// replay are the messages the read completed that go to the replay
 	// buffer when the upstream is down (relay.buffer).
 	replay [][]byte
-	// first and lead are conn.first and conn.lead: how a new upstream
-	// connection gets this read from a message boundary.
-	first []byte
-	lead  int
 }
 
 // relay owns the upstream connection of one panel connection in chained
@@ -76,13 +72,10 @@ type relay struct {
 	upDone  chan struct{} // closed when the upstream reader has ended
 	upSince time.Time     // when up connected
 	upReads int64         // reads when up connected: more means it answered
-	// inStream is set once up has been sent the panel's stream from a
-	// message boundary, so that reads continue it as they are.
-	inStream bool
-	backoff  time.Duration
-	retryAt  time.Time
-	retry    *time.Timer // fires at retryAt while there is a backlog to replay
-	tries    int         // connect attempts
+	backoff time.Duration
+	retryAt time.Time
+	retry   *time.Timer // fires at retryAt while there is a backlog to replay
+	tries   int         // connect attempts
 	// backlog is the replay buffer. Until up has proved alive (proven,
 	// see confirm), the messages replayed to it and those relayed to it
 	// live that would have gone to the backlog are kept too (replaying,
@@ -192,12 +185,9 @@ func (r *relay) relay(ctx context.Context, it item) bool {
 		r.flush() // a backlog parked by the panel's previous connection
 	}
 	if r.up != nil {
+		// Whole messages (conn.up): a new connection starts at a
+		// message boundary.
 		out := it.chunk
-		if !r.inStream {
-			// A new connection starts at a message boundary: the whole
-			// message an earlier read began, then the rest of this read.
-			out = append(it.first, it.chunk[it.lead:]...)
-		}
 		if len(out) == 0 {
 			return true // the middle of a message: wait for its end
 		}
@@ -205,7 +195,6 @@ func (r *relay) relay(ctx context.Context, it item) bool {
 		r.up.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := r.up.Write(out)
 		if err == nil {
-			r.inStream = true
 			if !r.proven && r.c.srv.replayMax >= 0 {
 				r.unproven = append(r.unproven, it.replay...)
 			}
@@ -422,7 +411,7 @@ func (r *relay) connect(ctx context.Context) {
 	r.upMu.Lock()
 	r.up, r.upDone = up, make(chan struct{})
 	r.upMu.Unlock()
-	r.upSince, r.upReads, r.inStream, r.proven = time.Now(), r.reads.Load(), false, false
+	r.upSince, r.upReads, r.proven = time.Now(), r.reads.Load(), false
 	go r.readUpstream(up, r.upDone)
 	if r.backlog.len() > 0 {
 		r.flush()
@@ -454,14 +443,19 @@ func (r *relay) disconnect() {
 }
 
 // readUpstream writes everything the upstream sends to the panel,
-// unmodified except for the optional discovery rewrite (spec: E.4.1).
+// unmodified except for the optional discovery rewrite (spec: E.4.1), in
+// whole messages, so that our commands (Server.Command) go between them.
+// The vendor's commands are noted first (cmdState.vendorCommands): one
+// that reuses the sequence of ours in flight waits until ours is done.
 func (r *relay) readUpstream(up net.Conn, done chan struct{}) {
 	defer close(done)
 	defer up.Close()
 	s := r.c.srv
+	cs := r.c.cmd
 	var (
-		f   cloudproto.Framer
-		out []byte
+		f    cloudproto.Framer
+		out  []byte
+		seqs []uint16
 	)
 	buf := make([]byte, readSize)
 	for {
@@ -469,15 +463,28 @@ func (r *relay) readUpstream(up net.Conn, done chan struct{}) {
 		if n > 0 {
 			r.last.Store(s.now().UnixNano())
 			r.reads.Add(1)
-			out = buf[:n]
-			if s.rewriteDiscovery {
-				f.Feed(buf[:n])
-				out = r.rewrite(&f, out[:0:0])
-			}
-			if len(out) > 0 {
-				if werr := r.c.write(out); werr != nil {
+			f.Feed(buf[:n])
+			out, seqs = r.forward(&f, out[:0], seqs[:0])
+			turn := false
+			if len(seqs) > 0 && cs.vendorCommands(seqs) {
+				select {
+				case cs.sem <- struct{}{}:
+					turn = true
+					cs.forget(seqs)
+				case <-cs.gone:
 					return
 				}
+			}
+			if len(out) > 0 {
+				werr := r.c.write(out)
+				if turn {
+					<-cs.sem
+				}
+				if werr != nil {
+					return
+				}
+			} else if turn {
+				<-cs.sem
 			}
 		}
 		if err != nil {
@@ -489,11 +496,13 @@ func (r *relay) readUpstream(up net.Conn, done chan struct{}) {
 	}
 }
 
-// rewrite returns the complete upstream messages in f, with the address
-// of a discovery reply replaced by the one this server advertises, so
-// that the panel keeps coming here (spec: G.5). Bytes that do not frame
-// pass unchanged.
-func (r *relay) rewrite(f *cloudproto.Framer, out []byte) []byte {
+// forward appends to out the complete upstream messages in f, with the
+// address of a discovery reply replaced by the one this server
+// advertises when Config.RewriteDiscovery says so, so that the panel
+// keeps coming here (spec: G.5), and to seqs the sequences of the
+// vendor's commands (M12, spec: D.5.8). Bytes that do not frame pass
+// unchanged.
+func (r *relay) forward(f *cloudproto.Framer, out []byte, seqs []uint16) ([]byte, []uint16) {
 	for {
 		raw, err := f.Next()
 		if err != nil {
@@ -504,21 +513,22 @@ func (r *relay) rewrite(f *cloudproto.Framer, out []byte) []byte {
 			continue
 		}
 		if raw == nil {
-			return out
+			return out, seqs
 		}
 		m, err := cloudproto.Decode(raw)
-		if err != nil || m.Kind != cloudproto.KindDiscoveryResponse {
-			out = append(out, raw...)
-			continue
+		switch {
+		case err != nil:
+		case m.Kind == cloudproto.KindCommand:
+			seqs = append(seqs, m.Seq())
+		case m.Kind == cloudproto.KindDiscoveryResponse && r.c.srv.rewriteDiscovery:
+			if adv := r.c.advertise(); adv.IsValid() {
+				m.Discovery.ServerIP = adv.Addr().String()
+				m.Discovery.ServerPort = int32(adv.Port())
+				out = m.Append(out)
+				continue
+			}
 		}
-		adv := r.c.advertise()
-		if !adv.IsValid() {
-			out = append(out, raw...)
-			continue
-		}
-		m.Discovery.ServerIP = adv.Addr().String()
-		m.Discovery.ServerPort = int32(adv.Port())
-		out = m.Append(out)
+		out = append(out, raw...)
 	}
 }
 

@@ -61,13 +61,12 @@ type conn struct {
 	// read, aliasing the framer's buffer: what the relay keeps for the
 	// upstream while it is down (chained mode only).
 	replay [][]byte
-	// first is the message the current read completed that an earlier
-	// read began, and lead the bytes of the read it took, or all of them
-	// when the read did not complete it: a new upstream connection
-	// starts at a message boundary (relay.relay). first aliases the
-	// framer's buffer.
-	first []byte
-	lead  int
+	// up is what the current read sends upstream (chained mode only):
+	// the messages it completed, and the bytes the framer dropped, as
+	// the panel sent them, but for the answers to our commands (spec:
+	// E.4.1; issue 18.3). Whole messages only, so a new upstream
+	// connection starts at a message boundary.
+	up []byte
 
 	wmu   sync.Mutex // serialises writes to nc: replies, relayed upstream bytes, commands
 	relay *relay     // chained mode only; set before the connection is shared
@@ -167,6 +166,7 @@ type scratch struct {
 	out     []byte
 	pending []Message
 	replay  [][]byte
+	up      []byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -206,7 +206,7 @@ func (c *conn) process(ctx context.Context, sc *scratch, chunk []byte) bool {
 	if c.framer == nil {
 		c.framer = &sc.framer
 	}
-	c.out, c.pending, c.replay, c.first, c.lead = sc.out[:0], sc.pending[:0], sc.replay[:0], nil, 0
+	c.out, c.pending, c.replay, c.up = sc.out[:0], sc.pending[:0], sc.replay[:0], sc.up[:0]
 	keep := c.drain(chunk, now)
 	// The replies first, so a panel is answered whatever the Handler
 	// does; then the read's messages (deliver).
@@ -214,8 +214,8 @@ func (c *conn) process(ctx context.Context, sc *scratch, chunk []byte) bool {
 	c.deliver(ctx)
 	clear(c.pending)
 	clear(c.replay)
-	sc.out, sc.pending, sc.replay = c.out[:0], c.pending[:0], c.replay[:0]
-	c.out, c.pending, c.replay, c.first = nil, nil, nil, nil
+	sc.out, sc.pending, sc.replay, sc.up = c.out[:0], c.pending[:0], c.replay[:0], c.up[:0]
+	c.out, c.pending, c.replay, c.up = nil, nil, nil, nil
 	switch {
 	case c.framer != &sc.framer:
 	case len(c.framer.Buffered()) == 0 && !c.resync:
@@ -247,7 +247,7 @@ func (c *conn) reply(ctx context.Context, keep bool, chunk []byte) bool {
 		// spec: E.4.1: every read goes upstream unmodified; not before
 		// the panel named itself when only some are served.
 		if !s.restricted() || c.getGUID() != "" {
-			it := item{chunk: bytes.Clone(chunk), local: bytes.Clone(c.out), first: bytes.Clone(c.first), lead: c.lead}
+			it := item{chunk: bytes.Clone(c.up), local: bytes.Clone(c.out)}
 			for _, raw := range c.replay {
 				it.replay = append(it.replay, bytes.Clone(raw))
 			}
@@ -289,14 +289,8 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 	// delta turns the framer's offsets into the connection's stream
 	// offsets (see conn.framer).
 	delta := c.off - c.framer.Offset()
-	start := c.framer.Offset() + int64(len(c.framer.Buffered())) // of chunk[0]
 	c.framer.Feed(chunk)
-	defer func() {
-		if c.framer.Offset() < start {
-			c.lead = len(chunk) // all of it continues an unfinished message
-		}
-		c.off = c.framer.Offset() + delta
-	}()
+	defer func() { c.off = c.framer.Offset() + delta }()
 	for {
 		raw, err := c.framer.Next()
 		if err != nil {
@@ -309,6 +303,9 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 				fe.Offset += delta
 			}
 			d := dropped(err)
+			if c.relay != nil {
+				c.up = append(c.up, d...) // spec: E.4.1: unmodified
+			}
 			s.stats.framingErrors.Add(1)
 			s.stats.framingBytes.Add(int64(len(d)))
 			s.log.Warn("cloud: framing error", "remote", c.remote, "err", err, "dropped", floodlog.Bytes(d))
@@ -318,11 +315,12 @@ func (c *conn) drain(chunk []byte, now time.Time) bool {
 			return true
 		}
 		c.resync = false
-		if at := c.framer.Offset() - int64(len(raw)); at < start {
-			c.first, c.lead = raw, int(at+int64(len(raw))-start)
-		}
-		if !c.handle(raw, now) {
+		keep, ours := c.handle(raw, now)
+		if !keep {
 			return false
+		}
+		if c.relay != nil && !ours {
+			c.up = append(c.up, raw...)
 		}
 	}
 }
@@ -338,29 +336,30 @@ func dropped(err error) []byte {
 // handle acts on one message: stores the GUID, adds its replies to c.out
 // and, if it carries events, adds it to c.pending (spec: D.6.2, D.7),
 // decoded and converted here once. It returns false when the connection
-// must close.
-func (c *conn) handle(raw []byte, now time.Time) bool {
+// must close, and ours for an answer to our command, which goes no
+// further.
+func (c *conn) handle(raw []byte, now time.Time) (keep, ours bool) {
 	s := c.srv
 	m, err := cloudproto.Decode(raw)
 	if err != nil {
 		s.stats.decodeErrors.Add(1)
 		s.log.Warn("cloud: bad message", "remote", c.remote, "err", err, "bytes", floodlog.Bytes(raw))
-		return true
+		return true, false
 	}
 	s.stats.messages.Add(1)
 	if m.Kind == cloudproto.KindUnknown {
 		s.stats.unknown.Add(1)
 		s.log.Debug("cloud: unknown message skipped", "remote", c.remote, "bytes", floodlog.Bytes(raw))
-		return true
+		return true, false
 	}
 	if g := m.GUID(); g != "" {
 		if !s.allowed(g) {
 			s.stats.rejected.Add(1)
 			s.log.Warn("cloud: hello from a panel not served; closing", "from", c.remote.Addr(), "guid", g)
-			return false
+			return false, false
 		}
 		if !s.claim(c, g) {
-			return false
+			return false, false
 		}
 		c.named = true
 	}
@@ -368,27 +367,29 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 	if s.restricted() && guid == "" {
 		s.stats.unidentified.Add(1)
 		s.log.Debug("cloud: message before the panel named itself ignored", "remote", c.remote, "kind", m.Kind)
-		return true
+		return true, false
 	}
 	c.fresh = true
 	c.valid.Store(time.Now().UnixNano())
 	c.replies(&m)
-	if m.Kind == cloudproto.KindCommandResponse && c.relay == nil {
-		// An answer to Server.Command (spec: D.5.9). In chained mode
-		// every M6 answers the vendor's M12 and goes upstream with the
-		// read (Command refuses chained panels).
+	if m.Kind == cloudproto.KindCommandResponse {
+		// An answer to Server.Command (spec: D.5.9), told by its
+		// sequence; in chained mode any other goes upstream, as the
+		// answer to the vendor's command (commandSeqBase).
 		a := m
 		a.Body = bytes.Clone(m.Body) // m aliases the framer's buffer
-		if c.cmd.answer(&a) {
+		ours, waited := c.cmd.answer(&a)
+		switch {
+		case waited:
 			s.stats.commandAnswers.Add(1)
-		} else {
+		case ours || c.relay == nil:
 			s.stats.commandUnmatched.Add(1)
 			s.log.Debug("cloud: command answer nobody waits for", "remote", c.remote, "guid", guid, "seq", m.Seq())
 		}
-		return true
+		return true, ours
 	}
 	if m.Kind != cloudproto.KindStatusChange && m.Kind != cloudproto.KindNotification {
-		return true
+		return true, false
 	}
 	if c.relay != nil {
 		c.replay = append(c.replay, raw)
@@ -398,12 +399,12 @@ func (c *conn) handle(raw []byte, now time.Time) bool {
 	if err != nil {
 		s.stats.invalid.Add(1)
 		s.log.Warn("cloud: bad notification", "remote", c.remote, "guid", guid, "err", err, "bytes", floodlog.Bytes(raw))
-		return true
+		return true, false
 	}
 	if ok {
 		c.pending = append(c.pending, Message{GUID: guid, Remote: c.remote, Received: now, Kind: m.Kind, Notify: nm})
 	}
-	return true
+	return true, false
 }
 
 // deliver hands the current read's messages to the Handler, from the

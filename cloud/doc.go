@@ -11,6 +11,14 @@
 // and notifications the vendor missed once it is back (Config.ReplayBuffer,
 // spec: E.4.3.1). The wire format is package cloudproto.
 //
+// Server.Command and Server.Send send a panel the local protocol's
+// commands over its connection (M12, answered by M6, spec: D.5.8, D.5.9),
+// as the vendor's cloud does; Server.Carrier makes that a g90.Panel's way
+// to the panel. In chained mode the vendor's commands share the
+// connection: each answer goes back to its asker by sequence number, and
+// ours never reach the vendor (commandSeqBase says how they are kept
+// apart).
+//
 // Comments cite the specification as "spec: E.5" for sections of
 // spec/notifications-and-cloud.md.
 //
@@ -20,7 +28,7 @@
 //		Addr:      ":5678",
 //		Advertise: netip.MustParseAddrPort("192.168.1.10:5678"),
 //		Handler: cloud.HandlerFunc(func(ctx context.Context, m *cloud.Message) {
-//			//			evs, _ := m.Events() // or hand m.Notify to a notify.Sink
+//			evs, _ := m.Events() // or hand m.Notify to a notify.Sink
 //			for _, ev := range evs {
 //				fmt.Println(m.GUID, ev.Type, ev.Name)
 //			}

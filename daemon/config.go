@@ -946,8 +946,8 @@ func (d *decoder) validate(c *Config) {
 		switch p.Transport {
 		case TransportLocal:
 		case TransportCloud, TransportAuto:
-			if p.Notifications != NotifyCloud {
-				d.errorf(at("transport"), "%s needs notifications: cloud (the panel's connection to our cloud server; chained panels not yet)", p.Transport)
+			if p.Notifications != NotifyCloud && p.Notifications != NotifyChained {
+				d.errorf(at("transport"), "%s needs notifications: cloud or chained (the panel's connection to our cloud server)", p.Transport)
 			}
 			if p.GUID == "" {
 				d.errorf(at("transport"), "%s needs guid: the panel's GUID, which it cannot be asked for over UDP", p.Transport)

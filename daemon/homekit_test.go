@@ -87,21 +87,50 @@ func expectedService(kind string, typ, sub int) (svc string, switches int) {
 // it is refused disarming; it unpairs and pairs again (issue 17). It
 // runs in a network namespace of its own: the bridge's mDNS responder
 // joins every interface's multicast group.
-func TestHomeKitController(t *testing.T) {
+func TestHomeKitController(t *testing.T) { homeKitController(t, false) }
+
+// The same for a panel reached only through its cloud connection
+// (transport: cloud, no host; its command port unreachable, issue 18.5).
+func TestHomeKitControllerCloudOnly(t *testing.T) { homeKitController(t, true) }
+
+func homeKitController(t *testing.T, cloudOnly bool) {
 	node := nodeController(t)
 	if !netns.Run(t, os.Getenv("G90_REQUIRE_NODE") != "") {
 		return
 	}
-	// Notifications on a fixed port, which the restarted daemon listens
-	// on again.
-	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	notify := probe.LocalAddr().String()
-	probe.Close()
-	s := simtest.Start(t, sim.Config{Seed: 1, Notify: notify})
 	dir := t.TempDir()
+	var (
+		s     *sim.Panel
+		panel string
+		extra string
+	)
+	if cloudOnly {
+		// The cloud server on a fixed port, which the restarted daemon
+		// listens on again and the simulator reconnects to.
+		probe, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := probe.Addr().String()
+		probe.Close()
+		s = simtest.Start(t, sim.Config{Seed: 1, Cloud: sim.CloudConfig{Addr: addr}})
+		if err := s.SetFaults(sim.Faults{Unreachable: true}); err != nil {
+			t.Fatal(err)
+		}
+		panel = "    notifications: cloud\n    guid: " + s.Snapshot().Host.GUID + "\n    transport: cloud\n"
+		extra = "cloud:\n  listen: " + addr + "\n"
+	} else {
+		// Notifications on a fixed port, which the restarted daemon
+		// listens on again.
+		probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		notify := probe.LocalAddr().String()
+		probe.Close()
+		s = simtest.Start(t, sim.Config{Seed: 1, Notify: notify})
+		panel = fmt.Sprintf("    host: 127.0.0.1\n    port: %d\n    notify_listen: %s\n", s.Addr().(*net.UDPAddr).Port, notify)
+	}
 	config := func(allowDisarm bool) *daemon.Config {
 		yaml := fmt.Sprintf(`mqtt:
   listen: 127.0.0.1:0
@@ -112,13 +141,10 @@ homekit:
   listen: 127.0.0.1:0
   mdns: false
   allow_disarm: %t
-panels:
+%spanels:
   - name: home
-    host: 127.0.0.1
-    port: %d
     poll: 1s
-    notify_listen: %s
-`, dir, allowDisarm, s.Addr().(*net.UDPAddr).Port, notify)
+%s`, dir, allowDisarm, extra, panel)
 		cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -122,6 +122,10 @@ type instance struct {
 	// Journal rounds (writeJournal): started, committed, the last that
 	// failed to store its events; for journalStored.
 	jStarted, jDone, jFailed atomic.Uint64
+	// jMu guards jNext, closed when the journal writer's next round is
+	// done (journalRound).
+	jMu   sync.Mutex
+	jNext chan struct{}
 }
 
 type runPanel struct {
@@ -663,24 +667,44 @@ func (d *instance) writeJournal() {
 			d.jFailed.Store(round)
 		}
 		d.jDone.Store(round)
+		d.jMu.Lock()
+		if d.jNext != nil {
+			close(d.jNext)
+			d.jNext = nil
+		}
+		d.jMu.Unlock()
 	}
+}
+
+// journalRound returns a channel closed when the journal writer's next
+// round is done.
+func (d *instance) journalRound() <-chan struct{} {
+	d.jMu.Lock()
+	defer d.jMu.Unlock()
+	if d.jNext == nil {
+		d.jNext = make(chan struct{})
+	}
+	return d.jNext
 }
 
 // journalStored returns once everything queued in sub (a panel's
 // journal subscription) is committed to the journal, or ctx ends: an
 // error when a round since round r0 failed to store its events.
 func (d *instance) journalStored(ctx context.Context, sub *g90.Subscription, r0 uint64) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
+	// Both conditions move when a round of the writer ends: the round
+	// takes the queue, then commits it.
 	wait := func(done func() bool) error {
-		for !done() {
+		for {
+			next := d.journalRound() // before the check: no round ends unseen
+			if done() {
+				return nil
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-t.C:
+			case <-next:
 			}
 		}
-		return nil
 	}
 	if err := wait(func() bool { return sub.Queued() == 0 }); err != nil {
 		return err

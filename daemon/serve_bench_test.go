@@ -166,7 +166,7 @@ func benchServeJournal(b *testing.B, panels int) {
 	b.ReportMetric(float64(all-baseAll)/float64(len(commits)), "events/commit")
 	b.ReportMetric(float64(commits[len(commits)/2].Microseconds()), "p50-commit-µs")
 	b.ReportMetric(float64(commits[len(commits)*99/100].Microseconds()), "p99-commit-µs")
-	b.ReportMetric(0, "ns/op")
+	// ns/op stays: the time per door event, sent to stored.
 }
 
 // doorChanges returns n M4b status changes of sensor 1, a door opening

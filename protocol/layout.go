@@ -48,6 +48,31 @@ type FieldInfo struct {
 	Help    string
 	// Text, for string fields, is what they may hold on write.
 	Text TextFormat
+	// Secret: the value is a password or key, shown to no one who did
+	// not ask for it (the web API, MQTT's retained states, logs).
+	Secret bool
+	// Choices, for an int field that takes one of a few values, are
+	// those values with their meanings, in order. A panel may hold one
+	// that is not listed; it is written back as it is (spec:
+	// local-protocol.md 3.22).
+	Choices []Choice
+}
+
+// Choice is one value of an int field that takes one of a few, with
+// its meaning.
+type Choice struct {
+	Value int
+	Name  string
+}
+
+// choiceHelp describes choices as "0 mute, 1 low, 2 high"; computed
+// once per list, not per layout call.
+func choiceHelp(cs []Choice) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = strconv.Itoa(c.Value) + " " + c.Name
+	}
+	return strings.Join(parts, ", ")
 }
 
 // TextFormat is what a string field may hold.
@@ -103,7 +128,9 @@ func (f field) rng(lo, hi int) field    { f.Min, f.Max, f.Ranged = lo, hi, true;
 func (f field) help(h string) field     { f.Help = h; return f }
 func (f field) text(t TextFormat) field { f.Text = t; return f }
 func (f field) readOnly() field         { f.ReadOnly = true; return f }
+func (f field) enum(c []Choice) field   { f.Choices = c; return f }
 func (f field) writeAs(s string) field  { f.WriteAs = s; return f }
+func (f field) secret() field           { f.Secret = true; return f }
 func (f field) present() bool {
 	return f.Optional && ((f.oi != nil && *f.oi != nil) || (f.oset != nil && *f.oset))
 }

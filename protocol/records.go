@@ -202,7 +202,24 @@ type HostConfig struct {
 	Extra              []Value
 }
 
-const volumeHelp = "0 mute, 1 low, 2 high"
+// The values of the host, net, SIA and CID fields that take one of a
+// few (spec: local-protocol.md 3.16, 3.19–3.21), and the help naming
+// them.
+var (
+	volumeChoices   = []Choice{{0, "mute"}, {1, "low"}, {2, "high"}}
+	volumeHelp      = choiceHelp(volumeChoices)
+	languageChoices = []Choice{
+		{0, "none"}, {1, "English female"}, {2, "English male"}, {3, "Chinese female"}, {4, "Chinese male"},
+		{5, "German female"}, {6, "German male"}, {7, "Spanish female"}, {8, "Spanish male"},
+		{9, "Dutch female"}, {10, "Dutch male"}, {11, "Swedish female"}, {12, "Swedish male"},
+		{13, "French female"}, {14, "French male"}, {15, "Turkish female"}, {16, "Turkish male"},
+		{17, "Russian female"}, {18, "Russian male"},
+	}
+	languageHelp   = choiceHelp(languageChoices)
+	apnAuthChoices = []Choice{{0, "none"}, {1, "PAP"}, {2, "CHAP"}, {3, "PAP or CHAP"}}
+	apnAuthHelp    = choiceHelp(apnAuthChoices)
+	offOn          = []Choice{{0, "off"}, {1, "on"}}
+)
 
 func (c *HostConfig) layout() (string, []field, *[]Value) {
 	return "host config", []field{
@@ -210,13 +227,13 @@ func (c *HostConfig) layout() (string, []field, *[]Value) {
 		fInt("arm_delay", &c.ArmDelay).rng(0, 255).help("seconds before arming"),
 		fInt("alarm_delay", &c.AlarmDelay).rng(0, 255).help("seconds before the alarm triggers"),
 		fInt("backlight_duration", &c.BacklightDuration).rng(0, 255).help("seconds the backlight stays on"),
-		fInt("alarm_volume_level", &c.AlarmVolumeLevel).rng(0, 2).help(volumeHelp),
-		fInt("speech_volume_level", &c.SpeechVolumeLevel).rng(0, 2).help(volumeHelp),
+		fInt("alarm_volume_level", &c.AlarmVolumeLevel).rng(0, 2).enum(volumeChoices).help(volumeHelp),
+		fInt("speech_volume_level", &c.SpeechVolumeLevel).rng(0, 2).enum(volumeChoices).help(volumeHelp),
 		fInt("ring_duration", &c.RingDuration).rng(0, 255).help("seconds of ringing"),
-		fInt("speech_language", &c.SpeechLanguage).rng(0, 18).help("0 none, 1/2 English f/m, 3/4 Chinese, 5/6 German, 7/8 Spanish, 9/10 Dutch, 11/12 Swedish, 13/14 French, 15/16 Turkish, 17/18 Russian"),
-		fInt("key_tone_volume_level", &c.KeyToneVolumeLevel).rng(0, 2).help(volumeHelp),
+		fInt("speech_language", &c.SpeechLanguage).rng(0, 18).enum(languageChoices).help(languageHelp),
+		fInt("key_tone_volume_level", &c.KeyToneVolumeLevel).rng(0, 2).enum(volumeChoices).help(volumeHelp),
 		fInt("timezone_offset_m", &c.TimezoneOffsetM).rng(-720, 720).help("minutes from UTC"),
-		fOptInt("ring_volume_level", &c.RingVolumeLevel).rng(0, 2).help(volumeHelp + "; GSM panels only"),
+		fOptInt("ring_volume_level", &c.RingVolumeLevel).rng(0, 2).enum(volumeChoices).help(volumeHelp + "; GSM panels only"),
 	}, &c.Extra
 }
 
@@ -236,7 +253,7 @@ type AlarmPhones struct {
 func (a *AlarmPhones) layout() (string, []field, *[]Value) {
 	const num = "country code + number; empty disables"
 	return "alarm phones", []field{
-		fStr("panel_password", &a.PanelPassword).rng(4, 4).text(TextDigits).help("password for SMS/call control, 4 digits"),
+		fStr("panel_password", &a.PanelPassword).rng(4, 4).text(TextDigits).help("password for SMS/call control, 4 digits").secret(),
 		fStr("panel_phone_number", &a.PanelPhoneNumber).rng(0, 14).text(TextPhone).help("the panel's own SIM number"),
 		fStr("phone_number_1", &a.PhoneNumbers[0]).rng(0, 14).text(TextPhone).help(num),
 		fStr("phone_number_2", &a.PhoneNumbers[1]).rng(0, 14).text(TextPhone).help(num),
@@ -281,14 +298,14 @@ type NetConfig struct {
 
 func (n *NetConfig) layout() (string, []field, *[]Value) {
 	return "net config", []field{
-		fInt("ap_enabled", &n.APEnabled).rng(0, 1).help("0/1: the panel's own access point"),
-		fStr("ap_password", &n.APPassword).rng(9, 64).help("access point password"),
-		fInt("wifi_enabled", &n.WiFiEnabled).rng(0, 1).help("0/1: join a Wi-Fi network"),
-		fInt("gprs_enabled", &n.GPRSEnabled).rng(0, 1).help("0/1: cellular data"),
+		fInt("ap_enabled", &n.APEnabled).rng(0, 1).enum(offOn).help("0/1: the panel's own access point"),
+		fStr("ap_password", &n.APPassword).rng(9, 64).help("access point password").secret(),
+		fInt("wifi_enabled", &n.WiFiEnabled).rng(0, 1).enum(offOn).help("0/1: join a Wi-Fi network"),
+		fInt("gprs_enabled", &n.GPRSEnabled).rng(0, 1).enum(offOn).help("0/1: cellular data"),
 		fStr("apn_name", &n.APNName).rng(0, 100).help("mobile operator APN"),
 		fStr("apn_user", &n.APNUser).rng(0, 64),
-		fStr("apn_password", &n.APNPassword).rng(0, 64),
-		fInt("apn_auth", &n.APNAuth).rng(0, 3).help("0 none, 1 PAP, 2 CHAP, 3 PAP or CHAP"),
+		fStr("apn_password", &n.APNPassword).rng(0, 64).secret(),
+		fInt("apn_auth", &n.APNAuth).rng(0, 3).enum(apnAuthChoices).help(apnAuthHelp),
 		fOptStr("gsm_operator", &n.GSMOperator, &n.HasGSMOperator).readOnly().help("operator code; read-only"),
 	}, &n.Extra
 }
@@ -318,9 +335,9 @@ func (s *SIAConfig) layout() (string, []field, *[]Value) {
 		fStr("account", &s.Account).rng(0, 30),
 		fStr("receiver", &s.Receiver).rng(0, 15),
 		fStr("prefix", &s.Prefix).rng(0, 15),
-		fStr("aes_key", &s.AESKey).rng(0, 19),
-		fInt("encryption", &s.Encryption).rng(0, 1).help("0/1"),
-		fInt("enabled", &s.Enabled).rng(0, 1).help("0/1"),
+		fStr("aes_key", &s.AESKey).rng(0, 19).secret(),
+		fInt("encryption", &s.Encryption).rng(0, 1).enum(offOn).help("0/1"),
+		fInt("enabled", &s.Enabled).rng(0, 1).enum(offOn).help("0/1"),
 		fStr("event_flags", &s.EventFlags).rng(0, 8).writeAs("FFFFFFFF").help("always written as FFFFFFFF"),
 		fOptInt("heartbeat_interval", &s.HeartbeatInterval).help("seconds; some panels only"),
 	}, &s.Extra
@@ -344,7 +361,7 @@ func (c *CIDConfig) layout() (string, []field, *[]Value) {
 		fStr("phone1", &c.Phone1).rng(0, 15).text(TextPhone),
 		fStr("phone2", &c.Phone2).rng(0, 15).text(TextPhone),
 		fStr("user", &c.User).rng(0, 7),
-		fInt("enabled", &c.Enabled).rng(0, 1).help("0/1"),
+		fInt("enabled", &c.Enabled).rng(0, 1).enum(offOn).help("0/1"),
 		fStr("event_flags", &c.EventFlags).rng(0, 4).writeAs("FFFF").help("always written as FFFF"),
 	}, &c.Extra
 }

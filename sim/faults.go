@@ -40,6 +40,10 @@ type Faults struct {
 	// IgnoreCode, when not 0, makes the panel neither carry out nor
 	// answer commands with that code: the request is lost on its way in.
 	IgnoreCode int `json:"ignore_code,omitempty"`
+	// Unreachable makes the command port take nothing: every request
+	// over UDP is lost on its way in, as to a panel behind someone
+	// else's router. Its cloud link still carries commands (M12).
+	Unreachable bool `json:"unreachable,omitempty"`
 }
 
 // Validate reports a fault setting out of range.
@@ -64,6 +68,13 @@ func (p *Panel) ignored(code protocol.Code) bool {
 	p.faultMu.Lock()
 	defer p.faultMu.Unlock()
 	return p.faults.IgnoreCode != 0 && int(code) == p.faults.IgnoreCode
+}
+
+// unreachable reports whether the command port takes nothing.
+func (p *Panel) unreachable() bool {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
+	return p.faults.Unreachable
 }
 
 // SetFaults replaces the fault settings; they apply to the next reply.

@@ -70,6 +70,23 @@ func TestFaultSilent(t *testing.T) {
 	c.expect(statusReq, `ISTART[100,[2,"+15550100","TSV018-C3SIA","206","206"]]IEND`)
 }
 
+// Unreachable: nothing sent to the command port is carried out or
+// answered.
+func TestFaultUnreachable(t *testing.T) {
+	p := start(t, Config{})
+	c := newClient(t, p.Addr())
+	p.SetFaults(Faults{Unreachable: true})
+	c.send(raw(`ISTART[0,100,"AT^IWT=1123,IWT"]IEND`))
+	c.send(raw(`ISTART[101,101,[101,[2]]]IEND`))
+	c.send(raw(statusReq))
+	time.Sleep(200 * time.Millisecond) // what would be carried out, would be now
+	p.SetFaults(Faults{})
+	c.expect(statusReq, `ISTART[100,[3,"+15550100","TSV018-C3SIA","206","206"]]IEND`)
+	if st := p.Snapshot(); st.Reboots.MCU != 0 || st.Arm == protocol.ArmHome {
+		t.Errorf("reboots %+v, arm %v: carried out while unreachable", st.Reboots, st.Arm)
+	}
+}
+
 func TestFaultDuplicate(t *testing.T) {
 	p := start(t, Config{})
 	c := newClient(t, p.Addr())

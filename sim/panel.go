@@ -418,6 +418,10 @@ func (p *Panel) readLoop(ctx context.Context, conn net.PacketConn, handle func(c
 }
 
 func (p *Panel) handleCommand(ctx context.Context, conn net.PacketConn, from net.Addr, b []byte) {
+	if p.unreachable() {
+		p.logger.Debug("sim: request lost on its way in (fault unreachable)", "from", from)
+		return
+	}
 	reply, code := p.handle(b)
 	if reply == nil {
 		return

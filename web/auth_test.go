@@ -252,7 +252,16 @@ func TestLoginTLS(t *testing.T) {
 			t.Errorf("GET %s: %v", path, out)
 		}
 	}
-	c.wantStatus(t, 401, "POST", "/api/panels/Home/disarm", "")
+	for _, m := range [][3]string{
+		{"POST", "/api/panels/Home/disarm", ""},
+		{"GET", "/api/types", ""},
+		{"PATCH", "/api/panels/Home/sensors/0", `{"enabled":false}`},
+		{"DELETE", "/api/panels/Home/sensors/0", ""},
+		{"PUT", "/api/panels/Home/config/alerts", `{"values":{}}`},
+		{"POST", "/api/panels/Home/reboot", ""},
+	} {
+		c.wantStatus(t, 401, m[0], m[1], m[2])
+	}
 	for _, path := range []string{"/", "/assets/app.js"} {
 		c.wantStatus(t, 200, "GET", path, "")
 	}

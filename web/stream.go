@@ -133,11 +133,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
+	s.jobs.open(ctx)
 	var feeds sync.WaitGroup
 	for _, p := range s.panels {
 		feeds.Go(func() { s.feed(ctx, p) })
 	}
 	feeds.Wait()
+	s.jobs.close() // cancels the learn jobs and waits for them
 	s.hub.mu.Lock()
 	s.hub.closed = true
 	close(s.hub.done)

@@ -22,17 +22,66 @@
 //	GET  /api/events?panel=&since=&limit=         {"events":[event…]}, oldest first
 //	GET  /api/events/stream?panel=                Server-Sent Events
 //
+// Managing a panel (manage.go), as the CLI's g90 sensor, g90 device and
+// g90 config do it, with the same checks and read-back verification:
+//
+//	GET    /api/types                               {"sensors":[type…],"relays":[type…]}: the definition tables
+//	GET    /api/panels/{panel}/sensors              {"sensors":[sensor…]}, read from the panel
+//	PATCH  /api/panels/{panel}/sensors/{index}      {"name"?,"enabled"?,"flags"?:[…],"alert_mode"?,"pin"?} → the sensor as verified
+//	DELETE /api/panels/{panel}/sensors/{index}      PIN in header X-G90-PIN → {"ok":true}
+//	POST   /api/panels/{panel}/sensors              {"type","name"?,"pin"?} → 202 {"job","deadline","timeout_s"}: learn
+//	GET    /api/panels/{panel}/relays               {"relays":[device…]}; PATCH, DELETE and POST as for sensors
+//	GET    /api/panels/{panel}/jobs/{id}            {"job","kind","state","remaining_s","result"?,"error"?}
+//	DELETE /api/panels/{panel}/jobs/{id}            stop waiting; answers the job once it has ended
+//	GET    /api/panels/{panel}/config               {"sections":["host","net","phones","alerts","sia","cid"]}
+//	GET    /api/panels/{panel}/config/{section}     {"section","fields":[field…]}
+//	PUT    /api/panels/{panel}/config/{section}     {"values":{"field":value…},"pin"?} → the section as verified
+//	POST   /api/panels/{panel}/reboot               {"pin"?} or no body: reboot GSM, MCU and Wi-Fi
+//	GET    /api/panels/{panel}/history?start=&count= {"entries":[entry…]}: the panel's own log, newest first
+//
+// A sensor is peripheral.SensorInfo's object; a relay (any entry of the
+// panel's device list) has the same fields but alert_mode and flags, and
+// "nodes". {index} is the sensor's or relay's index, not its list
+// position. PATCH's "flags" is the whole set of option flags (arm_delay,
+// detect_door, door_chime, independent_zone): those not listed go off;
+// enabled and the alert mode have their own fields, and relays have only
+// name and enabled. A learn job's state is waiting, done (result: the new
+// sensor or relay), failed (error) or cancelled; one job runs per panel
+// (409 for a second), it waits as long as g90 sensor add does, and it is
+// forgotten five minutes after it ended. Cancelling stops the wait, but
+// the panel may go on listening for the sensor: no documented command
+// ends learning. A config field is {"name","value","type":"int"|"string"|
+// "bool","help"?,"min"?,"max"?,"format"?,"enum"?,"writable"}: min and
+// max bound an int's value or a string's length, format is digits or
+// phone, enum lists [{"value","name"}] of a field that takes one of a
+// few (the panel may hold another, kept on write); the
+// alerts section has the raw "flags" and one bool per alert. A value is
+// a JSON number, string or bool. A bad value is 400 with "field" naming
+// it, checked before anything is sent; a sensor or section that does
+// not exist is 404; a sensor changed on the panel since it was read is
+// 409 (read again); a panel that fails is 502, naming the panel and the
+// command. A password or key (phones' panel_password, net's ap_password
+// and apn_password, SIA's aes_key: protocol.FieldInfo.Secret) is never
+// sent: its field has "secret":true, "value":null and "set" when the
+// panel holds one; a PUT sets it.
+//
+// The PIN, when set, is needed for what can weaken the alarm: disarm,
+// deleting or learning a sensor or relay, any PATCH but a rename or
+// enabling, any config write, and reboot. PATCH, PUT and DELETE are
+// refused cross-origin as POST is (http.CrossOriginProtection).
+//
 // A panel is {"name","addr","pin_required","ready","state"} with state as
 // g90.State marshals it; an event is event.Event.AppendJSON's object
 // (from the journal with its "seq"). The stream sends "state" messages
 // (a panel, at connect and whenever it changed) and "event" messages.
 // Commands answer {"ok":true}; errors are {"error":"…"} with 400 (bad
-// input), 403 (wrong PIN, cross-origin, unknown Host), 404 (unknown
+// input), 401 (login required, wrong password), 403 (wrong PIN,
+// cross-origin, unknown Host), 404 (unknown
 // panel or relay), 415, 429 (too many wrong PINs; Retry-After says how
 // long), 502 (the panel failed) or 503.
 //
-// Login (Config.Login; the daemon sets it when web.listen is not
-// loopback, or web.password_hash is set):
+// Login (Config.Login; the daemon sets it from web.password_hash, which
+// it requires when web.listen is not loopback):
 //
 //	GET  /api/session                             {"login_required":bool,"logged_in":bool}
 //	POST /api/login                               {"password":"…"} → {"ok":true} and the cookie
@@ -155,6 +204,8 @@ type Server struct {
 	auth    *auth // nil without a login
 
 	hub hub
+	// jobs are the learn jobs (manage.go).
+	jobs jobs
 
 	// counters of Stats
 	streams, slow, commands, rejected, commandErrors atomic.Uint64
