@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -578,4 +580,43 @@ func BenchmarkPasswordMatch(b *testing.B) {
 			b.Fatal("matched")
 		}
 	}
+}
+
+// ExampleLogin puts the API behind a password: the hash is what the
+// config holds (web.password_hash, from g90 hash-password), and a
+// browser logs in once and sends the cookie it got with every request.
+func ExampleLogin() {
+	hash, err := web.HashPassword("correct horse battery staple")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, _ := g90.New(g90.Config{Host: "127.0.0.1"})
+	srv, err := web.New(web.Config{
+		Panels: []*g90.Monitor{p.NewMonitor(g90.MonitorConfig{Name: "Home"})},
+		Login:  &web.Login{PasswordHash: hash},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+
+	status := func(resp *http.Response, err error) string {
+		if err != nil {
+			return err.Error()
+		}
+		resp.Body.Close()
+		return resp.Status
+	}
+	fmt.Println("before:", status(browser.Get(ts.URL+"/api/panels")))
+	fmt.Println("login:", status(browser.Post(ts.URL+"/api/login", "application/json", strings.NewReader(`{"password":"correct horse battery staple"}`))))
+	fmt.Println("after:", status(browser.Get(ts.URL+"/api/panels")))
+	// Output:
+	// before: 401 Unauthorized
+	// login: 200 OK
+	// after: 200 OK
 }
