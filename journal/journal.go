@@ -131,6 +131,9 @@ type Entry struct {
 	// this journal did not store, or numbers a crash left unused.
 	// Retention removes the oldest.
 	Seq uint64
+	// ID numbers the entries of the whole journal file in their order
+	// (with Time, it is the entry's Cursor).
+	ID uint64
 	// JSON is the event as event.Event.AppendJSON writes it, seq
 	// included (last). The Entry owns it.
 	JSON []byte
@@ -187,6 +190,10 @@ type Journal struct {
 	// check at Open); pending is the open transaction's change to it.
 	perPanel map[string]int64
 	pending  map[string]int64
+	lastPut  []byte // the key put stored last
+	// ixDamaged counts the damaged index entries verify found; a writer
+	// rebuilds the index then.
+	ixDamaged int
 }
 
 // Database layout. Keys of bucketEvents are the arrival time in unix
@@ -246,6 +253,14 @@ func Open(cfg Config) (*Journal, error) {
 	}
 	if !cfg.ReadOnly {
 		err := j.update(func(tx *bolt.Tx) error {
+			if j.ixDamaged > 0 {
+				// Derived data: built again from the events, not a
+				// reason to give up the journal.
+				j.log.Warn("journal: damaged index entries; rebuilding the index", "path", cfg.Path, "damaged", j.ixDamaged)
+				if err := dropIndex(tx); err != nil {
+					return err
+				}
+			}
 			if err := j.trim(tx, true); err != nil {
 				return err
 			}
@@ -254,6 +269,10 @@ func Open(cfg Config) (*Journal, error) {
 		if err != nil {
 			j.db.Close()
 			return nil, fmt.Errorf("journal: open %s: retention: %w", cfg.Path, err)
+		}
+		if err := j.buildIndex(); err != nil {
+			j.db.Close()
+			return nil, err
 		}
 	}
 	j.release()
@@ -429,6 +448,9 @@ func (j *Journal) verify() error {
 				return nil
 			}); err != nil {
 				return err
+			}
+			if j.ixDamaged = verifyIndex(tx); j.ixDamaged > 0 {
+				j.log.Warn("journal: damaged index entries, skipped by queries", "path", j.cfg.Path, "damaged", j.ixDamaged)
 			}
 			meta := tx.Bucket(bucketMeta)
 			if c, b := getUint(meta.Get(keyCount)), getUint(meta.Get(keyBytes)); c != n || b != size {
@@ -622,8 +644,12 @@ func (j *Journal) append(evs []event.Event, each func(Entry)) (int, error) {
 				each(e)
 			}
 		}
-		// The counts once per batch, not per event.
+		// The counts once per batch, not per event; so the index's
+		// extent.
 		if err := addMeta(tx.Bucket(bucketMeta), n, stored); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Put(keyIndexedTo, j.lastPut); err != nil {
 			return err
 		}
 		if err := j.trim(tx, false); err != nil {
@@ -675,12 +701,16 @@ func (j *Journal) put(tx *bolt.Tx, ev *event.Event, at int64, entry bool) (Entry
 	if err := events.Put(key, bytes.Clone(v)); err != nil {
 		return Entry{}, 0, err
 	}
+	if err := index(tx, fieldsOf(ev), key); err != nil {
+		return Entry{}, 0, err
+	}
+	j.lastPut = key
 	j.pending[ev.GUID]++
 	size := len(key) + len(v)
 	if !entry {
 		return Entry{}, size, nil
 	}
-	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, JSON: bytes.Clone(v[head:])}, size, nil
+	return Entry{Time: time.Unix(0, at), Panel: ev.GUID, Seq: seq, ID: n, JSON: bytes.Clone(v[head:])}, size, nil
 }
 
 // updateScan bounds how far back UpdateSources looks for an event: an
@@ -884,6 +914,9 @@ func (j *Journal) trim(tx *bolt.Tx, exact bool) error {
 		if e, err := decodeEntry(k, v, j.sums); err == nil {
 			j.pending[e.Panel]--
 		}
+		if err := j.unindex(tx, k, v); err != nil {
+			return err
+		}
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -939,6 +972,9 @@ func (j *Journal) trimPanels(tx *bolt.Tx, exact bool) error {
 		j.pending[e.Panel]--
 		removed++
 		freed += len(k) + len(v)
+		if err := j.unindex(tx, k, v); err != nil {
+			return err
+		}
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -1133,6 +1169,6 @@ func decodeEntry(k, v []byte, sums bool) (Entry, error) {
 	guid := v[n : n+int(l)]
 	return Entry{
 		Time:  time.Unix(0, int64(binary.BigEndian.Uint64(k))),
-		Panel: string(guid), Seq: seq, JSON: v[n+int(l):],
+		Panel: string(guid), Seq: seq, ID: binary.BigEndian.Uint64(k[8:]), JSON: v[n+int(l):],
 	}, nil
 }
