@@ -65,6 +65,9 @@ func (e *Entry) Cursor() Cursor { return Cursor{at: e.Time.UnixNano(), id: e.ID}
 // IsZero reports whether c is the zero Cursor, the newest end.
 func (c Cursor) IsZero() bool { return c == Cursor{} }
 
+// ID is the journal-wide number of the entry c is the place of.
+func (c Cursor) ID() uint64 { return c.id }
+
 // String returns c as ParseCursor reads it: "" for the zero Cursor.
 func (c Cursor) String() string {
 	if c.IsZero() {

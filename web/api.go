@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/events/stream", s.stream)
 	m.HandleFunc("GET /api/homekit", s.homekit)
 	m.HandleFunc("GET /api/homekit/qr.svg", s.homekitQR)
+	s.historyRoutes(m)
 	s.mux = m
 }
 
