@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -182,58 +183,55 @@ func upper(f Filter, before Cursor) []byte {
 	return x
 }
 
-// ixList is one index's entries of one prefix, walked backwards.
+// ixList is one index's blocks of one prefix, walked backwards.
 type ixList struct {
 	bucket []byte
 	c      *bolt.Cursor
 	prefix []byte
-	at     []byte // the event key the cursor is on, or nil
+	keys   []byte // the event keys of the block the cursor is on, or nil
 }
 
 // le returns the newest event key at or before x in the list, or nil.
 func (l *ixList) le(x []byte, skipped, steps *int) []byte {
-	var k, v []byte
-	if l.at != nil && bytes.Compare(x, l.at) < 0 {
-		// Walking back: the entry before the cursor is often it.
-		k, v = l.c.Prev()
-		if y := l.good(k, v, skipped); y != nil && bytes.Compare(y, x) <= 0 {
-			l.at = y
-			return y
-		} else if k == nil || !bytes.HasPrefix(k, l.prefix) {
-			l.at = nil
-			return nil
-		}
-	}
 	*steps++
-	seek := append(bytes.Clone(l.prefix), x...)
-	k, v = l.c.Seek(seek)
-	if k == nil {
-		k, v = l.c.Last()
-	} else if !bytes.Equal(k, seek) {
+	if l.keys != nil && bytes.Compare(x, l.keys[:keyLen]) >= 0 {
+		return below(l.keys, x) // in the block the cursor is on
+	}
+	var k, v []byte
+	if l.keys != nil {
+		// Walking back: the block before the cursor's is often it.
 		k, v = l.c.Prev()
+	} else {
+		seek := append(bytes.Clone(l.prefix), x...)
+		if k, v = l.c.Seek(seek); k == nil {
+			k, v = l.c.Last()
+		} else if !bytes.Equal(k, seek) {
+			k, v = l.c.Prev()
+		}
 	}
 	for ; k != nil && bytes.HasPrefix(k, l.prefix); k, v = l.c.Prev() {
 		*steps++
-		if y := l.good(k, v, skipped); y != nil {
-			l.at = y
-			return y
+		keys := blockKeys(k, v, len(l.prefix))
+		if keys == nil {
+			*skipped++
+			continue
 		}
+		l.keys = keys
+		if bytes.Compare(x, keys[:keyLen]) >= 0 {
+			return below(keys, x)
+		}
+		// Every key of the block is after x (retention took its first).
 	}
-	l.at = nil
+	l.keys = nil
 	return nil
 }
 
-// good returns the event key of an index entry of the list, or nil: for
-// an entry of another prefix, and for a damaged one (counted).
-func (l *ixList) good(k, v []byte, skipped *int) []byte {
-	if k == nil || !bytes.HasPrefix(k, l.prefix) {
-		return nil
-	}
-	if len(k) != len(l.prefix)+keyLen || !ixGood(k, v) {
-		*skipped++
-		return nil
-	}
-	return k[len(l.prefix):]
+// below returns the last of keys (ascending, the first at or before x)
+// at or before x.
+func below(keys, x []byte) []byte {
+	n := len(keys) / keyLen
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(keys[i*keyLen:(i+1)*keyLen], x) > 0 })
+	return keys[(i-1)*keyLen : i*keyLen]
 }
 
 // historyChunk finds up to want entries f selects at or before the key

@@ -156,8 +156,8 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("panel A: %d entries past MaxPanelEvents", n)
 	}
 	// Nothing in the indexes is left of what retention removed.
-	if n := indexEntries(t, j); n[string(bucketIxPanel)] != int(j.Stats().Events) {
-		t.Fatalf("panel index has %d entries for %d events", n[string(bucketIxPanel)], j.Stats().Events)
+	if n := indexEntries(t, j); n[string(bucketIxPanel)] != int(j.Stats().Events) || n[string(bucketIxType)] != int(j.Stats().Events) {
+		t.Fatalf("the indexes have %v entries for %d events", n, j.Stats().Events)
 	}
 	if _, err := j.History(HistoryQuery{Filter: Filter{Sensor: true}}); err == nil {
 		t.Fatal("a sensor without a panel: no error")
@@ -177,7 +177,10 @@ func indexEntries(t testing.TB, j *Journal) map[string]int {
 	db.View(func(tx *bolt.Tx) error {
 		for _, b := range ixBuckets {
 			if bk := tx.Bucket(b); bk != nil {
-				n[string(b)] = bk.Stats().KeyN
+				bk.ForEach(func(_, v []byte) error {
+					n[string(b)] += (len(v) - sumLen) / keyLen
+					return nil
+				})
 			}
 		}
 		return nil
@@ -234,58 +237,59 @@ func withDB(t testing.TB, path string, fn func(tx *bolt.Tx) error) {
 
 // A journal written without the index (before issue 19.4, or in part
 // by an older g90) is read right at once, its newest entries one by
-// one; a writer indexes the rest at Open, from where the index stops.
+// one; a writer indexes the rest at Open, from where the index stops,
+// and a build cut short goes on from where it was.
 func TestIndexBuild(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.db")
-	j, c := filled(t, Config{Path: path}, 3000)
+	j, c := filled(t, Config{Path: path}, 1500)
 	j.Close()
-	var mid []byte
-	withDB(t, path, func(tx *bolt.Tx) error {
-		// As if indexing had stopped half way: the index covers the
-		// older half only.
-		cur := tx.Bucket(bucketEvents).Cursor()
-		k, _ := cur.First()
-		for range 1500 {
-			k, _ = cur.Next()
+	// An older g90 appends 1,500 more.
+	old, err := Open(Config{Path: path, Now: c.Now, FloodBurst: -1, noIndex: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 15 {
+		batch := make([]event.Event, 100)
+		for i := range batch {
+			batch[i] = *mixedEvent(r)
 		}
-		mid = bytes.Clone(k)
-		for _, b := range ixBuckets {
-			var del [][]byte
-			tx.Bucket(b).ForEach(func(k, _ []byte) error {
-				if bytes.Compare(k[len(k)-keyLen:], mid) > 0 {
-					del = append(del, bytes.Clone(k))
-				}
-				return nil
-			})
-			for _, k := range del {
-				if err := tx.Bucket(b).Delete(k); err != nil {
-					return err
-				}
-			}
+		c.Add(time.Millisecond)
+		if _, err := old.AppendAll(batch); err != nil {
+			t.Fatal(err)
 		}
-		return tx.Bucket(bucketMeta).Put(keyIndexedTo, mid)
-	})
-	r, err := Open(Config{Path: path, ReadOnly: true})
+	}
+	old.Close()
+	ro, err := Open(Config{Path: path, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range historyFilters(c) {
-		pages(t, r, f, 64)
+		pages(t, ro, f, 64)
 	}
-	r.Close()
-	w, err := Open(Config{Path: path, Now: c.Now})
+	ro.Close()
+	// Indexing stops after two steps of 500, as if the daemon had been
+	// stopped; the next Open goes on.
+	w, err := Open(Config{Path: path, Now: c.Now, indexStep: 500, buildSteps: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	if n := indexEntries(t, w); n[string(bucketIxPanel)] != 3000 {
-		t.Fatalf("after the build: %d panel index entries, want 3000", n[string(bucketIxPanel)])
+	w.Close()
+	if to := indexedTo(t, path); to != 2500 {
+		t.Fatalf("after two steps: the index covers %d events, want 2500", to)
+	}
+	w, err = Open(Config{Path: path, Now: c.Now, indexStep: 500})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range historyFilters(c) {
 		pages(t, w, f, 64)
 	}
-	// No index at all, as every journal before issue 19.4.
 	w.Close()
+	if to := indexedTo(t, path); to != 3000 {
+		t.Fatalf("after the build: the index covers %d events, want 3000", to)
+	}
+	// No index at all, as every journal before issue 19.4.
 	withDB(t, path, dropIndex)
 	w, err = Open(Config{Path: path, Now: c.Now})
 	if err != nil {
@@ -297,6 +301,21 @@ func TestIndexBuild(t *testing.T) {
 	}
 }
 
+// indexedTo is how many events of the closed journal at path are at or
+// before ix-to.
+func indexedTo(t *testing.T, path string) (n int) {
+	withDB(t, path, func(tx *bolt.Tx) error {
+		to := tx.Bucket(bucketMeta).Get(keyIndexedTo)
+		return tx.Bucket(bucketEvents).ForEach(func(k, _ []byte) error {
+			if bytes.Compare(k, to) <= 0 {
+				n++
+			}
+			return nil
+		})
+	})
+	return n
+}
+
 // A damaged index entry is skipped and counted by a reader, never
 // followed to another event, and a writer rebuilds the index.
 func TestIndexDamaged(t *testing.T) {
@@ -305,14 +324,15 @@ func TestIndexDamaged(t *testing.T) {
 	j.Close()
 	withDB(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketIxPanel)
-		k, _ := b.Cursor().Last()
-		k = bytes.Clone(k)
-		if err := b.Put(k, []byte{1, 2, 3, 4}); err != nil { // a wrong checksum
+		k, v := b.Cursor().Last()
+		k, v = bytes.Clone(k), bytes.Clone(v)
+		v[len(v)-1] ^= 1 // a wrong checksum
+		if err := b.Put(k, v); err != nil {
 			return err
 		}
-		// An entry with a good checksum of an event that is not there.
+		// A block with a good checksum of an event that is not there.
 		bad := append(panelPrefix(nil, "GUID-A"), Cursor{at: 5, id: 5}.key()...)
-		return b.Put(bad, ixSum(bad))
+		return b.Put(bad, sealBlock(bad, bad[len(bad)-keyLen:]))
 	})
 	r, err := Open(Config{Path: path, ReadOnly: true})
 	if err != nil {
@@ -338,7 +358,7 @@ func TestIndexDamaged(t *testing.T) {
 	}
 	r.Close()
 	if skipped != 2 {
-		t.Fatalf("%d skipped, want 2", skipped)
+		t.Fatalf("%d skipped, want 2 (a damaged block, an event gone)", skipped)
 	}
 	w, err := Open(Config{Path: path, Now: c.Now})
 	if err != nil {
@@ -355,7 +375,10 @@ func TestIndexDamaged(t *testing.T) {
 func FuzzHistoryIndex(f *testing.F) {
 	data, want := goodJournal(f, 40)
 	f.Add([]byte{}, []byte{}, uint8(0))
-	f.Add(append(panelPrefix(nil, "GUID-A"), make([]byte, keyLen)...), []byte{0, 0, 0, 0}, uint8(1))
+	bk := append(panelPrefix(nil, "GUID-A"), Cursor{at: 1, id: 1}.key()...)
+	f.Add(bk, sealBlock(bk, append(Cursor{at: 1, id: 1}.key(), Cursor{at: 1 << 62, id: 3}.key()...)), uint8(0))
+	sk := append(sensorPrefix(nil, "GUID-B", 3), Cursor{at: 1, id: 1}.key()...)
+	f.Add(sk, sealBlock(sk, Cursor{at: 1 << 62, id: 1}.key()), uint8(129))
 	f.Add([]byte{0x80}, []byte{1}, uint8(2))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, k, v []byte, which uint8) {

@@ -99,6 +99,12 @@ type Config struct {
 	Now func() time.Time
 
 	noSync bool // tests: skip fsync
+	// tests: noIndex writes and removes no index entries, as a g90
+	// before issue 19.4; indexStep is the build's step (0: indexStep);
+	// buildSteps stops the build after so many, as a crash would.
+	noIndex    bool
+	indexStep  int
+	buildSteps int
 }
 
 // Errors of Open and of any call that opens the file again.
@@ -191,6 +197,9 @@ type Journal struct {
 	perPanel map[string]int64
 	pending  map[string]int64
 	lastPut  []byte // the key put stored last
+	// ixNew and ixGone are the open transaction's index entries to
+	// write and to remove.
+	ixNew, ixGone ixBatch
 	// ixDamaged counts the damaged index entries verify found; a writer
 	// rebuilds the index then.
 	ixDamaged int
@@ -649,8 +658,13 @@ func (j *Journal) append(evs []event.Event, each func(Entry)) (int, error) {
 		if err := addMeta(tx.Bucket(bucketMeta), n, stored); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketMeta).Put(keyIndexedTo, j.lastPut); err != nil {
-			return err
+		if !j.cfg.noIndex {
+			if err := j.ixFlush(tx); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketMeta).Put(keyIndexedTo, j.lastPut); err != nil {
+				return err
+			}
 		}
 		if err := j.trim(tx, false); err != nil {
 			return err
@@ -701,8 +715,10 @@ func (j *Journal) put(tx *bolt.Tx, ev *event.Event, at int64, entry bool) (Entry
 	if err := events.Put(key, bytes.Clone(v)); err != nil {
 		return Entry{}, 0, err
 	}
-	if err := index(tx, fieldsOf(ev), key); err != nil {
-		return Entry{}, 0, err
+	if !j.cfg.noIndex {
+		if err := j.ixAdd(tx, fieldsOf(ev), key); err != nil {
+			return Entry{}, 0, err
+		}
 	}
 	j.lastPut = key
 	j.pending[ev.GUID]++
@@ -914,9 +930,7 @@ func (j *Journal) trim(tx *bolt.Tx, exact bool) error {
 		if e, err := decodeEntry(k, v, j.sums); err == nil {
 			j.pending[e.Panel]--
 		}
-		if err := j.unindex(tx, k, v); err != nil {
-			return err
-		}
+		j.unindex(k, v)
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -927,6 +941,9 @@ func (j *Journal) trim(tx *bolt.Tx, exact bool) error {
 	}
 	if removed == 0 {
 		return nil
+	}
+	if err := j.ixRemove(tx); err != nil {
+		return err
 	}
 	j.stats.Removed += uint64(removed)
 	j.stats.Events, j.stats.Bytes = count, size
@@ -972,14 +989,15 @@ func (j *Journal) trimPanels(tx *bolt.Tx, exact bool) error {
 		j.pending[e.Panel]--
 		removed++
 		freed += len(k) + len(v)
-		if err := j.unindex(tx, k, v); err != nil {
-			return err
-		}
+		j.unindex(k, v)
 		if err := c.Delete(); err != nil {
 			return err
 		}
 		// After Delete the cursor is on the next item.
 		k, v = c.Seek(k)
+	}
+	if err := j.ixRemove(tx); err != nil {
+		return err
 	}
 	j.stats.Removed += uint64(removed)
 	j.stats.Events -= uint64(removed)
