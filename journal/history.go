@@ -99,6 +99,9 @@ func timeKey(t time.Time) []byte {
 	return Cursor{at: max(t.UnixNano(), 0)}.key()
 }
 
+// lastKey is after every key (and dec wraps to it from the first).
+var lastKey = bytes.Repeat([]byte{0xff}, keyLen)
+
 // historyStep bounds the index and event steps one lock of the file
 // covers, so that a query that has to look far keeps no append waiting
 // for long.
@@ -168,7 +171,7 @@ func (j *Journal) HistoryAll(f Filter) iter.Seq2[Entry, error] {
 
 // upper is the newest key a query may return, or nil for none.
 func upper(f Filter, before Cursor) []byte {
-	x := bytes.Repeat([]byte{0xff}, keyLen)
+	x := bytes.Clone(lastKey)
 	if !f.To.IsZero() {
 		if f.To.UnixNano() <= 0 {
 			return nil
@@ -189,6 +192,7 @@ type ixList struct {
 	c      *bolt.Cursor
 	prefix []byte
 	keys   []byte // the event keys of the block the cursor is on, or nil
+	seek   []byte // reused
 }
 
 // le returns the newest event key at or before x in the list, or nil.
@@ -202,7 +206,8 @@ func (l *ixList) le(x []byte, skipped, steps *int) []byte {
 		// Walking back: the block before the cursor's is often it.
 		k, v = l.c.Prev()
 	} else {
-		seek := append(bytes.Clone(l.prefix), x...)
+		seek := append(append(l.seek[:0], l.prefix...), x...)
+		l.seek = seek
 		if k, v = l.c.Seek(seek); k == nil {
 			k, v = l.c.Last()
 		} else if !bytes.Equal(k, seek) {
@@ -331,9 +336,10 @@ func (j *Journal) historyChunk(f Filter, x []byte, want int) (out []Entry, next 
 			}
 			// The zigzag: x goes down to the next key every list has.
 			agree := 0
+			xbuf := make([]byte, 0, keyLen)
 			for i := 0; ; i = (i + 1) % len(lists) {
 				if steps > historyStep {
-					next = x
+					next = bytes.Clone(x)
 					return nil
 				}
 				y := lists[i].le(x, &skipped, &steps)
@@ -343,14 +349,14 @@ func (j *Journal) historyChunk(f Filter, x []byte, want int) (out []Entry, next 
 				if bytes.Equal(y, x) {
 					agree++
 				} else {
-					x, agree = bytes.Clone(y), 1
+					x, agree = append(xbuf[:0], y...), 1
 				}
 				if agree < len(lists) {
 					continue
 				}
 				full := take(x, events.Get(x), false)
 				steps++
-				if x, agree = dec(x), 0; full || bytes.Equal(x, bytes.Repeat([]byte{0xff}, keyLen)) {
+				if x, agree = dec(x), 0; full || bytes.Equal(x, lastKey) {
 					if full {
 						next = x
 					}

@@ -84,35 +84,38 @@ const (
 )
 
 // ixLists calls fn with each index (its number in ixBuckets) and f's
-// prefix in it. The prefix is reused between calls.
-func ixLists(f ixFields, fn func(ix int, prefix []byte) error) error {
-	var buf [96]byte
-	if err := fn(0, panelPrefix(buf[:0], f.panel)); err != nil {
+// prefix in it, which is built in *buf and reused between calls.
+func ixLists(f ixFields, buf *[]byte, fn func(ix int, prefix []byte) error) error {
+	*buf = panelPrefix((*buf)[:0], f.panel)
+	if err := fn(0, *buf); err != nil {
 		return err
 	}
 	if f.sensor {
-		if err := fn(1, sensorPrefix(buf[:0], f.panel, f.index)); err != nil {
+		*buf = sensorPrefix((*buf)[:0], f.panel, f.index)
+		if err := fn(1, *buf); err != nil {
 			return err
 		}
 	}
-	return fn(2, typePrefix(buf[:0], f.typ))
+	*buf = typePrefix((*buf)[:0], f.typ)
+	return fn(2, *buf)
 }
 
 // ixBatch is one transaction's index entries (or removals): per index,
 // by prefix, the event keys.
-type ixBatch [3]map[string][]byte
+type ixBatch [3]map[string]*[]byte
 
 func (b *ixBatch) add(ix int, prefix, key []byte) []byte {
 	if b[ix] == nil {
-		b[ix] = map[string][]byte{}
+		b[ix] = map[string]*[]byte{}
 	}
-	keys, ok := b[ix][string(prefix)]
-	if !ok {
-		keys = make([]byte, 0, 16*keyLen)
+	keys := b[ix][string(prefix)] // no allocation for the lookup
+	if keys == nil {
+		k := make([]byte, 0, 16*keyLen)
+		keys = &k
+		b[ix][string(prefix)] = keys
 	}
-	keys = append(keys, key...)
-	b[ix][string(prefix)] = keys
-	return keys
+	*keys = append(*keys, key...)
+	return *keys
 }
 
 func (b *ixBatch) clear() {
@@ -152,7 +155,7 @@ func blockKeys(k, v []byte, plen int) []byte {
 // entries; ixFlush writes them. A prefix's full block is written at
 // once. j.mu is held.
 func (j *Journal) ixAdd(tx *bolt.Tx, f ixFields, key []byte) error {
-	return ixLists(f, func(ix int, prefix []byte) error {
+	return ixLists(f, &j.ixBuf, func(ix int, prefix []byte) error {
 		if keys := j.ixNew.add(ix, prefix, key); len(keys) >= maxBlock*keyLen {
 			delete(j.ixNew[ix], string(prefix))
 			return writeBlock(tx, ixBuckets[ix], prefix, keys)
@@ -166,7 +169,7 @@ func (j *Journal) ixFlush(tx *bolt.Tx) error {
 	defer j.ixNew.clear()
 	for ix, m := range j.ixNew {
 		for prefix, keys := range m {
-			if err := writeBlock(tx, ixBuckets[ix], []byte(prefix), keys); err != nil {
+			if err := writeBlock(tx, ixBuckets[ix], []byte(prefix), *keys); err != nil {
 				return err
 			}
 		}
@@ -224,7 +227,7 @@ func (j *Journal) unindex(k, v []byte) {
 		f = fieldsOf(&ev)
 	}
 	f.panel = e.Panel // the header's, as put indexed it
-	_ = ixLists(f, func(ix int, prefix []byte) error {
+	_ = ixLists(f, &j.ixBuf, func(ix int, prefix []byte) error {
 		j.ixGone.add(ix, prefix, k)
 		return nil
 	})
@@ -236,8 +239,8 @@ func (j *Journal) unindex(k, v []byte) {
 func (j *Journal) ixRemove(tx *bolt.Tx) error {
 	defer j.ixGone.clear()
 	for ix, m := range j.ixGone {
-		for p, gone := range m {
-			prefix := []byte(p)
+		for p, pgone := range m {
+			prefix, gone := []byte(p), *pgone
 			b := tx.Bucket(ixBuckets[ix])
 			if b == nil {
 				continue

@@ -9,7 +9,18 @@
 //	j, err := journal.Open(journal.Config{Path: "journal.db", MaxAge: 30 * 24 * time.Hour})
 //	entry, err := j.Append(&ev)   // entry.JSON is the line, entry.Seq its number
 //	for e, err := range j.Query(journal.Query{Since: t, Panel: guid}) { ... }
+//	page, err := j.History(journal.HistoryQuery{Filter: journal.Filter{Panel: guid, Type: event.Alarm}, Limit: 50})
+//	next, err := j.History(journal.HistoryQuery{Filter: f, Before: page.Next}) // newest first, page after page
 //	err = j.Close()
+//
+// History reads through indexes kept in the same file, written in the
+// same transaction as their events and trimmed with them (index.go):
+// by panel, by panel and sensor, and by type; the events' own order is
+// the index by time. A page costs about as many steps as it has entries
+// however large the journal (issue 19.4: a fraction of a millisecond
+// with 1,000,000), except when two filters share few entries (History
+// says how much it then reads). A journal written without the index is
+// indexed when a writer opens it.
 //
 // The file is a bbolt database. bbolt locks it: a writer exclusively, a
 // reader shared, so a reader must wait while a writer has it open. A
@@ -200,6 +211,7 @@ type Journal struct {
 	// ixNew and ixGone are the open transaction's index entries to
 	// write and to remove.
 	ixNew, ixGone ixBatch
+	ixBuf         []byte // ixLists' prefixes
 	// ixDamaged counts the damaged index entries verify found; a writer
 	// rebuilds the index then.
 	ixDamaged int
