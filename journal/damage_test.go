@@ -247,16 +247,20 @@ func TestVersion1(t *testing.T) {
 // BenchmarkOpen: the whole-file check of Open, for a journal of 20,000
 // events.
 func BenchmarkOpen(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "journal.db")
-	j := open(b, Config{Path: path, noSync: true})
-	appendN(b, j, "SIMPANEL0001", 0, 20_000)
-	j.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		j, err := Open(Config{Path: path, ReadOnly: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		j.Close()
+	for _, noIndex := range []bool{false, true} {
+		b.Run(map[bool]string{false: "index", true: "noindex"}[noIndex], func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "journal.db")
+			j := open(b, Config{Path: path, noSync: true, noIndex: noIndex})
+			appendN(b, j, "SIMPANEL0001", 0, 20_000)
+			j.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				j, err := Open(Config{Path: path, ReadOnly: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				j.Close()
+			}
+		})
 	}
 }
