@@ -146,7 +146,9 @@ func (j *Journal) History(q HistoryQuery) (Page, error) {
 
 // HistoryAll yields every entry f selects, newest first, as History
 // finds them, reading in chunks so that a slow consumer keeps no writer
-// out. The error, if any, ends it.
+// out. What History counts in Page.Skipped is yielded as an error
+// wrapping ErrDamaged, and the sequence goes on; any other error ends
+// it.
 func (j *Journal) HistoryAll(f Filter) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		if f.Sensor && f.Panel == "" {
@@ -154,9 +156,12 @@ func (j *Journal) HistoryAll(f Filter) iter.Seq2[Entry, error] {
 			return
 		}
 		for x := upper(f, Cursor{}); x != nil; {
-			got, next, _, err := j.historyChunk(f, x, chunk)
+			got, next, skipped, err := j.historyChunk(f, x, chunk)
 			if err != nil {
 				yield(Entry{}, err)
+				return
+			}
+			if skipped > 0 && !yield(Entry{}, fmt.Errorf("%w: %s: %d damaged entries or index entries skipped", ErrDamaged, j.cfg.Path, skipped)) {
 				return
 			}
 			for _, e := range got {

@@ -356,6 +356,17 @@ func TestIndexDamaged(t *testing.T) {
 			}
 		}
 	}
+	damaged := 0
+	for _, err := range r.HistoryAll(Filter{Panel: "GUID-A"}) {
+		if errors.Is(err, ErrDamaged) {
+			damaged++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if damaged == 0 {
+		t.Error("HistoryAll did not report the damaged index entries")
+	}
 	r.Close()
 	if skipped != 2 {
 		t.Fatalf("%d skipped, want 2 (a damaged block, an event gone)", skipped)
@@ -416,6 +427,9 @@ func FuzzHistoryIndex(f *testing.F) {
 			}
 			for _, fl := range []Filter{{Panel: "GUID-A"}, {Panel: "GUID-B", Sensor: true, Index: 3}, {Type: event.SensorActivity}, {Panel: "GUID-A", Type: event.SensorActivity}} {
 				for e, err := range j.HistoryAll(fl) {
+					if errors.Is(err, ErrDamaged) {
+						continue
+					}
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -270,6 +271,10 @@ func (s *Server) historyCSV(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		for e, err := range s.cfg.Journal.HistoryAll(q.Filter) {
+			if errors.Is(err, journal.ErrDamaged) {
+				s.log.Warn("history export: damaged journal entries skipped", "err", err)
+				continue
+			}
 			if err != nil {
 				// The header is sent: the export ends short, and says so
 				// in the log.
