@@ -206,13 +206,13 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		Next   string            `json:"next"`
 	}{Events: []json.RawMessage{}}
 	switch {
-	case q.none:
-	case s.cfg.Journal == nil:
+	case s.cfg.Journal == nil: // the ring knows its panels without GUIDs
 		evs, next := s.recent.page(q)
 		for _, e := range evs {
 			out.Events = append(out.Events, e.json)
 		}
 		out.Next = next
+	case q.none:
 	default:
 		p, err := s.cfg.Journal.History(q.HistoryQuery)
 		if err != nil {
@@ -258,7 +258,6 @@ func (s *Server) historyCSV(w http.ResponseWriter, r *http.Request) {
 	_ = cw.Write(csvHeader)
 	rows := 0
 	switch {
-	case q.none:
 	case s.cfg.Journal == nil:
 		q.Limit = len(s.recent.buf)
 		evs, _ := s.recent.page(q)
@@ -269,6 +268,7 @@ func (s *Server) historyCSV(w http.ResponseWriter, r *http.Request) {
 			}
 			rows++
 		}
+	case q.none:
 	default:
 		for e, err := range s.cfg.Journal.HistoryAll(q.Filter) {
 			if errors.Is(err, journal.ErrDamaged) {
