@@ -496,3 +496,60 @@ func TestCursor(t *testing.T) {
 		}
 	}
 }
+
+// History and HistoryAll run beside appends and retention (another
+// goroutine): pages go strictly back in the journal's order, never
+// repeat an entry, and every entry is of the filter.
+func TestHistoryConcurrent(t *testing.T) {
+	leaktest.Check(t)
+	j, _ := filled(t, Config{MaxEvents: 2000}, 2000)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		r := rand.New(rand.NewPCG(11, 12))
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			batch := make([]event.Event, 50)
+			for i := range batch {
+				batch[i] = *mixedEvent(r)
+			}
+			if _, err := j.AppendAll(batch); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 20 {
+		for _, f := range []Filter{{Panel: "GUID-A"}, {Panel: "GUID-B", Type: event.DoorOpen}, {Type: event.Alarm}} {
+			var last uint64
+			q := HistoryQuery{Filter: f, Limit: 37}
+			for {
+				p, err := j.History(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range p.Entries {
+					if last != 0 && e.ID >= last {
+						t.Fatalf("%+v: entry %d after %d", f, e.ID, last)
+					}
+					last = e.ID
+					if f.Panel != "" && e.Panel != f.Panel {
+						t.Fatalf("%+v: entry of %s", f, e.Panel)
+					}
+				}
+				if q.Before = p.Next; q.Before.IsZero() {
+					break
+				}
+			}
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
