@@ -42,15 +42,18 @@ import (
 // newest first, and a date range is a key range in every index.
 //
 // Meta key ix-to is the newest event key the indexes cover. A writer
-// sets it with every append; at Open, events past it (a file written
-// before the index, or by an older g90, or a build that was cut short)
-// are indexed then, in steps that each commit their progress.
+// sets it with every append; at Open, events past it are indexed, in
+// steps that each commit their progress: all of them for a file written
+// before the index, and for one an older g90 appended to after it was
+// indexed (that g90's retention removed events and not their index
+// entries); the rest for a build cut short (meta key ix-build set).
 var (
 	bucketIxPanel  = []byte("ix-panel")
 	bucketIxSensor = []byte("ix-sensor")
 	bucketIxType   = []byte("ix-type")
 	ixBuckets      = [][]byte{bucketIxPanel, bucketIxSensor, bucketIxType}
 	keyIndexedTo   = []byte("ix-to")
+	keyIndexBuild  = []byte("ix-build") // while a build is under way
 )
 
 // ixFields is what the indexes know of an event.
@@ -427,6 +430,7 @@ func (j *Journal) indexStep() int {
 func (j *Journal) buildIndex() error {
 	var from []byte // the first event key to index
 	var total, done uint64
+	var again bool // indexed, then appended to without the index
 	err := j.safely(func() error {
 		return j.db.View(func(tx *bolt.Tx) error {
 			events, meta := tx.Bucket(bucketEvents), tx.Bucket(bucketMeta)
@@ -435,16 +439,35 @@ func (j *Journal) buildIndex() error {
 			if last == nil || (len(to) == keyLen && bytes.Compare(to, last) >= 0) {
 				return nil
 			}
-			from = []byte{}
-			if len(to) == keyLen {
-				from = inc(to)
-			}
 			total = getUint(meta.Get(keyCount)) // at most this many
+			from = []byte{}
+			if len(to) == keyLen && meta.Get(keyIndexBuild) != nil {
+				from = inc(to) // a build cut short: go on
+			}
+			again = len(to) == keyLen && meta.Get(keyIndexBuild) == nil
 			return nil
 		})
 	})
 	if err != nil || from == nil {
 		return err
+	}
+	if len(from) == 0 {
+		if again {
+			// Its retention left index entries of events it removed:
+			// all of it again.
+			j.log.Warn("journal: events stored by a g90 without the index; indexing all again", "path", j.cfg.Path)
+		}
+		err = j.safely(func() error {
+			return j.db.Update(func(tx *bolt.Tx) error {
+				if err := dropIndex(tx); err != nil {
+					return err
+				}
+				return tx.Bucket(bucketMeta).Put(keyIndexBuild, []byte{1})
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("journal: index %s: %w", j.cfg.Path, err)
+		}
 	}
 	start := time.Now()
 	j.log.Info("journal: indexing the events of a journal written without the index; once", "path", j.cfg.Path, "events", total)
@@ -479,15 +502,19 @@ func (j *Journal) buildIndex() error {
 					return err
 				}
 				done += uint64(n)
+				meta := tx.Bucket(bucketMeta)
 				if k == nil {
 					from = nil
+					if err := meta.Delete(keyIndexBuild); err != nil {
+						return err
+					}
 				} else {
 					from = bytes.Clone(k)
 				}
 				if at == nil {
 					return nil
 				}
-				return tx.Bucket(bucketMeta).Put(keyIndexedTo, bytes.Clone(at))
+				return meta.Put(keyIndexedTo, bytes.Clone(at))
 			})
 		})
 		if err != nil {
