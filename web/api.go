@@ -44,6 +44,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/homekit/qr.svg", s.homekitQR)
 	s.manageRoutes(m)
 	s.authRoutes(m)
+	s.historyRoutes(m)
 	s.mux = m
 }
 

@@ -249,7 +249,7 @@ func TestLoginTLS(t *testing.T) {
 	if out := c.wantStatus(t, 200, "GET", "/api/session", ""); out["login_required"] != true || out["logged_in"] != false {
 		t.Fatalf("session before the login: %v", out)
 	}
-	for _, path := range []string{"/api/panels", "/api/panels/Home/state", "/api/events", "/api/homekit", "/api/no-such-thing", "/api/session/"} {
+	for _, path := range []string{"/api/panels", "/api/panels/Home/state", "/api/events", "/api/homekit", "/api/history", "/api/history.csv", "/api/no-such-thing", "/api/session/"} {
 		if out := c.wantStatus(t, 401, "GET", path, ""); out["error"] != "login required" {
 			t.Errorf("GET %s: %v", path, out)
 		}

@@ -70,6 +70,21 @@
 // enabling, any config write, and reboot. PATCH, PUT and DELETE are
 // refused cross-origin as POST is (http.CrossOriginProtection).
 //
+// History (issue 19.4), from the journal's indexes (without a journal,
+// over the in-memory log):
+//
+//	GET  /api/history?panel=&sensor=&type=&from=&to=&before=&limit=
+//	                                              {"events":[event…],"next":"…"}, newest first
+//	GET  /api/history.csv?panel=&sensor=&type=&from=&to=
+//	                                              text/csv attachment: every match, streamed
+//
+// sensor is a sensor's index or name (with panel, unless there is one
+// panel); type an event type; from and to an RFC 3339 time or a date
+// (YYYY-MM-DD, the server's time zone; to includes the day), compared
+// with when the event was stored; limit 1–500 (100); before the next of
+// the previous page ("" on the last). A bad parameter is 400 with
+// {"error","param"}.
+//
 // A panel is {"name","addr","pin_required","ready","state"} with state as
 // g90.State marshals it; an event is event.Event.AppendJSON's object
 // (from the journal with its "seq"). The stream sends "state" messages
@@ -399,6 +414,7 @@ type ring struct {
 	buf  []recentEvent
 	next int // where the next event goes
 	full bool
+	ids  uint64 // the last id given
 }
 
 type recentEvent struct {
@@ -406,7 +422,8 @@ type recentEvent struct {
 	at     time.Time // arrival
 	json   []byte
 	seq    uint64
-	update bool // replaces the event with its seq (its sources grew)
+	id     uint64 // numbers the ring's events in their order, from 1 (the history's cursor)
+	update bool   // replaces the event with its seq (its sources grew)
 }
 
 func newRing(n int) *ring { return &ring{buf: make([]recentEvent, n)} }
@@ -422,6 +439,8 @@ func (r *ring) add(e recentEvent) {
 		}
 		return
 	}
+	r.ids++
+	e.id = r.ids
 	r.buf[r.next] = e
 	r.next++
 	if r.next == len(r.buf) {
