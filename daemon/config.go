@@ -41,6 +41,7 @@ import (
 	"github.com/g90alarm/g90/cloud"
 	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/journal"
+	"github.com/g90alarm/g90/web"
 )
 
 // Config is the configuration of `g90 serve`, as read from its YAML file.
@@ -280,6 +281,57 @@ type WebConfig struct {
 	// addresses and localhost (a guard against DNS rebinding); "*"
 	// accepts any.
 	Hosts []string `yaml:"hosts"`
+	// PasswordHash, from g90 hash-password, is the login's password:
+	// set, the UI and its API require a login. Required when Listen is
+	// not a loopback address.
+	PasswordHash string `yaml:"password_hash"`
+	// TLSCert and TLSKey are PEM files, both or neither: the certificate
+	// (with its chain) and its private key. Set, the UI is served over
+	// HTTPS only. Relative paths are relative to the config file.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// Loopback reports whether Listen takes connections from this machine
+// only: an IP address of loopback, or localhost. An empty host (every
+// address) and other names are not.
+func (w *WebConfig) Loopback() bool {
+	host, _, err := net.SplitHostPort(w.Listen)
+	if err != nil {
+		return false
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	return strings.EqualFold(strings.TrimSuffix(host, "."), "localhost")
+}
+
+// TLSConfig returns the web server's TLS settings: nil without tls_cert
+// and tls_key (plain HTTP). TLS 1.2 at least.
+func (w *WebConfig) TLSConfig() (*tls.Config, error) {
+	if w.TLSCert == "" && w.TLSKey == "" {
+		return nil, nil
+	}
+	if w.TLSCert == "" || w.TLSKey == "" {
+		field := "web.tls_cert"
+		if w.TLSKey == "" {
+			field = "web.tls_key"
+		}
+		return nil, &ConfigError{Field: field, Err: errors.New("not set: web.tls_cert and web.tls_key go together")}
+	}
+	certPEM, err := os.ReadFile(w.TLSCert)
+	if err != nil {
+		return nil, &ConfigError{Field: "web.tls_cert", Err: err}
+	}
+	keyPEM, err := os.ReadFile(w.TLSKey)
+	if err != nil {
+		return nil, &ConfigError{Field: "web.tls_key", Err: err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, &ConfigError{Field: "web.tls_cert", Err: fmt.Errorf("%s with web.tls_key %s: %w", w.TLSCert, w.TLSKey, err)}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // HomeKitConfig is the HomeKit bridge (package homekit). The section
@@ -957,6 +1009,7 @@ func (d *decoder) validate(c *Config) {
 			d.errorf(fmt.Sprintf("web.hosts[%d]", i), "%q: want a host name without port, or *", h)
 		}
 	}
+	d.webLogin(&c.Web)
 	if c.Journal.MaxAge < 0 {
 		d.errorf("journal.max_age", "negative")
 	}
@@ -973,6 +1026,31 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("journal.flood_rate", "%v: want events per second, more than 0", c.Journal.FloodRate)
 	}
 	d.stateDir(c)
+}
+
+// webLogin checks the web UI's password and certificate: a UI that
+// more than this machine can reach requires a login.
+func (d *decoder) webLogin(w *WebConfig) {
+	if w.PasswordHash != "" {
+		// The error never quotes the value: it may be a password
+		// pasted in the wrong place.
+		if _, err := web.ParsePasswordHash(w.PasswordHash); err != nil {
+			d.errorf("web.password_hash", "%v", strings.TrimPrefix(err.Error(), "web: password hash: "))
+		}
+	} else if _, _, err := net.SplitHostPort(w.Listen); err == nil && !w.Loopback() {
+		d.errorf("web.password_hash", "not set, but web.listen %q is not a loopback address: anyone on the network could disarm; set a password (g90 hash-password prints its hash), or listen on 127.0.0.1", w.Listen)
+	}
+	for _, p := range []*string{&w.TLSCert, &w.TLSKey} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(d.file), *p)
+		}
+	}
+	if _, err := w.TLSConfig(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			d.errorf(ce.Field, "%v", ce.Err)
+		}
+	}
 }
 
 // checkAddr checks a host:port; needHost requires the host.

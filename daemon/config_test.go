@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/internal/testrig/testpki"
+	"github.com/g90alarm/g90/web"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -380,5 +383,86 @@ func TestConfigBool(t *testing.T) {
 		if cfg.MQTT.PublishSecrets != want {
 			t.Errorf("%s: %v", text, cfg.MQTT.PublishSecrets)
 		}
+	}
+}
+
+// A web UI that more than this machine can reach needs a password hash;
+// a hash that does not parse, and a certificate without its key or that
+// cannot be read, are errors that name the field (and never quote the
+// hash: it may be a pasted password).
+func TestConfigWebLogin(t *testing.T) {
+	const panel = "panels:\n  - host: 10.0.0.2\n"
+	hash, err := web.HashPassword("opensesame")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, certFile, keyFile := testpki.New(t)
+	dir := t.TempDir()
+	for _, name := range []string{"cert.pem", "key.pem"} {
+		src := map[string]string{"cert.pem": certFile, "key.pem": keyFile}[name]
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parse := func(yaml string) (*Config, error) {
+		return ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(panel+yaml), env(map[string]string{"HASH": hash}))
+	}
+	for _, listen := range []string{":8080", "0.0.0.0:8080", "[::]:8080", "192.168.1.2:8080", "alarm.lan:8080", "[fe80::1%eth0]:8080"} {
+		_, err := parse("web:\n  listen: \"" + listen + "\"\n")
+		if err == nil || !strings.Contains(err.Error(), "web.password_hash: not set, but web.listen") {
+			t.Errorf("listen %s without a hash: %v", listen, err)
+		}
+		cfg, err := parse("web:\n  listen: \"" + listen + "\"\n  password_hash: ${HASH}\n")
+		if err != nil || cfg.Web.PasswordHash != hash || cfg.Web.Loopback() {
+			t.Errorf("listen %s with a hash: %v", listen, err)
+		}
+	}
+	// In the file, each $ is written $$, as g90 hash-password prints it.
+	if cfg, err := parse("web:\n  listen: \":8080\"\n  password_hash: " + strings.ReplaceAll(hash, "$", "$$") + "\n"); err != nil || cfg.Web.PasswordHash != hash {
+		t.Errorf("the hash in the file: %v", err)
+	}
+	for _, listen := range []string{"127.0.0.1:8080", "127.0.0.2:0", "[::1]:8080", "localhost:8080", "LOCALHOST.:80"} {
+		cfg, err := parse("web:\n  listen: \"" + listen + "\"\n")
+		if err != nil || !cfg.Web.Loopback() {
+			t.Errorf("listen %s without a hash: %v", listen, err)
+		}
+	}
+
+	low := strings.Replace(hash, "$600000$", "$1000$", 1)
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"not a hash", "web:\n  password_hash: hunter2\n", "g90.yaml:4: web.password_hash: want pbkdf2-sha256$<iterations>$<salt>$<key> as g90 hash-password prints it"},
+		{"too few iterations", "web:\n  password_hash: " + strings.ReplaceAll(low, "$", "$$") + "\n", "g90.yaml:4: web.password_hash: iterations: want 600000"},
+		{"$ not doubled", "web:\n  password_hash: " + hash + "\n", "g90.yaml:4: web.password_hash: $ not followed by a variable name (write $$ for a $)"},
+		{"cert without key", "web:\n  tls_cert: cert.pem\n", "web.tls_key: not set: web.tls_cert and web.tls_key go together"},
+		{"key without cert", "web:\n  tls_key: key.pem\n", "web.tls_cert: not set: web.tls_cert and web.tls_key go together"},
+		{"cert missing", "web:\n  tls_cert: nope.pem\n  tls_key: key.pem\n", "g90.yaml:4: web.tls_cert: open " + filepath.Join(dir, "nope.pem")},
+		{"key missing", "web:\n  tls_cert: cert.pem\n  tls_key: /nonexistent/key.pem\n", "g90.yaml:5: web.tls_key: open /nonexistent/key.pem"},
+		{"key for the cert swapped", "web:\n  tls_cert: key.pem\n  tls_key: cert.pem\n", "web.tls_cert: " + filepath.Join(dir, "key.pem") + " with web.tls_key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(tc.yaml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), strings.Split(hash, "$")[3]) {
+				t.Fatalf("the error quotes the hash: %v", err)
+			}
+		})
+	}
+
+	cfg, err := parse("web:\n  listen: \":8443\"\n  password_hash: ${HASH}\n  tls_cert: cert.pem\n  tls_key: " + filepath.Join(dir, "key.pem") + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Web.TLSCert != filepath.Join(dir, "cert.pem") {
+		t.Errorf("tls_cert %q: want it relative to the config file", cfg.Web.TLSCert)
+	}
+	tc, err := cfg.Web.TLSConfig()
+	if err != nil || tc == nil || len(tc.Certificates) != 1 || tc.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("TLSConfig: %+v, %v", tc, err)
 	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,10 @@ type Options struct {
 	// reloads so that a SIGHUP does not forgive wrong PINs; nil: Run's
 	// own.
 	guards map[string]*pinguard.Guard
+	// logins are the web UI's sessions, kept by Serve across reloads
+	// like guards: a SIGHUP logs nobody out and forgives no wrong
+	// password. Nil: Run's own.
+	logins *webLogins
 	// Timeout is the budget of one request to a panel, all its attempts
 	// together (client.Config.Timeout); 0 means 5 s.
 	Timeout time.Duration
@@ -112,6 +117,7 @@ type instance struct {
 	homekit      *homekit.Bridge // nil without a homekit section
 	ui           *web.Server
 	web          net.Listener
+	webTLS       *tls.Config // nil: plain HTTP
 	mqttURL      string
 	// Journal rounds (writeJournal): started, committed, the last that
 	// failed to store its events; for journalStored.
@@ -221,6 +227,14 @@ func (d *instance) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// ParseConfig refuses this too; checked again here, where the UI is
+	// opened, for a Config made another way.
+	if !cfg.Web.Loopback() && cfg.Web.PasswordHash == "" {
+		return fmt.Errorf("web.password_hash: not set, but web.listen %q is not a loopback address", cfg.Web.Listen)
+	}
+	if d.webTLS, err = cfg.Web.TLSConfig(); err != nil {
+		return err
+	}
 	// Listening first: the panel's device in Home Assistant links to it.
 	ln, err := net.Listen("tcp", cfg.Web.Listen)
 	if err != nil {
@@ -243,7 +257,7 @@ func (d *instance) build(ctx context.Context) error {
 		DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, TopicPrefix: cfg.MQTT.TopicPrefix,
 		StateFile:      filepath.Join(cfg.StateDir, "switches.json"),
 		PublishSecrets: cfg.MQTT.PublishSecrets, AllowConfigChanges: cfg.MQTT.AllowConfigChanges,
-		ConfigurationURL: webURL(ln.Addr(), host),
+		ConfigurationURL: webURL(ln.Addr(), host, d.webTLS != nil),
 		Panels:           mons,
 		Logger:           mlog,
 	})
@@ -264,17 +278,20 @@ func (d *instance) build(ctx context.Context) error {
 		}
 	}
 
-	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Logger: d.log.With("part", "web")})
+	d.ui, err = web.New(web.Config{Panels: mons, Journal: j, HomeKit: d.homekit, Hosts: cfg.Web.Hosts, Login: d.login(), Logger: d.log.With("part", "web")})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
+	}
+	if cfg.Web.PasswordHash != "" {
+		watchLogins(d.metrics.Registry(), d.ui)
 	}
 	return nil
 }
 
 // webURL is the address of the web UI that Home Assistant links the
 // panel's device to (configuration_url): the listening address, or the
-// machine's name when it listens on every address.
-func webURL(a net.Addr, hostname string) string {
+// machine's name when it listens on every address; https with TLS.
+func webURL(a net.Addr, hostname string, overTLS bool) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return ""
@@ -286,7 +303,14 @@ func webURL(a net.Addr, hostname string) string {
 		}
 		h = hostname
 	}
-	return "http://" + net.JoinHostPort(h, strconv.Itoa(ta.Port)) + "/"
+	return webScheme(overTLS) + net.JoinHostPort(h, strconv.Itoa(ta.Port)) + "/"
+}
+
+func webScheme(overTLS bool) string {
+	if overTLS {
+		return "https://"
+	}
+	return "http://"
 }
 
 // clientIDPart keeps the characters every broker accepts in a client id.
@@ -335,6 +359,31 @@ func (d *instance) buildCloud() error {
 	}
 	d.hub = hub
 	return nil
+}
+
+// webLogins are the web UI's sessions and the password hash they
+// belong to.
+type webLogins struct {
+	hash     string
+	sessions *web.Sessions
+}
+
+// login is the web UI's login, nil without a password hash, with the
+// previous run's sessions when the password is the same (a new password
+// logs everyone out).
+func (d *instance) login() *web.Login {
+	hash := d.cfg.Web.PasswordHash
+	if hash == "" {
+		return nil
+	}
+	l := &web.Login{PasswordHash: hash}
+	if ws := d.opt.logins; ws != nil {
+		if ws.sessions == nil || ws.hash != hash {
+			ws.hash, ws.sessions = hash, web.NewSessions()
+		}
+		l.Sessions = ws.sessions
+	}
+	return l
 }
 
 // guard is pc's PIN guard: the one the previous run had for the same
@@ -488,8 +537,14 @@ func (d *instance) serve(ctx context.Context) error {
 	mux.Handle("/", d.ui)
 	wg.Go(func() { fail("web", d.ui.Run(ctx)) }) // closes the SSE streams Shutdown waits for
 	srv, ln := newWebServer(d.web, mux, defaultWebLimits, d.log.With("part", "web"), d.metrics.Registry())
+	srv.TLSConfig = d.webTLS
 	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if d.webTLS != nil {
+			// The certificate is in TLSConfig: no files to name.
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			fail("web", err)
 		}
 	})
@@ -500,7 +555,7 @@ func (d *instance) serve(ctx context.Context) error {
 		_ = srv.Shutdown(sctx)
 	})
 
-	ep := Endpoints{MQTT: d.mqttURL, Embedded: d.broker != nil, Web: "http://" + d.web.Addr().String() + "/"}
+	ep := Endpoints{MQTT: d.mqttURL, Embedded: d.broker != nil, Web: webScheme(d.webTLS != nil) + d.web.Addr().String() + "/"}
 	if d.hub != nil {
 		ep.Cloud = d.hub.Server().Addr().String()
 	}
@@ -710,6 +765,7 @@ func Serve(ctx context.Context, load func() (*Config, error), reload <-chan stru
 	}
 	var previous *Config // while a reloaded config starts: the one that ran
 	opt.guards = map[string]*pinguard.Guard{}
+	opt.logins = &webLogins{}
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/g90alarm/g90/internal/connlimit"
+	"github.com/g90alarm/g90/web"
 )
 
 // webLimits bound what one client of the web server (UI, API, /metrics)
@@ -60,4 +61,19 @@ func newWebServer(ln net.Listener, h http.Handler, lim webLimits, log *slog.Logg
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return srv, limited
+}
+
+// watchLogins counts the web UI's logins in g90_web_logins_total, by
+// result; a lockout of many shows there first.
+func watchLogins(reg prometheus.Registerer, ui *web.Server) {
+	for result, n := range map[string]func(web.Stats) uint64{
+		"ok":             func(s web.Stats) uint64 { return s.Logins },
+		"wrong_password": func(s web.Stats) uint64 { return s.LoginsWrong },
+		"locked_out":     func(s web.Stats) uint64 { return s.LoginsLocked },
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "g90_web_logins_total", ConstLabels: prometheus.Labels{"result": result},
+			Help: "Logins to the web UI: ok, refused for a wrong password, or refused unchecked during a lockout.",
+		}, func() float64 { return float64(n(ui.Stats())) }))
+	}
 }

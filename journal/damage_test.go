@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/g90alarm/g90/event"
 )
 
 // stored is an entry as a good journal holds it, keyed by its time and
@@ -142,8 +144,9 @@ func TestDamagedFiles(t *testing.T) {
 	}
 }
 
-// FuzzOpenFile: whatever bytes the file holds, opening and reading it is
-// an error or a success, never a crash.
+// FuzzOpenFile: whatever bytes the file holds, opening and reading it
+// (in order, and through the indexes) is an error or a success, never a
+// crash.
 func FuzzOpenFile(f *testing.F) {
 	data, _ := goodJournal(f, 20)
 	f.Add(data)
@@ -162,6 +165,11 @@ func FuzzOpenFile(f *testing.F) {
 				continue
 			}
 			for range j.Query(Query{}) {
+			}
+			// And through the indexes, which the bytes may have damaged.
+			for _, f := range []Filter{{Panel: "GUID-A"}, {Panel: "GUID-B", Sensor: true, Index: 3}, {Type: event.SensorActivity, Panel: "GUID-A"}} {
+				for range j.HistoryAll(f) {
+				}
 			}
 			j.Close()
 		}
@@ -239,16 +247,20 @@ func TestVersion1(t *testing.T) {
 // BenchmarkOpen: the whole-file check of Open, for a journal of 20,000
 // events.
 func BenchmarkOpen(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "journal.db")
-	j := open(b, Config{Path: path, noSync: true})
-	appendN(b, j, "SIMPANEL0001", 0, 20_000)
-	j.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		j, err := Open(Config{Path: path, ReadOnly: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		j.Close()
+	for _, noIndex := range []bool{false, true} {
+		b.Run(map[bool]string{false: "index", true: "noindex"}[noIndex], func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "journal.db")
+			j := open(b, Config{Path: path, noSync: true, noIndex: noIndex})
+			appendN(b, j, "SIMPANEL0001", 0, 20_000)
+			j.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				j, err := Open(Config{Path: path, ReadOnly: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				j.Close()
+			}
+		})
 	}
 }

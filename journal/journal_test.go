@@ -360,14 +360,20 @@ func TestCorrupt(t *testing.T) {
 	}
 }
 
+// BenchmarkAppend: one event, one transaction, one fsync, with the
+// index and without it (as before issue 19.4).
 func BenchmarkAppend(b *testing.B) {
-	j := open(b, Config{MaxEvents: 10_000, FloodBurst: -1})
-	ev := mkEvent("SIMPANEL0001", 1)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := j.Append(ev); err != nil {
-			b.Fatal(err)
-		}
+	for _, noIndex := range []bool{false, true} {
+		b.Run(map[bool]string{false: "index", true: "noindex"}[noIndex], func(b *testing.B) {
+			j := open(b, Config{MaxEvents: 10_000, FloodBurst: -1, noIndex: noIndex})
+			ev := mkEvent("SIMPANEL0001", 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := j.Append(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

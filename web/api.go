@@ -45,6 +45,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/homekit", s.homekit)
 	m.HandleFunc("GET /api/homekit/qr.svg", s.homekitQR)
 	s.manageRoutes(m)
+	s.authRoutes(m)
+	s.historyRoutes(m)
 	s.mux = m
 }
 

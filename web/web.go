@@ -73,16 +73,49 @@
 // enabling, any config write, and reboot. PATCH, PUT and DELETE are
 // refused cross-origin as POST is (http.CrossOriginProtection).
 //
+// History (issue 19.4), from the journal's indexes (without a journal,
+// over the in-memory log):
+//
+//	GET  /api/history?panel=&sensor=&type=&from=&to=&before=&limit=
+//	                                              {"events":[event…],"next":"…"}, newest first
+//	GET  /api/history.csv?panel=&sensor=&type=&from=&to=
+//	                                              text/csv attachment: every match, streamed
+//
+// sensor is a sensor's index or name (with panel, unless there is one
+// panel); type an event type; from and to an RFC 3339 time or a date
+// (YYYY-MM-DD, the server's time zone; to includes the day), compared
+// with when the event was stored; limit 1–500 (100); before the next of
+// the previous page ("" on the last). A bad parameter is 400 with
+// {"error","param"}.
+//
 // A panel is {"name","addr","pin_required","ready","state"} with state as
 // g90.State marshals it; an event is event.Event.AppendJSON's object
 // (from the journal with its "seq"). The stream sends "state" messages
 // (a panel, at connect and whenever it changed) and "event" messages.
 // Commands answer {"ok":true}; errors are {"error":"…"} with 400 (bad
-// input), 403 (wrong PIN, cross-origin, unknown Host), 404 (unknown
+// input), 401 (login required, wrong password), 403 (wrong PIN,
+// cross-origin, unknown Host), 404 (unknown
 // panel or relay), 415, 429 (too many wrong PINs; Retry-After says how
 // long), 502 (the panel failed) or 503.
 //
-// Security: the UI has no login; it is meant for loopback (the daemon's
+// Login (Config.Login; the daemon sets it from web.password_hash, which
+// it requires when web.listen is not loopback):
+//
+//	GET  /api/session                             {"login_required":bool,"logged_in":bool}
+//	POST /api/login                               {"password":"…"} → {"ok":true} and the cookie
+//	POST /api/logout                              no body → {"ok":true}, the cookie cleared
+//
+// With a login, every other /api/ path answers 401 {"error":"login
+// required"} without a session; the page and its assets are served. A
+// session is a random 32-byte token in the cookie g90_session (HttpOnly,
+// SameSite=Strict, Path=/, Secure when the request came over TLS), kept
+// in memory only as its SHA-256, ended by logout (which ends its event
+// streams too), by IdleTimeout unused or MaxAge after the login. A wrong password is 401; five in a row from
+// one address, or twenty from all, lock logins out with 429 and
+// Retry-After, 30 s doubling to 15 min. Passwords are PBKDF2-SHA-256
+// hashes (HashPassword); the password and the token are never logged.
+//
+// Security: without a login the UI is meant for loopback (the daemon's
 // default) or a trusted network. Requests that change something are POST
 // only and rejected when a browser says they come from another site
 // (http.CrossOriginProtection), and every request must name an IP
@@ -149,6 +182,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// WriteTimeout bounds one write to a stream client; 0 means 10 s.
 	WriteTimeout time.Duration
+	// Login, when set, requires a password: without a session, every
+	// /api/ path but the login's own answers 401 (the page is served,
+	// to show the login form). Nil: no login, for loopback.
+	Login *Login
 	// Logger receives diagnostics; nil is silent.
 	Logger *slog.Logger
 }
@@ -162,6 +199,9 @@ type Stats struct {
 	Rejected      uint64 // commands refused: bad input, wrong PIN, cross-origin, unknown panel
 	CommandErrors uint64 // commands the panels did not carry out
 	EventsDropped uint64 // events the Monitor subscriptions dropped while this server's feed took nothing (stalled: Monitor.Subscribe)
+	Logins        uint64 // logins with the right password (Config.Login)
+	LoginsWrong   uint64 // logins refused for a wrong password
+	LoginsLocked  uint64 // logins refused during a lockout, unchecked
 }
 
 // ErrRunning is returned by Run on a Server that runs or has run.
@@ -179,6 +219,7 @@ type Server struct {
 	anyHost bool
 	running atomic.Bool
 	recent  *ring // nil with a journal
+	auth    *auth // nil without a login
 
 	hub hub
 	// jobs are the learn jobs (manage.go).
@@ -261,6 +302,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Journal == nil {
 		s.recent = newRing(cfg.RecentEvents)
 	}
+	if cfg.Login != nil {
+		a, err := newAuth(*cfg.Login)
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		s.auth = a
+	}
 	s.hub.init()
 	s.routes()
 	// Subscribe last: nothing above can fail afterwards and leave a
@@ -282,6 +330,9 @@ func (s *Server) Stats() Stats {
 	}
 	for _, p := range s.panels {
 		st.EventsDropped += p.sub.Dropped()
+	}
+	if a := s.auth; a != nil {
+		st.Logins, st.LoginsWrong, st.LoginsLocked = a.ok.Load(), a.wrong.Load(), a.locked.Load()
 	}
 	return st
 }
@@ -308,6 +359,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused")
 		return
 	}
+	r, done, ok := s.authorized(w, r, api)
+	if !ok {
+		return
+	}
+	defer done()
 	if _, pattern := s.mux.Handler(r); pattern == "" && api {
 		// The mux's own 404 and 405, in JSON.
 		w = &jsonErrors{ResponseWriter: w, r: r}
@@ -361,6 +417,7 @@ type ring struct {
 	buf  []recentEvent
 	next int // where the next event goes
 	full bool
+	ids  uint64 // the last id given
 }
 
 type recentEvent struct {
@@ -368,7 +425,8 @@ type recentEvent struct {
 	at     time.Time // arrival
 	json   []byte
 	seq    uint64
-	update bool // replaces the event with its seq (its sources grew)
+	id     uint64 // numbers the ring's events in their order, from 1 (the history's cursor)
+	update bool   // replaces the event with its seq (its sources grew)
 }
 
 func newRing(n int) *ring { return &ring{buf: make([]recentEvent, n)} }
@@ -384,6 +442,8 @@ func (r *ring) add(e recentEvent) {
 		}
 		return
 	}
+	r.ids++
+	e.id = r.ids
 	r.buf[r.next] = e
 	r.next++
 	if r.next == len(r.buf) {

@@ -61,7 +61,7 @@ g90 demo for a guided tour.`,
 		newDiscoverCmd(g), newInfoCmd(g), newStatusCmd(g), newArmCmd(g), newDisarmCmd(g),
 		newSensorsCmd(g), newDevicesCmd(g), newSensorCmd(g), newDeviceCmd(g), newRelayCmd(g), newHistoryCmd(g),
 		newConfigCmd(g), newDumpCmd(g), newRebootCmd(g), newSetCloudServerCmd(g),
-		newListenCmd(g), newSimCmd(g), newDemoCmd(g), newServeCmd(g), newVersionCmd(g),
+		newListenCmd(g), newSimCmd(g), newDemoCmd(g), newServeCmd(g), newHashPasswordCmd(), newVersionCmd(g),
 	)
 	root.AddCommand(newEventsCmd(g))
 	return root
