@@ -30,6 +30,7 @@ import (
 	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/sim"
+	"github.com/g90alarm/g90/web"
 )
 
 // e2eDir is the Node project of the browser test.
@@ -64,8 +65,9 @@ func webAppTools(t *testing.T) (node, chromium string) {
 // in the simulator, no sideways scrolling, text contrast in both themes,
 // keyboard use, notifications (a tamper, a panel that stops answering),
 // learning a sensor with the simulator's registration, renaming one,
-// changing a setting and seeing it verified, the history filter, and the
-// shell offline once the daemon is gone. The script asks the
+// changing a setting and seeing it verified, the history filter, the
+// login of a daemon with a password (a second one, for the cabin), and
+// the shell offline once the daemon is gone. The script asks the
 // rig below for what only the test can do. With G90_SCREENSHOTS=dir it
 // writes the screens' screenshots there.
 func TestWebApp(t *testing.T) {
@@ -110,6 +112,22 @@ func TestWebApp(t *testing.T) {
 		w.WaitFor(t, "g90/"+guids[name]+"/availability", mqtttest.Is("online"))
 	}
 
+	// A second daemon, for the cabin too, that asks for a password.
+	const password = "correct horse battery"
+	hash, err := web.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockedDir := t.TempDir()
+	locked := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\n  password_hash: %s\nstate_dir: %s\npanels:\n"+
+		"  - name: cabin\n    host: 127.0.0.1\n    port: %d\n    poll: 1s\n    notifications: none\n",
+		strings.ReplaceAll(hash, "$", "$$"), lockedDir, sims["cabin"].Addr().(*net.UDPAddr).Port)
+	lockedCfg, err := daemon.ParseConfig(filepath.Join(lockedDir, "g90.yaml"), []byte(locked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockedEP, _ := daemontest.Run(t, lockedCfg, daemon.Options{Timeout: 500 * time.Millisecond})
+
 	rig := httptest.NewServer(webAppRig(t, sims, guids, w, stop))
 	defer rig.Close()
 
@@ -123,6 +141,7 @@ func TestWebApp(t *testing.T) {
 	cmd.WaitDelay = 15 * time.Second
 	cmd.Env = append(os.Environ(),
 		"G90_WEB="+ep.Web, "G90_RIG="+rig.URL, "G90_CHROMIUM="+chromium,
+		"G90_WEB_LOGIN="+lockedEP.Web, "G90_PASSWORD="+password,
 		"G90_USER_DATA="+t.TempDir())
 	if d := os.Getenv("G90_SCREENSHOTS"); d != "" {
 		abs, err := filepath.Abs(d)

@@ -688,11 +688,13 @@ async function loadHistory(more) {
   if (select.options.length === 0 || select.options.length !== panels.size + 1) {
     select.replaceChildren(new Option('All panels', ''), ...[...panels.keys()].map(n => new Option(n, n)));
   }
+  sensorField();
   const q = new URLSearchParams();
   for (const f of ['panel', 'sensor', 'type', 'from', 'to']) {
-    const v = form.elements[f].value.trim();
+    const v = form.elements[f].disabled ? '' : form.elements[f].value.trim();
     if (v) q.set(f, v);
   }
+  if (q.has('sensor') && !q.has('panel') && panels.size === 1) q.set('panel', [...panels.keys()][0]);
   $('#history-csv').href = 'api/history.csv?' + q;
   if (more && historyNext) q.set('before', historyNext);
   msg.className = 'msg';
@@ -718,6 +720,15 @@ async function loadHistory(more) {
     msg.textContent = 'History: ' + err.message;
   }
 }
+
+// A sensor is one panel's: its field waits for a panel (or takes the only one).
+function sensorField() {
+  const form = $('#history-filter');
+  const none = form.elements.panel.value === '' && panels.size !== 1;
+  form.elements.sensor.disabled = none;
+  form.elements.sensor.placeholder = none ? 'choose a panel first' : 'name or number';
+}
+$('#history-filter').elements.panel.addEventListener('change', sensorField);
 
 $('#history-filter').addEventListener('submit', e => {
   e.preventDefault();
