@@ -627,6 +627,7 @@ async function homekit() {
 function showLogin() {
   if (loginShown) return;
   loginShown = true;
+  live(false, 'log in');
   // Nothing of the panels stays on a device that has to log in.
   localStorage.removeItem(LAST);
   for (const p of panels.values()) p.el.remove();
