@@ -28,6 +28,7 @@ import (
 	"github.com/g90alarm/g90/internal/testrig/daemontest"
 	"github.com/g90alarm/g90/internal/testrig/leaktest"
 	"github.com/g90alarm/g90/internal/testrig/mqtttest"
+	"github.com/g90alarm/g90/internal/testrig/netns"
 	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/sim"
 	"github.com/g90alarm/g90/web"
@@ -72,6 +73,12 @@ func webAppTools(t *testing.T) (node, chromium string) {
 // writes the screens' screenshots there.
 func TestWebApp(t *testing.T) {
 	node, chromium := webAppTools(t)
+	// In a network namespace of its own, the browser included: the
+	// daemon with a password listens on every address (0.0.0.0), as a
+	// UI reachable from the network does.
+	if !netns.Run(t, os.Getenv("G90_REQUIRE_NETNS") != "") {
+		return
+	}
 	leaktest.Check(t)
 	dir := t.TempDir()
 	sims := map[string]*sim.Panel{}
@@ -112,14 +119,15 @@ func TestWebApp(t *testing.T) {
 		w.WaitFor(t, "g90/"+guids[name]+"/availability", mqtttest.Is("online"))
 	}
 
-	// A second daemon, for the cabin too, that asks for a password.
+	// A second daemon, for the cabin too, on every address of the
+	// namespace: it must ask for a password.
 	const password = "correct horse battery"
 	hash, err := web.HashPassword(password)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lockedDir := t.TempDir()
-	locked := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\n  password_hash: %s\nstate_dir: %s\npanels:\n"+
+	locked := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 0.0.0.0:0\n  password_hash: %s\nstate_dir: %s\npanels:\n"+
 		"  - name: cabin\n    host: 127.0.0.1\n    port: %d\n    poll: 1s\n    notifications: none\n",
 		strings.ReplaceAll(hash, "$", "$$"), lockedDir, sims["cabin"].Addr().(*net.UDPAddr).Port)
 	lockedCfg, err := daemon.ParseConfig(filepath.Join(lockedDir, "g90.yaml"), []byte(locked), nil)
@@ -127,6 +135,10 @@ func TestWebApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	lockedEP, _ := daemontest.Run(t, lockedCfg, daemon.Options{Timeout: 500 * time.Millisecond})
+	if !strings.HasPrefix(lockedEP.Web, "http://0.0.0.0:") && !strings.HasPrefix(lockedEP.Web, "http://[::]:") {
+		t.Fatalf("the daemon with a password serves %s, want every address", lockedEP.Web)
+	}
+	lockedWeb := "http://127.0.0.1:" + port(t, lockedEP.Web) + "/"
 
 	rig := httptest.NewServer(webAppRig(t, sims, guids, w, stop))
 	defer rig.Close()
@@ -141,7 +153,7 @@ func TestWebApp(t *testing.T) {
 	cmd.WaitDelay = 15 * time.Second
 	cmd.Env = append(os.Environ(),
 		"G90_WEB="+ep.Web, "G90_RIG="+rig.URL, "G90_CHROMIUM="+chromium,
-		"G90_WEB_LOGIN="+lockedEP.Web, "G90_PASSWORD="+password,
+		"G90_WEB_LOGIN="+lockedWeb, "G90_PASSWORD="+password,
 		"G90_USER_DATA="+t.TempDir())
 	if d := os.Getenv("G90_SCREENSHOTS"); d != "" {
 		abs, err := filepath.Abs(d)

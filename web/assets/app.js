@@ -711,12 +711,6 @@ async function loadHistory(more) {
     $('#history-more').hidden = !historyNext;
     msg.textContent = items.length || more ? '' : 'No events match.';
   } catch (err) {
-    if (err.status === 404 && /no such endpoint/.test(err.message)) {
-      form.hidden = true;
-      $('#history-list').hidden = true;
-      msg.textContent = 'History is not available in this version of g90.';
-      return;
-    }
     msg.className = 'msg err';
     msg.textContent = 'History: ' + err.message;
   }

@@ -137,7 +137,6 @@ export function setup({ api, el, panels }) {
       [sensors, relays] = await Promise.all([api('GET', ctx.base + '/sensors'), api('GET', ctx.base + '/relays')]);
       types = types || await api('GET', 'api/types');
     } catch (err) {
-      if (err.status === 404 && /no such endpoint/.test(err.message)) return unavailable(body, 'Managing sensors and relays');
       body.replaceChildren(...ctx.head, el('p', 'Devices: ' + err.message, 'msg err'));
       return;
     }
@@ -354,7 +353,6 @@ export function setup({ api, el, panels }) {
     try {
       sections = (await api('GET', ctx.base + '/config')).sections || [];
     } catch (err) {
-      if (err.status === 404 && /no such endpoint/.test(err.message)) return unavailable(body, 'Changing the panel\u2019s settings');
       body.replaceChildren(...ctx.head, el('p', 'Settings: ' + err.message, 'msg err'));
       return;
     }
@@ -516,10 +514,6 @@ export function setup({ api, el, panels }) {
     });
     sec.append(ol, more, m);
     return sec;
-  }
-
-  function unavailable(body, what) {
-    body.replaceChildren(el('p', what + ' is not available in this version of g90.', 'card note'));
   }
 
   return { loadManage, loadSettings };
