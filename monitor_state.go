@@ -61,16 +61,18 @@ func keyOf(k peripheral.Key) savedKey {
 }
 
 type savedSensor struct {
-	Key                savedKey `json:"key"`
-	Open               bool     `json:"open,omitempty"` // door sensors only
-	Tamper             bool     `json:"tamper,omitempty"`
-	LowBattery         bool     `json:"low_battery,omitempty"`
-	DoorOpenWhenArming bool     `json:"door_open_when_arming,omitempty"`
+	Key                savedKey  `json:"key"`
+	Open               bool      `json:"open,omitempty"` // door sensors only
+	Tamper             bool      `json:"tamper,omitempty"`
+	LowBattery         bool      `json:"low_battery,omitempty"`
+	DoorOpenWhenArming bool      `json:"door_open_when_arming,omitempty"`
+	Changed            time.Time `json:"changed,omitzero"`
 }
 
 type savedDevice struct {
-	Key savedKey `json:"key"`
-	On  bool     `json:"on"`
+	Key     savedKey  `json:"key"`
+	On      bool      `json:"on"`
+	Changed time.Time `json:"changed,omitzero"`
 }
 
 // parseSaved reads a StateFile's content.
@@ -121,6 +123,9 @@ func (t *tracker) restore(s *savedState, sensors, devices bool) {
 					st.Tamper, st.LowBattery = st.Tamper || ss.Tamper, st.LowBattery || ss.LowBattery
 					st.DoorOpenWhenArming = st.DoorOpenWhenArming || ss.DoorOpenWhenArming
 					st.Occupied = st.Occupied || st.door && ss.Open
+					if st.Changed.IsZero() {
+						st.Changed = ss.Changed
+					}
 				}
 			}
 		}
@@ -130,7 +135,7 @@ func (t *tracker) restore(s *savedState, sensors, devices bool) {
 			for i := range t.st.Devices {
 				if d := &t.st.Devices[i]; d.key == sd.Key.key() && d.On == nil {
 					on := sd.On
-					d.On = &on
+					d.On, d.Changed = &on, sd.Changed
 				}
 			}
 		}
@@ -141,14 +146,14 @@ func (t *tracker) restore(s *savedState, sensors, devices bool) {
 func (t *tracker) saved() savedState {
 	s := savedState{GUID: t.st.GUID, Sensors: []savedSensor{}, Devices: []savedDevice{}}
 	for _, st := range t.st.Sensors {
-		ss := savedSensor{Key: keyOf(st.key), Open: st.door && st.Occupied, Tamper: st.Tamper, LowBattery: st.LowBattery, DoorOpenWhenArming: st.DoorOpenWhenArming}
+		ss := savedSensor{Key: keyOf(st.key), Open: st.door && st.Occupied, Tamper: st.Tamper, LowBattery: st.LowBattery, DoorOpenWhenArming: st.DoorOpenWhenArming, Changed: st.Changed}
 		if ss != (savedSensor{Key: ss.Key}) {
 			s.Sensors = append(s.Sensors, ss)
 		}
 	}
 	for _, d := range t.st.Devices {
 		if d.On != nil {
-			s.Devices = append(s.Devices, savedDevice{Key: keyOf(d.key), On: *d.On})
+			s.Devices = append(s.Devices, savedDevice{Key: keyOf(d.key), On: *d.On, Changed: d.Changed})
 		}
 	}
 	return s

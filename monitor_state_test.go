@@ -149,7 +149,10 @@ func TestMonitorStateFile(t *testing.T) {
 	}
 	for _, i := range []int{door.Index, pir.Index} {
 		b, a := find(before, i), find(after, i)
-		if a.Tamper != b.Tamper || a.LowBattery != b.LowBattery || a.Occupied != b.Occupied {
+		if b.Changed.IsZero() {
+			t.Errorf("sensor %d: no time it changed after its events: %+v", i, b)
+		}
+		if a.Tamper != b.Tamper || a.LowBattery != b.LowBattery || a.Occupied != b.Occupied || !a.Changed.Equal(b.Changed) {
 			t.Errorf("sensor %d: before the restart %+v, after %+v", i, b, a)
 		}
 	}
@@ -159,8 +162,8 @@ func TestMonitorStateFile(t *testing.T) {
 	if p := find(after, pir.Index); !p.Tamper {
 		t.Errorf("the PIR after the restart: %+v, want tamper", p)
 	}
-	if on := after.Devices[0].On; on == nil || !*on {
-		t.Errorf("the relay after the restart: %v, want on", on)
+	if on := after.Devices[0].On; on == nil || !*on || after.Devices[0].Changed.IsZero() || !after.Devices[0].Changed.Equal(before.Devices[0].Changed) {
+		t.Errorf("the relay after the restart: %v since %v, want on since %v", on, after.Devices[0].Changed, before.Devices[0].Changed)
 	}
 
 	// A damaged file: logged, ignored, and replaced at the next save.

@@ -1,6 +1,7 @@
 package g90
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -92,6 +93,10 @@ type SensorState struct {
 	Tamper             bool            `json:"tamper"`
 	LowBattery         bool            `json:"low_battery"`
 	DoorOpenWhenArming bool            `json:"door_open_when_arming"`
+	// Changed is when the sensor last reported (an activity, its reset,
+	// a tamper, an alarm, a low battery, open when arming), kept across
+	// restarts; zero while it never did since it was first read.
+	Changed time.Time `json:"changed,omitzero"`
 
 	key       peripheral.Key
 	panelName string    // the record's name; Name may carry a #1 suffix
@@ -109,6 +114,8 @@ type DeviceRef struct {
 	// kept across restarts; nil while it was never switched through g90.
 	// The panel cannot report it (spec: peripherals.md).
 	On *bool `json:"on,omitempty"`
+	// Changed is when it was last switched (with On).
+	Changed time.Time `json:"changed,omitzero"`
 
 	key peripheral.Key
 }
@@ -194,14 +201,20 @@ func (t *tracker) apply(out []event.Event, ev *event.Event, now time.Time) []eve
 			s.DoorOpenWhenArming = true
 		}
 	case event.RelaySwitched:
-		t.relaySwitched(ev)
+		t.relaySwitched(ev, now)
+	}
+	if s != nil {
+		switch ev.Type {
+		case event.SensorActivity, event.Tamper, event.Alarm, event.LowBattery, event.DoorOpenWhenArming:
+			s.Changed = cmp.Or(ev.Time, now)
+		}
 	}
 	return append(out, *ev)
 }
 
 // relaySwitched records a relay node's new state and names the node in
 // the event as the device list does.
-func (t *tracker) relaySwitched(ev *event.Event) {
+func (t *tracker) relaySwitched(ev *event.Event, now time.Time) {
 	if ev.Device == nil {
 		return
 	}
@@ -209,7 +222,7 @@ func (t *tracker) relaySwitched(ev *event.Event) {
 		d := &t.st.Devices[i]
 		if d.Index == ev.Device.Index && d.Node == ev.Device.Node {
 			on := ev.On
-			d.On = &on
+			d.On, d.Changed = &on, cmp.Or(ev.Time, now)
 			ev.Device = &event.DeviceRef{Index: d.Index, Node: d.Node, Name: d.Name, Type: d.Type}
 			return
 		}
@@ -282,7 +295,7 @@ func (t *tracker) resetDue(out []event.Event, now time.Time) []event.Event {
 		if !s.Occupied {
 			continue
 		}
-		s.Occupied = false
+		s.Occupied, s.Changed = false, now
 		out = append(out, event.Event{
 			Type: event.SensorActivity, Time: now, GUID: t.st.GUID,
 			Sensor: true, Index: s.Index, Name: s.Name, SensorType: s.Type, Reset: true,
@@ -306,7 +319,7 @@ func (t *tracker) setSensors(out []event.Event, list []*peripheral.Sensor, first
 		}
 		if i := slices.IndexFunc(old, func(o SensorState) bool { return o.key == ns.key }); i >= 0 {
 			o := old[i]
-			ns.Occupied, ns.Tamper, ns.LowBattery, ns.DoorOpenWhenArming, ns.resetAt = o.Occupied, o.Tamper, o.LowBattery, o.DoorOpenWhenArming, o.resetAt
+			ns.Occupied, ns.Tamper, ns.LowBattery, ns.DoorOpenWhenArming, ns.Changed, ns.resetAt = o.Occupied, o.Tamper, o.LowBattery, o.DoorOpenWhenArming, o.Changed, o.resetAt
 		} else if !first {
 			out = append(out, t.listEvent(event.SensorAdded, ns.SensorRef, now))
 		}
@@ -338,7 +351,7 @@ func (t *tracker) setDevices(out []event.Event, list []*peripheral.Device, first
 		for _, n := range d.Nodes() {
 			nd := DeviceRef{Index: n.Record.Index, Node: n.Subindex, Name: n.Name(), Type: n.TypeName(), key: n.Key()}
 			if i := slices.IndexFunc(old, func(o DeviceRef) bool { return o.key == nd.key }); i >= 0 {
-				nd.On = old[i].On
+				nd.On, nd.Changed = old[i].On, old[i].Changed
 			} else if !first {
 				out = append(out, t.deviceEvent(event.DeviceAdded, nd, now))
 			}

@@ -302,8 +302,10 @@ function sensorItem(guid, s, k) {
     [s.door_open_when_arming, 'Open when arming', 'warn']]) {
     if (on) badges.append(el('span', text, 'badge ' + cls));
   }
-  // When it last changed, as far as the log that the app read goes.
-  const t = changed.get(guid + '/' + s.index);
+  // When it last changed: the daemon's state says (kept across
+  // restarts), or the log the app read does, whichever is later.
+  let t = changed.get(guid + '/' + s.index);
+  if (s.changed && (!t || Date.parse(s.changed) > Date.parse(t))) t = s.changed;
   li.append(main, state, badges);
   if (t) {
     const when = el('span', 'changed ' + ago(t), 'sub when');
@@ -320,6 +322,11 @@ function relayItem(p, d) {
   // through g90, or unknown.
   const state = el('span', d.on === undefined ? 'State unknown' : d.on ? 'On' : 'Off', 'state' + (d.on ? ' on' : ''));
   main.append(el('span', d.name, 'title'), state, el('span', d.type + ' · ' + d.index + ':' + d.node, 'sub'));
+  if (d.changed) {
+    const when = el('span', 'switched ' + ago(d.changed), 'sub when');
+    when.title = new Date(d.changed).toLocaleString();
+    main.append(when);
+  }
   const b = el('button', d.on ? 'Turn off' : 'Turn on', 'toggle');
   b.type = 'button';
   b.setAttribute('role', 'switch');

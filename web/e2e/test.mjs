@@ -277,6 +277,11 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     await until('"changed … ago"', async () => /changed/.test(await door.locator('.when').textContent()), 1000);
     await rig('POST', '/inject?panel=home', { event: 'door_close', sensor: 1 });
     await door.locator('.state', { hasText: /^Closed$/ }).waitFor({ timeout: 1000 });
+    // The time comes with the daemon's state too: a page opened anew,
+    // with no log read yet, shows it.
+    const st = await page.evaluate(async () => (await (await fetch('api/panels/home/state')).json()).state);
+    const s1 = st.sensors.find(s => s.index === 1);
+    expect(s1 && s1.changed && Date.now() - Date.parse(s1.changed) < 60000, `the state's changed for sensor 1: ${JSON.stringify(s1)}`);
   });
 
   await step(`${size}: a relay toggle reaches the simulator and MQTT`, async () => {
@@ -290,6 +295,7 @@ for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]]) {
       await until('the switch\'s state', async () => (await toggle.getAttribute('aria-checked')) === String(on));
       expect((await item.locator('.state').textContent()) === (on ? 'On' : 'Off'), 'the relay\'s state text');
       await until('"done" beside the relay', async () => (await item.locator('.relay-msg').textContent()) === `Garden lights ${on ? 'on' : 'off'}: done`);
+      await until('"switched … ago" beside the relay', async () => /switched/.test(await item.locator('.when').textContent()));
     }
   });
 
