@@ -51,22 +51,90 @@ func (e *LockedError) Error() string {
 // Guard checks one PIN. The zero value is not usable; see New. A Guard
 // is safe for concurrent use.
 type Guard struct {
-	pin string
-	now func() time.Time
+	pin  string
+	now  func() time.Time
+	mu   sync.Mutex // one check at a time: a wrong PIN counts before the next is compared
+	runs *Lockout
+}
 
+// Lockout counts wrong secrets in a row, per source and from every
+// source together, and locks a source out as a Guard does its PINs: the
+// tries-th wrong one in a row locks it out for FirstLockout, each
+// further one doubles that up to MaxLockout; allTries wrong ones from
+// all sources lock every source out. Past MaxSources sources, new ones
+// share one count. The web login counts its passwords with one. The
+// zero value is not usable; see NewLockout. Safe for concurrent use.
+type Lockout struct {
 	mu      sync.Mutex
 	all     run             // every source together
 	sources map[string]*run // by source
 }
 
-// run is a run of wrong PINs and the lockout it earned.
+// NewLockout returns a Lockout with nothing counted.
+func NewLockout() *Lockout { return &Lockout{sources: map[string]*run{}} }
+
+// Left returns how long source, or every source, is still locked out at
+// now; 0 when it is not.
+func (l *Lockout) Left(source string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until := l.all.until
+	if r := l.sources[l.key(source, now)]; r != nil {
+		until = later(r.until, until)
+	}
+	return max(until.Sub(now), 0)
+}
+
+// Fail counts a wrong secret from source at now: tries in a row lock
+// source out, allTries from all sources every source.
+func (l *Lockout) Fail(source string, now time.Time, tries, allTries int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := l.key(source, now)
+	r := l.sources[key]
+	if r == nil {
+		r = &run{}
+		l.sources[key] = r
+	}
+	r.fail(now, tries)
+	l.all.fail(now, allTries)
+}
+
+// Succeed ends source's run of wrong secrets and the common one.
+func (l *Lockout) Succeed(source string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.sources, source)
+	l.all = run{}
+}
+
+// key is source, or the key the sources past MaxSources share. l.mu is
+// held.
+func (l *Lockout) key(source string, now time.Time) string {
+	if _, ok := l.sources[source]; ok || len(l.sources) < MaxSources {
+		return source
+	}
+	// The sources that are not locked out and gave no wrong secret for
+	// MaxLockout are forgotten: what they did is too long ago to matter.
+	for s, r := range l.sources {
+		if !now.Before(r.until) && now.Sub(r.last) >= MaxLockout {
+			delete(l.sources, s)
+		}
+	}
+	if len(l.sources) < MaxSources {
+		return source
+	}
+	return "\x00others"
+}
+
+// run is a run of wrong secrets and the lockout it earned.
 type run struct {
-	wrong int       // wrong PINs in a row
+	wrong int       // wrong ones in a row
 	last  time.Time // the last one
 	until time.Time // end of the lockout
 }
 
-// fail counts a wrong PIN, locking out from the tries-th on.
+// fail counts a wrong secret, locking out from the tries-th on.
 func (r *run) fail(now time.Time, tries int) {
 	r.wrong++
 	r.last = now
@@ -85,7 +153,7 @@ func New(pin string, now func() time.Time) *Guard {
 	if now == nil {
 		now = time.Now
 	}
-	return &Guard{pin: pin, now: now, sources: map[string]*run{}}
+	return &Guard{pin: pin, now: now, runs: NewLockout()}
 }
 
 // Required reports whether a PIN is needed at all; a nil Guard needs
@@ -113,43 +181,18 @@ func (g *Guard) CheckFrom(source, got string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	r := g.sources[source]
-	if r == nil {
-		if len(g.sources) >= MaxSources {
-			g.forget(now)
-		}
-		if len(g.sources) >= MaxSources {
-			source = "\x00others"
-		}
-		if r = g.sources[source]; r == nil {
-			r = &run{}
-			g.sources[source] = r
-		}
-	}
-	if until := later(r.until, g.all.until); now.Before(until) {
-		return &LockedError{Left: until.Sub(now)}
+	if left := g.runs.Left(source, now); left > 0 {
+		return &LockedError{Left: left}
 	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(g.pin)) == 1 {
-		delete(g.sources, source)
-		g.all = run{}
+		g.runs.Succeed(source)
 		return nil
 	}
-	r.fail(now, Tries)
-	g.all.fail(now, AllTries)
+	g.runs.Fail(source, now, Tries, AllTries)
 	if got == "" {
 		return ErrRequired
 	}
 	return ErrWrong
-}
-
-// forget drops the sources that are not locked out and gave no wrong PIN
-// for MaxLockout: what they did is too long ago to matter. g.mu is held.
-func (g *Guard) forget(now time.Time) {
-	for s, r := range g.sources {
-		if !now.Before(r.until) && now.Sub(r.last) >= MaxLockout {
-			delete(g.sources, s)
-		}
-	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -116,7 +116,7 @@ func TestGuardManySources(t *testing.T) {
 			g.CheckFrom("owner", "1234") // keeps the common run below AllTries
 		}
 	}
-	if n := len(g.sources); n > MaxSources+1 {
+	if n := len(g.runs.sources); n > MaxSources+1 {
 		t.Fatalf("%d sources kept", n)
 	}
 	// Past the bound, a new address is one of the many, which guessed.

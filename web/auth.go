@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/g90alarm/g90/pinguard"
 )
 
 // Login is the password the API asks for (Config.Login): what the daemon
@@ -33,8 +35,9 @@ type Login struct {
 	// is used; 0 means 30 days.
 	MaxAge time.Duration
 	// Tries is how many wrong passwords in a row one client address may
-	// send: the Tries-th locks it out for 30 s, each further one
-	// doubles that up to 15 min (as pinguard does with PINs).
+	// send: the Tries-th locks it out for pinguard.FirstLockout, each
+	// further one doubles that up to pinguard.MaxLockout (a
+	// pinguard.Lockout counts them, as the PIN guard counts PINs).
 	// AllTries is the same for all addresses together, against guesses
 	// spread over many. 0 means 5 and 20.
 	Tries, AllTries int
@@ -55,27 +58,18 @@ type Sessions struct {
 	// sessions are keyed by the token's SHA-256: a copy of this memory
 	// gives no cookie that works.
 	sessions map[[sha256.Size]byte]*session
-	sources  map[string]*tries // wrong passwords by client address
-	all      tries             // and of every address together
+	// wrong counts the wrong passwords by client address and of every
+	// address together, as the PIN guard counts PINs.
+	wrong *pinguard.Lockout
 }
 
 // NewSessions returns an empty Sessions.
 func NewSessions() *Sessions {
-	return &Sessions{sessions: map[[sha256.Size]byte]*session{}, sources: map[string]*tries{}}
+	return &Sessions{sessions: map[[sha256.Size]byte]*session{}, wrong: pinguard.NewLockout()}
 }
-
-// Lockouts of Login: the first, and the longest.
-const (
-	firstLockout = 30 * time.Second
-	maxLockout   = 15 * time.Minute
-)
 
 // SessionCookie is the session's cookie.
 const SessionCookie = "g90_session"
-
-// maxSources bounds the client addresses whose wrong passwords are
-// counted one by one; past it, new ones share one count.
-const maxSources = 1024
 
 // auth is the login: the password, the sessions, the lockouts. Nothing
 // of it is kept on disk: a restart logs every browser out.
@@ -104,25 +98,6 @@ func (s *Sessions) drop(key [sha256.Size]byte) {
 	if x := s.sessions[key]; x != nil {
 		x.end()
 		delete(s.sessions, key)
-	}
-}
-
-// tries is a run of wrong passwords and the lockout it earned.
-type tries struct {
-	wrong int
-	last  time.Time
-	until time.Time
-}
-
-func (t *tries) fail(now time.Time, max int) {
-	t.wrong++
-	t.last = now
-	if n := t.wrong - max + 1; n > 0 {
-		lock := maxLockout
-		if n <= 16 {
-			lock = min(firstLockout<<(n-1), maxLockout)
-		}
-		t.until = now.Add(lock)
 	}
 }
 
@@ -242,54 +217,14 @@ func (a *auth) endSession(r *http.Request) {
 // lockedOut returns how long source, or every source, is still locked
 // out; 0 when it is not.
 func (a *auth) lockedOut(source string) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.cfg.Now()
-	until := a.all.until
-	if t := a.sources[a.sourceKey(source, now)]; t != nil && t.until.After(until) {
-		until = t.until
-	}
-	return max(until.Sub(now), 0)
-}
-
-// sourceKey is source, or the shared key once maxSources are counted.
-// a.mu is held.
-func (a *auth) sourceKey(source string, now time.Time) string {
-	if _, ok := a.sources[source]; ok || len(a.sources) < maxSources {
-		return source
-	}
-	for s, t := range a.sources {
-		// Too long ago to matter.
-		if !now.Before(t.until) && now.Sub(t.last) >= maxLockout {
-			delete(a.sources, s)
-		}
-	}
-	if len(a.sources) < maxSources {
-		return source
-	}
-	return "\x00others"
+	return a.Sessions.wrong.Left(source, a.cfg.Now())
 }
 
 func (a *auth) failed(source string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.cfg.Now()
-	key := a.sourceKey(source, now)
-	t := a.sources[key]
-	if t == nil {
-		t = &tries{}
-		a.sources[key] = t
-	}
-	t.fail(now, a.cfg.Tries)
-	a.all.fail(now, a.cfg.AllTries)
+	a.Sessions.wrong.Fail(source, a.cfg.Now(), a.cfg.Tries, a.cfg.AllTries)
 }
 
-func (a *auth) succeeded(source string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.sources, source)
-	a.all = tries{}
-}
+func (a *auth) succeeded(source string) { a.Sessions.wrong.Succeed(source) }
 
 func (s *Server) authRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/session", s.session)
