@@ -21,9 +21,10 @@ func newInbox(size int) *inbox {
 	return &inbox{size: size, ready: make(chan struct{}, 1)}
 }
 
-// put queues it unless the queue is full; then it returns a channel that
-// is closed once there may be room.
-func (in *inbox) put(it item) (queued bool, room <-chan struct{}) {
+// put queues a copy of it unless the queue is full; then it returns a
+// channel that is closed once there may be room. (A pointer: an item is
+// some 400 bytes, copied once here.)
+func (in *inbox) put(it *item) (queued bool, room <-chan struct{}) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if len(in.q)+in.busy < in.size {
@@ -33,7 +34,7 @@ func (in *inbox) put(it item) (queued bool, room <-chan struct{}) {
 			default:
 			}
 		}
-		in.q = append(in.q, it)
+		in.q = append(in.q, *it)
 		return true, nil
 	}
 	if in.room == nil {

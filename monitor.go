@@ -386,7 +386,7 @@ var ErrMonitorStopped = errors.New("g90: monitor stopped")
 // cursor only after both (HistoryConfig.Durable).
 func (m *Monitor) Flush(ctx context.Context) error {
 	done := make(chan struct{})
-	if !m.enqueue(item{flush: done}, true, ctx.Done()) {
+	if !m.enqueue(&item{flush: done}, true, ctx.Done()) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -452,7 +452,7 @@ func (m *Monitor) Packet(src event.Source, t time.Time) {
 // the panel down, so nothing is lost (see cloud.Handler). A
 // history entry waits too: the poller then reads the panel later.
 func (m *Monitor) Message(msg notify.Message, src event.Source, t time.Time) {
-	if m.enqueue(item{m: msg, src: src, at: t}, src != event.SourceLocal, nil) {
+	if m.enqueue(&item{m: msg, src: src, at: t}, src != event.SourceLocal, nil) {
 		return
 	}
 	if n := m.dropped.Add(1); isPowerOfTwo(n) {
@@ -463,7 +463,7 @@ func (m *Monitor) Message(msg notify.Message, src event.Source, t time.Time) {
 // enqueue queues it for the tracker and counts it; when the queue is
 // full and wait is set, it waits for room until the monitor stops or done
 // is closed. It reports whether it was queued.
-func (m *Monitor) enqueue(it item, wait bool, done <-chan struct{}) bool {
+func (m *Monitor) enqueue(it *item, wait bool, done <-chan struct{}) bool {
 	for {
 		queued, room := m.in.put(it)
 		if queued {

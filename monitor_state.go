@@ -27,7 +27,7 @@ func (m *Monitor) SetRelay(ctx context.Context, index, node int, on bool) error 
 		Type: event.RelaySwitched, Time: m.cfg.Now(), Source: event.SourceCommand,
 		Device: &event.DeviceRef{Index: index, Node: node}, On: on,
 	}
-	if m.enqueue(item{ev: ev, src: event.SourceCommand, at: ev.Time}, true, ctx.Done()) {
+	if m.enqueue(&item{ev: ev, src: event.SourceCommand, at: ev.Time}, true, ctx.Done()) {
 		return nil
 	}
 	return fmt.Errorf("g90: relay %d:%d switched %s, but the monitor stopped before recording it", index, node, map[bool]string{true: "on", false: "off"}[on])

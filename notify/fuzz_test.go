@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/protocol"
 )
 
 // FuzzDecode holds the property of every decoder (STYLE: tests): no
@@ -44,7 +45,9 @@ func FuzzDecode(f *testing.F) {
 		// The alert fast path and the general path agree wherever the
 		// fast path answers.
 		if text, ok := bytes.CutSuffix(b, []byte{0}); ok {
-			if fast, ok := d.decodeAlert(text); ok {
+			var fast Message
+			if d.decodeAlert(text, &fast.Alert) {
+				fast.Code = protocol.CodeAlert
 				slow, err := decodeTree(text)
 				if err != nil {
 					t.Fatalf("fast path decoded %q, the general path fails: %v", b, err)
