@@ -324,42 +324,12 @@ func ConfigKeys(s Section) ([]protocol.FieldInfo, error) {
 // UpdateConfig. Keys are the spec's field names (see ConfigKeys); values
 // are parsed as the field's type, and alert flag bits also take on/off,
 // true/false and yes/no. Every assignment is checked against the field's
-// type and range before anything is sent; an error is a
-// *protocol.FieldError naming the field and what it allows.
+// type and range before anything is sent (CheckConfigFields); an error
+// is a *protocol.FieldError naming the field and what it allows.
 func (p *Panel) SetConfigFields(ctx context.Context, s Section, assignments ...string) (protocol.Record, error) {
-	keys, err := ConfigKeys(s)
+	sets, err := parseAssignments(s, assignments)
 	if err != nil {
 		return nil, err
-	}
-	spec := sectionSpecs[s]
-	type kv struct {
-		info protocol.FieldInfo
-		pos  int
-		text string
-		n    int // parsed integer
-	}
-	var sets []kv
-	for _, a := range assignments {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("set %s: %q: want key=value", spec.what, a)
-		}
-		pos := slices.IndexFunc(keys, func(f protocol.FieldInfo) bool { return f.Name == k })
-		if pos < 0 {
-			names := make([]string, len(keys))
-			for i, f := range keys {
-				names[i] = f.Name
-			}
-			return nil, fmt.Errorf("set %s: %w", spec.what, &protocol.FieldError{Record: spec.what, Field: k, Pos: -1, Msg: "no such field; want one of " + strings.Join(names, ", ")})
-		}
-		set, err := checkAssignment(spec.what, s, keys[pos], pos, v)
-		if err != nil {
-			return nil, fmt.Errorf("set %s: %w", spec.what, err)
-		}
-		sets = append(sets, kv{keys[pos], pos, v, set})
-	}
-	if len(sets) == 0 {
-		return nil, fmt.Errorf("set %s: nothing to set", spec.what)
 	}
 	return p.UpdateConfig(ctx, s, func(r protocol.Record) error {
 		if a, ok := r.(*protocol.AlertConfig); ok {
@@ -385,6 +355,54 @@ func (p *Panel) SetConfigFields(ctx context.Context, s Section, assignments ...s
 		}
 		return nil
 	})
+}
+
+// CheckConfigFields checks assignments as SetConfigFields does before it
+// sends anything, without the panel: a caller can refuse bad values
+// before it asks for a PIN.
+func CheckConfigFields(s Section, assignments ...string) error {
+	_, err := parseAssignments(s, assignments)
+	return err
+}
+
+// assignment is one parsed "key=value" of SetConfigFields.
+type assignment struct {
+	info protocol.FieldInfo
+	pos  int
+	text string
+	n    int // parsed integer
+}
+
+func parseAssignments(s Section, assignments []string) ([]assignment, error) {
+	keys, err := ConfigKeys(s)
+	if err != nil {
+		return nil, err
+	}
+	spec := sectionSpecs[s]
+	var sets []assignment
+	for _, a := range assignments {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("set %s: %q: want key=value", spec.what, a)
+		}
+		pos := slices.IndexFunc(keys, func(f protocol.FieldInfo) bool { return f.Name == k })
+		if pos < 0 {
+			names := make([]string, len(keys))
+			for i, f := range keys {
+				names[i] = f.Name
+			}
+			return nil, fmt.Errorf("set %s: %w", spec.what, &protocol.FieldError{Record: spec.what, Field: k, Pos: -1, Msg: "no such field; want one of " + strings.Join(names, ", ")})
+		}
+		set, err := checkAssignment(spec.what, s, keys[pos], pos, v)
+		if err != nil {
+			return nil, fmt.Errorf("set %s: %w", spec.what, err)
+		}
+		sets = append(sets, assignment{keys[pos], pos, v, set})
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("set %s: nothing to set", spec.what)
+	}
+	return sets, nil
 }
 
 // checkAssignment parses text for field f and checks it against f's range

@@ -6,7 +6,6 @@ package web
 // writes it.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,12 +233,9 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, p *panel) {
 		s.badValue(w, r, p, err)
 		return
 	}
-	// SetConfigFields checks every value before it sends anything: run
-	// with a context that has ended, it reports a bad value and sends
-	// nothing. So a bad value costs no PIN try.
-	dry, cancel := context.WithCancel(r.Context())
-	cancel()
-	if _, err := p.mon.Panel().SetConfigFields(dry, sec, as...); !errors.Is(err, context.Canceled) {
+	// A bad value is refused before the PIN is checked: it costs no PIN
+	// try, and nothing is sent.
+	if err := g90.CheckConfigFields(sec, as...); err != nil {
 		s.badValue(w, r, p, err)
 		return
 	}
