@@ -465,7 +465,7 @@ func (r *relay) readUpstream(up net.Conn, done chan struct{}) {
 			r.reads.Add(1)
 			f.Feed(buf[:n])
 			out, seqs = r.forward(&f, out[:0], seqs[:0])
-			turn := false
+			turn := false // holding cs.sem: no command of ours in flight
 			if len(seqs) > 0 && cs.vendorCommands(seqs) {
 				select {
 				case cs.sem <- struct{}{}:
@@ -475,16 +475,15 @@ func (r *relay) readUpstream(up net.Conn, done chan struct{}) {
 					return
 				}
 			}
+			var werr error
 			if len(out) > 0 {
-				werr := r.c.write(out)
-				if turn {
-					<-cs.sem
-				}
-				if werr != nil {
-					return
-				}
-			} else if turn {
+				werr = r.c.write(out)
+			}
+			if turn {
 				<-cs.sem
+			}
+			if werr != nil {
+				return
 			}
 		}
 		if err != nil {
