@@ -187,11 +187,10 @@ func parseWhen(param, v string, to bool) (time.Time, *paramError) {
 	return d, nil
 }
 
+// writeParamError answers 400 naming the query parameter, for every
+// endpoint that takes some (history pages, the panel's own history).
 func writeParamError(w http.ResponseWriter, e *paramError) {
-	b, _ := json.Marshal(map[string]string{"error": e.Error(), "param": e.param})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
-	_, _ = w.Write(append(b, '\n'))
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": e.Error(), "param": e.param})
 }
 
 // history answers a page of the event history, newest first.

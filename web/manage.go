@@ -644,10 +644,7 @@ func (s *Server) panelHistory(w http.ResponseWriter, r *http.Request, p *panel) 
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < lo || n > hi {
-			b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf("%s %q: want %d to %d", name, v, lo, hi), "field": name})
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write(append(b, '\n'))
+			writeParamError(w, badParam(name, "%q: want %d to %d", v, lo, hi))
 			return 0, false
 		}
 		return n, true
@@ -695,10 +692,7 @@ func (s *Server) badValue(w http.ResponseWriter, r *http.Request, p *panel, err 
 	case errors.As(err, &pe):
 		out["field"] = pe.Field
 	}
-	b, _ := json.Marshal(out)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
-	_, _ = w.Write(append(b, '\n'))
+	writeJSON(w, http.StatusBadRequest, out)
 }
 
 // changeFailed answers a change the panel did not make: 404 when the

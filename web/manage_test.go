@@ -458,7 +458,7 @@ func TestRebootAndHistory(t *testing.T) {
 		t.Errorf("history from 3: %d %v", status, out)
 	}
 	for _, q := range []string{"count=0", "count=501", "start=0", "start=x"} {
-		if status, out := r.do(t, "GET", "/api/panels/Home/history?"+q, ""); status != 400 || out["field"] == nil {
+		if status, out := r.do(t, "GET", "/api/panels/Home/history?"+q, ""); status != 400 || out["param"] == nil {
 			t.Errorf("history?%s: %d %v", q, status, out)
 		}
 	}

@@ -60,7 +60,8 @@
 // few (the panel may hold another, kept on write); the
 // alerts section has the raw "flags" and one bool per alert. A value is
 // a JSON number, string or bool. A bad value is 400 with "field" naming
-// it, checked before anything is sent; a sensor or section that does
+// it (a bad query parameter, as history's start and count: "param"),
+// checked before anything is sent; a sensor or section that does
 // not exist is 404; a sensor changed on the panel since it was read is
 // 409 (read again); a panel that fails is 502, naming the panel and the
 // command. A password or key (phones' panel_password, net's ap_password
