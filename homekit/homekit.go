@@ -11,6 +11,7 @@ package homekit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,7 +85,6 @@ type Bridge struct {
 	pin       string
 	addr      string // host:port, the port fixed once known
 	bound     net.Addr
-	hs        *hap.Server // the publication now, nil before the first
 	published []published // its accessories, the bridge first
 }
 
@@ -144,7 +144,28 @@ func New(cfg Config) (*Bridge, error) {
 func (b *Bridge) Setup() Setup {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Setup{Code: formatPin(b.pin), URI: setupURI(b.pin, b.ids.SetupID), Paired: b.hs != nil && b.hs.IsPaired()}
+	return Setup{Code: formatPin(b.pin), URI: setupURI(b.pin, b.ids.SetupID), Paired: b.paired()}
+}
+
+// paired reports whether the store holds a pairing. It reads the store
+// itself, not hap's server, which exists only from the first publication
+// on: a bridge paired before a restart is paired from New on, and the
+// setup code is not shown as if it were not. hap keeps a pairing as a
+// key NAME.pairing holding its JSON (hap.Pairing); IsPaired counts the
+// ones that decode, and so does this.
+func (b *Bridge) paired() bool {
+	keys, err := b.store.KeysWithSuffix(".pairing")
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		v, err := b.store.Get(k)
+		var p hap.Pairing
+		if err == nil && json.Unmarshal(v, &p) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Addr returns the address the bridge listens on, nil before it does.
@@ -453,7 +474,7 @@ func (b *Bridge) publish(ctx context.Context, specs []spec) (*server, []*acc, er
 	host, _, _ := net.SplitHostPort(addr)
 	hs.Addr = net.JoinHostPort(host, port)
 	b.mu.Lock()
-	b.addr, b.bound, b.hs = hs.Addr, bound, hs
+	b.addr, b.bound = hs.Addr, bound
 	b.published = append(b.published[:0:0], published{b.cfg.Name, 1})
 	for _, x := range accs {
 		b.published = append(b.published, published{x.name, x.a.Id})
