@@ -24,7 +24,7 @@ type acc struct {
 	active  *characteristic.Bool // StatusActive: the sensor is enabled
 	tamper  *characteristic.Int  // StatusTampered
 	battery *characteristic.Int  // StatusLowBattery
-	fault   *characteristic.Int  // the panel's StatusFault: unreachable
+	fault   *characteristic.Int  // the panel's StatusFault: unreachable, or arm state unknown
 
 	current, target *characteristic.Int  // svcSecurity
 	on              *characteristic.Bool // relays
@@ -154,7 +154,7 @@ func (x *acc) update(st *g90.State) {
 		if t, ok := targetState(st); ok {
 			x.target.SetValue(t)
 		}
-		x.fault.SetValue(b2i(!st.Reachable))
+		x.fault.SetValue(b2i(faulted(st)))
 		tampered := slices.ContainsFunc(st.Sensors, func(s g90.SensorState) bool { return s.Tamper })
 		x.tamper.SetValue(b2i(tampered))
 		return

@@ -169,8 +169,12 @@ const (
 )
 
 // currentState is the Security System Current State for the panel's
-// state: an alarm over anything, then the arm state; disarmed while
-// unknown.
+// state: an alarm over anything, then the arm state. HAP has no value
+// for "unknown" (MQTT says None), and a controller reads the
+// characteristic whatever the bridge does, so while the arm state is
+// unknown it is Disarmed, the value it starts with — but then the
+// panel's StatusFault is set too (see faulted): the Home app marks the
+// tile as faulty, and a user does not take the panel for disarmed.
 func currentState(st *g90.State) int {
 	if st.Alarm || st.Arm == event.Alarmed {
 		return hkAlarm
@@ -197,3 +201,12 @@ func targetState(st *g90.State) (int, bool) {
 	}
 	return 0, false
 }
+
+// faulted is the panel's StatusFault: set while the panel is
+// unreachable, and while its arm state is unknown (not read yet), when
+// the current state cannot say it (currentState). Holding the panel's
+// accessory back until the state is known would be no more honest: the
+// Home app would show the accessory missing, and its sensors, which may
+// be known, with it; a fault says what is the case, that the bridge
+// cannot tell the panel's state.
+func faulted(st *g90.State) bool { return !st.Reachable || st.Arm == "" }

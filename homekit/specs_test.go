@@ -154,6 +154,21 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("target valid values %v: want Stay, Away, Disarm", p.target.ValidVals)
 	}
 
+	// The arm state unknown (not read yet), the panel reachable: HAP has
+	// no "unknown", so the current state stays Disarmed, but with a
+	// fault, which the Home app shows; MQTT says None. Known again, the
+	// fault goes.
+	unknown := testState()
+	unknown.Arm = ""
+	p.update(unknown)
+	if f, cur, tg := p.fault.Value(), p.current.Value(), p.target.Value(); f != characteristic.StatusFaultGeneralFault || cur != hkDisarmed || tg != hkAway {
+		t.Errorf("arm state unknown: fault %v, current %v, target %v; want a fault, Disarmed, the target as it was (Away)", f, cur, tg)
+	}
+	p.update(testState())
+	if f, cur := p.fault.Value(), p.current.Value(); f != characteristic.StatusFaultNoFault || cur != hkDisarmed {
+		t.Errorf("disarmed and reachable: fault %v, current %v; want no fault, Disarmed", f, cur)
+	}
+
 	fob := accs["home/sensor/6/10"]
 	pressed := make([]int, len(fob.presses))
 	for i, c := range fob.presses {
