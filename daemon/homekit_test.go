@@ -12,8 +12,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +23,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/event"
 	"github.com/g90alarm/g90/internal/testrig/daemontest"
 	"github.com/g90alarm/g90/internal/testrig/eventually"
+	"github.com/g90alarm/g90/internal/testrig/mqtttest"
 	"github.com/g90alarm/g90/internal/testrig/netns"
 	"github.com/g90alarm/g90/internal/testrig/simtest"
 	"github.com/g90alarm/g90/protocol"
@@ -295,4 +300,308 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestHomeKitAgreesWithMQTTAndWeb: HomeKit, MQTT and the web UI agree on
+// the panel's state whichever of them changes it (issue 17's "Done
+// when"): arming away from HomeKit, arming home from MQTT (with the
+// panel's PIN, which HomeKit does not need: pairing is its
+// authorisation), disarming from the web API, a door opened on the
+// simulator, a relay switched from MQTT, the panel unreachable and back.
+// HomeKit is read by hap-controller (test.mjs agent), a controller we
+// did not write; in a network namespace of its own, as
+// TestHomeKitController.
+func TestHomeKitAgreesWithMQTTAndWeb(t *testing.T) {
+	node := nodeController(t)
+	if !netns.Run(t, os.Getenv("G90_REQUIRE_NODE") != "") {
+		return
+	}
+	dir := t.TempDir()
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notify := probe.LocalAddr().String()
+	probe.Close()
+	s := simtest.Start(t, sim.Config{Seed: 1, Notify: notify})
+	const pin = "4321"
+	yaml := fmt.Sprintf(`mqtt:
+  listen: 127.0.0.1:0
+web:
+  listen: 127.0.0.1:0
+state_dir: %s
+homekit:
+  listen: 127.0.0.1:0
+  mdns: false
+panels:
+  - name: home
+    poll: 1s
+    pin: %q
+    host: 127.0.0.1
+    port: %d
+    notify_listen: %s
+`, dir, pin, s.Addr().(*net.UDPAddr).Port, notify)
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, _ := daemontest.Run(t, cfg, daemon.Options{Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+
+	snap := s.Snapshot()
+	base := "g90/" + snap.Host.GUID
+	w := mqtttest.Watch(t, strings.TrimPrefix(ep.MQTT, "mqtt://"), "#")
+	w.WaitFor(t, base+"/availability", mqtttest.Is("online"))
+
+	// The web API, as the web UI uses it.
+	webURL := strings.TrimSuffix(ep.Web, "/")
+	webState := func() (g90.State, error) {
+		var v struct {
+			State g90.State `json:"state"`
+		}
+		res, err := http.Get(webURL + "/api/panels/home/state")
+		if err != nil {
+			return v.State, err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return v.State, fmt.Errorf("GET state: %s", res.Status)
+		}
+		return v.State, json.NewDecoder(res.Body).Decode(&v)
+	}
+	webPost := func(path, body string) {
+		t.Helper()
+		res, err := http.Post(webURL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %s %s", path, res.Status, b)
+		}
+	}
+
+	// The HomeKit controller: test.mjs agent answers one request a line.
+	cmd := exec.Command(node, "test.mjs", "agent")
+	cmd.Dir = controllerDir
+	cmd.Stderr = testWriter{t}
+	toNode, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromNode, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answers := bufio.NewScanner(fromNode)
+	ask := func(req map[string]any) (map[string]any, error) {
+		b, _ := json.Marshal(req)
+		if _, err := fmt.Fprintf(toNode, "%s\n", b); err != nil {
+			return nil, err
+		}
+		if !answers.Scan() {
+			return nil, fmt.Errorf("the controller ended: %v", answers.Err())
+		}
+		var ans map[string]any
+		if err := json.Unmarshal(answers.Bytes(), &ans); err != nil {
+			return nil, fmt.Errorf("the controller said %q: %v", answers.Text(), err)
+		}
+		if e, ok := ans["error"].(string); ok {
+			return nil, fmt.Errorf("%s: %s", req["do"], e)
+		}
+		return ans, nil
+	}
+	t.Cleanup(func() {
+		ask(map[string]any{"do": "quit"})
+		toNode.Close()
+		cmd.Wait()
+	})
+	hk := ep.HomeKit
+	eventually.NoErrorWithin(t, 30*time.Second, "the bridge published and listening", func() error {
+		if hk.Addr() == nil || hk.DeviceID() == "" {
+			return fmt.Errorf("not yet")
+		}
+		nc, err := net.DialTimeout("tcp", hk.Addr().String(), time.Second)
+		if err != nil {
+			return err
+		}
+		return nc.Close()
+	})
+	_, port, _ := net.SplitHostPort(hk.Addr().String())
+	if _, err := ask(map[string]any{"do": "pair", "host": "127.0.0.1", "port": port, "id": hk.DeviceID(), "pin": hk.Setup().Code}); err != nil {
+		t.Fatal(err)
+	}
+	// hkRead returns a characteristic's value as a number (a bool as 0
+	// or 1).
+	hkRead := func(name, char string) (int, error) {
+		ans, err := ask(map[string]any{"do": "read", "name": name, "char": char})
+		if err != nil {
+			return 0, err
+		}
+		switch v := ans["value"].(type) {
+		case bool:
+			return b2i(v), nil
+		case float64:
+			return int(v), nil
+		}
+		return 0, fmt.Errorf("%s %s: value %v", name, char, ans["value"])
+	}
+
+	// HAP characteristic types (short form).
+	const (
+		current = "66" // Security System Current State: 0 Stay, 1 Away, 3 Disarmed
+		target  = "67"
+		contact = "6A" // 1: open
+		on      = "25"
+		fault   = "77"
+	)
+	type hkWant struct {
+		name, char string
+		want       int
+	}
+	// agree waits for MQTT's topic to satisfy mqttOK, the web state to
+	// satisfy webOK, and every HomeKit characteristic of hks to have its
+	// value, all at once.
+	agree := func(what, topic string, mqttOK func(string) bool, webOK func(g90.State) error, hks ...hkWant) {
+		t.Helper()
+		eventually.NoErrorWithin(t, 30*time.Second, what, func() error {
+			if p, _ := w.Get(topic); !mqttOK(p) {
+				return fmt.Errorf("MQTT %s: %q", topic, p)
+			}
+			st, err := webState()
+			if err != nil {
+				return err
+			}
+			if err := webOK(st); err != nil {
+				return fmt.Errorf("web: %w", err)
+			}
+			for _, h := range hks {
+				v, err := hkRead(h.name, h.char)
+				if err != nil {
+					return err
+				}
+				if v != h.want {
+					return fmt.Errorf("HomeKit %s %s: %d, want %d", h.name, h.char, v, h.want)
+				}
+			}
+			return nil
+		})
+		t.Logf("agreed: %s", what)
+	}
+	webArm := func(want event.ArmState) func(g90.State) error {
+		return func(st g90.State) error {
+			if st.Arm != want {
+				return fmt.Errorf("arm %q, want %q", st.Arm, want)
+			}
+			return nil
+		}
+	}
+
+	agree("disarmed at the start", base+"/alarm", mqtttest.Is("disarmed"), webArm(event.Disarmed),
+		hkWant{"home", current, 3}, hkWant{"home", fault, 0})
+
+	// Away from HomeKit.
+	ans, err := ask(map[string]any{"do": "write", "name": "home", "char": target, "value": 1})
+	if err != nil || ans["status"] != 0.0 {
+		t.Fatalf("HomeKit target Away: %v %v", ans, err)
+	}
+	agree("away from HomeKit", base+"/alarm", mqtttest.Is("armed_away"), webArm(event.ArmAway),
+		hkWant{"home", current, 1}, hkWant{"home", target, 1})
+
+	// Home from MQTT, with the panel's PIN (bridge/commands.go: a JSON
+	// action and code on the alarm's command topic).
+	w.Publish(t, base+"/alarm/set", fmt.Sprintf(`{"action":"ARM_HOME","code":%q}`, pin))
+	agree("home from MQTT", base+"/alarm", mqtttest.Is("armed_home"), webArm(event.ArmHome),
+		hkWant{"home", current, 0}, hkWant{"home", target, 0})
+
+	// Disarm from the web API.
+	webPost("/api/panels/home/disarm", fmt.Sprintf(`{"pin":%q}`, pin))
+	agree("disarmed from the web", base+"/alarm", mqtttest.Is("disarmed"), webArm(event.Disarmed),
+		hkWant{"home", current, 3}, hkWant{"home", target, 3})
+
+	// A door opened on the simulator.
+	var door protocol.PeripheralRecord
+	for _, r := range snap.Sensors {
+		if r.TypeID == 1 && r.UserFlags&1 != 0 {
+			door = r
+			break
+		}
+	}
+	if door.Name == "" {
+		t.Fatal("the simulator has no enabled door sensor")
+	}
+	if _, err := s.Inject(sim.Injection{Event: "door_open", Sensor: &door.Index}); err != nil {
+		t.Fatal(err)
+	}
+	agree("the door open", fmt.Sprintf("%s/sensor/%d", base, door.Index), func(p string) bool { return strings.Contains(p, `"occupied":true`) },
+		func(st g90.State) error {
+			for _, x := range st.Sensors {
+				if x.Index == door.Index {
+					if !x.Occupied {
+						return fmt.Errorf("sensor %d not open", door.Index)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("no sensor %d", door.Index)
+		},
+		hkWant{"home " + door.Name, contact, 1})
+
+	// A relay switched from MQTT.
+	var relay protocol.PeripheralRecord
+	for _, r := range snap.Devices {
+		if r.NodeCount == 1 {
+			relay = r
+			break
+		}
+	}
+	if relay.Name == "" {
+		t.Fatal("the simulator has no relay of one node")
+	}
+	relayTopic := fmt.Sprintf("%s/relay/%d/0", base, relay.Index)
+	w.Publish(t, relayTopic+"/set", "ON")
+	agree("the relay on from MQTT", relayTopic, mqtttest.Is("ON"),
+		func(st g90.State) error {
+			for _, d := range st.Devices {
+				if d.Index == relay.Index && d.Node == 0 {
+					if d.On == nil || !*d.On {
+						return fmt.Errorf("relay %d not on", relay.Index)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("no relay %d", relay.Index)
+		},
+		hkWant{"home " + relay.Name, on, 1})
+	if !s.Snapshot().Relays[relay.Index][0] {
+		t.Error("the simulator's relay not on")
+	}
+
+	// The panel gone, and back.
+	reachable := func(want bool) func(g90.State) error {
+		return func(st g90.State) error {
+			if st.Reachable != want {
+				return fmt.Errorf("reachable %v, want %v", st.Reachable, want)
+			}
+			return nil
+		}
+	}
+	if err := s.SetFaults(sim.Faults{Silent: true}); err != nil {
+		t.Fatal(err)
+	}
+	agree("the panel unreachable", base+"/availability", mqtttest.Is("offline"), reachable(false), hkWant{"home", fault, 1})
+	if err := s.SetFaults(sim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	agree("the panel back", base+"/availability", mqtttest.Is("online"), reachable(true), hkWant{"home", fault, 0})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

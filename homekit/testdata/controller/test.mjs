@@ -205,7 +205,66 @@ async function main() {
   await ask({ do: 'done' });
 }
 
-main().then(
+// agent is the other way round, for TestHomeKitAgreesWithMQTTAndWeb:
+// the Go test asks, one JSON line on stdin, and this answers on stdout,
+// {"error": ...} when it could not. Requests:
+//   {"do": "pair", "host", "port", "id", "pin"}: pair, list the accessories;
+//   {"do": "read", "name", "char"}: {"value"} of the characteristic of that
+//     type (HAP short form, "66") of the accessory of that name;
+//   {"do": "write", "name", "char", "value"}: {"status"}, 0 when carried out;
+//   {"do": "quit"}.
+async function agent() {
+  const out = (ans) => process.stdout.write(JSON.stringify(ans) + '\n');
+  let client = null;
+  let db = null;
+  const find = (req) => {
+    if (!db) throw new Error('not paired');
+    const a = byName(db, req.name);
+    if (!a) throw new Error(`no accessory named ${req.name}`);
+    for (const s of a.services) {
+      const c = s.characteristics.find((x) => x.type === full(req.char));
+      if (c) return `${a.aid}.${c.iid}`;
+    }
+    throw new Error(`${req.name} has no characteristic ${req.char}`);
+  };
+  for (;;) {
+    const { value, done } = await lines.next();
+    if (done) return;
+    const req = JSON.parse(value);
+    try {
+      switch (req.do) {
+        case 'pair':
+          client = new HttpClient(req.id, req.host, Number(req.port));
+          await client.pairSetup(req.pin, PairMethods.PairSetup);
+          db = await patient('accessories', () => client.getAccessories());
+          log('agent: paired,', db.accessories.length, 'accessories');
+          out({});
+          break;
+        case 'read': {
+          const id = find(req);
+          const res = await patient(`read ${id}`, () => client.getCharacteristics([id]));
+          const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
+          if (!c) throw new Error(`read ${id}: not in the answer ${JSON.stringify(res)}`);
+          out({ value: c.value });
+          break;
+        }
+        case 'write':
+          out({ status: await write(client, find(req), req.value) });
+          break;
+        case 'quit':
+          if (client) await client.close();
+          out({});
+          return;
+        default:
+          throw new Error(`unknown request ${value}`);
+      }
+    } catch (err) {
+      out({ error: String(err && err.message ? err.message : err) });
+    }
+  }
+}
+
+(process.argv[2] === 'agent' ? agent() : main()).then(
   () => process.exit(0),
   (err) => {
     console.error('controller: FAIL:', err && err.stack ? err.stack : err);
