@@ -85,13 +85,16 @@ func expectedService(kind string, typ, sub int) (svc string, switches int) {
 
 // TestHomeKitController: hap-controller, a HomeKit controller we did not
 // write, pairs with g90 serve's bridge with the setup code, finds every
-// sensor and relay of the simulator with the right service, arms the
-// simulator, receives a door opening as an event, switches a relay, is
-// refused NightArm, and after a restart of the daemon reads the same
-// accessory ids with the same pairing; with homekit.allow_disarm false
-// it is refused disarming; it unpairs and pairs again (issue 17). It
-// runs in a network namespace of its own: the bridge's mDNS responder
-// joins every interface's multicast group.
+// sensor and relay of the simulator with the right service (every
+// sensor with StatusActive, StatusTampered and StatusLowBattery; the
+// panel with StatusTampered, StatusFault and the target states Stay,
+// Away, Disarm only), arms the simulator, receives a door opening as an
+// event, switches a relay, is refused NightArm, receives a key fob's
+// button as a single press, and after a restart of the daemon reads the
+// same accessory ids and the relay still on with the same pairing; with
+// homekit.allow_disarm false it is refused disarming; it unpairs and
+// pairs again (issue 17). It runs in a network namespace of its own: the
+// bridge's mDNS responder joins every interface's multicast group.
 func TestHomeKitController(t *testing.T) { homeKitController(t, false) }
 
 // The same for a panel reached only through its cloud connection
@@ -206,7 +209,14 @@ homekit:
 				name = "home " + r.Name
 			}
 		}
-		return map[string]any{"accessories": accs, "panel": "home", "door": name, "doorIndex": door, "relay": relay}
+		fob, fobIndex := "", 0
+		for _, r := range snap.Sensors {
+			if r.TypeID == 10 { // remote
+				fob, fobIndex = "home "+r.Name, r.Index
+				break
+			}
+		}
+		return map[string]any{"accessories": accs, "panel": "home", "door": name, "doorIndex": door, "relay": relay, "fob": fob, "fobIndex": fobIndex}
 	}
 	relayIndex := func() (index int) {
 		for _, r := range snap.Devices {
@@ -239,6 +249,7 @@ homekit:
 			Do          string
 			Event       string
 			Sensor      int
+			Button      string
 			Arm         string
 			AllowDisarm *bool `json:"allow_disarm"`
 		}
@@ -257,7 +268,7 @@ homekit:
 			eventually.True(t, "the simulator "+req.Arm, func() bool { return armOf() == req.Arm })
 			ans = map[string]string{"arm": armOf()}
 		case "inject":
-			_, err := s.Inject(sim.Injection{Event: req.Event, Sensor: &req.Sensor})
+			_, err := s.Inject(sim.Injection{Event: req.Event, Sensor: &req.Sensor, Button: req.Button})
 			ans = map[string]any{"error": errString(err)}
 		case "relay":
 			ans = map[string]bool{"on": s.Snapshot().Relays[relayIndex()][0]}

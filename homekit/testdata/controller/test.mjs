@@ -50,6 +50,17 @@ function char(acc, svcType, charType) {
   return c ? { id: `${acc.aid}.${c.iid}`, c } : null;
 }
 const byName = (db, name) => db.accessories.find((a) => nameOf(a) === name);
+const sensorServices = [S.contact, S.motion, S.smoke, S.leak, S.co, S.occupancy];
+const has = (svc, type) => svc.characteristics.some((c) => c.type === type);
+const hex = (t) => t.slice(0, 8).replace(/^0+/, '');
+
+// read returns the value of characteristic id.
+async function read(client, id) {
+  const res = await patient(`read ${id}`, () => client.getCharacteristics([id]));
+  const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
+  if (!c) throw new Error(`read ${id}: not in the answer ${JSON.stringify(res)}`);
+  return c.value;
+}
 
 // Waits for an event on characteristic id with value want.
 function eventOn(client, id, want, what) {
@@ -77,13 +88,14 @@ function eventOn(client, id, want, what) {
 // to encryption on its next read, which Go's HTTP server may already
 // have started: the request's bytes are then read wrong and the server
 // waits for more). A phone gives up and connects again; so does this,
-// after 5 s, up to three times, and says so. Every request here may be
+// after 5 s, up to five times, and says so (twice in a row has been
+// seen, on the second request after a restart). Every request here may be
 // repeated (the writes set a value, twice is once).
 async function patient(what, fn) {
   for (let attempt = 1; ; attempt++) {
     const res = await Promise.race([fn(), new Promise((r) => setTimeout(() => r(patient.timeout), 5000))]);
     if (res !== patient.timeout) return res;
-    if (attempt === 3) throw new Error(`${what}: no answer, three times`);
+    if (attempt === 5) throw new Error(`${what}: no answer, five times`);
     log(`${what}: no answer within 5 s; asking again on a new connection`);
   }
 }
@@ -120,6 +132,19 @@ async function main() {
       check(n === w.switches, `${w.name} has ${w.switches} programmable switches (has ${n})`);
     }
   }
+  // Every sensor has StatusActive (enabled), StatusTampered and
+  // StatusLowBattery; the panel StatusTampered and StatusFault.
+  for (const a of db.accessories) {
+    for (const svc of a.services.filter((x) => sensorServices.includes(x.type))) {
+      for (const c of [C.active, C.tampered, C.lowBattery]) {
+        check(has(svc, c), `${nameOf(a)}: its sensor service ${hex(svc.type)} has ${hex(c)}`);
+      }
+    }
+  }
+  const panelSvc = byName(db, want.panel).services.find((x) => x.type === S.security);
+  check(has(panelSvc, C.tampered) && has(panelSvc, C.fault), 'the panel has StatusTampered and StatusFault');
+  const vv = char(byName(db, want.panel), S.security, C.target).c['valid-values'];
+  check(JSON.stringify(vv) === '[0,1,3]', `the panel's target states are Stay, Away, Disarm: valid-values [0,1,3] (has ${JSON.stringify(vv)})`);
   const bridged = db.accessories.length - 1;
   check(bridged === want.accessories.length, `${want.accessories.length} accessories besides the bridge (has ${bridged})`);
   const aids = Object.fromEntries(db.accessories.map((a) => [nameOf(a), a.aid]));
@@ -130,12 +155,20 @@ async function main() {
   const door = char(byName(db, want.door), S.contact, C.contact).id;
   const relayAcc = byName(db, want.relay);
   const relay = (char(relayAcc, S.outlet, C.on) || char(relayAcc, S.switch, C.on)).id;
+  // The key fob's switch of its disarm button (each switch is named
+  // after its button).
+  const fobAcc = byName(db, want.fob);
+  const disarmSwitch = fobAcc.services.find(
+    (x) => x.type === S.switchEvent && x.characteristics.some((c) => c.type === C.name && c.value === 'disarm'),
+  );
+  check(disarmSwitch, `${want.fob} has a switch named disarm`);
+  const press = `${fobAcc.aid}.${disarmSwitch.characteristics.find((c) => c.type === C.press).iid}`;
 
   // Events on a client of their own: a subscription connection that hap
   // left hanging (see patient) is dropped with its client.
   const events = await patient('subscribe', async () => {
     const c = new HttpClient(hk.id, hk.host, hk.port, pairing);
-    await c.subscribeCharacteristics([current, target, door, relay]);
+    await c.subscribeCharacteristics([current, target, door, relay, press]);
     return c;
   });
   log('subscribed');
@@ -165,6 +198,12 @@ async function main() {
   check((await write(client, target, 3)) === 0, 'Disarm accepted');
   await disarmed;
   check((await ask({ do: 'arm' })).arm === 'disarmed', 'the simulator is disarmed');
+
+  // A key fob's button is a single press (0) of its switch.
+  const pressed = eventOn(events, press, 0, 'the fob\'s disarm button');
+  await ask({ do: 'inject', event: 'remote_button', sensor: want.fobIndex, button: 'disarm' });
+  await pressed;
+  check(true, 'the fob\'s disarm button received as a single press');
   await client.close();
   await events.close();
 
@@ -177,6 +216,9 @@ async function main() {
     const a = byName(db, name);
     check(a && a.aid === aid, `${name} keeps aid ${aid} across the restart`);
   }
+  const relayAcc2 = byName(db, want.relay);
+  const relay2 = (char(relayAcc2, S.outlet, C.on) || char(relayAcc2, S.switch, C.on)).id;
+  check([true, 1].includes(await read(client, relay2)), 'the relay is still on after the restart');
   const target2 = char(byName(db, want.panel), S.security, C.target).id;
   check((await write(client, target2, 1)) === 0, 'Away accepted after the restart');
   await ask({ do: 'wait-arm', arm: 'away' });
@@ -241,11 +283,7 @@ async function agent() {
           out({});
           break;
         case 'read': {
-          const id = find(req);
-          const res = await patient(`read ${id}`, () => client.getCharacteristics([id]));
-          const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
-          if (!c) throw new Error(`read ${id}: not in the answer ${JSON.stringify(res)}`);
-          out({ value: c.value });
+          out({ value: await read(client, find(req)) });
           break;
         }
         case 'write':
