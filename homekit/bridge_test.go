@@ -19,9 +19,11 @@ import (
 )
 
 // TestBridgeFollowsThePanel: the accessory set follows sensors renamed,
-// added and removed on the panel, each change raising the configuration
-// number so that controllers read it again; an accessory keeps its id
-// through a rename and a restart, and a new one gets an id never used.
+// added and removed on the panel, and relays renamed and added, each
+// change raising the configuration number so that controllers read it
+// again; an accessory keeps its id through a rename and a restart, and a
+// new one gets an id never used; the setup code generated at the first
+// start (no pin configured) is the same after a restart.
 // In a network namespace of its own, as hap's mDNS responder joins every
 // interface.
 func TestBridgeFollowsThePanel(t *testing.T) {
@@ -107,10 +109,46 @@ func TestBridgeFollowsThePanel(t *testing.T) {
 		}
 		return nil
 	})
-	if c3 := b.ConfigNumber(); c3 <= c2 {
+	c3 := b.ConfigNumber()
+	if c3 <= c2 {
 		t.Errorf("configuration number %d after a removal, want more than %d", c3, c2)
 	}
 
+	// Relays: a rename keeps the aid, an addition gets a new one.
+	lights := b.AID("home Garden lights")
+	if lights < 2 {
+		t.Fatalf("the relay Garden lights not published: %q", b.Published())
+	}
+	change(func(st *sim.State) {
+		for i := range st.Devices {
+			if st.Devices[i].Name == "Garden lights" {
+				st.Devices[i].Name = "Patio lights"
+			}
+		}
+	})
+	eventually.NoErrorWithin(t, 30*time.Second, "the renamed relay", has("home Patio lights"))
+	if slices.Contains(b.Published(), "home Garden lights") || b.AID("home Patio lights") != lights {
+		t.Errorf("after the relay's rename: %q, aid %d (want %d)", b.Published(), b.AID("home Patio lights"), lights)
+	}
+	c4 := b.ConfigNumber()
+	if c4 <= c3 {
+		t.Errorf("configuration number %d after a relay's rename, want more than %d", c4, c3)
+	}
+	for _, n := range b.Published() {
+		most = max(most, b.AID(n))
+	}
+	change(func(st *sim.State) {
+		st.Devices = append(st.Devices, protocol.PeripheralRecord{Name: "Pond pump", Index: 12, TypeID: 128, Subtype: 3, Baudrate: 1190, ReservedData: 17, NodeCount: 1, UserFlags: 1})
+	})
+	eventually.NoErrorWithin(t, 30*time.Second, "the added relay", has("home Pond pump"))
+	if aid := b.AID("home Pond pump"); aid <= most {
+		t.Errorf("the new relay's aid %d, want one never used (above %d)", aid, most)
+	}
+	if c5 := b.ConfigNumber(); c5 <= c4 {
+		t.Errorf("configuration number %d after a relay's addition, want more than %d", c5, c4)
+	}
+
+	setup := b.Setup()
 	before := map[string]uint64{}
 	for _, n := range b.Published() {
 		before[n] = b.AID(n)
@@ -119,7 +157,10 @@ func TestBridgeFollowsThePanel(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ = start()
-	eventually.NoErrorWithin(t, 30*time.Second, "published after the restart", has("home Attic PIR"))
+	if got := b.Setup(); got.Code != setup.Code || got.URI != setup.URI {
+		t.Errorf("setup code %s %s after the restart, want %s %s (generated once, kept)", got.Code, got.URI, setup.Code, setup.URI)
+	}
+	eventually.NoErrorWithin(t, 30*time.Second, "published after the restart", has("home Pond pump"))
 	for n, aid := range before {
 		if got := b.AID(n); got != aid {
 			t.Errorf("%s: aid %d after the restart, want %d", n, got, aid)
