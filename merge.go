@@ -140,7 +140,10 @@ func (g *merger) match(ev *event.Event, ch channel, now time.Time, panelTime int
 	if ch == 0 {
 		return nil
 	}
-	key := keyOfEvent(ev)
+	// The key is made at the first candidate: under a stream of one
+	// kind there is none (issue 20.3).
+	var key mergeKey
+	keyed := false
 	at := now.UnixNano()
 	// Newest first, among the slots ch has not reported: rotated so
 	// that the newest slot (next-1) is bit 63 and the oldest bit 0.
@@ -156,6 +159,9 @@ func (g *merger) match(ev *event.Event, ch channel, now time.Time, panelTime int
 		// The ring is in arrival order: nothing older can match.
 		if age > historyWindow || (ch != chHistory && age > mergeWindow) {
 			break
+		}
+		if !keyed {
+			key, keyed = keyOfEvent(ev), true
 		}
 		if r.key != key {
 			continue

@@ -655,6 +655,10 @@ func (m *Monitor) publish() {
 	// that kind.
 	var made [kindState + 1]bool
 	for _, s := range subs {
+		if s.kind == kindEvents {
+			s.putEvents(evs)
+			continue
+		}
 		if !made[s.kind] {
 			m.deliveries[s.kind] = appendDeliveries(m.deliveries[s.kind][:0], s.kind, evs, updates, marks, st, stateOnly)
 			made[s.kind] = true
@@ -674,12 +678,6 @@ func (m *Monitor) publish() {
 // (marks, then st, the state now), and the state alone when a read gave
 // no event.
 func appendDeliveries(dst []Delivery, kind subKind, evs []event.Event, updates []pendingUpdate, marks []stateMark, st *State, stateOnly bool) []Delivery {
-	if kind == kindEvents {
-		for i := range evs {
-			dst = append(dst, Delivery{Event: evs[i]})
-		}
-		return dst
-	}
 	withState := kind == kindState
 	// me and mu are the first marks after event i and after update u.
 	me, mu := 0, 0

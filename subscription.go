@@ -158,8 +158,11 @@ type Subscription struct {
 	q       []Delivery
 	waiting bool // the sender waits for room
 	closed  bool
-	stalled atomic.Bool // written by the sender only
-	dropped atomic.Uint64
+	// caughtUp is set by admit, under mu, when a stalled consumer has
+	// room again; admitted logs it.
+	caughtUp bool
+	stalled  atomic.Bool // written by the sender only
+	dropped  atomic.Uint64
 }
 
 // Ready returns a channel that has a value when deliveries were queued
@@ -251,43 +254,80 @@ func (s *Subscription) end() {
 // put queues ds, waiting for room up to the stall timeout, or drops them
 // while the subscriber is stalled. Only the tracker's goroutine calls it.
 func (s *Subscription) put(ds []Delivery) {
-	m := s.m
 	for len(ds) > 0 {
+		n := s.admit(len(ds))
+		if n < 0 {
+			for i := range ds {
+				s.drop(&ds[i].Event)
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+		s.q = append(s.q, ds[:n]...)
+		ds = ds[n:]
+		s.admitted()
+	}
+}
+
+// putEvents is put for a subscription of events alone (Subscribe): each
+// event becomes its Delivery in the queue itself, with no batch of
+// deliveries copied in between (issue 20.3: a copy of some 240 bytes per
+// event on the alert path).
+func (s *Subscription) putEvents(evs []event.Event) {
+	for len(evs) > 0 {
+		n := s.admit(len(evs))
+		if n < 0 {
+			for i := range evs {
+				s.drop(&evs[i])
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+		for i := range evs[:n] {
+			s.q = append(s.q, Delivery{Event: evs[i]})
+		}
+		evs = evs[n:]
+		s.admitted()
+	}
+}
+
+// admit waits until s's queue has room for some of want deliveries, up to
+// the stall timeout, and returns how many fit, with s.mu held for the
+// caller to queue them and then call admitted. It returns 0 when s has
+// ended and -1 when s is stalled: the caller drops them. Only the
+// tracker's goroutine calls it.
+func (s *Subscription) admit(want int) int {
+	m := s.m
+	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return
+			return 0
 		}
 		// A stalled consumer that has taken half its queue reads again:
 		// it is waited for again, before a batch larger than its room
 		// is cut short.
 		// (It then has room: the branch below is taken.)
-		caughtUp := s.stalled.Load() && len(s.q) <= s.size/2
-		if caughtUp {
+		if s.stalled.Load() && len(s.q) <= s.size/2 {
 			s.stalled.Store(false)
+			s.caughtUp = true
 		}
-		if n := min(s.size-len(s.q), len(ds)); n > 0 {
+		if n := min(s.size-len(s.q), want); n > 0 {
 			if len(s.q) == 0 {
 				select {
 				case s.ready <- struct{}{}:
 				default:
 				}
 			}
-			s.q = append(s.q, ds[:n]...)
-			ds = ds[n:]
-			s.mu.Unlock()
-			if caughtUp { // logged outside the lock: a slow log sink holds up no Take
-				m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
-			}
-			continue
+			return n
 		}
-
 		if s.stalled.Load() {
 			s.mu.Unlock()
-			for i := range ds {
-				s.drop(&ds[i].Event)
-			}
-			return
+			return -1
 		}
 		s.waiting = true
 		s.mu.Unlock()
@@ -300,6 +340,17 @@ func (s *Subscription) put(ds []Delivery) {
 			m.log.Error("consumer took no event for too long: its events are dropped (counted) until it catches up", "consumer", s.consumer, "waited", m.cfg.StallTimeout)
 		}
 		m.stall.Stop()
+	}
+}
+
+// admitted releases s.mu after admit and logs, outside the lock (a slow
+// log sink holds up no Take), that a stalled consumer caught up.
+func (s *Subscription) admitted() {
+	caughtUp := s.caughtUp
+	s.caughtUp = false
+	s.mu.Unlock()
+	if caughtUp {
+		s.m.log.Warn("consumer caught up: its events are delivered again", "consumer", s.consumer, "dropped", s.dropped.Load())
 	}
 }
 

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -165,12 +164,14 @@ type Decoder struct {
 
 // Decode decodes one datagram, as Decode does.
 func (d *Decoder) Decode(b []byte) (m Message, err error) {
-	text, ok := bytes.CutSuffix(b, []byte{0})
-	if !ok {
+	// The last byte alone: bytes.CutSuffix compared it through memequal,
+	// a tenth of the decode (issue 20.3).
+	if len(b) == 0 || b[len(b)-1] != 0 {
 		return Message{}, &DecodeError{Err: ErrMissingEndMarker, Offset: len(b), Pos: -1, Msg: "datagram does not end with a NUL byte"}
 	}
 	// Into the result: a Message is some 350 bytes, and this is the
 	// path of every alert (issue 20.3).
+	text := b[:len(b)-1]
 	if d.decodeAlert(text, &m.Alert) {
 		m.Code = protocol.CodeAlert
 		return m, nil

@@ -34,28 +34,33 @@ func (m *Message) Events(dst []event.Event) ([]event.Event, error) {
 	if r == nil {
 		return dst, m.unknown()
 	}
-	var (
-		ev event.Event
-		in input
-	)
+	// The emitter gets its template as dst's last element, built in
+	// place: an Event is some 200 bytes, copied by value into every call
+	// before (issue 20.3).
+	var in input
+	orig := dst
 	if m.Code == protocol.CodeAlert {
 		a := &m.Alert
-		ev = event.Event{Time: time.Unix(a.UnixTime, 0).UTC(), GUID: a.GUID, Sensor: true, Index: a.EventID, Name: a.Name}
+		dst = append(dst, event.Event{Time: time.Unix(a.UnixTime, 0).UTC(), GUID: a.GUID, Sensor: true, Index: a.EventID, Name: a.Name})
 		in = input{src: a.Source, state: a.State, id: a.EventID}
 	} else {
 		n := &m.Notification
-		ev = event.Event{Sensor: true, Index: n.Index, Name: n.Name}
+		dst = append(dst, event.Event{Sensor: true, Index: n.Index, Name: n.Name})
 		in = input{state: int(n.State), id: n.Action}
 	}
-	out, err := r.emit(dst, ev, in)
-	if err != nil {
-		return dst, fmt.Errorf("%w: %s: %v", ErrUnknown, r.spec, err)
+	out, err := r.emit(dst, in)
+	if err != nil || len(out) == len(orig) {
+		dst[len(dst)-1] = event.Event{} // no name kept alive
+		if err != nil {
+			return orig, fmt.Errorf("%w: %s: %v", ErrUnknown, r.spec, err)
+		}
+		return orig, nil
 	}
 	return out, nil
 }
 
 // rule is one row of the mapping: the message it matches and what it
-// emits. emit gets ev with Time, GUID, Index and Name already set.
+// emits.
 type rule struct {
 	spec  string // where the spec gives the row
 	code  protocol.Code
@@ -65,8 +70,26 @@ type rule struct {
 	emit  emitter
 }
 
-// emitter appends a rule's events to dst.
-type emitter func(dst []event.Event, ev event.Event, in input) ([]event.Event, error)
+// emitter turns the template, dst's last element (with Time, GUID,
+// Index and Name set), into a rule's events: it changes the template in
+// place, appends copies of it, or cuts it off (no event). Events drops
+// the template on error.
+type emitter func(dst []event.Event, in input) ([]event.Event, error)
+
+// template splits dst into the events before the template and the
+// template itself.
+func template(dst []event.Event) ([]event.Event, *event.Event) {
+	return dst[:len(dst)-1], &dst[len(dst)-1]
+}
+
+// copies appends n-1 copies of the template, dst's last element, and
+// returns dst with the n events last.
+func copies(dst []event.Event, n int) []event.Event {
+	for range n - 1 {
+		dst = append(dst, dst[len(dst)-1])
+	}
+	return dst
+}
 
 // input is what the emitters read from a message. It is passed by value so
 // that the Message, behind a call through a func value, stays on the
@@ -113,23 +136,42 @@ var rules = [...]rule{
 
 // rule returns the first rule matching m, or nil.
 func (m *Message) rule() *rule {
-	kind, src, state := 0, 0, 0
+	kind, src, state, code := 0, 0, 0, 0
 	switch m.Code {
 	case protocol.CodeNotification:
 		kind = int(m.Notification.Kind)
 	case protocol.CodeAlert:
-		kind, src, state = int(m.Alert.Type), int(m.Alert.Source), m.Alert.State
+		kind, src, state, code = int(m.Alert.Type), int(m.Alert.Source), m.Alert.State, 1
 	default:
 		return nil
 	}
-	for i := range rules {
-		r := &rules[i]
+	candidates := rules[:]
+	if k := uint(kind); k < uint(len(rulesOf[code])) {
+		candidates = rulesOf[code][k]
+	}
+	for i := range candidates {
+		r := &candidates[i]
 		if r.code == m.Code && r.kind == kind && (r.src == anyValue || r.src == src) && (r.state == anyValue || r.state == state) {
 			return r
 		}
 	}
 	return nil
 }
+
+// rulesOf holds, for notifications (0) and alerts (1) and each small kind
+// or type, the rows of rules that may match, in their order: rule looks
+// at those alone (issue 20.3: scanning every row was a twentieth of the
+// alert path).
+var rulesOf = func() (by [2][16][]rule) {
+	for _, r := range rules {
+		code := 0
+		if r.code == protocol.CodeAlert {
+			code = 1
+		}
+		by[code][r.kind] = append(by[code][r.kind], r)
+	}
+	return by
+}()
 
 // unknown says why no rule matches m.
 func (m *Message) unknown() error {
@@ -268,28 +310,32 @@ func (m *Message) Known() bool {
 
 // one emits a single sensor event.
 func one(t event.Type) emitter {
-	return func(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
-		ev.Type = t
-		return append(dst, ev), nil
+	return func(dst []event.Event, _ input) ([]event.Event, error) {
+		dst[len(dst)-1].Type = t
+		return dst, nil
 	}
 }
 
 // panelEvent emits a single event about the panel itself.
 func panelEvent(t event.Type) emitter {
-	return func(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
-		return append(dst, event.Event{Type: t, Time: ev.Time, GUID: ev.GUID}), nil
+	return func(dst []event.Event, _ input) ([]event.Event, error) {
+		_, ev := template(dst)
+		*ev = event.Event{Type: t, Time: ev.Time, GUID: ev.GUID}
+		return dst, nil
 	}
 }
 
 // armDisarm: notification kind 1 (spec: A.3, B.3 ArmDisarm). A state
 // outside spec: A.6.1 is an uncaught error in the reference; we drop it
 // with an error ([REC], spec: A.3 notes).
-func armDisarm(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func armDisarm(dst []event.Event, in input) ([]event.Event, error) {
 	s, ok := lookup(armStates[:], in.state)
 	if !ok {
 		return dst, fmt.Errorf("arm state %d out of range (spec: A.6.1)", in.state)
 	}
-	return append(dst, event.Event{Type: event.ArmDisarm, Time: ev.Time, GUID: ev.GUID, State: s}), nil
+	_, ev := template(dst)
+	*ev = event.Event{Type: event.ArmDisarm, Time: ev.Time, GUID: ev.GUID, State: s}
+	return dst, nil
 }
 
 // sensorChange: notification kind 4 (spec: A.3, B.8). The reference emits
@@ -297,58 +343,66 @@ func armDisarm(dst []event.Event, ev event.Event, in input) ([]event.Event, erro
 // hint for action 1, the only value the spec gives a meaning. Other
 // actions are believed to be updates (spec: G.12), not removals, so they
 // give no event.
-func sensorChange(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func sensorChange(dst []event.Event, in input) ([]event.Event, error) {
+	before, ev := template(dst)
 	if in.id != 1 {
-		return dst, nil
+		return before, nil
 	}
 	ev.Type = event.SensorAdded
-	return append(dst, ev), nil
+	return dst, nil
 }
 
 // sensorActivity: notification kind 5 (spec: B.3 SensorActivity with
 // occupied = true).
-func sensorActivity(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
+func sensorActivity(dst []event.Event, _ input) ([]event.Event, error) {
+	_, ev := template(dst)
 	ev.Type, ev.Occupied = event.SensorActivity, true
-	return append(dst, ev), nil
+	return dst, nil
 }
 
 // hostSOS: R1. The wire name is replaced by "Host SOS" (spec: A.5 R1);
 // B.3 SOS emits SOS, then chains Alarm(tamper = false).
-func hostSOS(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
+func hostSOS(dst []event.Event, _ input) ([]event.Event, error) {
+	_, ev := template(dst)
 	ev.Sensor, ev.Name = false, "Host SOS"
-	sos, alarm := ev, ev
+	dst = copies(dst, 2)
+	sos, alarm := &dst[len(dst)-2], &dst[len(dst)-1]
 	sos.Type, sos.Host = event.SOS, true
 	alarm.Type = event.Alarm
-	return append(dst, sos, alarm), nil
+	return dst, nil
 }
 
 // stateChange: R2. The code is the event_id; source and state are
 // ignored; an unknown code is accepted without an event (spec: A.5 R2).
-func stateChange(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func stateChange(dst []event.Event, in input) ([]event.Event, error) {
+	before, ev := template(dst)
 	sc, ok := lookup(stateChanges[:], in.id)
 	if !ok {
-		return dst, nil
+		return before, nil
 	}
-	return append(dst, event.Event{Type: sc.typ, Time: ev.Time, GUID: ev.GUID, State: sc.state}), nil
+	*ev = event.Event{Type: sc.typ, Time: ev.Time, GUID: ev.GUID, State: sc.state}
+	return dst, nil
 }
 
 // remoteSOS: R3, an alarm from a key fob is an SOS; the state is not
 // examined. B.3 SOS: SOS, Alarm(tamper = false), then RemoteButtonPress
 // (SOS), which emits the button and SensorActivity(true); the panel sends
 // no separate button alert for it.
-func remoteSOS(dst []event.Event, ev event.Event, _ input) ([]event.Event, error) {
-	sos, alarm, button, activity := ev, ev, ev, ev
+func remoteSOS(dst []event.Event, _ input) ([]event.Event, error) {
+	dst = copies(dst, 4)
+	evs := dst[len(dst)-4:]
+	sos, alarm, button, activity := &evs[0], &evs[1], &evs[2], &evs[3]
 	sos.Type = event.SOS
 	alarm.Type = event.Alarm
 	button.Type, button.Button = event.RemoteButton, event.ButtonSOS
 	activity.Type, activity.Occupied = event.SensorActivity, true
-	return append(dst, sos, alarm, button, activity), nil
+	return dst, nil
 }
 
 // alarm: R4. The source must be known and the state valid for it; tamper
 // is decided on the consolidated state, so infrared state 1 is a tamper
 // (spec: A.6.6). B.3 Alarm: Tamper (when tampered), then Alarm.
-func alarm(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func alarm(dst []event.Event, in input) ([]event.Event, error) {
 	if !in.src.Known() {
 		return dst, fmt.Errorf("alarm source %d unknown (spec: A.6.3)", in.src)
 	}
@@ -356,39 +410,42 @@ func alarm(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
 	if !ok {
 		return dst, fmt.Errorf("alarm state %d invalid for source %v (spec: A.6.4, A.6.6)", in.state, in.src)
 	}
-	ev.Tamper = st == stateTamper
-	if ev.Tamper {
-		tamper := ev
-		tamper.Type, tamper.Tamper = event.Tamper, false
-		dst = append(dst, tamper)
+	if st == stateTamper {
+		dst = copies(dst, 2)
+		tamper, alarm := &dst[len(dst)-2], &dst[len(dst)-1]
+		tamper.Type = event.Tamper
+		alarm.Type, alarm.Tamper = event.Alarm, true
+		return dst, nil
 	}
-	ev.Type = event.Alarm
-	return append(dst, ev), nil
+	dst[len(dst)-1].Type = event.Alarm
+	return dst, nil
 }
 
 // remoteButton: R5. B.3 RemoteButtonPress: the button, then
 // SensorActivity(true).
-func remoteButton(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func remoteButton(dst []event.Event, in input) ([]event.Event, error) {
 	b, ok := lookup(buttons[:], in.state)
 	if !ok {
 		return dst, fmt.Errorf("remote button %d out of range (spec: A.6.5)", in.state)
 	}
-	button, activity := ev, ev
+	dst = copies(dst, 2)
+	button, activity := &dst[len(dst)-2], &dst[len(dst)-1]
 	button.Type, button.Button = event.RemoteButton, b
 	activity.Type, activity.Occupied = event.SensorActivity, true
-	return append(dst, button, activity), nil
+	return dst, nil
 }
 
 // rfidKeypad: R6. B.3 RFIDKeypad: the keypad event, then LowBattery for
 // state 5 or SensorActivity(true) for any other state (which would clear
 // the low-battery flag).
-func rfidKeypad(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func rfidKeypad(dst []event.Event, in input) ([]event.Event, error) {
 	st := in.state
 	k, ok := lookup(keypads[:], st)
 	if !ok {
 		return dst, fmt.Errorf("RFID keypad state %d undefined (spec: A.6.8)", st)
 	}
-	keypad, next := ev, ev
+	dst = copies(dst, 2)
+	keypad, next := &dst[len(dst)-2], &dst[len(dst)-1]
 	keypad.Type, keypad.Keypad = event.RFIDKeypad, k
 	if k == event.KeypadCard {
 		keypad.Card = st - firstCardState
@@ -398,20 +455,21 @@ func rfidKeypad(dst []event.Event, ev event.Event, in input) ([]event.Event, err
 	} else {
 		next.Type, next.Occupied = event.SensorActivity, true
 	}
-	return append(dst, keypad, next), nil
+	return dst, nil
 }
 
 // doorOpenClose: R7. The raw state is compared, without the infrared
 // remapping (spec: A.6.6): only a sensor's state 1 is open, and a doorbell
 // is always open. B.3 DoorOpenClose: SensorActivity(occupied = open), then
 // the door event.
-func doorOpenClose(dst []event.Event, ev event.Event, in input) ([]event.Event, error) {
+func doorOpenClose(dst []event.Event, in input) ([]event.Event, error) {
 	open := (in.src == protocol.SourceSensor && in.state == stateDoorOpen) || in.src == protocol.SourceDoorbell
-	activity, door := ev, ev
+	dst = copies(dst, 2)
+	activity, door := &dst[len(dst)-2], &dst[len(dst)-1]
 	activity.Type, activity.Occupied = event.SensorActivity, open
 	door.Type = event.DoorClose
 	if open {
 		door.Type = event.DoorOpen
 	}
-	return append(dst, activity, door), nil
+	return dst, nil
 }
