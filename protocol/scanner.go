@@ -123,11 +123,16 @@ func (s *Scanner) CachedString(c *StringCache) (string, bool) {
 	if j == len(b) || b[j] != '"' || j == i+1 {
 		return s.String() // escapes, UTF-8, empty, unterminated: the general way
 	}
-	raw := b[i+1 : j]
+	s.p.i = j + 1
+	return c.Get(b[i+1 : j]), true
+}
+
+// Get returns raw as a string, without a copy when c holds it; one it
+// does not hold replaces the one in its slot. raw must not be empty.
+func (c *StringCache) Get(raw []byte) string {
 	slot := &c.s[(len(raw)*31+int(raw[0])+int(raw[len(raw)-1]))&15]
 	if *slot != string(raw) { // compares without allocating
 		*slot = string(raw)
 	}
-	s.p.i = j + 1
-	return *slot, true
+	return *slot
 }
