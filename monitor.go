@@ -206,13 +206,13 @@ type pendingRecent struct {
 }
 
 type item struct {
-	m   notify.Message
-	ev  *event.Event // instead of m: what a command did (SetRelay)
-	src event.Source
-	at  time.Time
 	// flush, instead of m, is Flush's: closed once everything queued
 	// before it was published.
 	flush chan struct{}
+	ev    *event.Event // instead of m: what a command did (SetRelay)
+	src   event.Source
+	at    time.Time
+	m     notify.Message
 }
 
 // NewMonitor returns a Monitor for p. Run starts it.
@@ -413,13 +413,21 @@ const maxBatch = 256
 // whether there was anything.
 func (m *Monitor) handleQueued() bool {
 	batch := m.in.take(m.inbuf)
+	// m.mu once per batch, not per message (issue 20.3); publish takes
+	// it itself.
+	m.mu.Lock()
 	for i := range batch {
-		m.handle(&batch[i])
+		m.handleLocked(&batch[i])
 		if n := i + 1; n%maxBatch == 0 && n < len(batch) {
+			m.armTimer()
+			m.mu.Unlock()
 			m.publish()
 			m.in.handled(maxBatch)
+			m.mu.Lock()
 		}
 	}
+	m.armTimer()
+	m.mu.Unlock()
 	if n := len(batch) % maxBatch; n > 0 {
 		m.in.handled(n)
 	} else if len(batch) > 0 {
@@ -487,12 +495,19 @@ func (m *Monitor) enqueue(it *item, wait bool, done <-chan struct{}) bool {
 
 // handle turns one message into events (spec: A.7.2, B.2, B.3).
 func (m *Monitor) handle(it *item) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.handleLocked(it)
+	m.armTimer()
+}
+
+// handleLocked is handle with m.mu held, for a batch of messages; the
+// caller arms the reset timer after the batch.
+func (m *Monitor) handleLocked(it *item) {
 	if it.flush != nil {
 		m.flushes = append(m.flushes, it.flush) // closed after the publish
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.markState()
 	if it.ev != nil {
 		m.deliver(m.t.apply(m.pending, it.ev, it.at))
@@ -530,9 +545,10 @@ func (m *Monitor) handle(it *item) {
 		panelTime = msg.Alert.UnixTime
 	}
 	out := m.pending
+	srcs := event.SourcesOf(it.src)
 	for i := range evs {
 		ev := &evs[i]
-		ev.Source, ev.Sources = it.src, event.SourcesOf(it.src)
+		ev.Source, ev.Sources = it.src, srcs
 		if ev.Time.IsZero() {
 			ev.Time = it.at
 		}
@@ -551,7 +567,6 @@ func (m *Monitor) handle(it *item) {
 		}
 	}
 	m.deliver(out)
-	m.armTimer()
 }
 
 // merged reports whether ev, a report through ch, repeats a recent event;

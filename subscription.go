@@ -2,6 +2,7 @@ package g90
 
 import (
 	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -287,8 +288,13 @@ func (s *Subscription) putEvents(evs []event.Event) {
 		if n == 0 {
 			return
 		}
+		// Grown once, then each event copied into its delivery: a
+		// Delivery{Event: e} literal is built and then copied again.
+		k := len(s.q)
+		s.q = slices.Grow(s.q, n)[:k+n]
 		for i := range evs[:n] {
-			s.q = append(s.q, Delivery{Event: evs[i]})
+			d := &s.q[k+i]
+			d.Event, d.State, d.Update = evs[i], nil, false
 		}
 		evs = evs[n:]
 		s.admitted()

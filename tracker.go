@@ -206,7 +206,10 @@ func (t *tracker) apply(out []event.Event, ev *event.Event, now time.Time) []eve
 	if s != nil {
 		switch ev.Type {
 		case event.SensorActivity, event.Tamper, event.Alarm, event.LowBattery, event.DoorOpenWhenArming:
-			s.Changed = cmp.Or(ev.Time, now)
+			s.Changed = ev.Time
+			if s.Changed.IsZero() {
+				s.Changed = now
+			}
 		}
 	}
 	return append(out, *ev)

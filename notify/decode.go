@@ -91,9 +91,12 @@ func (k Kind) Known() bool { _, ok := kindNames[k]; return ok }
 type Message struct {
 	// Code is protocol.CodeNotification, protocol.CodeAlert, or a code the
 	// spec does not know (spec: A.2 step 5).
-	Code         protocol.Code
-	Notification Notification // when Code is protocol.CodeNotification
+	Code protocol.Code
+	// Alert before Notification: an alert, the message that comes in
+	// bursts, is then read from the cache lines next to Code (issue
+	// 20.3).
 	Alert        Alert        // when Code is protocol.CodeAlert
+	Notification Notification // when Code is protocol.CodeNotification
 	// Data is the data of any other code, as received; Append writes the
 	// zero Value as [].
 	Data protocol.Value
