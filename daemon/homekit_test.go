@@ -4,7 +4,7 @@
 // reports and no code of ours can avoid; so this test is built without
 // -race, and .ci/run runs it in a pass of its own.
 
-//go:build !race
+//go:build !race && !nohomekit
 
 package daemon_test
 

@@ -1,3 +1,5 @@
+//go:build !nohomekit
+
 package homekit
 
 import (

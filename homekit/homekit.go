@@ -1,12 +1,5 @@
-// Package homekit makes the daemon a HomeKit bridge (HAP over IP, on
-// github.com/brutella/hap): each panel is a Security System, each sensor
-// a sensor of its kind, each key fob or keypad a set of programmable
-// switches, each relay node an outlet or a switch, all from the same
-// Monitor state as MQTT and the web UI (see specs.go for the mapping).
-//
-// Pairing is the authorisation: HomeKit has no code dialog for security
-// systems, so whoever is paired arms and disarms; Config.AllowDisarm
-// false refuses disarming from HomeKit.
+//go:build !nohomekit
+
 package homekit
 
 import (
@@ -33,8 +26,9 @@ import (
 	"github.com/g90alarm/g90/protocol"
 )
 
-// DefaultListen is the bridge's default address: HAP's customary port.
-const DefaultListen = ":51826"
+// BuiltIn says whether this build has the HomeKit bridge: it has (a
+// build with -tags nohomekit leaves it and brutella/hap out).
+const BuiltIn = true
 
 // commandTimeout bounds a command a controller's write sends the panel.
 const commandTimeout = 15 * time.Second
@@ -47,30 +41,6 @@ const startWait = 10 * time.Second
 // bridge publishes a changed one: a panel's lists are read one after the
 // other, and each publication closes every controller's connection.
 const settle = 2 * time.Second
-
-// Config configures a Bridge.
-type Config struct {
-	// Listen is the TCP address of the HAP server; default DefaultListen.
-	// Port 0 picks a free port once; it is kept for later republications.
-	Listen string
-	// Pin is the setup code, 8 digits (ParsePin); "" generates one at
-	// first start and keeps it in Dir.
-	Pin string
-	// Name is the bridge's name in the Home app; default "g90".
-	Name string
-	// MDNS announces the bridge on the local network (Bonjour), which
-	// the Home app needs to find it. False announces nothing.
-	MDNS bool
-	// AllowDisarm lets controllers disarm; false refuses it (arming
-	// still works).
-	AllowDisarm bool
-	// Dir keeps the pairings, keys and accessory ids (state_dir/homekit).
-	Dir string
-	// Panels are the monitors whose panels the bridge shows.
-	Panels []*g90.Monitor
-	// Logger receives the bridge's log; nil is silent.
-	Logger *slog.Logger
-}
 
 // Bridge is the HomeKit bridge. Its methods are safe for concurrent use.
 type Bridge struct {
@@ -146,6 +116,9 @@ func (b *Bridge) Setup() Setup {
 	defer b.mu.Unlock()
 	return Setup{Code: formatPin(b.pin), URI: setupURI(b.pin, b.ids.SetupID), Paired: b.paired()}
 }
+
+// formatPin returns XXX-XX-XXX.
+func formatPin(pin string) string { return pin[:3] + "-" + pin[3:5] + "-" + pin[5:] }
 
 // paired reports whether the store holds a pairing. It reads the store
 // itself, not hap's server, which exists only from the first publication

@@ -1,14 +1,12 @@
 package homekit
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/brutella/hap"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -150,45 +148,4 @@ func FuzzParseIDs(f *testing.F) {
 			t.Fatalf("read back differs:\n%s", diff)
 		}
 	})
-}
-
-// TestPairedBeforeRun: a bridge whose directory holds a pairing is
-// paired from New on, before Run publishes it (hap's server exists only
-// from then): after a restart, g90 serve and the web UI do not offer the
-// setup code as if no one were paired. A file that is not a pairing
-// does not count; removing the pairing unpairs.
-func TestPairedBeforeRun(t *testing.T) {
-	dir := t.TempDir()
-	b, err := New(Config{Listen: "127.0.0.1:0", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Setup().Paired {
-		t.Fatal("a fresh bridge paired")
-	}
-	st := hap.NewFsStore(dir)
-	if err := st.Set(hex.EncodeToString([]byte("junk"))+".pairing", []byte("{")); err != nil {
-		t.Fatal(err)
-	}
-	if b.Setup().Paired {
-		t.Error("paired by a file that is not a pairing")
-	}
-	p, _ := json.Marshal(hap.Pairing{Name: "controller-1", PublicKey: make([]byte, 32), Permission: 1})
-	key := hex.EncodeToString([]byte("controller-1")) + ".pairing"
-	if err := st.Set(key, p); err != nil {
-		t.Fatal(err)
-	}
-	b, err = New(Config{Listen: "127.0.0.1:0", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !b.Setup().Paired {
-		t.Error("a bridge with a stored pairing not paired before Run")
-	}
-	if err := st.Delete(key); err != nil {
-		t.Fatal(err)
-	}
-	if b.Setup().Paired {
-		t.Error("still paired with the pairing removed")
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/g90alarm/g90/broker"
 	"github.com/g90alarm/g90/daemon"
+	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/internal/floodlog"
 )
 
@@ -49,6 +50,9 @@ when not: for a service manager's ExecStartPre, or before a reload.`,
 				// restart it for ever): say so here.
 				if cfg.MQTT.URL == "" && !broker.BuiltIn {
 					return fmt.Errorf("%s: mqtt.url is empty: %w", file, broker.ErrNotBuiltIn)
+				}
+				if cfg.HomeKit.Enabled && !homekit.BuiltIn {
+					return fmt.Errorf("%s: homekit: %w", file, homekit.ErrNotBuiltIn)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d panel(s))\n", file, len(cfg.Panels))
 				return nil
