@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/g90alarm/g90"
 	"github.com/g90alarm/g90/daemon"
 	"github.com/g90alarm/g90/event"
+	"github.com/g90alarm/g90/homekit"
 	"github.com/g90alarm/g90/internal/testrig/daemontest"
 	"github.com/g90alarm/g90/internal/testrig/eventually"
 	"github.com/g90alarm/g90/internal/testrig/mqtttest"
@@ -34,6 +36,30 @@ import (
 	"github.com/g90alarm/g90/protocol"
 	"github.com/g90alarm/g90/sim"
 )
+
+// simAccessories returns the accessories the bridge should show of a
+// simulated panel named panel, as test.mjs's expect answer has them
+// ({"name", "service", "switches"}): the panel as a Security System,
+// then every sensor, then every relay node (NAME#N for a relay of more
+// nodes than one), each named after its panel.
+func simAccessories(panel string, snap sim.State) []map[string]any {
+	accs := []map[string]any{{"name": panel, "service": "7E"}} // the panel: a Security System
+	for _, r := range snap.Sensors {
+		svc, sw := expectedService("sensor", r.TypeID, r.Subtype)
+		accs = append(accs, map[string]any{"name": panel + " " + r.Name, "service": svc, "switches": sw})
+	}
+	for _, r := range snap.Devices {
+		svc, _ := expectedService("device", r.TypeID, r.Subtype)
+		for n := range max(r.NodeCount, 1) {
+			name := r.Name
+			if r.NodeCount != 1 {
+				name = fmt.Sprintf("%s#%d", r.Name, n+1)
+			}
+			accs = append(accs, map[string]any{"name": panel + " " + name, "service": svc})
+		}
+	}
+	return accs
+}
 
 // controllerDir is the Node project of the HomeKit controller test.
 const controllerDir = "../homekit/testdata/controller"
@@ -163,44 +189,23 @@ homekit:
 
 	bridge := func() map[string]any {
 		hk := ep.HomeKit
-		eventually.NoErrorWithin(t, 30*time.Second, "the bridge published and listening", func() error {
-			if hk.Addr() == nil || hk.DeviceID() == "" {
-				return fmt.Errorf("not yet")
-			}
-			// hap listens on its own goroutine, a moment after Addr is set.
-			nc, err := net.DialTimeout("tcp", hk.Addr().String(), time.Second)
-			if err != nil {
-				return err
-			}
-			return nc.Close()
-		})
-		_, port, _ := net.SplitHostPort(hk.Addr().String())
+		port := hkListening(t, hk)
 		st := hk.Setup()
 		return map[string]any{"host": "127.0.0.1", "port": port, "id": hk.DeviceID(), "pin": st.Code, "paired": st.Paired}
 	}
 	snap := s.Snapshot()
 	expect := func() map[string]any {
-		accs := []map[string]any{{"name": "home", "service": "7E"}} // the panel: a Security System
+		accs := simAccessories("home", snap)
 		door := 0
 		for _, r := range snap.Sensors {
-			svc, sw := expectedService("sensor", r.TypeID, r.Subtype)
-			accs = append(accs, map[string]any{"name": "home " + r.Name, "service": svc, "switches": sw})
 			if door == 0 && r.TypeID == 1 && r.UserFlags&1 != 0 {
 				door = r.Index
 			}
 		}
 		relay := ""
 		for _, r := range snap.Devices {
-			svc, _ := expectedService("device", r.TypeID, r.Subtype)
-			for n := range max(r.NodeCount, 1) {
-				name := r.Name
-				if r.NodeCount != 1 {
-					name = fmt.Sprintf("%s#%d", r.Name, n+1)
-				}
-				accs = append(accs, map[string]any{"name": "home " + name, "service": svc})
-				if relay == "" && r.NodeCount == 1 {
-					relay = "home " + name
-				}
+			if relay == "" && r.NodeCount == 1 {
+				relay = "home " + r.Name
 			}
 		}
 		name := ""
@@ -392,74 +397,15 @@ panels:
 		}
 	}
 
-	// The HomeKit controller: test.mjs agent answers one request a line.
-	cmd := exec.Command(node, "test.mjs", "agent")
-	cmd.Dir = controllerDir
-	cmd.Stderr = testWriter{t}
-	toNode, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromNode, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	answers := bufio.NewScanner(fromNode)
-	ask := func(req map[string]any) (map[string]any, error) {
-		b, _ := json.Marshal(req)
-		if _, err := fmt.Fprintf(toNode, "%s\n", b); err != nil {
-			return nil, err
-		}
-		if !answers.Scan() {
-			return nil, fmt.Errorf("the controller ended: %v", answers.Err())
-		}
-		var ans map[string]any
-		if err := json.Unmarshal(answers.Bytes(), &ans); err != nil {
-			return nil, fmt.Errorf("the controller said %q: %v", answers.Text(), err)
-		}
-		if e, ok := ans["error"].(string); ok {
-			return nil, fmt.Errorf("%s: %s", req["do"], e)
-		}
-		return ans, nil
-	}
-	t.Cleanup(func() {
-		ask(map[string]any{"do": "quit"})
-		toNode.Close()
-		cmd.Wait()
-	})
+	// The HomeKit controller, paired with the setup code.
+	ask := hkAgent(t, node)
 	hk := ep.HomeKit
-	eventually.NoErrorWithin(t, 30*time.Second, "the bridge published and listening", func() error {
-		if hk.Addr() == nil || hk.DeviceID() == "" {
-			return fmt.Errorf("not yet")
-		}
-		nc, err := net.DialTimeout("tcp", hk.Addr().String(), time.Second)
-		if err != nil {
-			return err
-		}
-		return nc.Close()
-	})
-	_, port, _ := net.SplitHostPort(hk.Addr().String())
-	if _, err := ask(map[string]any{"do": "pair", "host": "127.0.0.1", "port": port, "id": hk.DeviceID(), "pin": hk.Setup().Code}); err != nil {
+	if _, err := ask(map[string]any{"do": "pair", "host": "127.0.0.1", "port": hkListening(t, hk), "id": hk.DeviceID(), "pin": hk.Setup().Code}); err != nil {
 		t.Fatal(err)
 	}
 	// hkRead returns a characteristic's value as a number (a bool as 0
 	// or 1).
-	hkRead := func(name, char string) (int, error) {
-		ans, err := ask(map[string]any{"do": "read", "name": name, "char": char})
-		if err != nil {
-			return 0, err
-		}
-		switch v := ans["value"].(type) {
-		case bool:
-			return b2i(v), nil
-		case float64:
-			return int(v), nil
-		}
-		return 0, fmt.Errorf("%s %s: value %v", name, char, ans["value"])
-	}
+	hkRead := func(name, char string) (int, error) { return hkValue(ask, name, char) }
 
 	// HAP characteristic types (short form).
 	const (
@@ -608,6 +554,286 @@ panels:
 		t.Fatal(err)
 	}
 	agree("the panel back", base+"/availability", mqtttest.Is("online"), reachable(true), hkWant{"home", fault, 0})
+}
+
+// TestHomeKitTwoPanels: one bridge for all panels, each panel's
+// accessories carrying its name (issue 17, Deliver 1). g90 serve with
+// two simulated panels, "home" and "cabin", whose sensors and relays
+// have the same names (the cabin lacks the last sensor, so that the two
+// differ): hap-controller, paired once, finds one bridge (aid 1), both
+// panels' Security Systems, every sensor and relay of each with its
+// service and named after its panel, and no two accessories with the
+// same aid. Arming the cabin from HomeKit arms the cabin's simulator and
+// shows on the cabin's Security System only, a door opened on the home
+// simulator on home's Contact Sensor only, and a relay switched from
+// HomeKit on the cabin switches the cabin's relay only. In a network
+// namespace of its own, as TestHomeKitController.
+func TestHomeKitTwoPanels(t *testing.T) {
+	node := nodeController(t)
+	if !netns.Run(t, os.Getenv("G90_REQUIRE_NODE") != "") {
+		return
+	}
+	dir := t.TempDir()
+	names := []string{"home", "cabin"}
+	sims := map[string]*sim.Panel{}
+	var panels strings.Builder
+	for i, name := range names {
+		// Each panel's notifications on a port of its own.
+		probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		notify := probe.LocalAddr().String()
+		probe.Close()
+		st := sim.DefaultState()
+		st.Host.GUID = sim.FleetGUID(i + 1)
+		if name == "cabin" {
+			st.Sensors = st.Sensors[:len(st.Sensors)-1]
+		}
+		sims[name] = simtest.Start(t, sim.Config{Seed: 1, Notify: notify, State: &st})
+		fmt.Fprintf(&panels, "  - name: %s\n    poll: 1s\n    host: 127.0.0.1\n    port: %d\n    notify_listen: %s\n",
+			name, sims[name].Addr().(*net.UDPAddr).Port, notify)
+	}
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\n"+
+		"homekit:\n  listen: 127.0.0.1:0\n  mdns: false\npanels:\n%s", dir, panels.String())
+	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, _ := daemontest.Run(t, cfg, daemon.Options{Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+
+	// What the controller should find: the test's own table.
+	want := map[string]string{} // name: HAP service type
+	for _, name := range names {
+		for _, a := range simAccessories(name, sims[name].Snapshot()) {
+			want[a["name"].(string)] = a["service"].(string)
+		}
+	}
+	if len(want) != 2*len(simAccessories("home", sims["home"].Snapshot()))-1 {
+		t.Fatalf("the test's table has %d accessories: two names the same?", len(want))
+	}
+	hk := ep.HomeKit
+	port := hkListening(t, hk)
+	// Both panels read and published (the bridge publishes a set that
+	// has settled).
+	eventually.NoErrorWithin(t, 30*time.Second, "both panels published", func() error {
+		if got := len(hk.Published()); got != 1+len(want) {
+			return fmt.Errorf("%d accessories published, want %d", got, 1+len(want))
+		}
+		return nil
+	})
+	ask := hkAgent(t, node)
+	if _, err := ask(map[string]any{"do": "pair", "host": "127.0.0.1", "port": port, "id": hk.DeviceID(), "pin": hk.Setup().Code}); err != nil {
+		t.Fatal(err)
+	}
+	ans, err := ask(map[string]any{"do": "accessories"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accs []struct {
+		AID      int
+		Name     string
+		Services []string
+	}
+	b, _ := json.Marshal(ans["accessories"])
+	if err := json.Unmarshal(b, &accs); err != nil {
+		t.Fatal(err)
+	}
+	if len(accs) != 1+len(want) {
+		t.Errorf("the controller found %d accessories, want the bridge and %d", len(accs), len(want))
+	}
+	if len(accs) == 0 || accs[0].AID != 1 || accs[0].Name != "g90" {
+		t.Fatalf("the first accessory is not the bridge (aid 1, g90): %+v", accs)
+	}
+	aids := map[int]string{}
+	security := 0
+	for _, a := range accs {
+		if other, dup := aids[a.AID]; dup {
+			t.Errorf("aid %d is both %q and %q", a.AID, other, a.Name)
+		}
+		aids[a.AID] = a.Name
+		if slices.Contains(a.Services, "7E") {
+			security++
+		}
+		if a.AID == 1 {
+			continue
+		}
+		svc, ok := want[a.Name]
+		switch {
+		case !ok:
+			t.Errorf("accessory %d %q: not a sensor or relay of either panel, or not named after its panel", a.AID, a.Name)
+		case !slices.Contains(a.Services, svc):
+			t.Errorf("%s: services %v, want %s among them", a.Name, a.Services, svc)
+		}
+		delete(want, a.Name)
+	}
+	for name := range want {
+		t.Errorf("%s: not found by the controller", name)
+	}
+	if security != 2 {
+		t.Errorf("%d Security Systems, want one per panel", security)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// A change on one panel shows on its own accessories only.
+	const (
+		current = "66" // Security System Current State: 1 Away, 3 Disarmed
+		target  = "67"
+		contact = "6A" // 1: open
+		on      = "25"
+	)
+	hkIs := func(name, char string, want int) func() error {
+		return func() error {
+			v, err := hkValue(ask, name, char)
+			if err == nil && v != want {
+				err = fmt.Errorf("HomeKit %s %s: %d, want %d", name, char, v, want)
+			}
+			return err
+		}
+	}
+	arm := func(panel string) string { return sims[panel].Snapshot().Arm.String() }
+	door := sims["home"].Snapshot().Sensors[0]
+	relay := sims["home"].Snapshot().Devices[0]
+	if door.TypeID != 1 || door.UserFlags&1 == 0 || relay.NodeCount != 1 {
+		t.Fatalf("the simulator's first sensor %+v is not an enabled door, or its first relay %+v has more nodes than one", door, relay)
+	}
+	relayOn := func(panel string) bool { return sims[panel].Snapshot().Relays[relay.Index][0] }
+	// others checks what the changes so far must have left alone.
+	others := func(what string, checks ...func() error) {
+		t.Helper()
+		for _, c := range checks {
+			if err := c(); err != nil {
+				t.Errorf("after %s: %v", what, err)
+			}
+		}
+	}
+	disarmed := func(panel string) func() error {
+		return func() error {
+			if a := arm(panel); a != protocol.Disarmed.String() {
+				return fmt.Errorf("the %s simulator %s, want disarmed", panel, a)
+			}
+			return nil
+		}
+	}
+
+	ans, err = ask(map[string]any{"do": "write", "name": "cabin", "char": target, "value": 1})
+	if err != nil || ans["status"] != 0.0 {
+		t.Fatalf("HomeKit cabin target Away: %v %v", ans, err)
+	}
+	eventually.NoErrorWithin(t, 30*time.Second, "the cabin away", func() error {
+		if a := arm("cabin"); a != protocol.ArmAway.String() {
+			return fmt.Errorf("the cabin simulator %s", a)
+		}
+		return hkIs("cabin", current, 1)()
+	})
+	others("the cabin armed", disarmed("home"), hkIs("home", current, 3), hkIs("home", target, 3))
+
+	if _, err := sims["home"].Inject(sim.Injection{Event: "door_open", Sensor: &door.Index}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.NoErrorWithin(t, 30*time.Second, "home's door open", hkIs("home "+door.Name, contact, 1))
+	others("home's door opened", hkIs("cabin "+door.Name, contact, 0), hkIs("cabin", current, 1), hkIs("home", current, 3))
+
+	ans, err = ask(map[string]any{"do": "write", "name": "cabin " + relay.Name, "char": on, "value": true})
+	if err != nil || ans["status"] != 0.0 {
+		t.Fatalf("HomeKit cabin %s On: %v %v", relay.Name, ans, err)
+	}
+	eventually.NoErrorWithin(t, 30*time.Second, "the cabin's relay on", func() error {
+		if !relayOn("cabin") {
+			return fmt.Errorf("the cabin simulator's relay %d off", relay.Index)
+		}
+		return hkIs("cabin "+relay.Name, on, 1)()
+	})
+	others("the cabin's relay switched", hkIs("home "+relay.Name, on, 0), func() error {
+		if relayOn("home") {
+			return fmt.Errorf("the home simulator's relay %d on", relay.Index)
+		}
+		return nil
+	}, disarmed("home"), hkIs("home", current, 3), hkIs("cabin "+door.Name, contact, 0))
+}
+
+// hkValue asks the agent for a characteristic's value (type char, HAP
+// short form) of the accessory named name, as a number (a bool as 0 or
+// 1).
+func hkValue(ask func(map[string]any) (map[string]any, error), name, char string) (int, error) {
+	ans, err := ask(map[string]any{"do": "read", "name": name, "char": char})
+	if err != nil {
+		return 0, err
+	}
+	switch v := ans["value"].(type) {
+	case bool:
+		return b2i(v), nil
+	case float64:
+		return int(v), nil
+	}
+	return 0, fmt.Errorf("%s %s: value %v", name, char, ans["value"])
+}
+
+// hkAgent starts hap-controller in test.mjs's agent mode and returns
+// its ask: one request (a JSON line to the agent), one answer; an answer
+// {"error"} is an error. The agent quits at the test's end.
+func hkAgent(t *testing.T, node string) func(req map[string]any) (map[string]any, error) {
+	t.Helper()
+	cmd := exec.Command(node, "test.mjs", "agent")
+	cmd.Dir = controllerDir
+	cmd.Stderr = testWriter{t}
+	toNode, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromNode, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answers := bufio.NewScanner(fromNode)
+	answers.Buffer(nil, 1<<20) // the accessory list is one line
+	ask := func(req map[string]any) (map[string]any, error) {
+		b, _ := json.Marshal(req)
+		if _, err := fmt.Fprintf(toNode, "%s\n", b); err != nil {
+			return nil, err
+		}
+		if !answers.Scan() {
+			return nil, fmt.Errorf("the controller ended: %v", answers.Err())
+		}
+		var ans map[string]any
+		if err := json.Unmarshal(answers.Bytes(), &ans); err != nil {
+			return nil, fmt.Errorf("the controller said %q: %v", answers.Text(), err)
+		}
+		if e, ok := ans["error"].(string); ok {
+			return nil, fmt.Errorf("%s: %s", req["do"], e)
+		}
+		return ans, nil
+	}
+	t.Cleanup(func() {
+		ask(map[string]any{"do": "quit"})
+		toNode.Close()
+		cmd.Wait()
+	})
+	return ask
+}
+
+// hkListening waits for the bridge to be published and listening, and
+// returns its port.
+func hkListening(t *testing.T, hk *homekit.Bridge) string {
+	t.Helper()
+	eventually.NoErrorWithin(t, 30*time.Second, "the bridge published and listening", func() error {
+		if hk.Addr() == nil || hk.DeviceID() == "" {
+			return fmt.Errorf("not yet")
+		}
+		// hap listens on its own goroutine, a moment after Addr is set.
+		nc, err := net.DialTimeout("tcp", hk.Addr().String(), time.Second)
+		if err != nil {
+			return err
+		}
+		return nc.Close()
+	})
+	_, port, _ := net.SplitHostPort(hk.Addr().String())
+	return port
 }
 
 func b2i(b bool) int {

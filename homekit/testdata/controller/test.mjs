@@ -247,10 +247,12 @@ async function main() {
   await ask({ do: 'done' });
 }
 
-// agent is the other way round, for TestHomeKitAgreesWithMQTTAndWeb:
-// the Go test asks, one JSON line on stdin, and this answers on stdout,
-// {"error": ...} when it could not. Requests:
+// agent is the other way round, for TestHomeKitAgreesWithMQTTAndWeb and
+// TestHomeKitTwoPanels: the Go test asks, one JSON line on stdin, and
+// this answers on stdout, {"error": ...} when it could not. Requests:
 //   {"do": "pair", "host", "port", "id", "pin"}: pair, list the accessories;
+//   {"do": "accessories"}: {"accessories": [{"aid", "name", "services"}]},
+//     the accessories read again, each service by its HAP short form ("7E");
 //   {"do": "read", "name", "char"}: {"value"} of the characteristic of that
 //     type (HAP short form, "66") of the accessory of that name;
 //   {"do": "write", "name", "char", "value"}: {"status"}, 0 when carried out;
@@ -281,6 +283,11 @@ async function agent() {
           db = await patient('accessories', () => client.getAccessories());
           log('agent: paired,', db.accessories.length, 'accessories');
           out({});
+          break;
+        case 'accessories':
+          if (!client) throw new Error('not paired');
+          db = await patient('accessories', () => client.getAccessories());
+          out({ accessories: db.accessories.map((a) => ({ aid: a.aid, name: nameOf(a), services: a.services.map((x) => hex(x.type)) })) });
           break;
         case 'read': {
           out({ value: await read(client, find(req)) });
