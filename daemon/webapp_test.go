@@ -65,6 +65,7 @@ func webAppTools(t *testing.T) (node, chromium string) {
 // PIN, a door opening shown live, a relay toggled and seen on MQTT and
 // in the simulator, no sideways scrolling, text contrast in both themes,
 // keyboard use, notifications (a tamper, a panel that stops answering),
+// the Apple Home card with the HomeKit bridge's setup code and QR code,
 // learning a sensor with the simulator's registration, renaming one,
 // changing a setting and seeing it verified, the history filter, the
 // login of a daemon with a password (a second one, for the cabin), and
@@ -79,7 +80,13 @@ func TestWebApp(t *testing.T) {
 	if !netns.Run(t, os.Getenv("G90_REQUIRE_NETNS") != "") {
 		return
 	}
-	leaktest.Check(t)
+	// The HomeKit bridge's mDNS responder (brutella/dnssd, run by hap
+	// even with mdns: false) subscribes to link changes with
+	// vishvananda/netlink, whose receiving goroutine a closed
+	// subscription does not end (it blocks in recvfrom until the next
+	// link change: vishvananda/netlink#542): one left per publication of
+	// the bridge. Nothing of g90's may leak.
+	leaktest.Check(t, "github.com/vishvananda/netlink.linkSubscribeAt")
 	dir := t.TempDir()
 	sims := map[string]*sim.Panel{}
 	conns := map[string]net.PacketConn{}
@@ -106,7 +113,10 @@ func TestWebApp(t *testing.T) {
 			panels.WriteString("    notifications: none\n    pin: \"4321\"\n")
 		}
 	}
-	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\npanels:\n%s", dir, panels.String())
+	// With a HomeKit bridge, for the web app's Apple Home card (a free
+	// port; no mDNS: nothing here pairs).
+	yaml := fmt.Sprintf("mqtt:\n  listen: 127.0.0.1:0\nweb:\n  listen: 127.0.0.1:0\nstate_dir: %s\n"+
+		"homekit:\n  listen: 127.0.0.1:0\n  mdns: false\npanels:\n%s", dir, panels.String())
 	cfg, err := daemon.ParseConfig(filepath.Join(dir, "g90.yaml"), []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)

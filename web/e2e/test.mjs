@@ -354,6 +354,34 @@ await step('360 px: no sideways scrolling on any screen', async () => {
 
 await page.setViewportSize(PHONE);
 
+// The daemon has a HomeKit bridge, not paired: the Apple Home card shows
+// its setup code and QR code (once paired, api/homekit leaves them out
+// and the card says "Paired with Apple Home." instead).
+await step('phone: the Apple Home card shows the setup code and its QR code, as api/homekit has them', async () => {
+  const hk = await page.evaluate(async () => (await fetch('api/homekit')).json());
+  expect(hk.enabled && !hk.paired && /^X-HM:\/\/[0-9A-Z]{13}$/.test(hk.uri), 'api/homekit: ' + JSON.stringify(hk));
+  const card = page.locator('#homekit');
+  await card.waitFor({ state: 'visible', timeout: 10000 });
+  expect(await card.locator('.setup').isVisible(), 'the card shows no setup code');
+  expect(await card.locator('.paired').isHidden(), 'the card says paired');
+  const code = (await card.locator('.code').textContent()).trim();
+  expect(/^\d{3}-\d{2}-\d{3}$/.test(code), `the setup code "${code}" is not NNN-NN-NNN`);
+  expect(code === hk.code, `the card shows ${code}, api/homekit ${hk.code}`);
+  const qr = card.locator('img.qr');
+  await card.scrollIntoViewIfNeeded();
+  await until('the QR code drawn', () => qr.evaluate(i => i.complete && i.naturalWidth > 0));
+  const [status, type, svg] = await qr.evaluate(async i => {
+    const r = await fetch(i.src);
+    return [r.status, r.headers.get('content-type'), await r.text()];
+  });
+  expect(status === 200 && type.startsWith('image/svg+xml') && /^<svg[\s>]/.test(svg) && svg.includes(code), `the QR code: ${status} ${type} ${svg.slice(0, 200)}`);
+  expect((await qr.getAttribute('alt')).includes(code), 'the QR code\'s alt text does not name the code');
+  const box = await qr.boundingBox();
+  expect(box && box.width >= 150 && box.width === box.height, 'the QR code drawn at ' + JSON.stringify(box));
+  await checkContrast(page, 'the Apple Home card');
+  await shot(page, 'homekit');
+});
+
 // Managing a panel (web/manage.go), on the phone.
 const hasManage = (await page.evaluate(async () => (await fetch('api/types')).status)) === 200;
 

@@ -52,3 +52,18 @@ func TestQuietWhenGoroutinesEnd(t *testing.T) {
 		t.Errorf("errors %q for a goroutine that ended", r.errors)
 	}
 }
+
+// leakedOnPurpose blocks until stop is closed: a leak Check is told of.
+func leakedOnPurpose(stop chan struct{}) { <-stop }
+
+func TestAllowedLeakNotReported(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r := &recorder{TB: t}
+	Check(r, "leaktest.leakedOnPurpose")
+	go leakedOnPurpose(stop)
+	r.finish()
+	if len(r.errors) != 0 {
+		t.Errorf("errors %q for an allowed goroutine", r.errors)
+	}
+}
