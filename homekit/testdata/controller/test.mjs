@@ -56,7 +56,7 @@ const hex = (t) => t.slice(0, 8).replace(/^0+/, '');
 
 // read returns the value of characteristic id.
 async function read(client, id) {
-  const res = await patient(`read ${id}`, () => client.getCharacteristics([id]));
+  const res = await patient(`read ${id}`, () => client.getCharacteristics([id]), client);
   const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
   if (!c) throw new Error(`read ${id}: not in the answer ${JSON.stringify(res)}`);
   return c.value;
@@ -87,24 +87,46 @@ function eventOn(client, id, want, what) {
 // request of a fresh connection unanswered (it switches the connection
 // to encryption on its next read, which Go's HTTP server may already
 // have started: the request's bytes are then read wrong and the server
-// waits for more). A phone gives up and connects again; so does this,
-// after 5 s, up to five times, and says so (twice in a row has been
-// seen, on the second request after a restart). Every request here may be
-// repeated (the writes set a value, twice is once).
-async function patient(what, fn) {
+// waits for more), and now and then a pair-verify request (M3) too. A
+// phone gives up and connects again; so does this, after 5 s, up to
+// five times, and says so (twice in a row has been seen, on the second
+// request after a restart). hap-controller verifies each connection in
+// a queue of its client's, which a pair-verify left unanswered blocks
+// for good: with client (a renewable) a new request is asked of a fresh
+// client. Every request here may be repeated (the writes set a value,
+// twice is once).
+async function patient(what, fn, client) {
   for (let attempt = 1; ; attempt++) {
     const res = await Promise.race([fn(), new Promise((r) => setTimeout(() => r(patient.timeout), 5000))]);
     if (res !== patient.timeout) return res;
     if (attempt === 5) throw new Error(`${what}: no answer, five times`);
-    log(`${what}: no answer within 5 s; asking again on a new connection`);
+    const fresh = client && client.renew ? (client.renew(), ' of a fresh client') : '';
+    log(`${what}: no answer within 5 s; asking again on a new connection${fresh}`);
   }
 }
 patient.timeout = Symbol('timeout');
 
+// renewable is an HttpClient of a pairing that patient may replace with
+// a fresh one (a fresh pairing queue) when a request hangs.
+function renewable(id, host, port, pairing) {
+  let c = new HttpClient(id, host, port, pairing);
+  return {
+    getAccessories: () => c.getAccessories(),
+    getCharacteristics: (ids) => c.getCharacteristics(ids),
+    setCharacteristics: (values) => c.setCharacteristics(values),
+    removePairing: (identifier) => c.removePairing(identifier),
+    close: () => c.close(),
+    renew() {
+      c.close().catch(() => {});
+      c = new HttpClient(id, host, port, pairing);
+    },
+  };
+}
+
 // write returns the HAP status of one characteristic write: 0 when it
 // was carried out.
 async function write(client, id, value) {
-  const res = await patient(`write ${id} = ${value}`, () => client.setCharacteristics({ [id]: value }));
+  const res = await patient(`write ${id} = ${value}`, () => client.setCharacteristics({ [id]: value }), client);
   const c = (res.characteristics || []).find((x) => `${x.aid}.${x.iid}` === id);
   return c && c.status !== undefined ? Number(c.status) : 0;
 }
@@ -119,9 +141,11 @@ async function main() {
   await client.pairSetup(hk.pin, PairMethods.PairSetup);
   const pairing = client.getLongTermData();
   check(pairing && pairing.AccessoryPairingID, 'paired with the setup code');
+  await client.close();
+  client = renewable(hk.id, hk.host, hk.port, pairing);
 
   // Every sensor and relay of the simulator, with the right service.
-  let db = await patient('accessories', () => client.getAccessories());
+  let db = await patient('accessories', () => client.getAccessories(), client);
   const want = await ask({ do: 'expect' });
   check(db.accessories[0].aid === 1, 'the bridge is accessory 1');
   for (const w of want.accessories) {
@@ -210,8 +234,8 @@ async function main() {
   // A restart keeps the pairing and the accessory ids; this one refuses
   // disarming (homekit.allow_disarm: false).
   hk = await ask({ do: 'restart', allow_disarm: false });
-  client = new HttpClient(hk.id, hk.host, hk.port, pairing);
-  db = await patient('accessories', () => client.getAccessories());
+  client = renewable(hk.id, hk.host, hk.port, pairing);
+  db = await patient('accessories', () => client.getAccessories(), client);
   for (const [name, aid] of Object.entries(aids)) {
     const a = byName(db, name);
     check(a && a.aid === aid, `${name} keeps aid ${aid} across the restart`);
@@ -241,7 +265,7 @@ async function main() {
   check(!(await ask({ do: 'bridge' })).paired, 'unpaired');
   client = new HttpClient(hk.id, hk.host, hk.port);
   await client.pairSetup(hk.pin, PairMethods.PairSetup);
-  db = await patient('accessories', () => client.getAccessories());
+  db = await patient('accessories', () => client.getAccessories(), client);
   check(db.accessories.length === want.accessories.length + 1, 'paired again, the same accessories');
   await client.close();
   await ask({ do: 'done' });
@@ -280,13 +304,18 @@ async function agent() {
         case 'pair':
           client = new HttpClient(req.id, req.host, Number(req.port));
           await client.pairSetup(req.pin, PairMethods.PairSetup);
-          db = await patient('accessories', () => client.getAccessories());
+          {
+            const pairing = client.getLongTermData();
+            await client.close();
+            client = renewable(req.id, req.host, Number(req.port), pairing);
+          }
+          db = await patient('accessories', () => client.getAccessories(), client);
           log('agent: paired,', db.accessories.length, 'accessories');
           out({});
           break;
         case 'accessories':
           if (!client) throw new Error('not paired');
-          db = await patient('accessories', () => client.getAccessories());
+          db = await patient('accessories', () => client.getAccessories(), client);
           out({ accessories: db.accessories.map((a) => ({ aid: a.aid, name: nameOf(a), services: a.services.map((x) => hex(x.type)) })) });
           break;
         case 'read': {
