@@ -233,20 +233,7 @@ homekit:
 	}
 	armOf := func() string { return s.Snapshot().Arm.String() }
 
-	cmd := exec.Command(node, "test.mjs")
-	cmd.Dir = controllerDir
-	cmd.Stderr = testWriter{t}
-	toNode, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromNode, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, toNode, fromNode := startController(t, node)
 	done := false
 	lines := bufio.NewScanner(fromNode)
 	for lines.Scan() {
@@ -771,12 +758,12 @@ func hkValue(ask func(map[string]any) (map[string]any, error), name, char string
 	return 0, fmt.Errorf("%s %s: value %v", name, char, ans["value"])
 }
 
-// hkAgent starts hap-controller in test.mjs's agent mode and returns
-// its ask: one request (a JSON line to the agent), one answer; an answer
-// {"error"} is an error. The agent quits at the test's end.
-func hkAgent(t *testing.T, node string) func(req map[string]any) (map[string]any, error) {
+// startController starts test.mjs (hap-controller) with args, its
+// standard error into the test's log, and returns it with its standard
+// input and output.
+func startController(t *testing.T, node string, args ...string) (*exec.Cmd, io.WriteCloser, io.ReadCloser) {
 	t.Helper()
-	cmd := exec.Command(node, "test.mjs", "agent")
+	cmd := exec.Command(node, append([]string{"test.mjs"}, args...)...)
 	cmd.Dir = controllerDir
 	cmd.Stderr = testWriter{t}
 	toNode, err := cmd.StdinPipe()
@@ -790,6 +777,15 @@ func hkAgent(t *testing.T, node string) func(req map[string]any) (map[string]any
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, toNode, fromNode
+}
+
+// hkAgent starts hap-controller in test.mjs's agent mode and returns
+// its ask: one request (a JSON line to the agent), one answer; an answer
+// {"error"} is an error. The agent quits at the test's end.
+func hkAgent(t *testing.T, node string) func(req map[string]any) (map[string]any, error) {
+	t.Helper()
+	cmd, toNode, fromNode := startController(t, node, "agent")
 	answers := bufio.NewScanner(fromNode)
 	answers.Buffer(nil, 1<<20) // the accessory list is one line
 	ask := func(req map[string]any) (map[string]any, error) {
