@@ -135,6 +135,29 @@ type runPanel struct {
 	journal *g90.Subscription
 }
 
+// awaitBridge waits, up to 5 s, until the MQTT bridge has connected to
+// the embedded broker, so that "running" means MQTT is up, and so that
+// a daemon stopped right after it started does not shut the broker down
+// while it is still reading the bridge's CONNECT: nats-server reads that
+// client's ID unlocked as it closes (a data race of its own, v2.15.3,
+// seen under -race). An external broker is not waited for: it may be
+// down, and the bridge queues meanwhile.
+func (d *instance) awaitBridge(ctx context.Context) {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	limit := time.After(5 * time.Second)
+	for !d.bridge.Connected() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-limit:
+			d.log.Warn("the MQTT bridge has not connected to the embedded broker within 5 s", "mqtt", d.mqttURL)
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (d *instance) close() {
 	for i := len(d.closers) - 1; i >= 0; i-- {
 		d.closers[i]()
@@ -564,6 +587,9 @@ func (d *instance) serve(ctx context.Context) error {
 	}
 	if d.homekit != nil {
 		ep.HomeKit = d.homekit
+	}
+	if d.broker != nil {
+		d.awaitBridge(ctx)
 	}
 	d.log.Info("g90 serve running", "mqtt", ep.MQTT, "embedded_broker", ep.Embedded, "web", ep.Web, "cloud", ep.Cloud, "panels", len(ep.Panels))
 	if d.opt.Started != nil {
