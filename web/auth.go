@@ -170,6 +170,28 @@ func (a *auth) valid(r *http.Request) *session {
 	return s
 }
 
+// live reports whether the session r carries is still live, and ends
+// it when it has expired, which ends the requests it let in. Unlike
+// valid it does not mark the session used: an event stream that runs is
+// not a use that keeps its session alive past IdleTimeout or MaxAge.
+func (a *auth) live(r *http.Request) bool {
+	key, ok := tokenKey(r)
+	if !ok {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[key]
+	if s == nil {
+		return false
+	}
+	if a.expired(s, a.cfg.Now()) {
+		a.drop(key)
+		return false
+	}
+	return true
+}
+
 func (a *auth) expired(s *session, now time.Time) bool {
 	return now.Sub(s.used) >= a.cfg.IdleTimeout || now.Sub(s.created) >= a.cfg.MaxAge
 }

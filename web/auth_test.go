@@ -132,6 +132,8 @@ func startAuth(t *testing.T, l *web.Login, overTLS bool) *authServer {
 		Panels: []*g90.Monitor{p.NewMonitor(g90.MonitorConfig{Name: "Home"})},
 		Login:  l,
 		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// A stream checks its session at each heartbeat.
+		Heartbeat: 20 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -561,6 +563,74 @@ func TestLogoutEndsStream(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream goes on after the logout")
 	}
+}
+
+// An event stream ends when its session expires, by IdleTimeout (the
+// stream itself is no use of it) or by MaxAge however much it is used.
+func TestSessionExpiryEndsStream(t *testing.T) {
+	s := startAuth(t, &web.Login{PasswordHash: hashOf(t), IdleTimeout: time.Hour, MaxAge: 3 * time.Hour}, false)
+	c := s.client(t, "127.0.0.1")
+	open := func() chan error {
+		t.Helper()
+		if status, _, _ := c.login(t, password); status != 200 {
+			t.Fatalf("login: %d", status)
+		}
+		req, err := http.NewRequestWithContext(t.Context(), "GET", s.ts.URL+"/api/events/stream", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.AddCookie(c.cookie)
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream: %d", resp.StatusCode)
+		}
+		ended := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, resp.Body)
+			ended <- err
+		}()
+		return ended
+	}
+	runs := func(ended chan error, what string) {
+		t.Helper()
+		select {
+		case err := <-ended:
+			t.Fatalf("the stream ended %s: %v", what, err)
+		case <-time.After(200 * time.Millisecond): // ten heartbeats
+		}
+	}
+	ends := func(ended chan error, what string) {
+		t.Helper()
+		select {
+		case err := <-ended:
+			if err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the stream goes on %s", what)
+		}
+	}
+
+	ended := open()
+	s.clock.add(59 * time.Minute)
+	runs(ended, "before IdleTimeout")
+	s.clock.add(time.Minute)
+	ends(ended, "after IdleTimeout with no other request")
+	c.wantStatus(t, 401, "GET", "/api/panels", "")
+
+	ended = open()
+	for range 3 {
+		s.clock.add(50 * time.Minute)
+		c.wantStatus(t, 200, "GET", "/api/panels", "") // a use
+		runs(ended, "while the session is used")
+	}
+	s.clock.add(30 * time.Minute)
+	ends(ended, "after MaxAge")
+	c.wantStatus(t, 401, "GET", "/api/panels", "")
 }
 
 // BenchmarkPasswordMatch is what one login's check costs: the work a

@@ -300,6 +300,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		case <-c.gone:
 			return
 		case <-heartbeat.C:
+			if s.auth != nil && !s.auth.live(r) {
+				return // its session has expired (TestSessionExpiryEndsStream)
+			}
 			err = write([]byte(": keep-alive\n\n"))
 		case msg := <-c.queue:
 			err = write(msg)

@@ -111,7 +111,9 @@
 // session is a random 32-byte token in the cookie g90_session (HttpOnly,
 // SameSite=Strict, Path=/, Secure when the request came over TLS), kept
 // in memory only as its SHA-256, ended by logout (which ends its event
-// streams too), by IdleTimeout unused or MaxAge after the login. A wrong password is 401; five in a row from
+// streams too), by IdleTimeout unused or MaxAge after the login (a
+// stream checks at each heartbeat and ends with it; the stream is no
+// use of its session). A wrong password is 401; five in a row from
 // one address, or twenty from all, lock logins out with 429 and
 // Retry-After, 30 s doubling to 15 min. Passwords are PBKDF2-SHA-256
 // hashes (HashPassword); the password and the token are never logged.
