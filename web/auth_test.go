@@ -532,28 +532,7 @@ func TestLogoutEndsStream(t *testing.T) {
 	if status, _, _ := c.login(t, password); status != 200 {
 		t.Fatalf("login: %d", status)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), "GET", s.ts.URL+"/api/events/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.AddCookie(c.cookie)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("stream: %d", resp.StatusCode)
-	}
-	first := make([]byte, len("retry: 2000\n\n"))
-	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "retry: 2000\n\n" {
-		t.Fatalf("stream began %q, %v", first, err)
-	}
-	ended := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(io.Discard, resp.Body)
-		ended <- err
-	}()
+	ended := openStream(t, s, c)
 	c.wantStatus(t, 200, "POST", "/api/logout", "")
 	select {
 	case err := <-ended:
@@ -575,25 +554,7 @@ func TestSessionExpiryEndsStream(t *testing.T) {
 		if status, _, _ := c.login(t, password); status != 200 {
 			t.Fatalf("login: %d", status)
 		}
-		req, err := http.NewRequestWithContext(t.Context(), "GET", s.ts.URL+"/api/events/stream", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.AddCookie(c.cookie)
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { resp.Body.Close() })
-		if resp.StatusCode != 200 {
-			t.Fatalf("stream: %d", resp.StatusCode)
-		}
-		ended := make(chan error, 1)
-		go func() {
-			_, err := io.Copy(io.Discard, resp.Body)
-			ended <- err
-		}()
-		return ended
+		return openStream(t, s, c)
 	}
 	runs := func(ended chan error, what string) {
 		t.Helper()
@@ -631,6 +592,42 @@ func TestSessionExpiryEndsStream(t *testing.T) {
 	s.clock.add(30 * time.Minute)
 	ends(ended, "after MaxAge")
 	c.wantStatus(t, 401, "GET", "/api/panels", "")
+}
+
+// openStream opens the event stream with c's session and reads its
+// first line; the channel it returns has the end of the stream's body.
+func openStream(t *testing.T, s *authServer, c *client) chan error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", s.ts.URL+"/api/events/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(c.cookie)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		resp.Body.Close()
+		<-done
+	})
+	if resp.StatusCode != 200 {
+		close(done)
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	first := make([]byte, len("retry: 2000\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "retry: 2000\n\n" {
+		close(done)
+		t.Fatalf("stream began %q, %v", first, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		defer close(done)
+		_, err := io.Copy(io.Discard, resp.Body)
+		ended <- err
+	}()
+	return ended
 }
 
 // BenchmarkPasswordMatch is what one login's check costs: the work a
